@@ -1,0 +1,32 @@
+# Vaultaire build, test and benchmark entry points. README.md documents them.
+GO      ?= go
+BIN     ?= bin/vaultaire
+PKGS    ?= ./...
+# Benchmarks: packages with Go benchmarks, and how long each runs.
+BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3
+BENCHTIME ?= 1x
+
+.PHONY: build test test-short bench lint run clean fuzz
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vaultaire
+
+# The whole suite, as CI runs it.
+test:
+	$(GO) test -race -count=1 -timeout 40m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+run: build
+	./$(BIN) server
+
+clean:
+	rm -rf bin
