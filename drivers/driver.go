@@ -13,15 +13,33 @@
 //     or the reader errors), no partial object is ever visible under name.
 //   - Open(name, off, length) streams exactly [off, off+length); length < 0
 //     means "to the end". Reading past the end returns what exists.
-//   - Names are validated: empty names, "..", ".", absolute paths, backslashes
-//     and NUL bytes are rejected with ErrInvalidName.
-//   - Missing objects yield ErrNotFound (wrapped; test with errors.Is).
-//   - Every call takes a context first and honours its cancellation.
+//   - Names are validated (ValidName): empty names, "..", ".", empty
+//     segments, absolute paths, backslashes and NUL bytes are rejected with
+//     ErrInvalidName by every method. List prefixes follow ValidPrefix.
+//   - Missing objects yield ErrNotFound (wrapped; test with errors.Is) from
+//     Open, Stat and Delete.
+//   - List visits names in byte-wise lexicographic order of the full name
+//     (so "a-b" < "a/b" < "a0"), and fn may call the driver, including
+//     Delete of the name it was given.
+//   - Put with a reader that fails returns an error wrapping the reader's
+//     error and leaves any earlier object under name untouched.
+//   - Concurrent calls are safe; a reader always sees one whole version of
+//     an object, never a mix of two Puts.
+//   - Every call takes a context first and honours its cancellation: a call
+//     made with a cancelled context fails with an error wrapping ctx.Err()
+//     and changes nothing.
+//   - Usage never returns ErrOffline: it is how callers learn the health.
+//
+// Portability: a name must not also be a directory prefix of another stored
+// name ("a" and "a/b"). File-system drivers cannot hold both and reject the
+// later Put with ErrInvalidName; object-store drivers may accept both.
+// Callers (the Engine's shard naming) never create such pairs.
 package drivers
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -36,6 +54,9 @@ var (
 	// ErrOffline: the driver is marked offline after an I/O failure and
 	// refuses work until it is brought back.
 	ErrOffline = errors.New("drivers: offline")
+	// ErrFull: the driver has no space (or quota) left for the write. It
+	// does not take a driver offline: reads and deletes still work.
+	ErrFull = errors.New("drivers: no space left")
 )
 
 // Driver is a place that stores named byte streams.
@@ -64,7 +85,8 @@ type Info struct {
 	ModTime time.Time
 }
 
-// Usage is a driver's capacity and health. Capacity figures are 0 when the
+// Usage is a driver's capacity and health (Used is what the whole device has
+// in use, not only this driver's objects, where the driver shares a device). Capacity figures are 0 when the
 // driver cannot know them (a remote tier).
 type Usage struct {
 	Total, Free, Used int64
@@ -87,4 +109,42 @@ func ValidName(name string) bool {
 		}
 	}
 	return true
+}
+
+// ValidPrefix reports whether prefix may be passed to List. The empty prefix
+// lists everything. Every segment before the last '/' must be a valid name
+// segment; the part after the last '/' is a partial segment and may be
+// empty (the prefix "a/" lists everything under a) or any start of a name
+// segment, including "." and ".." (which match names such as ".x" and "..x").
+func ValidPrefix(prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	if len(prefix) > 4096 || strings.HasPrefix(prefix, "/") ||
+		strings.ContainsAny(prefix, "\\\x00") {
+		return false
+	}
+	i := strings.LastIndexByte(prefix, '/')
+	if i < 0 {
+		return true
+	}
+	return ValidName(prefix[:i])
+}
+
+// Section returns the span [start, start+n) of an object of size bytes that
+// Open(ctx, name, off, length) must stream: length < 0 means "to the end",
+// and a span reaching past the end is cut at the end (an offset at or past
+// the end gives n == 0). A negative off is an error.
+func Section(size, off, length int64) (start, n int64, err error) {
+	if off < 0 {
+		return 0, 0, fmt.Errorf("drivers: negative offset %d", off)
+	}
+	if off >= size {
+		return size, 0, nil
+	}
+	n = size - off
+	if length >= 0 && length < n {
+		n = length
+	}
+	return off, n, nil
 }
