@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // cleanupTimeout bounds emptying and deleting the bucket after a run, which
@@ -550,9 +551,38 @@ func (r *runner) startProgress() func() {
 // cleanup deletes every artifact under the run's prefix and, when the run
 // created it, the bucket. It runs on a context detached from the run's so
 // an interrupted run still cleans up.
+//
+// A PUT the client gave up on may still complete on the server after the
+// listing, so when the bucket is then found not empty the pass repeats, a
+// few times, with a short pause.
 func (r *runner) cleanup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	var err error
+	for attempt := 0; attempt < cleanupAttempts; attempt++ {
+		if attempt > 0 {
+			time.Sleep(cleanupPause)
+		}
+		if err = r.emptyAndDelete(ctx); err == nil || !isBucketNotEmpty(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// cleanupAttempts and cleanupPause bound the retries of cleanup for
+// artifacts that land after their PUT was abandoned.
+const (
+	cleanupAttempts = 5
+	cleanupPause    = 200 * time.Millisecond
+)
+
+func isBucketNotEmpty(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "BucketNotEmpty"
+}
+
+func (r *runner) emptyAndDelete(ctx context.Context) error {
 	keys := make(chan string, 1024)
 	var (
 		mu       sync.Mutex
