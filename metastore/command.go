@@ -1,0 +1,447 @@
+package metastore
+
+import (
+	"fmt"
+	"time"
+)
+
+// Raft command encoding (see doc.go, "Commands"):
+//
+//	type    1 byte   command type; bit 0x80 set = ignorable by nodes that do not know it
+//	version 1 byte   payload version of that type
+//	reqID   16 bytes request id chosen by the proposer; retries reuse it
+//	time    varint   proposer wall clock, Unix nanoseconds (the FSM's only clock)
+//	payload ...      type-specific, see the write methods below
+//
+// Results (the apply response, also what ApplyEncoded returns):
+//
+//	version 1 byte (resultV1), code 1 byte (errCode), msg string, body bytes
+
+type cmdType uint8
+
+// cmdIgnorable marks a command type that a node which does not know it may
+// skip instead of stopping. Only commands that do not change replicated
+// state may carry it.
+const cmdIgnorable cmdType = 0x80
+
+// Command types. Never renumber: they are the Raft log format.
+const (
+	cmdNoop                cmdType = 1
+	cmdPutTenant           cmdType = 2
+	cmdPutUser             cmdType = 3
+	cmdDeleteUser          cmdType = 4
+	cmdCreateAccessKey     cmdType = 5
+	cmdSetAccessKeyEnabled cmdType = 6
+	cmdDeleteAccessKey     cmdType = 7
+	cmdCreateContainer     cmdType = 8
+	cmdUpdateContainer     cmdType = 9
+	cmdDeleteContainer     cmdType = 10
+	cmdPutArtifact         cmdType = 11
+	cmdDeleteArtifact      cmdType = 12
+	cmdCreateUpload        cmdType = 13
+	cmdPutPart             cmdType = 14
+	cmdCompleteUpload      cmdType = 15
+	cmdAbortUpload         cmdType = 16
+)
+
+const (
+	commandV1 = 1
+	resultV1  = 1
+	// cmdHeaderLen is the fixed part of the header (type, version, reqID).
+	cmdHeaderLen = 18
+)
+
+// command is a decoded Raft command.
+type command struct {
+	typ     cmdType
+	version uint8
+	reqID   [16]byte
+	time    int64 // proposer wall clock, Unix ns
+	body    commandBody
+}
+
+// commandBody is the payload of one command type.
+type commandBody interface {
+	// write appends the payload encoding.
+	write(e *encoder)
+	// apply executes the command against the transaction. It must be
+	// deterministic (a function of the replicated state and the command
+	// only) and must write nothing when it returns an error result.
+	apply(tx *txn) result
+}
+
+// cmdSpec is one row of the dispatch table.
+type cmdSpec struct {
+	name       string
+	maxVersion uint8
+	decode     func(d *decoder) commandBody
+}
+
+// cmdTable is the dispatch table, indexed by command type (without the
+// ignorable bit).
+var cmdTable = [...]*cmdSpec{
+	cmdNoop:                {"noop", commandV1, func(d *decoder) commandBody { return noopCmd{} }},
+	cmdPutTenant:           {"put-tenant", commandV1, decodePutTenant},
+	cmdPutUser:             {"put-user", commandV1, decodePutUser},
+	cmdDeleteUser:          {"delete-user", commandV1, decodeDeleteUser},
+	cmdCreateAccessKey:     {"create-access-key", commandV1, decodeCreateAccessKey},
+	cmdSetAccessKeyEnabled: {"set-access-key-enabled", commandV1, decodeSetAccessKeyEnabled},
+	cmdDeleteAccessKey:     {"delete-access-key", commandV1, decodeDeleteAccessKey},
+	cmdCreateContainer:     {"create-container", commandV1, decodeCreateContainer},
+	cmdUpdateContainer:     {"update-container", commandV1, decodeUpdateContainer},
+	cmdDeleteContainer:     {"delete-container", commandV1, decodeDeleteContainer},
+	cmdPutArtifact:         {"put-artifact", commandV1, decodePutArtifact},
+	cmdDeleteArtifact:      {"delete-artifact", commandV1, decodeDeleteArtifact},
+	cmdCreateUpload:        {"create-upload", commandV1, decodeCreateUpload},
+	cmdPutPart:             {"put-part", commandV1, decodePutPart},
+	cmdCompleteUpload:      {"complete-upload", commandV1, decodeCompleteUpload},
+	cmdAbortUpload:         {"abort-upload", commandV1, decodeAbortUpload},
+}
+
+func (t cmdType) String() string {
+	base := t &^ cmdIgnorable
+	if int(base) < len(cmdTable) && cmdTable[base] != nil {
+		return cmdTable[base].name
+	}
+	return fmt.Sprintf("cmd(%d)", uint8(t))
+}
+
+// encodeCommand builds a command with the given request id and time.
+func encodeCommand(typ cmdType, reqID [16]byte, at time.Time, body commandBody) []byte {
+	e := encoder{b: make([]byte, 0, 128)}
+	e.u8(uint8(typ))
+	e.u8(commandV1)
+	e.raw(reqID[:])
+	e.varint(at.UnixNano())
+	body.write(&e)
+	return e.b
+}
+
+// decodeCommand parses a command. Unknown types and versions return an
+// error wrapping ErrUnsupportedCommand, except for ignorable types, which
+// decode to a command with a nil body. A malformed payload of a known type
+// returns an error wrapping ErrCorrupt (with the header filled in when it
+// was readable).
+func decodeCommand(b []byte) (command, error) {
+	var c command
+	if len(b) < cmdHeaderLen {
+		return c, fmt.Errorf("%w: command of %d bytes", ErrCorrupt, len(b))
+	}
+	c.typ = cmdType(b[0])
+	c.version = b[1]
+	copy(c.reqID[:], b[2:18])
+	d := decoder{b: b[cmdHeaderLen:]}
+	c.time = d.varint()
+	if d.err != nil {
+		return c, fmt.Errorf("%w: command header", ErrCorrupt)
+	}
+	base := c.typ &^ cmdIgnorable
+	var spec *cmdSpec
+	if int(base) < len(cmdTable) {
+		spec = cmdTable[base]
+	}
+	if spec == nil || c.version == 0 || c.version > spec.maxVersion {
+		if c.typ&cmdIgnorable != 0 {
+			return c, nil
+		}
+		return c, fmt.Errorf("%w: type %d version %d", ErrUnsupportedCommand, c.typ, c.version)
+	}
+	body := spec.decode(&d)
+	if err := d.done(); err != nil {
+		return c, fmt.Errorf("%w: %s command: %v", ErrCorrupt, spec.name, err)
+	}
+	if body == nil {
+		return c, fmt.Errorf("%w: %s command", ErrCorrupt, spec.name)
+	}
+	c.body = body
+	return c, nil
+}
+
+// result is the outcome of one applied command.
+type result struct {
+	code errCode
+	msg  string
+	body []byte
+}
+
+func okResult(body []byte) result { return result{body: body} }
+
+func errResult(err error) result {
+	return result{code: codeOf(err), msg: err.Error()}
+}
+
+func (r result) encode() []byte {
+	e := encoder{b: make([]byte, 0, 3+len(r.msg)+len(r.body)+2)}
+	e.u8(resultV1)
+	e.u8(uint8(r.code))
+	e.str(r.msg)
+	e.bytes(r.body)
+	return e.b
+}
+
+// decodeResult parses an encoded result into its body and error.
+func decodeResult(b []byte) ([]byte, error) {
+	d := decoder{b: b}
+	v := d.u8()
+	code := errCode(d.u8())
+	msg := d.str()
+	body := d.span()
+	if err := d.done(); err != nil || v != resultV1 {
+		return nil, fmt.Errorf("%w: apply result", ErrCorrupt)
+	}
+	if code != codeOK {
+		return nil, errorOf(code, msg)
+	}
+	return body, nil
+}
+
+// --- payloads ---
+
+type noopCmd struct{}
+
+func (noopCmd) write(*encoder) {}
+
+type putTenantCmd struct{ t Tenant }
+
+func (c *putTenantCmd) write(e *encoder) { e.bytes(encodeTenant(c.t)) }
+func decodePutTenant(d *decoder) commandBody {
+	t, err := decodeTenant(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &putTenantCmd{t}
+}
+
+type putUserCmd struct{ u User }
+
+func (c *putUserCmd) write(e *encoder) { e.bytes(encodeUser(c.u)) }
+func decodePutUser(d *decoder) commandBody {
+	u, err := decodeUser(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &putUserCmd{u}
+}
+
+type deleteUserCmd struct{ tenant, name string }
+
+func (c *deleteUserCmd) write(e *encoder) { e.str(c.tenant); e.str(c.name) }
+func decodeDeleteUser(d *decoder) commandBody {
+	return &deleteUserCmd{tenant: d.str(), name: d.str()}
+}
+
+type createAccessKeyCmd struct{ k accessKeyRecord }
+
+func (c *createAccessKeyCmd) write(e *encoder) { e.bytes(encodeAccessKey(c.k)) }
+func decodeCreateAccessKey(d *decoder) commandBody {
+	k, err := decodeAccessKey(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &createAccessKeyCmd{k}
+}
+
+type setAccessKeyEnabledCmd struct {
+	id      string
+	enabled bool
+}
+
+func (c *setAccessKeyEnabledCmd) write(e *encoder) { e.str(c.id); e.bool(c.enabled) }
+func decodeSetAccessKeyEnabled(d *decoder) commandBody {
+	return &setAccessKeyEnabledCmd{id: d.str(), enabled: d.bool()}
+}
+
+type deleteAccessKeyCmd struct{ id string }
+
+func (c *deleteAccessKeyCmd) write(e *encoder) { e.str(c.id) }
+func decodeDeleteAccessKey(d *decoder) commandBody {
+	return &deleteAccessKeyCmd{id: d.str()}
+}
+
+type createContainerCmd struct{ c Container }
+
+func (c *createContainerCmd) write(e *encoder) { e.bytes(encodeContainer(c.c)) }
+func decodeCreateContainer(d *decoder) commandBody {
+	c, err := decodeContainer(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &createContainerCmd{c}
+}
+
+type updateContainerCmd struct{ c Container }
+
+func (c *updateContainerCmd) write(e *encoder) { e.bytes(encodeContainer(c.c)) }
+func decodeUpdateContainer(d *decoder) commandBody {
+	c, err := decodeContainer(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &updateContainerCmd{c}
+}
+
+type deleteContainerCmd struct{ tenant, name string }
+
+func (c *deleteContainerCmd) write(e *encoder) { e.str(c.tenant); e.str(c.name) }
+func decodeDeleteContainer(d *decoder) commandBody {
+	return &deleteContainerCmd{tenant: d.str(), name: d.str()}
+}
+
+func writeCond(e *encoder, c Cond) {
+	e.bool(c.IfNoneMatch)
+	e.str(c.IfMatchETag)
+}
+
+func readCond(d *decoder) Cond {
+	return Cond{IfNoneMatch: d.bool(), IfMatchETag: d.str()}
+}
+
+type putArtifactCmd struct {
+	a    Artifact
+	cond Cond
+}
+
+func (c *putArtifactCmd) write(e *encoder) { writeArtifact(e, &c.a); writeCond(e, c.cond) }
+func decodePutArtifact(d *decoder) commandBody {
+	a := readArtifact(d)
+	return &putArtifactCmd{a: a, cond: readCond(d)}
+}
+
+type deleteArtifactCmd struct{ tenant, container, key string }
+
+func (c *deleteArtifactCmd) write(e *encoder) { e.str(c.tenant); e.str(c.container); e.str(c.key) }
+func decodeDeleteArtifact(d *decoder) commandBody {
+	return &deleteArtifactCmd{tenant: d.str(), container: d.str(), key: d.str()}
+}
+
+type createUploadCmd struct{ u Upload }
+
+func (c *createUploadCmd) write(e *encoder) { writeUpload(e, &c.u) }
+func decodeCreateUpload(d *decoder) commandBody {
+	return &createUploadCmd{u: readUpload(d)}
+}
+
+type uploadRef struct{ tenant, container, key, uploadID string }
+
+func (r *uploadRef) write(e *encoder) {
+	e.str(r.tenant)
+	e.str(r.container)
+	e.str(r.key)
+	e.str(r.uploadID)
+}
+
+func readUploadRef(d *decoder) uploadRef {
+	return uploadRef{tenant: d.str(), container: d.str(), key: d.str(), uploadID: d.str()}
+}
+
+type putPartCmd struct {
+	ref uploadRef
+	p   Part
+}
+
+func (c *putPartCmd) write(e *encoder) { c.ref.write(e); writePart(e, c.p) }
+func decodePutPart(d *decoder) commandBody {
+	ref := readUploadRef(d)
+	return &putPartCmd{ref: ref, p: readPart(d)}
+}
+
+type completeUploadCmd struct{ in CompleteInput }
+
+func (c *completeUploadCmd) write(e *encoder) {
+	in := &c.in
+	e.str(in.Tenant)
+	e.str(in.Container)
+	e.str(in.Key)
+	e.str(in.UploadID)
+	e.str(in.VersionID)
+	e.time(in.Created)
+	e.uvarint(uint64(len(in.Parts)))
+	for _, p := range in.Parts {
+		e.int(p.Number)
+		e.str(p.ETag)
+	}
+	writeCond(e, in.Cond)
+	e.varint(in.MinPartSize)
+}
+
+func decodeCompleteUpload(d *decoder) commandBody {
+	var in CompleteInput
+	in.Tenant = d.str()
+	in.Container = d.str()
+	in.Key = d.str()
+	in.UploadID = d.str()
+	in.VersionID = d.str()
+	in.Created = d.time()
+	if n := d.count(2); n > 0 {
+		in.Parts = make([]PartRef, n)
+		for i := range in.Parts {
+			in.Parts[i].Number = d.int()
+			in.Parts[i].ETag = d.str()
+		}
+	}
+	in.Cond = readCond(d)
+	in.MinPartSize = d.varint()
+	return &completeUploadCmd{in: in}
+}
+
+type abortUploadCmd struct{ ref uploadRef }
+
+func (c *abortUploadCmd) write(e *encoder) { c.ref.write(e) }
+func decodeAbortUpload(d *decoder) commandBody {
+	return &abortUploadCmd{ref: readUploadRef(d)}
+}
+
+// --- result bodies ---
+
+func encodeOptArtifact(a *Artifact) []byte {
+	e := encoder{}
+	writeOptArtifact(&e, a)
+	return e.b
+}
+
+func writeOptArtifact(e *encoder, a *Artifact) {
+	if a == nil {
+		e.bool(false)
+		return
+	}
+	e.bool(true)
+	writeArtifact(e, a)
+}
+
+func readOptArtifact(d *decoder) *Artifact {
+	if !d.bool() {
+		return nil
+	}
+	a := readArtifact(d)
+	return &a
+}
+
+func encodeParts(ps []Part) []byte {
+	e := encoder{}
+	writeParts(&e, ps)
+	return e.b
+}
+
+func encodeOptPart(p *Part) []byte {
+	e := encoder{}
+	if p == nil {
+		e.bool(false)
+	} else {
+		e.bool(true)
+		writePart(&e, *p)
+	}
+	return e.b
+}
+
+func encodeComplete(a *Artifact, prev *Artifact, unused []Part) []byte {
+	e := encoder{}
+	writeArtifact(&e, a)
+	writeOptArtifact(&e, prev)
+	writeParts(&e, unused)
+	return e.b
+}

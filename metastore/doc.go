@@ -1,0 +1,170 @@
+// Package metastore is Vaultaire's replicated metadata store: tenants,
+// users, access keys, containers, artifact records, multipart uploads and
+// their parts, blob references and usage counters, agreed on by
+// hashicorp/raft and kept in cockroachdb/pebble. A single node is a
+// one-voter Raft cluster running the same code path as a cluster.
+//
+// It owns the Raft log store, stable store and state machine, the typed
+// commands and their encoding, snapshots, read consistency, and listing.
+// It imports nothing of ours; package node adapts it to the Engine.
+//
+// # Storage layout and why one Pebble instance
+//
+// One Pebble instance in Dir/pebble holds the Raft log, the Raft stable
+// store and the state machine under different first bytes; Raft snapshots
+// are files in Dir/snapshots (raft.FileSnapshotStore). One instance means
+// one write-ahead log, totally ordered: a synced write makes every earlier
+// write durable. That is what lets the state machine commit without fsync
+// (below), and it halves the fsyncs a separate log store would cost. The
+// price is that log entries, written once and deleted after the next
+// snapshot, pass through the same memtable and compactions as the state; at
+// metadata sizes that is cheap next to an extra fsync per write.
+//
+// # Key schema
+//
+//	"a"                                    applied index, 8 bytes BE (local)
+//	"l" be64(index)                        Raft log entry (local)
+//	"r"                                    restore-in-progress marker (local)
+//	"s" key                                Raft stable store (term, vote) (local)
+//	"f" 0x01 id                            Tenant
+//	"f" 0x02 lp(tenant) name               User
+//	"f" 0x03 id                            access key (AccessKey + sealed secret)
+//	"f" 0x04 lp(tenant) id                 index: access keys of a tenant (empty value)
+//	"f" 0x05 lp(tenant) name               Container
+//	"f" 0x06 lp(tenant) lp(container) key  Artifact
+//	"f" 0x07 lp(tenant) lp(container) esc(key) uploadID        Upload
+//	"f" 0x08 lp(tenant) lp(container) lp(key) lp(uploadID) be32(part number)  Part
+//	"f" 0x09 tenant                        Usage of a tenant
+//	"f" 0x0a lp(tenant) container          Usage of a container
+//	"f" 0x0b lp(blobID) ownerKey           blob reference: the record under ownerKey uses the blob
+//	"f" 0x0c requestID(16)                 dedupe: log index, proposer time and result of an applied request
+//	"f" 0x0d                               state machine clock (max proposer time)
+//
+// lp(s) is s prefixed with its length as a uvarint: tenant and container
+// names are unambiguous whatever bytes they hold, and an artifact key comes
+// last and verbatim, so the artifacts of one container iterate in S3 byte
+// order of their keys. esc(key) writes 0x00 as 0x00 0xFF and ends with 0x00
+// 0x01: order-preserving and self-delimiting, so uploads sort by key, then
+// upload id. Everything under "f" is replicated state; the rest is local.
+//
+// Listing seeks to the prefix (or past StartAfter) and iterates within the
+// prefix's bounds; when a key rolls up into a common prefix, the iterator
+// seeks straight past every key that starts with it. A page of 1,000
+// entries costs about 1,000 iterator steps, however large the container.
+//
+// # Records
+//
+// Every record value starts with a schema version byte (1), then its fields
+// in declaration order: integers as varints, strings and byte slices
+// length-prefixed, times as a presence byte plus Unix seconds and
+// nanoseconds (UTC on decode), maps as sorted key/value pairs (so encodings
+// are deterministic). A decoder accepts only the versions it knows and the
+// exact length of their encoding; anything else is ErrCorrupt. A new field
+// means a new version, written only once every node can read it.
+// Hand-written binary rather than JSON or protobuf: it is several times
+// faster and smaller than encoding/json (BenchmarkRecordCodec), needs no
+// generated code, and makes the version explicit.
+//
+// Access-key secrets are sealed with AES-256-GCM under Config.MasterKey on
+// the proposing node, so neither the Raft log, the snapshots nor Pebble
+// ever hold them in clear: version byte, 12-byte random nonce, ciphertext
+// and tag, with the key id as additional data.
+//
+// # Commands
+//
+// A Raft command is: command type (1 byte; bit 0x80 marks a type that
+// nodes which do not know it may ignore), payload version (1 byte), request
+// id (16 random bytes from the proposer), proposer time (varint Unix ns),
+// then the payload. The state machine dispatches on the type through one
+// table (cmdTable) and panics on an unknown type or a version above the
+// one it knows, unless the type is ignorable: a node that cannot apply an
+// entry must stop, never diverge. ApplyEncoded refuses such commands before
+// they reach the log. A payload that fails to decode is answered with
+// ErrCorrupt on every node alike.
+//
+// The state machine is deterministic: it reads no clock and draws no
+// random numbers; times and ids come inside the command from the proposer.
+// Each command's writes are staged and reach the batch only if it
+// succeeds, so a failed precondition changes nothing. The result (an error
+// code, a message, a typed body such as the replaced artifact) is encoded
+// bytes, the same whether the proposer is local or forwarded through
+// Forwarder.Apply, and decodes back to the same sentinel errors.
+//
+// Request ids make commands idempotent. After ErrLeadershipLost (or a
+// failed forward) the Store proposes the same bytes again; the state
+// machine keeps each request id with its result in a dedupe table and
+// answers a repeated id with the first result. Entries leave the table, in
+// log order, once the state machine clock is dedupeTTL (10 minutes) past
+// their time, and beyond dedupeMaxEntries (100,000): both bounds are
+// constants because every node must evict alike.
+//
+// # Durability (fsync rules)
+//
+//   - Raft log writes (StoreLogs, one Pebble batch for all entries the
+//     leader groups, or one AppendEntries RPC) and stable store writes are
+//     committed with pebble.Sync. Concurrent proposals queue in raft's
+//     buffered apply channel while the leader fsyncs and share the next
+//     fsync; followers likewise fsync once per AppendEntries batch.
+//   - The state machine applies each raft batch (raft.BatchingFSM) in one
+//     Pebble batch that also sets the applied index, committed without
+//     sync. The entries are already durable in the log; a synced write
+//     later in the single WAL (the next StoreLogs) makes it durable too. After
+//     a crash, the applied index and the state agree (same batch), and raft
+//     replays the log from its last snapshot: entries at or below the
+//     applied index are skipped, later ones applied. Nothing is lost or
+//     applied twice.
+//     If the log was compacted past entries the state machine lost in the
+//     crash, the snapshot that allowed the compaction is newer than the
+//     state, and raft's restore at start replaces the state with it.
+//   - Snapshots are written by raft.FileSnapshotStore (fsynced files).
+//     Restore writes a synced marker first and a synced final batch; a crash
+//     in between leaves the marker, and Open then wipes the partial state so
+//     raft restores the snapshot again.
+//
+// TestFSMCrashLosesNothingCommitted checks these rules on a file system
+// that drops unsynced writes; TestCrashRecovery kills a real process with
+// SIGKILL under load.
+//
+// # Snapshots
+//
+// FSM.Snapshot takes a Pebble snapshot (on raft's FSM goroutine, so it is
+// exactly the state at the applied index); Persist streams it: "VMSS",
+// format version 1, applied index (8 bytes BE), then frames of about 1 MiB
+// (kind, length, CRC-32C, payload of uvarint-length-prefixed key/value
+// pairs under "f"), then an end frame with the record count. Restore
+// verifies every frame and replaces the state; when the local state is
+// already at or past the snapshot's applied index (raft restores the
+// latest snapshot at every start), it skips the restore, as both describe
+// the same committed prefix of the log. Snapshots are taken every
+// SnapshotThreshold entries; the log then keeps TrailingLogs entries.
+//
+// # Read consistency
+//
+// Linearizable (default): the leader confirms it still leads (VerifyLeader,
+// a heartbeat round to a quorum; concurrent reads share it), after an entry
+// of its own term has committed (a barrier right after an election), and
+// returns its commit index, lowered past trailing entries that never reach
+// the state machine (no-ops, barriers); the reading node waits until its
+// state machine has applied that index, then reads its local Pebble.
+// Followers ask the leader through Forwarder.ReadIndex, so a read on any
+// node observes every write acknowledged before it started. Stale: read the
+// local state as it is, without any network round trip; it may lag the
+// cluster. Reads never see a snapshot restore half done.
+//
+// # Writes and forwarding
+//
+// A write builds its command on the node that receives it (validation,
+// sealing of secrets, request id, time), then proposes it: to the local
+// Raft when this node leads, else through Config.Forwarder to the leader's
+// ApplyEncoded, which refuses commands it cannot apply. Failures that leave
+// the outcome open or that a new leader can fix (ErrNotLeader,
+// ErrLeadershipLost, a failed forward) are retried with the same bytes
+// until Config.ApplyTimeout or the context ends; the dedupe table makes
+// the retries safe.
+//
+// # Transport
+//
+// Without Config.Transport the Store runs raft's NetworkTransport over its
+// own TCP stream layer, which closes every connection on Close (raft's
+// stock layer leaves inbound handlers running until the peer hangs up).
+package metastore

@@ -1,0 +1,210 @@
+package metastore
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Key schema (see doc.go for the full table). One Pebble keyspace holds
+// the Raft log, the Raft stable store and the state machine, told apart by
+// the first byte. Everything under prefixFSM is replicated state and is
+// what a snapshot carries; the rest is local to the node.
+const (
+	prefixApplied = 'a' // "a": applied index of the state machine (local)
+	prefixLog     = 'l' // "l" + index (8 bytes big-endian): Raft log entry
+	prefixRestore = 'r' // "r": marker present while a snapshot restore runs
+	prefixStable  = 's' // "s" + key: Raft stable store
+	prefixFSM     = 'f' // "f" + table byte + ...: replicated state
+)
+
+// Tables inside prefixFSM. Never renumber: they are the on-disk and
+// snapshot format.
+const (
+	tblTenant      = 0x01 // id
+	tblUser        = 0x02 // lp(tenant) name
+	tblAccessKey   = 0x03 // id
+	tblKeyByTenant = 0x04 // lp(tenant) id -> empty
+	tblContainer   = 0x05 // lp(tenant) name
+	tblArtifact    = 0x06 // lp(tenant) lp(container) key
+	tblUpload      = 0x07 // lp(tenant) lp(container) esc(key) uploadID
+	tblPart        = 0x08 // lp(tenant) lp(container) lp(key) lp(uploadID) be32(number)
+	tblTenantUsage = 0x09 // tenant
+	tblContUsage   = 0x0a // lp(tenant) container
+	tblBlobRef     = 0x0b // lp(blobID) referencing record key -> empty
+	tblDedupe      = 0x0c // request id (16 bytes) -> dedupe entry
+	tblClock       = 0x0d // (no suffix) -> max proposer time seen
+)
+
+var (
+	keyApplied    = []byte{prefixApplied}
+	keyRestoring  = []byte{prefixRestore}
+	fsmLowerBound = []byte{prefixFSM}
+	fsmUpperBound = []byte{prefixFSM + 1}
+	keyClock      = []byte{prefixFSM, tblClock}
+)
+
+// appendLP appends s length-prefixed (uvarint length), which makes a
+// component unambiguous whatever bytes it holds.
+func appendLP(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendEscaped appends s with every 0x00 byte written as 0x00 0xFF and a
+// 0x00 0x01 terminator. The escaping preserves byte order (so keys sort as
+// S3 sorts them) and lets another component follow the key unambiguously.
+func appendEscaped(b []byte, s string) []byte {
+	b = appendEscapedPrefix(b, s)
+	return append(b, 0x00, 0x01)
+}
+
+// appendEscapedPrefix is appendEscaped without the terminator: a byte
+// prefix of the escaped form of every string that has s as prefix.
+func appendEscapedPrefix(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			b = append(b, 0x00, 0xFF)
+		} else {
+			b = append(b, s[i])
+		}
+	}
+	return b
+}
+
+// unescape decodes one escaped component from b, returning it and the rest.
+func unescape(b []byte) (string, []byte, error) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0 {
+			out = append(out, b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", nil, fmt.Errorf("%w: truncated escape", ErrCorrupt)
+		}
+		switch b[i+1] {
+		case 0xFF:
+			out = append(out, 0)
+			i++
+		case 0x01:
+			return string(out), b[i+2:], nil
+		default:
+			return "", nil, fmt.Errorf("%w: bad escape", ErrCorrupt)
+		}
+	}
+	return "", nil, fmt.Errorf("%w: unterminated key", ErrCorrupt)
+}
+
+// prefixEnd returns the smallest key greater than every key that has p as a
+// prefix, or nil when there is none (p is empty or all 0xFF).
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func logKey(index uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixLog
+	binary.BigEndian.PutUint64(k[1:], index)
+	return k
+}
+
+func stableKey(key []byte) []byte {
+	return append([]byte{prefixStable}, key...)
+}
+
+func tableKey(tbl byte, extra int) []byte {
+	return append(make([]byte, 0, 2+extra), prefixFSM, tbl)
+}
+
+func tenantKey(id string) []byte {
+	return append(tableKey(tblTenant, len(id)), id...)
+}
+
+func userKey(tenant, name string) []byte {
+	return append(appendLP(tableKey(tblUser, len(tenant)+len(name)+2), tenant), name...)
+}
+
+func userPrefix(tenant string) []byte {
+	return appendLP(tableKey(tblUser, len(tenant)+1), tenant)
+}
+
+func accessKeyKey(id string) []byte {
+	return append(tableKey(tblAccessKey, len(id)), id...)
+}
+
+func keyByTenantKey(tenant, id string) []byte {
+	return append(appendLP(tableKey(tblKeyByTenant, len(tenant)+len(id)+2), tenant), id...)
+}
+
+func keyByTenantPrefix(tenant string) []byte {
+	return appendLP(tableKey(tblKeyByTenant, len(tenant)+1), tenant)
+}
+
+func containerKey(tenant, name string) []byte {
+	return append(containerPrefix(tenant), name...)
+}
+
+func containerPrefix(tenant string) []byte {
+	return appendLP(tableKey(tblContainer, len(tenant)+32), tenant)
+}
+
+// artifactPrefix is the prefix of all artifact keys of one container; the
+// artifact key follows it verbatim, so keys iterate in S3 (byte) order.
+func artifactPrefix(tenant, container string) []byte {
+	b := appendLP(tableKey(tblArtifact, len(tenant)+len(container)+64), tenant)
+	return appendLP(b, container)
+}
+
+func artifactKey(tenant, container, key string) []byte {
+	return append(artifactPrefix(tenant, container), key...)
+}
+
+func uploadPrefix(tenant, container string) []byte {
+	b := appendLP(tableKey(tblUpload, len(tenant)+len(container)+64), tenant)
+	return appendLP(b, container)
+}
+
+func uploadKey(tenant, container, key, uploadID string) []byte {
+	return append(appendEscaped(uploadPrefix(tenant, container), key), uploadID...)
+}
+
+func partContainerPrefix(tenant, container string) []byte {
+	b := appendLP(tableKey(tblPart, len(tenant)+len(container)+64), tenant)
+	return appendLP(b, container)
+}
+
+func partPrefix(tenant, container, key, uploadID string) []byte {
+	return appendLP(appendLP(partContainerPrefix(tenant, container), key), uploadID)
+}
+
+func partKey(tenant, container, key, uploadID string, number int) []byte {
+	return binary.BigEndian.AppendUint32(partPrefix(tenant, container, key, uploadID), uint32(number))
+}
+
+func tenantUsageKey(tenant string) []byte {
+	return append(tableKey(tblTenantUsage, len(tenant)), tenant...)
+}
+
+func containerUsageKey(tenant, container string) []byte {
+	return append(appendLP(tableKey(tblContUsage, len(tenant)+len(container)+1), tenant), container...)
+}
+
+func blobRefPrefix(blobID string) []byte {
+	return appendLP(tableKey(tblBlobRef, len(blobID)+1), blobID)
+}
+
+// blobRefKey records that the record stored under owner references blobID.
+func blobRefKey(blobID string, owner []byte) []byte {
+	return append(blobRefPrefix(blobID), owner...)
+}
+
+func dedupeKey(reqID [16]byte) []byte {
+	return append(tableKey(tblDedupe, 16), reqID[:]...)
+}
