@@ -78,7 +78,10 @@ type PutInput struct {
 	ContentType string
 	Headers     map[string]string
 	Meta        map[string]string
-	Checksums   map[string]string
+	// Checksums is stored by reference and read only after Body has
+	// returned EOF: checksums sent in an aws-chunked trailer are added to
+	// it by the caller's body reader at the very end of the body.
+	Checksums map[string]string
 	// ContentMD5, when set, must equal the MD5 of the body (ErrBadDigest).
 	ContentMD5 []byte
 	Cond       Conditions

@@ -1,0 +1,352 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// Safety constants, with the reason beside each.
+const (
+	// DefaultInlineThreshold: artifacts up to this size live inside their
+	// metadata record instead of k+m shard files. Every record is replicated
+	// to every metastore voter, so inline bytes cost N copies instead of
+	// (k+m)/k; below a few KiB the k+m file creates and fsyncs dominate and
+	// inlining wins by an order of magnitude (BenchmarkPutSmall measures it).
+	DefaultInlineThreshold = 16 << 10
+	// DefaultGCDelay: shards of a replaced or deleted artifact are removed
+	// only after this delay, so a GET that opened the old version just before
+	// an overwrite can finish streaming it.
+	DefaultGCDelay = 2 * time.Minute
+	// DefaultSweepGrace: the periodic orphan sweep leaves unreferenced blobs
+	// younger than this alone: they may belong to a PUT still in flight. At
+	// startup no PUT is in flight, so the first sweep uses no grace.
+	DefaultSweepGrace = time.Hour
+	// DefaultMinPartSize is S3's minimum size of every part but the last.
+	DefaultMinPartSize = 5 << 20
+	// DefaultMaxPutSize is S3's single-PUT ceiling.
+	DefaultMaxPutSize = 5 << 30
+	// DefaultMaxPartSize is S3's part ceiling.
+	DefaultMaxPartSize = 5 << 30
+)
+
+// Drive is one place shards can go: a Driver plus where it lives.
+type Drive struct {
+	ID     string
+	Node   string
+	Driver drivers.Driver
+}
+
+// Config configures an Engine.
+type Config struct {
+	// NodeID names this node in placement records.
+	NodeID string
+	// Drives are the drives shards are spread over.
+	Drives []Drive
+	// Shape is the erasure shape of new blobs.
+	Shape erasure.Shape
+	// Meta is the metadata store (opened and owned by the caller).
+	Meta *metastore.Store
+
+	InlineThreshold int
+	GCDelay         time.Duration
+	SweepGrace      time.Duration
+	// SweepInterval is how often the orphan sweep runs; 0 disables the
+	// periodic sweep (the startup sweep still runs).
+	SweepInterval time.Duration
+	// ScrubInterval is how often every local shard is verified in full;
+	// 0 disables the periodic scrub. ScrubPause throttles it between shards.
+	ScrubInterval time.Duration
+	ScrubPause    time.Duration
+	MinPartSize   int64
+	MaxPutSize    int64
+	Logger        *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.InlineThreshold == 0 {
+		c.InlineThreshold = DefaultInlineThreshold
+	}
+	if c.GCDelay == 0 {
+		c.GCDelay = DefaultGCDelay
+	}
+	if c.SweepGrace == 0 {
+		c.SweepGrace = DefaultSweepGrace
+	}
+	if c.MinPartSize == 0 {
+		c.MinPartSize = DefaultMinPartSize
+	}
+	if c.MaxPutSize == 0 {
+		c.MaxPutSize = DefaultMaxPutSize
+	}
+	if c.Shape.BlockSize == 0 {
+		c.Shape.BlockSize = erasure.DefaultBlockSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node: NodeID is empty"))
+	}
+	if c.Meta == nil {
+		errs = append(errs, errors.New("node: Meta is nil"))
+	}
+	if err := c.Shape.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if n := c.Shape.Data + c.Shape.Parity; len(c.Drives) < n {
+		errs = append(errs, fmt.Errorf("node: erasure shape %d+%d needs at least %d drives, have %d", c.Shape.Data, c.Shape.Parity, n, len(c.Drives)))
+	}
+	ids := map[string]bool{}
+	for i, d := range c.Drives {
+		if d.ID == "" || d.Driver == nil {
+			errs = append(errs, fmt.Errorf("node: drive %d needs an ID and a Driver", i))
+		}
+		if ids[d.ID] {
+			errs = append(errs, fmt.Errorf("node: drive ID %q used twice", d.ID))
+		}
+		ids[d.ID] = true
+	}
+	if c.InlineThreshold < 0 {
+		errs = append(errs, errors.New("node: InlineThreshold must be >= 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// Engine is the per-node orchestrator every request goes through: it
+// places, encodes and commits artifacts, reads them back verified, and runs
+// the background garbage collection and healing of this node.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	meta   *metastore.Store
+	coder  *erasure.Coder
+	drives map[string]Drive
+	order  []Drive // cfg.Drives, for placement
+
+	gc   *collector
+	heal *healer
+
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New builds an Engine. Call Start to run its background workers and Close
+// to stop them.
+func New(cfg Config) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	coder, err := erasure.NewCoder(cfg.Shape)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		meta:   cfg.Meta,
+		coder:  coder,
+		drives: make(map[string]Drive, len(cfg.Drives)),
+		order:  cfg.Drives,
+	}
+	for _, d := range cfg.Drives {
+		if d.Node == "" {
+			d.Node = cfg.NodeID
+		}
+		e.drives[d.ID] = d
+	}
+	e.gc = newCollector(e)
+	e.heal = newHealer(e)
+	return e, nil
+}
+
+// Start runs the startup sweep of orphaned shards (no PUT can be in flight
+// yet, so every unreferenced blob is garbage) and then the background
+// workers until Close. The metastore must have a leader.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.meta.WaitLeader(ctx); err != nil {
+		return fmt.Errorf("node: waiting for metadata leader: %w", err)
+	}
+	if n, err := e.gc.sweep(ctx, 0); err != nil {
+		e.log.Warn("startup sweep incomplete", "err", err)
+	} else if n > 0 {
+		e.log.Info("startup sweep removed orphaned blobs", "blobs", n)
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	e.stop = cancel
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.gc.run(bg) }()
+	go func() { defer e.wg.Done(); e.heal.run(bg) }()
+	go func() { defer e.wg.Done(); e.scrubLoop(bg) }()
+	return nil
+}
+
+// scrubLoop runs Scrub every ScrubInterval.
+func (e *Engine) scrubLoop(ctx context.Context) {
+	if e.cfg.ScrubInterval <= 0 {
+		return
+	}
+	t := time.NewTicker(e.cfg.ScrubInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rep, err := e.Scrub(ctx, e.cfg.ScrubPause)
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn("scrub incomplete", "err", err)
+			}
+			e.log.Info("scrub pass done", "blobs", rep.Blobs, "verified", rep.Verified, "bad", rep.Bad)
+		}
+	}
+}
+
+// Close stops the background workers. Pending delayed deletions are
+// dropped; the next startup sweep removes what they would have.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		if e.stop != nil {
+			e.stop()
+		}
+		e.wg.Wait()
+	})
+	return nil
+}
+
+// Credential looks up an access key for request authentication.
+func (e *Engine) Credential(ctx context.Context, accessKeyID string) (Credential, error) {
+	k, secret, err := e.meta.GetAccessKey(ctx, accessKeyID)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && !k.Enabled) {
+		return Credential{}, ErrAccessKeyUnknown
+	}
+	if err != nil {
+		return Credential{}, metaErr(err)
+	}
+	return Credential{AccessKeyID: k.ID, Secret: secret, Tenant: k.Tenant, User: k.User}, nil
+}
+
+// ListContainers lists a tenant's containers by name.
+func (e *Engine) ListContainers(ctx context.Context, tenant string) ([]ContainerInfo, error) {
+	cs, err := e.meta.ListContainers(ctx, tenant)
+	if err != nil {
+		return nil, metaErr(err)
+	}
+	out := make([]ContainerInfo, len(cs))
+	for i, c := range cs {
+		out[i] = ContainerInfo{Name: c.Name, Created: c.Created}
+	}
+	return out, nil
+}
+
+// CreateContainer creates a container; ErrContainerExists when the tenant
+// already has one by that name.
+func (e *Engine) CreateContainer(ctx context.Context, tenant, name string) error {
+	err := e.meta.CreateContainer(ctx, metastore.Container{Tenant: tenant, Name: name, Created: now()})
+	return metaErr(err)
+}
+
+// HeadContainer describes a container.
+func (e *Engine) HeadContainer(ctx context.Context, tenant, name string) (ContainerInfo, error) {
+	c, err := e.meta.GetContainer(ctx, tenant, name)
+	if err != nil {
+		return ContainerInfo{}, metaErr(err)
+	}
+	return ContainerInfo{Name: c.Name, Created: c.Created}, nil
+}
+
+// DeleteContainer deletes an empty container, dropping its unfinished
+// multipart uploads.
+func (e *Engine) DeleteContainer(ctx context.Context, tenant, name string) error {
+	parts, err := e.meta.DeleteContainer(ctx, tenant, name)
+	if err != nil {
+		return metaErr(err)
+	}
+	for _, p := range parts {
+		e.gc.later(p.Blob)
+	}
+	return nil
+}
+
+// metaErr translates metastore errors into node errors; errors without a
+// node meaning pass through (and become InternalError at the S3 edge).
+func metaErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, metastore.ErrContainerNotFound):
+		return fmt.Errorf("%w: %w", ErrContainerNotFound, err)
+	case errors.Is(err, metastore.ErrExists):
+		return fmt.Errorf("%w: %w", ErrContainerExists, err)
+	case errors.Is(err, metastore.ErrContainerNotEmpty):
+		return fmt.Errorf("%w: %w", ErrContainerNotEmpty, err)
+	case errors.Is(err, metastore.ErrArtifactNotFound):
+		return fmt.Errorf("%w: %w", ErrArtifactNotFound, err)
+	case errors.Is(err, metastore.ErrUploadNotFound):
+		return fmt.Errorf("%w: %w", ErrUploadNotFound, err)
+	case errors.Is(err, metastore.ErrPreconditionFailed):
+		return fmt.Errorf("%w: %w", ErrPreconditionFailed, err)
+	case errors.Is(err, metastore.ErrInvalidPart):
+		return fmt.Errorf("%w: %w", ErrInvalidPart, err)
+	case errors.Is(err, metastore.ErrInvalidPartOrder):
+		return fmt.Errorf("%w: %w", ErrInvalidPartOrder, err)
+	case errors.Is(err, metastore.ErrEntityTooSmall):
+		return fmt.Errorf("%w: %w", ErrEntityTooSmall, err)
+	case errors.Is(err, metastore.ErrNotLeader), errors.Is(err, metastore.ErrLeadershipLost):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// newID returns a random 128-bit identifier in hex: blob ids, version ids
+// and upload ids.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("node: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// now is the proposer-side clock for records (truncated as S3 reports it).
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func toInfo(a metastore.Artifact) ArtifactInfo {
+	parts := 0
+	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
+		parts = len(a.Parts)
+	}
+	return ArtifactInfo{
+		Container:   a.Container,
+		Key:         a.Key,
+		VersionID:   a.VersionID,
+		Size:        a.Size,
+		ETag:        a.ETag,
+		ContentType: a.ContentType,
+		Headers:     a.Headers,
+		Meta:        a.Meta,
+		Checksums:   a.Checksums,
+		Modified:    a.Created,
+		Parts:       parts,
+	}
+}
+
+// DisableInline makes every artifact go to shards, however small (tests of
+// the shard path use it). Call before serving requests.
+func (e *Engine) DisableInline() { e.cfg.InlineThreshold = -1 }

@@ -1,0 +1,288 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// collector removes the shards of blobs no record points at any more.
+//
+// Two paths, one rule ("a blob the metastore does not reference is
+// garbage"):
+//   - later: blobs replaced or deleted by this node are queued and removed
+//     after GCDelay, so reads that opened the old version can finish;
+//   - sweep: walks every drive and removes blobs the metastore does not
+//     reference, older than a grace period (no grace at startup). This
+//     catches what a crash left between data and metadata, and what the
+//     in-memory queue lost on restart.
+type collector struct {
+	e  *Engine
+	mu struct {
+		sync.Mutex
+		pending []pendingDelete
+		queued  map[string]bool // blob ids in pending
+	}
+}
+
+type pendingDelete struct {
+	blob metastore.Blob
+	due  time.Time
+}
+
+func newCollector(e *Engine) *collector {
+	c := &collector{e: e}
+	c.mu.queued = map[string]bool{}
+	return c
+}
+
+// later queues a blob for deletion after the GC delay.
+func (c *collector) later(b metastore.Blob) {
+	if b.ID == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.queued[b.ID] {
+		return
+	}
+	c.mu.queued[b.ID] = true
+	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: time.Now().Add(c.e.cfg.GCDelay)})
+}
+
+func (c *collector) laterParts(parts []metastore.Part) {
+	for _, p := range parts {
+		c.later(p.Blob)
+	}
+}
+
+// due pops the queued blobs whose delay has passed.
+func (c *collector) due(now time.Time) []metastore.Blob {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []metastore.Blob
+	keep := c.mu.pending[:0]
+	for _, p := range c.mu.pending {
+		if now.After(p.due) {
+			out = append(out, p.blob)
+			delete(c.mu.queued, p.blob.ID)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	c.mu.pending = keep
+	return out
+}
+
+func (c *collector) isQueued(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.queued[id]
+}
+
+// run deletes due blobs every second and sweeps every SweepInterval.
+func (c *collector) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastSweep := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			for _, b := range c.due(now) {
+				c.e.deleteBlobNow(ctx, b)
+			}
+			if iv := c.e.cfg.SweepInterval; iv > 0 && now.Sub(lastSweep) >= iv {
+				lastSweep = now
+				if n, err := c.sweep(ctx, c.e.cfg.SweepGrace); err != nil {
+					c.e.log.Warn("orphan sweep incomplete", "err", err)
+				} else if n > 0 {
+					c.e.log.Info("orphan sweep removed blobs", "blobs", n)
+				}
+			}
+		}
+	}
+}
+
+// sweep removes, on every drive, the shards of blobs older than grace that
+// no record references. It returns how many blobs it removed.
+func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error) {
+	type found struct {
+		names  []string
+		newest time.Time
+	}
+	cutoff := time.Now().Add(-grace)
+	removed := map[string]bool{}
+	var errs []error
+	for _, d := range c.e.order {
+		blobs := map[string]*found{}
+		err := d.Driver.List(ctx, "blobs/", func(fi drivers.Info) error {
+			id := blobOfShard(fi.Name)
+			if id == "" {
+				return nil
+			}
+			f := blobs[id]
+			if f == nil {
+				f = &found{}
+				blobs[id] = f
+			}
+			f.names = append(f.names, fi.Name)
+			if fi.ModTime.After(f.newest) {
+				f.newest = fi.ModTime
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for id, f := range blobs {
+			if f.newest.After(cutoff) || c.isQueued(id) {
+				continue
+			}
+			live, err := c.e.meta.BlobLive(ctx, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if live {
+				continue
+			}
+			for _, name := range f.names {
+				if err := d.Driver.Delete(ctx, name); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+					errs = append(errs, err)
+				}
+			}
+			removed[id] = true
+		}
+	}
+	return len(removed), errors.Join(errs...)
+}
+
+// deleteBlobNow removes every shard of b (missing shards are fine).
+func (e *Engine) deleteBlobNow(ctx context.Context, b metastore.Blob) {
+	for i, s := range b.Shards {
+		d, ok := e.drives[s.Drive]
+		if !ok {
+			continue
+		}
+		if err := d.Driver.Delete(ctx, shardName(b.ID, i)); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+			e.log.Warn("deleting shard failed; the sweep will retry", "blob", b.ID, "shard", i, "err", err)
+		}
+	}
+}
+
+// healer rebuilds shards found missing or corrupt, one at a time, from the
+// surviving shards of their blob.
+type healer struct {
+	e     *Engine
+	queue chan healItem
+	mu    struct {
+		sync.Mutex
+		inflight map[healKey]bool
+	}
+	healed, failed, dropped int64 // REQUIRES: mu
+}
+
+type healKey struct {
+	blob  string
+	index int
+}
+
+type healItem struct {
+	blob  metastore.Blob
+	size  int64
+	index int
+}
+
+// healQueueLen bounds the healer's memory; reports beyond it are dropped
+// (and counted) because the same shard is found again by the next read.
+const healQueueLen = 1024
+
+func newHealer(e *Engine) *healer {
+	h := &healer{e: e, queue: make(chan healItem, healQueueLen)}
+	h.mu.inflight = map[healKey]bool{}
+	return h
+}
+
+// missing reports shard index of blob b (of size bytes) as lost.
+func (h *healer) missing(b metastore.Blob, size int64, index int) {
+	k := healKey{b.ID, index}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.mu.inflight[k] {
+		return
+	}
+	select {
+	case h.queue <- healItem{blob: b, size: size, index: index}:
+		h.mu.inflight[k] = true
+	default:
+		h.dropped++
+	}
+}
+
+func (h *healer) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-h.queue:
+			err := h.e.healShard(ctx, it)
+			h.mu.Lock()
+			delete(h.mu.inflight, healKey{it.blob.ID, it.index})
+			if err != nil {
+				h.failed++
+			} else {
+				h.healed++
+			}
+			h.mu.Unlock()
+			if err != nil && ctx.Err() == nil {
+				h.e.log.Warn("healing shard failed", "blob", it.blob.ID, "shard", it.index, "err", err)
+			}
+		}
+	}
+}
+
+// HealStats reports the healer's counters: shards rebuilt, rebuilds that
+// failed, and reports dropped because the queue was full.
+func (e *Engine) HealStats() (healed, failed, dropped int64) {
+	e.heal.mu.Lock()
+	defer e.heal.mu.Unlock()
+	return e.heal.healed, e.heal.failed, e.heal.dropped
+}
+
+// healShard rebuilds one shard onto the drive its placement names, unless
+// the blob is no longer referenced.
+func (e *Engine) healShard(ctx context.Context, it healItem) error {
+	live, err := e.meta.BlobLive(ctx, it.blob.ID)
+	if err != nil || !live {
+		return err
+	}
+	d, ok := e.drives[it.blob.Shards[it.index].Drive]
+	if !ok || !e.driveOnline(ctx, d) {
+		return errors.New("node: drive of shard unavailable")
+	}
+	coder, err := e.coderFor(it.blob)
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Driver.Put(ctx, shardName(it.blob.ID, it.index), pr)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	_, err = coder.Rebuild(ctx, e.opener(it.blob), it.size, it.index, pw)
+	pw.CloseWithError(err)
+	if perr := <-done; err == nil {
+		err = perr
+	}
+	return err
+}

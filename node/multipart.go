@@ -1,0 +1,133 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// MaxParts is S3's ceiling on part numbers.
+const MaxParts = 10000
+
+// CreateUpload starts a multipart upload.
+func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput) (UploadInfo, error) {
+	u := metastore.Upload{
+		Tenant: tenant, Container: in.Container, Key: in.Key, UploadID: newID(), Created: now(),
+		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta,
+	}
+	if err := e.meta.CreateUpload(ctx, u); err != nil {
+		return UploadInfo{}, metaErr(err)
+	}
+	return uploadInfo(u), nil
+}
+
+// UploadPart stores one part as its own blob and records it; a part
+// uploaded again under the same number replaces the earlier one.
+func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (PartInfo, error) {
+	if in.Number < 1 || in.Number > MaxParts {
+		return PartInfo{}, fmt.Errorf("%w: part number %d outside 1..%d", ErrInvalidPart, in.Number, MaxParts)
+	}
+	if in.Size > DefaultMaxPartSize {
+		return PartInfo{}, ErrEntityTooLarge
+	}
+	if _, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale); err != nil {
+		return PartInfo{}, metaErr(err)
+	}
+	b := newBody(in.Body, in.Size, DefaultMaxPartSize)
+	blob, missing, err := e.writeBlob(ctx, b)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	if err := b.checkMD5(in.ContentMD5); err != nil {
+		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		return PartInfo{}, err
+	}
+	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob}
+	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
+	if err != nil {
+		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		return PartInfo{}, metaErr(err)
+	}
+	if prev != nil {
+		e.gc.later(prev.Blob)
+	}
+	e.healLater(p, missing)
+	return PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created}, nil
+}
+
+// CompleteUpload assembles the listed parts into the artifact, atomically
+// with the upload's removal; parts uploaded but not listed are collected.
+func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, uploadID string, parts []PartRef, cond Conditions) (ArtifactInfo, error) {
+	refs := make([]metastore.PartRef, len(parts))
+	for i, p := range parts {
+		refs[i] = metastore.PartRef{Number: p.Number, ETag: p.ETag}
+	}
+	a, prev, unused, err := e.meta.CompleteUpload(ctx, metastore.CompleteInput{
+		Tenant: tenant, Container: container, Key: key, UploadID: uploadID,
+		VersionID: newID(), Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
+		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
+	})
+	if err != nil {
+		return ArtifactInfo{}, metaErr(err)
+	}
+	if prev != nil {
+		e.gc.laterParts(prev.Parts)
+	}
+	e.gc.laterParts(unused)
+	return toInfo(a), nil
+}
+
+// AbortUpload drops an upload and collects its parts.
+func (e *Engine) AbortUpload(ctx context.Context, tenant, container, key, uploadID string) error {
+	parts, err := e.meta.AbortUpload(ctx, tenant, container, key, uploadID)
+	if err != nil {
+		return metaErr(err)
+	}
+	e.gc.laterParts(parts)
+	return nil
+}
+
+// ListParts lists the parts of an upload after part number marker.
+func (e *Engine) ListParts(ctx context.Context, tenant, container, key, uploadID string, marker, max int) (PartList, error) {
+	u, err := e.meta.GetUpload(ctx, tenant, container, key, uploadID)
+	if err != nil {
+		return PartList{}, metaErr(err)
+	}
+	parts, truncated, err := e.meta.ListParts(ctx, tenant, container, key, uploadID, marker, max)
+	if err != nil {
+		return PartList{}, metaErr(err)
+	}
+	out := PartList{Upload: uploadInfo(u), Truncated: truncated}
+	for _, p := range parts {
+		out.Parts = append(out.Parts, PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created})
+	}
+	if truncated && len(parts) > 0 {
+		out.Next = parts[len(parts)-1].Number
+	}
+	return out, nil
+}
+
+// ListUploads lists a container's in-progress uploads.
+func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o UploadListOptions) (UploadList, error) {
+	ups, prefixes, truncated, err := e.meta.ListUploads(ctx, tenant, container, metastore.UploadListOptions{
+		Prefix: o.Prefix, Delimiter: o.Delimiter, KeyMarker: o.KeyMarker, UploadIDMarker: o.UploadIDMarker, MaxUploads: o.MaxUploads,
+	})
+	if err != nil {
+		return UploadList{}, metaErr(err)
+	}
+	out := UploadList{CommonPrefixes: prefixes, Truncated: truncated}
+	for _, u := range ups {
+		out.Uploads = append(out.Uploads, uploadInfo(u))
+	}
+	if truncated && len(ups) > 0 {
+		last := ups[len(ups)-1]
+		out.NextKey, out.NextUploadID = last.Key, last.UploadID
+	}
+	return out, nil
+}
+
+func uploadInfo(u metastore.Upload) UploadInfo {
+	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
+		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta}
+}

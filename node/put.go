@@ -1,0 +1,294 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// writeQuorum is the number of shards that must be durable before a blob
+// write is acknowledged: k+1 when there is parity, so an acknowledged blob
+// always survives the loss of one more shard; k when m == 0 (no choice).
+func writeQuorum(k, m int) int {
+	if m == 0 {
+		return k
+	}
+	return k + 1
+}
+
+// shardName is where shard i of a blob lives on its drive. The two-hex
+// fan-out directory keeps directories small on local drives.
+func shardName(blobID string, i int) string {
+	return fmt.Sprintf("blobs/%s/%s/%d", blobID[:2], blobID, i)
+}
+
+// blobOfShard parses a shard name back into its blob id ("" if not a shard).
+func blobOfShard(name string) string {
+	// blobs/ab/<id>/<i>
+	const p = "blobs/"
+	if len(name) < len(p)+3 || name[:len(p)] != p {
+		return ""
+	}
+	rest := name[len(p)+3:]
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '/' {
+			return rest[:i]
+		}
+	}
+	return ""
+}
+
+// body wraps a request body: it counts, hashes (MD5 for the ETag), and
+// enforces the declared size and the size ceiling.
+type body struct {
+	r        io.Reader
+	n        int64
+	declared int64 // -1 when unknown
+	max      int64
+	md5      hash.Hash
+}
+
+func newBody(r io.Reader, declared, max int64) *body {
+	return &body{r: r, declared: declared, max: max, md5: md5.New()}
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	limit := b.max
+	if b.declared >= 0 {
+		limit = b.declared
+	}
+	if b.n >= limit {
+		// One byte past the limit tells "too long" from "exactly right".
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			if b.declared >= 0 {
+				return 0, fmt.Errorf("%w: body longer than declared %d bytes", ErrIncompleteBody, b.declared)
+			}
+			return 0, fmt.Errorf("%w: more than %d bytes", ErrEntityTooLarge, b.max)
+		}
+		if err == io.EOF {
+			return 0, io.EOF
+		}
+		if err == nil {
+			return 0, nil
+		}
+		return 0, err
+	}
+	if int64(len(p)) > limit-b.n {
+		p = p[:limit-b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.md5.Write(p[:n])
+	if err == io.EOF && b.declared >= 0 && b.n < b.declared {
+		return n, fmt.Errorf("%w: got %d of %d bytes", ErrIncompleteBody, b.n, b.declared)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("%w: %w", ErrIncompleteBody, err)
+	}
+	return n, err
+}
+
+func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+
+// checkMD5 compares the body's MD5 with the one the client declared.
+func (b *body) checkMD5(want []byte) error {
+	if len(want) == 0 {
+		return nil
+	}
+	if !bytes.Equal(b.md5.Sum(nil), want) {
+		return ErrBadDigest
+	}
+	return nil
+}
+
+// writeBlob erasure-codes r onto k+m drives and returns the blob once at
+// least the write quorum of shards is fsynced. On failure every shard it
+// wrote is removed (best effort; the sweep removes what a crash leaves).
+//
+// Shards that could not be written are returned in missing; the caller
+// queues them for healing once the blob's record is committed.
+func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blob, missing []int, err error) {
+	shape := e.coder.Shape()
+	n := shape.Data + shape.Parity
+	id := newID()
+	picked := e.place(id, n)
+	blob = metastore.Blob{ID: id, K: shape.Data, M: shape.Parity, BlockSize: shape.BlockSize, Shards: make([]metastore.ShardLoc, n)}
+
+	writers := make([]io.Writer, n)
+	pipes := make([]*io.PipeWriter, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, d := range picked {
+		blob.Shards[i] = metastore.ShardLoc{Node: d.Node, Drive: d.ID}
+		if !e.driveOnline(ctx, d) {
+			errs[i] = fmt.Errorf("drive %s offline", d.ID)
+			continue
+		}
+		pr, pw := io.Pipe()
+		writers[i], pipes[i] = pw, pw
+		wg.Add(1)
+		go func(i int, d Drive) {
+			defer wg.Done()
+			_, err := d.Driver.Put(ctx, shardName(id, i), pr)
+			if err != nil {
+				errs[i] = err
+				pr.CloseWithError(err) // unblocks the encoder's writes to this shard
+				return
+			}
+			pr.Close()
+		}(i, d)
+	}
+	quorum := writeQuorum(shape.Data, shape.Parity)
+	_, err = e.coder.Encode(ctx, r, writers, quorum)
+	if errors.Is(err, erasure.ErrWriteQuorum) {
+		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	for _, pw := range pipes {
+		if pw == nil {
+			continue
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+		}
+	}
+	wg.Wait()
+	if err == nil {
+		ok := 0
+		for i := range errs {
+			if errs[i] == nil && writers[i] != nil {
+				ok++
+			}
+		}
+		if ok < quorum {
+			err = fmt.Errorf("%w: %d of %d shards durable, write quorum %d: %w", ErrUnavailable, ok, n, quorum, errors.Join(errs...))
+		} else if ok < n {
+			e.log.Warn("blob written below full width", "blob", id, "durable", ok, "width", n)
+			for i := range errs {
+				if errs[i] != nil || writers[i] == nil {
+					missing = append(missing, i)
+				}
+			}
+		}
+	}
+	if err != nil {
+		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		return metastore.Blob{}, nil, err
+	}
+	return blob, missing, nil
+}
+
+// place picks the drives of a new blob's shards, in shard order.
+func (e *Engine) place(blobID string, n int) []Drive {
+	pd := make([]placeDrive, len(e.order))
+	for i, d := range e.order {
+		pd[i] = placeDrive{ID: d.ID, Node: e.drives[d.ID].Node, Online: e.driveOnline(context.Background(), d)}
+	}
+	idx := place(blobID, pd, n, e.coder.Shape().Parity)
+	out := make([]Drive, len(idx))
+	for i, j := range idx {
+		out[i] = e.drives[e.order[j].ID]
+	}
+	return out
+}
+
+func (e *Engine) driveOnline(ctx context.Context, d Drive) bool {
+	u, err := d.Driver.Usage(ctx)
+	return err == nil && u.Online
+}
+
+// PutArtifact stores one artifact: data first (inline or k+m fsynced
+// shards), then the metadata record through Raft, with the write's
+// conditions decided atomically by the metastore.
+func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (ArtifactInfo, error) {
+	if in.Size > e.cfg.MaxPutSize {
+		return ArtifactInfo{}, ErrEntityTooLarge
+	}
+	// Fail fast on a missing container before moving any bytes; the
+	// metastore checks again when it commits.
+	if _, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale); err != nil {
+		return ArtifactInfo{}, metaErr(err)
+	}
+	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
+	rec := metastore.Artifact{
+		Tenant: tenant, Container: in.Container, Key: in.Key,
+		VersionID: newID(), ContentType: in.ContentType,
+		Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
+	}
+	// Peek: a body that ends within the inline threshold is kept inline.
+	var missing []int
+	head := make([]byte, e.cfg.InlineThreshold+1)
+	hn, err := io.ReadFull(b, head)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		rec.Inline = append([]byte(nil), head[:hn]...)
+	case err != nil:
+		return ArtifactInfo{}, err
+	default:
+		blob, m, err := e.writeBlob(ctx, io.MultiReader(bytes.NewReader(head[:hn]), b))
+		if err != nil {
+			return ArtifactInfo{}, err
+		}
+		missing = m
+		rec.Parts = []metastore.Part{{Number: 0, Size: b.n, Blob: blob}}
+	}
+	if err := b.checkMD5(in.ContentMD5); err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	if len(rec.Parts) == 1 {
+		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
+	}
+	prev, err := e.meta.PutArtifact(ctx, rec, metastore.Cond{IfNoneMatch: in.Cond.IfNoneMatch == "*", IfMatchETag: in.Cond.IfMatch})
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, metaErr(err)
+	}
+	if prev != nil {
+		e.gc.laterParts(prev.Parts)
+	}
+	if len(rec.Parts) == 1 {
+		e.healLater(rec.Parts[0], missing)
+	}
+	return toInfo(rec), nil
+}
+
+// healLater queues the shards of a just-committed part that its write
+// could not place.
+func (e *Engine) healLater(p metastore.Part, missing []int) {
+	for _, i := range missing {
+		e.heal.missing(p.Blob, p.Size, i)
+	}
+}
+
+// dropParts removes the blobs of a write that will not be committed.
+func (e *Engine) dropParts(ctx context.Context, parts []metastore.Part) {
+	for _, p := range parts {
+		e.deleteBlobNow(context.WithoutCancel(ctx), p.Blob)
+	}
+}
+
+// DeleteArtifact removes an artifact; a missing key is not an error.
+func (e *Engine) DeleteArtifact(ctx context.Context, tenant, container, key string) error {
+	prev, err := e.meta.DeleteArtifact(ctx, tenant, container, key)
+	if err != nil {
+		return metaErr(err)
+	}
+	if prev != nil {
+		e.gc.laterParts(prev.Parts)
+	}
+	return nil
+}
