@@ -1,0 +1,119 @@
+package s3
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const maxListBuckets = 10000
+
+func (s *Server) owner(rc *reqCtx) owner { return owner{ID: rc.tenant, DisplayName: rc.tenant} }
+
+func (s *Server) listBuckets(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	q := r.URL.Query()
+	max := maxListBuckets
+	if v := q.Get("max-buckets"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListBuckets {
+			return withMessage(errInvalidArgument, "max-buckets must be an integer between 1 and 10000")
+		}
+		max = n
+	}
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			return withMessage(errInvalidArgument, "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	prefix := q.Get("prefix")
+	cs, err := s.eng.ListContainers(ctx, rc.tenant)
+	if err != nil {
+		return err
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	res := listAllMyBucketsResult{NS: s3NS, Owner: s.owner(rc), Buckets: []bucketInfo{}, Prefix: prefix}
+	for _, c := range cs {
+		if c.Name <= after && after != "" || !strings.HasPrefix(c.Name, prefix) {
+			continue
+		}
+		if len(res.Buckets) == max {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[max-1].Name))
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketInfo{Name: c.Name, CreationDate: isoTime(c.Created), BucketRegion: s.cfg.Region})
+	}
+	return writeXML(w, res)
+}
+
+func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	switch r.Header.Get("X-Amz-Acl") {
+	case "", "private":
+	default:
+		return withMessage(errNotImplemented, "Only the private canned ACL is supported.")
+	}
+	if strings.EqualFold(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true") {
+		return withMessage(errNotImplemented, "Object Lock is not supported.")
+	}
+	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
+	if err != nil {
+		return err
+	}
+	data, err := readAllVerified(b, maxXMLBody)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(data))) > 0 {
+		var cfg createBucketConfiguration
+		if err := decodeXML(data, &cfg); err != nil {
+			return err
+		}
+		if cfg.Location != nil || cfg.Bucket != nil {
+			return withMessage(errNotImplemented, "Directory buckets are not supported.")
+		}
+		if lc := cfg.LocationConstraint; lc != "" && lc != s.cfg.Region {
+			return withMessage(errInvalidLocationConstraint, "The specified location-constraint %q is not valid; this endpoint serves %q", lc, s.cfg.Region)
+		}
+	}
+	if err := s.eng.CreateContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/"+rc.ep.Container)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) headBucket(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	w.Header().Set("X-Amz-Bucket-Region", s.cfg.Region)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteBucket(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+	if err := s.eng.DeleteContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) getBucketLocation(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	loc := s.cfg.Region
+	if loc == "us-east-1" {
+		// S3 reports the original region as an empty constraint.
+		loc = ""
+	}
+	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
+}

@@ -1,0 +1,81 @@
+// Package s3 speaks the Amazon S3 REST API on the wire and translates it to
+// the Vaultaire vocabulary at its boundary: buckets are Containers, objects
+// are Artifacts, and every call goes to the Engine interface declared in
+// engine.go (implemented by *node.Engine).
+//
+// # Request pipeline
+//
+//	http.Server -> Server.ServeHTTP (httprouter, one catch-all route per method)
+//	  -> Resolve: method + Host + escaped path + query (+ x-amz-copy-source)
+//	     -> Endpoint{Op, Container, Key}        (endpoint.go, a pure function)
+//	  -> sigv4.Verifier.Verify: Authorization header or presigned query,
+//	     clock skew, secret from Engine.Credential, constant-time compare;
+//	     the tenant of the request is the tenant of its access key
+//	  -> bucket-name and key validation
+//	  -> handler (bucket.go, object.go, multipart.go, list.go)
+//	     request bodies go through openBody (body.go): size limits,
+//	     aws-chunked decoding (sigv4.ChunkedReader: chained chunk
+//	     signatures, trailers, x-amz-decoded-content-length),
+//	     x-amz-content-sha256 and x-amz-checksum-* verification. Each check
+//	     runs in a reader that reports a mismatch instead of io.EOF, so the
+//	     Engine, which commits only after reading io.EOF, never commits a
+//	     body that did not verify.
+//	  -> Engine call; result as S3 XML (xml.go) or headers
+//	  -> any error through the one error table (errors.go, errorTable),
+//	     which maps node.Err*, sigv4.Err* and this package's errors to an S3
+//	     code, HTTP status and message; anything unknown is InternalError
+//	     and its details only reach the log.
+//
+//	  -> Config.OnRequest(RequestEvent): time, request id, tenant, operation,
+//	     container, key, status, error code, bytes in and out, duration —
+//	     what the audit log and the metrics need (invariant 7); the caller
+//	     (cmd) wires it to both.
+//
+// Every response carries x-amz-request-id and x-amz-id-2. Error bodies are
+// <Error><Code/><Message/><Resource/><RequestId/><HostId/></Error>; HEAD
+// errors and 304 have no body.
+//
+// # Addressing
+//
+// Path style ("/bucket/key") always works. With Config.Domain set,
+// "bucket.<Domain>" in the Host header addresses the bucket and the whole
+// path is the key. Keys are taken from the escaped path and unescaped once,
+// so "//", "%2F", "+" and any UTF-8 reach the Engine as sent.
+//
+// # Checksums
+//
+// Content-MD5 goes to the Engine (PutInput.ContentMD5, PartInput.ContentMD5)
+// which answers node.ErrBadDigest; for XML bodies it is checked here.
+// x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}, sent as a header or
+// as an aws-chunked trailer, is verified here and stored through
+// PutInput.Checksums; a trailer value is added to that map when the body
+// has been read to its end (before io.EOF), so the Engine must copy the map
+// only after the body is consumed. Checksums are returned on GET and HEAD of
+// a whole artifact when the request says x-amz-checksum-mode: ENABLED.
+// UploadPart verifies and echoes part checksums, but the Engine has no place
+// to keep them, so completed multipart artifacts carry no checksum.
+//
+// # Not implemented
+//
+// Answered NotImplemented (501): canned ACLs other than private (and
+// bucket-owner-full-control on objects), grants, server-side encryption
+// (SSE-S3, SSE-KMS, SSE-C), object tags (x-amz-tagging), bucket policies,
+// tagging, versioning and ListObjectVersions, lifecycle, CORS, website,
+// logging, notifications, replication, encryption configuration, object
+// lock, retention and legal hold, website redirects, restore, select,
+// torrent, browser POST uploads, directory buckets, GetObject by part number
+// of a multipart artifact, DeleteObject of a specific version, conditional
+// DeleteObject. Storage classes other than STANDARD are InvalidStorageClass.
+// Signature Version 2 is refused (InvalidRequest), and so is anonymous
+// access (AccessDenied). A Range header naming several ranges is served as
+// the whole artifact, as S3 does. STS session tokens are not supported.
+// Per-tenant rate limits and quotas are not applied here yet.
+//
+// # Early rejections and large bodies
+//
+// A request refused before its body is read (authentication, a missing
+// bucket, EntityTooLarge from Content-Length) is answered at once; net/http
+// then drains at most 256 KiB of the unread body and otherwise closes the
+// connection, so a client that sends a large body without waiting for
+// "100 Continue" may see a reset instead of the error, as it may with S3.
+package s3

@@ -1,0 +1,252 @@
+package s3
+
+import (
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Operation is one S3 API operation.
+type Operation int
+
+// The operations the S3 API serves.
+const (
+	OpUnknown Operation = iota
+	OpListBuckets
+	OpCreateBucket
+	OpHeadBucket
+	OpDeleteBucket
+	OpGetBucketLocation
+	OpListObjectsV1
+	OpListObjectsV2
+	OpListMultipartUploads
+	OpDeleteObjects
+	OpPutObject
+	OpCopyObject
+	OpGetObject
+	OpHeadObject
+	OpDeleteObject
+	OpCreateMultipartUpload
+	OpUploadPart
+	OpUploadPartCopy
+	OpCompleteMultipartUpload
+	OpAbortMultipartUpload
+	OpListParts
+)
+
+var opNames = [...]string{
+	OpUnknown:                 "Unknown",
+	OpListBuckets:             "ListBuckets",
+	OpCreateBucket:            "CreateBucket",
+	OpHeadBucket:              "HeadBucket",
+	OpDeleteBucket:            "DeleteBucket",
+	OpGetBucketLocation:       "GetBucketLocation",
+	OpListObjectsV1:           "ListObjects",
+	OpListObjectsV2:           "ListObjectsV2",
+	OpListMultipartUploads:    "ListMultipartUploads",
+	OpDeleteObjects:           "DeleteObjects",
+	OpPutObject:               "PutObject",
+	OpCopyObject:              "CopyObject",
+	OpGetObject:               "GetObject",
+	OpHeadObject:              "HeadObject",
+	OpDeleteObject:            "DeleteObject",
+	OpCreateMultipartUpload:   "CreateMultipartUpload",
+	OpUploadPart:              "UploadPart",
+	OpUploadPartCopy:          "UploadPartCopy",
+	OpCompleteMultipartUpload: "CompleteMultipartUpload",
+	OpAbortMultipartUpload:    "AbortMultipartUpload",
+	OpListParts:               "ListParts",
+}
+
+func (o Operation) String() string {
+	if o < 0 || int(o) >= len(opNames) {
+		return "Unknown"
+	}
+	return opNames[o]
+}
+
+// Endpoint is a routed request: what to do, and on which container and key.
+type Endpoint struct {
+	Op        Operation
+	Container string
+	Key       string
+}
+
+// RouteInput is everything routing looks at: the method, the Host header,
+// the escaped request path as sent, the raw query, and whether an
+// x-amz-copy-source header is present.
+type RouteInput struct {
+	Method     string
+	Host       string
+	Path       string // escaped, e.g. "/bucket/a%20b"
+	RawQuery   string
+	CopySource bool
+}
+
+// unsupportedSubresources are S3 sub-resources this server does not
+// implement; a request naming one is answered NotImplemented, never with a
+// wrong success.
+var unsupportedSubresources = []string{
+	"accelerate", "acl", "analytics", "attributes", "cors", "encryption",
+	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+	"metadataConfiguration", "metadataTable", "metrics", "notification",
+	"object-lock", "ownershipControls", "policy", "policyStatus",
+	"publicAccessBlock", "replication", "requestPayment", "restore",
+	"retention", "select", "session", "tagging", "torrent", "versioning",
+	"versions", "website", "renameObject", "abac",
+}
+
+// Resolve maps a request to an Endpoint. domain is the virtual-hosted-style
+// base domain ("" disables virtual hosting). It only parses: bucket and key
+// names are validated by the handlers' caller.
+func Resolve(in RouteInput, domain string) (Endpoint, error) {
+	q, err := url.ParseQuery(in.RawQuery)
+	if err != nil {
+		return Endpoint{}, errInvalidURI
+	}
+	// The AWS SDKs add x-id=<Operation> to some requests; it selects
+	// nothing.
+	q.Del("x-id")
+	if !strings.HasPrefix(in.Path, "/") {
+		return Endpoint{}, errInvalidURI
+	}
+	container, rawKey, vhost := "", "", false
+	if domain != "" {
+		if b, ok := vhostContainer(in.Host, domain); ok {
+			container, rawKey, vhost = b, in.Path[1:], true
+		}
+	}
+	if !vhost {
+		rest := in.Path[1:]
+		c, k, _ := strings.Cut(rest, "/")
+		dc, err := url.PathUnescape(c)
+		if err != nil {
+			return Endpoint{}, errInvalidURI
+		}
+		container, rawKey = dc, k
+	}
+	key, err := url.PathUnescape(rawKey)
+	if err != nil {
+		return Endpoint{}, errInvalidURI
+	}
+	for _, sub := range unsupportedSubresources {
+		if q.Has(sub) {
+			return Endpoint{}, errNotImplemented
+		}
+	}
+	ep := Endpoint{Container: container, Key: key}
+	switch {
+	case container == "":
+		if in.Method == "GET" {
+			ep.Op = OpListBuckets
+			return ep, nil
+		}
+		return Endpoint{}, errMethodNotAllowed
+	case key == "":
+		ep.Op, err = bucketOp(in.Method, q)
+	default:
+		ep.Op, err = objectOp(in.Method, q, in.CopySource)
+	}
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return ep, nil
+}
+
+// vhostContainer extracts the container of a virtual-hosted-style Host.
+func vhostContainer(host, domain string) (string, bool) {
+	host = strings.ToLower(host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	b, ok := strings.CutSuffix(host, "."+domain)
+	if !ok || b == "" {
+		return "", false
+	}
+	return b, true
+}
+
+func bucketOp(method string, q url.Values) (Operation, error) {
+	switch method {
+	case "GET":
+		switch {
+		case q.Has("location"):
+			return OpGetBucketLocation, nil
+		case q.Has("uploads"):
+			return OpListMultipartUploads, nil
+		case q.Has("uploadId"), q.Has("partNumber"):
+			return 0, errInvalidRequest
+		case q.Get("list-type") == "2":
+			return OpListObjectsV2, nil
+		case q.Has("list-type"):
+			return 0, errInvalidListType
+		}
+		return OpListObjectsV1, nil
+	case "HEAD":
+		return OpHeadBucket, nil
+	case "PUT":
+		if len(q) > 0 {
+			return 0, errNotImplemented
+		}
+		return OpCreateBucket, nil
+	case "DELETE":
+		if len(q) > 0 {
+			return 0, errNotImplemented
+		}
+		return OpDeleteBucket, nil
+	case "POST":
+		if q.Has("delete") {
+			return OpDeleteObjects, nil
+		}
+		// Browser-form POST uploads.
+		return 0, errNotImplemented
+	}
+	return 0, errMethodNotAllowed
+}
+
+func objectOp(method string, q url.Values, copySource bool) (Operation, error) {
+	upload := q.Has("uploadId")
+	switch method {
+	case "GET":
+		if upload {
+			return OpListParts, nil
+		}
+		if q.Has("uploads") {
+			return 0, errInvalidRequest
+		}
+		return OpGetObject, nil
+	case "HEAD":
+		return OpHeadObject, nil
+	case "PUT":
+		switch {
+		case upload && copySource:
+			return OpUploadPartCopy, nil
+		case upload:
+			return OpUploadPart, nil
+		case q.Has("partNumber"):
+			return 0, errInvalidRequest
+		case copySource:
+			return OpCopyObject, nil
+		}
+		return OpPutObject, nil
+	case "DELETE":
+		if upload {
+			return OpAbortMultipartUpload, nil
+		}
+		if q.Has("versionId") {
+			return 0, errNotImplemented
+		}
+		return OpDeleteObject, nil
+	case "POST":
+		switch {
+		case q.Has("uploads"):
+			return OpCreateMultipartUpload, nil
+		case upload:
+			return OpCompleteMultipartUpload, nil
+		}
+		return 0, errMethodNotAllowed
+	}
+	return 0, errMethodNotAllowed
+}

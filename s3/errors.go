@@ -1,0 +1,197 @@
+package s3
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/s3/sigv4"
+)
+
+// Errors raised by the S3 layer itself. Each appears in errorTable.
+var (
+	errInvalidURI                = errors.New("s3: invalid URI")
+	errNotImplemented            = errors.New("s3: not implemented")
+	errMethodNotAllowed          = errors.New("s3: method not allowed")
+	errInvalidRequest            = errors.New("s3: invalid request")
+	errInvalidArgument           = errors.New("s3: invalid argument")
+	errInvalidListType           = errors.New("s3: invalid list-type")
+	errInvalidBucketName         = errors.New("s3: invalid bucket name")
+	errKeyTooLong                = errors.New("s3: key too long")
+	errMissingContentLength      = errors.New("s3: missing Content-Length")
+	errInvalidDigest             = errors.New("s3: invalid Content-MD5")
+	errChecksumMismatch          = errors.New("s3: checksum mismatch")
+	errMalformedXML              = errors.New("s3: malformed XML")
+	errInvalidRange              = errors.New("s3: range not satisfiable")
+	errNotModified               = errors.New("s3: not modified")
+	errInvalidLocationConstraint = errors.New("s3: invalid location constraint")
+	errMetadataTooLarge          = errors.New("s3: metadata too large")
+	errNoSuchVersion             = errors.New("s3: no such version")
+	errMaxMessageLength          = errors.New("s3: request body too large")
+	errAccessDenied              = errors.New("s3: access denied")
+	errInvalidStorageClass       = errors.New("s3: invalid storage class")
+	errIncompleteBody            = errors.New("s3: incomplete body")
+	errEntityTooLarge            = errors.New("s3: entity too large")
+)
+
+// apiError is one row of the error table: the S3 code, HTTP status and the
+// default client-facing message.
+type apiError struct {
+	err     error
+	code    string
+	status  int
+	message string
+}
+
+// errorTable is THE mapping from internal errors to S3 errors: the first
+// entry whose err matches (errors.Is) wins. Anything else is InternalError.
+var errorTable = []apiError{
+	// Engine errors.
+	{node.ErrContainerNotFound, "NoSuchBucket", 404, "The specified bucket does not exist"},
+	{node.ErrContainerExists, "BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."},
+	{node.ErrContainerNotEmpty, "BucketNotEmpty", 409, "The bucket you tried to delete is not empty"},
+	{node.ErrArtifactNotFound, "NoSuchKey", 404, "The specified key does not exist."},
+	{node.ErrUploadNotFound, "NoSuchUpload", 404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	{node.ErrPreconditionFailed, "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"},
+	{node.ErrBadDigest, "BadDigest", 400, "The Content-MD5 you specified did not match what we received."},
+	{node.ErrIncompleteBody, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	{node.ErrEntityTooLarge, "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
+	{node.ErrEntityTooSmall, "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."},
+	{node.ErrInvalidPart, "InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
+	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
+	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
+	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+
+	// Authentication.
+	{sigv4.ErrAnonymous, "AccessDenied", 403, "Access Denied"},
+	{sigv4.ErrUnsupportedAuth, "InvalidRequest", 400, "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."},
+	{sigv4.ErrMultipleAuth, "InvalidArgument", 400, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified"},
+	{sigv4.ErrMalformedHeader, "AuthorizationHeaderMalformed", 400, "The authorization header you provided is invalid."},
+	{sigv4.ErrMalformedQuery, "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."},
+	{sigv4.ErrMissingDate, "AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header"},
+	{sigv4.ErrTimeSkewed, "RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large."},
+	{sigv4.ErrExpired, "AccessDenied", 403, "Request has expired"},
+	{sigv4.ErrNotYetValid, "AccessDenied", 403, "Request is not valid yet"},
+	{sigv4.ErrSignatureMismatch, "SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	{sigv4.ErrMissingContentSHA256, "InvalidRequest", 400, "Missing required header for this request: x-amz-content-sha256"},
+	{sigv4.ErrInvalidContentSHA256, "InvalidArgument", 400, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value."},
+	{sigv4.ErrContentSHA256Mismatch, "XAmzContentSHA256Mismatch", 400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	{sigv4.ErrChunkMalformed, "InvalidRequest", 400, "The aws-chunked request body is malformed."},
+	{sigv4.ErrChunkTruncated, "IncompleteBody", 400, "The request body terminated unexpectedly."},
+	{sigv4.ErrTrailerMalformed, "MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
+	{sigv4.ErrDecodedLength, "IncompleteBody", 400, "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header."},
+
+	// The S3 layer.
+	{errInvalidURI, "InvalidURI", 400, "Couldn't parse the specified URI."},
+	{errNotImplemented, "NotImplemented", 501, "A header or query you provided implies functionality that is not implemented."},
+	{errMethodNotAllowed, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
+	{errInvalidRequest, "InvalidRequest", 400, "Invalid Request"},
+	{errInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{errInvalidListType, "InvalidArgument", 400, "Invalid List Type specified in Request"},
+	{errInvalidBucketName, "InvalidBucketName", 400, "The specified bucket is not valid."},
+	{errKeyTooLong, "KeyTooLongError", 400, "Your key is too long"},
+	{errMissingContentLength, "MissingContentLength", 411, "You must provide the Content-Length HTTP header."},
+	{errInvalidDigest, "InvalidDigest", 400, "The Content-MD5 you specified is not valid."},
+	{errChecksumMismatch, "BadDigest", 400, "The checksum you specified did not match the calculated checksum."},
+	{errMalformedXML, "MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema."},
+	{errInvalidRange, "InvalidRange", 416, "The requested range is not satisfiable"},
+	{errNotModified, "NotModified", 304, "Not Modified"},
+	{errInvalidLocationConstraint, "InvalidLocationConstraint", 400, "The specified location-constraint is not valid"},
+	{errMetadataTooLarge, "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size."},
+	{errNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
+	{errMaxMessageLength, "MaxMessageLengthExceeded", 400, "Your request was too big."},
+	{errAccessDenied, "AccessDenied", 403, "Access Denied"},
+	{errInvalidStorageClass, "InvalidStorageClass", 400, "The storage class you specified is not valid"},
+	{errIncompleteBody, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	{errEntityTooLarge, "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
+
+	// The transport: a body cut short by the client.
+	{io.ErrUnexpectedEOF, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+}
+
+var internalError = apiError{code: "InternalError", status: 500, message: "We encountered an internal error. Please try again."}
+
+// detailError gives an error a client-safe message that replaces the
+// table's default message.
+type detailError struct {
+	err error
+	msg string
+}
+
+func (e *detailError) Error() string { return e.err.Error() + ": " + e.msg }
+func (e *detailError) Unwrap() error { return e.err }
+
+// withMessage wraps a sentinel with a message safe to show to the client.
+func withMessage(err error, format string, args ...any) error {
+	return &detailError{err: err, msg: fmt.Sprintf(format, args...)}
+}
+
+// lookupError finds the table row of err and the message to send.
+func lookupError(err error) (apiError, bool) {
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			row := e
+			var d *detailError
+			var s *sigv4.Error
+			switch {
+			case errors.As(err, &d) && errors.Is(d.err, e.err):
+				row.message = d.msg
+			case errors.As(err, &s) && errors.Is(s.Kind, e.err):
+				row.message = s.Msg
+			}
+			return row, true
+		}
+	}
+	return internalError, false
+}
+
+// errorBody is the XML body of an error response. S3 error bodies carry no
+// namespace.
+type errorBody struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Resource  string   `xml:"Resource,omitempty"`
+	RequestID string   `xml:"RequestId"`
+	HostID    string   `xml:"HostId,omitempty"`
+}
+
+// isCanceled reports a request whose client went away.
+func isCanceled(err error) bool {
+	return errors.Is(err, context.Canceled)
+}
+
+// writeError sends err as an S3 error. HEAD responses and 304 carry no body.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, err error) {
+	row, known := lookupError(err)
+	if !known && !isCanceled(err) {
+		s.log.Error("s3: internal error", "request_id", rc.id, "op", rc.ep.Op.String(),
+			"container", rc.ep.Container, "key", rc.ep.Key, "err", err)
+	}
+	rc.status = row.status
+	rc.errCode = row.code
+	h := w.Header()
+	if row.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	if row.status == http.StatusNotModified || r.Method == http.MethodHead {
+		w.WriteHeader(row.status)
+		return
+	}
+	body, _ := xml.Marshal(errorBody{
+		Code:      row.code,
+		Message:   row.message,
+		Resource:  r.URL.EscapedPath(),
+		RequestID: rc.id,
+		HostID:    rc.hostID,
+	})
+	h.Set("Content-Type", "application/xml")
+	h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(body)))
+	w.WriteHeader(row.status)
+	io.WriteString(w, xml.Header)
+	w.Write(body)
+}

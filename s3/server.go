@@ -1,0 +1,415 @@
+package s3
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/s3/sigv4"
+)
+
+// Defaults of Config.
+const (
+	DefaultRegion         = "us-east-1"
+	DefaultMaxPutSize     = 5 << 30 // S3's single PUT limit
+	DefaultMaxObjectSize  = 5 << 40 // S3's object size limit
+	DefaultClockSkew      = 15 * time.Minute
+	DefaultMaxHeaderBytes = 64 << 10 // S3 allows 8 KiB of user metadata headers; leave room for the rest
+	// maxXMLBody caps request XML (CompleteMultipartUpload, DeleteObjects,
+	// CreateBucketConfiguration): 10000 parts or 1000 keys fit well within.
+	maxXMLBody = 2 << 20
+)
+
+// Config of the S3 API.
+type Config struct {
+	// Region clients sign for; default "us-east-1".
+	Region string
+	// Domain is the base domain of virtual-hosted-style requests, e.g.
+	// "s3.local" makes "bucket.s3.local" address bucket; "" disables them.
+	Domain string
+	// MaxHeaderBytes of a request, for HTTPServer; default 64 KiB.
+	MaxHeaderBytes int
+	// MaxPutSize bounds a single PUT or part; default 5 GiB.
+	MaxPutSize int64
+	// MaxObjectSize bounds an artifact; default 5 TiB.
+	MaxObjectSize int64
+	// ClockSkew tolerated between a request's date and the server; default 15m.
+	ClockSkew time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock, for tests; default time.Now.
+	Now func() time.Time
+	// OnRequest, when set, is called once at the end of every request,
+	// with what an audit log and request metrics need. It runs on the
+	// request's goroutine: keep it fast and non-blocking.
+	OnRequest func(RequestEvent)
+}
+
+// RequestEvent describes one finished request.
+type RequestEvent struct {
+	Time      time.Time // when the request arrived
+	RequestID string
+	Tenant    string // empty when authentication failed
+	Operation Operation
+	Container string
+	Key       string
+	Status    int    // HTTP status sent
+	ErrorCode string // S3 error code, empty on success
+	BytesIn   int64  // request body bytes read
+	BytesOut  int64  // response body bytes written
+	Duration  time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxPutSize == 0 {
+		c.MaxPutSize = DefaultMaxPutSize
+	}
+	if c.MaxObjectSize == 0 {
+		c.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = DefaultClockSkew
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports every problem of the configuration at once (zero values
+// take their defaults and are valid).
+func (c Config) Validate() error {
+	var errs []error
+	for _, r := range c.Region {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			errs = append(errs, fmt.Errorf("s3: region %q: only lower-case letters, digits and '-'", c.Region))
+			break
+		}
+	}
+	if c.Domain != "" && (c.Domain[0] == '.' || len(c.Domain) > 253) {
+		errs = append(errs, fmt.Errorf("s3: domain %q is not a host name", c.Domain))
+	}
+	if c.MaxHeaderBytes < 0 {
+		errs = append(errs, errors.New("s3: MaxHeaderBytes must not be negative"))
+	}
+	if c.MaxPutSize < 0 {
+		errs = append(errs, errors.New("s3: MaxPutSize must not be negative"))
+	}
+	if c.MaxObjectSize < 0 {
+		errs = append(errs, errors.New("s3: MaxObjectSize must not be negative"))
+	}
+	if c.MaxPutSize > 0 && c.MaxObjectSize > 0 && c.MaxPutSize > c.MaxObjectSize {
+		errs = append(errs, errors.New("s3: MaxPutSize exceeds MaxObjectSize"))
+	}
+	if c.ClockSkew < 0 {
+		errs = append(errs, errors.New("s3: ClockSkew must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server serves the S3 API over an Engine. It is an http.Handler.
+type Server struct {
+	cfg      Config
+	eng      Engine
+	log      *slog.Logger
+	router   *httprouter.Router
+	verifier *sigv4.Verifier
+	hostID   string
+	reqSeq   atomic.Uint64
+	idPrefix string
+}
+
+// New returns a Server.
+func New(cfg Config, eng Engine) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if eng == nil {
+		return nil, errors.New("s3: nil Engine")
+	}
+	cfg = cfg.withDefaults()
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg,
+		eng: eng,
+		log: cfg.Logger,
+		verifier: &sigv4.Verifier{
+			Region: cfg.Region, Service: "s3", Skew: cfg.ClockSkew, Now: cfg.Now,
+		},
+		idPrefix: fmt.Sprintf("%X", rnd[:4]),
+		hostID:   hex.EncodeToString(rnd[4:]),
+	}
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = false
+	r.HandleOPTIONS = false
+	// S3's bucket/key space is not a route tree: one catch-all per method,
+	// and Resolve makes the typed Endpoint.
+	h := func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { s.handle(w, req) }
+	for _, m := range []string{"GET", "HEAD", "PUT", "POST", "DELETE"} {
+		r.Handle(m, "/*path", h)
+	}
+	r.NotFound = http.HandlerFunc(s.handle)
+	s.router = r
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, r)
+}
+
+// HTTPServer returns an http.Server for s on addr with timeouts that keep
+// slow or idle clients from holding connections, and the configured header
+// limit. Bodies are not given a deadline: uploads of gigabytes take time.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// reqCtx is the state of one request through the pipeline.
+type reqCtx struct {
+	id      string
+	hostID  string
+	ep      Endpoint
+	tenant  string
+	auth    *sigv4.Result
+	status  int
+	errCode string
+	start   time.Time
+	aborted bool
+}
+
+// handle is the request pipeline: endpoint, authentication, handler.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	rc := &reqCtx{
+		id:     s.idPrefix + strconv.FormatUint(s.reqSeq.Add(1), 16),
+		hostID: s.hostID,
+		status: http.StatusOK,
+		start:  s.cfg.Now(),
+	}
+	h := w.Header()
+	h.Set("X-Amz-Request-Id", rc.id)
+	h.Set("X-Amz-Id-2", rc.hostID)
+	h.Set("Server", "Vaultaire")
+	sw := &statusWriter{ResponseWriter: w}
+	body := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil {
+		r.Body = body
+	}
+	defer s.finish(rc, sw, body)
+	err := s.serve(sw, r, rc)
+	if err != nil {
+		if sw.wrote {
+			// Headers went out: the only honest signal left is to cut
+			// the connection so the client sees a truncated body.
+			level := slog.LevelWarn
+			if r.Context().Err() != nil {
+				level = slog.LevelDebug // the client went away
+			}
+			s.log.Log(r.Context(), level, "s3: error after response started", "request_id", rc.id, "op", rc.ep.Op.String(), "err", err)
+			rc.aborted = true
+			panic(http.ErrAbortHandler)
+		}
+		s.writeError(sw, r, rc, err)
+	}
+}
+
+// finish reports the request; it also runs when a handler aborts the
+// response (http.ErrAbortHandler).
+func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody) {
+	if sw.status != 0 {
+		rc.status = sw.status
+	}
+	ev := RequestEvent{
+		Time: rc.start, RequestID: rc.id, Tenant: rc.tenant, Operation: rc.ep.Op,
+		Container: rc.ep.Container, Key: rc.ep.Key, Status: rc.status, ErrorCode: rc.errCode,
+		BytesIn: body.n, BytesOut: sw.n, Duration: s.cfg.Now().Sub(rc.start),
+	}
+	if rc.aborted {
+		ev.ErrorCode = "ResponseAborted"
+	}
+	s.log.Debug("s3: request", "request_id", ev.RequestID, "op", ev.Operation.String(), "tenant", ev.Tenant,
+		"container", ev.Container, "key", ev.Key, "status", ev.Status, "code", ev.ErrorCode,
+		"bytes_in", ev.BytesIn, "bytes_out", ev.BytesOut, "duration", ev.Duration)
+	if s.cfg.OnRequest != nil {
+		s.cfg.OnRequest(ev)
+	}
+}
+
+// countingBody counts the request body bytes read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	if c.ReadCloser == nil {
+		return 0, io.EOF
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingBody) Close() error {
+	if c.ReadCloser == nil {
+		return nil
+	}
+	return c.ReadCloser.Close()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	ep, err := Resolve(RouteInput{
+		Method:     r.Method,
+		Host:       r.Host,
+		Path:       r.URL.EscapedPath(),
+		RawQuery:   r.URL.RawQuery,
+		CopySource: r.Header.Get("X-Amz-Copy-Source") != "",
+	}, s.cfg.Domain)
+	if err != nil {
+		// Authenticate anyway so an unsigned probe learns nothing about
+		// what is implemented; a signed one gets the routing error.
+		if _, _, aerr := s.authenticate(r.Context(), r); aerr != nil {
+			return aerr
+		}
+		return err
+	}
+	rc.ep = ep
+	ctx := r.Context()
+	auth, cred, err := s.authenticate(ctx, r)
+	if err != nil {
+		return err
+	}
+	rc.auth, rc.tenant = auth, cred.Tenant
+	if ep.Container != "" && !ValidBucketName(ep.Container) {
+		// CreateBucket reports the name; elsewhere an invalid name cannot
+		// exist, and S3 answers the same.
+		return errInvalidBucketName
+	}
+	if ep.Key != "" {
+		if err := checkKey(ep.Key); err != nil {
+			return err
+		}
+	}
+	return s.dispatch(ctx, w, r, rc)
+}
+
+// authenticate verifies the request's signature; the tenant of the request
+// is the tenant of its access key.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*sigv4.Result, node.Credential, error) {
+	var cred node.Credential
+	res, err := s.verifier.Verify(ctx, r, func(ctx context.Context, ak string) (string, error) {
+		c, err := s.eng.Credential(ctx, ak)
+		if err != nil {
+			return "", err
+		}
+		cred = c
+		return c.Secret, nil
+	})
+	if err != nil {
+		return nil, node.Credential{}, err
+	}
+	return res, cred, nil
+}
+
+func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	switch rc.ep.Op {
+	case OpListBuckets:
+		return s.listBuckets(ctx, w, r, rc)
+	case OpCreateBucket:
+		return s.createBucket(ctx, w, r, rc)
+	case OpHeadBucket:
+		return s.headBucket(ctx, w, r, rc)
+	case OpDeleteBucket:
+		return s.deleteBucket(ctx, w, r, rc)
+	case OpGetBucketLocation:
+		return s.getBucketLocation(ctx, w, r, rc)
+	case OpListObjectsV1:
+		return s.listObjects(ctx, w, r, rc, false)
+	case OpListObjectsV2:
+		return s.listObjects(ctx, w, r, rc, true)
+	case OpListMultipartUploads:
+		return s.listUploads(ctx, w, r, rc)
+	case OpDeleteObjects:
+		return s.deleteObjects(ctx, w, r, rc)
+	case OpPutObject:
+		return s.putObject(ctx, w, r, rc)
+	case OpCopyObject:
+		return s.copyObject(ctx, w, r, rc)
+	case OpGetObject, OpHeadObject:
+		return s.getObject(ctx, w, r, rc)
+	case OpDeleteObject:
+		return s.deleteObject(ctx, w, r, rc)
+	case OpCreateMultipartUpload:
+		return s.createUpload(ctx, w, r, rc)
+	case OpUploadPart:
+		return s.uploadPart(ctx, w, r, rc)
+	case OpUploadPartCopy:
+		return s.uploadPartCopy(ctx, w, r, rc)
+	case OpCompleteMultipartUpload:
+		return s.completeUpload(ctx, w, r, rc)
+	case OpAbortMultipartUpload:
+		return s.abortUpload(ctx, w, r, rc)
+	case OpListParts:
+		return s.listParts(ctx, w, r, rc)
+	}
+	return errNotImplemented
+}
+
+// statusWriter records the status and bytes of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
