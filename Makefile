@@ -6,7 +6,7 @@ PKGS    ?= ./...
 BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3
 BENCHTIME ?= 1x
 
-.PHONY: build test test-short bench lint run clean fuzz
+.PHONY: build test test-short bench bench-s3 lint run clean fuzz
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vaultaire
@@ -20,6 +20,10 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
+
+# S3 suite against a fresh server, with raw-disk and harness-ceiling references.
+bench-s3:
+	scripts/bench-s3.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

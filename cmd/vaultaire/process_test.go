@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// These tests run the real vaultaire binary as a child process: built once
+// per test run from this tree, started on a free loopback port with its own
+// data directory, and driven by the AWS SDK and the aws CLI.
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "vaultaire-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "vaultaire")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+const (
+	testKey    = "VAE2EROOTKEY"
+	testSecret = "vaultaire-e2e-secret-key"
+)
+
+type server struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	addr     string
+	dir      string
+	mu       sync.Mutex
+	stdout   bytes.Buffer
+	done     chan struct{}
+	exitErr  error
+	endpoint string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServer runs `vaultaire server` on dir; env adds variables (the test
+// root credentials unless env sets VAULTAIRE_ROOT_ACCESS_KEY="").
+func startServer(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
+	s := &server{t: t, dir: dir, addr: freeAddr(t), done: make(chan struct{})}
+	s.endpoint = "http://" + s.addr
+	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
+	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
+	s.cmd.Env = append(s.cmd.Env, env...)
+	stdout, _ := s.cmd.StdoutPipe()
+	stderr := &lockedBuffer{}
+	s.cmd.Stderr = stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stdout.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+		}
+	}()
+	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", s.addr); err == nil {
+			c.Close()
+			return s
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("server exited early: %v\nstderr:\n%s", s.exitErr, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not listen on %s\nstderr:\n%s", s.addr, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stdout.String()
+}
+
+// kill sends SIGKILL (a crash) and waits for the process to go.
+func (s *server) kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		if s.exitErr != nil {
+			t.Fatalf("server exit after SIGTERM: %v", s.exitErr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not stop within 60s of SIGTERM")
+	}
+}
+
+func (s *server) client(key, secret string) *awss3.Client {
+	return awss3.New(awss3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
+	})
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func getObject(ctx context.Context, c *awss3.Client, bucket, key string) ([]byte, error) {
+	out, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func TestFirstStartGeneratesAndKeepsCredentials(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="})
+	var key, secret string
+	deadline := time.Now().Add(10 * time.Second)
+	for key == "" || secret == "" {
+		for _, line := range strings.Split(s.output(), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Access key: "); ok {
+				key = v
+			}
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Secret key: "); ok {
+				secret = v
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("banner without credentials:\n%s", s.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(s.output(), "aws --endpoint-url "+s.endpoint+" s3 mb") {
+		t.Fatalf("banner lacks the aws example:\n%s", s.output())
+	}
+	ctx := context.Background()
+	if _, err := s.client(key, secret).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("first")}); err != nil {
+		t.Fatalf("printed credentials do not work: %v", err)
+	}
+	if _, err := s.client(key, "wrong-secret").ListBuckets(ctx, &awss3.ListBucketsInput{}); err == nil {
+		t.Fatal("a wrong secret was accepted")
+	}
+	s.stop(t)
+
+	// Second start: same key, secret not printed again, still valid.
+	s2 := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="})
+	time.Sleep(100 * time.Millisecond)
+	if strings.Contains(s2.output(), secret) {
+		t.Fatal("secret printed again on restart")
+	}
+	out, err := s2.client(key, secret).ListBuckets(ctx, &awss3.ListBucketsInput{})
+	if err != nil || len(out.Buckets) != 1 || *out.Buckets[0].Name != "first" {
+		t.Fatalf("after restart: %v %v", out, err)
+	}
+}
+
+func TestGracefulShutdownKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, nil)
+	c := s.client(testKey, testSecret)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("bbb")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("vaultaire"), 300_000)
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("bbb"), Key: aws.String("k"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	s.stop(t)
+	s2 := startServer(t, dir, nil)
+	got, err := getObject(ctx, s2.client(testKey, testSecret), "bbb", "k")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after graceful restart: %v (len %d)", err, len(got))
+	}
+}

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/vaultaire/vaultaire/drivers/local"
+	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/s3"
+)
+
+type serverFlags struct {
+	config      string
+	address     string
+	data        string
+	drives      listFlag
+	erasure     string
+	blockSize   int
+	domain      string
+	region      string
+	tlsCert     string
+	tlsKey      string
+	logLevel    string
+	logFormat   string
+	nodeID      string
+	shutdown    time.Duration
+	sweepEvery  time.Duration
+	scrubEvery  time.Duration
+	inlineLimit int
+}
+
+func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f serverFlags
+	fs := flag.NewFlagSet("vaultaire server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "config file of `name = value` lines (flag names)")
+	fs.StringVar(&f.address, "address", "127.0.0.1:9000", "S3 listen `host:port`")
+	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
+	fs.Var(&f.drives, "drive", "drive `dir` (repeat for each disk; default: 4 folders under --data)")
+	fs.StringVar(&f.erasure, "erasure", "2+2", "erasure shape `k+m` of new artifacts")
+	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
+	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
+	fs.StringVar(&f.region, "region", "us-east-1", "S3 region name")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (serve HTTPS)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key `file`")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.nodeID, "node-id", "", "node identity (default: generated once and kept in --data)")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on SIGTERM")
+	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
+	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
+	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: vaultaire server [flags]\n\nEvery flag can also be set as VAULTAIRE_<FLAG> (e.g. VAULTAIRE_ADDRESS,\nVAULTAIRE_DRIVE=a,b,c,d) or in the --config file; flags win over the\nenvironment, which wins over the file. VAULTAIRE_ROOT_ACCESS_KEY and\nVAULTAIRE_ROOT_SECRET_KEY set the root credentials instead of generating them.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if f.config == "" {
+		f.config = os.Getenv(envName("config"))
+	}
+	if err := applyConfig(fs, f.config); err != nil {
+		fmt.Fprintln(stderr, "vaultaire:", err)
+		return 2
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "vaultaire:", err)
+		return 2
+	}
+	if err := serve(ctx, f, stdout, log); err != nil {
+		log.Error("server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q (text or json)", format)
+}
+
+func parseShape(s string, blockSize int) (erasure.Shape, error) {
+	k, m, ok := strings.Cut(s, "+")
+	kn, err1 := strconv.Atoi(k)
+	mn, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil {
+		return erasure.Shape{}, fmt.Errorf("invalid --erasure %q: want k+m, e.g. 2+2", s)
+	}
+	sh := erasure.Shape{Data: kn, Parity: mn, BlockSize: blockSize}
+	if sh.BlockSize == 0 {
+		sh.BlockSize = erasure.DefaultBlockSize
+	}
+	return sh, sh.Validate()
+}
+
+func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logger) error {
+	shape, err := parseShape(f.erasure, f.blockSize)
+	if err != nil {
+		return err
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if err := os.MkdirAll(f.data, 0o750); err != nil {
+		return err
+	}
+	nodeID := f.nodeID
+	if nodeID == "" {
+		if nodeID, err = keptSecret(filepath.Join(f.data, "node-id"), func() string { return "node-" + randomHex(6) }); err != nil {
+			return err
+		}
+	}
+	masterHex, err := keptSecret(filepath.Join(f.data, "master.key"), func() string { return randomHex(32) })
+	if err != nil {
+		return err
+	}
+	masterKey, err := hex.DecodeString(masterHex)
+	if err != nil || len(masterKey) != 32 {
+		return fmt.Errorf("%s is not a 32-byte hex key", filepath.Join(f.data, "master.key"))
+	}
+
+	drives, closeDrives, err := openDrives(f, nodeID, log)
+	if err != nil {
+		return err
+	}
+	defer closeDrives()
+
+	// A single node is a one-voter Raft group; its transport is in-process
+	// with a stable address so the persisted configuration matches on restart.
+	_, trans := raft.NewInmemTransport(raft.ServerAddress(nodeID))
+	meta, err := metastore.Open(ctx, metastore.Config{
+		NodeID:    nodeID,
+		Dir:       filepath.Join(f.data, "meta"),
+		Transport: trans,
+		Bootstrap: true,
+		MasterKey: masterKey,
+		Logger:    log.With("component", "metastore"),
+	})
+	if err != nil {
+		return fmt.Errorf("opening metastore: %w", err)
+	}
+	defer meta.Close()
+
+	eng, err := node.New(node.Config{
+		NodeID:          nodeID,
+		Drives:          drives,
+		Shape:           shape,
+		Meta:            meta,
+		InlineThreshold: f.inlineLimit,
+		SweepInterval:   f.sweepEvery,
+		ScrubInterval:   f.scrubEvery,
+		ScrubPause:      time.Millisecond,
+		Logger:          log.With("component", "engine"),
+	})
+	if err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	err = eng.Start(startCtx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	accessKey, secret, generated, err := rootCredentials(f.data)
+	if err != nil {
+		return err
+	}
+	if err := eng.EnsureRoot(ctx, accessKey, secret); err != nil {
+		return err
+	}
+
+	api, err := s3.New(s3.Config{Region: f.region, Domain: f.domain, Logger: log.With("component", "s3")}, eng)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.address)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	printBanner(stdout, endpoint, f, accessKey, secret, generated)
+	log.Info("serving S3", "endpoint", endpoint, "node", nodeID, "drives", len(drives), "erasure", f.erasure)
+
+	errc := make(chan error, 1)
+	go func() {
+		if f.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "deadline", f.shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("in-flight requests cut at the shutdown deadline", "err", err)
+		srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+// openDrives opens the --drive folders (or 4 default folders under --data).
+// Each drive keeps its identity in its own format file, so placement
+// survives reordered flags and remounted disks. The caller closes them.
+func openDrives(f serverFlags, nodeID string, log *slog.Logger) ([]node.Drive, func(), error) {
+	dirs := []string(f.drives)
+	if len(dirs) == 0 {
+		for i := 1; i <= 4; i++ {
+			dirs = append(dirs, filepath.Join(f.data, "drives", fmt.Sprintf("d%d", i)))
+		}
+	}
+	var out []node.Drive
+	var opened []*local.Drive
+	closeAll := func() {
+		for _, d := range opened {
+			d.Close()
+		}
+	}
+	for _, dir := range dirs {
+		d, err := local.New(local.Config{
+			Dir:    dir,
+			Logger: log.With("component", "drive"),
+			OnOffline: func(id string, err error) {
+				log.Error("drive offline", "drive", id, "dir", dir, "err", err)
+			},
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("drive %s: %w", dir, err)
+		}
+		opened = append(opened, d)
+		out = append(out, node.Drive{ID: d.ID(), Node: nodeID, Driver: d})
+	}
+	return out, closeAll, nil
+}
+
+// rootCredentials returns the root access key and secret: from
+// VAULTAIRE_ROOT_ACCESS_KEY/SECRET_KEY, else those kept in the data dir,
+// else freshly generated (and kept, mode 0600).
+func rootCredentials(dataDir string) (key, secret string, generated bool, err error) {
+	key, secret = os.Getenv("VAULTAIRE_ROOT_ACCESS_KEY"), os.Getenv("VAULTAIRE_ROOT_SECRET_KEY")
+	if key != "" || secret != "" {
+		if len(key) < 3 || len(secret) < 8 {
+			return "", "", false, errors.New("VAULTAIRE_ROOT_ACCESS_KEY (3+ chars) and VAULTAIRE_ROOT_SECRET_KEY (8+ chars) go together")
+		}
+		return key, secret, false, nil
+	}
+	path := filepath.Join(dataDir, "root.credentials")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, s, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+		if !ok {
+			return "", "", false, fmt.Errorf("%s: want ACCESS_KEY:SECRET", path)
+		}
+		return k, s, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", false, err
+	}
+	key = "VA" + strings.ToUpper(randomHex(9))
+	secret = randomHex(20)
+	if err := writeFileSync(path, key+":"+secret+"\n"); err != nil {
+		return "", "", false, err
+	}
+	return key, secret, true, nil
+}
+
+// keptSecret returns the content of path, creating it with gen() first.
+func keptSecret(path string, gen func() string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	v := gen()
+	return v, writeFileSync(path, v+"\n")
+}
+
+// writeFileSync writes a small private file durably (temp, fsync, rename).
+func writeFileSync(path, content string) error {
+	tmp := path + ".tmp"
+	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := fh.WriteString(content); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, generated bool) {
+	fmt.Fprintf(w, "\nVaultaire %s is serving S3 at %s (data in %s)\n\n", version, endpoint, f.data)
+	fmt.Fprintf(w, "  Access key: %s\n", key)
+	switch {
+	case generated:
+		fmt.Fprintf(w, "  Secret key: %s\n  (generated now, kept in %s; shown only this once)\n\n", secret, filepath.Join(f.data, "root.credentials"))
+	case os.Getenv("VAULTAIRE_ROOT_SECRET_KEY") != "":
+		fmt.Fprintf(w, "  Secret key: (from VAULTAIRE_ROOT_SECRET_KEY)\n\n")
+	default:
+		fmt.Fprintf(w, "  Secret key: kept in %s\n\n", filepath.Join(f.data, "root.credentials"))
+	}
+	shown := secret
+	if !generated {
+		shown = "<secret>"
+	}
+	fmt.Fprintf(w, "Try it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n", key, shown, f.region)
+	fmt.Fprintf(w, "  aws --endpoint-url %s s3 mb s3://demo\n  aws --endpoint-url %s s3 cp README.md s3://demo/\n  aws --endpoint-url %s s3 ls s3://demo\n\n", endpoint, endpoint, endpoint)
+}

@@ -1,0 +1,99 @@
+package vaultaire_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/vaultaire/vaultaire"
+
+// allowed lists, for each package of ours, the packages of ours it may
+// import directly (ARCHITECTURE.md "Packages"). Subpackages inherit their
+// top-level package's row and may also import their parent. Test-helper
+// packages (a name ending in "test") may import anything but cmd.
+var allowed = map[string][]string{
+	"cmd":       {"*"},
+	"node":      {"cluster", "metastore", "erasure", "drivers", "tenancy"},
+	"s3":        {"node", "tenancy"},
+	"cluster":   {"metastore"},
+	"metastore": {},
+	"erasure":   {},
+	"drivers":   {},
+	"tenancy":   {"metastore"},
+	"bench":     {},
+	"":          {}, // the module root (tests only)
+}
+
+// Packages nobody else may import.
+var leaves = []string{"cmd", "s3", "bench", "deploy"}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		top, _, _ := strings.Cut(rel, "/")
+		isHelper := strings.HasSuffix(rel, "test")
+		rules, ok := allowed[top]
+		if !ok {
+			t.Errorf("package %s is not in the architecture's package table; add it to ARCHITECTURE and this test", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			irel := strings.TrimPrefix(imp, module+"/")
+			itop, _, _ := strings.Cut(irel, "/")
+			if itop == "cmd" && top != "cmd" {
+				t.Errorf("%s imports %s: nothing imports cmd", rel, irel)
+				continue
+			}
+			if isHelper || itop == top {
+				continue // helpers are test-only; a package may use its own subpackages
+			}
+			for _, l := range leaves {
+				if itop == l && top != "cmd" {
+					t.Errorf("%s imports %s: nothing but cmd imports %s", rel, irel, l)
+				}
+			}
+			if top == "node" && strings.HasPrefix(irel, "drivers/") {
+				t.Errorf("%s imports %s: only cmd names concrete drivers", rel, irel)
+			}
+			if !permitted(rules, itop) {
+				t.Errorf("%s imports %s: ARCHITECTURE.md does not allow %s -> %s", rel, irel, top, itop)
+			}
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("go list saw only %d packages", seen)
+	}
+}
+
+func permitted(rules []string, top string) bool {
+	for _, r := range rules {
+		if r == "*" || r == top {
+			return true
+		}
+	}
+	return false
+}
