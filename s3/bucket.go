@@ -117,3 +117,13 @@ func (s *Server) getBucketLocation(ctx context.Context, w http.ResponseWriter, _
 	}
 	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
 }
+
+// getBucketVersioning reports versioning as never enabled, which is true:
+// Vaultaire keeps one version per key. S3 answers a never-versioned bucket
+// with an empty configuration, which tools such as rclone ask for.
+func (s *Server) getBucketVersioning(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	return writeXML(w, versioningConfiguration{NS: s3NS})
+}

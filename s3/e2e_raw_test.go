@@ -474,6 +474,7 @@ func TestE2EEveryHandlerRejects(t *testing.T) {
 		{"HeadBucket", "HEAD", "/every", nil, nil, ""},
 		{"DeleteBucket", "DELETE", "/every", nil, nil, ""},
 		{"GetBucketLocation", "GET", "/every?location", nil, nil, ""},
+		{"GetBucketVersioning", "GET", "/every?versioning", nil, nil, ""},
 		{"ListObjects", "GET", "/every", nil, nil, ""},
 		{"ListObjectsV2", "GET", "/every?list-type=2", nil, nil, ""},
 		{"ListMultipartUploads", "GET", "/every?uploads", nil, nil, ""},

@@ -80,6 +80,10 @@ func TestE2EBuckets(t *testing.T) {
 	if loc.LocationConstraint != "" {
 		t.Fatalf("location %q", loc.LocationConstraint)
 	}
+	ver, err := c.GetBucketVersioning(ctx, &awss3.GetBucketVersioningInput{Bucket: aws.String("alpha")})
+	if err != nil || ver.Status != "" {
+		t.Fatalf("GetBucketVersioning = %+v, %v; want never enabled", ver, err)
+	}
 	_, err = c.GetBucketLocation(ctx, &awss3.GetBucketLocationInput{Bucket: aws.String("nothere")})
 	wantCode(t, err, "NoSuchBucket")
 

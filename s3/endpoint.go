@@ -32,6 +32,7 @@ const (
 	OpCompleteMultipartUpload
 	OpAbortMultipartUpload
 	OpListParts
+	OpGetBucketVersioning
 )
 
 var opNames = [...]string{
@@ -56,6 +57,7 @@ var opNames = [...]string{
 	OpCompleteMultipartUpload: "CompleteMultipartUpload",
 	OpAbortMultipartUpload:    "AbortMultipartUpload",
 	OpListParts:               "ListParts",
+	OpGetBucketVersioning:     "GetBucketVersioning",
 }
 
 func (o Operation) String() string {
@@ -129,8 +131,11 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, errInvalidURI
 	}
+	// GET ?versioning on a bucket is answered (never enabled: see
+	// getBucketVersioning); every other use of it is not implemented.
+	getVersioning := in.Method == "GET" && q.Has("versioning") && container != "" && key == ""
 	for _, sub := range unsupportedSubresources {
-		if q.Has(sub) {
+		if q.Has(sub) && !(getVersioning && sub == "versioning") {
 			return Endpoint{}, errNotImplemented
 		}
 	}
@@ -174,6 +179,8 @@ func bucketOp(method string, q url.Values) (Operation, error) {
 		switch {
 		case q.Has("location"):
 			return OpGetBucketLocation, nil
+		case q.Has("versioning"):
+			return OpGetBucketVersioning, nil
 		case q.Has("uploads"):
 			return OpListMultipartUploads, nil
 		case q.Has("uploadId"), q.Has("partNumber"):

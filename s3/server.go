@@ -355,6 +355,8 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.deleteBucket(ctx, w, r, rc)
 	case OpGetBucketLocation:
 		return s.getBucketLocation(ctx, w, r, rc)
+	case OpGetBucketVersioning:
+		return s.getBucketVersioning(ctx, w, r, rc)
 	case OpListObjectsV1:
 		return s.listObjects(ctx, w, r, rc, false)
 	case OpListObjectsV2:

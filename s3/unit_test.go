@@ -74,6 +74,8 @@ func TestResolve(t *testing.T) {
 		{"PUT", "localhost", "/b1", "policy", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "versioning", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1", "versioning", false, Endpoint{OpGetBucketVersioning, "b1", ""}, nil},
+		{"GET", "localhost", "/b1/k", "versioning", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1", "versions", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},

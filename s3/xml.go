@@ -99,6 +99,11 @@ type createBucketConfiguration struct {
 	} `xml:"Bucket"`
 }
 
+type versioningConfiguration struct {
+	XMLName xml.Name `xml:"VersioningConfiguration"`
+	NS      string   `xml:"xmlns,attr"`
+}
+
 type locationConstraint struct {
 	XMLName xml.Name `xml:"LocationConstraint"`
 	NS      string   `xml:"xmlns,attr"`

@@ -345,8 +345,15 @@ func (v *Verifier) now() time.Time {
 	return time.Now()
 }
 
+// legacyAlias reports whether region names the server's region under its
+// legacy name: S3 accepts "US" (the old name of us-east-1, which s3cmd
+// still signs with by default) as us-east-1.
+func legacyAlias(region, server string) bool {
+	return region == "US" && server == "us-east-1"
+}
+
 func (v *Verifier) checkScope(a Authorization, kind error) error {
-	if a.Region != v.Region {
+	if a.Region != v.Region && !legacyAlias(a.Region, v.Region) {
 		return errorf(kind, "the region '%s' is wrong; expecting '%s'", a.Region, v.Region)
 	}
 	if a.Service != v.Service {

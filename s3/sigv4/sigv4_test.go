@@ -699,3 +699,23 @@ func BenchmarkChunkedReaderSigned(b *testing.B) {
 		}
 	}
 }
+
+// s3cmd signs for region "US" by default: S3 takes it as us-east-1, and so
+// do we; any other foreign region stays refused.
+func TestLegacyUSRegion(t *testing.T) {
+	for _, tc := range []struct {
+		region string
+		ok     bool
+	}{{"US", true}, {"EU", false}, {"us", false}} {
+		out, _ := http.NewRequest("GET", "http://127.0.0.1:9000/bucket/key", nil)
+		out.Header.Set("X-Amz-Content-Sha256", EmptySHA256)
+		creds := aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSecret}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, out, EmptySHA256, "s3", tc.region, testNow); err != nil {
+			t.Fatal(err)
+		}
+		_, err := newVerifier(testNow).Verify(context.Background(), toServer(out), secretOf)
+		if (err == nil) != tc.ok {
+			t.Fatalf("region %q: err = %v, want ok=%v", tc.region, err, tc.ok)
+		}
+	}
+}
