@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,5 +248,107 @@ func TestGracefulShutdownKeepsData(t *testing.T) {
 	got, err := getObject(ctx, s2.client(testKey, testSecret), "bbb", "k")
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after graceful restart: %v (len %d)", err, len(got))
+	}
+}
+
+// stallingBody sends first, then waits for release before sending rest.
+type stallingBody struct {
+	first, rest []byte
+	sentFirst   chan struct{}
+	release     chan struct{}
+	stage       int
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	switch b.stage {
+	case 0:
+		n := copy(p, b.first)
+		b.first = b.first[n:]
+		if len(b.first) == 0 {
+			b.stage = 1
+			close(b.sentFirst)
+		}
+		return n, nil
+	case 1:
+		<-b.release
+		b.stage = 2
+		fallthrough
+	default:
+		if len(b.rest) == 0 {
+			return 0, io.EOF
+		}
+		n := copy(p, b.rest)
+		b.rest = b.rest[n:]
+		return n, nil
+	}
+}
+
+// TestShutdownFinishesInFlightPut sends SIGTERM while a PUT is half
+// uploaded: the server stops accepting, lets the PUT finish, acknowledges
+// it, exits cleanly, and the artifact is there after a restart.
+func TestShutdownFinishesInFlightPut(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, nil)
+	c := s.client(testKey, testSecret)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("drain")}); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	pre, err := awss3.NewPresignClient(c).PresignPutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("drain"), Key: aws.String("late")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := &stallingBody{first: data[:len(data)/2], rest: data[len(data)/2:], sentFirst: make(chan struct{}), release: make(chan struct{})}
+	req, _ := http.NewRequest(http.MethodPut, pre.URL, body)
+	req.ContentLength = int64(len(data))
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+	<-body.sentFirst
+	time.Sleep(200 * time.Millisecond) // let the server read what was sent
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	// The listener closes at once: new connections are refused while the
+	// in-flight PUT is still open.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("server still accepting connections after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(body.release)
+	r := <-done
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("in-flight PUT during shutdown: status %d, err %v", r.status, r.err)
+	}
+	select {
+	case <-s.done:
+		if s.exitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v", s.exitErr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not exit after the in-flight PUT finished")
+	}
+	s2 := startServer(t, dir, nil)
+	got, err := getObject(ctx, s2.client(testKey, testSecret), "drain", "late")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("acknowledged PUT lost across shutdown: %v", err)
 	}
 }
