@@ -654,6 +654,16 @@ func TestE2ERequestEvents(t *testing.T) {
 			ev.BytesIn != w.bytesIn || (w.bytes >= 0 && ev.BytesOut != w.bytes) || ev.RequestID == "" || ev.Time.IsZero() || ev.Container != "events" {
 			t.Errorf("event %d: %+v, want %+v", i, ev, w)
 		}
+		authed := w.tenant != ""
+		if authed && (ev.AccessKeyID != h.cred.AccessKeyID || ev.User != h.cred.User) {
+			t.Errorf("event %d: key %q user %q, want %q %q", i, ev.AccessKeyID, ev.User, h.cred.AccessKeyID, h.cred.User)
+		}
+		if !authed && (ev.AccessKeyID != "" || ev.User != "") {
+			t.Errorf("event %d: unauthenticated request carries key %q user %q", i, ev.AccessKeyID, ev.User)
+		}
+		if ev.RemoteAddr == "" || ev.UserAgent == "" {
+			t.Errorf("event %d: remote %q agent %q", i, ev.RemoteAddr, ev.UserAgent)
+		}
 	}
 }
 

@@ -61,14 +61,21 @@ type RequestEvent struct {
 	Time      time.Time // when the request arrived
 	RequestID string
 	Tenant    string // empty when authentication failed
-	Operation Operation
-	Container string
-	Key       string
-	Status    int    // HTTP status sent
-	ErrorCode string // S3 error code, empty on success
-	BytesIn   int64  // request body bytes read
-	BytesOut  int64  // response body bytes written
-	Duration  time.Duration
+	// User and AccessKeyID identify the authenticated key (empty when
+	// authentication failed); the secret and signature are never here.
+	User        string
+	AccessKeyID string
+	Operation   Operation
+	Container   string
+	Key         string
+	Status      int    // HTTP status sent
+	ErrorCode   string // S3 error code, empty on success
+	BytesIn     int64  // request body bytes read
+	BytesOut    int64  // response body bytes written
+	Duration    time.Duration
+	// RemoteAddr and UserAgent describe the client.
+	RemoteAddr string
+	UserAgent  string
 }
 
 func (c Config) withDefaults() Config {
@@ -203,6 +210,7 @@ type reqCtx struct {
 	hostID  string
 	ep      Endpoint
 	tenant  string
+	user    string
 	auth    *sigv4.Result
 	status  int
 	errCode string
@@ -227,7 +235,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = body
 	}
-	defer s.finish(rc, sw, body)
+	defer s.finish(rc, sw, body, r)
 	err := s.serve(sw, r, rc)
 	if err != nil {
 		if sw.wrote {
@@ -247,7 +255,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 
 // finish reports the request; it also runs when a handler aborts the
 // response (http.ErrAbortHandler).
-func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody) {
+func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *http.Request) {
 	if sw.status != 0 {
 		rc.status = sw.status
 	}
@@ -255,6 +263,10 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody) {
 		Time: rc.start, RequestID: rc.id, Tenant: rc.tenant, Operation: rc.ep.Op,
 		Container: rc.ep.Container, Key: rc.ep.Key, Status: rc.status, ErrorCode: rc.errCode,
 		BytesIn: body.n, BytesOut: sw.n, Duration: s.cfg.Now().Sub(rc.start),
+		User: rc.user, RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(),
+	}
+	if rc.auth != nil {
+		ev.AccessKeyID = rc.auth.AccessKeyID
 	}
 	if rc.aborted {
 		ev.ErrorCode = "ResponseAborted"
@@ -311,7 +323,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if err != nil {
 		return err
 	}
-	rc.auth, rc.tenant = auth, cred.Tenant
+	rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
 	if ep.Container != "" && !ValidBucketName(ep.Container) {
 		// CreateBucket reports the name; elsewhere an invalid name cannot
 		// exist, and S3 answers the same.
