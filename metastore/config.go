@@ -38,6 +38,11 @@ type Config struct {
 	// Logger receives the Store's, Raft's and Pebble's logs (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// OnApply, when set, is called after every local proposal this node
+	// committed as leader, with the time from proposal to the state
+	// machine's result (commit plus apply): the apply-latency metric. It
+	// runs on the proposer's goroutine; keep it fast.
+	OnApply func(time.Duration)
 
 	// HeartbeatTimeout is how long a follower waits without contact
 	// before starting an election (default 1s).

@@ -554,9 +554,13 @@ func (s *Store) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 	if s.raft.State() != raft.Leader {
 		return nil, ErrNotLeader
 	}
+	start := time.Now()
 	f := s.raft.Apply(cmd, enqueueTimeout(ctx, s.cfg.ApplyTimeout))
 	if err := s.wait(ctx, f); err != nil {
 		return nil, err
+	}
+	if s.cfg.OnApply != nil {
+		s.cfg.OnApply(time.Since(start))
 	}
 	resp, ok := f.Response().([]byte)
 	if !ok || resp == nil {

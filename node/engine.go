@@ -138,8 +138,9 @@ type Engine struct {
 	drives map[string]Drive
 	order  []Drive // cfg.Drives, for placement
 
-	gc   *collector
-	heal *healer
+	gc    *collector
+	heal  *healer
+	stats counters
 
 	closeOnce sync.Once
 	stop      context.CancelFunc

@@ -162,11 +162,13 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 			removed[id] = true
 		}
 	}
+	c.e.stats.blobsCollected.Add(int64(len(removed)))
 	return len(removed), errors.Join(errs...)
 }
 
 // deleteBlobNow removes every shard of b (missing shards are fine).
 func (e *Engine) deleteBlobNow(ctx context.Context, b metastore.Blob) {
+	e.stats.blobsCollected.Add(1)
 	for i, s := range b.Shards {
 		d, ok := e.drives[s.Drive]
 		if !ok {
@@ -187,7 +189,6 @@ type healer struct {
 		sync.Mutex
 		inflight map[healKey]bool
 	}
-	healed, failed, dropped int64 // REQUIRES: mu
 }
 
 type healKey struct {
@@ -223,7 +224,7 @@ func (h *healer) missing(b metastore.Blob, size int64, index int) {
 	case h.queue <- healItem{blob: b, size: size, index: index}:
 		h.mu.inflight[k] = true
 	default:
-		h.dropped++
+		h.e.stats.healDropped.Add(1)
 	}
 }
 
@@ -236,25 +237,17 @@ func (h *healer) run(ctx context.Context) {
 			err := h.e.healShard(ctx, it)
 			h.mu.Lock()
 			delete(h.mu.inflight, healKey{it.blob.ID, it.index})
-			if err != nil {
-				h.failed++
-			} else {
-				h.healed++
-			}
 			h.mu.Unlock()
+			if err != nil {
+				h.e.stats.healFailed.Add(1)
+			} else {
+				h.e.stats.healed.Add(1)
+			}
 			if err != nil && ctx.Err() == nil {
 				h.e.log.Warn("healing shard failed", "blob", it.blob.ID, "shard", it.index, "err", err)
 			}
 		}
 	}
-}
-
-// HealStats reports the healer's counters: shards rebuilt, rebuilds that
-// failed, and reports dropped because the queue was full.
-func (e *Engine) HealStats() (healed, failed, dropped int64) {
-	e.heal.mu.Lock()
-	defer e.heal.mu.Unlock()
-	return e.heal.healed, e.heal.failed, e.heal.dropped
 }
 
 // healShard rebuilds one shard onto the drive its placement names, unless

@@ -75,7 +75,9 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 	if err != nil {
 		return err
 	}
+	e.stats.decodes.Add(1)
 	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length)
+	e.stats.shardsBad.Add(int64(len(rep.Bad)))
 	for _, f := range rep.Bad {
 		e.log.Warn("bad shard", "blob", b.ID, "shard", f.Index, "err", f.Err)
 		e.heal.missing(b, size, f.Index)

@@ -150,6 +150,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 		}(i, d)
 	}
 	quorum := writeQuorum(shape.Data, shape.Parity)
+	e.stats.encodes.Add(1)
 	_, err = e.coder.Encode(ctx, r, writers, quorum)
 	if errors.Is(err, erasure.ErrWriteQuorum) {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -79,10 +79,12 @@ func (e *Engine) scrubBlob(ctx context.Context, p metastore.Part, pause time.Dur
 		}
 		if err != nil {
 			rep.Bad++
+			e.stats.scrubBad.Add(1)
 			e.log.Warn("scrub: bad shard", "blob", p.Blob.ID, "shard", i, "err", err)
 			e.heal.missing(p.Blob, p.Size, i)
 		} else {
 			rep.Verified++
+			e.stats.scrubVerified.Add(1)
 		}
 		if pause > 0 {
 			select {

@@ -23,6 +23,7 @@ import (
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/metrics"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
 )
@@ -45,6 +46,9 @@ type serverFlags struct {
 	sweepEvery  time.Duration
 	scrubEvery  time.Duration
 	inlineLimit int
+	adminAddr   string
+	metricsTok  string
+	maxTenants  int
 }
 
 func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -68,6 +72,9 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
+	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready (empty: off)")
+	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
+	fs.IntVar(&f.maxTenants, "metrics-max-tenants", metrics.DefaultMaxTenants, "distinct tenants with their own metric labels; later ones are \"other\"")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vaultaire server [flags]\n\nEvery flag can also be set as VAULTAIRE_<FLAG> (e.g. VAULTAIRE_ADDRESS,\nVAULTAIRE_DRIVE=a,b,c,d) or in the --config file; flags win over the\nenvironment, which wins over the file. VAULTAIRE_ROOT_ACCESS_KEY and\nVAULTAIRE_ROOT_SECRET_KEY set the root credentials instead of generating them.\n\n")
 		fs.PrintDefaults()
@@ -152,6 +159,11 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return fmt.Errorf("%s is not a 32-byte hex key", filepath.Join(f.data, "master.key"))
 	}
 
+	reg, err := metrics.New(metrics.Config{MaxTenants: f.maxTenants})
+	if err != nil {
+		return err
+	}
+
 	drives, closeDrives, err := openDrives(f, nodeID, log)
 	if err != nil {
 		return err
@@ -168,6 +180,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Bootstrap: true,
 		MasterKey: masterKey,
 		Logger:    log.With("component", "metastore"),
+		OnApply:   reg.ObserveApply,
 	})
 	if err != nil {
 		return fmt.Errorf("opening metastore: %w", err)
@@ -204,7 +217,23 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 
-	api, err := s3.New(s3.Config{Region: f.region, Domain: f.domain, Logger: log.With("component", "s3")}, eng)
+	adm := newAdmin(reg, eng, meta, drives, writeQuorum(shape), f.metricsTok, log.With("component", "admin"))
+	if f.adminAddr != "" {
+		stopAdmin, err := startAdmin(f.adminAddr, adm.handler(), log.With("component", "admin"))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopAdmin(sctx)
+		}()
+	}
+
+	api, err := s3.New(s3.Config{
+		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
+		OnRequest: requestHooks(metricsSink(reg)),
+	}, eng)
 	if err != nil {
 		return err
 	}
@@ -213,7 +242,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           reg.InFlight(api),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -29,10 +29,12 @@ func (d *Drive) fail(op, name string, err error) error {
 		// Absent, or a path through a file: the object does not exist,
 		// unless the drive's own directories are what went missing.
 		if rerr := d.checkRoot(); rerr != nil {
+			d.ioErrors.Add(1)
 			return d.markOffline(rerr)
 		}
 		return fmt.Errorf("local %s: %s %q: %w", d.id, op, name, drivers.ErrNotFound)
 	case errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT):
+		d.ioErrors.Add(1)
 		return fmt.Errorf("local %s: %s %q: %w: %w", d.id, op, name, drivers.ErrFull, err)
 	case errors.Is(err, unix.ENAMETOOLONG) || errors.Is(err, unix.EILSEQ):
 		return fmt.Errorf("local %s: %s %q: %w: %w", d.id, op, name, drivers.ErrInvalidName, err)
@@ -41,9 +43,16 @@ func (d *Drive) fail(op, name string, err error) error {
 	case harmless(err):
 		return fmt.Errorf("local %s: %s %q: %w", d.id, op, name, err)
 	default:
+		d.ioErrors.Add(1)
 		return d.markOffline(fmt.Errorf("%s %q: %w", op, name, err))
 	}
 }
+
+// IOErrors reports how many I/O errors about the drive itself it has seen
+// since it was opened: failures that took (or kept) it offline, and writes
+// refused because the file system was full. Absent objects and invalid
+// names are not counted.
+func (d *Drive) IOErrors() int64 { return d.ioErrors.Load() }
 
 // harmless reports errors that say nothing about the drive's health: the
 // process's limits, interruptions, and programming errors.
@@ -116,6 +125,7 @@ func (d *Drive) Recheck(ctx context.Context) error {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("local %s: recheck: %w", d.id, err)
 		}
+		d.ioErrors.Add(1)
 		return d.markOffline(fmt.Errorf("recheck: %w", err))
 	}
 	// A failure recorded between the probe and here is forgotten; the

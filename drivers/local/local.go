@@ -103,6 +103,9 @@ type Drive struct {
 	lock    *os.File // holds the flock on root/LOCK
 	closed  atomic.Bool
 	offline atomic.Pointer[failure] // nil while online
+	// ioErrors counts I/O errors that said something about the drive:
+	// failures that take it offline and a full file system (IOErrors).
+	ioErrors atomic.Int64
 
 	// pending counts directories being created under data whose parent
 	// directory is not yet fsynced; a Put that finds such a directory

@@ -1,0 +1,193 @@
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// collectTimeout bounds one scrape's calls into the node (drive statfs):
+// a hung drive must not hang the scrape.
+const collectTimeout = 5 * time.Second
+
+// EngineStats are the Engine's cumulative counters (node.Stats).
+type EngineStats struct {
+	Encodes, Decodes                int64
+	ShardsBad                       int64
+	Healed, HealFailed, HealDropped int64
+	ScrubVerified, ScrubBad         int64
+	BlobsCollected                  int64
+}
+
+// DriveStats describe one drive at scrape time.
+type DriveStats struct {
+	ID             string
+	Online         bool
+	Capacity, Free int64 // bytes; 0 when unknown
+	IOErrors       int64 // cumulative; -1 when the driver does not count them
+}
+
+// MetastoreStats describe the metadata replica (metastore.Stats).
+type MetastoreStats struct {
+	State                     string // Leader, Follower, Candidate, Shutdown
+	HasLeader                 bool
+	Term                      uint64
+	CommitIndex, AppliedIndex uint64
+	LastContact               time.Duration // 0 on the leader, < 0 never
+	DiskSpaceUsage            uint64
+	Compactions               int64
+	ReadAmp                   int
+}
+
+// RaftStates are the values of the state label of vaultaire_raft_state.
+var RaftStates = []string{"Leader", "Follower", "Candidate", "Shutdown"}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
+}
+
+// RegisterEngine exports the Engine's counters, read from stats on every
+// scrape.
+func (m *Metrics) RegisterEngine(stats func() EngineStats) {
+	m.register(&engineCollector{stats: stats})
+}
+
+type engineCollector struct{ stats func() EngineStats }
+
+var engineDescs = struct {
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc *prometheus.Desc
+}{
+	encodes:     desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
+	decodes:     desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
+	bad:         desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
+	healed:      desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
+	healFailed:  desc("heal_failures_total", "Shard rebuilds that failed."),
+	healDropped: desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
+	scrubOK:     desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
+	scrubBad:    desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
+	gc:          desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
+}
+
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := engineDescs
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc} {
+		ch <- x
+	}
+}
+
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	s, d := c.stats(), engineDescs
+	counter := func(dd *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(dd, prometheus.CounterValue, float64(v))
+	}
+	counter(d.encodes, s.Encodes)
+	counter(d.decodes, s.Decodes)
+	counter(d.bad, s.ShardsBad)
+	counter(d.healed, s.Healed)
+	counter(d.healFailed, s.HealFailed)
+	counter(d.healDropped, s.HealDropped)
+	counter(d.scrubOK, s.ScrubVerified)
+	counter(d.scrubBad, s.ScrubBad)
+	counter(d.gc, s.BlobsCollected)
+}
+
+// RegisterDrives exports per-drive health and capacity, read from drives
+// on every scrape (with a bounded context).
+func (m *Metrics) RegisterDrives(drives func(ctx context.Context) []DriveStats) {
+	m.register(&driveCollector{drives: drives})
+}
+
+type driveCollector struct {
+	drives func(ctx context.Context) []DriveStats
+}
+
+var driveDescs = struct{ online, capacity, free, ioErrors *prometheus.Desc }{
+	online:   desc("drive_online", "1 if the drive is online, 0 if it is offline.", "drive"),
+	capacity: desc("drive_capacity_bytes", "Size of the drive's file system.", "drive"),
+	free:     desc("drive_free_bytes", "Bytes available to Vaultaire on the drive's file system.", "drive"),
+	ioErrors: desc("drive_io_errors_total", "I/O errors about the drive itself (failures, full file system).", "drive"),
+}
+
+func (c *driveCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := driveDescs
+	ch <- d.online
+	ch <- d.capacity
+	ch <- d.free
+	ch <- d.ioErrors
+}
+
+func (c *driveCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
+	defer cancel()
+	d := driveDescs
+	for _, s := range c.drives(ctx) {
+		online := 0.0
+		if s.Online {
+			online = 1
+		}
+		ch <- prometheus.MustNewConstMetric(d.online, prometheus.GaugeValue, online, s.ID)
+		ch <- prometheus.MustNewConstMetric(d.capacity, prometheus.GaugeValue, float64(s.Capacity), s.ID)
+		ch <- prometheus.MustNewConstMetric(d.free, prometheus.GaugeValue, float64(s.Free), s.ID)
+		if s.IOErrors >= 0 {
+			ch <- prometheus.MustNewConstMetric(d.ioErrors, prometheus.CounterValue, float64(s.IOErrors), s.ID)
+		}
+	}
+}
+
+// RegisterMetastore exports Raft and Pebble figures, read from stats on
+// every scrape. The apply latency histogram is fed by ObserveApply.
+func (m *Metrics) RegisterMetastore(stats func() MetastoreStats) {
+	m.register(&metastoreCollector{stats: stats})
+}
+
+type metastoreCollector struct{ stats func() MetastoreStats }
+
+var metaDescs = struct {
+	state, hasLeader, term, commit, applied, contact, disk, compactions, readAmp *prometheus.Desc
+}{
+	state:       desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
+	hasLeader:   desc("raft_has_leader", "1 if a Raft leader is known (possibly this node)."),
+	term:        desc("raft_term", "Current Raft term."),
+	commit:      desc("raft_commit_index", "Highest Raft log index known committed."),
+	applied:     desc("raft_applied_index", "Highest Raft log index applied to the metadata state machine."),
+	contact:     desc("raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader; absent if never)."),
+	disk:        desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
+	compactions: desc("metastore_compactions_total", "Pebble compactions since the store opened."),
+	readAmp:     desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+}
+
+func (c *metastoreCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := metaDescs
+	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp} {
+		ch <- x
+	}
+}
+
+func (c *metastoreCollector) Collect(ch chan<- prometheus.Metric) {
+	s, d := c.stats(), metaDescs
+	gauge := func(dd *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(dd, prometheus.GaugeValue, v, labels...)
+	}
+	for _, st := range RaftStates {
+		v := 0.0
+		if st == s.State {
+			v = 1
+		}
+		gauge(d.state, v, st)
+	}
+	hl := 0.0
+	if s.HasLeader {
+		hl = 1
+	}
+	gauge(d.hasLeader, hl)
+	gauge(d.term, float64(s.Term))
+	gauge(d.commit, float64(s.CommitIndex))
+	gauge(d.applied, float64(s.AppliedIndex))
+	if s.LastContact >= 0 {
+		gauge(d.contact, s.LastContact.Seconds())
+	}
+	gauge(d.disk, float64(s.DiskSpaceUsage))
+	ch <- prometheus.MustNewConstMetric(d.compactions, prometheus.CounterValue, float64(s.Compactions))
+	gauge(d.readAmp, float64(s.ReadAmp))
+}

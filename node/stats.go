@@ -1,0 +1,60 @@
+package node
+
+import "sync/atomic"
+
+// Stats are the Engine's cumulative counters since New, for metrics. Every
+// field only grows.
+type Stats struct {
+	// Encodes counts blobs erasure-encoded onto drives (PUTs and parts
+	// stored as shards, not inline).
+	Encodes int64
+	// Decodes counts erasure decodes: reads of a byte range of a blob.
+	Decodes int64
+	// ShardsBad counts shards reads found missing or corrupt (each is
+	// queued for healing).
+	ShardsBad int64
+	// Healed, HealFailed and HealDropped count shards rebuilt, rebuilds
+	// that failed, and heal reports dropped because the queue was full.
+	Healed, HealFailed, HealDropped int64
+	// ScrubVerified and ScrubBad count shards the scrubber read in full and
+	// found intact, and found missing or corrupt.
+	ScrubVerified, ScrubBad int64
+	// BlobsCollected counts blobs whose shards the garbage collector
+	// removed: replaced or deleted artifacts, abandoned writes, and
+	// orphans found by the sweep.
+	BlobsCollected int64
+}
+
+// counters are the Engine's live Stats; atomics, so no request path takes
+// a lock to count.
+type counters struct {
+	encodes, decodes, shardsBad     atomic.Int64
+	scrubVerified, scrubBad         atomic.Int64
+	blobsCollected                  atomic.Int64
+	healed, healFailed, healDropped atomic.Int64
+}
+
+// Stats returns the Engine's counters. It is cheap and safe for
+// concurrent use.
+func (e *Engine) Stats() Stats {
+	c := &e.stats
+	return Stats{
+		Encodes:        c.encodes.Load(),
+		Decodes:        c.decodes.Load(),
+		ShardsBad:      c.shardsBad.Load(),
+		Healed:         c.healed.Load(),
+		HealFailed:     c.healFailed.Load(),
+		HealDropped:    c.healDropped.Load(),
+		ScrubVerified:  c.scrubVerified.Load(),
+		ScrubBad:       c.scrubBad.Load(),
+		BlobsCollected: c.blobsCollected.Load(),
+	}
+}
+
+// HealStats reports the healer's counters: shards rebuilt, rebuilds that
+// failed, and reports dropped because the queue was full. It is a subset
+// of Stats.
+func (e *Engine) HealStats() (healed, failed, dropped int64) {
+	s := e.Stats()
+	return s.Healed, s.HealFailed, s.HealDropped
+}
