@@ -69,6 +69,7 @@ type Metrics struct {
 	rateLimit *prometheus.CounterVec
 	quota     *prometheus.CounterVec
 	apply     prometheus.Histogram
+	auditDrop *prometheus.CounterVec
 }
 
 // New returns the metrics of a node with a fresh registry holding the Go
@@ -124,12 +125,16 @@ func New(cfg Config) (*Metrics, error) {
 			Help:    "Time from proposing a metadata command on the leader to its applied result.",
 			Buckets: applyBuckets,
 		}),
+		auditDrop: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "audit", Name: "events_dropped_total",
+			Help: "Audit events dropped because a sink's queue was full, by sink.",
+		}, []string{"sink"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: namespace}),
 	)
-	m.register(m.requests, m.duration, m.bytesIn, m.bytesOut, m.inFlight, m.errors, m.rateLimit, m.quota, m.apply)
+	m.register(m.requests, m.duration, m.bytesIn, m.bytesOut, m.inFlight, m.errors, m.rateLimit, m.quota, m.apply, m.auditDrop)
 	return m, nil
 }
 
@@ -190,6 +195,9 @@ func (m *Metrics) RateLimited(tenant string) { m.rateLimit.WithLabelValues(m.ten
 
 // QuotaExceeded counts a request rejected by tenant's quota.
 func (m *Metrics) QuotaExceeded(tenant string) { m.quota.WithLabelValues(m.tenant(tenant)).Inc() }
+
+// AuditDropped counts an audit event a sink dropped on overflow.
+func (m *Metrics) AuditDropped(sink string) { m.auditDrop.WithLabelValues(sink).Inc() }
 
 // ObserveApply records one metadata apply latency (metastore.Config.OnApply).
 func (m *Metrics) ObserveApply(d time.Duration) { m.apply.Observe(d.Seconds()) }

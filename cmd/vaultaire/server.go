@@ -49,6 +49,9 @@ type serverFlags struct {
 	adminAddr   string
 	metricsTok  string
 	maxTenants  int
+	auditFile   string
+	auditHook   string
+	auditToken  string
 }
 
 func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -74,6 +77,9 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready (empty: off)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
+	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
+	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
+	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
 	fs.IntVar(&f.maxTenants, "metrics-max-tenants", metrics.DefaultMaxTenants, "distinct tenants with their own metric labels; later ones are \"other\"")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vaultaire server [flags]\n\nEvery flag can also be set as VAULTAIRE_<FLAG> (e.g. VAULTAIRE_ADDRESS,\nVAULTAIRE_DRIVE=a,b,c,d) or in the --config file; flags win over the\nenvironment, which wins over the file. VAULTAIRE_ROOT_ACCESS_KEY and\nVAULTAIRE_ROOT_SECRET_KEY set the root credentials instead of generating them.\n\n")
@@ -230,9 +236,21 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}()
 	}
 
+	auditLog, err := openAudit(f, reg, log.With("component", "audit"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := auditLog.Close(actx); err != nil {
+			log.Warn("audit log not fully flushed", "err", err)
+		}
+	}()
+
 	api, err := s3.New(s3.Config{
 		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
-		OnRequest: requestHooks(metricsSink(reg)),
+		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID)),
 	}, eng)
 	if err != nil {
 		return err
