@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -254,6 +255,38 @@ func metricsSink(m *metrics.Metrics) func(s3.RequestEvent) {
 			ErrorCode: ev.ErrorCode, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut, Duration: ev.Duration,
 		})
 	}
+}
+
+// startingHandler answers the admin endpoints while the node is still
+// starting (opening drives, replaying the metastore, electing a leader):
+// live, not ready. Probes get honest answers from the first moment.
+func startingHandler(started time.Time) http.Handler {
+	r := httprouter.New()
+	r.GET("/health/live", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime": time.Since(started).Round(time.Second).String()})
+	})
+	r.GET("/health/ready", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		writeJSON(w, http.StatusServiceUnavailable, readiness{Reasons: []string{"node: starting"}})
+	})
+	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+	return r
+}
+
+// swapHandler serves whichever handler was stored last.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func newSwapHandler(h http.Handler) *swapHandler {
+	s := &swapHandler{}
+	s.set(h)
+	return s
+}
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 // startAdmin listens on addr and serves h until the returned stop is

@@ -169,6 +169,20 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	// The admin listener comes up first, so liveness answers while the
+	// node starts; readiness says "starting" until everything is open.
+	adminH := newSwapHandler(startingHandler(time.Now()))
+	if f.adminAddr != "" {
+		stopAdmin, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopAdmin(sctx)
+		}()
+	}
 
 	drives, closeDrives, err := openDrives(f, nodeID, log)
 	if err != nil {
@@ -224,17 +238,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 
 	adm := newAdmin(reg, eng, meta, drives, writeQuorum(shape), f.metricsTok, log.With("component", "admin"))
-	if f.adminAddr != "" {
-		stopAdmin, err := startAdmin(f.adminAddr, adm.handler(), log.With("component", "admin"))
-		if err != nil {
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			stopAdmin(sctx)
-		}()
-	}
+	adminH.set(adm.handler())
 
 	auditLog, err := openAudit(f, reg, log.With("component", "audit"))
 	if err != nil {
