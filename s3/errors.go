@@ -36,6 +36,8 @@ var (
 	errInvalidStorageClass       = errors.New("s3: invalid storage class")
 	errIncompleteBody            = errors.New("s3: incomplete body")
 	errEntityTooLarge            = errors.New("s3: entity too large")
+	errSlowDown                  = errors.New("s3: tenant request rate exceeded")
+	errSlowDown429               = errors.New("s3: tenant request rate exceeded (429)")
 )
 
 // apiError is one row of the error table: the S3 code, HTTP status and the
@@ -65,6 +67,10 @@ var errorTable = []apiError{
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+
+	// Tenant limits.
+	{errSlowDown, "SlowDown", 503, "Please reduce your request rate."},
+	{errSlowDown429, "SlowDown", 429, "Please reduce your request rate."},
 
 	// Authentication.
 	{sigv4.ErrAnonymous, "AccessDenied", 403, "Access Denied"},
@@ -175,7 +181,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 	rc.status = row.status
 	rc.errCode = row.code
 	h := w.Header()
-	if row.status == http.StatusServiceUnavailable {
+	if (row.status == http.StatusServiceUnavailable || row.status == http.StatusTooManyRequests) && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", "1")
 	}
 	if row.status == http.StatusNotModified || r.Method == http.MethodHead {

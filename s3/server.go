@@ -17,6 +17,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // Defaults of Config.
@@ -54,6 +55,17 @@ type Config struct {
 	// with what an audit log and request metrics need. It runs on the
 	// request's goroutine: keep it fast and non-blocking.
 	OnRequest func(RequestEvent)
+	// Limiter, when set, admits each authenticated request against its
+	// tenant's token bucket (*tenancy.Limiter implements it). Refused
+	// requests get SlowDown with RateLimitStatus (503 by default, what
+	// every S3 client retries with back-off; 429 as an alternative).
+	Limiter         RateLimiter
+	RateLimitStatus int
+}
+
+// RateLimiter decides whether a tenant may make one more request now.
+type RateLimiter interface {
+	Allow(tenant string) tenancy.Decision
 }
 
 // RequestEvent describes one finished request.
@@ -73,6 +85,8 @@ type RequestEvent struct {
 	BytesIn     int64  // request body bytes read
 	BytesOut    int64  // response body bytes written
 	Duration    time.Duration
+	// RateLimited is set when the tenant's rate limit refused the request.
+	RateLimited bool
 	// RemoteAddr and UserAgent describe the client.
 	RemoteAddr string
 	UserAgent  string
@@ -130,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.ClockSkew < 0 {
 		errs = append(errs, errors.New("s3: ClockSkew must not be negative"))
+	}
+	if c.RateLimitStatus != 0 && c.RateLimitStatus != http.StatusServiceUnavailable && c.RateLimitStatus != http.StatusTooManyRequests {
+		errs = append(errs, fmt.Errorf("s3: RateLimitStatus %d: want 503 or 429", c.RateLimitStatus))
 	}
 	return errors.Join(errs...)
 }
@@ -211,6 +228,7 @@ type reqCtx struct {
 	ep      Endpoint
 	tenant  string
 	user    string
+	limited bool
 	auth    *sigv4.Result
 	status  int
 	errCode string
@@ -263,7 +281,7 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *htt
 		Time: rc.start, RequestID: rc.id, Tenant: rc.tenant, Operation: rc.ep.Op,
 		Container: rc.ep.Container, Key: rc.ep.Key, Status: rc.status, ErrorCode: rc.errCode,
 		BytesIn: body.n, BytesOut: sw.n, Duration: s.cfg.Now().Sub(rc.start),
-		User: rc.user, RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(),
+		User: rc.user, RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(), RateLimited: rc.limited,
 	}
 	if rc.auth != nil {
 		ev.AccessKeyID = rc.auth.AccessKeyID
@@ -324,6 +342,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
+	if err := s.admit(w, rc); err != nil {
+		return err
+	}
 	if ep.Container != "" && !ValidBucketName(ep.Container) {
 		// CreateBucket reports the name; elsewhere an invalid name cannot
 		// exist, and S3 answers the same.
@@ -335,6 +356,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		}
 	}
 	return s.dispatch(ctx, w, r, rc)
+}
+
+// admit applies the tenant's rate limit: the X-RateLimit-Limit and
+// -Remaining headers go on every response of a limited tenant, and a
+// refused request gets SlowDown with Retry-After in whole seconds.
+func (s *Server) admit(w http.ResponseWriter, rc *reqCtx) error {
+	if s.cfg.Limiter == nil {
+		return nil
+	}
+	d := s.cfg.Limiter.Allow(rc.tenant)
+	if d.Limit <= 0 { // unlimited tenant
+		return nil
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	if d.Allowed {
+		return nil
+	}
+	rc.limited = true
+	secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+	h.Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	if s.cfg.RateLimitStatus == http.StatusTooManyRequests {
+		return errSlowDown429
+	}
+	return errSlowDown
 }
 
 // authenticate verifies the request's signature; the tenant of the request

@@ -250,6 +250,9 @@ func requestHooks(sinks ...func(s3.RequestEvent)) func(s3.RequestEvent) {
 // metricsSink adapts s3 request events to the metrics.
 func metricsSink(m *metrics.Metrics) func(s3.RequestEvent) {
 	return func(ev s3.RequestEvent) {
+		if ev.RateLimited {
+			m.RateLimited(ev.Tenant)
+		}
 		m.ObserveRequest(metrics.Request{
 			Tenant: ev.Tenant, Operation: ev.Operation.String(), Status: ev.Status,
 			ErrorCode: ev.ErrorCode, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut, Duration: ev.Duration,

@@ -26,6 +26,7 @@ import (
 	"github.com/vaultaire/vaultaire/metrics"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 type serverFlags struct {
@@ -49,6 +50,10 @@ type serverFlags struct {
 	adminAddr   string
 	metricsTok  string
 	maxTenants  int
+	rateLimit   float64
+	rateBurst   int
+	rateStatus  int
+	rateTenants int
 	auditFile   string
 	auditHook   string
 	auditToken  string
@@ -77,6 +82,10 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready (empty: off)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", tenancy.DefaultLimit.RequestsPerSec, "default requests/s per tenant (0: unlimited); the root tenant is unlimited")
+	fs.IntVar(&f.rateBurst, "rate-burst", tenancy.DefaultLimit.Burst, "default burst of requests per tenant")
+	fs.IntVar(&f.rateStatus, "rate-limit-status", http.StatusServiceUnavailable, "HTTP status of SlowDown when a tenant is over its rate: 503 or 429")
+	fs.IntVar(&f.rateTenants, "rate-limit-tenants", tenancy.DefaultMaxTenants, "tenants whose rate limiters are kept in memory (least recently used evicted)")
 	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
 	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
 	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
@@ -252,9 +261,20 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}
 	}()
 
+	limiter, err := tenancy.NewLimiter(tenancy.LimiterConfig{
+		MaxTenants: f.rateTenants,
+		Default:    tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst},
+	})
+	if err != nil {
+		return err
+	}
+	// The operator's own tenant is not throttled by the customer default.
+	limiter.SetLimit(node.RootTenant, tenancy.Limit{})
+
 	api, err := s3.New(s3.Config{
 		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
 		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID)),
+		Limiter:   limiter, RateLimitStatus: f.rateStatus,
 	}, eng)
 	if err != nil {
 		return err
