@@ -141,7 +141,8 @@ func TestBenchAgainstVaultaire(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	srv := exec.Command(bin, "server", "--address", addr, "--data", t.TempDir())
+	// No admin listener: its default port could be taken on a shared machine.
+	srv := exec.Command(bin, "server", "--address", addr, "--data", t.TempDir(), "--admin-address=")
 	srv.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+vaultaireTestKey, "VAULTAIRE_ROOT_SECRET_KEY="+vaultaireTestSecret)
 	var srvOut syncBuffer
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
@@ -159,9 +160,9 @@ func TestBenchAgainstVaultaire(t *testing.T) {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+		// Wait for the server's own announcement: a bare dial could reach
+		// whoever else grabbed the port after it was probed.
+		if strings.Contains(srvOut.String(), "is serving S3 at http://"+addr+" ") {
 			break
 		}
 		select {

@@ -37,7 +37,7 @@ rm -f "$work/src" "$work/raw"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VAULTAIRE_ROOT_ACCESS_KEY=VABENCHROOT VAULTAIRE_ROOT_SECRET_KEY=vaultaire-bench-secret
-"$BIN" server --address "127.0.0.1:$port" --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
+"$BIN" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

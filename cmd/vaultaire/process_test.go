@@ -83,6 +83,25 @@ func freeAddr(t *testing.T) string {
 // root credentials unless env sets VAULTAIRE_ROOT_ACCESS_KEY="").
 func startServer(t *testing.T, dir string, env []string, args ...string) *server {
 	t.Helper()
+	// freeAddr's port is free only until someone else binds it (another
+	// test, or this very server's admin listener on 127.0.0.1:0), so a
+	// lost bind race is retried on a fresh port.
+	for attempt := 1; ; attempt++ {
+		s, lostRace := tryStartServer(t, dir, env, args...)
+		if s != nil {
+			return s
+		}
+		if !lostRace || attempt == 3 {
+			t.Fatalf("server did not start (attempt %d)", attempt)
+		}
+	}
+}
+
+// tryStartServer starts one server process and waits until it announces
+// its S3 endpoint: a successful dial alone could reach whoever else holds
+// the port. It reports a lost port race instead of failing on it.
+func tryStartServer(t *testing.T, dir string, env []string, args ...string) (srv *server, lostRace bool) {
+	t.Helper()
 	s := &server{t: t, dir: dir, addr: freeAddr(t), done: make(chan struct{})}
 	s.endpoint = "http://" + s.addr
 	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
@@ -104,21 +123,25 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *server
 	}()
 	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill() })
+	announced := "is serving S3 at " + s.endpoint + " "
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return s
+		if strings.Contains(s.output(), announced) {
+			return s, false
 		}
 		select {
 		case <-s.done:
+			if strings.Contains(stderr.String(), "address already in use") {
+				t.Logf("port race lost on %s; retrying on another port", s.addr)
+				return nil, true
+			}
 			t.Fatalf("server exited early: %v\nstderr:\n%s", s.exitErr, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("server did not listen on %s\nstderr:\n%s", s.addr, stderr.String())
+			t.Fatalf("server did not announce %s\nstderr:\n%s", s.endpoint, stderr.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
