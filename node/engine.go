@@ -142,6 +142,14 @@ type Engine struct {
 	heal  *healer
 	stats counters
 
+	// adminMu serializes this node's administrative read-modify-writes
+	// (create tenant/user if absent, change tenant state), which the
+	// metastore offers no conditional write for. It is held across
+	// metastore calls on purpose: admin calls are rare and nothing on the
+	// data path takes it. It does not serialize across nodes; a metastore
+	// create-if-absent command should replace it when clustering lands.
+	adminMu sync.Mutex
+
 	closeOnce sync.Once
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
@@ -235,6 +243,14 @@ func (e *Engine) Close() error {
 func (e *Engine) Credential(ctx context.Context, accessKeyID string) (Credential, error) {
 	k, secret, err := e.meta.GetAccessKey(ctx, accessKeyID)
 	if errors.Is(err, metastore.ErrNotFound) || (err == nil && !k.Enabled) {
+		return Credential{}, ErrAccessKeyUnknown
+	}
+	if err != nil {
+		return Credential{}, metaErr(err)
+	}
+	// A suspended (or vanished) tenant's keys are refused like unknown ones.
+	t, err := e.meta.GetTenant(ctx, k.Tenant)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && t.State == metastore.TenantSuspended) {
 		return Credential{}, ErrAccessKeyUnknown
 	}
 	if err != nil {

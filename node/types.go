@@ -28,6 +28,16 @@ var (
 	// ErrUnavailable: the cluster cannot serve the request now (no metadata
 	// leader, too few drives for a write or read quorum); clients retry.
 	ErrUnavailable = errors.New("node: service unavailable")
+
+	// Administration (tenants, users, access keys).
+	ErrTenantNotFound    = errors.New("node: tenant not found")
+	ErrTenantExists      = errors.New("node: tenant already exists")
+	ErrUserNotFound      = errors.New("node: user not found")
+	ErrUserExists        = errors.New("node: user already exists")
+	ErrAccessKeyNotFound = errors.New("node: access key not found")
+	// ErrInvalidArgument: an administrative request named something
+	// malformed (an empty name, an unknown tenant state).
+	ErrInvalidArgument = errors.New("node: invalid argument")
 )
 
 // ContainerInfo describes a container (S3 bucket).
