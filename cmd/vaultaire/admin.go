@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,8 @@ import (
 //	GET /health/live   200 while the process runs
 //	GET /health/ready  200 when the node can serve writes, else 503 with
 //	                   the reasons
+//	/admin/v1/...      tenants, users and access keys (adminapi.go;
+//	                   bearer --admin-token)
 
 // readyTimeout bounds one readiness probe (drive statfs and rechecks).
 const readyTimeout = 5 * time.Second
@@ -55,6 +58,7 @@ type admin struct {
 	token   string
 	log     *slog.Logger
 	started time.Time
+	api     *adminAPI // /admin/v1 (nil: not served)
 }
 
 // newAdmin builds the admin endpoints and registers the engine, drive and
@@ -107,6 +111,13 @@ func (a *admin) handler() http.Handler {
 	})
 	r.GET("/health/live", a.live)
 	r.GET("/health/ready", a.ready)
+	if a.api != nil {
+		a.api.register(r)
+		// Unknown /admin paths answer 401 before 404, so the listener
+		// does not tell a caller without the token which routes exist.
+		r.NotFound = http.HandlerFunc(a.api.notFound)
+		r.MethodNotAllowed = http.HandlerFunc(a.api.notFound)
+	}
 	return r
 }
 
@@ -273,6 +284,13 @@ func startingHandler(started time.Time) http.Handler {
 	})
 	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/admin/") {
+			writeJSON(w, http.StatusServiceUnavailable, &apiError{Code: "ServiceUnavailable", Message: "node starting"})
+			return
+		}
+		http.NotFound(w, req)
 	})
 	return r
 }

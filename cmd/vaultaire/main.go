@@ -2,6 +2,7 @@
 // commands and the benchmark harness.
 //
 //	vaultaire server [flags]     run a node (single-node by default)
+//	vaultaire admin [flags] ...  manage tenants, users and access keys
 //	vaultaire bench [flags]      load-test any S3 endpoint
 //	vaultaire version            print the version
 //
@@ -36,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "server":
 		return serverCommand(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -55,6 +58,7 @@ func usage(w io.Writer) {
 
 Usage:
   vaultaire server [flags]   run a node; with no flags: ./data, 127.0.0.1:9000, 4 drives, erasure 2+2
+  vaultaire admin <command>  manage tenants, users and access keys (vaultaire admin -h)
   vaultaire bench [flags]    benchmark an S3 endpoint (vaultaire bench -h)
   vaultaire version          print the version
 

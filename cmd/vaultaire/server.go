@@ -49,6 +49,7 @@ type serverFlags struct {
 	inlineLimit int
 	adminAddr   string
 	metricsTok  string
+	adminToken  string
 	maxTenants  int
 	rateLimit   float64
 	rateBurst   int
@@ -80,7 +81,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
-	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready (empty: off)")
+	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", tenancy.DefaultLimit.RequestsPerSec, "default requests/s per tenant (0: unlimited); the root tenant is unlimited")
 	fs.IntVar(&f.rateBurst, "rate-burst", tenancy.DefaultLimit.Burst, "default burst of requests per tenant")
@@ -246,8 +248,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 
-	adm := newAdmin(reg, eng, meta, drives, writeQuorum(shape), f.metricsTok, log.With("component", "admin"))
-	adminH.set(adm.handler())
+	admTok, adminTokenFile, err := adminToken(f)
+	if err != nil {
+		return err
+	}
 
 	auditLog, err := openAudit(f, reg, log.With("component", "audit"))
 	if err != nil {
@@ -260,6 +264,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 			log.Warn("audit log not fully flushed", "err", err)
 		}
 	}()
+
+	adm := newAdmin(reg, eng, meta, drives, writeQuorum(shape), f.metricsTok, log.With("component", "admin"))
+	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
+	adminH.set(adm.handler())
 
 	limiter, err := tenancy.NewLimiter(tenancy.LimiterConfig{
 		MaxTenants: f.rateTenants,
@@ -296,6 +304,13 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	printBanner(stdout, endpoint, f, accessKey, secret, generated)
+	if f.adminAddr != "" {
+		where := "from --admin-token / VAULTAIRE_ADMIN_TOKEN"
+		if adminTokenFile != "" {
+			where = "kept in " + adminTokenFile
+		}
+		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", f.adminAddr, where, f.adminAddr, f.data)
+	}
 	log.Info("serving S3", "endpoint", endpoint, "node", nodeID, "drives", len(drives), "erasure", f.erasure)
 
 	errc := make(chan error, 1)
@@ -386,6 +401,21 @@ func rootCredentials(dataDir string) (key, secret string, generated bool, err er
 		return "", "", false, err
 	}
 	return key, secret, true, nil
+}
+
+// adminToken returns the admin API token: --admin-token (or its
+// VAULTAIRE_ADMIN_TOKEN), else one generated once and kept in
+// --data/admin.token (0600), whose path is returned too.
+func adminToken(f serverFlags) (token, file string, err error) {
+	if f.adminToken != "" {
+		return f.adminToken, "", nil
+	}
+	file = filepath.Join(f.data, "admin.token")
+	token, err = keptSecret(file, func() string { return randomHex(32) })
+	if err == nil && token == "" {
+		err = fmt.Errorf("%s is empty", file)
+	}
+	return token, file, err
 }
 
 // keptSecret returns the content of path, creating it with gen() first.

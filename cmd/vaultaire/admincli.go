@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// adminCLITimeout bounds one admin CLI request.
+const adminCLITimeout = 60 * time.Second
+
+const adminUsage = `Usage: vaultaire admin [flags] <command>
+
+Flags:
+  --endpoint URL   admin listener (default http://127.0.0.1:9001, or VAULTAIRE_ADMIN_ENDPOINT)
+  --token T        admin token (default VAULTAIRE_ADMIN_TOKEN, else read from --data)
+  --data DIR       server data dir holding admin.token (default ./data)
+  --json           print the API's JSON instead of tables
+
+Commands:
+  tenant create ID [--name N] [--plan P]
+  tenant list
+  tenant show ID
+  tenant suspend ID
+  tenant resume ID
+  user create TENANT NAME [--password P]   (--password - reads it from standard input)
+  user list TENANT
+  key create TENANT USER      prints the secret key once
+  key list TENANT
+  key disable KEY
+  key enable KEY
+  key delete KEY
+
+Exit status: 0 ok, 1 API or connection error, 2 usage error.
+`
+
+// adminClient calls the admin API.
+type adminClient struct {
+	endpoint string
+	token    string
+	http     *http.Client
+	stdin    io.Reader
+}
+
+// errUsage marks a command-line mistake (exit 2).
+var errUsage = errors.New("usage")
+
+func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vaultaire admin", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	endpoint := fs.String("endpoint", envOr("VAULTAIRE_ADMIN_ENDPOINT", "http://127.0.0.1:9001"), "")
+	token := fs.String("token", "", "")
+	data := fs.String("data", envOr("VAULTAIRE_DATA", "data"), "")
+	asJSON := fs.Bool("json", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, adminUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "vaultaire admin: %v\n\n%s", err, adminUsage)
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) < 2 {
+		fmt.Fprint(stderr, adminUsage)
+		return 2
+	}
+	tok := *token
+	if tok == "" {
+		tok = os.Getenv("VAULTAIRE_ADMIN_TOKEN")
+	}
+	if tok == "" {
+		b, err := os.ReadFile(filepath.Join(*data, "admin.token"))
+		if err != nil {
+			fmt.Fprintf(stderr, "vaultaire admin: no admin token: pass --token, set VAULTAIRE_ADMIN_TOKEN or --data DIR (%v)\n", err)
+			return 2
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	ep := strings.TrimRight(*endpoint, "/")
+	if !strings.Contains(ep, "://") {
+		ep = "http://" + ep
+	}
+	c := &adminClient{endpoint: ep, token: tok, http: &http.Client{Timeout: adminCLITimeout}, stdin: os.Stdin}
+	err := c.run(ctx, rest[0], rest[1], rest[2:], *asJSON, stdout)
+	var ae *apiError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "vaultaire admin: %v\n\n%s", err, adminUsage)
+		return 2
+	case errors.As(err, &ae):
+		fmt.Fprintf(stderr, "vaultaire admin: %s (%s, HTTP %d)\n", ae.Message, ae.Code, ae.Status)
+		return 1
+	}
+	fmt.Fprintf(stderr, "vaultaire admin: %v\n", err)
+	return 1
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// subArgs parses a subcommand's flags (which may come before or after its
+// positional arguments) and wants exactly n positionals.
+func subArgs(fs *flag.FlagSet, args []string, n int, usage string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v (want: %s)", errUsage, err, usage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != n {
+		return nil, fmt.Errorf("%w: want: %s", errUsage, usage)
+	}
+	return pos, nil
+}
+
+func (c *adminClient) run(ctx context.Context, noun, verb string, args []string, asJSON bool, out io.Writer) error {
+	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)
+	esc := url.PathEscape
+	var (
+		method, path, usage string
+		body                any
+		n                   int
+		show                func(raw []byte) error
+	)
+	switch noun + " " + verb {
+	case "tenant create":
+		name := fs.String("name", "", "")
+		plan := fs.String("plan", "", "")
+		usage, n = "tenant create ID [--name N] [--plan P]", 1
+		pos, err := subArgs(fs, args, n, usage)
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/admin/v1/tenants"
+		body = map[string]string{"id": pos[0], "name": *name, "plan": *plan}
+		show = showTenants(out, "")
+	case "tenant list":
+		if _, err := subArgs(fs, args, 0, "tenant list"); err != nil {
+			return err
+		}
+		method, path, show = http.MethodGet, "/admin/v1/tenants", showTenants(out, "tenants")
+	case "tenant show", "tenant suspend", "tenant resume":
+		pos, err := subArgs(fs, args, 1, "tenant "+verb+" ID")
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/admin/v1/tenants/"+esc(pos[0])+"/"+verb
+		if verb == "show" {
+			method, path = http.MethodGet, "/admin/v1/tenants/"+esc(pos[0])
+		}
+		show = showTenants(out, "")
+	case "user create":
+		password := fs.String("password", "", "")
+		pos, err := subArgs(fs, args, 2, "user create TENANT NAME [--password P]")
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/admin/v1/tenants/"+esc(pos[0])+"/users"
+		in := map[string]string{"name": pos[1]}
+		if *password == "-" { // keep it off the command line (ps, shell history)
+			line, err := bufio.NewReader(c.stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("reading the password from standard input: %w", err)
+			}
+			*password = strings.TrimRight(line, "\r\n")
+		}
+		if *password != "" {
+			in["password"] = *password
+		}
+		body, show = in, showUsers(out, "")
+	case "user list":
+		pos, err := subArgs(fs, args, 1, "user list TENANT")
+		if err != nil {
+			return err
+		}
+		method, path, show = http.MethodGet, "/admin/v1/tenants/"+esc(pos[0])+"/users", showUsers(out, "users")
+	case "key create":
+		pos, err := subArgs(fs, args, 2, "key create TENANT USER")
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodPost, "/admin/v1/tenants/"+esc(pos[0])+"/users/"+esc(pos[1])+"/keys"
+		show = showNewKey(out)
+	case "key list":
+		pos, err := subArgs(fs, args, 1, "key list TENANT")
+		if err != nil {
+			return err
+		}
+		method, path, show = http.MethodGet, "/admin/v1/tenants/"+esc(pos[0])+"/keys", showKeys(out, "keys")
+	case "key disable", "key enable":
+		pos, err := subArgs(fs, args, 1, "key "+verb+" KEY")
+		if err != nil {
+			return err
+		}
+		method, path, show = http.MethodPost, "/admin/v1/keys/"+esc(pos[0])+"/"+verb, showKeys(out, "")
+	case "key delete":
+		pos, err := subArgs(fs, args, 1, "key delete KEY")
+		if err != nil {
+			return err
+		}
+		method, path = http.MethodDelete, "/admin/v1/keys/"+esc(pos[0])
+		show = func([]byte) error { _, err := fmt.Fprintf(out, "deleted %s\n", pos[0]); return err }
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, noun+" "+verb)
+	}
+	raw, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := out.Write(raw)
+		return err
+	}
+	return show(raw)
+}
+
+// do sends one request and returns the body of a 2xx answer, or the
+// answer's error as an *apiError.
+func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("User-Agent", "vaultaire-admin/"+version)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		ae := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, ae) != nil || ae.Message == "" {
+			ae.Code, ae.Message = http.StatusText(resp.StatusCode), strings.TrimSpace(string(raw))
+		}
+		return nil, ae
+	}
+	return raw, nil
+}
+
+// unwrap decodes raw into a list: the field key of an object, or the
+// whole object as one row when key is "".
+func unwrap[T any](raw []byte, key string) ([]T, error) {
+	if key == "" {
+		var one T
+		err := json.Unmarshal(raw, &one)
+		return []T{one}, err
+	}
+	var m map[string][]T
+	err := json.Unmarshal(raw, &m)
+	return m[key], err
+}
+
+func table(out io.Writer, header string, rows [][]string) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func showTenants(out io.Writer, key string) func([]byte) error {
+	return func(raw []byte) error {
+		list, err := unwrap[tenantJSON](raw, key)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, t := range list {
+			rows = append(rows, []string{t.ID, t.Name, t.Plan, t.State, ts(t.Created)})
+		}
+		return table(out, "ID\tNAME\tPLAN\tSTATE\tCREATED", rows)
+	}
+}
+
+func showUsers(out io.Writer, key string) func([]byte) error {
+	return func(raw []byte) error {
+		us, err := unwrap[userJSON](raw, key)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, u := range us {
+			rows = append(rows, []string{u.Tenant, u.Name, fmt.Sprint(u.HasPassword), ts(u.Created)})
+		}
+		return table(out, "TENANT\tNAME\tPASSWORD\tCREATED", rows)
+	}
+}
+
+func showKeys(out io.Writer, key string) func([]byte) error {
+	return func(raw []byte) error {
+		ks, err := unwrap[keyJSON](raw, key)
+		if err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, k := range ks {
+			state := "enabled"
+			if !k.Enabled {
+				state = "disabled"
+			}
+			rows = append(rows, []string{k.AccessKeyID, k.Tenant, k.User, state, ts(k.Created)})
+		}
+		return table(out, "ACCESS KEY\tTENANT\tUSER\tSTATE\tCREATED", rows)
+	}
+}
+
+func showNewKey(out io.Writer) func([]byte) error {
+	return func(raw []byte) error {
+		var k newKeyJSON
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return err
+		}
+		if err := table(out, "ACCESS KEY\tSECRET KEY\tTENANT\tUSER", [][]string{{k.AccessKeyID, k.SecretKey, k.Tenant, k.User}}); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(out, "\nThe secret key is shown only now; store it safely.")
+		return err
+	}
+}
