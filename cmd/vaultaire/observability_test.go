@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -277,43 +275,8 @@ func (r *recordingTransport) all() []string {
 // startLogged runs the server like startServer and returns its stderr.
 func startLogged(t *testing.T, args ...string) (*server, *lockedBuffer) {
 	t.Helper()
-	dir := t.TempDir()
-	s := &server{t: t, dir: dir, addr: freeAddr(t), done: make(chan struct{})}
-	s.endpoint = "http://" + s.addr
-	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
-	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
-	stdout, _ := s.cmd.StdoutPipe()
-	stderr := &lockedBuffer{}
-	s.cmd.Stderr = stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stdout.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-	}()
-	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return s, stderr
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("server exited early: %v\nstderr:\n%s", s.exitErr, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not listen\nstderr:\n%s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := startServer(t, t.TempDir(), nil, args...)
+	return s, s.stderr
 }
 
 func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {

@@ -64,6 +64,7 @@ type server struct {
 	dir      string
 	mu       sync.Mutex
 	stdout   bytes.Buffer
+	stderr   *lockedBuffer
 	done     chan struct{}
 	exitErr  error
 	endpoint string
@@ -109,7 +110,7 @@ func tryStartServer(t *testing.T, dir string, env []string, args ...string) (srv
 	s.cmd.Env = append(s.cmd.Env, env...)
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr := &lockedBuffer{}
-	s.cmd.Stderr = stderr
+	s.cmd.Stderr, s.stderr = stderr, stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
