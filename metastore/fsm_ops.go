@@ -117,6 +117,38 @@ func (t *txn) artifact(tenant, container, key string) (*Artifact, error) {
 	return &a, nil
 }
 
+// currentArtifact returns the artifact under key in an existing container
+// (nil when there is none), or ErrContainerNotFound.
+func (t *txn) currentArtifact(tenant, container, key string) (*Artifact, error) {
+	cont, err := t.container(tenant, container)
+	if err != nil {
+		return nil, err
+	}
+	if cont == nil {
+		return nil, fmt.Errorf("%w: %q", ErrContainerNotFound, container)
+	}
+	return t.artifact(tenant, container, key)
+}
+
+// storeArtifact makes a the current artifact under its key, replacing cur
+// (nil when there was none): usage moves by the difference, and the blob
+// references move from cur's parts to a's.
+func (t *txn) storeArtifact(a, cur *Artifact) error {
+	k := artifactKey(a.Tenant, a.Container, a.Key)
+	dBytes, dCount := a.Size, int64(1)
+	if cur != nil {
+		t.unrefBlobs(k, cur.Parts)
+		dBytes -= cur.Size
+		dCount = 0
+	}
+	if err := t.addUsage(a.Tenant, a.Container, dBytes, dCount); err != nil {
+		return err
+	}
+	t.refBlobs(k, a.Parts)
+	t.set(k, encodeArtifact(a))
+	return nil
+}
+
 func (t *txn) upload(r uploadRef) (*Upload, error) {
 	v := t.get(uploadKey(r.tenant, r.container, r.key, r.uploadID))
 	if v == nil {
@@ -369,44 +401,21 @@ func (c *putArtifactCmd) apply(t *txn) result {
 	if err := checkArtifact(a); err != nil {
 		return errResult(err)
 	}
-	cont, err := t.container(a.Tenant, a.Container)
-	if err != nil {
-		return errResult(err)
-	}
-	if cont == nil {
-		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, a.Container))
-	}
-	cur, err := t.artifact(a.Tenant, a.Container, a.Key)
+	cur, err := t.currentArtifact(a.Tenant, a.Container, a.Key)
 	if err != nil {
 		return errResult(err)
 	}
 	if err := checkCond(c.cond, cur); err != nil {
 		return errResult(err)
 	}
-	k := artifactKey(a.Tenant, a.Container, a.Key)
-	dBytes, dCount := a.Size, int64(1)
-	if cur != nil {
-		t.unrefBlobs(k, cur.Parts)
-		dBytes -= cur.Size
-		dCount = 0
-	}
-	if err := t.addUsage(a.Tenant, a.Container, dBytes, dCount); err != nil {
+	if err := t.storeArtifact(a, cur); err != nil {
 		return errResult(err)
 	}
-	t.refBlobs(k, a.Parts)
-	t.set(k, encodeArtifact(a))
 	return okResult(encodeOptArtifact(cur))
 }
 
 func (c *deleteArtifactCmd) apply(t *txn) result {
-	cont, err := t.container(c.tenant, c.container)
-	if err != nil {
-		return errResult(err)
-	}
-	if cont == nil {
-		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, c.container))
-	}
-	cur, err := t.artifact(c.tenant, c.container, c.key)
+	cur, err := t.currentArtifact(c.tenant, c.container, c.key)
 	if err != nil {
 		return errResult(err)
 	}
@@ -528,14 +537,7 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		used = append(used, p)
 		usedIdx[j] = true
 	}
-	cont, err := t.container(in.Tenant, in.Container)
-	if err != nil {
-		return errResult(err)
-	}
-	if cont == nil {
-		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, in.Container))
-	}
-	cur, err := t.artifact(in.Tenant, in.Container, in.Key)
+	cur, err := t.currentArtifact(in.Tenant, in.Container, in.Key)
 	if err != nil {
 		return errResult(err)
 	}
@@ -564,18 +566,9 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		}
 	}
 	t.del(uploadKey(in.Tenant, in.Container, in.Key, in.UploadID))
-	ak := artifactKey(in.Tenant, in.Container, in.Key)
-	dBytes, dCount := a.Size, int64(1)
-	if cur != nil {
-		t.unrefBlobs(ak, cur.Parts)
-		dBytes -= cur.Size
-		dCount = 0
-	}
-	if err := t.addUsage(in.Tenant, in.Container, dBytes, dCount); err != nil {
+	if err := t.storeArtifact(&a, cur); err != nil {
 		return errResult(err)
 	}
-	t.refBlobs(ak, a.Parts)
-	t.set(ak, encodeArtifact(&a))
 	return okResult(encodeComplete(&a, cur, unused))
 }
 
