@@ -400,12 +400,20 @@ func (v *Verifier) verifyHeader(ctx context.Context, r *http.Request, authz stri
 	if err := checkPayloadHash(payload); err != nil {
 		return nil, err
 	}
+	return checkSignature(ctx, r, a, amzDate, payload, false, secret)
+}
+
+// checkSignature recomputes the signature of r (header-signed or
+// presigned) with the key's secret and compares it in constant time; on a
+// match it returns what the rest of the request needs (chunk verification
+// chains from the signing key and the seed signature).
+func checkSignature(ctx context.Context, r *http.Request, a Authorization, amzDate, payload string, presigned bool, secret SecretFunc) (*Result, error) {
 	sec, err := secret(ctx, a.AccessKeyID)
 	if err != nil {
 		return nil, err
 	}
 	key := SigningKey(sec, a.Date, a.Region, a.Service)
-	creq := CanonicalRequest(r, a.SignedHeaders, payload, false)
+	creq := CanonicalRequest(r, a.SignedHeaders, payload, presigned)
 	want := Sign(key, StringToSign(amzDate, a.Scope(), creq))
 	if !equalSig(want, a.Signature) {
 		return nil, ErrSignatureMismatch
@@ -415,6 +423,7 @@ func (v *Verifier) verifyHeader(ctx context.Context, r *http.Request, authz stri
 	}
 	return &Result{
 		AccessKeyID: a.AccessKeyID,
+		Presigned:   presigned,
 		PayloadHash: payload,
 		SigningKey:  key,
 		AmzDate:     amzDate,
@@ -470,28 +479,7 @@ func (v *Verifier) verifyPresign(ctx context.Context, r *http.Request, q url.Val
 		// from the client's point of view); S3 refuses them too.
 		return nil, ErrInvalidContentSHA256
 	}
-	sec, err := secret(ctx, p.AccessKeyID)
-	if err != nil {
-		return nil, err
-	}
-	key := SigningKey(sec, p.Date, p.Region, p.Service)
-	creq := CanonicalRequest(r, p.SignedHeaders, payload, true)
-	want := Sign(key, StringToSign(p.AmzDate, p.Scope(), creq))
-	if !equalSig(want, p.Signature) {
-		return nil, ErrSignatureMismatch
-	}
-	if IsHexSHA256(payload) {
-		payload = strings.ToLower(payload)
-	}
-	return &Result{
-		AccessKeyID: p.AccessKeyID,
-		Presigned:   true,
-		PayloadHash: payload,
-		SigningKey:  key,
-		AmzDate:     p.AmzDate,
-		Scope:       p.Scope(),
-		Seed:        p.Signature,
-	}, nil
+	return checkSignature(ctx, r, p.Authorization, p.AmzDate, payload, true, secret)
 }
 
 func containsString(list []string, s string) bool {
