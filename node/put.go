@@ -122,16 +122,17 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	shape := e.coder.Shape()
 	n := shape.Data + shape.Parity
 	id := newID()
-	picked := e.place(id, n)
+	picked := e.place(ctx, id, n)
 	blob = metastore.Blob{ID: id, K: shape.Data, M: shape.Parity, BlockSize: shape.BlockSize, Shards: make([]metastore.ShardLoc, n)}
 
 	writers := make([]io.Writer, n)
 	pipes := make([]*io.PipeWriter, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, d := range picked {
+	for i, pd := range picked {
+		d := pd.Drive
 		blob.Shards[i] = metastore.ShardLoc{Node: d.Node, Drive: d.ID}
-		if !e.driveOnline(ctx, d) {
+		if !pd.online {
 			errs[i] = fmt.Errorf("drive %s offline", d.ID)
 			continue
 		}
@@ -191,16 +192,23 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	return blob, missing, nil
 }
 
+// placedDrive is a drive chosen for a shard, with the health it had when
+// it was chosen (asked once per write: for a local drive it is a statfs).
+type placedDrive struct {
+	Drive
+	online bool
+}
+
 // place picks the drives of a new blob's shards, in shard order.
-func (e *Engine) place(blobID string, n int) []Drive {
+func (e *Engine) place(ctx context.Context, blobID string, n int) []placedDrive {
 	pd := make([]placeDrive, len(e.order))
 	for i, d := range e.order {
-		pd[i] = placeDrive{ID: d.ID, Node: e.drives[d.ID].Node, Online: e.driveOnline(context.Background(), d)}
+		pd[i] = placeDrive{ID: d.ID, Node: e.drives[d.ID].Node, Online: e.driveOnline(ctx, d)}
 	}
 	idx := place(blobID, pd, n, e.coder.Shape().Parity)
-	out := make([]Drive, len(idx))
+	out := make([]placedDrive, len(idx))
 	for i, j := range idx {
-		out[i] = e.drives[e.order[j].ID]
+		out[i] = placedDrive{Drive: e.drives[e.order[j].ID], online: pd[j].Online}
 	}
 	return out
 }
