@@ -117,6 +117,15 @@ func (t *txn) artifact(tenant, container, key string) (*Artifact, error) {
 	return &a, nil
 }
 
+// accessKey returns the access key record id, or ErrNotFound.
+func (t *txn) accessKey(id string) (accessKeyRecord, error) {
+	v := t.get(accessKeyKey(id))
+	if v == nil {
+		return accessKeyRecord{}, fmt.Errorf("%w: access key %q", ErrNotFound, id)
+	}
+	return decodeAccessKey(v)
+}
+
 // currentArtifact returns the artifact under key in an existing container
 // (nil when there is none), or ErrContainerNotFound.
 func (t *txn) currentArtifact(tenant, container, key string) (*Artifact, error) {
@@ -296,31 +305,21 @@ func (c *createAccessKeyCmd) apply(t *txn) result {
 }
 
 func (c *setAccessKeyEnabledCmd) apply(t *txn) result {
-	k := accessKeyKey(c.id)
-	v := t.get(k)
-	if v == nil {
-		return errResult(fmt.Errorf("%w: access key %q", ErrNotFound, c.id))
-	}
-	rec, err := decodeAccessKey(v)
+	rec, err := t.accessKey(c.id)
 	if err != nil {
 		return errResult(err)
 	}
 	rec.Enabled = c.enabled
-	t.set(k, encodeAccessKey(rec))
+	t.set(accessKeyKey(c.id), encodeAccessKey(rec))
 	return okResult(nil)
 }
 
 func (c *deleteAccessKeyCmd) apply(t *txn) result {
-	k := accessKeyKey(c.id)
-	v := t.get(k)
-	if v == nil {
-		return errResult(fmt.Errorf("%w: access key %q", ErrNotFound, c.id))
-	}
-	rec, err := decodeAccessKey(v)
+	rec, err := t.accessKey(c.id)
 	if err != nil {
 		return errResult(err)
 	}
-	t.del(k)
+	t.del(accessKeyKey(c.id))
 	t.del(keyByTenantKey(rec.Tenant, rec.ID))
 	return okResult(nil)
 }
