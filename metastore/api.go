@@ -9,6 +9,38 @@ import (
 
 // --- tenancy ---
 
+// CreateTenant creates a tenant whose id is free, or fails with ErrExists
+// (decided by the state machine, so two racing creators cannot both win).
+func (s *Store) CreateTenant(ctx context.Context, t Tenant) error {
+	if err := checkName("tenant id", t.ID); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, cmdCreateTenant, &createTenantCmd{t})
+	return err
+}
+
+// SetTenantState changes the state of an existing tenant (ErrNotFound).
+func (s *Store) SetTenantState(ctx context.Context, id string, state TenantState) error {
+	if err := checkName("tenant id", id); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, cmdSetTenantState, &setTenantStateCmd{id: id, state: string(state)})
+	return err
+}
+
+// CreateUser creates a user of an existing tenant (ErrNotFound) whose name
+// is free in it (ErrExists).
+func (s *Store) CreateUser(ctx context.Context, u User) error {
+	if err := checkName("tenant", u.Tenant); err != nil {
+		return err
+	}
+	if err := checkName("user name", u.Name); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, cmdCreateUser, &createUserCmd{u})
+	return err
+}
+
 // PutTenant creates or replaces a tenant.
 func (s *Store) PutTenant(ctx context.Context, t Tenant) error {
 	if err := checkName("tenant id", t.ID); err != nil {

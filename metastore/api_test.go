@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -672,4 +674,50 @@ func TestErrorWire(t *testing.T) {
 		t.Error("nil error does not round-trip")
 	}
 	wantErr(t, UnmarshalError([]byte{9, 9}), ErrCorrupt)
+}
+
+func TestConditionalTenantAndUserCommands(t *testing.T) {
+	s := openSingle(t, t.TempDir())
+	ctx := ctxT(t)
+	acme := Tenant{ID: "acme", Name: "Acme", Plan: "pro", State: TenantActive, Created: t0}
+	mustNoErr(t, s.CreateTenant(ctx, acme))
+	wantErr(t, s.CreateTenant(ctx, Tenant{ID: "acme", Name: "other", Created: t0}), ErrExists)
+	if got, err := s.GetTenant(ctx, "acme"); err != nil || got.Name != "Acme" {
+		t.Fatalf("a failed create changed the tenant: %+v, %v", got, err)
+	}
+	wantErr(t, s.CreateTenant(ctx, Tenant{}), ErrInvalidArgument)
+
+	mustNoErr(t, s.SetTenantState(ctx, "acme", TenantSuspended))
+	if got, _ := s.GetTenant(ctx, "acme"); got.State != TenantSuspended || got.Name != "Acme" || !got.Created.Equal(t0) {
+		t.Fatalf("after suspend: %+v", got)
+	}
+	wantErr(t, s.SetTenantState(ctx, "nobody", TenantSuspended), ErrNotFound)
+	if _, err := s.GetTenant(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetTenantState of a missing tenant created it: %v", err)
+	}
+
+	mustNoErr(t, s.CreateUser(ctx, User{Tenant: "acme", Name: "alice", Created: t0}))
+	wantErr(t, s.CreateUser(ctx, User{Tenant: "acme", Name: "alice", Created: t0}), ErrExists)
+	wantErr(t, s.CreateUser(ctx, User{Tenant: "nobody", Name: "bob", Created: t0}), ErrNotFound)
+	wantErr(t, s.CreateUser(ctx, User{Tenant: "acme"}), ErrInvalidArgument)
+
+	// Racing creators of one tenant: exactly one wins.
+	var wg sync.WaitGroup
+	var wins atomic.Int32
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.CreateTenant(ctx, Tenant{ID: "race", Created: t0})
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, ErrExists) {
+				t.Errorf("racer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d racing creators won, want 1", wins.Load())
+	}
 }

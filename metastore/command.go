@@ -42,6 +42,9 @@ const (
 	cmdPutPart             cmdType = 14
 	cmdCompleteUpload      cmdType = 15
 	cmdAbortUpload         cmdType = 16
+	cmdCreateTenant        cmdType = 17
+	cmdCreateUser          cmdType = 18
+	cmdSetTenantState      cmdType = 19
 )
 
 const (
@@ -96,6 +99,9 @@ var cmdTable = [...]*cmdSpec{
 	cmdPutPart:             {"put-part", commandV1, decodePutPart},
 	cmdCompleteUpload:      {"complete-upload", commandV1, decodeCompleteUpload},
 	cmdAbortUpload:         {"abort-upload", commandV1, decodeAbortUpload},
+	cmdCreateTenant:        {"create-tenant", commandV1, decodeCreateTenant},
+	cmdCreateUser:          {"create-user", commandV1, decodeCreateUser},
+	cmdSetTenantState:      {"set-tenant-state", commandV1, decodeSetTenantState},
 }
 
 func (t cmdType) String() string {
@@ -223,6 +229,41 @@ func decodePutUser(d *decoder) commandBody {
 		return nil
 	}
 	return &putUserCmd{u}
+}
+
+// createTenantCmd creates a tenant only if its id is free (ErrExists).
+type createTenantCmd struct{ t Tenant }
+
+func (c *createTenantCmd) write(e *encoder) { e.bytes(encodeTenant(c.t)) }
+func decodeCreateTenant(d *decoder) commandBody {
+	t, err := decodeTenant(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &createTenantCmd{t}
+}
+
+// createUserCmd creates a user of an existing tenant (ErrNotFound) only
+// if the name is free (ErrExists).
+type createUserCmd struct{ u User }
+
+func (c *createUserCmd) write(e *encoder) { e.bytes(encodeUser(c.u)) }
+func decodeCreateUser(d *decoder) commandBody {
+	u, err := decodeUser(d.span())
+	if err != nil {
+		d.fail()
+		return nil
+	}
+	return &createUserCmd{u}
+}
+
+// setTenantStateCmd changes an existing tenant's state (ErrNotFound).
+type setTenantStateCmd struct{ id, state string }
+
+func (c *setTenantStateCmd) write(e *encoder) { e.str(c.id); e.str(c.state) }
+func decodeSetTenantState(d *decoder) commandBody {
+	return &setTenantStateCmd{id: d.str(), state: d.str()}
 }
 
 type deleteUserCmd struct{ tenant, name string }

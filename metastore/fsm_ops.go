@@ -279,6 +279,51 @@ func (c *putUserCmd) apply(t *txn) result {
 	return okResult(nil)
 }
 
+func (c *createTenantCmd) apply(t *txn) result {
+	if err := checkName("tenant id", c.t.ID); err != nil {
+		return errResult(err)
+	}
+	k := tenantKey(c.t.ID)
+	if t.has(k) {
+		return errResult(fmt.Errorf("%w: tenant %q", ErrExists, c.t.ID))
+	}
+	t.set(k, encodeTenant(c.t))
+	return okResult(nil)
+}
+
+func (c *createUserCmd) apply(t *txn) result {
+	if err := checkName("tenant", c.u.Tenant); err != nil {
+		return errResult(err)
+	}
+	if err := checkName("user name", c.u.Name); err != nil {
+		return errResult(err)
+	}
+	if !t.has(tenantKey(c.u.Tenant)) {
+		return errResult(fmt.Errorf("%w: tenant %q", ErrNotFound, c.u.Tenant))
+	}
+	k := userKey(c.u.Tenant, c.u.Name)
+	if t.has(k) {
+		return errResult(fmt.Errorf("%w: user %q", ErrExists, c.u.Name))
+	}
+	t.set(k, encodeUser(c.u))
+	return okResult(nil)
+}
+
+func (c *setTenantStateCmd) apply(t *txn) result {
+	k := tenantKey(c.id)
+	v := t.get(k)
+	if v == nil {
+		return errResult(fmt.Errorf("%w: tenant %q", ErrNotFound, c.id))
+	}
+	ten, err := decodeTenant(v)
+	if err != nil {
+		return errResult(err)
+	}
+	ten.State = TenantState(c.state)
+	t.set(k, encodeTenant(ten))
+	return okResult(nil)
+}
+
 func (c *deleteUserCmd) apply(t *txn) result {
 	k := userKey(c.tenant, c.name)
 	if !t.has(k) {

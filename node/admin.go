@@ -83,15 +83,12 @@ func (e *Engine) CreateTenant(ctx context.Context, id, name, plan string) (Tenan
 	if id == "" {
 		return TenantInfo{}, fmt.Errorf("%w: empty tenant id", ErrInvalidArgument)
 	}
-	e.adminMu.Lock()
-	defer e.adminMu.Unlock()
-	if _, err := e.meta.GetTenant(ctx, id); err == nil {
-		return TenantInfo{}, fmt.Errorf("%w: %q", ErrTenantExists, id)
-	} else if !errors.Is(err, metastore.ErrNotFound) {
-		return TenantInfo{}, adminErr(err, nil)
-	}
 	t := metastore.Tenant{ID: id, Name: name, Plan: plan, State: metastore.TenantActive, Created: now()}
-	if err := e.meta.PutTenant(ctx, t); err != nil {
+	err := e.meta.CreateTenant(ctx, t) // create-if-absent, decided by the metastore
+	if errors.Is(err, metastore.ErrExists) {
+		return TenantInfo{}, fmt.Errorf("%w: %q", ErrTenantExists, id)
+	}
+	if err != nil {
 		return TenantInfo{}, adminErr(err, nil)
 	}
 	return tenantInfo(t), nil
@@ -128,17 +125,10 @@ func (e *Engine) SetTenantState(ctx context.Context, id, state string) (TenantIn
 	if id == RootTenant && state == TenantSuspended {
 		return TenantInfo{}, fmt.Errorf("%w: the root tenant cannot be suspended", ErrInvalidArgument)
 	}
-	e.adminMu.Lock()
-	defer e.adminMu.Unlock()
-	t, err := e.meta.GetTenant(ctx, id)
-	if err != nil {
+	if err := e.meta.SetTenantState(ctx, id, metastore.TenantState(state)); err != nil {
 		return TenantInfo{}, adminErr(err, ErrTenantNotFound)
 	}
-	t.State = metastore.TenantState(state)
-	if err := e.meta.PutTenant(ctx, t); err != nil {
-		return TenantInfo{}, adminErr(err, nil)
-	}
-	return tenantInfo(t), nil
+	return e.GetTenant(ctx, id)
 }
 
 // CreateUser adds a user to an existing tenant (ErrTenantNotFound,
@@ -147,7 +137,7 @@ func (e *Engine) CreateUser(ctx context.Context, tenant, name, password string) 
 	if name == "" {
 		return UserInfo{}, fmt.Errorf("%w: empty user name", ErrInvalidArgument)
 	}
-	// Hash before taking the lock: bcrypt is deliberately slow.
+	// bcrypt is deliberately slow: hash before touching the metastore.
 	var hash []byte
 	if password != "" {
 		h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
@@ -156,19 +146,14 @@ func (e *Engine) CreateUser(ctx context.Context, tenant, name, password string) 
 		}
 		hash = h
 	}
-	e.adminMu.Lock()
-	defer e.adminMu.Unlock()
-	if _, err := e.meta.GetTenant(ctx, tenant); err != nil {
-		return UserInfo{}, adminErr(err, ErrTenantNotFound)
-	}
-	if _, err := e.meta.GetUser(ctx, tenant, name); err == nil {
-		return UserInfo{}, fmt.Errorf("%w: %q in tenant %q", ErrUserExists, name, tenant)
-	} else if !errors.Is(err, metastore.ErrNotFound) {
-		return UserInfo{}, adminErr(err, nil)
-	}
 	u := metastore.User{Tenant: tenant, Name: name, PasswordHash: hash, Created: now()}
-	if err := e.meta.PutUser(ctx, u); err != nil {
-		return UserInfo{}, adminErr(err, nil)
+	// The metastore checks the tenant exists and the name is free.
+	err := e.meta.CreateUser(ctx, u)
+	if errors.Is(err, metastore.ErrExists) {
+		return UserInfo{}, fmt.Errorf("%w: %q in tenant %q", ErrUserExists, name, tenant)
+	}
+	if err != nil {
+		return UserInfo{}, adminErr(err, ErrTenantNotFound)
 	}
 	return UserInfo{Tenant: tenant, Name: name, HasPassword: password != "", Created: u.Created}, nil
 }

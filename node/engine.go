@@ -142,14 +142,6 @@ type Engine struct {
 	heal  *healer
 	stats counters
 
-	// adminMu serializes this node's administrative read-modify-writes
-	// (create tenant/user if absent, change tenant state), which the
-	// metastore offers no conditional write for. It is held across
-	// metastore calls on purpose: admin calls are rare and nothing on the
-	// data path takes it. It does not serialize across nodes; a metastore
-	// create-if-absent command should replace it when clustering lands.
-	adminMu sync.Mutex
-
 	closeOnce sync.Once
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
