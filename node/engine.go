@@ -52,8 +52,11 @@ type Config struct {
 	NodeID string
 	// Drives are the drives shards are spread over.
 	Drives []Drive
-	// Shape is the erasure shape of new blobs.
+	// Shape is the erasure shape of new blobs. Data == 0 chooses it per
+	// blob from the live drives (AutoShape); BlockSize applies either way.
 	Shape erasure.Shape
+	// Peers reaches the other nodes of the cluster; nil for a single node.
+	Peers Peers
 	// Meta is the metadata store (opened and owned by the caller).
 	Meta *metastore.Store
 
@@ -105,11 +108,16 @@ func (c Config) Validate() error {
 	if c.Meta == nil {
 		errs = append(errs, errors.New("node: Meta is nil"))
 	}
-	if err := c.Shape.Validate(); err != nil {
-		errs = append(errs, err)
+	if c.Shape.Data > 0 {
+		if err := c.Shape.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if n := c.Shape.Data + c.Shape.Parity; c.Peers == nil && len(c.Drives) < n {
+			errs = append(errs, fmt.Errorf("node: erasure shape %d+%d needs at least %d drives, have %d", c.Shape.Data, c.Shape.Parity, n, len(c.Drives)))
+		}
 	}
-	if n := c.Shape.Data + c.Shape.Parity; len(c.Drives) < n {
-		errs = append(errs, fmt.Errorf("node: erasure shape %d+%d needs at least %d drives, have %d", c.Shape.Data, c.Shape.Parity, n, len(c.Drives)))
+	if len(c.Drives) == 0 && c.Peers == nil {
+		errs = append(errs, errors.New("node: no drives"))
 	}
 	ids := map[string]bool{}
 	for i, d := range c.Drives {
@@ -134,9 +142,9 @@ type Engine struct {
 	cfg    Config
 	log    *slog.Logger
 	meta   *metastore.Store
-	coder  *erasure.Coder
-	drives map[string]Drive
-	order  []Drive // cfg.Drives, for placement
+	coders coders
+	drives map[string]Drive // this node's drives by ID
+	order  []Drive          // this node's drives in Config order
 
 	gc    *collector
 	heal  *healer
@@ -154,23 +162,23 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	coder, err := erasure.NewCoder(cfg.Shape)
-	if err != nil {
-		return nil, err
-	}
 	e := &Engine{
 		cfg:    cfg,
 		log:    cfg.Logger,
 		meta:   cfg.Meta,
-		coder:  coder,
 		drives: make(map[string]Drive, len(cfg.Drives)),
-		order:  cfg.Drives,
+	}
+	if cfg.Shape.Data > 0 {
+		if _, err := e.coders.get(cfg.Shape); err != nil {
+			return nil, err
+		}
 	}
 	for _, d := range cfg.Drives {
 		if d.Node == "" {
 			d.Node = cfg.NodeID
 		}
 		e.drives[d.ID] = d
+		e.order = append(e.order, d)
 	}
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)

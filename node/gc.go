@@ -170,11 +170,11 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 func (e *Engine) deleteBlobNow(ctx context.Context, b metastore.Blob) {
 	e.stats.blobsCollected.Add(1)
 	for i, s := range b.Shards {
-		d, ok := e.drives[s.Drive]
+		d, ok := e.shardDriver(s)
 		if !ok {
 			continue
 		}
-		if err := d.Driver.Delete(ctx, shardName(b.ID, i)); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+		if err := d.Delete(ctx, shardName(b.ID, i)); err != nil && !errors.Is(err, drivers.ErrNotFound) {
 			e.log.Warn("deleting shard failed; the sweep will retry", "blob", b.ID, "shard", i, "err", err)
 		}
 	}
@@ -257,8 +257,11 @@ func (e *Engine) healShard(ctx context.Context, it healItem) error {
 	if err != nil || !live {
 		return err
 	}
-	d, ok := e.drives[it.blob.Shards[it.index].Drive]
-	if !ok || !e.driveOnline(ctx, d) {
+	d, ok := e.shardDriver(it.blob.Shards[it.index])
+	if !ok {
+		return errors.New("node: drive of shard unknown")
+	}
+	if u, err := d.Usage(ctx); err != nil || !u.Online {
 		return errors.New("node: drive of shard unavailable")
 	}
 	coder, err := e.coderFor(it.blob)
@@ -268,7 +271,7 @@ func (e *Engine) healShard(ctx context.Context, it healItem) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Driver.Put(ctx, shardName(it.blob.ID, it.index), pr)
+		_, err := d.Put(ctx, shardName(it.blob.ID, it.index), pr)
 		pr.CloseWithError(err)
 		done <- err
 	}()

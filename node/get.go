@@ -94,11 +94,7 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 // coderFor returns a coder for a blob's own shape (blobs written under an
 // older shape stay readable after the operator changes it).
 func (e *Engine) coderFor(b metastore.Blob) (*erasure.Coder, error) {
-	s := erasure.Shape{Data: b.K, Parity: b.M, BlockSize: b.BlockSize}
-	if s == e.coder.Shape() {
-		return e.coder, nil
-	}
-	return erasure.NewCoder(s)
+	return e.coders.get(erasure.Shape{Data: b.K, Parity: b.M, BlockSize: b.BlockSize})
 }
 
 // opener opens shard i of b on the drive its placement names.
@@ -107,11 +103,11 @@ func (e *Engine) opener(b metastore.Blob) erasure.ShardOpener {
 		if i < 0 || i >= len(b.Shards) {
 			return nil, fmt.Errorf("node: blob %s has no shard %d", b.ID, i)
 		}
-		d, ok := e.drives[b.Shards[i].Drive]
+		d, ok := e.shardDriver(b.Shards[i])
 		if !ok {
-			return nil, fmt.Errorf("node: drive %s of blob %s shard %d is unknown", b.Shards[i].Drive, b.ID, i)
+			return nil, fmt.Errorf("node: drive %s (node %s) of blob %s shard %d is unknown", b.Shards[i].Drive, b.Shards[i].Node, b.ID, i)
 		}
-		return d.Driver.Open(ctx, shardName(b.ID, i), off, length)
+		return d.Open(ctx, shardName(b.ID, i), off, length)
 	}
 }
 

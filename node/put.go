@@ -119,10 +119,16 @@ func (b *body) checkMD5(want []byte) error {
 // Shards that could not be written are returned in missing; the caller
 // queues them for healing once the blob's record is committed.
 func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blob, missing []int, err error) {
-	shape := e.coder.Shape()
-	n := shape.Data + shape.Parity
 	id := newID()
-	picked := e.place(ctx, id, n)
+	shape, picked := e.place(ctx, id)
+	n := shape.Data + shape.Parity
+	if len(picked) < n {
+		return metastore.Blob{}, nil, fmt.Errorf("%w: erasure shape %d+%d needs %d drives, the cluster has %d", ErrUnavailable, shape.Data, shape.Parity, n, len(picked))
+	}
+	coder, err := e.coders.get(shape)
+	if err != nil {
+		return metastore.Blob{}, nil, err
+	}
 	blob = metastore.Blob{ID: id, K: shape.Data, M: shape.Parity, BlockSize: shape.BlockSize, Shards: make([]metastore.ShardLoc, n)}
 
 	writers := make([]io.Writer, n)
@@ -152,7 +158,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	}
 	quorum := writeQuorum(shape.Data, shape.Parity)
 	e.stats.encodes.Add(1)
-	_, err = e.coder.Encode(ctx, r, writers, quorum)
+	_, err = coder.Encode(ctx, r, writers, quorum)
 	if errors.Is(err, erasure.ErrWriteQuorum) {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -199,18 +205,21 @@ type placedDrive struct {
 	online bool
 }
 
-// place picks the drives of a new blob's shards, in shard order.
-func (e *Engine) place(ctx context.Context, blobID string, n int) []placedDrive {
-	pd := make([]placeDrive, len(e.order))
-	for i, d := range e.order {
-		pd[i] = placeDrive{ID: d.ID, Node: e.drives[d.ID].Node, Online: e.driveOnline(ctx, d)}
+// place chooses the shape of a new blob and the drives of its shards, in
+// shard order, over this node's drives and the live peers'.
+func (e *Engine) place(ctx context.Context, blobID string) (erasure.Shape, []placedDrive) {
+	cands := e.candidates(ctx)
+	shape := e.shapeFor(cands)
+	pd := make([]placeDrive, len(cands))
+	for i, c := range cands {
+		pd[i] = placeDrive{ID: c.ID, Node: c.Node, Online: c.online}
 	}
-	idx := place(blobID, pd, n, e.coder.Shape().Parity)
+	idx := place(blobID, pd, shape.Data+shape.Parity, shape.Parity)
 	out := make([]placedDrive, len(idx))
 	for i, j := range idx {
-		out[i] = placedDrive{Drive: e.drives[e.order[j].ID], online: pd[j].Online}
+		out[i] = placedDrive{Drive: cands[j].Drive, online: cands[j].online}
 	}
-	return out
+	return shape, out
 }
 
 func (e *Engine) driveOnline(ctx context.Context, d Drive) bool {

@@ -66,7 +66,7 @@ func (e *Engine) scrubBlob(ctx context.Context, p metastore.Part, pause time.Dur
 	rep.Blobs++
 	open := e.opener(p.Blob)
 	for i, loc := range p.Blob.Shards {
-		if d, ok := e.drives[loc.Drive]; !ok || d.Node != e.cfg.NodeID {
+		if !e.isLocal(loc) {
 			continue // another node scrubs its own drives
 		}
 		rc, err := open(ctx, i, 0, -1)

@@ -34,6 +34,9 @@ type Options struct {
 	MinPartSize     int64
 	// Wrap lets a test interpose on each drive (for example a fault driver).
 	Wrap func(i int, d *local.Drive) node.Drive
+	// Peers are the other nodes' drives; with Peers and a zero Shape the
+	// engine chooses each blob's shape (node.AutoShape).
+	Peers node.Peers
 }
 
 // Node is a running test node.
@@ -68,7 +71,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 	if opts.Drives == 0 {
 		opts.Drives = 4
 	}
-	if opts.Shape.Data == 0 {
+	if opts.Shape.Data == 0 && opts.Peers == nil {
 		opts.Shape = erasure.Shape{Data: 2, Parity: 2}
 	}
 	if opts.Shape.BlockSize == 0 {
@@ -114,7 +117,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 		inline = 0
 	}
 	eng, err := node.New(node.Config{
-		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta,
+		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
 	})
 	if err != nil {
