@@ -191,3 +191,27 @@ func (c *metastoreCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(d.compactions, prometheus.CounterValue, float64(s.Compactions))
 	gauge(d.readAmp, float64(s.ReadAmp))
 }
+
+// MemberStates are the values of the state label of
+// vaultaire_gossip_members: every state is exported, 0 when empty, so a
+// dashboard can alert on dead members without absent series.
+var MemberStates = []string{"alive", "suspect", "dead", "left"}
+
+// RegisterGossip exports the gossip membership as members by state, read
+// from counts on every scrape.
+func (m *Metrics) RegisterGossip(counts func() map[string]int) {
+	m.register(&gossipCollector{counts: counts})
+}
+
+type gossipCollector struct{ counts func() map[string]int }
+
+var gossipDesc = desc("gossip_members", "Cluster members this node's gossip knows, by state (alive, suspect, dead, left), itself included.", "state")
+
+func (c *gossipCollector) Describe(ch chan<- *prometheus.Desc) { ch <- gossipDesc }
+
+func (c *gossipCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.counts()
+	for _, st := range MemberStates {
+		ch <- prometheus.MustNewConstMetric(gossipDesc, prometheus.GaugeValue, float64(counts[st]), st)
+	}
+}

@@ -259,3 +259,19 @@ func TestDashboard(t *testing.T) {
 	sort.Strings(list)
 	t.Logf("dashboard uses %d metrics: %v", len(list), list)
 }
+
+func TestGossipMembers(t *testing.T) {
+	m, srv := newTest(t, Config{})
+	m.RegisterGossip(func() map[string]int { return map[string]int{"alive": 2, "dead": 1} })
+	text := scrape(t, srv.URL)
+	for series, want := range map[string]float64{
+		`vaultaire_gossip_members{state="alive"}`:   2,
+		`vaultaire_gossip_members{state="dead"}`:    1,
+		`vaultaire_gossip_members{state="suspect"}`: 0,
+		`vaultaire_gossip_members{state="left"}`:    0,
+	} {
+		if got := value(text, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+}

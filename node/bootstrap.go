@@ -33,6 +33,10 @@ func (e *Engine) EnsureRoot(ctx context.Context, accessKeyID, secret string) err
 	switch {
 	case errors.Is(err, metastore.ErrNotFound):
 		err := e.meta.CreateAccessKey(ctx, metastore.AccessKey{ID: accessKeyID, Tenant: RootTenant, User: RootTenant, Enabled: true, Created: now()}, secret)
+		if errors.Is(err, metastore.ErrExists) {
+			// Another node of the cluster created it at the same moment.
+			return e.EnsureRoot(ctx, accessKeyID, secret)
+		}
 		if err != nil {
 			return fmt.Errorf("node: creating root access key: %w", err)
 		}

@@ -192,7 +192,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.meta.WaitLeader(ctx); err != nil {
 		return fmt.Errorf("node: waiting for metadata leader: %w", err)
 	}
-	if n, err := e.gc.sweep(ctx, 0); err != nil {
+	// Alone, no PUT can be in flight at startup, so every unreferenced blob
+	// is garbage. In a cluster, peers may be writing shards to this node's
+	// drives right now: the sweep leaves young blobs alone.
+	grace := time.Duration(0)
+	if e.cfg.Peers != nil {
+		grace = e.cfg.SweepGrace
+	}
+	if n, err := e.gc.sweep(ctx, grace); err != nil {
 		e.log.Warn("startup sweep incomplete", "err", err)
 	} else if n > 0 {
 		e.log.Info("startup sweep removed orphaned blobs", "blobs", n)

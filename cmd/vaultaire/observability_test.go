@@ -23,11 +23,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// Every server a test starts gets its own admin port unless the test
-	// names one: the default 127.0.0.1:9001 would collide between tests
-	// and with servers on this machine.
-	if os.Getenv("VAULTAIRE_ADMIN_ADDRESS") == "" {
-		os.Setenv("VAULTAIRE_ADMIN_ADDRESS", "127.0.0.1:0")
+	// Every test server picks free ports for its admin, RPC and gossip
+	// listeners, so tests run in parallel and beside a developer's node.
+	for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS"} {
+		if os.Getenv(name) == "" {
+			os.Setenv(name, "127.0.0.1:0")
+		}
 	}
 	goleak.VerifyTestMain(m,
 		// Idle keep-alive connections of the HTTP clients the tests use.

@@ -70,9 +70,12 @@ type server struct {
 	endpoint string
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t *testing.T) string { return freeAddrOn(t, "127.0.0.1") }
+
+// freeAddrOn returns a free TCP host:port on a loopback address.
+func freeAddrOn(t *testing.T, host string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +87,18 @@ func freeAddr(t *testing.T) string {
 // root credentials unless env sets VAULTAIRE_ROOT_ACCESS_KEY="").
 func startServer(t *testing.T, dir string, env []string, args ...string) *server {
 	t.Helper()
+	return startServerOn(t, "127.0.0.1", dir, env, args...)
+}
+
+// startServerOn is startServer with every listener on host (a 127.0.0.x
+// address, so cluster tests give each node its own).
+func startServerOn(t *testing.T, host, dir string, env []string, args ...string) *server {
+	t.Helper()
 	// freeAddr's port is free only until someone else binds it (another
 	// test, or this very server's admin listener on 127.0.0.1:0), so a
 	// lost bind race is retried on a fresh port.
 	for attempt := 1; ; attempt++ {
-		s, lostRace := tryStartServer(t, dir, env, args...)
+		s, lostRace := tryStartServer(t, host, dir, env, args...)
 		if s != nil {
 			return s
 		}
@@ -101,12 +111,17 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *server
 // tryStartServer starts one server process and waits until it announces
 // its S3 endpoint: a successful dial alone could reach whoever else holds
 // the port. It reports a lost port race instead of failing on it.
-func tryStartServer(t *testing.T, dir string, env []string, args ...string) (srv *server, lostRace bool) {
+func tryStartServer(t *testing.T, host, dir string, env []string, args ...string) (srv *server, lostRace bool) {
 	t.Helper()
-	s := &server{t: t, dir: dir, addr: freeAddr(t), done: make(chan struct{})}
+	s := &server{t: t, dir: dir, addr: freeAddrOn(t, host), done: make(chan struct{})}
 	s.endpoint = "http://" + s.addr
 	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
+	if host != "127.0.0.1" {
+		for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS"} {
+			s.cmd.Env = append(s.cmd.Env, name+"="+net.JoinHostPort(host, "0"))
+		}
+	}
 	s.cmd.Env = append(s.cmd.Env, env...)
 	stdout, _ := s.cmd.StdoutPipe()
 	stderr := &lockedBuffer{}
