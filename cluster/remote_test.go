@@ -1,0 +1,446 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/drivers/driverstest"
+	"github.com/vaultaire/vaultaire/drivers/mem"
+)
+
+// shardServer starts a TLS server (HTTP/2 when h2) serving drives.
+func startShardServer(t testing.TB, h2 bool, drives map[string]drivers.Driver) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	RegisterShards(mux, func(id string) (drivers.Driver, bool) {
+		d, ok := drives[id]
+		return d, ok
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.EnableHTTP2 = h2
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func remoteFor(srv *httptest.Server, drive string) *RemoteDriver {
+	addr := srv.Listener.Addr().String()
+	return NewRemoteDriver(RemoteConfig{
+		Client: srv.Client(),
+		Addr:   func() (string, error) { return addr, nil },
+		Drive:  drive,
+	})
+}
+
+var protocols = []struct {
+	name string
+	h2   bool
+}{{"http1", false}, {"http2", true}}
+
+// TestRemoteConformance is the main correctness proof: the drivers
+// contract holds for RemoteDriver -> TLS -> RegisterShards -> mem.
+func TestRemoteConformance(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			driverstest.Run(t, func(t *testing.T) drivers.Driver {
+				// A drive id that needs path escaping.
+				const id = "drive 1/ü"
+				srv := startShardServer(t, p.h2, map[string]drivers.Driver{id: mem.New()})
+				return remoteFor(srv, id)
+			})
+		})
+	}
+}
+
+func TestRemoteUnknownDrive(t *testing.T) {
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d1": mem.New()})
+	d := remoteFor(srv, "nope")
+	ctx := context.Background()
+	_, err := d.Stat(ctx, "a")
+	if !errors.Is(err, drivers.ErrOffline) || !errors.Is(err, ErrNoDrive) {
+		t.Fatalf("Stat on unknown drive = %v, want ErrOffline and ErrNoDrive", err)
+	}
+	if _, err := d.Put(ctx, "a", strings.NewReader("x")); !errors.Is(err, drivers.ErrOffline) {
+		t.Fatalf("Put on unknown drive = %v, want ErrOffline", err)
+	}
+	if err := d.List(ctx, "", func(drivers.Info) error { return nil }); !errors.Is(err, drivers.ErrOffline) {
+		t.Fatalf("List on unknown drive = %v, want ErrOffline", err)
+	}
+	u, err := d.Usage(ctx)
+	if err != nil || u.Online || !errors.Is(u.Err, drivers.ErrOffline) {
+		t.Fatalf("Usage on unknown drive = %+v, %v; want offline usage, nil", u, err)
+	}
+}
+
+func TestRemoteServerDown(t *testing.T) {
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": mem.New()})
+	d := remoteFor(srv, "d")
+	srv.Close()
+	ctx := context.Background()
+	if _, err := d.Stat(ctx, "a"); !errors.Is(err, drivers.ErrOffline) {
+		t.Fatalf("Stat with server down = %v, want ErrOffline", err)
+	}
+	if _, err := d.Put(ctx, "a", strings.NewReader("x")); !errors.Is(err, drivers.ErrOffline) {
+		t.Fatalf("Put with server down = %v, want ErrOffline", err)
+	}
+	if _, err := d.Open(ctx, "a", 0, -1); !errors.Is(err, drivers.ErrOffline) {
+		t.Fatalf("Open with server down = %v, want ErrOffline", err)
+	}
+
+	errDead := errors.New("node n2 is dead")
+	dead := NewRemoteDriver(RemoteConfig{
+		Client: srv.Client(),
+		Addr:   func() (string, error) { return "", errDead },
+		Drive:  "d",
+	})
+	if _, err := dead.Stat(ctx, "a"); !errors.Is(err, drivers.ErrOffline) || !strings.Contains(err.Error(), errDead.Error()) {
+		t.Fatalf("Stat with Addr error = %v, want ErrOffline naming the cause", err)
+	}
+	if u, err := dead.Usage(ctx); err != nil || u.Online {
+		t.Fatalf("Usage with Addr error = %+v, %v", u, err)
+	}
+}
+
+// recordDriver wraps a driver and reports the result of every Put.
+type recordDriver struct {
+	drivers.Driver
+	puts chan error
+	open func(ctx context.Context) (io.ReadCloser, error)
+	stat func(ctx context.Context) (drivers.Info, error)
+}
+
+func (r *recordDriver) Put(ctx context.Context, name string, rd io.Reader) (int64, error) {
+	n, err := r.Driver.Put(ctx, name, rd)
+	if r.puts != nil {
+		r.puts <- err
+	}
+	return n, err
+}
+
+func (r *recordDriver) Open(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
+	if r.open != nil {
+		return r.open(ctx)
+	}
+	return r.Driver.Open(ctx, name, off, length)
+}
+
+func (r *recordDriver) Stat(ctx context.Context, name string) (drivers.Info, error) {
+	if r.stat != nil {
+		return r.stat(ctx)
+	}
+	return r.Driver.Stat(ctx, name)
+}
+
+// rpcWait bounds a wait so that a bug fails the test instead of hanging it.
+func rpcWait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("gave up waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+func TestRemoteTruncatedPutLeavesNothing(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			backend := mem.New()
+			rec := &recordDriver{Driver: backend, puts: make(chan error, 1)}
+			srv := startShardServer(t, p.h2, map[string]drivers.Driver{"d": rec})
+			d := remoteFor(srv, "d")
+			errBoom := errors.New("source disk died")
+			src := io.MultiReader(driverstest.NewPatternReader(1, 3<<20), iotest.ErrReader(errBoom))
+			if _, err := d.Put(context.Background(), "x/shard", src); !errors.Is(err, errBoom) {
+				t.Fatalf("Put = %v, want the reader's error", err)
+			}
+			if err := rpcWait(t, rec.puts, "the server's Put"); err == nil {
+				t.Fatal("the server's driver.Put succeeded on a truncated body")
+			} else {
+				t.Logf("server-side Put error: %v", err)
+			}
+			if _, err := backend.Stat(context.Background(), "x/shard"); !errors.Is(err, drivers.ErrNotFound) {
+				t.Fatalf("backend Stat after truncated Put = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestRemoteRangedOpen(t *testing.T) {
+	backend := mem.New()
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": backend})
+	d := remoteFor(srv, "d")
+	ctx := context.Background()
+	data := driverstest.Pattern(3, 100_000)
+	if n, err := d.Put(ctx, "r", bytes.NewReader(data)); err != nil || n != int64(len(data)) {
+		t.Fatalf("Put = %d, %v", n, err)
+	}
+	for _, tc := range []struct{ off, length, wantStart, wantEnd int64 }{
+		{0, -1, 0, 100_000},
+		{0, 10, 0, 10},
+		{99_990, -1, 99_990, 100_000},
+		{99_990, 50, 99_990, 100_000},
+		{50_000, 1, 50_000, 50_001},
+		{100_000, 10, 100_000, 100_000},
+		{200_000, -1, 100_000, 100_000},
+		{7, 0, 7, 7},
+	} {
+		rc, err := d.Open(ctx, "r", tc.off, tc.length)
+		if err != nil {
+			t.Fatalf("Open(%d, %d): %v", tc.off, tc.length, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("Open(%d, %d) read: %v", tc.off, tc.length, err)
+		}
+		if !bytes.Equal(got, data[tc.wantStart:tc.wantEnd]) {
+			t.Fatalf("Open(%d, %d) = %d bytes, want [%d, %d)", tc.off, tc.length, len(got), tc.wantStart, tc.wantEnd)
+		}
+	}
+	if _, err := d.Open(ctx, "r", -1, 5); err == nil {
+		t.Fatal("Open with a negative offset succeeded")
+	}
+}
+
+// endlessReader streams zeros until its context is done.
+type endlessReader struct {
+	ctx context.Context
+}
+
+func (e *endlessReader) Read(p []byte) (int, error) {
+	if err := e.ctx.Err(); err != nil {
+		return 0, err
+	}
+	clear(p)
+	return len(p), nil
+}
+
+func (e *endlessReader) Close() error { return nil }
+
+func TestRemoteOpenCancelReachesDriver(t *testing.T) {
+	for _, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			rec := &recordDriver{Driver: mem.New(), open: func(ctx context.Context) (io.ReadCloser, error) {
+				// Report when the driver's context ends.
+				go func() {
+					<-ctx.Done()
+					done <- ctx.Err()
+				}()
+				return &endlessReader{ctx: ctx}, nil
+			}}
+			srv := startShardServer(t, p.h2, map[string]drivers.Driver{"d": rec})
+			d := remoteFor(srv, "d")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rc, err := d.Open(ctx, "endless", 0, -1)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer rc.Close()
+			if _, err := io.CopyN(io.Discard, rc, 1<<20); err != nil {
+				t.Fatalf("reading the stream: %v", err)
+			}
+			cancel()
+			_, err = io.Copy(io.Discard, rc)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("read after cancel = %v, want context.Canceled", err)
+			}
+			if err := rpcWait(t, done, "the server-side reader to see the cancellation"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("server-side ctx error = %v", err)
+			}
+		})
+	}
+}
+
+// failAfter returns n bytes then err.
+type failAfter struct {
+	io.Reader
+}
+
+func (failAfter) Close() error { return nil }
+
+func TestRemoteOpenMidStreamError(t *testing.T) {
+	errMedium := errors.New("medium error at sector 7")
+	rec := &recordDriver{Driver: mem.New(), open: func(ctx context.Context) (io.ReadCloser, error) {
+		return failAfter{io.MultiReader(driverstest.NewPatternReader(4, 200_000),
+			iotest.ErrReader(errMedium))}, nil
+	}}
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": rec})
+	rc, err := remoteFor(srv, "d").Open(context.Background(), "x", 0, -1)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	if err == nil || !strings.Contains(err.Error(), errMedium.Error()) {
+		t.Fatalf("read = %d, %v; want the remote reader's error", n, err)
+	}
+}
+
+func TestRemoteErrorMapping(t *testing.T) {
+	for _, sentinel := range []error{drivers.ErrNotFound, drivers.ErrInvalidName, drivers.ErrOffline, drivers.ErrFull} {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			raised := errors.Join(errors.New("drive sdb3"), sentinel)
+			rec := &recordDriver{Driver: mem.New(), stat: func(context.Context) (drivers.Info, error) {
+				return drivers.Info{}, raised
+			}}
+			srv := startShardServer(t, false, map[string]drivers.Driver{"d": rec})
+			_, err := remoteFor(srv, "d").Stat(context.Background(), "x")
+			if !errors.Is(err, sentinel) {
+				t.Fatalf("Stat = %v, want %v", err, sentinel)
+			}
+			if !strings.Contains(err.Error(), "drive sdb3") {
+				t.Fatalf("Stat = %v: remote message lost", err)
+			}
+		})
+	}
+}
+
+// A timeout or cancellation on the serving node while the caller's own
+// context is live makes the shard unreachable, not "your context ended".
+func TestRemoteServerSideTimeoutIsOffline(t *testing.T) {
+	rec := &recordDriver{Driver: mem.New(), stat: func(context.Context) (drivers.Info, error) {
+		return drivers.Info{}, fmt.Errorf("slow disk: %w", context.DeadlineExceeded)
+	}}
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": rec})
+	_, err := remoteFor(srv, "d").Stat(context.Background(), "x")
+	if !errors.Is(err, drivers.ErrOffline) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stat = %v, want ErrOffline and no context error", err)
+	}
+}
+
+func TestRemoteConfigValidate(t *testing.T) {
+	addr := func() (string, error) { return "127.0.0.1:1", nil }
+	for _, tc := range []struct {
+		name  string
+		cfg   RemoteConfig
+		wants []string
+	}{
+		{"ok", RemoteConfig{Client: http.DefaultClient, Addr: addr, Drive: "d"}, nil},
+		{"empty", RemoteConfig{Scheme: "ftp"}, []string{"Client", "Addr", "Drive", "Scheme"}},
+	} {
+		err := tc.cfg.Validate()
+		if (err == nil) != (len(tc.wants) == 0) {
+			t.Fatalf("%s: Validate = %v", tc.name, err)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Validate = %v, want it to name %s", tc.name, err, w)
+			}
+		}
+	}
+}
+
+func TestRemoteDeadlinePropagates(t *testing.T) {
+	got := make(chan time.Time, 1)
+	rec := &recordDriver{Driver: mem.New(), stat: func(ctx context.Context) (drivers.Info, error) {
+		d, _ := ctx.Deadline()
+		got <- d
+		return drivers.Info{Name: "x"}, nil
+	}}
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": rec})
+	deadline := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := remoteFor(srv, "d").Stat(ctx, "x"); err != nil {
+		t.Fatalf("Stat: %v", err)
+	}
+	if d := <-got; !d.Equal(deadline) {
+		t.Fatalf("server deadline = %v, want %v", d, deadline)
+	}
+}
+
+func TestRemoteUsageFromConfig(t *testing.T) {
+	want := drivers.Usage{Total: 10, Free: 4, Used: 6, Online: true}
+	d := NewRemoteDriver(RemoteConfig{
+		Addr:  func() (string, error) { return "", errors.New("must not be called") },
+		Drive: "d",
+		Usage: func(context.Context) (drivers.Usage, error) { return want, nil },
+	})
+	if u, err := d.Usage(context.Background()); err != nil || u != want {
+		t.Fatalf("Usage = %+v, %v", u, err)
+	}
+}
+
+func TestProtoVersion(t *testing.T) {
+	srv := startShardServer(t, false, map[string]drivers.Driver{"d": mem.New()})
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{
+		{"", http.StatusBadRequest},
+		{"0", http.StatusBadRequest},
+		{"2", http.StatusBadRequest},
+		{"x", http.StatusBadRequest},
+		{"1", http.StatusOK},
+	} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/rpc/drive/d/usage", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.header != "" {
+			req.Header.Set(ProtoHeader, tc.header)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("%s %q: status %d (%s), want %d", ProtoHeader, tc.header, resp.StatusCode, body, tc.want)
+		}
+		if tc.want != http.StatusBadRequest {
+			continue
+		}
+		var w wireError
+		if err := json.Unmarshal(body, &w); err != nil || w.Code != codeBadProto || !strings.Contains(w.Message, "versions 1 to 1") {
+			t.Fatalf("%s %q: body %s, want a bad_proto error naming the versions", ProtoHeader, tc.header, body)
+		}
+		if err := fromWire(w); !errors.Is(err, ErrProtoVersion) || !errors.Is(err, drivers.ErrOffline) {
+			t.Fatalf("fromWire(bad_proto) = %v", err)
+		}
+	}
+}
+
+// BenchmarkRemotePut compares a 16 MiB Put through the RPC (TLS, HTTP/1.1)
+// with the same Put straight into the mem driver.
+func BenchmarkRemotePut(b *testing.B) {
+	const size = 16 << 20
+	data := driverstest.Pattern(1, size)
+	b.Run("direct", func(b *testing.B) {
+		d := mem.New()
+		b.SetBytes(size)
+		for b.Loop() {
+			if _, err := d.Put(context.Background(), "bench", bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, p := range protocols {
+		b.Run("remote-"+p.name, func(b *testing.B) {
+			srv := startShardServer(b, p.h2, map[string]drivers.Driver{"d": mem.New()})
+			d := remoteFor(srv, "d")
+			b.SetBytes(size)
+			for b.Loop() {
+				if _, err := d.Put(context.Background(), "bench", bytes.NewReader(data)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
