@@ -492,14 +492,20 @@ func (s *Store) retryable(ctx context.Context, err error) bool {
 // leadership changes (or a short backoff) between attempts. Commands and
 // read-index requests are bounded by Config.ApplyTimeout when ctx has no
 // earlier deadline.
+//
+// When the Store's own bound ends the retries (the caller's context is still
+// live), the error is the last retryable one, wrapped: it says why no leader
+// answered (ErrNotLeader, ErrLeadershipLost), which callers report as
+// "unavailable, retry", not as their own timeout.
 func retry[T any](ctx context.Context, s *Store, attempt func(context.Context) (T, error)) (T, error) {
+	parent := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.ApplyTimeout)
 		defer cancel()
 	}
 	backoff := 2 * time.Millisecond
-	var ambiguous error
+	var ambiguous, lastRetryable error
 	for {
 		ch := s.leaderChanged()
 		v, err := attempt(ctx)
@@ -510,7 +516,10 @@ func retry[T any](ctx context.Context, s *Store, attempt func(context.Context) (
 			ambiguous = err
 		}
 		if !s.retryable(ctx, err) {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil && parent.Err() == nil && lastRetryable != nil && !s.isClosed():
+				err = fmt.Errorf("%w (gave up after %v)", lastRetryable, s.cfg.ApplyTimeout)
+			case ctx.Err() != nil:
 				err = ctxErr(ctx)
 			}
 			if ambiguous != nil && !errors.Is(err, ErrLeadershipLost) {
@@ -519,6 +528,7 @@ func retry[T any](ctx context.Context, s *Store, attempt func(context.Context) (
 			}
 			return v, err
 		}
+		lastRetryable = err
 		s.retries.Add(1)
 		t := time.NewTimer(backoff)
 		select {

@@ -1,6 +1,7 @@
 package metastore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -122,5 +123,32 @@ func TestFollowerWithoutForwarder(t *testing.T) {
 	c.waitCaughtUp(f)
 	if _, err := f.store().GetContainer(ctx, "t1", "c1", Stale); err != nil {
 		t.Fatalf("stale read on follower: %v", err)
+	}
+}
+
+// TestNoQuorumReportsNotLeader: a node cut off from any quorum gives up
+// after ApplyTimeout with an error that says no leader answered (which the
+// S3 layer reports as 503, retry), not as the caller's own timeout.
+func TestNoQuorumReportsNotLeader(t *testing.T) {
+	c := newTestCluster(t, 2, true, func(cfg *Config) { cfg.ApplyTimeout = 700 * time.Millisecond })
+	l := c.currentLeader()
+	f := c.followers()[0]
+	c.stop(l) // the survivor alone is no quorum: no leader can be elected
+	ctx := context.Background() // no deadline: the Store's bound applies
+	err := f.store().CreateContainer(ctx, Container{Tenant: "t1", Name: "c9"})
+	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("write without quorum: %v, want ErrNotLeader or ErrLeadershipLost", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write without quorum reported as a timeout: %v", err)
+	}
+	if _, err := f.store().GetContainer(ctx, "t1", "c9"); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("linearizable read without quorum: %v, want ErrNotLeader", err)
+	}
+	// The caller's own deadline is still reported as such.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := f.store().CreateContainer(short, Container{Tenant: "t1", Name: "c9"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("write with the caller's deadline: %v, want context.DeadlineExceeded", err)
 	}
 }
