@@ -212,6 +212,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdCompleteUpload, &completeUploadCmd{CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u", VersionID: "v",
 			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Cond: Cond{IfMatchETag: "e"}, MinPartSize: 5 << 20}}},
 		{cmdAbortUpload, &abortUploadCmd{uploadRef{"t", "c", "k", "u"}}},
+		{cmdSetTenantLimits, &setTenantLimitsCmd{"t", TenantLimits{Override: true, RequestsPerSec: 1.5, Burst: 2, BytesInPerSec: 3, BytesOutPerSec: 4}}},
+		{cmdSetTenantQuota, &setTenantQuotaCmd{"t", TenantQuota{MaxBytes: 1, MaxArtifacts: 2, MaxEgressBytesPerMonth: 3}}},
+		{cmdSetContainerQuota, &setContainerQuotaCmd{"t", "c", 5, 6}},
+		{cmdRecordUsage, &recordUsageCmd{now: t0.UnixNano(), deltas: []usageDelta{{"t", 3600, 1, 2, 3, 4}, {"u", 7200, 0, 0, 0, 1}}}},
+		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

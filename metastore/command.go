@@ -45,6 +45,11 @@ const (
 	cmdCreateTenant        cmdType = 17
 	cmdCreateUser          cmdType = 18
 	cmdSetTenantState      cmdType = 19
+	cmdSetTenantLimits     cmdType = 20
+	cmdSetTenantQuota      cmdType = 21
+	cmdSetContainerQuota   cmdType = 22
+	cmdRecordUsage         cmdType = 23
+	cmdSampleStorage       cmdType = 24
 )
 
 const (
@@ -102,6 +107,11 @@ var cmdTable = [...]*cmdSpec{
 	cmdCreateTenant:        {"create-tenant", commandV1, decodeCreateTenant},
 	cmdCreateUser:          {"create-user", commandV1, decodeCreateUser},
 	cmdSetTenantState:      {"set-tenant-state", commandV1, decodeSetTenantState},
+	cmdSetTenantLimits:     {"set-tenant-limits", commandV1, decodeSetTenantLimits},
+	cmdSetTenantQuota:      {"set-tenant-quota", commandV1, decodeSetTenantQuota},
+	cmdSetContainerQuota:   {"set-container-quota", commandV1, decodeSetContainerQuota},
+	cmdRecordUsage:         {"record-usage", commandV1, decodeRecordUsage},
+	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
 }
 
 func (t cmdType) String() string {

@@ -39,6 +39,9 @@
 //	"f" 0x0b lp(blobID) ownerKey           blob reference: the record under ownerKey uses the blob
 //	"f" 0x0c requestID(16)                 dedupe: log index, proposer time and result of an applied request
 //	"f" 0x0d                               state machine clock (max proposer time)
+//	"f" 0x0e tenant                        TenantSettings: rate/bandwidth limits, quotas
+//	"f" 0x0f lp(tenant) be64(hour)         UsageHour (hour start in Unix seconds)
+//	"f" 0x10 lp(tenant) be32(yyyymm)       egress bytes of a calendar month (varint)
 //
 // lp(s) is s prefixed with its length as a uvarint: tenant and container
 // names are unambiguous whatever bytes they hold, and an artifact key comes
@@ -97,6 +100,32 @@
 // log order, once the state machine clock is dedupeTTL (10 minutes) past
 // their time, and beyond dedupeMaxEntries (100,000): both bounds are
 // constants because every node must evict alike.
+//
+// # Quotas
+//
+// PutArtifact, PutPart and CompleteUpload are refused with
+// ErrQuotaExceeded when they would take the tenant's (TenantQuota) or the
+// container's (Container.QuotaBytes, QuotaArtifacts) stored bytes or
+// artifact count past its limit, decided in the same apply step that
+// would write the record, from the usage counters the state machine keeps
+// (so concurrent writes through different nodes cannot both pass). Bytes
+// are Usage.Bytes + Usage.UploadBytes: parts of unfinished uploads hold
+// storage. A change <= 0 always passes; otherwise usage + change <= limit.
+// An overwrite counts the size difference, a completion releases all the
+// upload's parts and adds the artifact, an abort or a container deletion
+// releases the parts. Monthly egress is not decided here (reads are not
+// commands); RecordUsage keeps the per-month counter the serving node
+// checks.
+//
+// # Usage hours
+//
+// RecordUsage adds one node's metered deltas (requests by class, bytes in
+// and out) to per-tenant hourly records; the records of all nodes sum. Its
+// caller chooses the request id, so a report retried after an unknown
+// outcome applies once (within the dedupe window). The records of the
+// proposer's current hour, and every tenant's record on SampleStorage, are
+// stamped with the tenant's stored bytes and artifacts at apply time: the
+// storage figure of an hour is its last sample.
 //
 // # Durability (fsync rules)
 //

@@ -57,6 +57,10 @@ var (
 	// ErrRestoring: the local state is being replaced by a snapshot, or a
 	// restore failed and the node waits for another; reads fail meanwhile.
 	ErrRestoring = errors.New("metastore: state unavailable: snapshot restore incomplete")
+	// ErrQuotaExceeded: a write would take a tenant or a container past a
+	// quota (stored bytes or artifact count), decided by the state machine
+	// atomically with the write. The message names the quota.
+	ErrQuotaExceeded = errors.New("metastore: quota exceeded")
 )
 
 // errCode is the one-byte error code carried in apply results and in
@@ -82,6 +86,7 @@ const (
 	codeCorrupt
 	codeUnsupportedCommand
 	codeRestoring
+	codeQuotaExceeded
 )
 
 // codeOther is an error without a sentinel; only its message is carried.
@@ -105,6 +110,7 @@ var codeErrors = [...]error{
 	codeCorrupt:            ErrCorrupt,
 	codeUnsupportedCommand: ErrUnsupportedCommand,
 	codeRestoring:          ErrRestoring,
+	codeQuotaExceeded:      ErrQuotaExceeded,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

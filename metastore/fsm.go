@@ -333,7 +333,7 @@ func fsmTable(key []byte) byte {
 // cached reports whether reads of key's table are cached for the batch.
 func cached(key []byte) bool {
 	switch fsmTable(key) {
-	case tblContainer, tblTenantUsage, tblContUsage, tblClock:
+	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg:
 		return true
 	}
 	return false

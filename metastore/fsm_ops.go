@@ -140,9 +140,11 @@ func (t *txn) currentArtifact(tenant, container, key string) (*Artifact, error) 
 }
 
 // storeArtifact makes a the current artifact under its key, replacing cur
-// (nil when there was none): usage moves by the difference, and the blob
-// references move from cur's parts to a's.
-func (t *txn) storeArtifact(a, cur *Artifact) error {
+// (nil when there was none): usage moves by the difference (and
+// UploadBytes by dUpload, in the same update: staged writes are not read
+// back within a command), and the blob references move from cur's parts
+// to a's.
+func (t *txn) storeArtifact(a, cur *Artifact, dUpload int64) error {
 	k := artifactKey(a.Tenant, a.Container, a.Key)
 	dBytes, dCount := a.Size, int64(1)
 	if cur != nil {
@@ -150,7 +152,7 @@ func (t *txn) storeArtifact(a, cur *Artifact) error {
 		dBytes -= cur.Size
 		dCount = 0
 	}
-	if err := t.addUsage(a.Tenant, a.Container, dBytes, dCount); err != nil {
+	if err := t.adjustUsage(a.Tenant, a.Container, Usage{Bytes: dBytes, Artifacts: dCount, UploadBytes: dUpload}); err != nil {
 		return err
 	}
 	t.refBlobs(k, a.Parts)
@@ -200,16 +202,28 @@ func (t *txn) usage(key []byte) (Usage, error) {
 
 // addUsage adjusts the tenant's and the container's counters.
 func (t *txn) addUsage(tenant, container string, dBytes, dArtifacts int64) error {
-	if dBytes == 0 && dArtifacts == 0 {
+	return t.adjustUsage(tenant, container, Usage{Bytes: dBytes, Artifacts: dArtifacts})
+}
+
+// adjustUsage adds d to the tenant's and the container's counters. An empty
+// container adjusts only the tenant's. UploadBytes never goes below 0:
+// parts uploaded by a release that did not count them free nothing.
+func (t *txn) adjustUsage(tenant, container string, d Usage) error {
+	if d == (Usage{}) {
 		return nil
 	}
-	for _, k := range [][]byte{tenantUsageKey(tenant), containerUsageKey(tenant, container)} {
+	keys := [][]byte{tenantUsageKey(tenant)}
+	if container != "" {
+		keys = append(keys, containerUsageKey(tenant, container))
+	}
+	for _, k := range keys {
 		u, err := t.usage(k)
 		if err != nil {
 			return err
 		}
-		u.Bytes += dBytes
-		u.Artifacts += dArtifacts
+		u.Bytes += d.Bytes
+		u.Artifacts += d.Artifacts
+		u.UploadBytes = max(u.UploadBytes+d.UploadBytes, 0)
 		t.set(k, encodeUsage(u))
 	}
 	return nil
@@ -435,6 +449,13 @@ func (c *deleteContainerCmd) apply(t *txn) result {
 		parts = append(parts, p)
 	}
 	mustOK(it.Close())
+	var released int64
+	for _, p := range parts {
+		released += p.Size
+	}
+	if err := t.adjustUsage(c.tenant, "", Usage{UploadBytes: -released}); err != nil {
+		return errResult(err)
+	}
 	t.del(containerKey(c.tenant, c.name))
 	t.del(containerUsageKey(c.tenant, c.name))
 	return okResult(encodeParts(parts))
@@ -445,14 +466,28 @@ func (c *putArtifactCmd) apply(t *txn) result {
 	if err := checkArtifact(a); err != nil {
 		return errResult(err)
 	}
-	cur, err := t.currentArtifact(a.Tenant, a.Container, a.Key)
+	cont, err := t.container(a.Tenant, a.Container)
+	if err != nil {
+		return errResult(err)
+	}
+	if cont == nil {
+		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, a.Container))
+	}
+	cur, err := t.artifact(a.Tenant, a.Container, a.Key)
 	if err != nil {
 		return errResult(err)
 	}
 	if err := checkCond(c.cond, cur); err != nil {
 		return errResult(err)
 	}
-	if err := t.storeArtifact(a, cur); err != nil {
+	dBytes, dCount := a.Size, int64(1)
+	if cur != nil {
+		dBytes, dCount = a.Size-cur.Size, 0
+	}
+	if err := t.checkQuota(a.Tenant, cont, dBytes, dCount); err != nil {
+		return errResult(err)
+	}
+	if err := t.storeArtifact(a, cur, 0); err != nil {
 		return errResult(err)
 	}
 	return okResult(encodeOptArtifact(cur))
@@ -520,7 +555,24 @@ func (c *putPartCmd) apply(t *txn) result {
 			return errResult(err)
 		}
 		prev = &p
-		t.unrefBlobs(k, []Part{p})
+	}
+	// Uploaded parts hold storage: they count against the bytes quotas.
+	delta := c.p.Size
+	if prev != nil {
+		delta -= prev.Size
+	}
+	cont, err := t.container(c.ref.tenant, c.ref.container)
+	if err != nil {
+		return errResult(err)
+	}
+	if err := t.checkQuota(c.ref.tenant, cont, delta, 0); err != nil {
+		return errResult(err)
+	}
+	if err := t.adjustUsage(c.ref.tenant, c.ref.container, Usage{UploadBytes: delta}); err != nil {
+		return errResult(err)
+	}
+	if prev != nil {
+		t.unrefBlobs(k, []Part{*prev})
 	}
 	t.refBlobs(k, []Part{c.p})
 	t.set(k, encodePart(c.p))
@@ -581,11 +633,31 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		used = append(used, p)
 		usedIdx[j] = true
 	}
-	cur, err := t.currentArtifact(in.Tenant, in.Container, in.Key)
+	cont, err := t.container(in.Tenant, in.Container)
+	if err != nil {
+		return errResult(err)
+	}
+	if cont == nil {
+		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, in.Container))
+	}
+	cur, err := t.artifact(in.Tenant, in.Container, in.Key)
 	if err != nil {
 		return errResult(err)
 	}
 	if err := checkCond(in.Cond, cur); err != nil {
+		return errResult(err)
+	}
+	// The uploaded parts leave UploadBytes; the used ones become the
+	// artifact's bytes, the unused ones are freed.
+	var released int64
+	for _, p := range stored {
+		released += p.Size
+	}
+	dBytes, dCount := size-released, int64(1)
+	if cur != nil {
+		dBytes, dCount = dBytes-cur.Size, 0
+	}
+	if err := t.checkQuota(in.Tenant, cont, dBytes, dCount); err != nil {
 		return errResult(err)
 	}
 	a := Artifact{
@@ -610,7 +682,7 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		}
 	}
 	t.del(uploadKey(in.Tenant, in.Container, in.Key, in.UploadID))
-	if err := t.storeArtifact(&a, cur); err != nil {
+	if err := t.storeArtifact(&a, cur, -released); err != nil {
 		return errResult(err)
 	}
 	return okResult(encodeComplete(&a, cur, unused))
@@ -631,9 +703,14 @@ func (c *abortUploadCmd) apply(t *txn) result {
 	if err != nil {
 		return errResult(err)
 	}
+	var released int64
 	for i, p := range parts {
 		t.unrefBlobs(keys[i], []Part{p})
 		t.del(keys[i])
+		released += p.Size
+	}
+	if err := t.adjustUsage(c.ref.tenant, c.ref.container, Usage{UploadBytes: -released}); err != nil {
+		return errResult(err)
 	}
 	t.del(uploadKey(c.ref.tenant, c.ref.container, c.ref.key, c.ref.uploadID))
 	return okResult(encodeParts(parts))

@@ -370,6 +370,14 @@ func TestFSMDeterministic(t *testing.T) {
 		want.Bytes += art.Size
 		want.Artifacts++
 	}
+	// Parts of unfinished uploads count as UploadBytes.
+	parts, err := scan(a.db, partContainerPrefix("t1", "c1"), decodePart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		want.UploadBytes += p.Size
+	}
 	if got := a.usage("t1"); got != want {
 		t.Fatalf("usage %+v, artifacts add up to %+v", got, want)
 	}

@@ -33,6 +33,9 @@ const (
 	tblBlobRef     = 0x0b // lp(blobID) referencing record key -> empty
 	tblDedupe      = 0x0c // request id (16 bytes) -> dedupe entry
 	tblClock       = 0x0d // (no suffix) -> max proposer time seen
+	tblTenantCfg   = 0x0e // tenant -> TenantSettings (limits, quotas)
+	tblUsageHour   = 0x0f // lp(tenant) be64(hour start, Unix seconds) -> UsageHour
+	tblMonthEgress = 0x10 // lp(tenant) be32(year*100+month) -> egress bytes (varint)
 )
 
 var (

@@ -320,22 +320,38 @@ func decodeUpload(b []byte) (Upload, error) {
 	return u, nil
 }
 
+// usageV2 adds UploadBytes. A usage record is written as version 1 while
+// UploadBytes is 0, so state without unfinished multipart uploads stays
+// readable by a release that knows only version 1.
+const usageV2 = 2
+
 func encodeUsage(u Usage) []byte {
-	e := encoder{b: make([]byte, 0, 16)}
-	e.u8(recordV1)
+	e := encoder{b: make([]byte, 0, 24)}
+	if u.UploadBytes == 0 {
+		e.u8(recordV1)
+	} else {
+		e.u8(usageV2)
+	}
 	e.varint(u.Bytes)
 	e.varint(u.Artifacts)
+	if u.UploadBytes != 0 {
+		e.varint(u.UploadBytes)
+	}
 	return e.b
 }
 
 func decodeUsage(b []byte) (Usage, error) {
 	d := decoder{b: b}
-	if v := d.u8(); v != recordV1 && d.err == nil {
+	v := d.u8()
+	if v != recordV1 && v != usageV2 && d.err == nil {
 		return Usage{}, corrupt("usage", fmt.Errorf("unknown version %d", v))
 	}
 	var u Usage
 	u.Bytes = d.varint()
 	u.Artifacts = d.varint()
+	if v == usageV2 {
+		u.UploadBytes = d.varint()
+	}
 	if err := d.done(); err != nil {
 		return Usage{}, corrupt("usage", err)
 	}

@@ -122,7 +122,12 @@ type Upload struct {
 
 // Usage is a tenant's (or container's) current stored figures, maintained by
 // the state machine on every put, overwrite, delete and completion.
+//
+// UploadBytes is the size of the uploaded parts of unfinished multipart
+// uploads: they hold storage, so quotas count them (a completion moves
+// them into Bytes, an abort frees them), but they are not artifacts.
 type Usage struct {
-	Bytes     int64
-	Artifacts int64
+	Bytes       int64
+	Artifacts   int64
+	UploadBytes int64
 }

@@ -332,6 +332,8 @@ func metaErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrInvalidPartOrder, err)
 	case errors.Is(err, metastore.ErrEntityTooSmall):
 		return fmt.Errorf("%w: %w", ErrEntityTooSmall, err)
+	case errors.Is(err, metastore.ErrQuotaExceeded):
+		return quotaFromMeta(err) // node/quota.go
 	case errors.Is(err, metastore.ErrNotLeader), errors.Is(err, metastore.ErrLeadershipLost):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -11,7 +11,16 @@
 //	  -> sigv4.Verifier.Verify: Authorization header or presigned query,
 //	     clock skew, secret from Engine.Credential, constant-time compare;
 //	     the tenant of the request is the tenant of its access key
+//	  -> tenant rate limit (Config.Limiter.Allow: X-RateLimit-* headers,
+//	     SlowDown when refused)
 //	  -> bucket-name and key validation
+//	  -> tenant quotas and bandwidth (tenancy.go): for PutObject and
+//	     UploadPart the Engine's QuotaChecker pre-checks the declared size
+//	     (403 QuotaExceeded before any byte is read), for GetObject the
+//	     month's egress; a Limiter that is also a ByteLimiter shapes the
+//	     request body (ingress) or response (egress) to the tenant's
+//	     bytes/s. The metastore decides stored-byte quotas again, exactly,
+//	     when the write commits.
 //	  -> handler (bucket.go, object.go, multipart.go, list.go)
 //	     request bodies go through openBody (body.go): size limits,
 //	     aws-chunked decoding (sigv4.ChunkedReader: chained chunk
@@ -69,7 +78,6 @@
 // Signature Version 2 is refused (InvalidRequest), and so is anonymous
 // access (AccessDenied). A Range header naming several ranges is served as
 // the whole artifact, as S3 does. STS session tokens are not supported.
-// Per-tenant rate limits and quotas are not applied here yet.
 //
 // # Early rejections and large bodies
 //

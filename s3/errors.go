@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // Errors raised by the S3 layer itself. Each appears in errorTable.
@@ -68,9 +69,11 @@ var errorTable = []apiError{
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
 
-	// Tenant limits.
+	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
+	{node.ErrQuotaExceeded, "QuotaExceeded", 403, "The request would exceed a quota of your account."},
 	{errSlowDown, "SlowDown", 503, "Please reduce your request rate."},
 	{errSlowDown429, "SlowDown", 429, "Please reduce your request rate."},
+	{tenancy.ErrRateLimited, "SlowDown", 503, "Please reduce your request rate."},
 
 	// Authentication.
 	{sigv4.ErrAnonymous, "AccessDenied", 403, "Access Denied"},
@@ -136,6 +139,13 @@ func withMessage(err error, format string, args ...any) error {
 	return &detailError{err: err, msg: fmt.Sprintf(format, args...)}
 }
 
+// clientMessager is an error of a lower layer that carries a message safe
+// to show to the client (node.QuotaError).
+type clientMessager interface {
+	error
+	ClientMessage() string
+}
+
 // lookupError finds the table row of err and the message to send.
 func lookupError(err error) (apiError, bool) {
 	for _, e := range errorTable {
@@ -143,11 +153,14 @@ func lookupError(err error) (apiError, bool) {
 			row := e
 			var d *detailError
 			var s *sigv4.Error
+			var c clientMessager
 			switch {
 			case errors.As(err, &d) && errors.Is(d.err, e.err):
 				row.message = d.msg
 			case errors.As(err, &s) && errors.Is(s.Kind, e.err):
 				row.message = s.Msg
+			case errors.As(err, &c):
+				row.message = c.ClientMessage()
 			}
 			return row, true
 		}

@@ -355,6 +355,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 			return err
 		}
 	}
+	if w, err = s.tenantLimits(ctx, w, r, rc); err != nil { // quotas, bandwidth (tenancy.go)
+		return err
+	}
 	return s.dispatch(ctx, w, r, rc)
 }
 

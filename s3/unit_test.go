@@ -693,3 +693,21 @@ func TestCheckWriteHeaders(t *testing.T) {
 		}
 	}
 }
+
+// quotaErr is an error with a client message, as node.QuotaError.
+type quotaErr struct{}
+
+func (quotaErr) Error() string         { return "node: quota exceeded: internal detail" }
+func (quotaErr) Unwrap() error         { return node.ErrQuotaExceeded }
+func (quotaErr) ClientMessage() string { return "Quota exceeded: tenant bytes quota 100." }
+
+func TestQuotaErrorRow(t *testing.T) {
+	row, ok := lookupError(fmt.Errorf("wrapped: %w", node.ErrQuotaExceeded))
+	if !ok || row.code != "QuotaExceeded" || row.status != 403 {
+		t.Fatalf("%+v", row)
+	}
+	row, _ = lookupError(fmt.Errorf("wrapped: %w", quotaErr{}))
+	if row.code != "QuotaExceeded" || row.message != "Quota exceeded: tenant bytes quota 100." {
+		t.Fatalf("%+v", row)
+	}
+}

@@ -80,7 +80,10 @@
 // caller to persist; each node meters its own requests and records of the
 // same tenant and hour add up. Storage is sampled once per hour by one node
 // only (the caller passes stored on the Raft leader and nil elsewhere), so
-// it is billed once.
+// it is billed once. Drain is the alternative for callers that persist
+// every few seconds: it returns the counters of every hour, the current
+// one included, and resets them (node.Metering uses it, and the metastore
+// stamps stored figures into the hourly records itself).
 //
 // # GB-months
 //

@@ -215,3 +215,27 @@ func (m *Meter) Flush(now time.Time, stored func(tenant string) (bytes, artifact
 	})
 	return out
 }
+
+// Drain returns everything counted so far, the current hour included, as
+// Hour records (StoredBytes and Artifacts 0), ordered by Start then
+// Tenant, and resets the counters. It is Flush for callers that persist
+// deltas every few seconds: records of the same tenant and hour add up,
+// so the parts of an hour drained at different times sum to the whole.
+func (m *Meter) Drain() []Hour {
+	m.mu.Lock()
+	var out []Hour
+	for h, byTenant := range m.mu.hours {
+		for _, r := range byTenant {
+			out = append(out, *r)
+		}
+		delete(m.mu.hours, h)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Hour) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Tenant, b.Tenant)
+	})
+	return out
+}

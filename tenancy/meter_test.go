@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -170,5 +171,32 @@ func TestMeterConcurrent(t *testing.T) {
 	const n = goroutines * perG
 	if a != n/2 || b != n/2 || in != n || out != 2*n {
 		t.Fatalf("totals A %d B %d in %d out %d, want %d %d %d %d", a, b, in, out, n/2, n/2, n, 2*n)
+	}
+}
+
+func TestMeterDrain(t *testing.T) {
+	now := time.Date(2025, 3, 4, 10, 59, 0, 0, time.UTC)
+	m := NewMeter(func() time.Time { return now })
+	m.Record("b", "PutObject", 10, 0)
+	m.Record("a", "GetObject", 0, 7)
+	now = now.Add(2 * time.Minute) // next hour
+	m.Record("a", "GetObject", 0, 3)
+	got := m.Drain()
+	h10 := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	want := []Hour{
+		{Tenant: "a", Start: h10, EgressBytes: 7, ClassB: 1},
+		{Tenant: "b", Start: h10, IngressBytes: 10, ClassA: 1},
+		{Tenant: "a", Start: h10.Add(time.Hour), EgressBytes: 3, ClassB: 1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Drain = %+v, want %+v", got, want)
+	}
+	if got := m.Drain(); len(got) != 0 {
+		t.Fatalf("second Drain = %+v", got)
+	}
+	// Counting goes on after a drain; the drained parts add up.
+	m.Record("a", "GetObject", 0, 1)
+	if got := m.Drain(); len(got) != 1 || got[0].EgressBytes != 1 {
+		t.Fatalf("Drain after more = %+v", got)
 	}
 }
