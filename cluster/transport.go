@@ -339,6 +339,7 @@ func (t *Transport) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		tuneTCP(c)
 		t.wg.Add(1)
 		go t.handshake(c)
 	}
@@ -410,6 +411,7 @@ func (t *Transport) dialTLS(ctx context.Context, addr string, protos []string) (
 	if err != nil {
 		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
 	}
+	tuneTCP(c)
 	tc := tls.Client(c, t.tls.clientConfig(protos))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
