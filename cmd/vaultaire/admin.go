@@ -59,6 +59,7 @@ type admin struct {
 	log     *slog.Logger
 	started time.Time
 	api     *adminAPI // /admin/v1 (nil: not served)
+	cluster *clusterAdmin
 }
 
 // newAdmin builds the admin endpoints and registers the engine, drive and
@@ -113,6 +114,9 @@ func (a *admin) handler() http.Handler {
 	r.GET("/health/ready", a.ready)
 	if a.api != nil {
 		a.api.register(r)
+		if a.cluster != nil {
+			a.cluster.register(r, a.api)
+		}
 		// Unknown /admin paths answer 401 before 404, so the listener
 		// does not tell a caller without the token which routes exist.
 		r.NotFound = http.HandlerFunc(a.api.notFound)
@@ -312,10 +316,10 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // startAdmin listens on addr and serves h until the returned stop is
 // called (it shuts the listener down within ctx's deadline).
-func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(ctx context.Context), err error) {
+func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(ctx context.Context), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
+		return nil, "", fmt.Errorf("admin listener: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -337,5 +341,5 @@ func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(ctx co
 			srv.Close()
 		}
 		<-done
-	}, nil
+	}, ln.Addr().String(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/audit"
 	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // The admin API manages tenants, users and access keys over JSON on the
@@ -39,6 +41,16 @@ import (
 //	POST   /admin/v1/keys/:key/disable
 //	POST   /admin/v1/keys/:key/enable
 //	DELETE /admin/v1/keys/:key
+//	GET    /admin/v1/tenants/:tenant/limits        limits, quota and usage
+//	PUT    /admin/v1/tenants/:tenant/limits        {requests_per_sec?, burst?, bytes_in_per_sec?, bytes_out_per_sec?, default?}
+//	PUT    /admin/v1/tenants/:tenant/quota         {max_bytes?, max_artifacts?, max_egress_bytes_per_month?}
+//	GET    /admin/v1/tenants/:tenant/containers/:container/quota
+//	PUT    /admin/v1/tenants/:tenant/containers/:container/quota  {max_bytes?, max_artifacts?}
+//	GET    /admin/v1/tenants/:tenant/usage?from=&to=  hourly usage records in [from, to) and GB-months
+//
+// Limits and quotas are partial updates: fields left out keep their
+// value; 0 means unlimited; "default": true drops the request-rate
+// override (the server's --rate-limit applies again).
 //
 // Errors are {"error": message, "code": code} with 400 (bad request),
 // 401 (no or wrong token), 404 (no such tenant, user or key), 409 (exists),
@@ -69,6 +81,9 @@ type adminAPI struct {
 	audit  *audit.Logger
 	nodeID string
 	log    *slog.Logger
+	// tenancy applies limit changes to this node's limiter at once and
+	// flushes its usage meter before a usage read (nil until started).
+	tenancy atomic.Pointer[tenantRuntime]
 }
 
 // apiError is an error the API answers with as it is.
@@ -108,6 +123,12 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.POST(v1+"/keys/:key/disable", a.serve("DisableAccessKey", a.setKeyEnabled(false)))
 	r.POST(v1+"/keys/:key/enable", a.serve("EnableAccessKey", a.setKeyEnabled(true)))
 	r.DELETE(v1+"/keys/:key", a.serve("DeleteAccessKey", a.deleteKey))
+	r.GET(v1+"/tenants/:tenant/limits", a.serve("GetTenantLimits", a.getLimits))
+	r.PUT(v1+"/tenants/:tenant/limits", a.serve("SetTenantLimits", a.setLimits))
+	r.PUT(v1+"/tenants/:tenant/quota", a.serve("SetTenantQuota", a.setQuota))
+	r.GET(v1+"/tenants/:tenant/containers/:container/quota", a.serve("GetContainerQuota", a.getContainerQuota))
+	r.PUT(v1+"/tenants/:tenant/containers/:container/quota", a.serve("SetContainerQuota", a.setContainerQuota))
+	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
 }
 
 // serve wraps h with authentication, error translation and auditing.
@@ -155,6 +176,7 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *apiError {
 		code   string
 	}{
 		{node.ErrTenantNotFound, http.StatusNotFound, "TenantNotFound"},
+		{node.ErrContainerNotFound, http.StatusNotFound, "ContainerNotFound"},
 		{node.ErrUserNotFound, http.StatusNotFound, "UserNotFound"},
 		{node.ErrAccessKeyNotFound, http.StatusNotFound, "AccessKeyNotFound"},
 		{node.ErrTenantExists, http.StatusConflict, "TenantExists"},
@@ -466,4 +488,279 @@ func (a *adminAPI) notFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, &apiError{Code: "NoSuchRoute", Message: "no such route"})
+}
+
+// --- limits and quotas ---
+
+type (
+	quotaJSON struct {
+		MaxBytes               int64 `json:"max_bytes"`
+		MaxArtifacts           int64 `json:"max_artifacts"`
+		MaxEgressBytesPerMonth int64 `json:"max_egress_bytes_per_month,omitempty"`
+	}
+	usageNowJSON struct {
+		Bytes            int64 `json:"bytes"`
+		Artifacts        int64 `json:"artifacts"`
+		UploadBytes      int64 `json:"upload_bytes"`
+		MonthEgressBytes int64 `json:"month_egress_bytes,omitempty"`
+	}
+	limitsJSON struct {
+		Tenant string `json:"tenant"`
+		// RateOverride false: RequestsPerSec and Burst are this node's
+		// default (--rate-limit, --rate-burst).
+		RateOverride   bool         `json:"rate_override"`
+		RequestsPerSec float64      `json:"requests_per_sec"`
+		Burst          int          `json:"burst"`
+		BytesInPerSec  int64        `json:"bytes_in_per_sec"`
+		BytesOutPerSec int64        `json:"bytes_out_per_sec"`
+		Quota          quotaJSON    `json:"quota"`
+		Usage          usageNowJSON `json:"usage"`
+	}
+	containerQuotaJSON struct {
+		Tenant    string       `json:"tenant"`
+		Container string       `json:"container"`
+		Quota     quotaJSON    `json:"quota"`
+		Usage     usageNowJSON `json:"usage"`
+	}
+)
+
+func (a *adminAPI) limitsAnswer(ctx context.Context, tl node.TenantLimits) (limitsJSON, error) {
+	u, err := a.eng.TenantUsage(ctx, tl.Tenant)
+	if err != nil {
+		return limitsJSON{}, err
+	}
+	out := limitsJSON{
+		Tenant: tl.Tenant, RateOverride: tl.Override,
+		RequestsPerSec: tl.Limit.RequestsPerSec, Burst: tl.Limit.Burst,
+		BytesInPerSec: tl.Limit.BytesInPerSec, BytesOutPerSec: tl.Limit.BytesOutPerSec,
+		Quota: quotaJSON{MaxBytes: tl.Quota.MaxBytes, MaxArtifacts: tl.Quota.MaxArtifacts, MaxEgressBytesPerMonth: tl.Quota.MaxEgressBytesPerMonth},
+		Usage: usageNowJSON{Bytes: u.Bytes, Artifacts: u.Artifacts, UploadBytes: u.UploadBytes, MonthEgressBytes: u.MonthEgressBytes},
+	}
+	if !tl.Override {
+		if tn := a.tenancy.Load(); tn != nil {
+			def := tn.def
+			if b, ok := tn.base[tl.Tenant]; ok {
+				def = b
+			}
+			out.RequestsPerSec, out.Burst = def.RequestsPerSec, def.Burst
+		}
+	}
+	return out, nil
+}
+
+func (a *adminAPI) getLimits(ctx context.Context, c *adminCall) (int, any, error) {
+	id, err := tenantParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	tl, err := a.eng.TenantLimits(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := a.limitsAnswer(ctx, tl)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
+}
+
+// nonNegative refuses negative numbers in a limits or quota body.
+func nonNegative(fields map[string]*int64) error {
+	for name, v := range fields {
+		if v != nil && *v < 0 {
+			return badRequest("InvalidArgument", "%s must be >= 0 (0: unlimited)", name)
+		}
+	}
+	return nil
+}
+
+func (a *adminAPI) setLimits(ctx context.Context, c *adminCall) (int, any, error) {
+	id, err := tenantParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		RequestsPerSec *float64 `json:"requests_per_sec"`
+		Burst          *int64   `json:"burst"`
+		BytesInPerSec  *int64   `json:"bytes_in_per_sec"`
+		BytesOutPerSec *int64   `json:"bytes_out_per_sec"`
+		Default        bool     `json:"default"`
+	}
+	if err := decode(c.req, &in); err != nil {
+		return 0, nil, err
+	}
+	if err := nonNegative(map[string]*int64{"burst": in.Burst, "bytes_in_per_sec": in.BytesInPerSec, "bytes_out_per_sec": in.BytesOutPerSec}); err != nil {
+		return 0, nil, err
+	}
+	if r := in.RequestsPerSec; r != nil && !(*r >= 0 && *r <= 1e9) {
+		return 0, nil, badRequest("InvalidArgument", "requests_per_sec must be between 0 (unlimited) and 1e9")
+	}
+	if in.Burst != nil && *in.Burst > 1<<30 {
+		return 0, nil, badRequest("InvalidArgument", "burst must be at most %d", 1<<30)
+	}
+	if in.Default && (in.RequestsPerSec != nil || in.Burst != nil) {
+		return 0, nil, badRequest("InvalidArgument", "default drops the rate override: it goes without requests_per_sec and burst")
+	}
+	cur, err := a.eng.TenantLimits(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	override, lim := cur.Override, cur.Limit
+	if in.RequestsPerSec != nil || in.Burst != nil {
+		if !override { // a new override starts from the default
+			if tn := a.tenancy.Load(); tn != nil {
+				lim.RequestsPerSec, lim.Burst = tn.def.RequestsPerSec, tn.def.Burst
+			}
+		}
+		override = true
+	}
+	if in.RequestsPerSec != nil {
+		lim.RequestsPerSec = *in.RequestsPerSec
+	}
+	if in.Burst != nil {
+		lim.Burst = int(*in.Burst)
+	}
+	if in.BytesInPerSec != nil {
+		lim.BytesInPerSec = *in.BytesInPerSec
+	}
+	if in.BytesOutPerSec != nil {
+		lim.BytesOutPerSec = *in.BytesOutPerSec
+	}
+	if in.Default {
+		override = false
+	}
+	tl, err := a.eng.SetTenantLimits(ctx, id, override, lim)
+	if err != nil {
+		return 0, nil, err
+	}
+	a.applyNow(ctx)
+	out, err := a.limitsAnswer(ctx, tl)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
+}
+
+// applyNow makes this node's limiter take a change at once; other nodes
+// take it at their next refresh (limitsRefreshInterval).
+func (a *adminAPI) applyNow(ctx context.Context) {
+	if tn := a.tenancy.Load(); tn != nil {
+		if err := tn.refresh(ctx); err != nil {
+			a.log.Warn("limits not applied at once; the next refresh will", "err", err)
+		}
+	}
+}
+
+type quotaIn struct {
+	MaxBytes               *int64 `json:"max_bytes"`
+	MaxArtifacts           *int64 `json:"max_artifacts"`
+	MaxEgressBytesPerMonth *int64 `json:"max_egress_bytes_per_month"`
+}
+
+func (q quotaIn) merge(cur tenancy.Quota) (tenancy.Quota, error) {
+	if err := nonNegative(map[string]*int64{"max_bytes": q.MaxBytes, "max_artifacts": q.MaxArtifacts, "max_egress_bytes_per_month": q.MaxEgressBytesPerMonth}); err != nil {
+		return cur, err
+	}
+	if q.MaxBytes != nil {
+		cur.MaxBytes = *q.MaxBytes
+	}
+	if q.MaxArtifacts != nil {
+		cur.MaxArtifacts = *q.MaxArtifacts
+	}
+	if q.MaxEgressBytesPerMonth != nil {
+		cur.MaxEgressBytesPerMonth = *q.MaxEgressBytesPerMonth
+	}
+	return cur, nil
+}
+
+func (a *adminAPI) setQuota(ctx context.Context, c *adminCall) (int, any, error) {
+	id, err := tenantParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in quotaIn
+	if err := decode(c.req, &in); err != nil {
+		return 0, nil, err
+	}
+	cur, err := a.eng.TenantLimits(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	q, err := in.merge(cur.Quota)
+	if err != nil {
+		return 0, nil, err
+	}
+	tl, err := a.eng.SetTenantQuota(ctx, id, q)
+	if err != nil {
+		return 0, nil, err
+	}
+	out, err := a.limitsAnswer(ctx, tl)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out, nil
+}
+
+func containerParam(c *adminCall) (string, error) {
+	name := c.p.ByName("container")
+	if name == "" || len(name) > 255 || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return "", badRequest("InvalidContainerName", "malformed container name")
+	}
+	c.ev.Container = name
+	return name, nil
+}
+
+func toContainerQuotaJSON(cq node.ContainerQuota) containerQuotaJSON {
+	return containerQuotaJSON{
+		Tenant: cq.Tenant, Container: cq.Container,
+		Quota: quotaJSON{MaxBytes: cq.Quota.MaxBytes, MaxArtifacts: cq.Quota.MaxArtifacts},
+		Usage: usageNowJSON{Bytes: cq.Usage.Bytes, Artifacts: cq.Usage.Artifacts, UploadBytes: cq.Usage.UploadBytes},
+	}
+}
+
+func (a *adminAPI) getContainerQuota(ctx context.Context, c *adminCall) (int, any, error) {
+	id, err := tenantParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	name, err := containerParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	cq, err := a.eng.ContainerQuota(ctx, id, name)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toContainerQuotaJSON(cq), nil
+}
+
+func (a *adminAPI) setContainerQuota(ctx context.Context, c *adminCall) (int, any, error) {
+	id, err := tenantParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	name, err := containerParam(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in quotaIn
+	if err := decode(c.req, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.MaxEgressBytesPerMonth != nil {
+		return 0, nil, badRequest("InvalidArgument", "egress quotas are per tenant, not per container")
+	}
+	cur, err := a.eng.ContainerQuota(ctx, id, name)
+	if err != nil {
+		return 0, nil, err
+	}
+	q, err := in.merge(cur.Quota)
+	if err != nil {
+		return 0, nil, err
+	}
+	cq, err := a.eng.SetContainerQuota(ctx, id, name, q)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toContainerQuotaJSON(cq), nil
 }

@@ -92,6 +92,12 @@ func TestAdminAPIAuthAndValidation(t *testing.T) {
 		{"POST", "/admin/v1/keys/" + testKey + "/disable"},
 		{"POST", "/admin/v1/keys/" + testKey + "/enable"},
 		{"DELETE", "/admin/v1/keys/" + testKey},
+		{"GET", "/admin/v1/tenants/root/limits"},
+		{"PUT", "/admin/v1/tenants/root/limits"},
+		{"PUT", "/admin/v1/tenants/root/quota"},
+		{"GET", "/admin/v1/tenants/root/containers/b/quota"},
+		{"PUT", "/admin/v1/tenants/root/containers/b/quota"},
+		{"GET", "/admin/v1/tenants/root/usage"},
 		{"GET", "/admin/v1/no-such-route"},
 	}
 	for _, r := range routes {

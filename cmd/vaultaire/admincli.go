@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,6 +43,17 @@ Commands:
   key disable KEY
   key enable KEY
   key delete KEY
+  tenant limits ID            limits, quotas and current usage
+  tenant set-limits ID [--rps N] [--burst N] [--bytes-in N] [--bytes-out N] [--default]
+                              request rate override (--default drops it) and bandwidth (bytes/s)
+  tenant set-quota ID [--max-bytes N] [--max-artifacts N] [--max-egress N]
+                              stored bytes, artifact count, egress bytes per month
+  container quota TENANT NAME
+  container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
+
+Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
+0 means unlimited; options left out keep their value.
+(Usage records for billing: vaultaire usage export -h.)
 
 Exit status: 0 ok, 1 API or connection error, 2 usage error.
 `
@@ -140,6 +152,9 @@ func subArgs(fs *flag.FlagSet, args []string, n int, usage string) ([]string, er
 }
 
 func (c *adminClient) run(ctx context.Context, noun, verb string, args []string, asJSON bool, out io.Writer) error {
+	if noun == "cluster" {
+		return c.runCluster(ctx, verb, args, asJSON, out)
+	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)
 	esc := url.PathEscape
 	var (
@@ -226,6 +241,59 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 		}
 		method, path = http.MethodDelete, "/admin/v1/keys/"+esc(pos[0])
 		show = func([]byte) error { _, err := fmt.Fprintf(out, "deleted %s\n", pos[0]); return err }
+	case "tenant limits":
+		pos, err := subArgs(fs, args, 1, "tenant limits ID")
+		if err != nil {
+			return err
+		}
+		method, path, show = http.MethodGet, "/admin/v1/tenants/"+esc(pos[0])+"/limits", showLimits(out)
+	case "tenant set-limits":
+		usage := "tenant set-limits ID [--rps N] [--burst N] [--bytes-in N] [--bytes-out N] [--default]"
+		fs.Float64("rps", 0, "")
+		fs.Int64("burst", 0, "")
+		fs.Var(new(byteFlag), "bytes-in", "")
+		fs.Var(new(byteFlag), "bytes-out", "")
+		fs.Bool("default", false, "")
+		pos, err := subArgs(fs, args, 1, usage)
+		if err != nil {
+			return err
+		}
+		in, err := setFlags(fs, map[string]string{"rps": "requests_per_sec", "burst": "burst", "bytes-in": "bytes_in_per_sec", "bytes-out": "bytes_out_per_sec", "default": "default"})
+		if err != nil {
+			return err
+		}
+		method, path, body, show = http.MethodPut, "/admin/v1/tenants/"+esc(pos[0])+"/limits", in, showLimits(out)
+	case "tenant set-quota":
+		fs.Var(new(byteFlag), "max-bytes", "")
+		fs.Int64("max-artifacts", 0, "")
+		fs.Var(new(byteFlag), "max-egress", "")
+		pos, err := subArgs(fs, args, 1, "tenant set-quota ID [--max-bytes N] [--max-artifacts N] [--max-egress N]")
+		if err != nil {
+			return err
+		}
+		in, err := setFlags(fs, map[string]string{"max-bytes": "max_bytes", "max-artifacts": "max_artifacts", "max-egress": "max_egress_bytes_per_month"})
+		if err != nil {
+			return err
+		}
+		method, path, body, show = http.MethodPut, "/admin/v1/tenants/"+esc(pos[0])+"/quota", in, showLimits(out)
+	case "container quota":
+		pos, err := subArgs(fs, args, 2, "container quota TENANT NAME")
+		if err != nil {
+			return err
+		}
+		method, path, show = http.MethodGet, "/admin/v1/tenants/"+esc(pos[0])+"/containers/"+esc(pos[1])+"/quota", showContainerQuota(out)
+	case "container set-quota":
+		fs.Var(new(byteFlag), "max-bytes", "")
+		fs.Int64("max-artifacts", 0, "")
+		pos, err := subArgs(fs, args, 2, "container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]")
+		if err != nil {
+			return err
+		}
+		in, err := setFlags(fs, map[string]string{"max-bytes": "max_bytes", "max-artifacts": "max_artifacts"})
+		if err != nil {
+			return err
+		}
+		method, path, body, show = http.MethodPut, "/admin/v1/tenants/"+esc(pos[0])+"/containers/"+esc(pos[1])+"/quota", in, showContainerQuota(out)
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, noun+" "+verb)
 	}
@@ -365,5 +433,105 @@ func showNewKey(out io.Writer) func([]byte) error {
 		}
 		_, err := fmt.Fprintln(out, "\nThe secret key is shown only now; store it safely.")
 		return err
+	}
+}
+
+// byteFlag is a byte amount: digits with an optional K, M, G, T (powers
+// of 1000) or Ki, Mi, Gi, Ti (powers of 1024) suffix, optionally ending
+// in B.
+type byteFlag struct{ n int64 }
+
+func (b *byteFlag) String() string { return fmt.Sprint(b.n) }
+func (b *byteFlag) Set(s string) error {
+	n, err := parseBytes(s)
+	b.n = n
+	return err
+}
+
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSpace(s), "B")
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid byte amount %q (want e.g. 1000, 10G, 5GiB)", s)
+	}
+	return n * mult, nil
+}
+
+// setFlags returns the JSON body of the flags given on the command line
+// (named by jsonName), so options left out keep their value on the server.
+func setFlags(fs *flag.FlagSet, jsonName map[string]string) (map[string]any, error) {
+	in := map[string]any{}
+	fs.Visit(func(f *flag.Flag) {
+		name, ok := jsonName[f.Name]
+		if !ok {
+			return
+		}
+		switch v := f.Value.(type) {
+		case *byteFlag:
+			in[name] = v.n
+		case flag.Getter:
+			in[name] = v.Get()
+		}
+	})
+	if len(in) == 0 {
+		return nil, fmt.Errorf("%w: nothing to set", errUsage)
+	}
+	return in, nil
+}
+
+func limitText(n int64, unit string) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.FormatInt(n, 10) + unit
+}
+
+func showLimits(out io.Writer) func([]byte) error {
+	return func(raw []byte) error {
+		var l limitsJSON
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		rate := "unlimited"
+		if l.RequestsPerSec > 0 {
+			rate = strconv.FormatFloat(l.RequestsPerSec, 'g', -1, 64) + "/s, burst " + strconv.Itoa(l.Burst)
+		}
+		if !l.RateOverride {
+			rate += " (server default)"
+		}
+		return table(out, "TENANT\t"+l.Tenant, [][]string{
+			{"requests", rate},
+			{"bytes in", limitText(l.BytesInPerSec, " B/s")},
+			{"bytes out", limitText(l.BytesOutPerSec, " B/s")},
+			{"quota bytes", limitText(l.Quota.MaxBytes, "")},
+			{"quota artifacts", limitText(l.Quota.MaxArtifacts, "")},
+			{"quota egress/month", limitText(l.Quota.MaxEgressBytesPerMonth, "")},
+			{"stored bytes", fmt.Sprintf("%d (+%d in unfinished uploads)", l.Usage.Bytes, l.Usage.UploadBytes)},
+			{"artifacts", strconv.FormatInt(l.Usage.Artifacts, 10)},
+			{"egress this month", strconv.FormatInt(l.Usage.MonthEgressBytes, 10)},
+		})
+	}
+}
+
+func showContainerQuota(out io.Writer) func([]byte) error {
+	return func(raw []byte) error {
+		var c containerQuotaJSON
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		return table(out, "TENANT\tCONTAINER\tQUOTA BYTES\tQUOTA ARTIFACTS\tBYTES\tARTIFACTS\tUPLOAD BYTES", [][]string{{
+			c.Tenant, c.Container, limitText(c.Quota.MaxBytes, ""), limitText(c.Quota.MaxArtifacts, ""),
+			strconv.FormatInt(c.Usage.Bytes, 10), strconv.FormatInt(c.Usage.Artifacts, 10), strconv.FormatInt(c.Usage.UploadBytes, 10),
+		}})
 	}
 }

@@ -39,6 +39,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serverCommand(ctx, args[1:], stdout, stderr)
 	case "admin":
 		return adminCommand(ctx, args[1:], stdout, stderr)
+	case "usage":
+		return usageCommand(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return clusterCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -57,8 +61,11 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Vaultaire: a clustered, multi-tenant, S3-compatible object store.
 
 Usage:
-  vaultaire server [flags]   run a node; with no flags: ./data, 127.0.0.1:9000, 4 drives, erasure 2+2
+  vaultaire server [flags]   run a node; with no flags: ./data, 127.0.0.1:9000, 4 drives, erasure 2+2;
+                             --join HOST:PORT adds it to a cluster
   vaultaire admin <command>  manage tenants, users and access keys (vaultaire admin -h)
+  vaultaire usage export     export a tenant's hourly usage as CSV or JSON (vaultaire usage -h)
+  vaultaire cluster <cmd>    cluster status and node removal (vaultaire cluster -h)
   vaultaire bench [flags]    benchmark an S3 endpoint (vaultaire bench -h)
   vaultaire version          print the version
 

@@ -18,8 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/raft"
-
+	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -58,6 +57,13 @@ type serverFlags struct {
 	auditFile   string
 	auditHook   string
 	auditToken  string
+
+	rpcAddr         string
+	rpcAdvertise    string
+	gossipAddr      string
+	gossipAdvertise string
+	join            listFlag
+	clusterSecret   string
 }
 
 func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -68,7 +74,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.address, "address", "127.0.0.1:9000", "S3 listen `host:port`")
 	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
 	fs.Var(&f.drives, "drive", "drive `dir` (repeat for each disk; default: 4 folders under --data)")
-	fs.StringVar(&f.erasure, "erasure", "2+2", "erasure shape `k+m` of new artifacts")
+	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
 	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
 	fs.StringVar(&f.region, "region", "us-east-1", "S3 region name")
@@ -91,6 +97,12 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
 	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
 	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
+	fs.StringVar(&f.rpcAddr, "rpc-address", "127.0.0.1:9002", "cluster RPC listen `host:port` (mutual TLS from the cluster secret; carries Raft, shard streams and forwarding)")
+	fs.StringVar(&f.rpcAdvertise, "rpc-advertise", "", "RPC `host:port` other nodes dial (default: the bound --rpc-address)")
+	fs.StringVar(&f.gossipAddr, "gossip-address", "127.0.0.1:9003", "gossip listen `host:port` (UDP and TCP)")
+	fs.StringVar(&f.gossipAdvertise, "gossip-advertise", "", "gossip `host:port` other nodes reach (default: the bound --gossip-address)")
+	fs.Var(&f.join, "join", "gossip `host:port` of a node of the cluster to join (repeat for several; retried until one answers)")
+	fs.StringVar(&f.clusterSecret, "cluster-secret", "", "the cluster's secret (vcs1_...), needed to join; prefer VAULTAIRE_CLUSTER_SECRET, which ps does not show")
 	fs.IntVar(&f.maxTenants, "metrics-max-tenants", metrics.DefaultMaxTenants, "distinct tenants with their own metric labels; later ones are \"other\"")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vaultaire server [flags]\n\nEvery flag can also be set as VAULTAIRE_<FLAG> (e.g. VAULTAIRE_ADDRESS,\nVAULTAIRE_DRIVE=a,b,c,d) or in the --config file; flags win over the\nenvironment, which wins over the file. VAULTAIRE_ROOT_ACCESS_KEY and\nVAULTAIRE_ROOT_SECRET_KEY set the root credentials instead of generating them.\n\n")
@@ -137,6 +149,13 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func parseShape(s string, blockSize int) (erasure.Shape, error) {
+	if s == "auto" {
+		// Data == 0: the Engine picks each blob's shape (node.AutoShape).
+		if blockSize == 0 {
+			blockSize = erasure.DefaultBlockSize
+		}
+		return erasure.Shape{BlockSize: blockSize}, nil
+	}
 	k, m, ok := strings.Cut(s, "+")
 	kn, err1 := strconv.Atoi(k)
 	mn, err2 := strconv.Atoi(m)
@@ -167,14 +186,11 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 			return err
 		}
 	}
-	masterHex, err := keptSecret(filepath.Join(f.data, "master.key"), func() string { return randomHex(32) })
+	secret, secretGenerated, err := clusterSecret(f)
 	if err != nil {
 		return err
 	}
-	masterKey, err := hex.DecodeString(masterHex)
-	if err != nil || len(masterKey) != 32 {
-		return fmt.Errorf("%s is not a 32-byte hex key", filepath.Join(f.data, "master.key"))
-	}
+	bootstrap := len(f.join) == 0
 
 	reg, err := metrics.New(metrics.Config{MaxTenants: f.maxTenants})
 	if err != nil {
@@ -183,11 +199,13 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// The admin listener comes up first, so liveness answers while the
 	// node starts; readiness says "starting" until everything is open.
 	adminH := newSwapHandler(startingHandler(time.Now()))
+	adminAddr := ""
 	if f.adminAddr != "" {
-		stopAdmin, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
+		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
 		if err != nil {
 			return err
 		}
+		adminAddr = addr
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -201,28 +219,58 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	defer closeDrives()
 
-	// A single node is a one-voter Raft group; its transport is in-process
-	// with a stable address so the persisted configuration matches on restart.
-	_, trans := raft.NewInmemTransport(raft.ServerAddress(nodeID))
+	// The S3 listener is bound early: its address is gossiped.
+	ln, err := net.Listen("tcp", f.address)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	// Every node is a cluster of one or more: the RPC transport carries
+	// Raft, so the metadata group's addresses are real from the start and a
+	// single node can be joined later.
+	cn, err := startTransport(f, nodeID, secret, log)
+	if err != nil {
+		return err
+	}
+	defer cn.close()
+
 	meta, err := metastore.Open(ctx, metastore.Config{
 		NodeID:    nodeID,
 		Dir:       filepath.Join(f.data, "meta"),
-		Transport: trans,
-		Bootstrap: true,
-		MasterKey: masterKey,
-		Logger:    log.With("component", "metastore"),
-		OnApply:   reg.ObserveApply,
+		Transport: cn.raftTrans,
+		Forwarder: cn.forwarder,
+		Bootstrap: bootstrap,
+		MasterKey: secret.MasterKey(),
+		// A node cut off from the leader answers 503 after this long
+		// rather than holding the S3 request until the client gives up.
+		ApplyTimeout: metaApplyTimeout,
+		Logger:       log.With("component", "metastore"),
+		OnApply:      reg.ObserveApply,
 	})
 	if err != nil {
 		return fmt.Errorf("opening metastore: %w", err)
 	}
 	defer meta.Close()
+	cn.serveRPC(meta, drives)
+	if err := cn.startMembership(f, secret, drives, ln.Addr().String(), adminAddr); err != nil {
+		return err
+	}
+	cn.runRaftMembership(meta)
+	reg.RegisterGossip(func() map[string]int {
+		out := map[string]int{}
+		for st, n := range cn.members.Counts() {
+			out[st.String()] = n
+		}
+		return out
+	})
 
 	eng, err := node.New(node.Config{
 		NodeID:          nodeID,
 		Drives:          drives,
 		Shape:           shape,
 		Meta:            meta,
+		Peers:           node.NewClusterPeers(nodeID, cn.members, cn.trans.Client()),
 		InlineThreshold: f.inlineLimit,
 		SweepInterval:   f.sweepEvery,
 		ScrubInterval:   f.scrubEvery,
@@ -232,20 +280,32 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	// A bootstrapping node elects itself at once; a joining one waits,
+	// retrying its seeds, until the leader has added it.
+	startCtx, cancel := ctx, context.CancelFunc(func() {})
+	if bootstrap {
+		startCtx, cancel = context.WithTimeout(ctx, time.Minute)
+	} else {
+		log.Info("waiting to be added to the cluster", "seeds", []string(f.join))
+	}
 	err = eng.Start(startCtx)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	cn.setState(cluster.NodeActive)
 
-	accessKey, secret, generated, err := rootCredentials(f.data)
-	if err != nil {
-		return err
-	}
-	if err := eng.EnsureRoot(ctx, accessKey, secret); err != nil {
-		return err
+	// Root credentials belong to the cluster: the bootstrapping node
+	// creates them; a joining node only when they are given to it.
+	accessKey, secretKey, generated := "", "", false
+	if bootstrap || os.Getenv("VAULTAIRE_ROOT_ACCESS_KEY") != "" {
+		if accessKey, secretKey, generated, err = rootCredentials(f.data); err != nil {
+			return err
+		}
+		if err := eng.EnsureRoot(ctx, accessKey, secretKey); err != nil {
+			return err
+		}
 	}
 
 	admTok, adminTokenFile, err := adminToken(f)
@@ -265,29 +325,42 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}
 	}()
 
-	adm := newAdmin(reg, eng, meta, drives, writeQuorum(shape), f.metricsTok, log.With("component", "admin"))
+	// Readiness wants this node's drives to hold their part of a write:
+	// the write quorum of the shape its own drives would get alone.
+	localShape := shape
+	if localShape.Data == 0 {
+		localShape.Data, localShape.Parity = node.AutoShape([]int{len(drives)})
+	}
+	adm := newAdmin(reg, eng, meta, drives, writeQuorum(localShape), f.metricsTok, log.With("component", "admin"))
 	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
+	adm.cluster = &clusterAdmin{c: cn, meta: meta}
 	adminH.set(adm.handler())
 
+	// A tenant's rate is its limit for the whole cluster: each node admits
+	// its share, the limit divided by the live nodes (see docs/design.md).
 	limiter, err := tenancy.NewLimiter(tenancy.LimiterConfig{
 		MaxTenants: f.rateTenants,
 		Default:    tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst},
+		Share:      func() float64 { return 1 / float64(cn.liveNodes()) },
 	})
 	if err != nil {
 		return err
 	}
 	// The operator's own tenant is not throttled by the customer default.
 	limiter.SetLimit(node.RootTenant, tenancy.Limit{})
-
-	api, err := s3.New(s3.Config{
-		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
-		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID)),
-		Limiter:   limiter, RateLimitStatus: f.rateStatus,
-	}, eng)
+	// Per-tenant limits from the metastore, and usage metering (tenancy.go).
+	tn, err := startTenancy(ctx, eng, limiter, tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst}, reg.QuotaExceeded, log.With("component", "tenancy"))
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.address)
+	defer tn.close()
+	adm.api.tenancy.Store(tn)
+
+	api, err := s3.New(s3.Config{
+		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
+		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID), tn.onRequest),
+		Limiter:   limiter, RateLimitStatus: f.rateStatus,
+	}, eng)
 	if err != nil {
 		return err
 	}
@@ -303,13 +376,14 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		scheme = "https"
 	}
 	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	printBanner(stdout, endpoint, f, accessKey, secret, generated)
+	printBanner(stdout, endpoint, f, accessKey, secretKey, generated)
+	printClusterBanner(stdout, f, cn, secret, secretGenerated)
 	if f.adminAddr != "" {
 		where := "from --admin-token / VAULTAIRE_ADMIN_TOKEN"
 		if adminTokenFile != "" {
 			where = "kept in " + adminTokenFile
 		}
-		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", f.adminAddr, where, f.adminAddr, f.data)
+		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", adminAddr, where, adminAddr, f.data)
 	}
 	log.Info("serving S3", "endpoint", endpoint, "node", nodeID, "drives", len(drives), "erasure", f.erasure)
 
@@ -459,6 +533,18 @@ func writeFileSync(path, content string) error {
 	return nil
 }
 
+// printClusterBanner says how other nodes join this one; the secret is
+// shown only when it was generated now.
+func printClusterBanner(w io.Writer, f serverFlags, cn *clusterNode, secret cluster.Secret, generated bool) {
+	fmt.Fprintf(w, "Cluster: node %s, RPC at %s, gossip at %s\n", cn.id, cn.trans.Addr(), cn.members.Addr())
+	shown := "$(cat " + filepath.Join(f.data, "cluster.secret") + ")"
+	if generated {
+		fmt.Fprintf(w, "  Cluster secret: %s\n  (generated now, kept in %s; shown only this once)\n", secret.Encode(), filepath.Join(f.data, "cluster.secret"))
+		shown = secret.Encode()
+	}
+	fmt.Fprintf(w, "  Add a node:\n    VAULTAIRE_CLUSTER_SECRET=%s vaultaire server --join %s --data OTHER_DIR ...\n\n", shown, cn.members.Addr())
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -469,6 +555,10 @@ func randomHex(n int) string {
 
 func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, generated bool) {
 	fmt.Fprintf(w, "\nVaultaire %s is serving S3 at %s (data in %s)\n\n", version, endpoint, f.data)
+	if key == "" {
+		fmt.Fprintf(w, "  Credentials: those of the cluster (kept in root.credentials on the first node)\n\n")
+		return
+	}
 	fmt.Fprintf(w, "  Access key: %s\n", key)
 	switch {
 	case generated:

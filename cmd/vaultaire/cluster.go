@@ -1,0 +1,504 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/vaultaire/vaultaire/cluster"
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/node"
+)
+
+// metaApplyTimeout bounds how long one metadata write or linearizable read
+// waits for a Raft leader (retries through elections included) before the
+// S3 request fails with 503: a few elections' worth, well under S3
+// clients' own timeouts.
+const metaApplyTimeout = 15 * time.Second
+
+// clusterSecret returns the cluster secret: --cluster-secret (or
+// VAULTAIRE_CLUSTER_SECRET), else the one kept in --data/cluster.secret,
+// else, for a node that bootstraps a new cluster, a fresh one (kept, mode
+// 0600, and reported as generated so the banner shows it once). A joining
+// node keeps the secret it was given, so it restarts without it.
+func clusterSecret(f serverFlags) (s cluster.Secret, generated bool, err error) {
+	path := filepath.Join(f.data, "cluster.secret")
+	kept, rerr := os.ReadFile(path)
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return s, false, rerr
+	}
+	keptText := strings.TrimSpace(string(kept))
+	switch {
+	case f.clusterSecret != "":
+		if s, err = cluster.ParseSecret(f.clusterSecret); err != nil {
+			return s, false, fmt.Errorf("--cluster-secret: %w", err)
+		}
+		if keptText != "" && keptText != s.Encode() {
+			return s, false, fmt.Errorf("--cluster-secret differs from the one kept in %s: this data dir belongs to another cluster", path)
+		}
+		if keptText == "" {
+			err = writeFileSync(path, s.Encode()+"\n")
+		}
+		return s, false, err
+	case keptText != "":
+		s, err = cluster.ParseSecret(keptText)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+		return s, false, err
+	case len(f.join) > 0:
+		return s, false, errors.New("joining a cluster needs its secret: pass --cluster-secret or set VAULTAIRE_CLUSTER_SECRET (printed by the first node, kept in its data dir as cluster.secret)")
+	}
+	if s, err = cluster.GenerateSecret(); err != nil {
+		return s, false, err
+	}
+	return s, true, writeFileSync(path, s.Encode()+"\n")
+}
+
+// clusterNode is this node's part of the cluster: the authenticated RPC
+// transport (which also carries Raft), the gossip membership, and the
+// state this node advertises.
+type clusterNode struct {
+	id        string
+	log       *slog.Logger
+	trans     *cluster.Transport
+	raftTrans *raft.NetworkTransport
+	forwarder *cluster.Forwarder
+	members   *cluster.Membership
+	drives    []node.Drive
+	s3Addr    string
+	adminAddr string
+
+	state atomic.Uint32 // cluster.NodeState
+	meta  atomic.Pointer[cluster.NodeMeta]
+	kick  chan struct{} // membership changed: reconcile Raft now
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	peersPath  string // where the peers' gossip addresses are kept
+	peersSaved string // what peersPath holds
+}
+
+// startTransport opens the RPC listener and the Raft transport over it.
+func startTransport(f serverFlags, id string, secret cluster.Secret, log *slog.Logger) (*clusterNode, error) {
+	t, err := cluster.NewTransport(cluster.TransportConfig{
+		NodeID: id, BindAddr: f.rpcAddr, AdvertiseAddr: f.rpcAdvertise, Secret: secret,
+		Logger: log.With("component", "rpc"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster RPC listener on %s: %w", f.rpcAddr, err)
+	}
+	c := &clusterNode{
+		id: id, log: log, trans: t,
+		raftTrans: raft.NewNetworkTransport(t.RaftLayer(), 5, 10*time.Second, io.Discard),
+		forwarder: cluster.NewForwarder(t.Client(), "https"),
+		kick:      make(chan struct{}, 1),
+	}
+	c.state.Store(uint32(cluster.NodeJoining))
+	return c, nil
+}
+
+// serveRPC registers the RPC services: metadata forwarding to this node
+// when it leads, its drives' shards, and node removal.
+func (c *clusterNode) serveRPC(meta *metastore.Store, drives []node.Drive) {
+	byID := make(map[string]drivers.Driver, len(drives))
+	for _, d := range drives {
+		byID[d.ID] = d.Driver
+	}
+	mux := http.NewServeMux()
+	cluster.RegisterMeta(mux, meta)
+	cluster.RegisterShards(mux, func(id string) (drivers.Driver, bool) {
+		d, ok := byID[id]
+		return d, ok
+	})
+	mux.HandleFunc("POST /v1/cluster/remove/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := node.RemoveNode(meta, r.PathValue("id")); err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, node.ErrNotRaftLeader) {
+				status = http.StatusMisdirectedRequest
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	c.trans.Serve(mux)
+}
+
+// startMembership joins gossip (retrying the seeds until one answers) and
+// keeps this node's advertised drives fresh.
+func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, drives []node.Drive, s3Addr, adminAddr string) error {
+	c.drives, c.s3Addr, c.adminAddr = drives, s3Addr, adminAddr
+	c.refreshMeta(context.Background())
+	m, err := cluster.NewMembership(cluster.MembershipConfig{
+		NodeID: c.id, BindAddr: f.gossipAddr, AdvertiseAddr: f.gossipAdvertise, Secret: secret,
+		Meta: func() cluster.NodeMeta { return *c.meta.Load() },
+		OnChange: func() {
+			select {
+			case c.kick <- struct{}{}:
+			default:
+			}
+		},
+		Logger: c.log.With("component", "gossip"),
+	})
+	if err != nil {
+		return fmt.Errorf("gossip on %s: %w", f.gossipAddr, err)
+	}
+	c.members = m
+	ctx, cancel := context.WithCancel(context.Background())
+	c.stop = cancel
+	// Seeds: --join, and the peers this node knew when it last ran, so a
+	// restarted node finds its cluster even when started without --join
+	// (the bootstrap node, typically).
+	c.peersPath = filepath.Join(f.data, "cluster.peers")
+	saved, _ := os.ReadFile(c.peersPath)
+	c.peersSaved = string(saved)
+	seeds := slices.Clone(f.join)
+	for _, a := range strings.Fields(c.peersSaved) {
+		if !slices.Contains(seeds, a) {
+			seeds = append(seeds, a)
+		}
+	}
+	if len(seeds) > 0 {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := m.Join(ctx, seeds); err != nil {
+				if ctx.Err() == nil {
+					c.log.Error("joining the cluster failed", "seeds", seeds, "err", err)
+				}
+				return
+			}
+			c.log.Info("joined the cluster", "seeds", seeds)
+		}()
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				c.refreshMeta(ctx)
+				if err := m.Refresh(); err != nil {
+					c.log.Debug("gossip refresh failed", "err", err)
+				}
+				c.savePeers()
+			}
+		}
+	}()
+	return nil
+}
+
+// runRaftMembership runs the Raft configuration reconciler (it acts only
+// while this node leads).
+func (c *clusterNode) runRaftMembership(meta *metastore.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := c.stop
+	c.stop = func() { cancel(); prev() }
+	rm := &node.RaftMembership{Meta: meta, Members: c.members, Logger: c.log.With("component", "raft-membership")}
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); rm.Run(ctx, c.kick) }()
+}
+
+// savePeers keeps the gossip addresses of the other live members in
+// data/cluster.peers (when they changed), the seeds of the next start.
+func (c *clusterNode) savePeers() {
+	var addrs []string
+	for _, mem := range c.members.Members() {
+		if !mem.Self && mem.State == cluster.MemberAlive {
+			addrs = append(addrs, mem.GossipAddr)
+		}
+	}
+	if len(addrs) == 0 {
+		return // alone now: keep the last peers we knew
+	}
+	text := strings.Join(addrs, "\n") + "\n" // Members is sorted
+	if text == c.peersSaved {
+		return
+	}
+	if err := writeFileSync(c.peersPath, text); err != nil {
+		c.log.Warn("cannot keep the peers' addresses", "path", c.peersPath, "err", err)
+		return
+	}
+	c.peersSaved = text
+}
+
+// setState changes the state this node gossips.
+func (c *clusterNode) setState(s cluster.NodeState) {
+	c.state.Store(uint32(s))
+	c.refreshMeta(context.Background())
+	if c.members != nil {
+		if err := c.members.Refresh(); err != nil {
+			c.log.Debug("gossip refresh failed", "err", err)
+		}
+	}
+}
+
+// refreshMeta recomputes what this node advertises (drive usage is a
+// statfs per drive, done here and never under memberlist's locks).
+func (c *clusterNode) refreshMeta(ctx context.Context) {
+	m := cluster.NodeMeta{
+		ID: c.id, Version: version, S3Addr: c.s3Addr, RPCAddr: c.trans.Addr(), AdminAddr: c.adminAddr,
+		State: cluster.NodeState(c.state.Load()),
+	}
+	for _, d := range c.drives {
+		dm := cluster.DriveMeta{ID: d.ID}
+		if u, err := d.Driver.Usage(ctx); err == nil {
+			dm.Total, dm.Free, dm.Online = u.Total, u.Free, u.Online
+		}
+		m.Drives = append(m.Drives, dm)
+	}
+	c.meta.Store(&m)
+}
+
+// liveNodes counts the alive members (at least 1: this node), for the
+// cluster-wide share of a tenant's rate limit.
+func (c *clusterNode) liveNodes() int {
+	if c.members == nil {
+		return 1
+	}
+	n := c.members.Counts()[cluster.MemberAlive]
+	return max(n, 1)
+}
+
+// close leaves gossip (so peers see a graceful leave at once) and closes
+// the transports. Raft must be closed before.
+func (c *clusterNode) close() {
+	if c.members != nil {
+		c.setState(cluster.NodeLeaving)
+		if err := c.members.Leave(2 * time.Second); err != nil {
+			c.log.Debug("gossip leave", "err", err)
+		}
+	}
+	if c.stop != nil {
+		c.stop()
+	}
+	c.wg.Wait()
+	if c.members != nil {
+		c.members.Close()
+	}
+	c.raftTrans.Close()
+	c.trans.Close()
+}
+
+// --- admin API: /admin/v1/cluster ---
+
+// clusterStatus is the answer of GET /admin/v1/cluster.
+type clusterStatus struct {
+	Node   string          `json:"node"`   // the node that answered
+	Leader string          `json:"leader"` // metadata Raft leader
+	Nodes  []clusterMember `json:"nodes"`
+}
+
+type clusterMember struct {
+	ID        string         `json:"id"`
+	State     string         `json:"state"`      // gossip: alive, suspect, dead, left
+	NodeState string         `json:"node_state"` // joining, active, draining, leaving
+	Version   string         `json:"version"`
+	RaftRole  string         `json:"raft_role"` // leader, voter, nonvoter, none
+	S3        string         `json:"s3_address"`
+	RPC       string         `json:"rpc_address"`
+	Admin     string         `json:"admin_address"`
+	Gossip    string         `json:"gossip_address"`
+	Drives    []clusterDrive `json:"drives"`
+}
+
+type clusterDrive struct {
+	ID     string `json:"id"`
+	Online bool   `json:"online"`
+	Total  int64  `json:"total_bytes"`
+	Free   int64  `json:"free_bytes"`
+}
+
+type clusterAdmin struct {
+	c    *clusterNode
+	meta *metastore.Store
+}
+
+func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
+	r.GET("/admin/v1/cluster", api.serve("ClusterStatus", ca.status))
+	r.POST("/admin/v1/cluster/nodes/:node/remove", api.serve("RemoveNode", ca.remove))
+}
+
+func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {
+	roles := node.RaftRoles(ca.meta)
+	_, leader := ca.meta.Leader()
+	st := clusterStatus{Node: ca.c.id, Leader: string(leader)}
+	seen := map[string]bool{}
+	for _, m := range ca.c.members.Members() {
+		cm := clusterMember{
+			ID: m.ID, State: m.State.String(), NodeState: m.Meta.State.String(), Version: m.Meta.Version,
+			RaftRole: roles[m.ID], S3: m.Meta.S3Addr, RPC: m.Meta.RPCAddr, Admin: m.Meta.AdminAddr, Gossip: m.GossipAddr,
+		}
+		if cm.RaftRole == "" {
+			cm.RaftRole = "none"
+		}
+		for _, d := range m.Meta.Drives {
+			cm.Drives = append(cm.Drives, clusterDrive{ID: d.ID, Online: d.Online, Total: d.Total, Free: d.Free})
+		}
+		seen[m.ID] = true
+		st.Nodes = append(st.Nodes, cm)
+	}
+	// Raft members gossip has never heard of (since this node started).
+	for id, role := range roles {
+		if !seen[id] {
+			st.Nodes = append(st.Nodes, clusterMember{ID: id, State: "unknown", RaftRole: role})
+		}
+	}
+	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].ID < st.Nodes[j].ID })
+	return http.StatusOK, st, nil
+}
+
+// remove takes a node out of the metadata Raft group, asking the leader
+// over the cluster RPC when this node does not lead.
+func (ca *clusterAdmin) remove(ctx context.Context, call *adminCall) (int, any, error) {
+	id := call.p.ByName("node")
+	if m, ok := ca.c.members.Member(id); ok && m.State == cluster.MemberAlive && m.Meta.State != cluster.NodeLeaving {
+		return 0, nil, &apiError{Status: http.StatusConflict, Code: "NodeAlive", Message: fmt.Sprintf("node %s is alive: stop it first (it would rejoin)", id)}
+	}
+	err := node.RemoveNode(ca.meta, id)
+	if errors.Is(err, node.ErrNotRaftLeader) {
+		addr, _ := ca.meta.Leader()
+		if addr == "" {
+			return 0, nil, &apiError{Status: http.StatusServiceUnavailable, Code: "NoLeader", Message: "the cluster has no metadata leader"}
+		}
+		req, rerr := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+string(addr)+"/v1/cluster/remove/"+id, nil)
+		if rerr != nil {
+			return 0, nil, rerr
+		}
+		req.Header.Set(cluster.ProtoHeader, fmt.Sprint(cluster.ProtoVersion))
+		resp, rerr := ca.c.trans.Client().Do(req)
+		if rerr != nil {
+			return 0, nil, rerr
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return 0, nil, &apiError{Status: http.StatusBadGateway, Code: "RemoveFailed", Message: strings.TrimSpace(string(body))}
+		}
+		err = nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"removed": id}, nil
+}
+
+// --- CLI: vaultaire cluster status|remove ---
+
+const clusterUsage = `Usage: vaultaire cluster [flags] <command>
+
+Commands:
+  status          nodes, their state, version, Raft role, drives with usage and health
+  remove NODE     take a stopped node out of the metadata Raft group
+
+Flags (as for vaultaire admin):
+  --endpoint URL  admin endpoint of any node (default $VAULTAIRE_ADMIN_ENDPOINT or http://127.0.0.1:9001)
+  --token TOKEN   admin token (default $VAULTAIRE_ADMIN_TOKEN or --data DIR/admin.token)
+  --data DIR      data dir to read admin.token from (default $VAULTAIRE_DATA or data)
+  --json          print JSON instead of a table
+`
+
+func clusterCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// The admin CLI's flags, client and errors serve the cluster commands:
+	// "vaultaire cluster status" is "vaultaire admin cluster status".
+	flagsEnd := 0
+	for flagsEnd < len(args) && strings.HasPrefix(args[flagsEnd], "-") {
+		if !strings.Contains(args[flagsEnd], "=") && args[flagsEnd] != "--json" && args[flagsEnd] != "-json" {
+			flagsEnd++
+		}
+		flagsEnd++
+	}
+	if flagsEnd > len(args) || len(args) == flagsEnd {
+		fmt.Fprint(stderr, clusterUsage)
+		return 2
+	}
+	if a := args[flagsEnd]; a == "-h" || a == "--help" || a == "help" {
+		fmt.Fprint(stdout, clusterUsage)
+		return 0
+	}
+	rest := append([]string{}, args[:flagsEnd]...)
+	rest = append(rest, "cluster")
+	rest = append(rest, args[flagsEnd:]...)
+	return adminCommand(ctx, rest, stdout, stderr)
+}
+
+// runCluster is the "cluster" noun of the admin CLI.
+func (c *adminClient) runCluster(ctx context.Context, verb string, args []string, asJSON bool, out io.Writer) error {
+	switch verb {
+	case "status":
+		raw, err := c.do(ctx, http.MethodGet, "/admin/v1/cluster", nil)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			_, err = out.Write(raw)
+			return err
+		}
+		var st clusterStatus
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, n := range st.Nodes {
+			online, total := 0, len(n.Drives)
+			var cap, free int64
+			for _, d := range n.Drives {
+				if d.Online {
+					online++
+				}
+				cap += d.Total
+				free += d.Free
+			}
+			rows = append(rows, []string{n.ID, n.State, n.NodeState, n.RaftRole, n.Version, n.S3, n.RPC,
+				fmt.Sprintf("%d/%d", online, total), fmt.Sprintf("%s/%s", humanBytes(cap-free), humanBytes(cap))})
+		}
+		fmt.Fprintf(out, "leader: %s\n", st.Leader)
+		return table(out, "NODE\tSTATE\tNODE STATE\tRAFT\tVERSION\tS3\tRPC\tDRIVES ONLINE\tUSED/CAPACITY", rows)
+	case "remove":
+		if len(args) != 1 {
+			return fmt.Errorf("%w: cluster remove NODE", errUsage)
+		}
+		if _, err := c.do(ctx, http.MethodPost, "/admin/v1/cluster/nodes/"+args[0]+"/remove", nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "removed %s from the metadata group\n", args[0])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown cluster command %q", errUsage, verb)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,553 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// The cluster tests start real `vaultaire server` processes, each on its
+// own loopback address 127.0.0.(10+i) with its own data dir, join them
+// through gossip, and drive them with the AWS SDK.
+
+const clusterAdminToken = "cluster-test-admin-token"
+
+type testCluster struct {
+	t      *testing.T
+	nodes  []*clusterProc
+	secret string
+	seed   string // gossip address of node 0
+}
+
+// clusterProc is one node of a testCluster: its process (replaced on
+// restart) and what its banner said.
+type clusterProc struct {
+	*server
+	host, id, gossip, rpc, admin string
+	args                         []string
+}
+
+var (
+	bannerCluster = regexp.MustCompile(`Cluster: node (\S+), RPC at (\S+), gossip at (\S+)`)
+	bannerSecret  = regexp.MustCompile(`Cluster secret: (vcs1_[0-9a-f]+)`)
+	bannerAdmin   = regexp.MustCompile(`Admin API on (\S+) `)
+)
+
+// startCluster starts n nodes: node 0 bootstraps, the others join it.
+func startCluster(t *testing.T, n int, args ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	for i := 0; i < n; i++ {
+		c.addNode(args...)
+	}
+	c.waitMembers(n)
+	return c
+}
+
+func (c *testCluster) env() []string {
+	env := []string{"VAULTAIRE_ADMIN_TOKEN=" + clusterAdminToken}
+	if c.secret != "" {
+		env = append(env, "VAULTAIRE_CLUSTER_SECRET="+c.secret)
+	}
+	return env
+}
+
+// addNode starts one more node (joining node 0 unless it is node 0).
+func (c *testCluster) addNode(args ...string) *clusterProc {
+	t := c.t
+	t.Helper()
+	i := len(c.nodes)
+	p := &clusterProc{host: fmt.Sprintf("127.0.0.%d", 10+i), args: args}
+	if i > 0 {
+		p.args = append([]string{"--join", c.seed}, args...)
+	}
+	p.server = startServerOn(t, p.host, filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i)), c.env(), p.args...)
+	p.parseBanner(t)
+	if i == 0 {
+		m := bannerSecret.FindStringSubmatch(p.output())
+		if m == nil {
+			t.Fatalf("bootstrap node printed no cluster secret:\n%s", p.output())
+		}
+		c.secret, c.seed = m[1], p.gossip
+	}
+	c.nodes = append(c.nodes, p)
+	return p
+}
+
+func (p *clusterProc) parseBanner(t *testing.T) {
+	t.Helper()
+	out := p.output()
+	m := bannerCluster.FindStringSubmatch(out)
+	a := bannerAdmin.FindStringSubmatch(out)
+	if m == nil || a == nil {
+		t.Fatalf("banner lacks the cluster or admin lines:\n%s", out)
+	}
+	p.id, p.rpc, p.gossip, p.admin = m[1], m[2], m[3], a[1]
+}
+
+// restart starts a killed or stopped node again on its data dir; it
+// rejoins with its identity.
+func (c *testCluster) restart(i int) {
+	c.t.Helper()
+	p := c.nodes[i]
+	args := p.args
+	if i == 0 {
+		// Node 0 bootstrapped; now it rejoins through a live peer.
+		for j, q := range c.nodes {
+			if j != 0 && q.alive() {
+				args = append([]string{"--join", q.gossip}, args...)
+				break
+			}
+		}
+	}
+	p.server = startServerOn(c.t, p.host, p.dir, c.env(), args...)
+	p.parseBanner(c.t)
+}
+
+func (s *server) alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// status asks node i's admin API for the cluster status.
+func (c *testCluster) status(i int) (clusterStatus, error) {
+	var st clusterStatus
+	req, _ := http.NewRequest(http.MethodGet, "http://"+c.nodes[i].admin+"/admin/v1/cluster", nil)
+	req.Header.Set("Authorization", "Bearer "+clusterAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return st, fmt.Errorf("cluster status: %d %s", resp.StatusCode, b)
+	}
+	return st, json.Unmarshal(b, &st)
+}
+
+// waitMembers waits until every live node sees n alive, active members
+// that are all in the metadata group, and is ready.
+func (c *testCluster) waitMembers(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		why := ""
+		for i, p := range c.nodes {
+			if !p.alive() {
+				continue
+			}
+			st, err := c.status(i)
+			if err != nil {
+				why = err.Error()
+				break
+			}
+			alive, inRaft := 0, 0
+			for _, m := range st.Nodes {
+				if m.State == "alive" && m.NodeState == "active" {
+					alive++
+				}
+				if m.RaftRole != "none" && m.State == "alive" {
+					inRaft++
+				}
+			}
+			if alive != n || inRaft != n || st.Leader == "" {
+				why = fmt.Sprintf("node %d sees %d alive active, %d in raft, leader %q: %+v", i, alive, inRaft, st.Leader, st.Nodes)
+				break
+			}
+		}
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("cluster did not converge to %d members: %s", n, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leader returns the index of the node that leads the metadata group.
+func (c *testCluster) leader() int {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, p := range c.nodes {
+			if !p.alive() {
+				continue
+			}
+			if st, err := c.status(i); err == nil && st.Leader != "" {
+				for j, q := range c.nodes {
+					if q.id == st.Leader && q.alive() {
+						return j
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatal("no leader")
+	return -1
+}
+
+func (c *testCluster) client(i int) *awss3.Client {
+	return c.nodes[i].client(testKey, testSecret)
+}
+
+func payload(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+func putObject(ctx context.Context, c *awss3.Client, bucket, key string, body []byte) error {
+	_, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+	return err
+}
+
+// retryable reports whether err is what a node may answer while the
+// cluster recovers: S3 SlowDown/ServiceUnavailable/InternalError or a
+// connection failure. Never NoSuchKey, never wrong data.
+func retryable(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return err != nil // a transport error: the node we talked to went away
+	}
+	switch ae.ErrorCode() {
+	case "SlowDown", "ServiceUnavailable", "RequestTimeout":
+		return true
+	}
+	return false
+}
+
+func TestClusterAnyNodeServesConsistently(t *testing.T) {
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%dnodes", n), func(t *testing.T) {
+			c := startCluster(t, n)
+			ctx := context.Background()
+			a, b, last := c.client(0), c.client(1), c.client(n-1)
+			if _, err := b.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+				t.Fatal(err)
+			}
+			objects := map[string][]byte{
+				"small":   payload(100, 1),     // inline in metadata
+				"medium":  payload(300<<10, 2), // shards across nodes
+				"large":   payload(9<<20, 3),   // many stripes
+				"a/b/c/d": payload(20<<10, 4),
+			}
+			for k, v := range objects {
+				if err := putObject(ctx, a, "shared", k, v); err != nil {
+					t.Fatalf("put %s via node 0: %v", k, err)
+				}
+				// Read-after-write on every other node, at once.
+				for i := 1; i < n; i++ {
+					got, err := getObject(ctx, c.client(i), "shared", k)
+					if err != nil || !bytes.Equal(got, v) {
+						t.Fatalf("get %s via node %d right after the put: err %v, %d bytes (want %d)", k, i, err, len(got), len(v))
+					}
+				}
+			}
+			list, err := last.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("shared")})
+			if err != nil || len(list.Contents) != len(objects) {
+				t.Fatalf("list via node %d: %v, %d keys", n-1, err, len(list.Contents))
+			}
+			// Overwrite on one node, read the new bytes on another.
+			if err := putObject(ctx, last, "shared", "medium", payload(70<<10, 9)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := getObject(ctx, a, "shared", "medium"); err != nil || !bytes.Equal(got, payload(70<<10, 9)) {
+				t.Fatalf("overwrite not seen on node 0: %v", err)
+			}
+			// Delete on one node: gone on every node at once.
+			if _, err := last.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("shared"), Key: aws.String("large")}); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				if _, err := getObject(ctx, c.client(i), "shared", "large"); s3Code(err) != "NoSuchKey" {
+					t.Fatalf("deleted key on node %d: %v", i, err)
+				}
+			}
+			// The cluster CLI shows every node.
+			var out, errOut bytes.Buffer
+			code := run(ctx, []string{"cluster", "--endpoint", "http://" + c.nodes[n-1].admin, "--token", clusterAdminToken, "status"}, &out, &errOut)
+			if code != 0 {
+				t.Fatalf("vaultaire cluster status: %d %s", code, errOut.String())
+			}
+			for _, p := range c.nodes {
+				if !strings.Contains(out.String(), p.id) {
+					t.Fatalf("cluster status lacks %s:\n%s", p.id, out.String())
+				}
+			}
+			if n > 3 {
+				return
+			}
+			t.Logf("vaultaire cluster status:\n%s", out.String())
+		})
+	}
+}
+
+// load runs PUT/GET/DELETE against the given nodes until stop is closed,
+// recording what was acknowledged. Errors must be retryable; a wrong byte
+// or a lost acknowledged write fails the test.
+type load struct {
+	c       *testCluster
+	nodes   []int
+	bucket  string
+	mu      chan struct{} // 1-slot lock
+	acked   map[string]byte
+	deleted map[string]bool
+	okOps   int
+	retries int
+	errs    []error
+	lastOK  time.Time
+}
+
+func newLoad(c *testCluster, bucket string, nodes ...int) *load {
+	l := &load{c: c, nodes: nodes, bucket: bucket, mu: make(chan struct{}, 1), acked: map[string]byte{}, deleted: map[string]bool{}}
+	return l
+}
+
+func (l *load) lock()   { l.mu <- struct{}{} }
+func (l *load) unlock() { <-l.mu }
+
+// size of the artifact of seed: a mix of inline and sharded sizes.
+func loadSize(seed byte) int {
+	switch seed % 4 {
+	case 0:
+		return 2 << 10
+	case 1:
+		return 200 << 10
+	case 2:
+		return 1 << 20
+	}
+	return 70 << 10
+}
+
+func (l *load) run(ctx context.Context, worker int, stop <-chan struct{}) {
+	for op := 0; ; op++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		n := l.nodes[(worker+op)%len(l.nodes)]
+		cl := l.c.client(n)
+		key := fmt.Sprintf("w%d-%d", worker, op)
+		seed := byte(worker*31 + op)
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		var err error
+		switch {
+		case op%5 == 4: // delete an earlier key of this worker
+			victim := fmt.Sprintf("w%d-%d", worker, op-4)
+			_, err = cl.DeleteObject(rctx, &awss3.DeleteObjectInput{Bucket: aws.String(l.bucket), Key: aws.String(victim)})
+			if err == nil {
+				l.lock()
+				delete(l.acked, victim)
+				l.deleted[victim] = true
+				l.unlock()
+			}
+		case op%5 == 3: // read back an earlier acknowledged key
+			victim := fmt.Sprintf("w%d-%d", worker, op-2)
+			l.lock()
+			want, ok := l.acked[victim]
+			l.unlock()
+			if ok {
+				var got []byte
+				got, err = getObject(rctx, cl, l.bucket, victim)
+				if err == nil && !bytes.Equal(got, payload(loadSize(want), want)) {
+					err = fmt.Errorf("WRONG DATA for %s via node %d", victim, n)
+				}
+			}
+		default:
+			err = putObject(rctx, cl, l.bucket, key, payload(loadSize(seed), seed))
+			if err == nil {
+				l.lock()
+				l.acked[key] = seed
+				l.unlock()
+			}
+		}
+		cancel()
+		l.lock()
+		if err == nil {
+			l.okOps++
+			l.lastOK = time.Now()
+		} else if retryable(err) && !strings.Contains(err.Error(), "WRONG DATA") {
+			l.retries++
+		} else {
+			l.errs = append(l.errs, err)
+		}
+		l.unlock()
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// verify reads every acknowledged artifact through node i, and checks that
+// deleted ones stay deleted.
+func (l *load) verify(t *testing.T, i int) {
+	t.Helper()
+	ctx := context.Background()
+	for key, seed := range l.acked {
+		got, err := getObject(ctx, l.c.client(i), l.bucket, key)
+		if err != nil || !bytes.Equal(got, payload(loadSize(seed), seed)) {
+			t.Fatalf("acknowledged %s via node %d: err %v, %d bytes (want %d)", key, i, err, len(got), loadSize(seed))
+		}
+	}
+	for key := range l.deleted {
+		if _, err := getObject(ctx, l.c.client(i), l.bucket, key); s3Code(err) != "NoSuchKey" {
+			t.Fatalf("deleted %s via node %d: %v", key, i, err)
+		}
+	}
+}
+
+func TestClusterSurvivesKilledNode(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := c.client(0).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("load")}); err != nil {
+		t.Fatal(err)
+	}
+	victim := 2
+	if c.leader() == victim {
+		victim = 1 // the leader's death is TestClusterLeaderKilled's
+	}
+	var survivors []int
+	for i := range c.nodes {
+		if i != victim {
+			survivors = append(survivors, i)
+		}
+	}
+	l := newLoad(c, "load", survivors...)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	const workers = 4
+	for w := 0; w < workers; w++ {
+		go func(w int) { defer func() { done <- struct{}{} }(); l.run(ctx, w, stop) }(w)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	c.nodes[victim].kill()
+	killedAt := time.Now()
+	l.lock()
+	before := l.okOps
+	l.unlock()
+	time.Sleep(6 * time.Second)
+	close(stop)
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	if len(l.errs) > 0 {
+		t.Fatalf("non-retryable errors under load with a node killed: %v", l.errs)
+	}
+	if l.okOps <= before || !l.lastOK.After(killedAt.Add(3*time.Second)) {
+		t.Fatalf("writes stopped after the kill: %d ops before, %d after, last success %v after the kill", before, l.okOps, l.lastOK.Sub(killedAt))
+	}
+	t.Logf("load: %d ops acknowledged (%d before the kill), %d retryable errors, %d artifacts live", l.okOps, before, l.retries, len(l.acked))
+	for _, i := range survivors {
+		l.verify(t, i)
+	}
+	// The killed node rejoins with its identity and data and serves
+	// everything, including what was written while it was down.
+	c.restart(victim)
+	c.waitMembers(3)
+	l.verify(t, victim)
+}
+
+func TestClusterLeaderKilled(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	if _, err := c.client(0).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("lead")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		if err := putObject(ctx, c.client(i%3), "lead", fmt.Sprint(i), payload(loadSize(byte(i)), byte(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := c.leader()
+	oldID := c.nodes[old].id
+	c.nodes[old].kill()
+	killed := time.Now()
+	other := (old + 1) % 3
+	// Writes through a survivor: at most brief retryable errors.
+	var failures int
+	for {
+		err := putObject(ctx, c.client(other), "lead", "after", payload(300<<10, 42))
+		if err == nil {
+			break
+		}
+		if !retryable(err) {
+			t.Fatalf("non-retryable error while the leader was down: %v", err)
+		}
+		failures++
+		if time.Since(killed) > 60*time.Second {
+			t.Fatalf("no write succeeded within 60s of the leader's death: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("first write acknowledged %v after the leader was killed (%d retryable errors before)", time.Since(killed).Round(time.Millisecond), failures)
+	st, err := c.status(other)
+	if err != nil || st.Leader == "" || st.Leader == oldID {
+		t.Fatalf("new leader: %q (old %s), %v", st.Leader, oldID, err)
+	}
+	for _, i := range []int{other, (old + 2) % 3} {
+		for j := 0; j < 6; j++ {
+			got, err := getObject(ctx, c.client(i), "lead", fmt.Sprint(j))
+			if err != nil || !bytes.Equal(got, payload(loadSize(byte(j)), byte(j))) {
+				t.Fatalf("node %d, artifact %d after the leader's death: %v", i, j, err)
+			}
+		}
+		if got, err := getObject(ctx, c.client(i), "lead", "after"); err != nil || !bytes.Equal(got, payload(300<<10, 42)) {
+			t.Fatalf("node %d, artifact written after the leader's death: %v", i, err)
+		}
+	}
+}
+
+// TestClusterRefusesWrongSecret starts a node with another cluster's
+// secret: it can neither join gossip nor reach the RPC, and the cluster
+// never lists it.
+func TestClusterRefusesWrongSecret(t *testing.T) {
+	c := startCluster(t, 2)
+	other := filepath.Join(t.TempDir(), "intruder")
+	intruder := exec.Command(binary(t), "server", "--data", other, "--address", freeAddrOn(t, "127.0.0.30"), "--join", c.seed,
+		"--admin-address", "127.0.0.30:0", "--rpc-address", "127.0.0.30:0", "--gossip-address", "127.0.0.30:0")
+	intruder.Env = append(os.Environ(), "VAULTAIRE_CLUSTER_SECRET=vcs1_"+strings.Repeat("ab", 32))
+	var out lockedBuffer
+	intruder.Stdout, intruder.Stderr = &out, &out
+	if err := intruder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { intruder.Process.Kill(); intruder.Wait() }()
+	time.Sleep(5 * time.Second)
+	if strings.Contains(out.String(), "is serving S3") {
+		t.Fatalf("a node with a wrong secret joined:\n%s", out.String())
+	}
+	st, err := c.status(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Nodes) != 2 {
+		t.Fatalf("cluster lists %d nodes, want 2: %+v", len(st.Nodes), st.Nodes)
+	}
+}
