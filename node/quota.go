@@ -194,14 +194,26 @@ func (e *Engine) SetContainerQuota(ctx context.Context, tenant, container string
 // the artifact a single PUT replaces (its current size is subtracted);
 // key "" is a multipart part (bytes only). A negative size (unknown
 // length) checks that one more byte fits. It reads local state (no leader
-// round trip), so usage may be a moment old: the state machine decides
-// again, exactly, when the record commits.
+// round trip) first, so usage may be a moment old: the state machine
+// decides again, exactly, when the record commits. A refusal on local
+// state is confirmed with linearizable reads before it is returned, so a
+// delete or a raised quota committed through another node a moment ago
+// never causes a false QuotaExceeded here; only the refusing path pays the
+// leader round trip.
 func (e *Engine) CheckWriteQuota(ctx context.Context, tenant, container, key string, size int64) error {
-	s, err := e.meta.GetTenantSettings(ctx, tenant, metastore.Stale)
+	err := e.checkWriteQuota(ctx, tenant, container, key, size, metastore.Stale)
+	if errors.Is(err, ErrQuotaExceeded) {
+		err = e.checkWriteQuota(ctx, tenant, container, key, size)
+	}
+	return err
+}
+
+func (e *Engine) checkWriteQuota(ctx context.Context, tenant, container, key string, size int64, opts ...metastore.ReadOption) error {
+	s, err := e.meta.GetTenantSettings(ctx, tenant, opts...)
 	if err != nil {
 		return metaErr(err)
 	}
-	c, err := e.meta.GetContainer(ctx, tenant, container, metastore.Stale)
+	c, err := e.meta.GetContainer(ctx, tenant, container, opts...)
 	if err != nil {
 		return nil // the write itself reports a missing container
 	}
@@ -216,7 +228,7 @@ func (e *Engine) CheckWriteQuota(ctx context.Context, tenant, container, key str
 	}
 	if key != "" {
 		dCount = 1
-		if cur, err := e.meta.GetArtifact(ctx, tenant, container, key, metastore.Stale); err == nil {
+		if cur, err := e.meta.GetArtifact(ctx, tenant, container, key, opts...); err == nil {
 			dCount = 0
 			if size >= 0 {
 				dBytes -= cur.Size
@@ -224,7 +236,7 @@ func (e *Engine) CheckWriteQuota(ctx context.Context, tenant, container, key str
 		}
 	}
 	if tq != (tenancy.Quota{}) {
-		u, err := e.meta.TenantUsage(ctx, tenant, metastore.Stale)
+		u, err := e.meta.TenantUsage(ctx, tenant, opts...)
 		if err != nil {
 			return metaErr(err)
 		}
@@ -233,7 +245,7 @@ func (e *Engine) CheckWriteQuota(ctx context.Context, tenant, container, key str
 		}
 	}
 	if cq != (tenancy.Quota{}) {
-		u, err := e.meta.ContainerUsage(ctx, tenant, container, metastore.Stale)
+		u, err := e.meta.ContainerUsage(ctx, tenant, container, opts...)
 		if err != nil {
 			return metaErr(err)
 		}
