@@ -155,6 +155,12 @@ type Transport struct {
 	mu struct {
 		sync.Mutex
 		closed bool // Close began: Serve starts nothing
+		// out holds the open outgoing connections by dialed address,
+		// for DropPeer.
+		out map[string]map[*outConn]struct{}
+		// dialing holds the cancel funcs of dials and handshakes in
+		// progress by address, for DropPeer.
+		dialing map[string]map[*context.CancelFunc]struct{}
 	}
 	serveOnce sync.Once
 	closeOnce sync.Once
@@ -406,12 +412,14 @@ func (t *Transport) dialTLS(ctx context.Context, addr string, protos []string) (
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.HandshakeTimeout)
 	defer cancel()
+	defer t.dialing(addr, &cancel)()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
 	}
 	tuneTCP(c)
+	c = t.track(addr, c)
 	tc := tls.Client(c, t.tls.clientConfig(protos))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
@@ -422,6 +430,90 @@ func (t *Transport) dialTLS(ctx context.Context, addr string, protos []string) (
 		return nil, fmt.Errorf("cluster: %s negotiated protocol %q, want one of %v", addr, p, protos)
 	}
 	return tc, nil
+}
+
+// outConn is an outgoing connection DropPeer can find.
+type outConn struct {
+	net.Conn
+	t    *Transport
+	addr string
+	once sync.Once
+}
+
+func (c *outConn) Close() error {
+	c.once.Do(func() {
+		c.t.mu.Lock()
+		delete(c.t.mu.out[c.addr], c)
+		if len(c.t.mu.out[c.addr]) == 0 {
+			delete(c.t.mu.out, c.addr)
+		}
+		c.t.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+// dialing registers a dial to addr in progress until the returned func
+// runs.
+func (t *Transport) dialing(addr string, cancel *context.CancelFunc) func() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.dialing == nil {
+		t.mu.dialing = map[string]map[*context.CancelFunc]struct{}{}
+	}
+	if t.mu.dialing[addr] == nil {
+		t.mu.dialing[addr] = map[*context.CancelFunc]struct{}{}
+	}
+	t.mu.dialing[addr][cancel] = struct{}{}
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		delete(t.mu.dialing[addr], cancel)
+		if len(t.mu.dialing[addr]) == 0 {
+			delete(t.mu.dialing, addr)
+		}
+	}
+}
+
+func (t *Transport) track(addr string, c net.Conn) net.Conn {
+	oc := &outConn{Conn: c, t: t, addr: addr}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.out == nil {
+		t.mu.out = map[string]map[*outConn]struct{}{}
+	}
+	if t.mu.out[addr] == nil {
+		t.mu.out[addr] = map[*outConn]struct{}{}
+	}
+	t.mu.out[addr][oc] = struct{}{}
+	return oc
+}
+
+// DropPeer closes every connection this node opened to addr (an RPC
+// host:port), idle or busy, aborts the dials to it in progress, and
+// returns how many connections and dials it ended. Call it when gossip
+// declares that peer dead: shard streams and forwarded requests to it
+// fail at once (as unreachable) instead of waiting for TCP to give up,
+// so a PUT that chose the peer's drives just before it vanished is
+// decided by the write quorum within the failure detector's time. Raft
+// redials on its own.
+func (t *Transport) DropPeer(addr string) int {
+	t.mu.Lock()
+	conns := make([]*outConn, 0, len(t.mu.out[addr]))
+	for c := range t.mu.out[addr] {
+		conns = append(conns, c)
+	}
+	var dials []context.CancelFunc
+	for cancel := range t.mu.dialing[addr] {
+		dials = append(dials, *cancel)
+	}
+	t.mu.Unlock()
+	for _, cancel := range dials {
+		cancel()
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	return len(conns) + len(dials)
 }
 
 // dialRPC is the RPC client's DialTLSContext.

@@ -375,3 +375,90 @@ func BenchmarkTransportRPC(b *testing.B) {
 		}
 	}
 }
+
+// TestTransportDropPeer: a request hanging on a peer fails at once when
+// the peer is dropped, and the next request dials afresh.
+func TestTransportDropPeer(t *testing.T) {
+	ctx := deadlineCtx(t)
+	s := mustSecret(t)
+	a := startTestTransport(t, "node-a", s)
+	b := startTestTransport(t, "node-b", s)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.Handle("/ping", whoAmI("node-b", nil))
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		select { // a peer that stopped answering
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	b.Serve(mux)
+	if n := a.DropPeer(b.Addr()); n != 0 {
+		t.Fatalf("DropPeer before any connection: %d", n)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := fetchBody(ctx, a.Client(), "https://"+b.Addr()+"/hang")
+		errc <- err
+	}()
+	<-entered
+	if n := a.DropPeer(b.Addr()); n < 1 {
+		t.Fatalf("DropPeer with a request in flight dropped %d connections", n)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("the hanging request succeeded after DropPeer")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hanging request still hangs after DropPeer")
+	}
+	if got, err := fetchBody(ctx, a.Client(), "https://"+b.Addr()+"/ping"); err != nil || got != "node-b <- node-a /ping" {
+		t.Fatalf("after DropPeer: %q, %v", got, err)
+	}
+}
+
+// TestTransportDropPeerAbortsDials: a dial stuck in its handshake (a peer
+// that accepts TCP but never answers) ends when the peer is dropped, long
+// before the handshake timeout.
+func TestTransportDropPeerAbortsDials(t *testing.T) {
+	tr, err := NewTransport(TransportConfig{
+		NodeID: "node-a", BindAddr: "127.0.0.1:0", Secret: mustSecret(t), Logger: quietLogger(),
+		HandshakeTimeout: 10 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // the kernel completes TCP; nobody speaks TLS
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	addr := silent.Addr().String()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := fetchBody(context.Background(), tr.Client(), "https://"+addr+"/x")
+		errc <- err
+	}()
+	for dials := 0; dials == 0; {
+		time.Sleep(5 * time.Millisecond)
+		tr.mu.Lock()
+		dials = len(tr.mu.dialing[addr])
+		tr.mu.Unlock()
+	}
+	if n := tr.DropPeer(addr); n < 1 {
+		t.Fatalf("DropPeer ended %d dials", n)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("request to a silent peer succeeded")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the dial still hangs after DropPeer")
+	}
+}

@@ -95,6 +95,8 @@ type clusterNode struct {
 
 	peersPath  string // where the peers' gossip addresses are kept
 	peersSaved string // what peersPath holds
+
+	wasAlive map[string]bool // dropDeadPeers' last view
 }
 
 // startTransport opens the RPC listener and the Raft transport over it.
@@ -148,6 +150,9 @@ func (c *clusterNode) serveRPC(meta *metastore.Store, drives []node.Drive) {
 func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, drives []node.Drive, s3Addr, adminAddr string) error {
 	c.drives, c.s3Addr, c.adminAddr = drives, s3Addr, adminAddr
 	c.refreshMeta(context.Background())
+	// created is the Membership once NewMembership returned: OnChange may
+	// run before that.
+	var created atomic.Pointer[cluster.Membership]
 	m, err := cluster.NewMembership(cluster.MembershipConfig{
 		NodeID: c.id, BindAddr: f.gossipAddr, AdvertiseAddr: f.gossipAdvertise, Secret: secret,
 		Meta: func() cluster.NodeMeta { return *c.meta.Load() },
@@ -156,6 +161,9 @@ func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, driv
 			case c.kick <- struct{}{}:
 			default:
 			}
+			if m := created.Load(); m != nil {
+				c.dropDeadPeers(m)
+			}
 		},
 		Logger: c.log.With("component", "gossip"),
 	})
@@ -163,6 +171,7 @@ func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, driv
 		return fmt.Errorf("gossip on %s: %w", f.gossipAddr, err)
 	}
 	c.members = m
+	created.Store(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	// Seeds: --join, and the peers this node knew when it last ran, so a
@@ -220,6 +229,24 @@ func (c *clusterNode) runRaftMembership(meta *metastore.Store) {
 	rm := &node.RaftMembership{Meta: meta, Members: c.members, Logger: c.log.With("component", "raft-membership")}
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); rm.Run(ctx, c.kick) }()
+}
+
+// dropDeadPeers closes the connections to members that gossip has just
+// declared dead or gone, so requests streaming to them fail now rather
+// than when TCP gives up (see cluster.Transport.DropPeer). It runs on the
+// membership's notification goroutine only.
+func (c *clusterNode) dropDeadPeers(members *cluster.Membership) {
+	if c.wasAlive == nil {
+		c.wasAlive = map[string]bool{}
+	}
+	for _, m := range members.Members() {
+		alive := m.State == cluster.MemberAlive
+		if c.wasAlive[m.ID] && !alive && m.Meta.RPCAddr != "" {
+			n := c.trans.DropPeer(m.Meta.RPCAddr)
+			c.log.Info("dropped the connections to a node gossip declared gone", "node", m.ID, "state", m.State.String(), "connections", n)
+		}
+		c.wasAlive[m.ID] = alive
+	}
 }
 
 // savePeers keeps the gossip addresses of the other live members in

@@ -91,6 +91,12 @@ func (c *testCluster) addNode(args ...string) *clusterProc {
 
 func (p *clusterProc) parseBanner(t *testing.T) {
 	t.Helper()
+	// The banner is written line by line after the S3 line the start
+	// waited for; its cluster part ends with the join command.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.output(), "vaultaire server --join") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	out := p.output()
 	m := bannerCluster.FindStringSubmatch(out)
 	a := bannerAdmin.FindStringSubmatch(out)

@@ -104,6 +104,11 @@ func TestClusterPartition(t *testing.T) {
 		if firstWrite == 0 {
 			firstWrite = time.Since(cut)
 			t.Logf("majority: first write acknowledged %v after the cut (node %d, %d retryable errors before)", firstWrite.Round(time.Millisecond), p.i, retries)
+			for _, line := range strings.Split(p.stderr.String(), "\n") {
+				if strings.Contains(line, "dropped the connections") {
+					t.Logf("node %d: %s", p.i, line)
+				}
+			}
 		}
 		written[key] = v
 		for _, q := range majority {
@@ -433,7 +438,8 @@ func (pn *partNet) start(t *testing.T, p *partNode, env []string, args ...string
 	p.server = s
 	announced := "is serving S3 at " + s.endpoint + " "
 	deadline := time.Now().Add(partDeadline)
-	for !strings.Contains(s.output(), announced) {
+	// The cluster part of the banner ends with the join command.
+	for out := s.output(); !strings.Contains(out, announced) || !strings.Contains(out, "vaultaire server --join"); out = s.output() {
 		select {
 		case <-s.done:
 			t.Fatalf("node %d exited early: %v\nstdout:\n%s\nstderr:\n%s", p.i, s.exitErr, s.output(), s.stderr.String())
