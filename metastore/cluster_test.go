@@ -638,3 +638,22 @@ func waitSnapshotCompaction(t *testing.T, c *testCluster, min uint64) {
 		}
 	}
 }
+
+// TestCloseHandsLeadershipOver: a leader that is closed on purpose hands
+// leadership to another voter before it stops, and the cluster keeps
+// accepting writes.
+func TestCloseHandsLeadershipOver(t *testing.T) {
+	c := newTestCluster(t, 3, false, nil)
+	l := c.waitLeader()
+	term := l.store().Raft().Stats()["term"]
+	l.store().handOver()
+	if l.store().IsLeader() {
+		t.Fatalf("%s still leads after handOver", l.id)
+	}
+	next := c.currentLeader()
+	if next == l {
+		t.Fatalf("leadership did not move")
+	}
+	mkContainer(t, next.store(), "t1", "after-handover")
+	t.Logf("leadership moved from %s to %s (term %s -> %s)", l.id, next.id, term, next.store().Raft().Stats()["term"])
+}
