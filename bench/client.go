@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
@@ -66,6 +68,7 @@ func newHTTPTransport(cfg Config) (*http.Transport, error) {
 // for, checksums are computed only when an operation requires one, and
 // bodies are sent as UNSIGNED-PAYLOAD unless cfg.SignPayload: the client's
 // own SHA-256 and CRC work would otherwise be measured as server latency.
+// With cfg.ExtraEndpoints, requests go round-robin over all endpoints.
 func newS3Client(cfg Config, hc *http.Client) *s3.Client {
 	opts := s3.Options{
 		Region:                     cfg.Region,
@@ -89,7 +92,25 @@ func newS3Client(cfg Config, hc *http.Client) *s3.Client {
 	if !cfg.SignPayload {
 		opts.APIOptions = append(opts.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	}
+	if all := cfg.endpoints(); len(all) > 1 {
+		opts.EndpointResolverV2 = &roundRobinResolver{endpoints: all, inner: s3.NewDefaultEndpointResolverV2()}
+	}
 	return s3.New(opts)
+}
+
+// roundRobinResolver resolves each request to the next of several
+// endpoints of one store in turn. The request is signed after it is
+// resolved, so each is signed for the host it goes to.
+type roundRobinResolver struct {
+	endpoints []string
+	inner     s3.EndpointResolverV2
+	next      atomic.Uint64
+}
+
+func (r *roundRobinResolver) ResolveEndpoint(ctx context.Context, p s3.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	i := (r.next.Add(1) - 1) % uint64(len(r.endpoints))
+	p.Endpoint = aws.String(r.endpoints[i])
+	return r.inner.ResolveEndpoint(ctx, p)
 }
 
 // Error kinds that are not S3 error codes.

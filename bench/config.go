@@ -95,6 +95,11 @@ func DefaultSize(w Workload) SizeSpec {
 type Config struct {
 	// Endpoint is the S3 endpoint URL, "http(s)://host:port". Required.
 	Endpoint string
+	// ExtraEndpoints are more URLs of the same store, such as the other
+	// nodes of a cluster. With any, requests go to Endpoint and these in
+	// turn (round-robin per request), so the load spreads over all of them
+	// and reads are checked against writes made through another node.
+	ExtraEndpoints []string
 	// Region signs requests (default DefaultRegion).
 	Region string
 	// AccessKey and SecretKey are the static credentials; SessionToken is
@@ -234,8 +239,11 @@ func (c Config) Validate() error {
 	}
 	if c.Endpoint == "" {
 		bad("no endpoint")
-	} else if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("endpoint %q: want http(s)://host[:port]", c.Endpoint)
+	}
+	for _, e := range c.endpoints() {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("endpoint %q: want http(s)://host[:port]", e)
+		}
 	}
 	if c.AccessKey == "" || c.SecretKey == "" {
 		bad("no credentials (access key and secret key)")
@@ -288,6 +296,15 @@ func (c Config) Validate() error {
 		bad("bucket %q is not a valid bucket name", c.Bucket)
 	}
 	return errors.Join(errs...)
+}
+
+// endpoints returns Endpoint (when set) followed by ExtraEndpoints.
+func (c Config) endpoints() []string {
+	var all []string
+	if c.Endpoint != "" {
+		all = append(all, c.Endpoint)
+	}
+	return append(all, c.ExtraEndpoints...)
 }
 
 // validBucketName applies S3's bucket naming rules (3-63 of a-z 0-9 . -,

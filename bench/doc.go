@@ -10,7 +10,9 @@
 // list, not measured), then runs Config.Concurrency workers, each with one
 // request in flight, until Config.Duration has passed or Config.Ops
 // operations were started, and finally deletes what it wrote (and the
-// bucket it created) unless Config.Keep. The workloads:
+// bucket it created) unless Config.Keep. With Config.ExtraEndpoints (the
+// other nodes of a cluster) requests go to each endpoint in turn, so a GET
+// usually reads what a PUT wrote through another node. The workloads:
 //
 //   - put: PutObject of new keys, sizes from Config.Size.
 //   - get: GetObject of random prepared keys, every body verified.

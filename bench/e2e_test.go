@@ -490,3 +490,56 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// One store behind three listeners stands for the nodes of a cluster:
+// with several endpoints every listener gets its share of the requests,
+// and reads verify writes made through another listener.
+func TestRunSpreadsOverEndpoints(t *testing.T) {
+	sink := NewSink()
+	var hits [3]atomic.Int64
+	var urls []string
+	for i := range hits {
+		urls = append(urls, startSinkT(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			sink.ServeHTTP(w, r)
+		})))
+	}
+	cfg := sinkConfig(urls[0], WorkloadMixed)
+	cfg.ExtraEndpoints = urls[1:]
+	cfg.Duration, cfg.Ops = 0, 300
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, rep)
+	var total int64
+	for _, o := range rep.Ops {
+		total += o.Count
+		if o.Errors > 0 {
+			t.Errorf("%s: %d errors %v", o.Op, o.Errors, o.ErrorKinds)
+		}
+	}
+	if total != 300 {
+		t.Fatalf("%d ops, want 300", total)
+	}
+	var sum int64
+	for i := range hits {
+		sum += hits[i].Load()
+	}
+	for i := range hits {
+		// Round-robin per resolved request: about a third each.
+		if n := hits[i].Load(); n < sum/4 || n > sum/2 {
+			t.Errorf("endpoint %d got %d of %d requests", i, n, sum)
+		}
+	}
+	if len(rep.Setup.Endpoints) != 3 || rep.Setup.Endpoints[2] != urls[2] || rep.Setup.Endpoint != urls[0] {
+		t.Errorf("setup endpoints %q (endpoint %q)", rep.Setup.Endpoints, rep.Setup.Endpoint)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "endpoints "+strings.Join(urls, " ")+" (round-robin)") {
+		t.Errorf("table does not name the endpoints:\n%s", table.String())
+	}
+}

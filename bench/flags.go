@@ -59,6 +59,9 @@ Workloads (--workload):
 Sizes: 4096, 4KiB, 1MiB, 1MB (10^6), 1.5GiB, 64k (K/M/G/T are binary);
 a range 1MiB..64MiB draws each size uniformly at random.
 
+Several --endpoint URLs (the nodes of one cluster) spread the requests over
+them round-robin, so reads also check writes made through another node.
+
 Endpoint, region and credentials: a flag wins; without it the environment
 variables below are consulted in the order given; then the default.
   --endpoint       VAULTAIRE_BENCH_ENDPOINT, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
@@ -77,6 +80,21 @@ listing returned wrong data, 2 on bad usage, 130 when interrupted.
 Flags:
 `
 
+// endpointList is the repeatable --endpoint flag: each use appends one or
+// more comma-separated URLs.
+type endpointList []string
+
+func (l *endpointList) String() string { return strings.Join(*l, ",") }
+
+func (l *endpointList) Set(v string) error {
+	for e := range strings.SplitSeq(v, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			*l = append(*l, e)
+		}
+	}
+	return nil
+}
+
 // ParseArgs parses the flags of `vaultaire bench` (without the
 // subcommand), consulting getenv for the fallbacks listed in the usage.
 // Usage and errors are printed to output. It returns flag.ErrHelp for
@@ -90,8 +108,9 @@ func ParseArgs(args []string, getenv func(string) string, output io.Writer) (Opt
 		fs.PrintDefaults()
 	}
 	d := DefaultConfig()
+	var endpoints endpointList
+	fs.Var(&endpoints, "endpoint", "S3 endpoint `URL`, http(s)://host:port; repeat (or separate with commas) for several nodes of one store, used round-robin")
 	var (
-		endpoint     = fs.String("endpoint", "", "S3 endpoint URL, http(s)://host:port")
 		region       = fs.String("region", d.Region, "region to sign requests for")
 		accessKey    = fs.String("access-key", "", "access key id")
 		secretKey    = fs.String("secret-key", "", "secret access key")
@@ -158,7 +177,13 @@ func ParseArgs(args []string, getenv func(string) string, output io.Writer) (Opt
 	}
 
 	cfg := d
-	cfg.Endpoint, cfg.Region = *endpoint, *region
+	if len(endpoints) > 0 {
+		cfg.Endpoint = endpoints[0]
+	}
+	if len(endpoints) > 1 {
+		cfg.ExtraEndpoints = endpoints[1:]
+	}
+	cfg.Region = *region
 	cfg.AccessKey, cfg.SecretKey, cfg.SessionToken = *accessKey, *secretKey, *sessionToken
 	cfg.PathStyle, cfg.Insecure, cfg.CAFile = *pathStyle, *insecure, *caFile
 	cfg.SignPayload, cfg.Checksums, cfg.Retries = *signPayload, *checksums, *retries

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestParseArgsAllFlags(t *testing.T) {
 		Ops: 99, Keys: 7, PartSize: 6 << 20, PartConcurrency: 5, ListPageSize: 50, OpTimeout: 9 * time.Second,
 		Bucket: "my-bucket", Prefix: "p/", Keep: true, Seed: 42,
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("config\n got %+v\nwant %+v", c, want)
 	}
 	if o.OutDir != "/tmp/o" || o.Progress != "never" || !o.Verbose || o.Sink {
@@ -94,6 +95,31 @@ func TestParseArgsEnvPrecedence(t *testing.T) {
 	}
 	if !o.Sink || o.Config.AccessKey != "bench" || !o.Config.PathStyle {
 		t.Fatalf("sink: %+v", o)
+	}
+}
+
+func TestParseArgsSeveralEndpoints(t *testing.T) {
+	want := []string{"http://127.0.0.21:9000", "http://127.0.0.22:9000", "http://127.0.0.23:9000"}
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"repeated":    {[]string{"--endpoint", want[0], "--endpoint", want[1], "--endpoint", want[2]}, nil},
+		"commas":      {[]string{"--endpoint", want[0] + ", " + want[1] + "," + want[2]}, nil},
+		"mixed":       {[]string{"--endpoint", want[0], "--endpoint", want[1] + "," + want[2]}, nil},
+		"environment": {nil, map[string]string{"VAULTAIRE_BENCH_ENDPOINT": strings.Join(want, ",")}},
+	} {
+		o, err := ParseArgs(append(c.args, "--access-key", "a", "--secret-key", "s"), envMap(c.env), &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := o.Config; got.Endpoint != want[0] || !reflect.DeepEqual(got.ExtraEndpoints, want[1:]) {
+			t.Errorf("%s: endpoint %q, extra %q", name, got.Endpoint, got.ExtraEndpoints)
+		}
+	}
+	_, err := ParseArgs([]string{"--endpoint", "http://h:1,h:2", "--access-key", "a", "--secret-key", "s"}, envMap(nil), &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), `endpoint "h:2"`) {
+		t.Fatalf("a bad second endpoint: %v", err)
 	}
 }
 

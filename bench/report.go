@@ -43,6 +43,7 @@ type Report struct {
 // Setup records what was measured and how.
 type Setup struct {
 	Endpoint        string         `json:"endpoint"`
+	Endpoints       []string       `json:"endpoints,omitempty"` // all of them, when requests were spread over several
 	Bucket          string         `json:"bucket"`
 	Prefix          string         `json:"prefix"`
 	Workload        string         `json:"workload"`
@@ -468,7 +469,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if r.Interrupted {
 		fmt.Fprint(w, " (interrupted)")
 	}
-	fmt.Fprintf(w, "\nendpoint %s, bucket %s\n\n", s.Endpoint, s.Bucket)
+	if len(s.Endpoints) > 1 {
+		fmt.Fprintf(w, "\nendpoints %s (round-robin), bucket %s\n\n", strings.Join(s.Endpoints, " "), s.Bucket)
+	} else {
+		fmt.Fprintf(w, "\nendpoint %s, bucket %s\n\n", s.Endpoint, s.Bucket)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tops\tops/s\tMiB/s\tp50\tp90\tp99\tmax\tttfb p50\tttfb p99\terrors\t")
 	for _, o := range r.Ops {

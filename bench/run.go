@@ -99,7 +99,8 @@ type workerState struct {
 	chooser   chooser
 }
 
-// Run measures cfg.Workload against cfg.Endpoint and returns the report.
+// Run measures cfg.Workload against cfg.Endpoint (and cfg.ExtraEndpoints)
+// and returns the report.
 // It creates the bucket (unless cfg.Bucket), writes the artifacts the
 // workload reads, measures until cfg.Duration or cfg.Ops is reached or ctx
 // is cancelled (a cancelled run still reports what completed, with
@@ -286,6 +287,9 @@ func (r *runner) measure(ctx context.Context) (*Report, error) {
 			ListPageSize: 0,
 		},
 		Series: Series{IntervalNs: int64(time.Second)},
+	}
+	if len(cfg.ExtraEndpoints) > 0 {
+		rep.Setup.Endpoints = cfg.endpoints()
 	}
 	switch cfg.Workload {
 	case WorkloadMixed:

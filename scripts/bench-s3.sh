@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # make bench-s3: a standard S3 benchmark suite against a fresh single-node
-# Vaultaire, next to two references measured in the same run: the raw disk
+# Vaultaire, then the same suite against a fresh 3-node loopback cluster
+# (127.0.0.21-23, erasure shape chosen by --erasure auto from the live
+# topology, requests spread round-robin over the three nodes' S3
+# endpoints), next to two references measured in the same run: the raw disk
 # (dd write+fsync and read of the same filesystem) and the harness's own
 # ceiling (an in-process S3 sink that discards PUTs and serves GETs from
-# memory). Writes every report, plot and a summary to $RESULTS.
+# memory). Only one target runs at a time. Writes every report, plot, a
+# summary and cluster-vs-single.csv to $RESULTS.
 #
 # Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS.
 set -euo pipefail
@@ -12,6 +16,7 @@ DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-16}
 RESULTS=${RESULTS:-results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=bin/vaultaire
+CLUSTER_IPS=(127.0.0.21 127.0.0.22 127.0.0.23)
 mkdir -p "$RESULTS"
 SUMMARY="$RESULTS/summary.txt"
 : > "$SUMMARY"
@@ -20,11 +25,49 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 go build -o "$BIN" ./cmd/vaultaire
 work=$(mktemp -d "${TMPDIR:-/tmp}/vaultaire-bench-XXXXXX")
 server_pid=""
+node_pids=()
+# stop_pids PID...: SIGTERM, up to 40s to shut down, then SIGKILL.
+stop_pids() {
+  local pid live
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 400); do
+    live=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && live=1; done
+    [ "$live" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "$@"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
 cleanup() {
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  local pids=()
+  [ -n "$server_pid" ] && pids+=("$server_pid")
+  pids+=("${node_pids[@]}")
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
   rm -rf "$work"
 }
 trap cleanup EXIT
+# wait_tcp HOST PORT: until something listens (30s).
+wait_tcp() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1:$2" >&2
+  return 1
+}
+# free_ports HOST N: N distinct free TCP ports on HOST, one a line.
+free_ports() {
+  python3 - "$1" "$2" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket()
+    s.bind((sys.argv[1], 0))
+    socks.append(s)
+for s in socks:
+    print(s.getsockname()[1])
+EOF
+}
 
 say "== raw disk ($(df -P "$work" | awk 'NR==2{print $1}'), 1 GiB, dd)"
 dd if=/dev/urandom of="$work/src" bs=1M count=1024 status=none
@@ -35,15 +78,6 @@ say "  write+fsync: $w"
 say "  read:        $r"
 rm -f "$work/src" "$work/raw"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export VAULTAIRE_ROOT_ACCESS_KEY=VABENCHROOT VAULTAIRE_ROOT_SECRET_KEY=vaultaire-bench-secret
-"$BIN" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 300); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
-
 suite=(
   "put-4KiB   --workload put --size 4KiB"
   "get-4KiB   --workload get --size 4KiB --keys 2000"
@@ -51,25 +85,168 @@ suite=(
   "get-16MiB  --workload get --size 16MiB --keys 64"
   "mixed-1MiB --workload mixed --size 1MiB --keys 500"
 )
+failed=()
 run_suite() { # target-name, endpoint flags...
   local target=$1; shift
   for spec in "${suite[@]}"; do
     read -r name args <<<"$spec"
     say ""
     say "== $target $name"
+    # A failed workload (errors in setup, data that did not verify) is
+    # recorded and the suite goes on; the script fails at the end.
     # shellcheck disable=SC2086
     "$BIN" bench "$@" $args --duration "$DURATION" --concurrency "$CONCURRENCY" \
-      --progress never --out "$RESULTS/$target/$name" | tee -a "$SUMMARY"
+      --progress never --out "$RESULTS/$target/$name" | tee -a "$SUMMARY" || failed+=("$target/$name")
   done
 }
-run_suite vaultaire --endpoint "http://127.0.0.1:$port" --access-key VABENCHROOT --secret-key vaultaire-bench-secret --path-style
+
+export VAULTAIRE_ROOT_ACCESS_KEY=VABENCHROOT VAULTAIRE_ROOT_SECRET_KEY=vaultaire-bench-secret
+export VAULTAIRE_ADMIN_TOKEN="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+creds=(--access-key VABENCHROOT --secret-key vaultaire-bench-secret --path-style)
+
+# --- single node ------------------------------------------------------------
+port=$(free_ports 127.0.0.1 1)
+"$BIN" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 \
+  --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 \
+  --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
+server_pid=$!
+wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
+run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+stop_pids "$server_pid"
+server_pid=""
+rm -rf "$work/data"
+
+# --- 3-node cluster ---------------------------------------------------------
+# Node 0 bootstraps and keeps the generated secret in its data dir; the
+# others join its gossip address with that secret (from the environment,
+# which ps does not show).
+declare -A s3addr admin
+endpoints=()
+for i in "${!CLUSTER_IPS[@]}"; do
+  ip=${CLUSTER_IPS[$i]}
+  mapfile -t p < <(free_ports "$ip" 4)
+  s3addr[$i]="$ip:${p[0]}" admin[$i]="$ip:${p[1]}"
+  args=(server --address "${s3addr[$i]}" --admin-address "${admin[$i]}" --rpc-address "$ip:${p[2]}"
+    --gossip-address "$ip:${p[3]}" --data "$work/cluster/n$i" --log-level warn)
+  if [ "$i" = 0 ]; then
+    seed="$ip:${p[3]}"
+    "$BIN" "${args[@]}" > "$work/node$i.log" 2>&1 &
+    node_pids+=($!)
+    wait_tcp "$ip" "${p[0]}" || { cat "$work/node$i.log" >&2; exit 1; }
+    for _ in $(seq 1 100); do [ -s "$work/cluster/n0/cluster.secret" ] && break; sleep 0.1; done
+    VAULTAIRE_CLUSTER_SECRET=$(cat "$work/cluster/n0/cluster.secret")
+    export VAULTAIRE_CLUSTER_SECRET
+  else
+    "$BIN" "${args[@]}" --join "$seed" > "$work/node$i.log" 2>&1 &
+    node_pids+=($!)
+  fi
+  endpoints+=(--endpoint "http://${s3addr[$i]}")
+done
+# Every node must see all three alive, active and in the metadata Raft
+# group with a leader, and be ready, before the erasure shape (auto) is
+# taken from the topology by the first PUT.
+if ! python3 - "${admin[@]}" <<'EOF'
+import json, os, sys, time, urllib.request
+token = os.environ["VAULTAIRE_ADMIN_TOKEN"]
+nodes = sys.argv[1:]
+deadline = time.time() + 120
+why = ""
+while time.time() < deadline:
+    try:
+        why = ""
+        for a in nodes:
+            req = urllib.request.Request(f"http://{a}/admin/v1/cluster", headers={"Authorization": "Bearer " + token})
+            st = json.load(urllib.request.urlopen(req, timeout=5))
+            members = st.get("nodes") or []
+            alive = sum(m["state"] == "alive" and m["node_state"] == "active" for m in members)
+            raft = sum(m["state"] == "alive" and m["raft_role"] != "none" for m in members)
+            if alive != len(nodes) or raft != len(nodes) or not st.get("leader"):
+                why = f"{a} sees {alive} alive active, {raft} in raft, leader {st.get('leader')!r}"
+                break
+            urllib.request.urlopen(f"http://{a}/health/ready", timeout=5)  # raises unless 200
+        if not why:
+            sys.exit(0)
+    except Exception as e:  # not up yet, or not ready (503)
+        why = f"{a}: {e}"
+    time.sleep(0.2)
+print(f"cluster did not converge: {why}", file=sys.stderr)
+sys.exit(1)
+EOF
+then
+  tail -n 20 "$work"/node*.log >&2
+  exit 1
+fi
+say ""
+say "== cluster: 3 nodes (${s3addr[0]} ${s3addr[1]} ${s3addr[2]}), 4 drives each, erasure auto; requests round-robin over the 3"
+"$BIN" cluster --endpoint "http://${admin[0]}" status | tee -a "$SUMMARY"
+run_suite cluster "${endpoints[@]}" "${creds[@]}"
+stop_pids "${node_pids[@]}"
+node_pids=()
+rm -rf "$work/cluster"
+
+# --- harness ceiling --------------------------------------------------------
 run_suite sink --sink
 
 say ""
 say "== Vaultaire relative to the harness ceiling (B/A, A = sink, B = vaultaire)"
 for spec in "${suite[@]}"; do
   read -r name _ <<<"$spec"
+  [ -f "$RESULTS/sink/$name/result.json" ] && [ -f "$RESULTS/vaultaire/$name/result.json" ] || continue
   "$BIN" bench compare "$RESULTS/sink/$name/result.json" "$RESULTS/vaultaire/$name/result.json" | tee -a "$SUMMARY"
 done
+
+say ""
+say "== 3-node cluster vs single node, same run (concurrency $CONCURRENCY, $DURATION per workload)"
+python3 - "$RESULTS" "$CONCURRENCY" <<'EOF' | tee -a "$SUMMARY"
+import csv, json, os, sys
+results, conc = sys.argv[1], sys.argv[2]
+
+def load(target, name):
+    try:
+        with open(os.path.join(results, target, name, "result.json")) as f:
+            return json.load(f)
+    except OSError:
+        return None
+
+def metric(rep, op, field):
+    if rep is None:
+        return None
+    ops = rep["ops"] if op == "*" else [o for o in rep["ops"] if o["op"] == op]
+    return sum(o[field] for o in ops) if ops else None
+
+def errors(rep):
+    return None if rep is None else sum(o["errors"] for o in rep["ops"])
+
+rows = [
+    ("16 MiB PUT MiB/s", "put-16MiB", "put", "mib_per_sec"),
+    ("16 MiB GET MiB/s", "get-16MiB", "get", "mib_per_sec"),
+    (f"4 KiB PUT ops/s (c={conc})", "put-4KiB", "put", "ops_per_sec"),
+    (f"4 KiB GET ops/s (c={conc})", "get-4KiB", "get", "ops_per_sec"),
+    ("mixed 1 MiB ops/s (all ops)", "mixed-1MiB", "*", "ops_per_sec"),
+]
+fmt = lambda v: "n/a" if v is None else f"{v:.1f}"
+table = [("metric", "single", "cluster", "cluster/single", "sink ceiling", "errors single/cluster")]
+out = []
+for label, name, op, field in rows:
+    s, c, k = (load(t, name) for t in ("vaultaire", "cluster", "sink"))
+    a, b, z = metric(s, op, field), metric(c, op, field), metric(k, op, field)
+    ratio = f"{b / a:.2f}" if a and b is not None else "n/a"
+    es, ec = errors(s), errors(c)
+    table.append((label, fmt(a), fmt(b), ratio, fmt(z), f"{'n/a' if es is None else es}/{'n/a' if ec is None else ec}"))
+    out.append({"metric": label, "workload": name, "single": a, "cluster": b,
+                "ratio": None if ratio == "n/a" else float(ratio), "sink": z, "errors_single": es, "errors_cluster": ec})
+widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+for r in table:
+    print("  " + "  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i]) for i, v in enumerate(r)))
+with open(os.path.join(results, "cluster-vs-single.csv"), "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(out[0]))
+    w.writeheader()
+    w.writerows(out)
+EOF
 echo
-echo "reports, plots (result.svg) and summary.txt in $RESULTS"
+echo "reports, plots (result.svg), summary.txt and cluster-vs-single.csv in $RESULTS"
+if [ ${#failed[@]} -gt 0 ]; then
+  say ""
+  say "FAILED workloads: ${failed[*]}"
+  exit 1
+fi
