@@ -15,6 +15,23 @@ import (
 // return only after every shard reader goroutine has ended.
 type ShardOpener func(ctx context.Context, i int, off, length int64) (io.ReadCloser, error)
 
+// ReadOption adjusts how Decode and Rebuild choose shards.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	prefer func(i int) bool
+}
+
+// PreferShards makes reads that must open further shards (to reconstruct
+// around bad ones) open those for which prefer(i) is true first, data
+// shards before parity within each group. A node passes "shard i is on one
+// of my drives", so reconstruction reads local shards before remote ones.
+// Healthy reads always read the data shards: a systematic code needs no
+// decode math for them.
+func PreferShards(prefer func(i int) bool) ReadOption {
+	return func(o *readOptions) { o.prefer = prefer }
+}
+
 // DecodeReport describes the shards a Decode or Rebuild found bad.
 type DecodeReport struct {
 	// Bad lists every shard found missing, unreadable, truncated or
@@ -39,7 +56,7 @@ type DecodeReport struct {
 //
 // Bytes are written to w stripe by stripe as they are verified, so a failure
 // in a later stripe can follow bytes already written.
-func (c *Coder) Decode(ctx context.Context, w io.Writer, open ShardOpener, size, off, length int64) (DecodeReport, error) {
+func (c *Coder) Decode(ctx context.Context, w io.Writer, open ShardOpener, size, off, length int64, opts ...ReadOption) (DecodeReport, error) {
 	if size < 0 || off < 0 || off > size {
 		return DecodeReport{}, fmt.Errorf("%w: offset %d of an artifact of %d bytes", ErrInvalid, off, size)
 	}
@@ -61,7 +78,7 @@ func (c *Coder) Decode(ctx context.Context, w io.Writer, open ShardOpener, size,
 	g := newGeometry(c.shape, size)
 	stripe := c.shape.StripeSize()
 	first, last := off/stripe, (off+length-1)/stripe
-	a := newAssembly(ctx, c, g, open, last, -1)
+	a := newAssembly(ctx, c, g, open, last, -1, opts)
 	defer a.cleanup()
 
 	// need(s) marks the data shards holding bytes of the range in stripe s,
@@ -129,7 +146,7 @@ func (c *Coder) Decode(ctx context.Context, w io.Writer, open ShardOpener, size,
 // Shard index itself is never opened. It reads Data verified shards per
 // stripe (data shards first), reconstructing around bad ones as Decode does,
 // and fails with ErrReadQuorum when fewer than Data other shards are usable.
-func (c *Coder) Rebuild(ctx context.Context, open ShardOpener, size int64, index int, w io.Writer) (DecodeReport, error) {
+func (c *Coder) Rebuild(ctx context.Context, open ShardOpener, size int64, index int, w io.Writer, opts ...ReadOption) (DecodeReport, error) {
 	if index < 0 || index >= c.shape.Shards() {
 		return DecodeReport{}, fmt.Errorf("%w: shard index %d of %d", ErrInvalid, index, c.shape.Shards())
 	}
@@ -140,7 +157,7 @@ func (c *Coder) Rebuild(ctx context.Context, open ShardOpener, size int64, index
 		return DecodeReport{}, fmt.Errorf("erasure: rebuild: %w", err)
 	}
 	g := newGeometry(c.shape, size)
-	a := newAssembly(ctx, c, g, open, g.stripes-1, index)
+	a := newAssembly(ctx, c, g, open, g.stripes-1, index, opts)
 	defer a.cleanup()
 
 	hdr := marshalHeader(c.shape, index)
@@ -389,6 +406,7 @@ type assembly struct {
 	open    ShardOpener
 	last    int64 // last stripe of the call
 	exclude int   // shard never opened (Rebuild's target), or -1
+	opts    readOptions
 
 	readers []*shardReader // current reader per shard
 	all     []*shardReader // every reader started, for cleanup
@@ -403,9 +421,14 @@ type assembly struct {
 	required []bool
 }
 
-func newAssembly(ctx context.Context, c *Coder, g geometry, open ShardOpener, last int64, exclude int) *assembly {
+func newAssembly(ctx context.Context, c *Coder, g geometry, open ShardOpener, last int64, exclude int, opts []ReadOption) *assembly {
 	n := c.shape.Shards()
+	var o readOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	return &assembly{
+		opts: o,
 		ctx: ctx, c: c, g: g, open: open, last: last, exclude: exclude,
 		readers: make([]*shardReader, n), faults: make([]error, n),
 		shards: make([][]byte, n), held: make([]*[]byte, n), owner: make([]*shardReader, n),
@@ -517,15 +540,19 @@ func (a *assembly) assemble(s int64, need []bool) error {
 		if have >= k {
 			break
 		}
-		// Open more shards from this stripe on: data shards first (they
-		// are needed again on the fast path), then parity.
+		// Open more shards from this stripe on: preferred (local) ones
+		// first, and within each group data shards first (they are
+		// needed again on the fast path), then parity.
 		var cands []int
-		for i := range a.shards {
-			if len(cands) == k-have {
-				break
-			}
-			if i != a.exclude && a.faults[i] == nil && a.shards[i] == nil {
-				cands = append(cands, i)
+		for pass := 0; pass < 2; pass++ {
+			for i := range a.shards {
+				if len(cands) == k-have {
+					break
+				}
+				preferred := a.opts.prefer == nil || a.opts.prefer(i)
+				if preferred == (pass == 0) && i != a.exclude && a.faults[i] == nil && a.shards[i] == nil {
+					cands = append(cands, i)
+				}
 			}
 		}
 		if len(cands) < k-have {

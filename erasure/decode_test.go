@@ -232,3 +232,57 @@ func TestVerifyShard(t *testing.T) {
 		t.Errorf("index 5: %v", err)
 	}
 }
+
+// TestDecodePreferShards: when a read must reconstruct, it opens the
+// preferred shards (a node's local ones) before the others; a healthy read
+// opens only the data shards whatever the preference.
+func TestDecodePreferShards(t *testing.T) {
+	s := Shape{4, 4, 64}
+	c := mustCoder(t, s)
+	data := randBytes(7, int(2*s.StripeSize()+5))
+	files := encode(t, c, data)
+	local := func(i int) bool { return i == 6 || i == 7 } // two parity shards are local
+
+	opened := func(st *store) map[int]bool {
+		out := map[int]bool{}
+		for _, call := range st.calls() {
+			out[call.index] = true
+		}
+		return out
+	}
+	decode := func(st *store) {
+		t.Helper()
+		var out bytes.Buffer
+		if _, err := c.Decode(context.Background(), &out, st.open, int64(len(data)), 0, -1, PreferShards(local)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), data) {
+			t.Fatal("wrong bytes")
+		}
+	}
+
+	st := newStore(files)
+	decode(st)
+	if got := opened(st); len(got) != 4 || got[6] || got[7] {
+		t.Fatalf("healthy read opened %v, want the data shards 0-3 only", got)
+	}
+
+	st = newStore(files)
+	st.lost[1], st.lost[2] = true, true
+	decode(st)
+	got := opened(st)
+	if !got[6] || !got[7] || got[4] || got[5] {
+		t.Fatalf("reconstructing read opened %v, want the local parity 6 and 7 before the remote 4 and 5", got)
+	}
+
+	// Without a preference: data first, then parity in index order.
+	st = newStore(files)
+	st.lost[1], st.lost[2] = true, true
+	var out bytes.Buffer
+	if _, err := c.Decode(context.Background(), &out, st.open, int64(len(data)), 0, -1); err != nil {
+		t.Fatal(err)
+	}
+	if got := opened(st); !got[4] || !got[5] || got[6] || got[7] {
+		t.Fatalf("read without preference opened %v, want parity 4 and 5", got)
+	}
+}

@@ -275,7 +275,7 @@ func (e *Engine) healShard(ctx context.Context, it healItem) error {
 		pr.CloseWithError(err)
 		done <- err
 	}()
-	_, err = coder.Rebuild(ctx, e.opener(it.blob), it.size, it.index, pw)
+	_, err = coder.Rebuild(ctx, e.opener(it.blob), it.size, it.index, pw, e.preferLocal(it.blob))
 	pw.CloseWithError(err)
 	if perr := <-done; err == nil {
 		err = perr

@@ -76,7 +76,7 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 		return err
 	}
 	e.stats.decodes.Add(1)
-	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length)
+	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length, e.preferLocal(b))
 	e.stats.shardsBad.Add(int64(len(rep.Bad)))
 	for _, f := range rep.Bad {
 		e.log.Warn("bad shard", "blob", b.ID, "shard", f.Index, "err", f.Err)
@@ -95,6 +95,14 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 // older shape stay readable after the operator changes it).
 func (e *Engine) coderFor(b metastore.Blob) (*erasure.Coder, error) {
 	return e.coders.get(erasure.Shape{Data: b.K, Parity: b.M, BlockSize: b.BlockSize})
+}
+
+// preferLocal makes a reconstructing read (or a rebuild) open the shards
+// on this node's drives before remote ones.
+func (e *Engine) preferLocal(b metastore.Blob) erasure.ReadOption {
+	return erasure.PreferShards(func(i int) bool {
+		return i < len(b.Shards) && e.isLocal(b.Shards[i])
+	})
 }
 
 // opener opens shard i of b on the drive its placement names.
