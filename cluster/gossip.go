@@ -27,7 +27,9 @@ const (
 	NodeJoining NodeState = iota
 	// NodeActive: serving requests and holding shards.
 	NodeActive
-	// NodeDraining: serving, but shards are being moved off it.
+	// NodeDraining: finishing the requests in flight before a planned
+	// stop; peers place no new shards on it (and, once decommissioning
+	// exists, while its shards are moved off).
 	NodeDraining
 	// NodeLeaving: shutting down on purpose; its departure is Left, not Dead.
 	NodeLeaving

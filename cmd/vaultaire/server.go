@@ -401,6 +401,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "deadline", f.shutdown)
+	// Draining: the peers stop placing new shards here while this node's
+	// in-flight requests (and theirs streaming to it) finish.
+	cn.setState(cluster.NodeDraining)
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdown)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
