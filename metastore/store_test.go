@@ -133,7 +133,7 @@ func TestNoQuorumReportsNotLeader(t *testing.T) {
 	c := newTestCluster(t, 2, true, func(cfg *Config) { cfg.ApplyTimeout = 700 * time.Millisecond })
 	l := c.currentLeader()
 	f := c.followers()[0]
-	c.stop(l) // the survivor alone is no quorum: no leader can be elected
+	c.stop(l)                   // the survivor alone is no quorum: no leader can be elected
 	ctx := context.Background() // no deadline: the Store's bound applies
 	err := f.store().CreateContainer(ctx, Container{Tenant: "t1", Name: "c9"})
 	if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrLeadershipLost) {
