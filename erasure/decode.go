@@ -429,7 +429,7 @@ func newAssembly(ctx context.Context, c *Coder, g geometry, open ShardOpener, la
 	}
 	return &assembly{
 		opts: o,
-		ctx: ctx, c: c, g: g, open: open, last: last, exclude: exclude,
+		ctx:  ctx, c: c, g: g, open: open, last: last, exclude: exclude,
 		readers: make([]*shardReader, n), faults: make([]error, n),
 		shards: make([][]byte, n), held: make([]*[]byte, n), owner: make([]*shardReader, n),
 		scratch: make([]*[]byte, n), required: make([]bool, n),
