@@ -473,6 +473,14 @@ func TestClusterSurvivesKilledNode(t *testing.T) {
 	for _, i := range survivors {
 		l.verify(t, i)
 	}
+	// Every survivor's /metrics counts the members by gossip state.
+	for _, i := range survivors {
+		_, m := adminGet(t, c.nodes[i].admin, "/metrics", "")
+		alive, dead := sample(m, `vaultaire_gossip_members{state="alive"}`), sample(m, `vaultaire_gossip_members{state="dead"}`)
+		if alive != 2 || dead != 1 {
+			t.Errorf("node %d /metrics: gossip members alive %v dead %v, want 2 and 1", i, alive, dead)
+		}
+	}
 	// The killed node rejoins with its identity and data and serves
 	// everything, including what was written while it was down.
 	c.restart(victim)
