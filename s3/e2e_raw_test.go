@@ -123,6 +123,22 @@ func TestE2EAuth(t *testing.T) {
 	if got := h.content(t, "auth", "up load"); string(got) != "via presign" {
 		t.Fatalf("presigned content %q", got)
 	}
+	// Presigned bucket deletion: the X-Amz-* query is authentication, not
+	// a bucket sub-resource.
+	h.bucket(t, "presigned-bucket")
+	pdb, err := pc.PresignDeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("presigned-bucket")}, awss3.WithPresignExpires(5*time.Minute))
+	must(t, err)
+	req, _ = http.NewRequest("DELETE", pdb.URL, nil)
+	r, err = http.DefaultClient.Do(req)
+	must(t, err)
+	b, _ = io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 204 {
+		t.Fatalf("presigned DeleteBucket: %d %s", r.StatusCode, b)
+	}
+	// A real sub-resource is still refused as not implemented.
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/auth?acl"})
+	expectError(t, resp, body, 501, "NotImplemented")
 	// Tampered, expired and too-long presigned URLs.
 	r, err = http.Get(strings.Replace(pg.URL, "/auth/k", "/auth/up%20load", 1))
 	must(t, err)

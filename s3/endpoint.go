@@ -173,6 +173,20 @@ func vhostContainer(host, domain string) (string, bool) {
 	return b, true
 }
 
+// hasSubresource reports whether q names a bucket subresource (?acl,
+// ?policy, ?cors, ...): anything but presigned-URL authentication
+// (X-Amz-*) and the SDKs' x-id operation hint, which every presigned
+// CreateBucket or DeleteBucket carries.
+func hasSubresource(q url.Values) bool {
+	for k := range q {
+		if len(k) >= 6 && strings.EqualFold(k[:6], "x-amz-") || strings.EqualFold(k, "x-id") {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 func bucketOp(method string, q url.Values) (Operation, error) {
 	switch method {
 	case "GET":
@@ -194,12 +208,12 @@ func bucketOp(method string, q url.Values) (Operation, error) {
 	case "HEAD":
 		return OpHeadBucket, nil
 	case "PUT":
-		if len(q) > 0 {
+		if hasSubresource(q) {
 			return 0, errNotImplemented
 		}
 		return OpCreateBucket, nil
 	case "DELETE":
-		if len(q) > 0 {
+		if hasSubresource(q) {
 			return 0, errNotImplemented
 		}
 		return OpDeleteBucket, nil
