@@ -69,27 +69,46 @@ func (r *RaftMembership) reconcile() error {
 	if err := f.Error(); err != nil {
 		return err
 	}
+	var errs []error
+	for _, c := range planRaftMembership(f.Configuration().Servers, r.Members.Members(), r.Meta.NodeID(), r.Meta.Addr()) {
+		fut := rf.AddNonvoter(c.id, c.addr, 0, 5*time.Second)
+		if c.voter {
+			fut = rf.AddVoter(c.id, c.addr, 0, 5*time.Second)
+		}
+		if err := fut.Error(); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", c.what, c.id, err))
+			continue
+		}
+		r.Logger.Info("raft membership: "+c.what, "node", c.id, "addr", c.addr)
+	}
+	return errors.Join(errs...)
+}
+
+// raftChange is one AddVoter (voter) or AddNonvoter call.
+type raftChange struct {
+	what  string
+	id    raft.ServerID
+	addr  raft.ServerAddress
+	voter bool
+}
+
+// planRaftMembership is the reconciler's decision (see RaftMembership),
+// from the current configuration, the gossip members and this node's own
+// id and Raft address, in the order the changes should be made.
+func planRaftMembership(config []raft.Server, members []cluster.Member, self string, selfAddr raft.ServerAddress) []raftChange {
 	servers := map[string]raft.Server{}
 	voters := 0
-	for _, s := range f.Configuration().Servers {
+	for _, s := range config {
 		servers[string(s.ID)] = s
 		if s.Suffrage == raft.Voter {
 			voters++
 		}
 	}
-	var errs []error
-	change := func(what string, fut raft.IndexFuture, args ...any) {
-		if err := fut.Error(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", what, err))
-			return
-		}
-		r.Logger.Info("raft membership: "+what, args...)
+	var out []raftChange
+	if s, ok := servers[self]; ok && s.Address != selfAddr {
+		out = append(out, raftChange{"updated own address", s.ID, selfAddr, true})
 	}
-	self := r.Meta.NodeID()
-	if s, ok := servers[self]; ok && s.Address != r.Meta.Addr() {
-		change("updated own address", rf.AddVoter(s.ID, r.Meta.Addr(), 0, 5*time.Second), "node", self, "addr", r.Meta.Addr())
-	}
-	for _, m := range r.Members.Members() {
+	for _, m := range members {
 		if m.ID == self || m.State != cluster.MemberAlive || m.Meta.RPCAddr == "" || m.Meta.State == cluster.NodeLeaving {
 			continue
 		}
@@ -97,20 +116,20 @@ func (r *RaftMembership) reconcile() error {
 		s, in := servers[m.ID]
 		switch {
 		case !in && voters < MaxVoters:
-			change("added voter", rf.AddVoter(id, addr, 0, 5*time.Second), "node", m.ID, "addr", addr)
+			out = append(out, raftChange{"added voter", id, addr, true})
 			voters++
 		case !in:
-			change("added non-voter", rf.AddNonvoter(id, addr, 0, 5*time.Second), "node", m.ID, "addr", addr)
+			out = append(out, raftChange{"added non-voter", id, addr, false})
 		case s.Suffrage != raft.Voter && voters < MaxVoters:
-			change("promoted to voter", rf.AddVoter(id, addr, 0, 5*time.Second), "node", m.ID)
+			out = append(out, raftChange{"promoted to voter", id, addr, true})
 			voters++
 		case s.Address != addr && s.Suffrage == raft.Voter:
-			change("updated voter address", rf.AddVoter(id, addr, 0, 5*time.Second), "node", m.ID, "addr", addr)
+			out = append(out, raftChange{"updated voter address", id, addr, true})
 		case s.Address != addr:
-			change("updated non-voter address", rf.AddNonvoter(id, addr, 0, 5*time.Second), "node", m.ID, "addr", addr)
+			out = append(out, raftChange{"updated non-voter address", id, addr, false})
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // ErrNotRaftLeader: a membership change was asked of a node that does not

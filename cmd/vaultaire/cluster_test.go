@@ -565,3 +565,78 @@ func TestClusterRefusesWrongSecret(t *testing.T) {
 		t.Fatalf("cluster lists %d nodes, want 2: %+v", len(st.Nodes), st.Nodes)
 	}
 }
+
+// TestClusterRemoveNode: `vaultaire cluster remove` refuses an alive node,
+// takes a stopped one out of the Raft group through any node (a follower
+// forwards to the leader), and the cluster keeps serving; a removed node
+// started again on its data dir joins again.
+func TestClusterRemoveNode(t *testing.T) {
+	c := startCluster(t, 3)
+	c.waitMembers(3)
+	ctx := context.Background()
+	lead := c.leader()
+	victim, via := (lead+1)%3, (lead+2)%3 // ask a follower: it forwards
+	cli := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(binary(t), append([]string{"cluster", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	id := c.nodes[victim].id
+	if out, code := cli("remove", id); code == 0 || !strings.Contains(out, "alive") {
+		t.Fatalf("remove of an alive node: exit %d, %s", code, out)
+	}
+	c.nodes[victim].kill()
+	role := func(i int) string {
+		st, err := c.status(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range st.Nodes {
+			if m.ID == id {
+				return m.RaftRole
+			}
+		}
+		return "unlisted"
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, code := cli("remove", id)
+		if code == 0 {
+			break
+		}
+		// Gossip may not have declared the node dead yet.
+		if time.Now().After(deadline) {
+			t.Fatalf("remove of a stopped node: exit %d, %s", code, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, i := range []int{lead, via} {
+		if r := role(i); r != "none" && r != "unlisted" {
+			t.Fatalf("node %d still lists the removed node with Raft role %q", i, r)
+		}
+	}
+	if out, code := cli("status"); code != 0 || !strings.Contains(out, c.nodes[lead].id) {
+		t.Fatalf("cluster status: exit %d\n%s", code, out)
+	}
+	// Two voters left: writes still commit.
+	if _, err := c.client(via).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("after-remove")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := putObject(ctx, c.client(lead), "after-remove", "k", payload(2<<20, 9)); err != nil {
+		t.Fatal(err)
+	}
+	// Started again, it joins again and sees what was written meanwhile.
+	c.restart(victim)
+	c.waitMembers(3)
+	got, err := getObject(ctx, c.client(victim), "after-remove", "k")
+	if err != nil || !bytes.Equal(got, payload(2<<20, 9)) {
+		t.Fatalf("GET through the re-joined node: %v, %d bytes", err, len(got))
+	}
+}
