@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/s3"
 )
@@ -823,15 +825,50 @@ func TestE2EVirtualHost(t *testing.T) {
 		t.Fatalf("%+v", l.Contents)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	for _, host := range seenHosts {
 		if !strings.HasPrefix(host, "vhost.s3.local:") {
 			t.Fatalf("request to %q was not virtual-hosted", host)
 		}
 	}
+	mu.Unlock()
 	// Path style still works on the same server.
 	_, err = h.client(false).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
 	must(t, err)
+
+	// The host name resolves in the signer's tenant, like a path: another
+	// tenant has its own vhost.s3.local.
+	now := time.Now()
+	must(t, h.node.Meta.PutTenant(ctx, metastore.Tenant{ID: "acme", Name: "Acme", State: metastore.TenantActive, Created: now}))
+	must(t, h.node.Meta.PutUser(ctx, metastore.User{Tenant: "acme", Name: "alice", Created: now}))
+	must(t, h.node.Meta.CreateAccessKey(ctx, metastore.AccessKey{ID: "ACMEVHOST", Tenant: "acme", User: "alice", Enabled: true, Created: now}, "acme-secret"))
+	acme := awss3.New(c2.Options(), func(o *awss3.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider("ACMEVHOST", "acme-secret", "")
+	})
+	_, err = acme.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
+	wantCode(t, err, "NoSuchBucket")
+	_, err = acme.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("vhost")})
+	must(t, err)
+	_, err = acme.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c"), Body: strings.NewReader("acme's")})
+	must(t, err)
+	for _, tc := range []struct {
+		c    *awss3.Client
+		want string
+	}{{c2, "hello"}, {acme, "acme's"}} {
+		g, err := tc.c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
+		must(t, err)
+		b, _ := io.ReadAll(g.Body)
+		g.Body.Close()
+		if string(b) != tc.want {
+			t.Fatalf("vhost.s3.local/a b/c read %q, want %q", b, tc.want)
+		}
+	}
+	mu.Lock()
+	for _, host := range seenHosts {
+		if !strings.HasPrefix(host, "vhost.s3.local:") {
+			t.Fatalf("request to %q was not virtual-hosted", host)
+		}
+	}
+	mu.Unlock()
 }
 
 type hostRecorder struct {
