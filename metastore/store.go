@@ -64,6 +64,11 @@ type Store struct {
 
 	// retries counts attempts repeated after a retryable failure.
 	retries atomic.Uint64
+
+	// leaderReads batches ReadIndex (this node leading, asked by
+	// followers); barriers batches the read barrier of linearizable
+	// reads on this node, forwarded to the leader when it does not lead.
+	leaderReads, barriers *readIndexBatcher
 }
 
 // errNoLeader: no leader is known (an election is under way); retried.
@@ -182,6 +187,12 @@ func Open(ctx context.Context, cfg Config) (s *Store, err error) {
 	s.raft.RegisterObserver(s.observer)
 	s.bg.Add(1)
 	go s.watchLeader(obsCh)
+	s.leaderReads = newReadIndexBatcher(s.readIndexLocal)
+	s.barriers = newReadIndexBatcher(s.readIndexAnywhere)
+	for _, b := range []*readIndexBatcher{s.leaderReads, s.barriers} {
+		s.bg.Add(1)
+		go func() { defer s.bg.Done(); b.run(s.baseCtx) }()
+	}
 	logger.Info("metastore: opened", "dir", cfg.Dir, "addr", s.trans.LocalAddr(), "applied", s.fsm.applied.Load())
 	return s, nil
 }
@@ -640,7 +651,7 @@ func (s *Store) ReadIndex(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	defer end()
-	return s.readIndexLocal(ctx)
+	return s.leaderReads.get(ctx)
 }
 
 func (s *Store) readIndexLocal(ctx context.Context) (uint64, error) {
@@ -692,7 +703,18 @@ func (s *Store) readBarrier(ctx context.Context, o readOptions) error {
 	if o.stale {
 		return nil
 	}
-	idx, err := retry(ctx, s, func(ctx context.Context) (uint64, error) {
+	idx, err := s.barriers.get(ctx)
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, idx)
+}
+
+// readIndexAnywhere is one round of read barriers: the read index from
+// this node when it leads, else from the leader, retried through elections
+// (bounded by ApplyTimeout: ctx is the store's base context).
+func (s *Store) readIndexAnywhere(ctx context.Context) (uint64, error) {
+	return retry(ctx, s, func(ctx context.Context) (uint64, error) {
 		if s.raft.State() == raft.Leader {
 			return s.readIndexLocal(ctx)
 		}
@@ -705,10 +727,6 @@ func (s *Store) readBarrier(ctx context.Context, o readOptions) error {
 		}
 		return s.cfg.Forwarder.ReadIndex(ctx, string(addr))
 	})
-	if err != nil {
-		return err
-	}
-	return s.waitApplied(ctx, idx)
 }
 
 // waitApplied waits until the local state machine has applied idx.

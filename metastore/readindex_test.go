@@ -1,0 +1,96 @@
+package metastore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// countingForwarder counts the read-index requests a follower forwards.
+type countingForwarder struct {
+	Forwarder
+	readIndexes atomic.Int64
+}
+
+func (f *countingForwarder) ReadIndex(ctx context.Context, addr string) (uint64, error) {
+	f.readIndexes.Add(1)
+	return f.Forwarder.ReadIndex(ctx, addr)
+}
+
+// TestReadIndexBatching: concurrent linearizable reads on a follower share
+// read-index rounds, and each still sees every write acknowledged before
+// it started.
+func TestReadIndexBatching(t *testing.T) {
+	fwd := map[string]*countingForwarder{}
+	var mu sync.Mutex
+	c := newTestCluster(t, 3, true, func(cfg *Config) {
+		f := &countingForwarder{Forwarder: cfg.Forwarder}
+		mu.Lock()
+		fwd[cfg.NodeID] = f
+		mu.Unlock()
+		cfg.Forwarder = f
+	})
+	ctx := ctxT(t)
+	l := c.waitLeader()
+	mkContainer(t, l.store(), "t1", "c1")
+	f := c.followers()[0]
+	mu.Lock()
+	counter := fwd[f.id]
+	mu.Unlock()
+	before := counter.readIndexes.Load()
+
+	// A writer on the leader publishes versions 1..n; readers on the
+	// follower must see at least the version acknowledged before their
+	// read began.
+	const readers, reads, versions = 32, 20, 40
+	var acked atomic.Int64
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		defer close(werr)
+		for v := int64(1); v <= versions; v++ {
+			if _, err := l.store().PutArtifact(ctx, Artifact{Tenant: "t1", Container: "c1", Key: "k", Size: v}, Cond{}); err != nil {
+				werr <- err
+				return
+			}
+			acked.Store(v)
+		}
+		<-stop
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, readers)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < reads; i++ {
+				floor := acked.Load()
+				a, err := f.store().GetArtifact(ctx, "t1", "c1", "k")
+				switch {
+				case err != nil && floor > 0:
+					errs <- err
+					return
+				case err == nil && a.Size < floor:
+					errs <- fmt.Errorf("read version %d after version %d was acknowledged", a.Size, floor)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	forwarded := counter.readIndexes.Load() - before
+	if forwarded <= 0 || forwarded >= readers*reads {
+		t.Fatalf("%d linearizable reads forwarded %d read-index requests: want batching (fewer, and at least one)", readers*reads, forwarded)
+	}
+	t.Logf("%d linearizable reads on a follower: %d read-index round trips to the leader", readers*reads, forwarded)
+}
