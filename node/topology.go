@@ -173,3 +173,9 @@ func (c *coders) get(s erasure.Shape) (*erasure.Coder, error) {
 	c.m[s] = cd
 	return cd, nil
 }
+
+// WriteShape is the erasure shape a PUT would use now, from the drives
+// online at this moment (the configured shape when it is fixed).
+func (e *Engine) WriteShape(ctx context.Context) erasure.Shape {
+	return e.shapeFor(e.candidates(ctx))
+}

@@ -334,9 +334,11 @@ func (c *clusterNode) close() {
 
 // clusterStatus is the answer of GET /admin/v1/cluster.
 type clusterStatus struct {
-	Node   string          `json:"node"`   // the node that answered
-	Leader string          `json:"leader"` // metadata Raft leader
-	Nodes  []clusterMember `json:"nodes"`
+	Node   string `json:"node"`   // the node that answered
+	Leader string `json:"leader"` // metadata Raft leader
+	// Shape is the erasure shape this node's PUTs use now ("8+4").
+	Shape string          `json:"erasure_shape"`
+	Nodes []clusterMember `json:"nodes"`
 }
 
 type clusterMember struct {
@@ -360,8 +362,9 @@ type clusterDrive struct {
 }
 
 type clusterAdmin struct {
-	c    *clusterNode
-	meta *metastore.Store
+	c      *clusterNode
+	meta   *metastore.Store
+	engine *node.Engine
 }
 
 func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
@@ -373,6 +376,10 @@ func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, 
 	roles := node.RaftRoles(ca.meta)
 	_, leader := ca.meta.Leader()
 	st := clusterStatus{Node: ca.c.id, Leader: string(leader)}
+	if ca.engine != nil {
+		sh := ca.engine.WriteShape(ctx)
+		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
+	}
 	seen := map[string]bool{}
 	for _, m := range ca.c.members.Members() {
 		cm := clusterMember{
@@ -502,7 +509,7 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 			rows = append(rows, []string{n.ID, n.State, n.NodeState, n.RaftRole, n.Version, n.S3, n.RPC,
 				fmt.Sprintf("%d/%d", online, total), fmt.Sprintf("%s/%s", humanBytes(cap-free), humanBytes(cap))})
 		}
-		fmt.Fprintf(out, "leader: %s\n", st.Leader)
+		fmt.Fprintf(out, "leader: %s   erasure shape of new artifacts (as node %s sees the cluster): %s\n", st.Leader, st.Node, st.Shape)
 		return table(out, "NODE\tSTATE\tNODE STATE\tRAFT\tVERSION\tS3\tRPC\tDRIVES ONLINE\tUSED/CAPACITY", rows)
 	case "remove":
 		if len(args) != 1 {

@@ -253,6 +253,11 @@ func TestClusterAnyNodeServesConsistently(t *testing.T) {
 		t.Run(fmt.Sprintf("%dnodes", n), func(t *testing.T) {
 			c := startCluster(t, n)
 			ctx := context.Background()
+			// 4 drives per node: 3 nodes write 8+4, 5 nodes 12+4.
+			c.waitMembers(n)
+			if st, err := c.status(n - 1); err != nil || st.Shape != map[int]string{3: "8+4", 5: "12+4"}[n] {
+				t.Fatalf("erasure shape of %d nodes: %q, %v", n, st.Shape, err)
+			}
 			a, b, last := c.client(0), c.client(1), c.client(n-1)
 			if _, err := b.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
 				t.Fatal(err)

@@ -333,7 +333,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	adm := newAdmin(reg, eng, meta, drives, writeQuorum(localShape), f.metricsTok, log.With("component", "admin"))
 	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
-	adm.cluster = &clusterAdmin{c: cn, meta: meta}
+	adm.cluster = &clusterAdmin{c: cn, meta: meta, engine: eng}
 	adminH.set(adm.handler())
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
