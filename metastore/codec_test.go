@@ -217,6 +217,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetContainerQuota, &setContainerQuotaCmd{"t", "c", 5, 6}},
 		{cmdRecordUsage, &recordUsageCmd{now: t0.UnixNano(), deltas: []usageDelta{{"t", 3600, 1, 2, 3, 4}, {"u", 7200, 0, 0, 0, 1}}}},
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
+		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

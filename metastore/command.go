@@ -50,6 +50,7 @@ const (
 	cmdSetContainerQuota   cmdType = 22
 	cmdRecordUsage         cmdType = 23
 	cmdSampleStorage       cmdType = 24
+	cmdRelocateShard       cmdType = 25
 )
 
 const (
@@ -112,6 +113,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetContainerQuota:   {"set-container-quota", commandV1, decodeSetContainerQuota},
 	cmdRecordUsage:         {"record-usage", commandV1, decodeRecordUsage},
 	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
+	cmdRelocateShard:       {"relocate-shard", commandV1, decodeRelocateShard},
 }
 
 func (t cmdType) String() string {

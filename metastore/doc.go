@@ -127,6 +127,17 @@
 // stamped with the tenant's stored bytes and artifacts at apply time: the
 // storage figure of an hour is its last sample.
 //
+// # Shard relocation
+//
+// RelocateShard moves shard i of a blob from one drive to another in every
+// record that references the blob (found through the blob reference table
+// 0x0b), only where the shard is still on the old drive, in one apply step.
+// When nothing matches (the blob was overwritten or deleted, or the shard
+// moved meanwhile) it changes nothing and answers ErrPreconditionFailed:
+// the relocator then deletes the copy it wrote. ForEachBlob walks every
+// referenced blob page by page, so a relocator can do I/O between pages
+// without holding the state.
+//
 // # Durability (fsync rules)
 //
 //   - Raft log writes (StoreLogs, one Pebble batch for all entries the

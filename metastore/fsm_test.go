@@ -323,7 +323,7 @@ func randomCommands(seed uint64, n int) [][]byte {
 	for len(cmds) < n {
 		k := keys[r.IntN(len(keys))]
 		up := fmt.Sprint("u", r.IntN(3))
-		switch r.IntN(9) {
+		switch r.IntN(10) {
 		case 0, 1, 2:
 			add(cmdPutArtifact, &putArtifactCmd{a: Artifact{Tenant: "t1", Container: "c1", Key: k, Size: int64(r.IntN(100)), ETag: md5hex(k),
 				Parts: []Part{{Number: 1, Size: 1, ETag: md5hex(k), Blob: blob(fmt.Sprint("b", r.IntN(20)))}}}, cond: Cond{IfNoneMatch: r.IntN(2) == 0}})
@@ -340,6 +340,10 @@ func randomCommands(seed uint64, n int) [][]byte {
 			add(cmdAbortUpload, &abortUploadCmd{uploadRef{"t1", "c1", k, up}})
 		case 8:
 			add(cmdCreateAccessKey, &createAccessKeyCmd{accessKeyRecord{AccessKey{ID: fmt.Sprint("k", r.IntN(5)), Tenant: "t1"}, []byte{1}}})
+		case 9:
+			locs := []ShardLoc{{Node: "n1", Drive: "d1"}, {Node: "n3", Drive: "d3"}}
+			from := r.IntN(2)
+			add(cmdRelocateShard, &relocateShardCmd{blob: fmt.Sprint([]string{"b", "p"}[r.IntN(2)], r.IntN(20)), index: 0, from: locs[from], to: locs[1-from]})
 		}
 	}
 	return cmds

@@ -27,7 +27,7 @@ func newTest(t *testing.T, cfg Config) (*Metrics, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.RegisterEngine(func() EngineStats { return EngineStats{Encodes: 3, Healed: 2, BlobsCollected: 7} })
+	m.RegisterEngine(func() EngineStats { return EngineStats{Encodes: 3, Healed: 2, BlobsCollected: 7, ShardsRelocated: 5} })
 	m.RegisterDrives(func(ctx context.Context) []DriveStats {
 		return []DriveStats{{ID: "d1", Online: true, Capacity: 100, Free: 40, IOErrors: 1}, {ID: "d2", IOErrors: -1}}
 	})
@@ -92,6 +92,7 @@ func TestRequestMetrics(t *testing.T) {
 		`vaultaire_erasure_encodes_total`:                                                            3,
 		`vaultaire_heal_shards_healed_total`:                                                         2,
 		`vaultaire_gc_blobs_collected_total`:                                                         7,
+		`vaultaire_shards_relocated_total`:                                                           5,
 		`vaultaire_drive_online{drive="d1"}`:                                                         1,
 		`vaultaire_drive_online{drive="d2"}`:                                                         0,
 		`vaultaire_drive_free_bytes{drive="d1"}`:                                                     40,

@@ -70,9 +70,18 @@ type Config struct {
 	// 0 disables the periodic scrub. ScrubPause throttles it between shards.
 	ScrubInterval time.Duration
 	ScrubPause    time.Duration
-	MinPartSize   int64
-	MaxPutSize    int64
-	Logger        *slog.Logger
+	// RelocateInterval is how often the metadata leader moves the shards
+	// of removed nodes onto live drives (node/relocate.go); it also does
+	// when it becomes leader and when the Raft configuration changes. 0
+	// disables relocation (DefaultRelocateInterval is what servers use).
+	RelocateInterval time.Duration
+	// NodeRemoved decides whether a node left the cluster for good; nil
+	// means "not in the metadata Raft configuration". Tests whose peers
+	// are not Raft members set it.
+	NodeRemoved func(node string) bool
+	MinPartSize int64
+	MaxPutSize  int64
+	Logger      *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -146,9 +155,10 @@ type Engine struct {
 	drives map[string]Drive // this node's drives by ID
 	order  []Drive          // this node's drives in Config order
 
-	gc    *collector
-	heal  *healer
-	stats counters
+	gc        *collector
+	heal      *healer
+	relocKick chan struct{}
+	stats     counters
 
 	closeOnce sync.Once
 	stop      context.CancelFunc
@@ -167,6 +177,8 @@ func New(cfg Config) (*Engine, error) {
 		log:    cfg.Logger,
 		meta:   cfg.Meta,
 		drives: make(map[string]Drive, len(cfg.Drives)),
+
+		relocKick: make(chan struct{}, 1),
 	}
 	if cfg.Shape.Data > 0 {
 		if _, err := e.coders.get(cfg.Shape); err != nil {
@@ -206,10 +218,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(3)
+	e.wg.Add(4)
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrubLoop(bg) }()
+	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
 	return nil
 }
 

@@ -37,7 +37,7 @@ func place(blobID string, drives []placeDrive, n, perNode int) []int {
 	}
 	s := make([]scored, len(drives))
 	for i, d := range drives {
-		s[i] = scored{i, xxh3.HashString(blobID + "\x00" + d.ID)}
+		s[i] = scored{i, rendezvousScore(blobID, d.ID)}
 	}
 	// Online drives first, then by score; ties by ID keep it deterministic.
 	slices.SortFunc(s, func(a, b scored) int {
@@ -82,4 +82,10 @@ func place(blobID string, drives []placeDrive, n, perNode int) []int {
 		}
 	}
 	return out
+}
+
+// rendezvousScore is drive driveID's weight for blob blobID: the highest
+// weights win placement (and relocation, node/relocate.go).
+func rendezvousScore(blobID, driveID string) uint64 {
+	return xxh3.HashString(blobID + "\x00" + driveID)
 }

@@ -3,6 +3,8 @@ package node
 import (
 	"fmt"
 	"testing"
+
+	"github.com/vaultaire/vaultaire/metastore"
 )
 
 func TestPlaceSpreadsAcrossNodes(t *testing.T) {
@@ -88,5 +90,59 @@ func TestPlaceBalanced(t *testing.T) {
 		if h < want*8/10 || h > want*12/10 {
 			t.Fatalf("drive %d got %d shards, want about %d (all: %v)", i, h, want, hits)
 		}
+	}
+}
+
+func TestRelocationTarget(t *testing.T) {
+	// 3 nodes of 4 drives at 8+4, node c removed: shard 8 (on c) moves.
+	var shards []metastore.ShardLoc
+	for _, n := range []string{"a", "b", "c"} {
+		for i := 0; i < 4; i++ {
+			shards = append(shards, metastore.ShardLoc{Node: n, Drive: fmt.Sprintf("%s%d", n, i)})
+		}
+	}
+	b := metastore.Blob{ID: "blob", K: 8, M: 4, Shards: shards}
+	removed := func(n string) bool { return n == "c" }
+	drives := func(perNode map[string]int) []placeDrive {
+		var out []placeDrive
+		for _, n := range []string{"a", "b", "d"} {
+			for i := 0; i < perNode[n]; i++ {
+				out = append(out, placeDrive{ID: fmt.Sprintf("%s%d", n, i), Node: n, Online: true})
+			}
+		}
+		return out
+	}
+	pick := func(ds []placeDrive) placeDrive {
+		t.Helper()
+		j := relocationTarget(b, 8, ds, removed)
+		if j < 0 {
+			t.Fatal("no target")
+		}
+		return ds[j]
+	}
+	// A new node with empty drives takes it.
+	if got := pick(drives(map[string]int{"a": 4, "b": 4, "d": 4})); got.Node != "d" {
+		t.Fatalf("target %+v, want a drive of the new node d", got)
+	}
+	// Two nodes left, a spare drive on a: the cap relaxes to 6 per node
+	// and the empty drive wins over doubling up.
+	if got := pick(drives(map[string]int{"a": 5, "b": 4})); got.ID != "a4" {
+		t.Fatalf("target %+v, want the spare drive a4", got)
+	}
+	// No spare drive: two shards share a drive rather than one stay lost,
+	// on the node holding fewer.
+	b.Shards[0] = metastore.ShardLoc{Node: "c", Drive: "c9"} // a holds 3 now
+	if got := pick(drives(map[string]int{"a": 4, "b": 4})); got.Node != "a" {
+		t.Fatalf("target %+v, want node a (3 shards) over b (4)", got)
+	}
+	b.Shards[0] = shards[0]
+	// Under the cap, nodes that reached m are skipped even for an empty drive.
+	b4 := metastore.Blob{ID: "blob", K: 2, M: 1, Shards: []metastore.ShardLoc{{Node: "a", Drive: "a0"}, {Node: "b", Drive: "b0"}, {Node: "c", Drive: "c0"}}}
+	ds := drives(map[string]int{"a": 2, "b": 2, "d": 1})
+	if j := relocationTarget(b4, 2, ds, removed); ds[j].Node != "d" {
+		t.Fatalf("target %+v, want node d (a and b hold their m=1)", ds[j])
+	}
+	if j := relocationTarget(b, 8, nil, removed); j != -1 {
+		t.Fatalf("target %d without drives", j)
 	}
 }

@@ -23,6 +23,10 @@ type Stats struct {
 	// removed: replaced or deleted artifacts, abandoned writes, and
 	// orphans found by the sweep.
 	BlobsCollected int64
+	// ShardsRelocated and RelocateFailed count shards of removed nodes
+	// rebuilt on a live drive and committed there, and attempts that
+	// failed (retried by the next pass).
+	ShardsRelocated, RelocateFailed int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -32,6 +36,7 @@ type counters struct {
 	scrubVerified, scrubBad         atomic.Int64
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
+	shardsRelocated, relocateFailed atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -48,6 +53,9 @@ func (e *Engine) Stats() Stats {
 		ScrubVerified:  c.scrubVerified.Load(),
 		ScrubBad:       c.scrubBad.Load(),
 		BlobsCollected: c.blobsCollected.Load(),
+
+		ShardsRelocated: c.shardsRelocated.Load(),
+		RelocateFailed:  c.relocateFailed.Load(),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -643,5 +644,108 @@ func TestClusterRemoveNode(t *testing.T) {
 	got, err := getObject(ctx, c.client(victim), "after-remove", "k")
 	if err != nil || !bytes.Equal(got, payload(2<<20, 9)) {
 		t.Fatalf("GET through the re-joined node: %v, %d bytes", err, len(got))
+	}
+}
+
+// clusterCLI runs `vaultaire cluster ARGS` against node via's admin API
+// and returns its output and exit code.
+func (c *testCluster) clusterCLI(via int, args ...string) (string, int) {
+	c.t.Helper()
+	cmd := exec.Command(binary(c.t), append([]string{"cluster", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// TestClusterRelocatesRemovedNodeShards: the shards of a node that is
+// only dead stay where they are; once an operator removes it, the
+// metadata leader rebuilds every one of them on the two nodes left, and
+// every artifact written before reads back intact from both.
+func TestClusterRelocatesRemovedNodeShards(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := context.Background()
+	lead := c.leader()
+	victim, other := (lead+1)%3, (lead+2)%3
+	if _, err := c.client(other).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("reloc")}); err != nil {
+		t.Fatal(err)
+	}
+	// 3 nodes of 4 drives: 8+4 with exactly 4 shards on every node.
+	const objects = 4
+	for i := 0; i < objects; i++ {
+		if err := putObject(ctx, c.client(lead), "reloc", fmt.Sprint("k", i), payload(3<<20, byte(40+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relocated := func() float64 {
+		_, m := adminGet(t, c.nodes[lead].admin, "/metrics", "")
+		return sample(m, "vaultaire_shards_relocated_total")
+	}
+	// shardFiles counts the shard files on the drives of the nodes left.
+	shardFiles := func() int {
+		n := 0
+		for _, i := range []int{lead, other} {
+			root := filepath.Join(c.nodes[i].dir, "drives")
+			err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/data/blobs/") {
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n
+	}
+	if n := shardFiles(); n != objects*8 {
+		t.Fatalf("the two nodes that stay hold %d shard files, want %d", n, objects*8)
+	}
+	c.nodes[victim].kill()
+	id := c.nodes[victim].id
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// Dead (or about to be declared so) but not removed: nothing moves.
+		if n := relocated(); n != 0 {
+			t.Fatalf("%v shards relocated off a node that was not removed", n)
+		}
+		out, code := c.clusterCLI(other, "remove", id)
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("remove of a stopped node: exit %d, %s", code, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	removedAt := time.Now()
+	for relocated() < objects*4 {
+		if time.Since(removedAt) > 30*time.Second {
+			t.Fatalf("%v of %d shards relocated 30 s after the removal\n%s", relocated(), objects*4, c.nodes[lead].output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("%d shards relocated %v after the removal", objects*4, time.Since(removedAt).Round(time.Millisecond))
+	if n := relocated(); n != objects*4 {
+		t.Fatalf("%v shards relocated, want exactly %d", n, objects*4)
+	}
+	// All 12 shards of every artifact live on the two nodes left.
+	if n := shardFiles(); n != objects*12 {
+		t.Fatalf("the two nodes left hold %d shard files, want %d", n, objects*12)
+	}
+	for _, i := range []int{lead, other} {
+		for k := 0; k < objects; k++ {
+			got, err := getObject(ctx, c.client(i), "reloc", fmt.Sprint("k", k))
+			if err != nil || !bytes.Equal(got, payload(3<<20, byte(40+k))) {
+				t.Fatalf("GET k%d through node %d after relocation: %v, %d bytes", k, i, err, len(got))
+			}
+		}
 	}
 }

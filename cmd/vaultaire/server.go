@@ -275,7 +275,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		SweepInterval:   f.sweepEvery,
 		ScrubInterval:   f.scrubEvery,
 		ScrubPause:      time.Millisecond,
-		Logger:          log.With("component", "engine"),
+		// The shards of nodes removed with `vaultaire cluster remove` move
+		// to live drives (on the metadata leader).
+		RelocateInterval: node.DefaultRelocateInterval,
+		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
 		return err

@@ -37,6 +37,11 @@ type Options struct {
 	// Peers are the other nodes' drives; with Peers and a zero Shape the
 	// engine chooses each blob's shape (node.AutoShape).
 	Peers node.Peers
+	// NodeRemoved and RelocateInterval as node.Config: which peers left
+	// the cluster for good, and how often the relocator moves their
+	// shards (0: only when a test calls Engine.Relocate).
+	NodeRemoved      func(node string) bool
+	RelocateInterval time.Duration
 }
 
 // Node is a running test node.
@@ -119,6 +124,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 	eng, err := node.New(node.Config{
 		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
+		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
 	})
 	if err != nil {
 		meta.Close()

@@ -1,0 +1,232 @@
+package metastore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+)
+
+// relocateShardCmd moves one shard of a blob from one drive to another in
+// every record that references the blob (artifacts and uploaded parts,
+// found through the blob reference index), but only where the shard is
+// still placed on from. The condition is what makes a relocation safe
+// against everything that may have happened since the relocator read the
+// placement: an overwrite or a delete (the blob is no longer referenced),
+// another relocation of the same shard (it is no longer on from). In those
+// cases the command changes nothing and answers ErrPreconditionFailed; a
+// record that already places the shard on to counts as done.
+//
+// Payload: blob str, index varint, from (node str, drive str), to (node
+// str, drive str).
+type relocateShardCmd struct {
+	blob     string
+	index    int
+	from, to ShardLoc
+}
+
+func (c *relocateShardCmd) write(e *encoder) {
+	e.str(c.blob)
+	e.int(c.index)
+	e.str(c.from.Node)
+	e.str(c.from.Drive)
+	e.str(c.to.Node)
+	e.str(c.to.Drive)
+}
+
+func decodeRelocateShard(d *decoder) commandBody {
+	c := &relocateShardCmd{blob: d.str(), index: d.int()}
+	c.from = ShardLoc{Node: d.str(), Drive: d.str()}
+	c.to = ShardLoc{Node: d.str(), Drive: d.str()}
+	return c
+}
+
+// maxShardIndex bounds a shard index: erasure shapes are far narrower
+// (the Reed-Solomon field allows 256 shards in all).
+const maxShardIndex = 255
+
+func checkRelocation(blob string, index int, from, to ShardLoc) error {
+	if err := checkName("blob id", blob); err != nil {
+		return err
+	}
+	if index < 0 || index > maxShardIndex {
+		return fmt.Errorf("%w: shard index %d outside 0..%d", ErrInvalidArgument, index, maxShardIndex)
+	}
+	if to.Node == "" || to.Drive == "" {
+		return fmt.Errorf("%w: relocation target needs a node and a drive", ErrInvalidArgument)
+	}
+	if from == to {
+		return fmt.Errorf("%w: relocation to the same drive", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (c *relocateShardCmd) apply(t *txn) result {
+	if err := checkRelocation(c.blob, c.index, c.from, c.to); err != nil {
+		return errResult(err)
+	}
+	p := blobRefPrefix(c.blob)
+	var owners [][]byte
+	it := t.iter(p, prefixEnd(p))
+	for ok := it.First(); ok; ok = it.Next() {
+		owners = append(owners, append([]byte(nil), it.Key()[len(p):]...))
+	}
+	mustOK(it.Close())
+	// move relocates the shard in parts; it reports whether it changed a
+	// part and whether a part already had the shard on to.
+	move := func(parts []Part) (changed, done bool) {
+		for i := range parts {
+			b := &parts[i].Blob
+			if b.ID != c.blob || c.index >= len(b.Shards) {
+				continue
+			}
+			switch b.Shards[c.index] {
+			case c.from:
+				b.Shards[c.index] = c.to
+				changed = true
+			case c.to:
+				done = true
+			}
+		}
+		return changed, done
+	}
+	var moved, already int
+	for _, owner := range owners {
+		v := t.get(owner)
+		if v == nil {
+			continue // a dangling reference: nothing to move
+		}
+		var changed, done bool
+		switch fsmTable(owner) {
+		case tblArtifact:
+			a, err := decodeArtifact(v)
+			if err != nil {
+				return errResult(err)
+			}
+			if changed, done = move(a.Parts); changed {
+				t.set(owner, encodeArtifact(&a))
+			}
+		case tblPart:
+			part, err := decodePart(v)
+			if err != nil {
+				return errResult(err)
+			}
+			ps := []Part{part}
+			if changed, done = move(ps); changed {
+				t.set(owner, encodePart(ps[0]))
+			}
+		default:
+			continue
+		}
+		if changed {
+			moved++
+		} else if done {
+			already++
+		}
+	}
+	if moved == 0 && already == 0 {
+		return errResult(fmt.Errorf("%w: blob %q shard %d is not on %s/%s", ErrPreconditionFailed, c.blob, c.index, c.from.Node, c.from.Drive))
+	}
+	e := encoder{}
+	e.uvarint(uint64(moved))
+	return okResult(e.b)
+}
+
+// RelocateShard places shard index of a blob on to instead of from, in
+// every artifact and uploaded part that references the blob, atomically.
+// Records where the shard is not on from are left alone; when no record
+// has it on from (the blob was overwritten or deleted, or the shard was
+// moved meanwhile) nothing changes and the error is ErrPreconditionFailed,
+// so the caller can delete the copy it wrote on to. A record that already
+// places the shard on to counts as relocated (a retry).
+func (s *Store) RelocateShard(ctx context.Context, blobID string, index int, from, to ShardLoc) error {
+	if err := checkRelocation(blobID, index, from, to); err != nil {
+		return err
+	}
+	_, err := s.write(ctx, cmdRelocateShard, &relocateShardCmd{blob: blobID, index: index, from: from, to: to})
+	return err
+}
+
+// forEachBlobPage is how many records ForEachBlob reads per visit of the
+// store: its callback may do I/O, and the state must not stay locked
+// against a snapshot restore (or its iterator pin memory) meanwhile.
+const forEachBlobPage = 256
+
+// ForEachBlob calls fn with every blob an artifact or an uploaded part
+// references, with the byte size of its part, artifacts first. A blob two
+// records share is visited twice. The walk reads pages of records and calls
+// fn between pages, with nothing locked: a long walk sees the state as it
+// changes, not one snapshot (only the first page honours opts; the others
+// are stale reads). An error from fn stops the walk and is returned.
+func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) error, opts ...ReadOption) error {
+	type item struct {
+		b    Blob
+		size int64
+	}
+	for _, tbl := range []byte{tblArtifact, tblPart} {
+		p := []byte{prefixFSM, tbl}
+		start := p
+		for start != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			end, err := s.beginRead(ctx, opts)
+			if err != nil {
+				return err
+			}
+			opts = []ReadOption{Stale}
+			var page []item
+			var last []byte
+			err = func() error {
+				it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(p)})
+				if err != nil {
+					return err
+				}
+				defer it.Close()
+				n := 0
+				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
+					n++
+					last = append(last[:0], it.Key()...)
+					if tbl == tblArtifact {
+						a, err := decodeArtifact(it.Value())
+						if err != nil {
+							return err
+						}
+						for _, part := range a.Parts {
+							if part.Blob.ID != "" {
+								page = append(page, item{part.Blob, part.Size})
+							}
+						}
+						continue
+					}
+					part, err := decodePart(it.Value())
+					if err != nil {
+						return err
+					}
+					if part.Blob.ID != "" {
+						page = append(page, item{part.Blob, part.Size})
+					}
+				}
+				if n < forEachBlobPage {
+					last = nil // the table is done
+				}
+				return it.Error()
+			}()
+			end()
+			if err != nil {
+				return err
+			}
+			for _, x := range page {
+				if err := fn(x.b, x.size); err != nil {
+					return err
+				}
+			}
+			if last == nil {
+				start = nil
+			} else {
+				start = append(last, 0) // the smallest key after last
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+package node
+
+import (
+	"context"
+
+	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// RelocateShard exposes one relocation step to the external tests: it
+// rebuilds shard i of b (as the caller last read it) and commits the move.
+func (e *Engine) RelocateShard(ctx context.Context, b metastore.Blob, size int64, i int, removed func(string) bool) error {
+	return e.relocateShard(ctx, &b, size, i, removed)
+}
+
+// ErrRelocationMoot is errRelocationMoot, for the external tests.
+var ErrRelocationMoot = errRelocationMoot
