@@ -2,10 +2,23 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vaultaire/vaultaire/metastore"
 )
+
+// uploadErr maps a metastore error of an operation on an upload: an
+// upload that is not found in a container that does not exist (in the
+// caller's tenant) is reported as the missing container, as S3 does.
+func (e *Engine) uploadErr(ctx context.Context, tenant, container string, err error) error {
+	if errors.Is(err, metastore.ErrUploadNotFound) {
+		if _, cerr := e.meta.GetContainer(ctx, tenant, container); errors.Is(cerr, metastore.ErrContainerNotFound) {
+			return metaErr(cerr)
+		}
+	}
+	return metaErr(err)
+}
 
 // MaxParts is S3's ceiling on part numbers.
 const MaxParts = 10000
@@ -32,7 +45,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		return PartInfo{}, ErrEntityTooLarge
 	}
 	if _, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale); err != nil {
-		return PartInfo{}, metaErr(err)
+		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
 	b := newBody(in.Body, in.Size, DefaultMaxPartSize)
 	blob, missing, err := e.writeBlob(ctx, b)
@@ -47,7 +60,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
-		return PartInfo{}, metaErr(err)
+		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
 	if prev != nil {
 		e.gc.later(prev.Blob)
@@ -69,7 +82,7 @@ func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, upl
 		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
 	})
 	if err != nil {
-		return ArtifactInfo{}, metaErr(err)
+		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
 	}
 	if prev != nil {
 		e.gc.laterParts(prev.Parts)
@@ -82,7 +95,7 @@ func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, upl
 func (e *Engine) AbortUpload(ctx context.Context, tenant, container, key, uploadID string) error {
 	parts, err := e.meta.AbortUpload(ctx, tenant, container, key, uploadID)
 	if err != nil {
-		return metaErr(err)
+		return e.uploadErr(ctx, tenant, container, err)
 	}
 	e.gc.laterParts(parts)
 	return nil
@@ -92,7 +105,7 @@ func (e *Engine) AbortUpload(ctx context.Context, tenant, container, key, upload
 func (e *Engine) ListParts(ctx context.Context, tenant, container, key, uploadID string, marker, max int) (PartList, error) {
 	u, err := e.meta.GetUpload(ctx, tenant, container, key, uploadID)
 	if err != nil {
-		return PartList{}, metaErr(err)
+		return PartList{}, e.uploadErr(ctx, tenant, container, err)
 	}
 	parts, truncated, err := e.meta.ListParts(ctx, tenant, container, key, uploadID, marker, max)
 	if err != nil {

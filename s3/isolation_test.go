@@ -545,7 +545,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			isoX(opDeleteObject, 404, "NoSuchBucket"), isoX(opCreateUpload, 404, "NoSuchBucket"),
 			isoX(opGetBucketACL, 501, "NotImplemented"), isoX(opListObjectVersions, 501, "NotImplemented"),
 			isoX(opGetObjectTagging, 501, "NotImplemented"),
-		}, uploadOps("NoSuchUpload")...),
+		}, uploadOps("NoSuchBucket")...),
 	}, {
 		// B addresses A's key in a bucket name both tenants own: as if the
 		// key did not exist (reads fail, writes and deletes act on B's own).
