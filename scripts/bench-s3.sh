@@ -22,6 +22,17 @@ SUMMARY="$RESULTS/summary.txt"
 : > "$SUMMARY"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 
+# The script's helpers (free ports, readiness, the summary tables) are
+# small python3 programs: install it on a fresh Debian machine.
+if ! command -v python3 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+  else
+    echo "bench-s3 needs python3 (apt-get install python3)" >&2
+    exit 1
+  fi
+fi
+
 go build -o "$BIN" ./cmd/vaultaire
 work=$(mktemp -d "${TMPDIR:-/tmp}/vaultaire-bench-XXXXXX")
 server_pid=""
