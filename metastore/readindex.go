@@ -90,3 +90,47 @@ func (b *readIndexBatcher) roundsRun() uint64 {
 	defer b.mu.Unlock()
 	return b.rounds
 }
+
+// readScope lets the linearizable reads of one request share one read
+// barrier (see WithReadScope).
+type readScope struct {
+	mu   sync.Mutex
+	done map[*Store]bool // stores whose barrier ran in this scope
+}
+
+type readScopeKey struct{}
+
+// WithReadScope returns ctx carrying a read scope. The first linearizable
+// read of a Store under it runs the read barrier as usual; later
+// linearizable reads of that Store under the same scope skip it, because
+// the local state already reflects every write acknowledged before that
+// first read. The reads of a scope are thus linearizable as of the
+// scope's first read: what an S3 request needs (its key, container and
+// artifact as of the request's start) for one leader round trip instead of
+// one per read. A write made through Raft within the scope is not
+// guaranteed to be visible to a later read of the same scope; do not use a
+// scope where a request reads its own writes.
+func WithReadScope(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readScopeKey{}, &readScope{})
+}
+
+// scopedBarrier runs barrier unless ctx's read scope already did for s.
+func (s *Store) scopedBarrier(ctx context.Context, barrier func() error) error {
+	sc, _ := ctx.Value(readScopeKey{}).(*readScope)
+	if sc == nil {
+		return barrier()
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.done[s] {
+		return nil
+	}
+	if err := barrier(); err != nil {
+		return err
+	}
+	if sc.done == nil {
+		sc.done = map[*Store]bool{}
+	}
+	sc.done[s] = true
+	return nil
+}

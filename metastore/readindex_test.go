@@ -94,3 +94,55 @@ func TestReadIndexBatching(t *testing.T) {
 	}
 	t.Logf("%d linearizable reads on a follower: %d read-index round trips to the leader", readers*reads, forwarded)
 }
+
+// TestReadScopeSharesOneBarrier: the linearizable reads of one scope cost
+// one read-index round trip from a follower, and the first sees every
+// write acknowledged before it.
+func TestReadScopeSharesOneBarrier(t *testing.T) {
+	var counter *countingForwarder
+	var mu sync.Mutex
+	fwd := map[string]*countingForwarder{}
+	c := newTestCluster(t, 3, true, func(cfg *Config) {
+		f := &countingForwarder{Forwarder: cfg.Forwarder}
+		mu.Lock()
+		fwd[cfg.NodeID] = f
+		mu.Unlock()
+		cfg.Forwarder = f
+	})
+	ctx := ctxT(t)
+	l := c.waitLeader()
+	mkContainer(t, l.store(), "t1", "c1")
+	f := c.followers()[0]
+	mu.Lock()
+	counter = fwd[f.id]
+	mu.Unlock()
+
+	read3 := func(ctx context.Context, want int64) {
+		t.Helper()
+		if _, err := f.store().GetContainer(ctx, "t1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+		a, err := f.store().GetArtifact(ctx, "t1", "c1", "k")
+		if err != nil || a.Size != want {
+			t.Fatalf("artifact %+v, %v; want size %d", a, err, want)
+		}
+		if _, err := f.store().ContainerUsage(ctx, "t1", "c1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for v := int64(1); v <= 3; v++ {
+		if _, err := l.store().PutArtifact(ctx, Artifact{Tenant: "t1", Container: "c1", Key: "k", Size: v}, Cond{}); err != nil {
+			t.Fatal(err)
+		}
+		before := counter.readIndexes.Load()
+		read3(WithReadScope(ctx), v)
+		if n := counter.readIndexes.Load() - before; n != 1 {
+			t.Fatalf("3 reads in one scope forwarded %d read-indexes, want 1", n)
+		}
+	}
+	before := counter.readIndexes.Load()
+	read3(ctx, 3)
+	if n := counter.readIndexes.Load() - before; n != 3 {
+		t.Fatalf("3 reads without a scope forwarded %d read-indexes, want 3", n)
+	}
+}

@@ -703,11 +703,13 @@ func (s *Store) readBarrier(ctx context.Context, o readOptions) error {
 	if o.stale {
 		return nil
 	}
-	idx, err := s.barriers.get(ctx)
-	if err != nil {
-		return err
-	}
-	return s.waitApplied(ctx, idx)
+	return s.scopedBarrier(ctx, func() error {
+		idx, err := s.barriers.get(ctx)
+		if err != nil {
+			return err
+		}
+		return s.waitApplied(ctx, idx)
+	})
 }
 
 // readIndexAnywhere is one round of read barriers: the read index from

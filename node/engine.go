@@ -259,6 +259,15 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// ReadScope returns ctx with a metadata read scope: the reads of one
+// request made under it (key, container, artifact...) share one read
+// barrier and reflect everything acknowledged before the first of them
+// (metastore.WithReadScope). Every engine call of a request reads its
+// state through the metastore, and none reads its own writes.
+func (e *Engine) ReadScope(ctx context.Context) context.Context {
+	return metastore.WithReadScope(ctx)
+}
+
 // Credential looks up an access key for request authentication.
 func (e *Engine) Credential(ctx context.Context, accessKeyID string) (Credential, error) {
 	k, secret, err := e.meta.GetAccessKey(ctx, accessKeyID)

@@ -9,6 +9,10 @@ import (
 // Engine is what the S3 API needs from a node. *node.Engine implements it;
 // the interface lives here, where it is consumed.
 type Engine interface {
+	// ReadScope returns ctx for the engine calls of one request: their
+	// metadata reads share one consistency barrier, as of the first.
+	ReadScope(ctx context.Context) context.Context
+
 	// Credential returns the secret and tenant of an access key, or
 	// node.ErrAccessKeyUnknown when it does not exist or is disabled.
 	Credential(ctx context.Context, accessKeyID string) (node.Credential, error)

@@ -336,7 +336,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	rc.ep = ep
-	ctx := r.Context()
+	ctx := s.eng.ReadScope(r.Context())
 	auth, cred, err := s.authenticate(ctx, r)
 	if err != nil {
 		return err
