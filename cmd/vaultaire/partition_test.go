@@ -294,10 +294,12 @@ func newPartNet(t *testing.T, n int) *partNet {
 	}
 	t.Cleanup(pn.teardown)
 	pn.x = pn.pickOctet(t)
+	// The kernel may allow namespaces but refuse a bridge or a veth (a
+	// container without the modules): that is the kernel refusing too.
 	must := func(args ...string) {
 		t.Helper()
 		if err := partIP(args...); err != nil {
-			t.Fatal(err)
+			t.Skipf("the kernel refuses the test's network topology (ip %s): %v", strings.Join(args, " "), err)
 		}
 	}
 	must("link", "add", pn.bridge, "type", "bridge")
