@@ -75,6 +75,11 @@ type Config struct {
 	// ApplyTimeout bounds one write, retries included, when the caller's
 	// context has no earlier deadline (default 30s).
 	ApplyTimeout time.Duration
+	// HandOverOnClose makes Close on a leader with other voters transfer
+	// leadership first (a planned stop). Off, Close stops like a crash;
+	// the transfer's RPC may outlive Close by up to a few seconds inside
+	// hashicorp/raft.
+	HandOverOnClose bool
 	// CloseTimeout bounds Close (default 30s).
 	CloseTimeout time.Duration
 	// CacheSize is Pebble's block cache in bytes (default 64 MiB).

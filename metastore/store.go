@@ -264,7 +264,9 @@ func (s *Store) close() error {
 	if !waitGroup(&s.bg, deadline.C) {
 		return fmt.Errorf("metastore: close: raft futures unanswered after %v", s.cfg.CloseTimeout)
 	}
-	s.handOver()
+	if s.cfg.HandOverOnClose {
+		s.handOver()
+	}
 	var errs []error
 	s.raft.DeregisterObserver(s.observer)
 	if err := s.raft.Shutdown().Error(); err != nil {

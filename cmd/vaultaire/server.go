@@ -245,8 +245,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// A node cut off from the leader answers 503 after this long
 		// rather than holding the S3 request until the client gives up.
 		ApplyTimeout: metaApplyTimeout,
-		Logger:       log.With("component", "metastore"),
-		OnApply:      reg.ObserveApply,
+		// A planned stop (SIGTERM) hands leadership over first.
+		HandOverOnClose: true,
+		Logger:          log.With("component", "metastore"),
+		OnApply:         reg.ObserveApply,
 	})
 	if err != nil {
 		return fmt.Errorf("opening metastore: %w", err)
