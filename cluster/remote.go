@@ -316,24 +316,33 @@ func (d *RemoteDriver) Stat(ctx context.Context, name string) (drivers.Info, err
 	if err := d.ctxErr(ctx, op); err != nil {
 		return drivers.Info{}, err
 	}
-	u, err := d.url(op, "stat", url.Values{"name": {name}})
+	w, err := getJSON[wireInfo](ctx, d, op, "stat", url.Values{"name": {name}})
 	if err != nil {
 		return drivers.Info{}, err
+	}
+	return w.info(), nil
+}
+
+// getJSON GETs endpoint of the remote drive and decodes its JSON answer.
+func getJSON[T any](ctx context.Context, d *RemoteDriver, op, endpoint string, q url.Values) (T, error) {
+	var w T
+	u, err := d.url(op, endpoint, q)
+	if err != nil {
+		return w, err
 	}
 	req, err := newRequest(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return drivers.Info{}, d.offline(op, err)
+		return w, d.offline(op, err)
 	}
 	resp, err := d.do(ctx, op, req)
 	if err != nil {
-		return drivers.Info{}, err
+		return w, err
 	}
 	defer resp.Body.Close()
-	var w wireInfo
 	if err := json.NewDecoder(resp.Body).Decode(&w); err != nil {
-		return drivers.Info{}, d.transportErr(ctx, op, err)
+		return w, d.transportErr(ctx, op, err)
 	}
-	return w.info(), nil
+	return w, nil
 }
 
 // Delete implements drivers.Driver.
@@ -440,23 +449,9 @@ func (d *RemoteDriver) Usage(ctx context.Context) (drivers.Usage, error) {
 }
 
 func (d *RemoteDriver) usage(ctx context.Context) (drivers.Usage, error) {
-	const op = "usage"
-	u, err := d.url(op, "usage", nil)
+	w, err := getJSON[wireUsage](ctx, d, "usage", "usage", nil)
 	if err != nil {
 		return drivers.Usage{}, err
-	}
-	req, err := newRequest(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return drivers.Usage{}, d.offline(op, err)
-	}
-	resp, err := d.do(ctx, op, req)
-	if err != nil {
-		return drivers.Usage{}, err
-	}
-	defer resp.Body.Close()
-	var w wireUsage
-	if err := json.NewDecoder(resp.Body).Decode(&w); err != nil {
-		return drivers.Usage{}, d.transportErr(ctx, op, err)
 	}
 	out := drivers.Usage{Total: w.Total, Free: w.Free, Used: w.Used, Online: w.Online}
 	if w.Error != nil {

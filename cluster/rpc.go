@@ -110,29 +110,36 @@ type wireError struct {
 	Message string `json:"message"`
 }
 
+// wireErrors is THE mapping between errors and wire codes: the first row
+// whose match err matches (errors.Is) gives the code and HTTP status a
+// server answers; a client rebuilds a code as an error matching the row's
+// sentinels. Anything else is codeInternal, 500, matching nothing.
+var wireErrors = []struct {
+	code      string
+	status    int
+	match     error
+	sentinels []error
+}{
+	// The shard is unreachable as far as the caller is concerned.
+	{codeNoDrive, http.StatusNotFound, ErrNoDrive, []error{drivers.ErrOffline, ErrNoDrive}},
+	{codeNotFound, http.StatusNotFound, drivers.ErrNotFound, []error{drivers.ErrNotFound}},
+	{codeInvalidName, http.StatusBadRequest, drivers.ErrInvalidName, []error{drivers.ErrInvalidName}},
+	{codeOffline, http.StatusServiceUnavailable, drivers.ErrOffline, []error{drivers.ErrOffline}},
+	{codeFull, http.StatusInsufficientStorage, drivers.ErrFull, []error{drivers.ErrFull}},
+	{codeCanceled, http.StatusServiceUnavailable, context.Canceled, []error{context.Canceled}},
+	{codeDeadline, http.StatusGatewayTimeout, context.DeadlineExceeded, []error{context.DeadlineExceeded}},
+	// A peer we cannot talk to is offline for us.
+	{codeBadProto, http.StatusBadRequest, ErrProtoVersion, []error{drivers.ErrOffline, ErrProtoVersion}},
+	{codeBadRequest, http.StatusBadRequest, errBadRequest, nil},
+	{codeTooLarge, http.StatusRequestEntityTooLarge, errTooLarge, nil},
+}
+
 // errorCode maps err to its wire code and HTTP status.
 func errorCode(err error) (string, int) {
-	switch {
-	case errors.Is(err, ErrNoDrive):
-		return codeNoDrive, http.StatusNotFound
-	case errors.Is(err, drivers.ErrNotFound):
-		return codeNotFound, http.StatusNotFound
-	case errors.Is(err, drivers.ErrInvalidName):
-		return codeInvalidName, http.StatusBadRequest
-	case errors.Is(err, drivers.ErrOffline):
-		return codeOffline, http.StatusServiceUnavailable
-	case errors.Is(err, drivers.ErrFull):
-		return codeFull, http.StatusInsufficientStorage
-	case errors.Is(err, context.Canceled):
-		return codeCanceled, http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return codeDeadline, http.StatusGatewayTimeout
-	case errors.Is(err, ErrProtoVersion):
-		return codeBadProto, http.StatusBadRequest
-	case errors.Is(err, errBadRequest):
-		return codeBadRequest, http.StatusBadRequest
-	case errors.Is(err, errTooLarge):
-		return codeTooLarge, http.StatusRequestEntityTooLarge
+	for _, row := range wireErrors {
+		if errors.Is(err, row.match) {
+			return row.code, row.status
+		}
 	}
 	return codeInternal, http.StatusInternalServerError
 }
@@ -161,25 +168,11 @@ func (e *remoteError) Unwrap() []error { return e.errs }
 // fromWire is the inverse of toWire.
 func fromWire(w wireError) error {
 	var sentinels []error
-	switch w.Code {
-	case codeNotFound:
-		sentinels = []error{drivers.ErrNotFound}
-	case codeInvalidName:
-		sentinels = []error{drivers.ErrInvalidName}
-	case codeOffline:
-		sentinels = []error{drivers.ErrOffline}
-	case codeFull:
-		sentinels = []error{drivers.ErrFull}
-	case codeNoDrive:
-		// The shard is unreachable as far as the caller is concerned.
-		sentinels = []error{drivers.ErrOffline, ErrNoDrive}
-	case codeCanceled:
-		sentinels = []error{context.Canceled}
-	case codeDeadline:
-		sentinels = []error{context.DeadlineExceeded}
-	case codeBadProto:
-		// A peer we cannot talk to is offline for us.
-		sentinels = []error{drivers.ErrOffline, ErrProtoVersion}
+	for _, row := range wireErrors {
+		if row.code == w.Code {
+			sentinels = row.sentinels
+			break
+		}
 	}
 	msg := w.Message
 	if msg == "" {

@@ -18,7 +18,6 @@ type readIndexBatcher struct {
 
 	mu      sync.Mutex
 	pending *readIndexRound // collecting requests; started by the loop
-	rounds  uint64          // rounds run, for tests and stats
 }
 
 type readIndexRound struct {
@@ -71,9 +70,6 @@ func (b *readIndexBatcher) run(base context.Context) {
 			b.mu.Lock()
 			r := b.pending
 			b.pending = nil
-			if r != nil {
-				b.rounds++
-			}
 			b.mu.Unlock()
 			if r == nil {
 				break
@@ -82,13 +78,6 @@ func (b *readIndexBatcher) run(base context.Context) {
 			close(r.done)
 		}
 	}
-}
-
-// roundsRun returns how many rounds have run.
-func (b *readIndexBatcher) roundsRun() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.rounds
 }
 
 // readScope lets the linearizable reads of one request share one read

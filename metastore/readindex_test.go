@@ -19,26 +19,33 @@ func (f *countingForwarder) ReadIndex(ctx context.Context, addr string) (uint64,
 	return f.Forwarder.ReadIndex(ctx, addr)
 }
 
+// newCountingCluster starts a 3-node cluster whose forwarders count the
+// read-indexes they forward, and returns it with a follower and that
+// follower's counter (the leader holds container t1/c1).
+func newCountingCluster(t *testing.T) (c *testCluster, l, f *testNode, counter *countingForwarder) {
+	fwd := map[string]*countingForwarder{}
+	var mu sync.Mutex
+	c = newTestCluster(t, 3, true, func(cfg *Config) {
+		cf := &countingForwarder{Forwarder: cfg.Forwarder}
+		mu.Lock()
+		fwd[cfg.NodeID] = cf
+		mu.Unlock()
+		cfg.Forwarder = cf
+	})
+	l = c.waitLeader()
+	mkContainer(t, l.store(), "t1", "c1")
+	f = c.followers()[0]
+	mu.Lock()
+	defer mu.Unlock()
+	return c, l, f, fwd[f.id]
+}
+
 // TestReadIndexBatching: concurrent linearizable reads on a follower share
 // read-index rounds, and each still sees every write acknowledged before
 // it started.
 func TestReadIndexBatching(t *testing.T) {
-	fwd := map[string]*countingForwarder{}
-	var mu sync.Mutex
-	c := newTestCluster(t, 3, true, func(cfg *Config) {
-		f := &countingForwarder{Forwarder: cfg.Forwarder}
-		mu.Lock()
-		fwd[cfg.NodeID] = f
-		mu.Unlock()
-		cfg.Forwarder = f
-	})
+	_, l, f, counter := newCountingCluster(t)
 	ctx := ctxT(t)
-	l := c.waitLeader()
-	mkContainer(t, l.store(), "t1", "c1")
-	f := c.followers()[0]
-	mu.Lock()
-	counter := fwd[f.id]
-	mu.Unlock()
 	before := counter.readIndexes.Load()
 
 	// A writer on the leader publishes versions 1..n; readers on the
@@ -99,23 +106,8 @@ func TestReadIndexBatching(t *testing.T) {
 // one read-index round trip from a follower, and the first sees every
 // write acknowledged before it.
 func TestReadScopeSharesOneBarrier(t *testing.T) {
-	var counter *countingForwarder
-	var mu sync.Mutex
-	fwd := map[string]*countingForwarder{}
-	c := newTestCluster(t, 3, true, func(cfg *Config) {
-		f := &countingForwarder{Forwarder: cfg.Forwarder}
-		mu.Lock()
-		fwd[cfg.NodeID] = f
-		mu.Unlock()
-		cfg.Forwarder = f
-	})
+	_, l, f, counter := newCountingCluster(t)
 	ctx := ctxT(t)
-	l := c.waitLeader()
-	mkContainer(t, l.store(), "t1", "c1")
-	f := c.followers()[0]
-	mu.Lock()
-	counter = fwd[f.id]
-	mu.Unlock()
 
 	read3 := func(ctx context.Context, want int64) {
 		t.Helper()

@@ -264,18 +264,25 @@ func (e *Engine) healShard(ctx context.Context, it healItem) error {
 	if u, err := d.Usage(ctx); err != nil || !u.Online {
 		return errors.New("node: drive of shard unavailable")
 	}
-	coder, err := e.coderFor(it.blob)
+	return e.rebuildShard(ctx, it.blob, it.size, it.index, d)
+}
+
+// rebuildShard regenerates shard index of blob b (of size bytes) from the
+// others, local ones first, and streams it into d. A failed rebuild fails
+// the Put, so d keeps nothing of it (drivers commit on success only).
+func (e *Engine) rebuildShard(ctx context.Context, b metastore.Blob, size int64, index int, d drivers.Driver) error {
+	coder, err := e.coderFor(b)
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Put(ctx, shardName(it.blob.ID, it.index), pr)
+		_, err := d.Put(ctx, shardName(b.ID, index), pr)
 		pr.CloseWithError(err)
 		done <- err
 	}()
-	_, err = coder.Rebuild(ctx, e.opener(it.blob), it.size, it.index, pw, e.preferLocal(it.blob))
+	_, err = coder.Rebuild(ctx, e.opener(b), size, index, pw, e.preferLocal(b))
 	pw.CloseWithError(err)
 	if perr := <-done; err == nil {
 		err = perr

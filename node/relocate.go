@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -127,11 +126,13 @@ func (e *Engine) raftServers() ([]string, error) {
 
 // removedCheck decides whether a node was removed from the cluster:
 // Config.NodeRemoved when set, else "not in the Raft configuration". A
-// miss in the cached configuration is checked against a fresh one, so a
-// node that joined during a pass is never taken for removed.
+// miss in the cached configuration is checked against a fresh one, once
+// per node and pass, so a node that joined during a pass is never taken
+// for removed, and a removed node's many shards cost one lookup.
 type removedCheck struct {
 	e       *Engine
 	servers map[string]bool
+	gone    map[string]bool // nodes confirmed absent by a fresh configuration
 }
 
 func (e *Engine) newRemovedCheck() (*removedCheck, error) {
@@ -166,10 +167,20 @@ func (r *removedCheck) removed(id string) bool {
 	if r.servers[id] {
 		return false
 	}
+	if r.gone[id] {
+		return true
+	}
 	if r.refresh() != nil {
 		return false // unsure: leave it
 	}
-	return !r.servers[id]
+	if r.servers[id] {
+		return false
+	}
+	if r.gone == nil {
+		r.gone = map[string]bool{}
+	}
+	r.gone[id] = true
+	return true
 }
 
 // Relocate runs one relocation pass: every shard of every referenced blob
@@ -255,30 +266,14 @@ func (e *Engine) relocateShard(ctx context.Context, b *metastore.Blob, size int6
 	}
 	target := drives[j]
 	from, to := b.Shards[i], metastore.ShardLoc{Node: target.Node, Drive: target.ID}
-	coder, err := e.coderFor(*b)
-	if err != nil {
-		return err
-	}
 	name := shardName(b.ID, i)
-	pr, pw := io.Pipe()
-	put := make(chan error, 1)
-	go func() {
-		_, err := target.Driver.Put(ctx, name, pr)
-		pr.CloseWithError(err)
-		put <- err
-	}()
-	_, err = coder.Rebuild(ctx, e.opener(*b), size, i, pw, e.preferLocal(*b))
-	pw.CloseWithError(err)
-	if perr := <-put; err == nil {
-		err = perr
-	}
-	if err != nil {
+	if err := e.rebuildShard(ctx, *b, size, i, target.Driver); err != nil {
 		// A failed Put leaves nothing behind (drivers commit on success
 		// only), and a failed rebuild fails the Put: no copy to delete,
 		// and none that might be another relocator's committed one.
 		return fmt.Errorf("rebuilding on %s/%s: %w", to.Node, to.Drive, err)
 	}
-	err = e.meta.RelocateShard(ctx, b.ID, i, from, to)
+	err := e.meta.RelocateShard(ctx, b.ID, i, from, to)
 	if errors.Is(err, metastore.ErrPreconditionFailed) {
 		// Nothing references the shard on from any more: the copy is
 		// garbage (a record that already had it on to answers success).

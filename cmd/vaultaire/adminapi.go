@@ -538,10 +538,7 @@ func (a *adminAPI) limitsAnswer(ctx context.Context, tl node.TenantLimits) (limi
 	}
 	if !tl.Override {
 		if tn := a.tenancy.Load(); tn != nil {
-			def := tn.def
-			if b, ok := tn.base[tl.Tenant]; ok {
-				def = b
-			}
+			def := tn.defaultFor(tl.Tenant)
 			out.RequestsPerSec, out.Burst = def.RequestsPerSec, def.Burst
 		}
 	}

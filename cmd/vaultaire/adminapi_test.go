@@ -170,26 +170,33 @@ func TestAdminAPIAuthAndValidation(t *testing.T) {
 	}
 }
 
-// adminCLI runs `vaultaire admin` against a and returns stdout; it fails
-// the test unless the exit code is want.
-func (a *adminServer) cli(t *testing.T, want int, args ...string) string {
+// runCLI runs the vaultaire binary with args (env added to the test's
+// environment) and returns its stdout, stderr and exit status.
+func runCLI(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"admin", "--endpoint", "http://" + a.admin, "--data", a.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "VAULTAIRE_ADMIN_TOKEN=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	return out.String(), errOut.String(), code
+}
+
+// adminCLI runs `vaultaire admin` against a and returns stdout; it fails
+// the test unless the exit code is want.
+func (a *adminServer) cli(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	stdout, stderr, code := runCLI(t, []string{"VAULTAIRE_ADMIN_TOKEN="}, append([]string{"admin", "--endpoint", "http://" + a.admin, "--data", a.dir}, args...)...)
 	if code != want {
-		t.Fatalf("vaultaire admin %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout.String(), stderr.String())
+		t.Fatalf("vaultaire admin %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout, stderr)
 	}
-	return stdout.String()
+	return stdout
 }
 
 func s3Code(err error) string {

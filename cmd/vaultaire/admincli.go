@@ -89,36 +89,52 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, adminUsage)
 		return 2
 	}
-	tok := *token
-	if tok == "" {
-		tok = os.Getenv("VAULTAIRE_ADMIN_TOKEN")
+	c, err := newAdminClient(*endpoint, *token, *data)
+	if err != nil {
+		fmt.Fprintf(stderr, "vaultaire admin: %v\n", err)
+		return 2
 	}
-	if tok == "" {
-		b, err := os.ReadFile(filepath.Join(*data, "admin.token"))
+	err = c.run(ctx, rest[0], rest[1], rest[2:], *asJSON, stdout)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(stderr, "vaultaire admin: %v\n\n%s", err, adminUsage)
+		return 2
+	}
+	return reportAdminErr(stderr, "vaultaire admin", err)
+}
+
+// newAdminClient is the client of the admin commands: endpoint (a URL, or
+// host:port for http), and the token from token, else
+// $VAULTAIRE_ADMIN_TOKEN, else data/admin.token.
+func newAdminClient(endpoint, token, data string) (*adminClient, error) {
+	if token == "" {
+		token = os.Getenv("VAULTAIRE_ADMIN_TOKEN")
+	}
+	if token == "" {
+		b, err := os.ReadFile(filepath.Join(data, "admin.token"))
 		if err != nil {
-			fmt.Fprintf(stderr, "vaultaire admin: no admin token: pass --token, set VAULTAIRE_ADMIN_TOKEN or --data DIR (%v)\n", err)
-			return 2
+			return nil, fmt.Errorf("no admin token: pass --token, set VAULTAIRE_ADMIN_TOKEN or --data DIR (%v)", err)
 		}
-		tok = strings.TrimSpace(string(b))
+		token = strings.TrimSpace(string(b))
 	}
-	ep := strings.TrimRight(*endpoint, "/")
+	ep := strings.TrimRight(endpoint, "/")
 	if !strings.Contains(ep, "://") {
 		ep = "http://" + ep
 	}
-	c := &adminClient{endpoint: ep, token: tok, http: &http.Client{Timeout: adminCLITimeout}, stdin: os.Stdin}
-	err := c.run(ctx, rest[0], rest[1], rest[2:], *asJSON, stdout)
+	return &adminClient{endpoint: ep, token: token, http: &http.Client{Timeout: adminCLITimeout}, stdin: os.Stdin}, nil
+}
+
+// reportAdminErr prints an admin call's failure for prog and returns the
+// exit status: 0 none, 1 the API refused or could not be reached.
+func reportAdminErr(stderr io.Writer, prog string, err error) int {
 	var ae *apiError
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "vaultaire admin: %v\n\n%s", err, adminUsage)
-		return 2
 	case errors.As(err, &ae):
-		fmt.Fprintf(stderr, "vaultaire admin: %s (%s, HTTP %d)\n", ae.Message, ae.Code, ae.Status)
-		return 1
+		fmt.Fprintf(stderr, "%s: %s (%s, HTTP %d)\n", prog, ae.Message, ae.Code, ae.Status)
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 	}
-	fmt.Fprintf(stderr, "vaultaire admin: %v\n", err)
 	return 1
 }
 

@@ -96,7 +96,9 @@ type clusterNode struct {
 	peersPath  string // where the peers' gossip addresses are kept
 	peersSaved string // what peersPath holds
 
-	wasAlive map[string]bool // dropDeadPeers' last view
+	changeMu sync.Mutex      // serializes membersChanged
+	wasAlive map[string]bool // membersChanged's last view
+	alive    atomic.Int64    // alive members at the last change (0: not counted yet)
 }
 
 // startTransport opens the RPC listener and the Raft transport over it.
@@ -150,6 +152,9 @@ func (c *clusterNode) serveRPC(meta *metastore.Store, drives []node.Drive) {
 func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, drives []node.Drive, s3Addr, adminAddr string) error {
 	c.drives, c.s3Addr, c.adminAddr = drives, s3Addr, adminAddr
 	c.refreshMeta(context.Background())
+	c.peersPath = filepath.Join(f.data, "cluster.peers")
+	saved, _ := os.ReadFile(c.peersPath)
+	c.peersSaved = string(saved)
 	// created is the Membership once NewMembership returned: OnChange may
 	// run before that.
 	var created atomic.Pointer[cluster.Membership]
@@ -162,7 +167,7 @@ func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, driv
 			default:
 			}
 			if m := created.Load(); m != nil {
-				c.dropDeadPeers(m)
+				c.membersChanged(m)
 			}
 		},
 		Logger: c.log.With("component", "gossip"),
@@ -172,16 +177,14 @@ func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, driv
 	}
 	c.members = m
 	created.Store(m)
+	c.membersChanged(m) // changes before the Store were not followed
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	// Seeds: --join, and the peers this node knew when it last ran, so a
 	// restarted node finds its cluster even when started without --join
 	// (the bootstrap node, typically).
-	c.peersPath = filepath.Join(f.data, "cluster.peers")
-	saved, _ := os.ReadFile(c.peersPath)
-	c.peersSaved = string(saved)
 	seeds := slices.Clone(f.join)
-	for _, a := range strings.Fields(c.peersSaved) {
+	for _, a := range strings.Fields(string(saved)) {
 		if !slices.Contains(seeds, a) {
 			seeds = append(seeds, a)
 		}
@@ -213,7 +216,6 @@ func (c *clusterNode) startMembership(f serverFlags, secret cluster.Secret, driv
 				if err := m.Refresh(); err != nil {
 					c.log.Debug("gossip refresh failed", "err", err)
 				}
-				c.savePeers()
 			}
 		}
 	}()
@@ -231,37 +233,45 @@ func (c *clusterNode) runRaftMembership(meta *metastore.Store) {
 	go func() { defer c.wg.Done(); rm.Run(ctx, c.kick) }()
 }
 
-// dropDeadPeers closes the connections to members that gossip has just
-// declared dead or gone, so requests streaming to them fail now rather
-// than when TCP gives up (see cluster.Transport.DropPeer). It runs on the
-// membership's notification goroutine only.
-func (c *clusterNode) dropDeadPeers(members *cluster.Membership) {
+// membersChanged follows a gossip change: it counts the alive members
+// (liveNodes, read on every request, is then a load), keeps the others'
+// addresses for the next start (savePeers), and closes the connections to
+// members just declared dead or gone, so requests streaming to them fail
+// now rather than when TCP gives up (see cluster.Transport.DropPeer).
+func (c *clusterNode) membersChanged(members *cluster.Membership) {
+	c.changeMu.Lock()
+	defer c.changeMu.Unlock()
 	if c.wasAlive == nil {
 		c.wasAlive = map[string]bool{}
 	}
+	n := int64(0)
+	var peers []string
 	for _, m := range members.Members() {
 		alive := m.State == cluster.MemberAlive
+		if alive {
+			n++
+			if !m.Self {
+				peers = append(peers, m.GossipAddr)
+			}
+		}
 		if c.wasAlive[m.ID] && !alive && m.Meta.RPCAddr != "" {
-			n := c.trans.DropPeer(m.Meta.RPCAddr)
-			c.log.Info("dropped the connections to a node gossip declared gone", "node", m.ID, "state", m.State.String(), "connections", n)
+			k := c.trans.DropPeer(m.Meta.RPCAddr)
+			c.log.Info("dropped the connections to a node gossip declared gone", "node", m.ID, "state", m.State.String(), "connections", k)
 		}
 		c.wasAlive[m.ID] = alive
 	}
+	c.alive.Store(n)
+	c.savePeers(peers)
 }
 
-// savePeers keeps the gossip addresses of the other live members in
-// data/cluster.peers (when they changed), the seeds of the next start.
-func (c *clusterNode) savePeers() {
-	var addrs []string
-	for _, mem := range c.members.Members() {
-		if !mem.Self && mem.State == cluster.MemberAlive {
-			addrs = append(addrs, mem.GossipAddr)
-		}
-	}
+// savePeers keeps the gossip addresses of the other live members (sorted
+// by id) in data/cluster.peers when they changed: the seeds of the next
+// start.
+func (c *clusterNode) savePeers(addrs []string) {
 	if len(addrs) == 0 {
 		return // alone now: keep the last peers we knew
 	}
-	text := strings.Join(addrs, "\n") + "\n" // Members is sorted
+	text := strings.Join(addrs, "\n") + "\n"
 	if text == c.peersSaved {
 		return
 	}
@@ -303,11 +313,7 @@ func (c *clusterNode) refreshMeta(ctx context.Context) {
 // liveNodes counts the alive members (at least 1: this node), for the
 // cluster-wide share of a tenant's rate limit.
 func (c *clusterNode) liveNodes() int {
-	if c.members == nil {
-		return 1
-	}
-	n := c.members.Counts()[cluster.MemberAlive]
-	return max(n, 1)
+	return max(int(c.alive.Load()), 1)
 }
 
 // close leaves gossip (so peers see a graceful leave at once) and closes

@@ -185,17 +185,8 @@ func (c *testCluster) waitMembers(n int) {
 				why = err.Error()
 				break
 			}
-			alive, inRaft := 0, 0
-			for _, m := range st.Nodes {
-				if m.State == "alive" && m.NodeState == "active" {
-					alive++
-				}
-				if m.RaftRole != "none" && m.State == "alive" {
-					inRaft++
-				}
-			}
-			if alive != n || inRaft != n || st.Leader == "" {
-				why = fmt.Sprintf("node %d sees %d alive active, %d in raft, leader %q: %+v", i, alive, inRaft, st.Leader, st.Nodes)
+			if w := st.notConverged(n); w != "" {
+				why = fmt.Sprintf("node %d %s", i, w)
 				break
 			}
 		}
@@ -207,6 +198,35 @@ func (c *testCluster) waitMembers(n int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// notConverged says why a node's cluster status does not show n alive,
+// active members that are all in the metadata group under a leader ("" if
+// it does).
+func (st clusterStatus) notConverged(n int) string {
+	alive, inRaft := 0, 0
+	for _, m := range st.Nodes {
+		if m.State == "alive" && m.NodeState == "active" {
+			alive++
+		}
+		if m.State == "alive" && m.RaftRole != "none" && m.RaftRole != "" {
+			inRaft++
+		}
+	}
+	if alive == n && inRaft == n && st.Leader != "" {
+		return ""
+	}
+	return fmt.Sprintf("sees %d alive active, %d in raft; %s", alive, inRaft, st.summary())
+}
+
+// summary is a status in one line, for failure messages.
+func (st clusterStatus) summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "leader %q:", st.Leader)
+	for _, n := range st.Nodes {
+		fmt.Fprintf(&b, " %s=%s/%s/%s", n.ID, n.State, n.NodeState, n.RaftRole)
+	}
+	return b.String()
 }
 
 // leader returns the index of the node that leads the metadata group.
@@ -599,18 +619,7 @@ func TestClusterRemoveNode(t *testing.T) {
 	ctx := context.Background()
 	lead := c.leader()
 	victim, via := (lead+1)%3, (lead+2)%3 // ask a follower: it forwards
-	cli := func(args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.Command(binary(t), append([]string{"cluster", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	cli := func(args ...string) (string, int) { t.Helper(); return c.clusterCLI(via, args...) }
 	id := c.nodes[victim].id
 	if out, code := cli("remove", id); code == 0 || !strings.Contains(out, "alive") {
 		t.Fatalf("remove of an alive node: exit %d, %s", code, out)
@@ -668,15 +677,8 @@ func TestClusterRemoveNode(t *testing.T) {
 // and returns its output and exit code.
 func (c *testCluster) clusterCLI(via int, args ...string) (string, int) {
 	c.t.Helper()
-	cmd := exec.Command(binary(c.t), append([]string{"cluster", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatal(err)
-	}
-	return string(out), code
+	stdout, stderr, code := runCLI(c.t, nil, append([]string{"cluster", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
+	return stdout + stderr, code
 }
 
 // TestClusterRelocatesRemovedNodeShards: the shards of a node that is

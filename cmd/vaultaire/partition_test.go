@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -418,25 +417,7 @@ func (pn *partNet) start(t *testing.T, p *partNode, env []string, args ...string
 	s.cmd = exec.Command("ip", argv...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
 	s.cmd.Env = append(s.cmd.Env, env...)
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.stderr = &lockedBuffer{}
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stdout.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-	}()
-	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.kill)
+	s.launch(t)
 	p.server = s
 	announced := "is serving S3 at " + s.endpoint + " "
 	deadline := time.Now().Add(partDeadline)
@@ -474,29 +455,8 @@ func (pn *partNet) heal(t *testing.T, p *partNode) {
 	}
 }
 
-// partStatus is the part of GET /admin/v1/cluster the test reads.
-type partStatus struct {
-	Node   string `json:"node"`
-	Leader string `json:"leader"`
-	Nodes  []struct {
-		ID        string `json:"id"`
-		State     string `json:"state"`
-		NodeState string `json:"node_state"`
-		RaftRole  string `json:"raft_role"`
-	} `json:"nodes"`
-}
-
-func (st partStatus) summary() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "leader %q:", st.Leader)
-	for _, n := range st.Nodes {
-		fmt.Fprintf(&b, " %s=%s/%s/%s", n.ID, n.State, n.NodeState, n.RaftRole)
-	}
-	return b.String()
-}
-
-func (pn *partNet) status(p *partNode) (partStatus, error) {
-	var st partStatus
+func (pn *partNet) status(p *partNode) (clusterStatus, error) {
+	var st clusterStatus
 	code, body := partHTTPGet(p.admin, "/admin/v1/cluster", partAdminToken)
 	if code != http.StatusOK {
 		return st, fmt.Errorf("node %d cluster status: %d %s", p.i, code, body)
@@ -517,17 +477,8 @@ func (pn *partNet) waitConverged(t *testing.T, nodes []*partNode) {
 				why = err.Error()
 				break
 			}
-			alive, inRaft := 0, 0
-			for _, n := range st.Nodes {
-				if n.State == "alive" && n.NodeState == "active" {
-					alive++
-				}
-				if n.State == "alive" && n.RaftRole != "none" && n.RaftRole != "" {
-					inRaft++
-				}
-			}
-			if alive != len(nodes) || inRaft != len(nodes) || st.Leader == "" {
-				why = fmt.Sprintf("node %d sees %d alive active, %d in raft; %s", p.i, alive, inRaft, st.summary())
+			if w := st.notConverged(len(nodes)); w != "" {
+				why = fmt.Sprintf("node %d %s", p.i, w)
 				break
 			}
 			if code, body := partHTTPGet(p.admin, "/health/ready", ""); code != http.StatusOK {

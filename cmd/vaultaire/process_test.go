@@ -123,22 +123,8 @@ func tryStartServer(t *testing.T, host, dir string, env []string, args ...string
 		}
 	}
 	s.cmd.Env = append(s.cmd.Env, env...)
-	stdout, _ := s.cmd.StdoutPipe()
-	stderr := &lockedBuffer{}
-	s.cmd.Stderr, s.stderr = stderr, stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.stdout.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-	}()
-	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
+	s.launch(t)
+	stderr := s.stderr
 	announced := "is serving S3 at " + s.endpoint + " "
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -159,6 +145,31 @@ func tryStartServer(t *testing.T, host, dir string, env []string, args ...string
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// launch starts s.cmd, collecting its stdout (output) and stderr, noting
+// its exit in s.done and s.exitErr; the test's cleanup kills it.
+func (s *server) launch(t *testing.T) {
+	t.Helper()
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stderr = &lockedBuffer{}
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stdout.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+		}
+	}()
+	go func() { s.exitErr = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.kill)
 }
 
 func (s *server) output() string {

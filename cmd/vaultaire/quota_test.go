@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -40,22 +39,11 @@ func (a *adminServer) newTenantKey(t *testing.T, tenant string) (string, string)
 // usageCLI runs `vaultaire usage` and returns stdout and stderr.
 func (a *adminServer) usageCLI(t *testing.T, want int, args ...string) (string, string) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"usage", "export", "--endpoint", "http://" + a.admin, "--data", a.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "VAULTAIRE_ADMIN_TOKEN=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr, code := runCLI(t, []string{"VAULTAIRE_ADMIN_TOKEN="}, append([]string{"usage", "export", "--endpoint", "http://" + a.admin, "--data", a.dir}, args...)...)
 	if code != want {
-		t.Fatalf("vaultaire usage %v: exit %d, want %d\n%s%s", args, code, want, stdout.String(), stderr.String())
+		t.Fatalf("vaultaire usage %v: exit %d, want %d\n%s%s", args, code, want, stdout, stderr)
 	}
-	return stdout.String(), stderr.String()
+	return stdout, stderr
 }
 
 func httpStatus(err error) int {

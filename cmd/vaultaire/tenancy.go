@@ -105,11 +105,7 @@ func (t *tenantRuntime) refresh(ctx context.Context) error {
 		want[id] = l
 	}
 	for _, tl := range all {
-		def := t.def
-		if b, ok := t.base[tl.Tenant]; ok {
-			def = b
-		}
-		if lim, ok := tl.Tenancy(def); ok {
+		if lim, ok := tl.Tenancy(t.defaultFor(tl.Tenant)); ok {
 			want[tl.Tenant] = lim
 		}
 	}
@@ -128,6 +124,15 @@ func (t *tenantRuntime) refresh(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// defaultFor is the limit a tenant without a rate override gets: its
+// built-in one (the root tenant's), else the server's default.
+func (t *tenantRuntime) defaultFor(tenant string) tenancy.Limit {
+	if b, ok := t.base[tenant]; ok {
+		return b
+	}
+	return t.def
 }
 
 // onRequest meters one finished S3 request (the s3 OnRequest hook).

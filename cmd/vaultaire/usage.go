@@ -10,9 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vaultaire/vaultaire/tenancy"
@@ -159,23 +156,11 @@ func usageCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "vaultaire usage: want --tenant and --format csv or json\n\n%s", usageCLIUsage)
 		return 2
 	}
-	tok := *token
-	if tok == "" {
-		tok = os.Getenv("VAULTAIRE_ADMIN_TOKEN")
+	c, err := newAdminClient(*endpoint, *token, *data)
+	if err != nil {
+		fmt.Fprintf(stderr, "vaultaire usage: %v\n", err)
+		return 2
 	}
-	if tok == "" {
-		b, err := os.ReadFile(filepath.Join(*data, "admin.token"))
-		if err != nil {
-			fmt.Fprintf(stderr, "vaultaire usage: no admin token: pass --token, set VAULTAIRE_ADMIN_TOKEN or --data DIR (%v)\n", err)
-			return 2
-		}
-		tok = strings.TrimSpace(string(b))
-	}
-	ep := strings.TrimRight(*endpoint, "/")
-	if !strings.Contains(ep, "://") {
-		ep = "http://" + ep
-	}
-	c := &adminClient{endpoint: ep, token: tok, http: &http.Client{Timeout: adminCLITimeout}, stdin: os.Stdin}
 	q := url.Values{}
 	if *from != "" {
 		q.Set("from", *from)
@@ -188,14 +173,8 @@ func usageCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		path += "?" + q.Encode()
 	}
 	raw, err := c.do(ctx, http.MethodGet, path, nil)
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		fmt.Fprintf(stderr, "vaultaire usage: %s (%s, HTTP %d)\n", ae.Message, ae.Code, ae.Status)
-		return 1
-	case err != nil:
-		fmt.Fprintf(stderr, "vaultaire usage: %v\n", err)
-		return 1
+	if err != nil {
+		return reportAdminErr(stderr, "vaultaire usage", err)
 	}
 	var u usageJSON
 	if err := json.Unmarshal(raw, &u); err != nil {
