@@ -41,10 +41,10 @@
 //
 //	rate × Share()      and the bucket size   ceil(Burst × Share()), at least 1
 //
-// (the same for byte rates). Share is supplied by the caller; the cluster
-// work feeds it from the node's fraction of the tenant's recent traffic,
-// or 1/live-nodes when that is unknown, so the node rates add up to the
-// tenant's limit. It is clamped into [MinShare, 1]: a node that has seen
+// (the same for byte rates). Share is supplied by the caller; the server
+// feeds it 1/live-nodes, so the node rates add up to the tenant's limit
+// when its traffic is spread evenly (docs/design.md, "Cluster-wide rate
+// limits"). It is clamped into [MinShare, 1]: a node that has seen
 // none of a tenant's traffic must still admit some, or the traffic could
 // never move to it. Share is read on every call and a change applies at
 // once. Limits are therefore approximate cluster-wide: exact under steady
