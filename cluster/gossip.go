@@ -238,6 +238,10 @@ type Membership struct {
 	cfg MembershipConfig
 	log *slog.Logger
 	ml  *memberlist.Memberlist
+	// addr is the advertised gossip host:port, read once: memberlist
+	// rewrites its local node in place on every UpdateNode, so reading it
+	// later would race with Refresh.
+	addr string
 
 	changed chan struct{} // coalesced OnChange signal
 	done    chan struct{}
@@ -307,6 +311,7 @@ func NewMembership(cfg MembershipConfig) (*Membership, error) {
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	m.ml = ml
+	m.addr = ml.LocalNode().Address()
 	m.wg.Add(1)
 	go m.reconnectLoop()
 	m.log.Info("cluster gossip listening", "addr", m.Addr())
@@ -373,7 +378,7 @@ func orInt(n, def int) int {
 }
 
 // Addr returns the advertised gossip host:port.
-func (m *Membership) Addr() string { return m.ml.LocalNode().Address() }
+func (m *Membership) Addr() string { return m.addr }
 
 // Join contacts the seeds (host:port) until one answers, retrying with
 // backoff until ctx ends. Our own address in addrs is skipped; with no
