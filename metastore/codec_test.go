@@ -218,6 +218,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdRecordUsage, &recordUsageCmd{now: t0.UnixNano(), deltas: []usageDelta{{"t", 3600, 1, 2, 3, 4}, {"u", 7200, 0, 0, 0, 1}}}},
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
+		{cmdSetClusterVersion, &setClusterVersionCmd{v: 2}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {
@@ -228,7 +229,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", b.typ, err)
 		}
-		if c.typ != b.typ || c.version != commandV1 || c.reqID != id || c.time != t0.UnixNano() || !reflect.DeepEqual(c.body, b.body) {
+		wantVer := uint8(commandV1)
+		if vb, ok := b.body.(versionedBody); ok {
+			wantVer = vb.payloadVersion()
+		}
+		if c.typ != b.typ || c.version != wantVer || c.reqID != id || c.time != t0.UnixNano() || !reflect.DeepEqual(c.body, b.body) {
 			t.Fatalf("%v: round trip = %+v", b.typ, c)
 		}
 		for n := 0; n < len(enc); n++ {

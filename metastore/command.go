@@ -51,6 +51,7 @@ const (
 	cmdRecordUsage         cmdType = 23
 	cmdSampleStorage       cmdType = 24
 	cmdRelocateShard       cmdType = 25
+	cmdSetClusterVersion   cmdType = 26
 )
 
 const (
@@ -114,7 +115,14 @@ var cmdTable = [...]*cmdSpec{
 	cmdRecordUsage:         {"record-usage", commandV1, decodeRecordUsage},
 	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
 	cmdRelocateShard:       {"relocate-shard", commandV1, decodeRelocateShard},
+	cmdSetClusterVersion:   {"set-cluster-version", commandV1, decodeSetClusterVersion},
 }
+
+// cmdSince lists, for command types added after the first release, the
+// cluster version that introduced each payload version: cmdSince[t][v-1].
+// A type not listed is of ClusterVersion1. The Store proposes a command
+// only once the cluster version has reached it (clusterversion.go).
+var cmdSince = map[cmdType][]int{}
 
 func (t cmdType) String() string {
 	base := t &^ cmdIgnorable
@@ -124,11 +132,24 @@ func (t cmdType) String() string {
 	return fmt.Sprintf("cmd(%d)", uint8(t))
 }
 
+// versionedBody is implemented by payloads with more than one version:
+// write encodes payloadVersion, and the decode function of the type reads
+// the version being decoded from decoder.ver. A body writes the oldest
+// version that carries its content, so that commands using no new field
+// stay readable by the previous release.
+type versionedBody interface {
+	payloadVersion() uint8
+}
+
 // encodeCommand builds a command with the given request id and time.
 func encodeCommand(typ cmdType, reqID [16]byte, at time.Time, body commandBody) []byte {
 	e := encoder{b: make([]byte, 0, 128)}
 	e.u8(uint8(typ))
-	e.u8(commandV1)
+	ver := uint8(commandV1)
+	if vb, ok := body.(versionedBody); ok {
+		ver = vb.payloadVersion()
+	}
+	e.u8(ver)
 	e.raw(reqID[:])
 	e.varint(at.UnixNano())
 	body.write(&e)
@@ -164,6 +185,7 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		return c, fmt.Errorf("%w: type %d version %d", ErrUnsupportedCommand, c.typ, c.version)
 	}
+	d.ver = c.version
 	body := spec.decode(&d)
 	if err := d.done(); err != nil {
 		return c, fmt.Errorf("%w: %s command: %v", ErrCorrupt, spec.name, err)

@@ -42,6 +42,8 @@
 //	"f" 0x0e tenant                        TenantSettings: rate/bandwidth limits, quotas
 //	"f" 0x0f lp(tenant) be64(hour)         UsageHour (hour start in Unix seconds)
 //	"f" 0x10 lp(tenant) be32(yyyymm)       egress bytes of a calendar month (varint)
+//	"f" 0x11                               cluster version (uvarint; absent: 1)
+//	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //
 // lp(s) is s prefixed with its length as a uvarint: tenant and container
 // names are unambiguous whatever bytes they hold, and an artifact key comes
@@ -100,6 +102,36 @@
 // log order, once the state machine clock is dedupeTTL (10 minutes) past
 // their time, and beyond dedupeMaxEntries (100,000): both bounds are
 // constants because every node must evict alike.
+//
+// # Cluster version
+//
+// The cluster version (table 0x11) is the newest state-machine format that
+// every node of the cluster can apply; it only rises. Version 1 is the
+// first release's format, and a state without the record is at 1. A
+// command type, or a payload version of a type, added later is listed in
+// cmdSince with the version that introduced it. The leader refuses to put
+// such a command into the log while the cluster version is lower
+// (ErrUpgradeRequired, before the log, so nothing changes), and the state
+// machine refuses it the same way, deterministically, should one get in.
+// So a node still running the previous release never meets an entry it
+// cannot apply during a rolling upgrade; only the set-cluster-version
+// command (26) raises the version, and it must be proposed only when every
+// member runs a binary that supports the target (a node that applies a
+// version above its own stops, as for any entry it cannot apply).
+//
+// A node that bootstraps a new cluster marks it (local key "v") and, the
+// first time WaitLeader finds it leading, raises the version to
+// SupportedClusterVersion: a fresh cluster starts with every feature of
+// its binary. An upgraded cluster stays at its old version until raised.
+//
+// Payloads and records grow the same way: a new field means a new payload
+// version (versionedBody) or a new record version, and the encoder writes
+// the oldest version that can carry the value, so that records and
+// commands that use no new field stay readable by the previous release.
+//
+// Numbers added after the first release (table bytes, command types,
+// error codes) come from ranges reserved per feature area (keys.go,
+// errors.go), so that work developed in parallel never collides.
 //
 // # Quotas
 //

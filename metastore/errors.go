@@ -87,6 +87,12 @@ const (
 	codeUnsupportedCommand
 	codeRestoring
 	codeQuotaExceeded
+	codeUpgradeRequired
+	// Codes added after the first release come from ranges reserved per
+	// feature area (as table bytes and command types do, keys.go):
+	// 20-39 object versions, lock, tags; 40-49 reliability; 50-59
+	// operations; 60-69 console and billing; 70-79 lifecycle and tiers;
+	// 80-89 access control and encryption.
 )
 
 // codeOther is an error without a sentinel; only its message is carried.
@@ -111,6 +117,7 @@ var codeErrors = [...]error{
 	codeUnsupportedCommand: ErrUnsupportedCommand,
 	codeRestoring:          ErrRestoring,
 	codeQuotaExceeded:      ErrQuotaExceeded,
+	codeUpgradeRequired:    ErrUpgradeRequired,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

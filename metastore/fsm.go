@@ -256,6 +256,11 @@ func (f *fsm) applyOne(tx *txn, l *raft.Log) []byte {
 	if c.body == nil {
 		return result{}.encode() // an ignorable command this node does not know
 	}
+	if err := gate(l.Data, tx.clusterVersion()); err != nil {
+		// The proposer's check (applyLocal) keeps these out of the log;
+		// should one get in, every node refuses it alike.
+		return errResult(err).encode()
+	}
 	dedupe := c.reqID != [16]byte{}
 	if _, seen := f.ddSet[c.reqID]; dedupe && seen {
 		if r, ok := tx.dedupeLookup(c.reqID); ok {
@@ -333,7 +338,7 @@ func fsmTable(key []byte) byte {
 // cached reports whether reads of key's table are cached for the batch.
 func cached(key []byte) bool {
 	switch fsmTable(key) {
-	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg:
+	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg, tblClusterVer:
 		return true
 	}
 	return false

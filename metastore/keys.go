@@ -14,6 +14,7 @@ const (
 	prefixLog     = 'l' // "l" + index (8 bytes big-endian): Raft log entry
 	prefixRestore = 'r' // "r": marker present while a snapshot restore runs
 	prefixStable  = 's' // "s" + key: Raft stable store
+	prefixFresh   = 'v' // "v": this node bootstrapped a cluster whose version is not set yet (local)
 	prefixFSM     = 'f' // "f" + table byte + ...: replicated state
 )
 
@@ -36,7 +37,19 @@ const (
 	tblTenantCfg   = 0x0e // tenant -> TenantSettings (limits, quotas)
 	tblUsageHour   = 0x0f // lp(tenant) be64(hour start, Unix seconds) -> UsageHour
 	tblMonthEgress = 0x10 // lp(tenant) be32(year*100+month) -> egress bytes (varint)
+	tblClusterVer  = 0x11 // (no suffix) -> cluster version (uvarint)
 )
+
+// Table bytes and command types added after the first release are taken
+// from ranges reserved per feature area, so that work developed in
+// parallel never collides (doc.go, "Cluster version"):
+//
+//	tables 0x12-0x1f, commands 27-49:  object versions, lock, tags, object surface
+//	tables 0x20-0x27, commands 50-59:  reliability (scrub, expiry, pruning)
+//	tables 0x28-0x2f, commands 60-69:  operations (drives, decommission, rebalance)
+//	tables 0x30-0x37, commands 70-79:  console, sessions, billing
+//	tables 0x38-0x3f, commands 80-89:  lifecycle, tiers
+//	tables 0x40-0x47, commands 90-99:  access control, encryption
 
 var (
 	keyApplied    = []byte{prefixApplied}
@@ -44,6 +57,9 @@ var (
 	fsmLowerBound = []byte{prefixFSM}
 	fsmUpperBound = []byte{prefixFSM + 1}
 	keyClock      = []byte{prefixFSM, tblClock}
+	// keyClusterVersion holds the cluster version; absent means 1.
+	keyClusterVersion = []byte{prefixFSM, tblClusterVer}
+	keyFreshCluster   = []byte{prefixFresh}
 )
 
 // appendLP appends s length-prefixed (uvarint length), which makes a

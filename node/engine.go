@@ -356,6 +356,8 @@ func metaErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrEntityTooSmall, err)
 	case errors.Is(err, metastore.ErrQuotaExceeded):
 		return quotaFromMeta(err) // node/quota.go
+	case errors.Is(err, metastore.ErrUpgradeRequired):
+		return fmt.Errorf("%w: %w", ErrUpgradeRequired, err)
 	case errors.Is(err, metastore.ErrNotLeader), errors.Is(err, metastore.ErrLeadershipLost):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

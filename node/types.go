@@ -28,6 +28,9 @@ var (
 	// ErrUnavailable: the cluster cannot serve the request now (no metadata
 	// leader, too few drives for a write or read quorum); clients retry.
 	ErrUnavailable = errors.New("node: service unavailable")
+	// ErrUpgradeRequired: the feature needs a newer cluster version than
+	// the cluster runs (a rolling upgrade is not finalized yet).
+	ErrUpgradeRequired = errors.New("node: cluster upgrade not finalized")
 
 	// Administration (tenants, users, access keys).
 	ErrTenantNotFound    = errors.New("node: tenant not found")

@@ -68,6 +68,7 @@ var errorTable = []apiError{
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
 	{node.ErrQuotaExceeded, "QuotaExceeded", 403, "The request would exceed a quota of your account."},
