@@ -268,6 +268,7 @@ func (f *fsm) applyOne(tx *txn, l *raft.Log) []byte {
 		}
 	}
 	tx.ops = tx.ops[:0]
+	tx.now = c.time
 	res := c.body.apply(tx)
 	if res.code == codeOK {
 		tx.flush()
@@ -322,7 +323,10 @@ func (f *fsm) evict(tx *txn) {
 // counters and clock are coalesced: their latest value reaches the Pebble
 // batch once, in flushDirty, however many commands changed it.
 type txn struct {
-	b     *pebble.Batch
+	b *pebble.Batch
+	// now is the proposer time of the command being applied (Unix ns):
+	// the state machine's only clock.
+	now   int64
 	ops   []txnOp
 	cache map[string][]byte   // cached tables: key -> value, nil for absent
 	dirty map[string]struct{} // coalesced keys written in this batch
@@ -338,7 +342,7 @@ func fsmTable(key []byte) byte {
 // cached reports whether reads of key's table are cached for the batch.
 func cached(key []byte) bool {
 	switch fsmTable(key) {
-	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg, tblClusterVer:
+	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg, tblClusterVer, tblVersionSeq:
 		return true
 	}
 	return false

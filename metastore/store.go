@@ -508,7 +508,7 @@ func (s *Store) write(ctx context.Context, typ cmdType, body commandBody) ([]byt
 		return nil, err
 	}
 	defer end()
-	cmd := encodeCommand(typ, newRequestID(), time.Now(), body)
+	cmd := encodeCommand(typ, newRequestID(), s.cfg.Now(), body)
 	resp, err := s.propose(ctx, cmd)
 	if err != nil {
 		return nil, err
