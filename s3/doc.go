@@ -64,20 +64,33 @@
 // UploadPart verifies and echoes part checksums, but the Engine has no place
 // to keep them, so completed multipart artifacts carry no checksum.
 //
+// # Versions, object lock and tags
+//
+// versioning.go serves ?versioning, ?versions, ?object-lock, ?tagging,
+// ?retention, ?legal-hold and ?attributes, and reads x-amz-tagging,
+// x-amz-storage-class and x-amz-object-lock-* on PUT, copy and
+// CreateMultipartUpload. x-amz-version-id appears only for versions of
+// buckets with a versioning state ("null" for the null version), as S3
+// does. A read whose latest version is a delete marker answers 404 with
+// x-amz-delete-marker; a delete marker addressed by version id answers
+// 405. The rules of versioning and lock are decided by the metastore's
+// state machine; a retention in GOVERNANCE mode is bypassed only with
+// x-amz-bypass-governance-retention from the tenant's root user
+// (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
+//
 // # Not implemented
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
 // bucket-owner-full-control on objects), grants, server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), object tags (x-amz-tagging), bucket policies,
-// tagging, versioning and ListObjectVersions, lifecycle, CORS, website,
-// logging, notifications, replication, encryption configuration, object
-// lock, retention and legal hold, website redirects, restore, select,
-// torrent, browser POST uploads, directory buckets, GetObject by part number
-// of a multipart artifact, DeleteObject of a specific version, conditional
-// DeleteObject. Storage classes other than STANDARD are InvalidStorageClass.
-// Signature Version 2 is refused (InvalidRequest), and so is anonymous
-// access (AccessDenied). A Range header naming several ranges is served as
-// the whole artifact, as S3 does. STS session tokens are not supported.
+// (SSE-S3, SSE-KMS, SSE-C), bucket policies, lifecycle, CORS, website,
+// logging, notifications, replication, encryption configuration, website
+// redirects, restore, select, torrent, browser POST uploads, directory
+// buckets, MFA delete. Every storage class S3 has for general purpose
+// buckets is stored and reported as requested (docs/design.md, "Storage
+// classes"); others are InvalidStorageClass. Signature Version 2 is
+// refused (InvalidRequest), and so is anonymous access (AccessDenied). A
+// Range header naming several ranges is served as the whole artifact, as
+// S3 does. STS session tokens are not supported.
 //
 // # Early rejections and large bodies
 //

@@ -39,6 +39,9 @@ var (
 	errEntityTooLarge            = errors.New("s3: entity too large")
 	errSlowDown                  = errors.New("s3: tenant request rate exceeded")
 	errSlowDown429               = errors.New("s3: tenant request rate exceeded (429)")
+	errInvalidBucketState        = errors.New("s3: invalid bucket state")
+	errIllegalLocationConstraint = errors.New("s3: illegal location constraint")
+	errInvalidPartNumber         = errors.New("s3: invalid part number")
 )
 
 // apiError is one row of the error table: the S3 code, HTTP status and the
@@ -68,6 +71,12 @@ var errorTable = []apiError{
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+	{node.ErrNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
+	{node.ErrObjectLocked, "AccessDenied", 403, "Access Denied because object protected by object lock."},
+	{node.ErrLockNotEnabled, "InvalidRequest", 400, "Bucket is missing Object Lock Configuration"},
+	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
+	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
+	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
 	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
@@ -118,6 +127,15 @@ var errorTable = []apiError{
 	{errInvalidStorageClass, "InvalidStorageClass", 400, "The storage class you specified is not valid"},
 	{errIncompleteBody, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
 	{errEntityTooLarge, "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
+	{errInvalidPartNumber, "InvalidPartNumber", 416, "The requested partnumber is not satisfiable"},
+	{errIllegalLocationConstraint, "IllegalLocationConstraintException", 400, "The location constraint is incompatible for the region specific endpoint this request was sent to."},
+	{errInvalidBucketState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
+	{errNoSuchTagSet, "NoSuchTagSet", 404, "The TagSet does not exist"},
+	{errInvalidTag, "InvalidTag", 400, "The tag provided was not a valid tag."},
+	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
+	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
+	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
 
 	// The transport: a body cut short by the client.
 	{io.ErrUnexpectedEOF, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},

@@ -36,6 +36,10 @@ const (
 type Config struct {
 	// Region clients sign for; default "us-east-1".
 	Region string
+	// ExtraRegions are further regions CreateBucket accepts as a
+	// LocationConstraint (the bucket remembers it); any other is
+	// IllegalLocationConstraintException.
+	ExtraRegions []string
 	// Domain is the base domain of virtual-hosted-style requests, e.g.
 	// "s3.local" makes "bucket.s3.local" address bucket; "" disables them.
 	Domain string
@@ -447,6 +451,36 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.abortUpload(ctx, w, r, rc)
 	case OpListParts:
 		return s.listParts(ctx, w, r, rc)
+	case OpPutBucketVersioning:
+		return s.putBucketVersioning(ctx, w, r, rc)
+	case OpListObjectVersions:
+		return s.listObjectVersions(ctx, w, r, rc)
+	case OpGetObjectLockConfiguration:
+		return s.getObjectLockConfiguration(ctx, w, r, rc)
+	case OpPutObjectLockConfiguration:
+		return s.putObjectLockConfiguration(ctx, w, r, rc)
+	case OpGetBucketTagging:
+		return s.getBucketTagging(ctx, w, r, rc)
+	case OpPutBucketTagging:
+		return s.putBucketTagging(ctx, w, r, rc)
+	case OpDeleteBucketTagging:
+		return s.deleteBucketTagging(ctx, w, r, rc)
+	case OpGetObjectTagging:
+		return s.getObjectTagging(ctx, w, r, rc)
+	case OpPutObjectTagging:
+		return s.putObjectTagging(ctx, w, r, rc)
+	case OpDeleteObjectTagging:
+		return s.deleteObjectTagging(ctx, w, r, rc)
+	case OpGetObjectRetention:
+		return s.getObjectRetention(ctx, w, r, rc)
+	case OpPutObjectRetention:
+		return s.putObjectRetention(ctx, w, r, rc)
+	case OpGetObjectLegalHold:
+		return s.getObjectLegalHold(ctx, w, r, rc)
+	case OpPutObjectLegalHold:
+		return s.putObjectLegalHold(ctx, w, r, rc)
+	case OpGetObjectAttributes:
+		return s.getObjectAttributes(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

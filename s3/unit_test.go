@@ -57,7 +57,7 @@ func TestResolve(t *testing.T) {
 		{"HEAD", "localhost", "/b1/k", "", false, Endpoint{OpHeadObject, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "", false, Endpoint{OpDeleteObject, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "uploadId=u", false, Endpoint{OpAbortMultipartUpload, "b1", "k"}, nil},
-		{"DELETE", "localhost", "/b1/k", "versionId=v", false, Endpoint{}, errNotImplemented},
+		{"DELETE", "localhost", "/b1/k", "versionId=v", false, Endpoint{OpDeleteObject, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "uploads", false, Endpoint{OpCreateMultipartUpload, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "uploadId=u", false, Endpoint{OpCompleteMultipartUpload, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "", false, Endpoint{}, errMethodNotAllowed},
@@ -72,11 +72,22 @@ func TestResolve(t *testing.T) {
 		// Unsupported sub-resources.
 		{"GET", "localhost", "/b1", "acl", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "policy", false, Endpoint{}, errNotImplemented},
-		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "versioning", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{OpGetObjectTagging, "b1", "k"}, nil},
+		{"PUT", "localhost", "/b1/k", "tagging", false, Endpoint{OpPutObjectTagging, "b1", "k"}, nil},
+		{"DELETE", "localhost", "/b1/k", "tagging", false, Endpoint{OpDeleteObjectTagging, "b1", "k"}, nil},
+		{"POST", "localhost", "/b1/k", "tagging", false, Endpoint{}, errMethodNotAllowed},
+		{"GET", "localhost", "/b1", "tagging", false, Endpoint{OpGetBucketTagging, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1", "versioning", false, Endpoint{OpPutBucketVersioning, "b1", ""}, nil},
 		{"GET", "localhost", "/b1", "versioning", false, Endpoint{OpGetBucketVersioning, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "versioning", false, Endpoint{}, errMethodNotAllowed},
 		{"GET", "localhost", "/b1/k", "versioning", false, Endpoint{}, errNotImplemented},
-		{"GET", "localhost", "/b1", "versions", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1", "versions", false, Endpoint{OpListObjectVersions, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "object-lock", false, Endpoint{OpGetObjectLockConfiguration, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1/k", "object-lock", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1/k", "retention", false, Endpoint{OpPutObjectRetention, "b1", "k"}, nil},
+		{"GET", "localhost", "/b1/k", "legal-hold", false, Endpoint{OpGetObjectLegalHold, "b1", "k"}, nil},
+		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
@@ -667,19 +678,23 @@ func TestHTTPServer(t *testing.T) {
 type nilEngine struct{ Engine }
 
 func TestCheckWriteHeaders(t *testing.T) {
-	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"}}
+	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"},
+		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Storage-Class": "GLACIER"}, {"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"},
+		{"X-Amz-Object-Lock-Legal-Hold": "ON"}}
 	bad := []map[string]string{
 		{"X-Amz-Server-Side-Encryption": "AES256"}, {"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"},
-		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
-		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"}, {"X-Amz-Tagging-Directive": "REPLACE"},
-		{"X-Amz-Storage-Class": "GLACIER"},
+		{"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
+		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"},
+		{"X-Amz-Storage-Class": "EXPRESS_ONEZONE"}, {"X-Amz-Storage-Class": "standard"},
+		{"X-Amz-Tagging": "aws:x=1"}, {"X-Amz-Object-Lock-Legal-Hold": "MAYBE"},
 	}
+	s := &Server{cfg: Config{}.withDefaults()}
 	for _, m := range ok {
 		h := http.Header{}
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if err := checkWriteHeaders(h); err != nil {
+		if _, err := s.checkWriteHeaders(h); err != nil {
 			t.Errorf("%v: %v", m, err)
 		}
 	}
@@ -688,7 +703,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if err := checkWriteHeaders(h); err == nil {
+		if _, err := s.checkWriteHeaders(h); err == nil {
 			t.Errorf("%v accepted", m)
 		}
 	}
