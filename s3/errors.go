@@ -93,6 +93,7 @@ var errorTable = []apiError{
 	{sigv4.ErrChunkTruncated, "IncompleteBody", 400, "The request body terminated unexpectedly."},
 	{sigv4.ErrTrailerMalformed, "MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
 	{sigv4.ErrDecodedLength, "IncompleteBody", 400, "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header."},
+	{sigv4.ErrHeadersNotSigned, "AccessDenied", 403, "There were headers present in the request which were not signed"},
 
 	// The S3 layer.
 	{errInvalidURI, "InvalidURI", 400, "Couldn't parse the specified URI."},
@@ -171,12 +172,16 @@ func lookupError(err error) (apiError, bool) {
 // errorBody is the XML body of an error response. S3 error bodies carry no
 // namespace.
 type errorBody struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	HostID    string   `xml:"HostId,omitempty"`
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+	// Extra elements some errors carry: <Region> of a request signed for
+	// another region, <HeadersNotSigned>.
+	Region           string `xml:"Region,omitempty"`
+	HeadersNotSigned string `xml:"HeadersNotSigned,omitempty"`
+	Resource         string `xml:"Resource,omitempty"`
+	RequestID        string `xml:"RequestId"`
+	HostID           string `xml:"HostId,omitempty"`
 }
 
 // isCanceled reports a request whose client went away.
@@ -201,13 +206,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		w.WriteHeader(row.status)
 		return
 	}
-	body, _ := xml.Marshal(errorBody{
+	eb := errorBody{
 		Code:      row.code,
 		Message:   row.message,
 		Resource:  r.URL.EscapedPath(),
 		RequestID: rc.id,
 		HostID:    rc.hostID,
-	})
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned
+		if se.Region != "" {
+			// S3 names the bucket's region in a header as well; SDKs
+			// redirect on either.
+			h.Set("X-Amz-Bucket-Region", se.Region)
+		}
+	}
+	body, _ := xml.Marshal(eb)
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(body)))
 	w.WriteHeader(row.status)

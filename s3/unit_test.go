@@ -591,7 +591,10 @@ func TestOpenBody(t *testing.T) {
 		tc{name: "trailer ok", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "trailer mismatch", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(checksumOf("CRC32", []byte("x"))), cl: -1, readErr: errChecksumMismatch},
 		tc{name: "trailer malformed value", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody("zz"), cl: -1, readErr: errInvalidRequest},
-		tc{name: "trailer truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer missing", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "body truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:10], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer of another algorithm", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: []byte(strings.Replace(string(trailerBody(crc)), "crc32:", "crc32c:", 1)), cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "trailer without final CRLF", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: bytes.TrimSuffix(trailerBody(crc), []byte("\r\n")), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "streaming without decoded length", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}, body: trailerBody(crc), cl: -1, openErr: errMissingContentLength},
 		tc{name: "unknown trailer", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Decoded-Content-Length": "12", "X-Amz-Trailer": "x-amz-meta-evil"}, body: trailerBody(crc), cl: -1, openErr: errInvalidRequest},
 	)
