@@ -76,6 +76,10 @@ func TestE2EAuth(t *testing.T) {
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", "AWS "+h.cred.AccessKeyID+":c2lnbmF0dXJl")
 	}})
+	expectError(t, resp, body, 400, "InvalidArgument") // a malformed SigV2 header
+	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
+		r.Header.Set("Authorization", "Bearer c2lnbmF0dXJl")
+	}})
 	expectError(t, resp, body, 400, "InvalidRequest")
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/us-east-1/", "/eu-west-1/", 1))

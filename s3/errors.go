@@ -94,6 +94,9 @@ var errorTable = []apiError{
 	{sigv4.ErrTrailerMalformed, "MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
 	{sigv4.ErrDecodedLength, "IncompleteBody", 400, "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header."},
 	{sigv4.ErrHeadersNotSigned, "AccessDenied", 403, "There were headers present in the request which were not signed"},
+	{sigv4.ErrV2MalformedHeader, "InvalidArgument", 400, "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"},
+	{sigv4.ErrV2MissingQuery, "AccessDenied", 403, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"},
+	{sigv4.ErrV2BadExpires, "AccessDenied", 403, "Invalid date (should be seconds since epoch)"},
 
 	// The S3 layer.
 	{errInvalidURI, "InvalidURI", 400, "Couldn't parse the specified URI."},

@@ -199,6 +199,10 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	}
 	r.NotFound = http.HandlerFunc(s.handle)
 	s.router = r
+	if cfg.Domain != "" {
+		// Signature Version 2 signs "/bucket/key" for bucket.domain/key.
+		s.verifier.VirtualHost = func(host string) (string, bool) { return vhostContainer(host, cfg.Domain) }
+	}
 	return s, nil
 }
 

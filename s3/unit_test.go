@@ -298,7 +298,7 @@ func TestErrorTable(t *testing.T) {
 		sigv4.ErrMalformedQuery, sigv4.ErrMissingDate, sigv4.ErrTimeSkewed, sigv4.ErrExpired, sigv4.ErrNotYetValid,
 		sigv4.ErrSignatureMismatch, sigv4.ErrMissingContentSHA256, sigv4.ErrInvalidContentSHA256,
 		sigv4.ErrContentSHA256Mismatch, sigv4.ErrChunkMalformed, sigv4.ErrChunkTruncated, sigv4.ErrTrailerMalformed,
-		sigv4.ErrDecodedLength}
+		sigv4.ErrDecodedLength, sigv4.ErrHeadersNotSigned, sigv4.ErrV2MalformedHeader, sigv4.ErrV2MissingQuery, sigv4.ErrV2BadExpires}
 	for _, e := range append(nodeErrs, sigErrs...) {
 		if !seen[e] {
 			t.Errorf("%v has no row", e)

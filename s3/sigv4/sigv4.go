@@ -300,6 +300,9 @@ type Verifier struct {
 	Service string        // "s3"
 	Skew    time.Duration // allowed clock difference
 	Now     func() time.Time
+	// VirtualHost, when set, returns the bucket a virtual-hosted-style
+	// Host names; Signature Version 2 puts it in the canonical resource.
+	VirtualHost func(host string) (bucket string, ok bool)
 }
 
 // SecretFunc returns the secret of an access key. It returns an error that
@@ -318,6 +321,8 @@ type Result struct {
 	AmzDate    string
 	Scope      string
 	Seed       string
+	// V2: the request was signed with Signature Version 2.
+	V2 bool
 }
 
 // Streaming reports whether the body is aws-chunked.
@@ -332,19 +337,27 @@ func (r *Result) Streaming() bool {
 // Verify authenticates r. The body is not read: a hex PayloadHash must be
 // checked by the caller while streaming, and streaming bodies decoded with
 // NewChunkedReader.
+//
+// Signature Version 2 (an "AWS AccessKeyId:Signature" header, or the
+// AWSAccessKeyId, Signature and Expires query) is verified here too, so
+// one place decides which mechanism a request uses and refuses a request
+// that carries two.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, secret SecretFunc) (*Result, error) {
 	authz := r.Header.Get("Authorization")
 	q := r.URL.Query()
 	hasPresign := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Signature") || q.Has("X-Amz-Credential")
+	hasPresignV2 := q.Has("AWSAccessKeyId") || q.Has("Signature")
 	switch {
-	case authz != "" && hasPresign:
+	case authz != "" && (hasPresign || hasPresignV2), hasPresign && hasPresignV2:
 		return nil, ErrMultipleAuth
+	case strings.HasPrefix(authz, algorithmV2+" "):
+		return v.verifyHeaderV2(ctx, r, authz, secret)
 	case authz != "":
 		return v.verifyHeader(ctx, r, authz, secret)
 	case hasPresign:
 		return v.verifyPresign(ctx, r, q, secret)
-	case q.Has("AWSAccessKeyId") || q.Has("Signature"):
-		return nil, ErrUnsupportedAuth
+	case hasPresignV2:
+		return v.verifyPresignV2(ctx, r, q, secret)
 	}
 	return nil, ErrAnonymous
 }

@@ -122,12 +122,17 @@ func TestVerifyErrors(t *testing.T) {
 		want   error
 	}{
 		{"anonymous", func(r *http.Request) *http.Request { r.Header.Del("Authorization"); return r }, ErrAnonymous},
-		{"sigv2", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "AWS "+testAK+":abc="); return r }, ErrUnsupportedAuth},
-		{"sigv2 query", func(r *http.Request) *http.Request {
+		{"other scheme", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "Bearer xyz"); return r }, ErrUnsupportedAuth},
+		{"sigv2 malformed", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "AWS "+testAK+":abc="); return r }, ErrV2MalformedHeader},
+		{"sigv2 query expired", func(r *http.Request) *http.Request {
 			r.Header.Del("Authorization")
+			r.URL.RawQuery = "AWSAccessKeyId=x&Signature=" + url.QueryEscape(SignV2("s", "x")) + "&Expires=1"
+			return r
+		}, ErrExpired},
+		{"sigv2 query and header", func(r *http.Request) *http.Request {
 			r.URL.RawQuery = "AWSAccessKeyId=x&Signature=y&Expires=1"
 			return r
-		}, ErrUnsupportedAuth},
+		}, ErrMultipleAuth},
 		{"garbage", func(r *http.Request) *http.Request {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 nonsense")
 			return r
