@@ -421,7 +421,7 @@ func TestE2ERouting(t *testing.T) {
 		{"GET", "/route?versions", 501, "NotImplemented"},
 		{"PUT", "/route?lifecycle", 501, "NotImplemented"},
 		{"PUT", "/route?cors", 501, "NotImplemented"},
-		{"POST", "/route", 501, "NotImplemented"},
+		{"POST", "/route", 412, "PreconditionFailed"}, // a bucket POST must be a form (POST Object)
 		{"DELETE", "/route/k?versionId=x", 501, "NotImplemented"},
 		{"GET", "/route/k?partNumber=2", 501, "NotImplemented"},
 		{"GET", "/route/k?partNumber=0", 400, "InvalidArgument"},

@@ -39,6 +39,10 @@ var (
 	errEntityTooLarge            = errors.New("s3: entity too large")
 	errSlowDown                  = errors.New("s3: tenant request rate exceeded")
 	errSlowDown429               = errors.New("s3: tenant request rate exceeded (429)")
+	errMalformedPOST             = errors.New("s3: malformed POST form")
+	errPostPreData               = errors.New("s3: POST form fields before the file too large")
+	errInvalidPolicyDocument     = errors.New("s3: invalid POST policy document")
+	errPostNotForm               = errors.New("s3: bucket POST that is not a form")
 )
 
 // apiError is one row of the error table: the S3 code, HTTP status and the
@@ -121,6 +125,13 @@ var errorTable = []apiError{
 	{errInvalidStorageClass, "InvalidStorageClass", 400, "The storage class you specified is not valid"},
 	{errIncompleteBody, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
 	{errEntityTooLarge, "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
+
+	// Browser-form POST uploads.
+	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
+	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
+	{errInvalidPolicyDocument, "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document."},
+	{errPostNotForm, "PreconditionFailed", 412, "Bucket POST must be of the enclosure-type multipart/form-data"},
+	{sigv4.ErrMalformedPost, "InvalidArgument", 400, "The POST form's authentication fields are malformed."},
 
 	// The transport: a body cut short by the client.
 	{io.ErrUnexpectedEOF, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},

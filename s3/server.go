@@ -330,6 +330,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		Path:       r.URL.EscapedPath(),
 		RawQuery:   r.URL.RawQuery,
 		CopySource: r.Header.Get("X-Amz-Copy-Source") != "",
+		Form:       isForm(r.Header.Get("Content-Type")),
 	}, s.cfg.Domain)
 	if err != nil {
 		// Authenticate anyway so an unsigned probe learns nothing about
@@ -341,6 +342,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	rc.ep = ep
 	ctx := s.eng.ReadScope(r.Context())
+	if ep.Op == OpPostObject {
+		// Authenticated by the signature of the form's policy, which
+		// comes in the body (postobject.go).
+		return s.postObject(ctx, w, r, rc)
+	}
 	auth, cred, err := s.authenticate(ctx, r)
 	if err != nil {
 		return err

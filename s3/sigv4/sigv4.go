@@ -379,7 +379,7 @@ func legacyAlias(region, server string) bool {
 func (v *Verifier) checkScope(a Authorization, kind error) error {
 	if a.Region != v.Region && !legacyAlias(a.Region, v.Region) {
 		prefix := "The authorization header is malformed"
-		if kind == ErrMalformedQuery {
+		if kind != ErrMalformedHeader {
 			prefix = "Error parsing the X-Amz-Credential parameter"
 		}
 		return &Error{Kind: kind, Region: v.Region,
