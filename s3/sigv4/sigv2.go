@@ -168,7 +168,9 @@ func (v *Verifier) verifyPresignV2(ctx context.Context, r *http.Request, q url.V
 // checkV2 computes the V2 signature of r with the key's secret and
 // compares it in constant time. The canonical resource is tried with the
 // path exactly as sent and, when different, with the path re-encoded the
-// way the SDKs encode it (clients sign one or the other).
+// way the SDKs encode it, and with "/bucket/" for a path-style "/bucket"
+// (botocore signs the bucket with its slash but sends it without):
+// clients differ, and each form is one the client could have meant.
 func (v *Verifier) checkV2(ctx context.Context, r *http.Request, ak string, sig []byte, date string, presigned bool, secret SecretFunc) (*Result, error) {
 	payload := UnsignedPayload
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
@@ -187,12 +189,16 @@ func (v *Verifier) checkV2(ctx context.Context, r *http.Request, ak string, sig 
 		return nil, err
 	}
 	raw := rawPath(r)
+	paths := []string{raw}
+	if c := CanonicalURI(raw); c != raw {
+		paths = append(paths, c)
+	}
+	if len(raw) > 1 && strings.LastIndexByte(raw, '/') == 0 {
+		paths = append(paths, raw+"/")
+	}
 	m := hmac.New(sha1.New, []byte(sec))
 	ok := false
-	for i, path := range []string{raw, CanonicalURI(raw)} {
-		if i == 1 && path == raw {
-			break
-		}
+	for _, path := range paths {
 		m.Reset()
 		m.Write([]byte(stringToSignV2(r, date, v.resourceV2(r, path), presigned)))
 		if hmac.Equal(m.Sum(nil), sig) {

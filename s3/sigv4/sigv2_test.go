@@ -280,3 +280,24 @@ func FuzzVerifyV2(f *testing.F) {
 		}
 	})
 }
+
+// TestSigV2BucketSlash: botocore sends GET /bucket?prefix=... but signs
+// the resource "/bucket/".
+func TestSigV2BucketSlash(t *testing.T) {
+	now := time.Now().UTC()
+	v := newVerifier(now)
+	r := httptest.NewRequest("GET", "/dbg?prefix=v2%2F&encoding-type=url", nil)
+	d := now.Format(http.TimeFormat)
+	r.Header.Set("Date", d)
+	r.Header.Set("Authorization", "AWS "+testAK+":"+SignV2(testSecret, "GET\n\n\n"+d+"\n/dbg/"))
+	if _, err := v.Verify(context.Background(), r, secretOf); err != nil {
+		t.Fatal(err)
+	}
+	// Only a lone bucket segment gets the slash.
+	r = httptest.NewRequest("GET", "/dbg/key", nil)
+	r.Header.Set("Date", d)
+	r.Header.Set("Authorization", "AWS "+testAK+":"+SignV2(testSecret, "GET\n\n\n"+d+"\n/dbg/key/"))
+	if _, err := v.Verify(context.Background(), r, secretOf); !errors.Is(err, ErrSignatureMismatch) {
+		t.Fatal(err)
+	}
+}
