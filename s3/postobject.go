@@ -36,6 +36,10 @@ var postUnsupported = []string{
 	"x-amz-server-side-encryption-customer-algorithm", "tagging",
 	"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
 	"x-amz-website-redirect-location",
+	// Checksum fields would need the file hashed against them; refused
+	// rather than silently unverified.
+	"x-amz-checksum-algorithm", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
+	"x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256",
 }
 
 // isForm reports a multipart/form-data Content-Type.
