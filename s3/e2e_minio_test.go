@@ -3,37 +3,19 @@ package s3_test
 import (
 	"bytes"
 	"io"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/tags"
 )
-
-// minioClient returns a minio-go v7 client for the harness's plain HTTP
-// endpoint with the root tenant's key.
-func (h *harness) minioClient(t *testing.T) *minio.Client {
-	t.Helper()
-	u, err := url.Parse(h.plain.URL)
-	must(t, err)
-	c, err := minio.New(u.Host, &minio.Options{
-		Creds:     credentials.NewStaticV4(h.cred.AccessKeyID, h.cred.Secret, ""),
-		Secure:    false,
-		Region:    "us-east-1",
-		Transport: h.plainTr,
-	})
-	must(t, err)
-	return c
-}
 
 // TestMinioVersionsLockAndTags drives versions, object lock and tags with
 // minio-go v7, the client of many backup tools.
 func TestMinioVersionsLockAndTags(t *testing.T) {
 	h := newHarness(t, nil)
-	mc := h.minioClient(t)
+	mc := h.minioClient(t, false, false)
 	must(t, mc.MakeBucket(ctx, "mver", minio.MakeBucketOptions{}))
 	must(t, mc.EnableVersioning(ctx, "mver"))
 	vc, err := mc.GetBucketVersioning(ctx, "mver")

@@ -76,6 +76,10 @@ func TestE2EAuth(t *testing.T) {
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", "AWS "+h.cred.AccessKeyID+":c2lnbmF0dXJl")
 	}})
+	expectError(t, resp, body, 400, "InvalidArgument") // a malformed SigV2 header
+	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
+		r.Header.Set("Authorization", "Bearer c2lnbmF0dXJl")
+	}})
 	expectError(t, resp, body, 400, "InvalidRequest")
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/us-east-1/", "/eu-west-1/", 1))
@@ -419,7 +423,7 @@ func TestE2ERouting(t *testing.T) {
 		{"PUT", "/route?retention", 501, "NotImplemented"},
 		{"PUT", "/route?lifecycle", 501, "NotImplemented"},
 		{"PUT", "/route?cors", 501, "NotImplemented"},
-		{"POST", "/route", 501, "NotImplemented"},
+		{"POST", "/route", 412, "PreconditionFailed"}, // a bucket POST must be a form (POST Object)
 		{"DELETE", "/route/k?versionId=x", 400, "InvalidArgument"},
 		{"DELETE", "/route/k?versionId=", 400, "InvalidArgument"},
 		{"GET", "/route/k?partNumber=2", 416, "InvalidPartNumber"},

@@ -48,6 +48,9 @@ const (
 	OpGetObjectLegalHold
 	OpPutObjectLegalHold
 	OpGetObjectAttributes
+	// OpPostObject is the browser-form upload (POST /bucket,
+	// multipart/form-data), authenticated by its policy's signature.
+	OpPostObject
 )
 
 var opNames = [...]string{
@@ -88,6 +91,7 @@ var opNames = [...]string{
 	OpGetObjectLegalHold:         "GetObjectLegalHold",
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
+	OpPostObject:                 "PostObject",
 }
 
 func (o Operation) String() string {
@@ -105,14 +109,16 @@ type Endpoint struct {
 }
 
 // RouteInput is everything routing looks at: the method, the Host header,
-// the escaped request path as sent, the raw query, and whether an
-// x-amz-copy-source header is present.
+// the escaped request path as sent, the raw query, whether an
+// x-amz-copy-source header is present, and whether the body is a
+// multipart/form-data form.
 type RouteInput struct {
 	Method     string
 	Host       string
 	Path       string // escaped, e.g. "/bucket/a%20b"
 	RawQuery   string
 	CopySource bool
+	Form       bool
 }
 
 // unsupportedSubresources are S3 sub-resources this server does not
@@ -174,7 +180,7 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 		}
 		return Endpoint{}, errMethodNotAllowed
 	case key == "":
-		ep.Op, err = bucketOp(in.Method, q)
+		ep.Op, err = bucketOp(in.Method, q, in.Form)
 	default:
 		ep.Op, err = objectOp(in.Method, q, in.CopySource)
 	}
@@ -245,7 +251,7 @@ func subresourceOp(method string, q url.Values, subs map[string]map[string]Opera
 	return 0, false, nil
 }
 
-func bucketOp(method string, q url.Values) (Operation, error) {
+func bucketOp(method string, q url.Values, form bool) (Operation, error) {
 	if op, ok, err := subresourceOp(method, q, bucketSubresources); ok {
 		return op, err
 	}
@@ -282,11 +288,15 @@ func bucketOp(method string, q url.Values) (Operation, error) {
 		}
 		return OpDeleteBucket, nil
 	case "POST":
-		if q.Has("delete") {
+		switch {
+		case q.Has("delete"):
 			return OpDeleteObjects, nil
+		case hasSubresource(q):
+			return 0, errNotImplemented
+		case form:
+			return OpPostObject, nil
 		}
-		// Browser-form POST uploads.
-		return 0, errNotImplemented
+		return 0, errPostNotForm
 	}
 	return 0, errMethodNotAllowed
 }

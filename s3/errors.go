@@ -42,6 +42,10 @@ var (
 	errInvalidBucketState        = errors.New("s3: invalid bucket state")
 	errIllegalLocationConstraint = errors.New("s3: illegal location constraint")
 	errInvalidPartNumber         = errors.New("s3: invalid part number")
+	errMalformedPOST             = errors.New("s3: malformed POST form")
+	errPostPreData               = errors.New("s3: POST form fields before the file too large")
+	errInvalidPolicyDocument     = errors.New("s3: invalid POST policy document")
+	errPostNotForm               = errors.New("s3: bucket POST that is not a form")
 )
 
 // apiError is one row of the error table: the S3 code, HTTP status and the
@@ -103,6 +107,10 @@ var errorTable = []apiError{
 	{sigv4.ErrChunkTruncated, "IncompleteBody", 400, "The request body terminated unexpectedly."},
 	{sigv4.ErrTrailerMalformed, "MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
 	{sigv4.ErrDecodedLength, "IncompleteBody", 400, "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header."},
+	{sigv4.ErrHeadersNotSigned, "AccessDenied", 403, "There were headers present in the request which were not signed"},
+	{sigv4.ErrV2MalformedHeader, "InvalidArgument", 400, "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"},
+	{sigv4.ErrV2MissingQuery, "AccessDenied", 403, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"},
+	{sigv4.ErrV2BadExpires, "AccessDenied", 403, "Invalid date (should be seconds since epoch)"},
 
 	// The S3 layer.
 	{errInvalidURI, "InvalidURI", 400, "Couldn't parse the specified URI."},
@@ -136,6 +144,13 @@ var errorTable = []apiError{
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+
+	// Browser-form POST uploads.
+	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
+	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
+	{errInvalidPolicyDocument, "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document."},
+	{errPostNotForm, "PreconditionFailed", 412, "Bucket POST must be of the enclosure-type multipart/form-data"},
+	{sigv4.ErrMalformedPost, "InvalidArgument", 400, "The POST form's authentication fields are malformed."},
 
 	// The transport: a body cut short by the client.
 	{io.ErrUnexpectedEOF, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
@@ -190,12 +205,16 @@ func lookupError(err error) (apiError, bool) {
 // errorBody is the XML body of an error response. S3 error bodies carry no
 // namespace.
 type errorBody struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	HostID    string   `xml:"HostId,omitempty"`
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+	// Extra elements some errors carry: <Region> of a request signed for
+	// another region, <HeadersNotSigned>.
+	Region           string `xml:"Region,omitempty"`
+	HeadersNotSigned string `xml:"HeadersNotSigned,omitempty"`
+	Resource         string `xml:"Resource,omitempty"`
+	RequestID        string `xml:"RequestId"`
+	HostID           string `xml:"HostId,omitempty"`
 }
 
 // isCanceled reports a request whose client went away.
@@ -220,13 +239,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		w.WriteHeader(row.status)
 		return
 	}
-	body, _ := xml.Marshal(errorBody{
+	eb := errorBody{
 		Code:      row.code,
 		Message:   row.message,
 		Resource:  r.URL.EscapedPath(),
 		RequestID: rc.id,
 		HostID:    rc.hostID,
-	})
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned
+		if se.Region != "" {
+			// S3 names the bucket's region in a header as well; SDKs
+			// redirect on either.
+			h.Set("X-Amz-Bucket-Region", se.Region)
+		}
+	}
+	body, _ := xml.Marshal(eb)
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(body)))
 	w.WriteHeader(row.status)

@@ -203,6 +203,10 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	}
 	r.NotFound = http.HandlerFunc(s.handle)
 	s.router = r
+	if cfg.Domain != "" {
+		// Signature Version 2 signs "/bucket/key" for bucket.domain/key.
+		s.verifier.VirtualHost = func(host string) (string, bool) { return vhostContainer(host, cfg.Domain) }
+	}
 	return s, nil
 }
 
@@ -330,6 +334,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		Path:       r.URL.EscapedPath(),
 		RawQuery:   r.URL.RawQuery,
 		CopySource: r.Header.Get("X-Amz-Copy-Source") != "",
+		Form:       isForm(r.Header.Get("Content-Type")),
 	}, s.cfg.Domain)
 	if err != nil {
 		// Authenticate anyway so an unsigned probe learns nothing about
@@ -341,6 +346,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	rc.ep = ep
 	ctx := s.eng.ReadScope(r.Context())
+	if ep.Op == OpPostObject {
+		// Authenticated by the signature of the form's policy, which
+		// comes in the body (postobject.go).
+		return s.postObject(ctx, w, r, rc)
+	}
 	auth, cred, err := s.authenticate(ctx, r)
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1", "list-type=3", false, Endpoint{}, errInvalidListType},
 		{"GET", "localhost", "/b1", "uploads", false, Endpoint{OpListMultipartUploads, "b1", ""}, nil},
 		{"POST", "localhost", "/b1", "delete", false, Endpoint{OpDeleteObjects, "b1", ""}, nil},
-		{"POST", "localhost", "/b1", "", false, Endpoint{}, errNotImplemented},
+		{"POST", "localhost", "/b1", "", false, Endpoint{}, errPostNotForm},
 		{"PATCH", "localhost", "/b1", "", false, Endpoint{}, errMethodNotAllowed},
 		{"PUT", "localhost", "/b1/k", "", false, Endpoint{OpPutObject, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1/k", "", true, Endpoint{OpCopyObject, "b1", "k"}, nil},
@@ -104,6 +104,23 @@ func TestResolve(t *testing.T) {
 		got, err := Resolve(RouteInput{Method: tc.method, Host: tc.host, Path: tc.path, RawQuery: tc.query, CopySource: tc.copy}, dom)
 		if !errors.Is(err, tc.err) || err == nil && got != tc.want {
 			t.Errorf("%s %s %s?%s: got %+v, %v; want %+v, %v", tc.method, tc.host, tc.path, tc.query, got, err, tc.want, tc.err)
+		}
+	}
+	// Browser-form POST uploads go to a bucket, with no sub-resource.
+	for _, f := range []struct {
+		path, query string
+		want        Endpoint
+		err         error
+	}{
+		{"/b1", "", Endpoint{OpPostObject, "b1", ""}, nil},
+		{"/b1/", "", Endpoint{OpPostObject, "b1", ""}, nil},
+		{"/b1", "delete", Endpoint{OpDeleteObjects, "b1", ""}, nil},
+		{"/b1", "acl", Endpoint{}, errNotImplemented},
+		{"/b1/k", "", Endpoint{}, errMethodNotAllowed},
+	} {
+		got, err := Resolve(RouteInput{Method: "POST", Host: "localhost", Path: f.path, RawQuery: f.query, Form: true}, dom)
+		if !errors.Is(err, f.err) || err == nil && got != f.want {
+			t.Errorf("form POST %s?%s: got %+v, %v", f.path, f.query, got, err)
 		}
 	}
 	// Without a domain, virtual hosting is off.
@@ -309,7 +326,7 @@ func TestErrorTable(t *testing.T) {
 		sigv4.ErrMalformedQuery, sigv4.ErrMissingDate, sigv4.ErrTimeSkewed, sigv4.ErrExpired, sigv4.ErrNotYetValid,
 		sigv4.ErrSignatureMismatch, sigv4.ErrMissingContentSHA256, sigv4.ErrInvalidContentSHA256,
 		sigv4.ErrContentSHA256Mismatch, sigv4.ErrChunkMalformed, sigv4.ErrChunkTruncated, sigv4.ErrTrailerMalformed,
-		sigv4.ErrDecodedLength}
+		sigv4.ErrDecodedLength, sigv4.ErrHeadersNotSigned, sigv4.ErrV2MalformedHeader, sigv4.ErrV2MissingQuery, sigv4.ErrV2BadExpires}
 	for _, e := range append(nodeErrs, sigErrs...) {
 		if !seen[e] {
 			t.Errorf("%v has no row", e)
@@ -602,7 +619,10 @@ func TestOpenBody(t *testing.T) {
 		tc{name: "trailer ok", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "trailer mismatch", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(checksumOf("CRC32", []byte("x"))), cl: -1, readErr: errChecksumMismatch},
 		tc{name: "trailer malformed value", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody("zz"), cl: -1, readErr: errInvalidRequest},
-		tc{name: "trailer truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer missing", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "body truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:10], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer of another algorithm", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: []byte(strings.Replace(string(trailerBody(crc)), "crc32:", "crc32c:", 1)), cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "trailer without final CRLF", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: bytes.TrimSuffix(trailerBody(crc), []byte("\r\n")), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "streaming without decoded length", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}, body: trailerBody(crc), cl: -1, openErr: errMissingContentLength},
 		tc{name: "unknown trailer", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Decoded-Content-Length": "12", "X-Amz-Trailer": "x-amz-meta-evil"}, body: trailerBody(crc), cl: -1, openErr: errInvalidRequest},
 	)
@@ -725,4 +745,67 @@ func TestQuotaErrorRow(t *testing.T) {
 	if row.code != "QuotaExceeded" || row.message != "Quota exceeded: tenant bytes quota 100." {
 		t.Fatalf("%+v", row)
 	}
+}
+
+func TestPostPolicy(t *testing.T) {
+	enc := func(doc string) string { return base64.StdEncoding.EncodeToString([]byte(doc)) }
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	fields := map[string]string{"key": "up/a.png", "content-type": "image/png", "x-amz-meta-a": "1", "x-ignore-me": "x", "policy": "p", "file": ""}
+	for _, c := range []struct {
+		name, doc string
+		parseErr  error
+		checkErr  error
+	}{
+		{"ok", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"b"},["starts-with","$key","up/"],["eq","$Content-Type","image/png"],{"x-amz-meta-a":"1"},["content-length-range",0,"10"]]}`, nil, nil},
+		{"no millis", `{"expiration":"2026-01-02T04:00:00Z","conditions":[["starts-with","$key",""],["starts-with","$content-type","image/"],["starts-with","$x-amz-meta-a",""]]}`, nil, nil},
+		{"expired", `{"expiration":"2026-01-02T03:00:00.000Z","conditions":[]}`, nil, errAccessDenied},
+		{"extra fields", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["starts-with","$key",""]]}`, nil, errAccessDenied},
+		{"eq fails", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["eq","$key","up/b.png"],["starts-with","$content-type",""],["starts-with","$x-amz-meta-a",""]]}`, nil, errAccessDenied},
+		{"bucket fails", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"c"}]}`, nil, errAccessDenied},
+		{"missing field", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["starts-with","$key",""],["starts-with","$content-type",""],["starts-with","$x-amz-meta-a",""],["eq","$x-amz-meta-b",""]]}`, nil, errAccessDenied},
+		{"no expiration", `{"conditions":[]}`, errInvalidPolicyDocument, nil},
+		{"no conditions", `{"expiration":"2026-01-02T04:00:00.000Z"}`, errInvalidPolicyDocument, nil},
+		{"bad expiration", `{"expiration":"tomorrow","conditions":[]}`, errInvalidPolicyDocument, nil},
+		{"unknown op", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["ends-with","$key","x"]]}`, errInvalidPolicyDocument, nil},
+		{"field without $", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["eq","key","x"]]}`, errInvalidPolicyDocument, nil},
+		{"bad range", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["content-length-range",10,1]]}`, errInvalidPolicyDocument, nil},
+		{"two entries", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"a":"1","b":"2"}]}`, errInvalidPolicyDocument, nil},
+		{"trailing data", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[]} {}`, errInvalidPolicyDocument, nil},
+		{"not JSON", `{`, errInvalidPolicyDocument, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := parsePostPolicy(enc(c.doc))
+			if !errors.Is(err, c.parseErr) || (err == nil) != (c.parseErr == nil) {
+				t.Fatalf("parse: %v, want %v", err, c.parseErr)
+			}
+			if err != nil {
+				return
+			}
+			err = p.check(now, "b", fields)
+			if !errors.Is(err, c.checkErr) || (err == nil) != (c.checkErr == nil) {
+				t.Fatalf("check: %v, want %v", err, c.checkErr)
+			}
+		})
+	}
+	if _, err := parsePostPolicy("%%%"); !errors.Is(err, errInvalidPolicyDocument) {
+		t.Fatalf("bad base64: %v", err)
+	}
+}
+
+func FuzzPostPolicy(f *testing.F) {
+	f.Add(`{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"b"},["starts-with","$key","up/"],["content-length-range",0,"10"]]}`)
+	f.Add(`{"expiration":"x","conditions":[[],{},[1,2,3],["eq"],["content-length-range",-1,1e99]]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, err := parsePostPolicy(base64.StdEncoding.EncodeToString([]byte(doc)))
+		if err != nil {
+			if !errors.Is(err, errInvalidPolicyDocument) {
+				t.Fatalf("error kind %v", err)
+			}
+			return
+		}
+		if p.minSize > p.maxSize {
+			t.Fatalf("range %d..%d", p.minSize, p.maxSize)
+		}
+		p.check(time.Now(), "b", map[string]string{"key": "k"})
+	})
 }
