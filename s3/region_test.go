@@ -8,6 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/vaultaire/vaultaire/s3"
 )
 
 // TestWrongRegion: a request signed for another region gets
@@ -52,4 +55,26 @@ func TestWrongRegion(t *testing.T) {
 	if eb.Region != "us-east-1" {
 		t.Fatalf("presigned region %q", eb.Region)
 	}
+}
+
+// A bucket created in an extra region is signed for by clients with that
+// region (after GetBucketLocation or a redirect): the server accepts every
+// region it serves, and still refuses the others.
+func TestExtraRegionsAreSignedFor(t *testing.T) {
+	h := newHarness(t, func(c *s3.Config) { c.ExtraRegions = []string{"eu-central-1"} })
+	eu := h.client(false, func(o *awss3.Options) { o.Region = "eu-central-1" })
+	_, err := eu.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("euro"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "eu-central-1"}})
+	must(t, err)
+	loc, err := eu.GetBucketLocation(ctx, &awss3.GetBucketLocationInput{Bucket: aws.String("euro")})
+	must(t, err)
+	if loc.LocationConstraint != "eu-central-1" {
+		t.Fatalf("location %q", loc.LocationConstraint)
+	}
+	_, err = eu.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("euro"), Key: aws.String("k"), Body: strings.NewReader("v")})
+	must(t, err)
+	ap := h.client(false, func(o *awss3.Options) { o.Region = "ap-south-1" })
+	_, err = ap.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("euro"), Key: aws.String("ap"), Body: strings.NewReader("v")})
+	wantCode(t, err, "AuthorizationHeaderMalformed")
+	h.absent(t, "euro", "ap")
 }

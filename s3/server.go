@@ -185,7 +185,7 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		eng: eng,
 		log: cfg.Logger,
 		verifier: &sigv4.Verifier{
-			Region: cfg.Region, Service: "s3", Skew: cfg.ClockSkew, Now: cfg.Now,
+			Region: cfg.Region, ExtraRegions: cfg.ExtraRegions, Service: "s3", Skew: cfg.ClockSkew, Now: cfg.Now,
 		},
 		idPrefix: fmt.Sprintf("%X", rnd[:4]),
 		hostID:   hex.EncodeToString(rnd[4:]),

@@ -296,10 +296,13 @@ func ParsePresign(q url.Values) (Presign, error) {
 
 // Verifier checks signatures for one region and service.
 type Verifier struct {
-	Region  string
-	Service string        // "s3"
-	Skew    time.Duration // allowed clock difference
-	Now     func() time.Time
+	Region string
+	// ExtraRegions are further regions a signature may be scoped to (the
+	// server serves buckets created in them); errors name Region.
+	ExtraRegions []string
+	Service      string        // "s3"
+	Skew         time.Duration // allowed clock difference
+	Now          func() time.Time
 	// VirtualHost, when set, returns the bucket a virtual-hosted-style
 	// Host names; Signature Version 2 puts it in the canonical resource.
 	VirtualHost func(host string) (bucket string, ok bool)
@@ -376,8 +379,22 @@ func legacyAlias(region, server string) bool {
 	return region == "US" && server == "us-east-1"
 }
 
+// servesRegion reports whether a signature scoped to region is for this
+// server.
+func (v *Verifier) servesRegion(region string) bool {
+	if region == v.Region || legacyAlias(region, v.Region) {
+		return true
+	}
+	for _, r := range v.ExtraRegions {
+		if region == r {
+			return true
+		}
+	}
+	return false
+}
+
 func (v *Verifier) checkScope(a Authorization, kind error) error {
-	if a.Region != v.Region && !legacyAlias(a.Region, v.Region) {
+	if !v.servesRegion(a.Region) {
 		prefix := "The authorization header is malformed"
 		if kind != ErrMalformedHeader {
 			prefix = "Error parsing the X-Amz-Credential parameter"
