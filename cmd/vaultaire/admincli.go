@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vaultaire/vaultaire/admin"
 )
 
 // adminCLITimeout bounds one admin CLI request.
@@ -126,7 +128,7 @@ func newAdminClient(endpoint, token, data string) (*adminClient, error) {
 // reportAdminErr prints an admin call's failure for prog and returns the
 // exit status: 0 none, 1 the API refused or could not be reached.
 func reportAdminErr(stderr io.Writer, prog string, err error) int {
-	var ae *apiError
+	var ae *admin.Error
 	switch {
 	case err == nil:
 		return 0
@@ -325,7 +327,7 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 }
 
 // do sends one request and returns the body of a 2xx answer, or the
-// answer's error as an *apiError.
+// answer's error as an *admin.Error.
 func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -354,7 +356,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &apiError{Status: resp.StatusCode}
+		ae := &admin.Error{Status: resp.StatusCode}
 		if json.Unmarshal(raw, ae) != nil || ae.Message == "" {
 			ae.Code, ae.Message = http.StatusText(resp.StatusCode), strings.TrimSpace(string(raw))
 		}
@@ -394,7 +396,7 @@ func ts(t time.Time) string {
 
 func showTenants(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		list, err := unwrap[tenantJSON](raw, key)
+		list, err := unwrap[admin.Tenant](raw, key)
 		if err != nil {
 			return err
 		}
@@ -408,7 +410,7 @@ func showTenants(out io.Writer, key string) func([]byte) error {
 
 func showUsers(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		us, err := unwrap[userJSON](raw, key)
+		us, err := unwrap[admin.User](raw, key)
 		if err != nil {
 			return err
 		}
@@ -422,7 +424,7 @@ func showUsers(out io.Writer, key string) func([]byte) error {
 
 func showKeys(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		ks, err := unwrap[keyJSON](raw, key)
+		ks, err := unwrap[admin.Key](raw, key)
 		if err != nil {
 			return err
 		}
@@ -440,7 +442,7 @@ func showKeys(out io.Writer, key string) func([]byte) error {
 
 func showNewKey(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var k newKeyJSON
+		var k admin.NewKey
 		if err := json.Unmarshal(raw, &k); err != nil {
 			return err
 		}
@@ -514,7 +516,7 @@ func limitText(n int64, unit string) string {
 
 func showLimits(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var l limitsJSON
+		var l admin.Limits
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return err
 		}
@@ -541,7 +543,7 @@ func showLimits(out io.Writer) func([]byte) error {
 
 func showContainerQuota(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var c containerQuotaJSON
+		var c admin.ContainerQuota
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return err
 		}

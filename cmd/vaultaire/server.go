@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
@@ -198,7 +199,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	// The admin listener comes up first, so liveness answers while the
 	// node starts; readiness says "starting" until everything is open.
-	adminH := newSwapHandler(startingHandler(time.Now()))
+	adminH := newSwapHandler(admin.Starting(time.Now()))
 	adminAddr := ""
 	if f.adminAddr != "" {
 		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
@@ -336,10 +337,13 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if localShape.Data == 0 {
 		localShape.Data, localShape.Parity = node.AutoShape([]int{len(drives)})
 	}
-	adm := newAdmin(reg, eng, meta, drives, writeQuorum(localShape), f.metricsTok, log.With("component", "admin"))
-	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
-	adm.cluster = &clusterAdmin{c: cn, meta: meta, engine: eng}
-	adminH.set(adm.handler())
+	adm := admin.New(admin.Config{
+		NodeID: nodeID, Engine: eng, Meta: meta, Metrics: reg,
+		Drives: drives, WriteQuorum: writeQuorum(localShape), MetricsToken: f.metricsTok,
+		Token: admTok, Audit: auditLog, Members: cn.members, RPCClient: cn.trans.Client(),
+		Logger: log,
+	})
+	adminH.set(adm.Handler())
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
 	// its share, the limit divided by the live nodes (see docs/design.md).
@@ -359,7 +363,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	defer tn.close()
-	adm.api.tenancy.Store(tn)
+	adm.SetTenancy(tn)
 
 	api, err := s3.New(s3.Config{
 		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
