@@ -52,6 +52,18 @@ const (
 	cmdSampleStorage       cmdType = 24
 	cmdRelocateShard       cmdType = 25
 	cmdSetClusterVersion   cmdType = 26
+
+	// Console, sessions and billing (range 70-79; cluster version 2).
+	cmdPutOperator    cmdType = 70
+	cmdDeleteOperator cmdType = 71
+	cmdRevokeSession  cmdType = 72
+	cmdRecordLogin    cmdType = 73
+	cmdDeleteAccount  cmdType = 74
+	cmdDeleteTenant   cmdType = 75
+	cmdAssignPlan     cmdType = 76
+	cmdUpdateBilling  cmdType = 77
+	cmdSetUsagePushed cmdType = 78
+	cmdSetPassword    cmdType = 79
 )
 
 const (
@@ -116,13 +128,34 @@ var cmdTable = [...]*cmdSpec{
 	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
 	cmdRelocateShard:       {"relocate-shard", commandV1, decodeRelocateShard},
 	cmdSetClusterVersion:   {"set-cluster-version", commandV1, decodeSetClusterVersion},
+	cmdPutOperator:         {"put-operator", commandV1, decodePutOperator},
+	cmdDeleteOperator:      {"delete-operator", commandV1, decodeDeleteOperator},
+	cmdRevokeSession:       {"revoke-session", commandV1, decodeRevokeSession},
+	cmdRecordLogin:         {"record-login", commandV1, decodeRecordLogin},
+	cmdDeleteAccount:       {"delete-account", commandV1, decodeDeleteAccount},
+	cmdDeleteTenant:        {"delete-tenant", commandV1, decodeDeleteTenant},
+	cmdAssignPlan:          {"assign-plan", commandV1, decodeAssignPlan},
+	cmdUpdateBilling:       {"update-billing", commandV1, decodeUpdateBilling},
+	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
+	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 }
 
 // cmdSince lists, for command types added after the first release, the
 // cluster version that introduced each payload version: cmdSince[t][v-1].
 // A type not listed is of ClusterVersion1. The Store proposes a command
 // only once the cluster version has reached it (clusterversion.go).
-var cmdSince = map[cmdType][]int{}
+var cmdSince = map[cmdType][]int{
+	cmdPutOperator:    {ClusterVersion2},
+	cmdDeleteOperator: {ClusterVersion2},
+	cmdRevokeSession:  {ClusterVersion2},
+	cmdRecordLogin:    {ClusterVersion2},
+	cmdDeleteAccount:  {ClusterVersion2},
+	cmdDeleteTenant:   {ClusterVersion2},
+	cmdAssignPlan:     {ClusterVersion2},
+	cmdUpdateBilling:  {ClusterVersion2},
+	cmdSetUsagePushed: {ClusterVersion2},
+	cmdSetPassword:    {ClusterVersion2},
+}
 
 func (t cmdType) String() string {
 	base := t &^ cmdIgnorable

@@ -61,6 +61,9 @@ var (
 	// quota (stored bytes or artifact count), decided by the state machine
 	// atomically with the write. The message names the quota.
 	ErrQuotaExceeded = errors.New("metastore: quota exceeded")
+	// ErrTenantNotEmpty: a tenant to delete still has containers or
+	// stored bytes.
+	ErrTenantNotEmpty = errors.New("metastore: tenant not empty")
 )
 
 // errCode is the one-byte error code carried in apply results and in
@@ -95,6 +98,11 @@ const (
 	// 80-89 access control and encryption.
 )
 
+// Codes of the console and billing range (60-69).
+const (
+	codeTenantNotEmpty errCode = 60
+)
+
 // codeOther is an error without a sentinel; only its message is carried.
 const codeOther errCode = 255
 
@@ -118,6 +126,7 @@ var codeErrors = [...]error{
 	codeRestoring:          ErrRestoring,
 	codeQuotaExceeded:      ErrQuotaExceeded,
 	codeUpgradeRequired:    ErrUpgradeRequired,
+	codeTenantNotEmpty:     ErrTenantNotEmpty,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

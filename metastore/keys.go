@@ -38,6 +38,13 @@ const (
 	tblUsageHour   = 0x0f // lp(tenant) be64(hour start, Unix seconds) -> UsageHour
 	tblMonthEgress = 0x10 // lp(tenant) be32(year*100+month) -> egress bytes (varint)
 	tblClusterVer  = 0x11 // (no suffix) -> cluster version (uvarint)
+
+	// Console, sessions and billing (range 0x30-0x37).
+	tblOperator   = 0x30 // name -> Operator
+	tblRevoked    = 0x31 // be64(session expiry, Unix s) session id -> empty
+	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
+	tblBilling    = 0x33 // tenant -> BillingAccount
+	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
 )
 
 // Table bytes and command types added after the first release are taken
