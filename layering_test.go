@@ -18,7 +18,7 @@ var allowed = map[string][]string{
 	"cmd": {"*"},
 	// admin: the admin listener's handlers; cluster and metastore for the
 	// cluster status (gossip members, Raft roles) and readiness.
-	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore"},
+	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore", "billing"},
 	"node":  {"cluster", "metastore", "erasure", "drivers", "tenancy"},
 	"s3":    {"node", "tenancy"},
 	// cluster: metastore for the Forwarder contract and its error codec;

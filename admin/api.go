@@ -20,6 +20,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/vaultaire/vaultaire/audit"
+	"github.com/vaultaire/vaultaire/billing"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/tenancy"
 )
@@ -61,6 +62,8 @@ type adminAPI struct {
 	audit  *audit.Logger
 	nodeID string
 	log    *slog.Logger
+	// plans is the catalog tenants' plans come from.
+	plans billing.Catalog
 	// tenancy applies limit changes to this node's limiter at once and
 	// flushes its usage meter before a usage read (nil until started).
 	tenancy atomic.Pointer[Tenancy]
@@ -90,6 +93,12 @@ type adminCall struct {
 
 type adminHandler func(ctx context.Context, c *adminCall) (status int, body any, err error)
 
+// rawBody is an answer that is not JSON (an invoice as CSV).
+type rawBody struct {
+	contentType string
+	data        []byte
+}
+
 func (a *adminAPI) register(r *httprouter.Router) {
 	const v1 = "/admin/v1"
 	r.POST(v1+"/tenants", a.serve("CreateTenant", a.createTenant))
@@ -110,6 +119,7 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.GET(v1+"/tenants/:tenant/containers/:container/quota", a.serve("GetContainerQuota", a.getContainerQuota))
 	r.PUT(v1+"/tenants/:tenant/containers/:container/quota", a.serve("SetContainerQuota", a.setContainerQuota))
 	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
+	a.registerAccounts(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.
@@ -140,6 +150,13 @@ func (a *adminAPI) serve(op string, h adminHandler) httprouter.Handle {
 		if a.audit != nil {
 			a.audit.Emit(*ev)
 		}
+		if rb, ok := body.(rawBody); ok {
+			w.Header().Set("Content-Type", rb.contentType)
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(status)
+			_, _ = w.Write(rb.data)
+			return
+		}
 		writeJSON(w, status, body)
 	}
 }
@@ -164,6 +181,10 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *Error {
 		{node.ErrUserExists, http.StatusConflict, "UserExists"},
 		{node.ErrInvalidArgument, http.StatusBadRequest, "InvalidArgument"},
 		{node.ErrUnavailable, http.StatusServiceUnavailable, "ServiceUnavailable"},
+		{node.ErrOperatorNotFound, http.StatusNotFound, "OperatorNotFound"},
+		{node.ErrOperatorExists, http.StatusConflict, "OperatorExists"},
+		{node.ErrTenantNotEmpty, http.StatusConflict, "TenantNotEmpty"},
+		{node.ErrUpgradeRequired, http.StatusConflict, "UpgradeRequired"},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.err) {
@@ -297,11 +318,19 @@ func (a *adminAPI) createTenant(ctx context.Context, c *adminCall) (int, any, er
 		in.Name = in.ID
 	}
 	if in.Plan == "" {
-		in.Plan = "standard"
+		in.Plan = a.plans.Default
 	}
 	t, err := a.eng.CreateTenant(ctx, in.ID, in.Name, in.Plan)
 	if err != nil {
 		return 0, nil, err
+	}
+	// A plan of the catalog brings its limits at once; another label
+	// (from before plans existed) is kept as it is.
+	if p, perr := a.plans.Plan(in.Plan); perr == nil {
+		if t, err = AssignPlan(ctx, a.eng, in.ID, p); err != nil {
+			return 0, nil, err
+		}
+		a.applyNow(ctx)
 	}
 	return http.StatusCreated, toTenantJSON(t), nil
 }

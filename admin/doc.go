@@ -35,6 +35,16 @@
 //	GET    /admin/v1/tenants/:tenant/containers/:container/quota
 //	PUT    /admin/v1/tenants/:tenant/containers/:container/quota  {max_bytes?, max_artifacts?}
 //	GET    /admin/v1/tenants/:tenant/usage?from=&to=  hourly usage records in [from, to) and GB-months
+//	DELETE /admin/v1/tenants/:tenant[?force=true]  refused (409 TenantNotEmpty) while it holds data, unless forced
+//	PUT    /admin/v1/tenants/:tenant/plan          {plan}: the plan's limits and quotas apply at once
+//	GET    /admin/v1/tenants/:tenant/invoice?month=YYYY-MM&format=json|csv
+//	GET    /admin/v1/plans                         the plan catalog
+//	PUT    /admin/v1/tenants/:tenant/users/:user/password  {password}: reset; unlocks, ends sessions
+//	DELETE /admin/v1/tenants/:tenant/users/:user   with its access keys
+//	POST   /admin/v1/operators                     {name, password}: a console operator account
+//	GET    /admin/v1/operators
+//	PUT    /admin/v1/operators/:name/password      {password}
+//	DELETE /admin/v1/operators/:name
 //	GET    /admin/v1/cluster                       nodes, state, version, Raft role, drives
 //	POST   /admin/v1/cluster/nodes/:node/remove    take a stopped node out of the Raft group
 //
@@ -43,7 +53,8 @@
 // override (the server's --rate-limit applies again).
 //
 // Errors are {"error": message, "code": code} with 400 (bad request),
-// 401 (no or wrong token), 404 (no such tenant, user or key), 409 (exists),
+// 401 (no or wrong token), 404 (no such tenant, user, key or operator),
+// 409 (exists, tenant not empty),
 // 503 (no metadata leader) or 500. Every request, refused ones included,
 // becomes an audit event with admin=true. Secrets appear only in the body
 // of the key-creation answer, never in logs or audit events.

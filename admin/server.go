@@ -13,6 +13,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/vaultaire/vaultaire/audit"
+	"github.com/vaultaire/vaultaire/billing"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/metrics"
@@ -51,6 +52,8 @@ type Config struct {
 	MetricsToken string
 	// Token is the admin API's bearer token (/admin/v1).
 	Token string
+	// Plans is the plan catalog (zero: billing.DefaultCatalog()).
+	Plans billing.Catalog
 	// Audit receives one event per admin request (nil: none).
 	Audit *audit.Logger
 	// Members and RPCClient serve /admin/v1/cluster (nil Members: not
@@ -84,7 +87,11 @@ func New(cfg Config) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := newAdmin(cfg.Metrics, cfg.Engine, cfg.Meta, cfg.Drives, cfg.WriteQuorum, cfg.MetricsToken, log.With("component", "admin"))
-	a.api = &adminAPI{eng: cfg.Engine, token: cfg.Token, audit: cfg.Audit, nodeID: cfg.NodeID, log: log.With("component", "admin-api")}
+	plans := cfg.Plans
+	if len(plans.Plans) == 0 {
+		plans = billing.DefaultCatalog()
+	}
+	a.api = &adminAPI{eng: cfg.Engine, token: cfg.Token, audit: cfg.Audit, nodeID: cfg.NodeID, plans: plans, log: log.With("component", "admin-api")}
 	if cfg.Members != nil {
 		a.cluster = &clusterAdmin{nodeID: cfg.NodeID, members: cfg.Members, client: cfg.RPCClient, meta: cfg.Meta, engine: cfg.Engine}
 	}

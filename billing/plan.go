@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // Errors of package billing.
@@ -111,6 +113,19 @@ type Plan struct {
 	// the payment provider's metered price ids; a plan without them is not
 	// billed through the provider.
 	StripePrices map[string]string `json:"stripe_prices,omitempty"`
+}
+
+// Limits returns what assigning the plan applies: whether its rate
+// replaces the server's default (override), the rate and bandwidth, and
+// the quotas.
+func (p Plan) Limits() (override bool, lim tenancy.Limit, q tenancy.Quota) {
+	if p.Rate != nil {
+		override = true
+		lim.RequestsPerSec, lim.Burst = p.Rate.RequestsPerSec, p.Rate.Burst
+	}
+	lim.BytesInPerSec, lim.BytesOutPerSec = p.BytesInPerSec, p.BytesOutPerSec
+	q = tenancy.Quota{MaxBytes: p.MaxBytes, MaxArtifacts: p.MaxArtifacts, MaxEgressBytesPerMonth: p.MaxEgressBytesPerMonth}
+	return override, lim, q
 }
 
 // Free reports whether the plan charges nothing.

@@ -53,6 +53,7 @@ Commands:
   container quota TENANT NAME
   container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
 
+` + adminAccountsUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
 0 means unlimited; options left out keep their value.
 (Usage records for billing: vaultaire usage export -h.)
@@ -172,6 +173,9 @@ func subArgs(fs *flag.FlagSet, args []string, n int, usage string) ([]string, er
 func (c *adminClient) run(ctx context.Context, noun, verb string, args []string, asJSON bool, out io.Writer) error {
 	if noun == "cluster" {
 		return c.runCluster(ctx, verb, args, asJSON, out)
+	}
+	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
+		return err
 	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)
 	esc := url.PathEscape
