@@ -19,8 +19,11 @@ var allowed = map[string][]string{
 	// admin: the admin listener's handlers; cluster and metastore for the
 	// cluster status (gossip members, Raft roles) and readiness.
 	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore", "billing"},
-	"node":  {"cluster", "metastore", "erasure", "drivers", "tenancy"},
-	"s3":    {"node", "tenancy"},
+	// console: the web console; the Engine does its work, metrics feeds
+	// its live view, billing its plans and invoices.
+	"console": {"node", "tenancy", "metrics", "audit", "billing"},
+	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy"},
+	"s3":      {"node", "tenancy"},
 	// cluster: metastore for the Forwarder contract and its error codec;
 	// drivers because a drive on another node is a drivers.Driver.
 	"cluster":   {"metastore", "drivers"},
@@ -40,7 +43,7 @@ var allowed = map[string][]string{
 }
 
 // Packages nobody but cmd may import.
-var leaves = []string{"cmd", "admin", "s3", "bench", "deploy"}
+var leaves = []string{"cmd", "admin", "console", "s3", "bench", "deploy"}
 
 type pkg struct {
 	ImportPath string
