@@ -63,6 +63,19 @@ func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
 }
 
 func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {
+	return http.StatusOK, ca.clusterStatus(ctx), nil
+}
+
+// ClusterStatus returns the cluster as this node sees it (ok is false when
+// the server has no cluster membership).
+func (a *Server) ClusterStatus(ctx context.Context) (st ClusterStatus, ok bool) {
+	if a.cluster == nil {
+		return st, false
+	}
+	return a.cluster.clusterStatus(ctx), true
+}
+
+func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 	roles := node.RaftRoles(ca.meta)
 	_, leader := ca.meta.Leader()
 	st := ClusterStatus{Node: ca.nodeID, Leader: string(leader)}
@@ -92,7 +105,7 @@ func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, 
 		}
 	}
 	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].ID < st.Nodes[j].ID })
-	return http.StatusOK, st, nil
+	return st
 }
 
 // remove takes a node out of the metadata Raft group, asking the leader

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
+	"github.com/vaultaire/vaultaire/console"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -58,6 +59,8 @@ type serverFlags struct {
 	auditFile   string
 	auditHook   string
 	auditToken  string
+	consoleAddr string
+	plans       string
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -98,6 +101,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
 	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
 	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
+	fs.StringVar(&f.consoleAddr, "console-address", "127.0.0.1:9004", "web console listen `host:port` (empty: off); served over TLS with --tls-cert")
+	fs.StringVar(&f.plans, "plans", "", "plan catalog `file` (JSON; default: a free tier and a pay-as-you-go standard plan)")
 	fs.StringVar(&f.rpcAddr, "rpc-address", "127.0.0.1:9002", "cluster RPC listen `host:port` (mutual TLS from the cluster secret; carries Raft, shard streams and forwarding)")
 	fs.StringVar(&f.rpcAdvertise, "rpc-advertise", "", "RPC `host:port` other nodes dial (default: the bound --rpc-address)")
 	fs.StringVar(&f.gossipAddr, "gossip-address", "127.0.0.1:9003", "gossip listen `host:port` (UDP and TCP)")
@@ -177,6 +182,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	plans, err := loadPlans(f.plans)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(f.data, 0o750); err != nil {
 		return err
@@ -341,7 +350,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		NodeID: nodeID, Engine: eng, Meta: meta, Metrics: reg,
 		Drives: drives, WriteQuorum: writeQuorum(localShape), MetricsToken: f.metricsTok,
 		Token: admTok, Audit: auditLog, Members: cn.members, RPCClient: cn.trans.Client(),
-		Logger: log,
+		Plans: plans, Logger: log,
 	})
 	adminH.set(adm.Handler())
 
@@ -364,6 +373,27 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	defer tn.close()
 	adm.SetTenancy(tn)
+
+	// The web console, on every node.
+	consoleAddr := ""
+	if f.consoleAddr != "" {
+		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, log: log},
+			func(c *console.Config) { c.Metrics, c.Audit = reg, auditLog })
+		if err != nil {
+			return err
+		}
+		defer con.Close()
+		stopConsole, addr, err := serveConsole(f, con, log.With("component", "console"))
+		if err != nil {
+			return err
+		}
+		consoleAddr = addr
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopConsole(sctx)
+		}()
+	}
 
 	api, err := s3.New(s3.Config{
 		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
@@ -393,6 +423,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 			where = "kept in " + adminTokenFile
 		}
 		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", adminAddr, where, adminAddr, f.data)
+	}
+	if consoleAddr != "" {
+		fmt.Fprintf(stdout, "Web console at %s://%s/ (operators: vaultaire admin operator create NAME --password -)\n\n", scheme, consoleAddr)
 	}
 	log.Info("serving S3", "endpoint", endpoint, "node", nodeID, "drives", len(drives), "erasure", f.erasure)
 
