@@ -453,8 +453,7 @@ func (e *Engine) BillingAccount(ctx context.Context, tenant string) (BillingAcco
 	return a, metaErr(err)
 }
 
-// BillingAccounts lists every billing account by tenant (stale read: for
-// the billing loops of the metadata leader, which is current).
+// BillingAccounts lists every billing account by tenant.
 func (e *Engine) BillingAccounts(ctx context.Context) ([]BillingAccount, error) {
 	as, err := e.meta.ListBillingAccounts(ctx)
 	return as, metaErr(err)

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/vaultaire/vaultaire/admin"
+	"github.com/vaultaire/vaultaire/audit"
 	"github.com/vaultaire/vaultaire/billing"
+	"github.com/vaultaire/vaultaire/billing/stripe"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/console"
 	"github.com/vaultaire/vaultaire/node"
@@ -131,4 +133,27 @@ func serveConsole(f serverFlags, h http.Handler, log *slog.Logger) (stop func(ct
 		}
 		<-done
 	}, ln.Addr().String(), nil
+}
+
+// startStripe runs the Stripe billing loop (it acts while this node leads
+// the metadata group) and returns the webhook handler (nil without a
+// webhook secret).
+func startStripe(f serverFlags, nodeID string, eng *node.Engine, tn *tenantRuntime, plans billing.Catalog, auditLog *audit.Logger, log *slog.Logger) (stop func(), hook http.Handler, err error) {
+	s, err := stripe.New(stripe.Config{
+		APIKey: f.stripeKey, WebhookSecret: f.stripeHook, APIURL: f.stripeURL, Plans: plans, Engine: eng,
+		Grace: f.stripeGrace, NodeID: nodeID, Audit: auditLog, Logger: log,
+		LimitsChanged: func(ctx context.Context) { _ = tn.Refresh(ctx) },
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	if f.stripeHook != "" {
+		hook = s.Webhook()
+	} else {
+		log.Warn("no --stripe-webhook-secret: payment failures and cancellations are not seen")
+	}
+	return func() { cancel(); <-done }, hook, nil
 }

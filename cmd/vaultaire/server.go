@@ -61,6 +61,10 @@ type serverFlags struct {
 	auditToken  string
 	consoleAddr string
 	plans       string
+	stripeKey   string
+	stripeHook  string
+	stripeGrace time.Duration
+	stripeURL   string
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -103,6 +107,10 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
 	fs.StringVar(&f.consoleAddr, "console-address", "127.0.0.1:9004", "web console listen `host:port` (empty: off); served over TLS with --tls-cert")
 	fs.StringVar(&f.plans, "plans", "", "plan catalog `file` (JSON; default: a free tier and a pay-as-you-go standard plan)")
+	fs.StringVar(&f.stripeKey, "stripe-key", "", "Stripe secret API `key`: bill plans with stripe_prices through Stripe (prefer VAULTAIRE_STRIPE_KEY)")
+	fs.StringVar(&f.stripeHook, "stripe-webhook-secret", "", "`secret` of the Stripe webhook endpoint at <console>/billing/webhook (prefer VAULTAIRE_STRIPE_WEBHOOK_SECRET)")
+	fs.DurationVar(&f.stripeGrace, "stripe-grace", 72*time.Hour, "how long a tenant whose payment failed stays active before suspension")
+	fs.StringVar(&f.stripeURL, "stripe-api-url", "", "Stripe API `url` (default Stripe's; for stripe-mock)")
 	fs.StringVar(&f.rpcAddr, "rpc-address", "127.0.0.1:9002", "cluster RPC listen `host:port` (mutual TLS from the cluster secret; carries Raft, shard streams and forwarding)")
 	fs.StringVar(&f.rpcAdvertise, "rpc-advertise", "", "RPC `host:port` other nodes dial (default: the bound --rpc-address)")
 	fs.StringVar(&f.gossipAddr, "gossip-address", "127.0.0.1:9003", "gossip listen `host:port` (UDP and TCP)")
@@ -374,10 +382,22 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	defer tn.close()
 	adm.SetTenancy(tn)
 
+	// Stripe, when configured: the leader's billing loop, and webhooks on
+	// every node's console.
+	var webhook http.Handler
+	if f.stripeKey != "" {
+		stop, hook, err := startStripe(f, nodeID, eng, tn, plans, auditLog, log.With("component", "stripe"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		webhook = hook
+	}
+
 	// The web console, on every node.
 	consoleAddr := ""
 	if f.consoleAddr != "" {
-		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, log: log},
+		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, webhook: webhook, log: log},
 			func(c *console.Config) { c.Metrics, c.Audit = reg, auditLog })
 		if err != nil {
 			return err
