@@ -9,6 +9,7 @@ import (
 	"html"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -677,5 +678,46 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(c.next, c.op); got != c.want {
 			t.Errorf("safeNext(%q, %v) = %q, want %q", c.next, c.op, got, c.want)
 		}
+	}
+}
+
+// TestTruncatedPartChangesNothing sends a part whose body ends before its
+// Content-Length: the upload keeps no part.
+func TestTruncatedPartChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.login("acme", "alice", "alice password")
+	b.post("/buckets", url.Values{"name": {"photos"}, "csrf": {b.csrf}})
+	r := b.do("POST", "/buckets/photos/multipart", strings.NewReader("key=t.bin"),
+		map[string]string{"X-CSRF-Token": b.csrf, "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"})
+	var start struct {
+		UploadID string `json:"upload_id"`
+	}
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &start) != nil {
+		t.Fatalf("start: %d %s", r.status, r.body)
+	}
+	var cookie string
+	for _, c := range b.c.Jar.Cookies(mustURL(e.srv.URL)) {
+		if c.Name == sessionCookie {
+			cookie = c.Value
+		}
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "PUT /buckets/photos/multipart/%s/parts/1?key=t.bin HTTP/1.1\r\nHost: x\r\nCookie: %s=%s\r\nX-CSRF-Token: %s\r\nAccept: application/json\r\nContent-Length: 100000\r\n\r\n%s",
+		start.UploadID, sessionCookie, cookie, b.csrf, strings.Repeat("x", 1000))
+	conn.(*net.TCPConn).CloseWrite()
+	io.ReadAll(conn)
+	conn.Close()
+	// Completing with that part fails: it was never recorded.
+	r = b.do("POST", "/buckets/photos/multipart/"+start.UploadID+"/complete?key=t.bin", strings.NewReader(`parts=[{"number":1,"etag":"x"}]`),
+		map[string]string{"X-CSRF-Token": b.csrf, "Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("complete after a truncated part: %d %s", r.status, r.body)
+	}
+	if _, err := e.eng.HeadArtifact(context.Background(), "acme", "photos", "t.bin"); err == nil {
+		t.Fatal("a truncated upload became visible")
 	}
 }
