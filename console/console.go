@@ -40,7 +40,7 @@ const (
 	DefaultLoginBurst = 10
 	// formLimit bounds the body of every form but uploads.
 	formLimit = 64 << 10
-	// requestTimeout bounds one page's metadata work (not transfers).
+	// requestTimeout bounds the session check of a request.
 	requestTimeout = 30 * time.Second
 	// pageSize is the object browser's page.
 	pageSize = 100
@@ -425,10 +425,16 @@ func loginPath(operator bool) string {
 // GET and HEAD.
 func (s *Server) authed(operator bool, h handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
-		ctx, cancel := context.WithTimeout(s.eng.ReadScope(r.Context()), requestTimeout)
-		defer cancel()
-		r = r.WithContext(ctx)
-		sess, err := s.authenticate(ctx, w, r)
+		// The session check's reads share one barrier and are bounded in
+		// time; the handler's context has no deadline (uploads and
+		// downloads take as long as their bytes), and only a GET's reads
+		// share a scope (a handler that writes may read its own write).
+		cctx, cancel := context.WithTimeout(s.eng.ReadScope(r.Context()), requestTimeout)
+		sess, err := s.authenticate(cctx, w, r)
+		cancel()
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			r = r.WithContext(s.eng.ReadScope(r.Context()))
+		}
 		if err != nil {
 			if !errors.Is(err, errBadToken) && !errors.Is(err, node.ErrSessionInvalid) {
 				s.fail(w, r, nil, err)
