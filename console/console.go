@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,10 @@ type Config struct {
 	// OnRequest meters the console's data operations for a tenant, named
 	// as the S3 operations they stand for (tenancy.Meter.Record).
 	OnRequest func(tenant, operation string, bytesIn, bytesOut int64)
+	// Allow spends one request of a tenant's rate limit (the S3 limiter's
+	// Allow): a tenant's console requests count like its S3 requests.
+	// Nil: not limited.
+	Allow func(tenant string) (ok bool, retryAfter time.Duration)
 	// LimitsChanged tells this node's limiter that a tenant's limits
 	// changed (other nodes take it within their refresh).
 	LimitsChanged func(ctx context.Context)
@@ -449,6 +454,13 @@ func (s *Server) authed(operator bool, h handle) httprouter.Handle {
 			// (this session stays).
 			s.toLogin(w, r, operator)
 			return
+		}
+		if !operator && s.cfg.Allow != nil {
+			if ok, retry := s.cfg.Allow(sess.acct.Tenant); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
+				s.fail(w, r, sess, userError(http.StatusTooManyRequests, "Too many requests for your account's plan; slow down a moment."))
+				return
+			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			tok, err := csrfToken(r)

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -662,6 +663,32 @@ func TestSessionRefresh(t *testing.T) {
 	time.Sleep(2200 * time.Millisecond)
 	if r := b.get("/buckets"); r.status != 200 || !strings.Contains(r.header.Get("Set-Cookie"), sessionCookie) {
 		t.Fatalf("not refreshed past half its life: %d %v", r.status, r.header)
+	}
+}
+
+func TestTenantRateLimit(t *testing.T) {
+	var calls atomic.Int64
+	e := newEnv(t, func(c *Config) {
+		c.Allow = func(tenant string) (bool, time.Duration) {
+			if tenant != "acme" {
+				t.Errorf("rate limit of %q", tenant)
+			}
+			return calls.Add(1) <= 2, 1500 * time.Millisecond
+		}
+	})
+	b := e.browser()
+	b.login("acme", "alice", "alice password") // the landing page spends one
+	if r := b.get("/buckets"); r.status != 200 {
+		t.Fatalf("second request: %d", r.status)
+	}
+	if r := b.get("/buckets"); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "2" {
+		t.Fatalf("third request: %d %v", r.status, r.header)
+	}
+	// Operators are not a tenant's traffic.
+	o := e.browser()
+	o.login("", "ops", "operator password")
+	if r := o.get("/operator/tenants"); r.status != 200 {
+		t.Fatalf("operator: %d", r.status)
 	}
 }
 

@@ -47,8 +47,10 @@
 // # Data paths
 //
 // The console calls the Engine directly with the session's tenant (never
-// a tenant from the request) and meters what it does as the S3 operations
-// it stands for, so console traffic is billed like S3 traffic. Uploads
+// a tenant from the request), spends the tenant's request rate (the S3
+// limiter's) on every tenant request, and meters what it does as the S3
+// operations it stands for, so console traffic is limited and billed like
+// S3 traffic. Uploads
 // from the browser are multipart: the script starts an upload, PUTs 8 MiB
 // parts to the console (each streamed into Engine.UploadPart, so memory is
 // one stripe per part however large the file) while a progress bar

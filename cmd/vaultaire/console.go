@@ -18,6 +18,7 @@ import (
 	"github.com/vaultaire/vaultaire/console"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 var _ console.Engine = (*node.Engine)(nil)
@@ -48,6 +49,7 @@ type consoleWiring struct {
 	adm     *admin.Server
 	tn      *tenantRuntime
 	plans   billing.Catalog
+	limiter *tenancy.Limiter
 	webhook http.Handler
 	log     *slog.Logger
 }
@@ -61,6 +63,10 @@ func newConsole(w consoleWiring, opts ...func(*console.Config)) (*console.Server
 		Plans:           w.plans,
 		ValidBucketName: s3.ValidBucketName,
 		OnRequest:       w.tn.meter.Record,
+		Allow: func(tenant string) (bool, time.Duration) {
+			d := w.limiter.Allow(tenant)
+			return d.Allowed, d.RetryAfter
+		},
 		LimitsChanged: func(ctx context.Context) {
 			if err := w.tn.Refresh(ctx); err != nil {
 				w.log.Warn("limits not applied at once; the next refresh will", "err", err)

@@ -397,7 +397,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// The web console, on every node.
 	consoleAddr := ""
 	if f.consoleAddr != "" {
-		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, webhook: webhook, log: log},
+		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, limiter: limiter, webhook: webhook, log: log},
 			func(c *console.Config) { c.Metrics, c.Audit = reg, auditLog })
 		if err != nil {
 			return err
