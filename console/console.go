@@ -521,6 +521,12 @@ func (s *Server) toLogin(w http.ResponseWriter, r *http.Request, operator bool) 
 
 // audit records one console operation.
 func (s *Server) audit(r *http.Request, sess *session, op string, status int, code, container, key string) {
+	s.auditTenant(r, sess, "", op, status, code, container, key)
+}
+
+// auditTenant records an operation on a tenant (an operator's: the event
+// names the tenant acted on, and the operator as its user).
+func (s *Server) auditTenant(r *http.Request, sess *session, tenant, op string, status int, code, container, key string) {
 	if s.cfg.Audit == nil {
 		return
 	}
@@ -533,6 +539,9 @@ func (s *Server) audit(r *http.Request, sess *session, op string, status int, co
 		if sess.operator() {
 			ev.User = "operator:" + sess.acct.Name
 		}
+	}
+	if tenant != "" {
+		ev.Tenant = tenant
 	}
 	s.cfg.Audit.Emit(ev)
 }

@@ -159,7 +159,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, _ httprout
 		return userError(http.StatusBadRequest, "The first user needs a name of 1-64 characters of A-Z, a-z, 0-9 and ._@+- and a password of 8 to 72 bytes.")
 	}
 	_, err = s.eng.CreateTenant(r.Context(), id, name, plan.Name)
-	s.audit(r, sess, "ConsoleCreateTenant", status(err), "", "", "")
+	s.auditTenant(r, sess, id, "ConsoleCreateTenant", status(err), "", "", "")
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	if user != "" {
 		_, err := s.eng.CreateUser(r.Context(), id, user, password)
-		s.audit(r, sess, "ConsoleCreateUser", status(err), "", "", "")
+		s.auditTenant(r, sess, id, "ConsoleCreateUser", status(err), "", "", "")
 		if err != nil {
 			return err
 		}
@@ -296,8 +296,7 @@ func (s *Server) tenantAction(w http.ResponseWriter, r *http.Request, p httprout
 	default:
 		return userError(http.StatusNotFound, "No such action.")
 	}
-	ev := "ConsoleTenant:" + action
-	s.audit(r, &session{acct: sess.acct}, ev, status(err), "", "", "")
+	s.auditTenant(r, sess, t.ID, "ConsoleTenant:"+action, status(err), "", "", "")
 	if err != nil {
 		return err
 	}
