@@ -191,6 +191,9 @@ type Config struct {
 	// Allow): a tenant's console requests count like its S3 requests.
 	// Nil: not limited.
 	Allow func(tenant string) (ok bool, retryAfter time.Duration)
+	// WaitBytes shapes uploads and downloads to the tenant's bandwidth
+	// limits (the S3 limiter's). Nil: not shaped.
+	WaitBytes func(ctx context.Context, tenant string, dir tenancy.Direction, n int) error
 	// LimitsChanged tells this node's limiter that a tenant's limits
 	// changed (other nodes take it within their refresh).
 	LimitsChanged func(ctx context.Context)

@@ -27,6 +27,7 @@ import (
 	"github.com/vaultaire/vaultaire/metrics"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // recSink keeps audit events.
@@ -689,6 +690,37 @@ func TestTenantRateLimit(t *testing.T) {
 	o.login("", "ops", "operator password")
 	if r := o.get("/operator/tenants"); r.status != 200 {
 		t.Fatalf("operator: %d", r.status)
+	}
+}
+
+func TestTransfersAreShaped(t *testing.T) {
+	var in, out atomic.Int64
+	e := newEnv(t, func(c *Config) {
+		c.WaitBytes = func(_ context.Context, tenant string, dir tenancy.Direction, n int) error {
+			if dir == tenancy.Ingress {
+				in.Add(int64(n))
+			} else {
+				out.Add(int64(n))
+			}
+			return nil
+		}
+	})
+	b := e.browser()
+	b.login("acme", "alice", "alice password")
+	b.post("/buckets", url.Values{"name": {"photos"}, "csrf": {b.csrf}})
+	var mb bytes.Buffer
+	mw := multipart.NewWriter(&mb)
+	fw, _ := mw.CreateFormFile("file", "a.bin")
+	fw.Write(bytes.Repeat([]byte("a"), 100_000))
+	mw.Close()
+	if r := b.do("POST", "/buckets/photos/upload?csrf="+url.QueryEscape(b.csrf), &mb, map[string]string{"Content-Type": mw.FormDataContentType()}); r.status != http.StatusSeeOther {
+		t.Fatalf("upload: %d", r.status)
+	}
+	if r := b.get("/buckets/photos/download?key=a.bin"); len(r.body) != 100_000 {
+		t.Fatalf("download: %d bytes", len(r.body))
+	}
+	if in.Load() != 100_000 || out.Load() != 100_000 {
+		t.Fatalf("shaped %d in, %d out; want 100000 each", in.Load(), out.Load())
 	}
 }
 

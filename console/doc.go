@@ -48,7 +48,8 @@
 //
 // The console calls the Engine directly with the session's tenant (never
 // a tenant from the request), spends the tenant's request rate (the S3
-// limiter's) on every tenant request, and meters what it does as the S3
+// limiter's) on every tenant request, shapes transfers to its bandwidth
+// limits, and meters what it does as the S3
 // operations it stands for, so console traffic is limited and billed like
 // S3 traffic. Uploads
 // from the browser are multipart: the script starts an upload, PUTs 8 MiB

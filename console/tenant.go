@@ -20,6 +20,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/billing"
 	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/tenancy"
 )
 
 // The tenant's pages: buckets, the object browser, uploads and downloads,
@@ -295,7 +296,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p httprouter.P
 	h.Set("ETag", `"`+info.ETag+`"`)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	cw := &countingWriter{w: w}
+	cw := &countingWriter{w: w, wait: s.shape(r, sess, tenancy.Egress)}
 	err = ar.WriteRange(r.Context(), cw, 0, info.Size)
 	s.meter(sess, "GetObject", 0, cw.n)
 	if err != nil {
@@ -305,26 +306,51 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p httprouter.P
 	return nil
 }
 
+// countingWriter counts the bytes of a download and takes them from the
+// tenant's egress bandwidth first (wait, when set).
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	wait func(n int) error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.wait != nil {
+		if err := c.wait(len(p)); err != nil {
+			return 0, err
+		}
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
 }
 
+// countingReader counts the bytes of an upload and takes them from the
+// tenant's ingress bandwidth (wait, when set), as the S3 edge does.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r    io.Reader
+	n    int64
+	wait func(n int) error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if n > 0 && c.wait != nil {
+		if werr := c.wait(n); werr != nil {
+			return n, werr
+		}
+	}
 	return n, err
+}
+
+// shape returns the bandwidth wait of a tenant's transfer in direction
+// dir (nil when the console has no limiter).
+func (s *Server) shape(r *http.Request, sess *session, dir tenancy.Direction) func(int) error {
+	if s.cfg.WaitBytes == nil {
+		return nil
+	}
+	return func(n int) error { return s.cfg.WaitBytes(r.Context(), sess.acct.Tenant, dir, n) }
 }
 
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session) error {
@@ -390,7 +416,7 @@ func (s *Server) uploadForm(w http.ResponseWriter, r *http.Request, p httprouter
 		if part.FileName() == "" {
 			return userError(http.StatusBadRequest, "Choose a file to upload.")
 		}
-		cr := &countingReader{r: part}
+		cr := &countingReader{r: part, wait: s.shape(r, sess, tenancy.Ingress)}
 		ctype := part.Header.Get("Content-Type")
 		if _, _, err := mime.ParseMediaType(ctype); err != nil || len(ctype) > 256 {
 			ctype = "application/octet-stream"
@@ -465,7 +491,7 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, p httprouter
 	if r.ContentLength > 5<<30 {
 		return userError(http.StatusRequestEntityTooLarge, "A part is at most 5 GiB.")
 	}
-	cr := &countingReader{r: r.Body}
+	cr := &countingReader{r: r.Body, wait: s.shape(r, sess, tenancy.Ingress)}
 	pi, err := s.eng.UploadPart(r.Context(), sess.acct.Tenant, node.PartInput{Container: name, Key: key, UploadID: p.ByName("upload"),
 		Number: n, Body: cr, Size: r.ContentLength})
 	s.meter(sess, "UploadPart", cr.n, 0)

@@ -67,6 +67,7 @@ func newConsole(w consoleWiring, opts ...func(*console.Config)) (*console.Server
 			d := w.limiter.Allow(tenant)
 			return d.Allowed, d.RetryAfter
 		},
+		WaitBytes: w.limiter.WaitBytes,
 		LimitsChanged: func(ctx context.Context) {
 			if err := w.tn.Refresh(ctx); err != nil {
 				w.log.Warn("limits not applied at once; the next refresh will", "err", err)
