@@ -91,7 +91,7 @@ func newChart(title string, days []day, v1, v2 func(day) int64, legend, legend2 
 			Y: chartH - h1, H: h1, Y2: chartH - h1 - h2, H2: h2,
 			Tip: tip,
 		})
-		if i%7 == 0 {
+		if (len(days)-1-i)%7 == 0 { // every week back from today, so the last label is today's
 			c.Bars[i].Label = d.Start.Format("Jan 2")
 		}
 	}
