@@ -18,6 +18,8 @@ type BillingAccount struct {
 	Tenant         string
 	CustomerID     string
 	SubscriptionID string
+	// SubscriptionPlan is the plan whose prices the subscription has.
+	SubscriptionPlan string
 	// Status is the provider's view: "" (none yet), "active", "past_due"
 	// or "canceled".
 	Status string
@@ -39,9 +41,10 @@ type BillingAccount struct {
 type BillingChange struct {
 	Tenant string
 
-	SetCustomer    bool
-	CustomerID     string
-	SubscriptionID string
+	SetCustomer      bool
+	CustomerID       string
+	SubscriptionID   string
+	SubscriptionPlan string
 
 	SetStatus    bool
 	Status       string
@@ -78,6 +81,7 @@ func writeBillingAccount(e *encoder, a BillingAccount) {
 	e.str(a.Tenant)
 	e.str(a.CustomerID)
 	e.str(a.SubscriptionID)
+	e.str(a.SubscriptionPlan)
 	e.str(a.Status)
 	e.time(a.PastDueSince)
 	e.bool(a.SuspendedByBilling)
@@ -86,7 +90,7 @@ func writeBillingAccount(e *encoder, a BillingAccount) {
 }
 
 func readBillingAccount(d *decoder) BillingAccount {
-	return BillingAccount{Tenant: d.str(), CustomerID: d.str(), SubscriptionID: d.str(), Status: d.str(),
+	return BillingAccount{Tenant: d.str(), CustomerID: d.str(), SubscriptionID: d.str(), SubscriptionPlan: d.str(), Status: d.str(),
 		PastDueSince: d.time(), SuspendedByBilling: d.bool(), PushedThrough: d.time(), Updated: d.time()}
 }
 
@@ -174,6 +178,7 @@ func (c *updateBillingCmd) write(e *encoder) {
 	e.bool(ch.SetCustomer)
 	e.str(ch.CustomerID)
 	e.str(ch.SubscriptionID)
+	e.str(ch.SubscriptionPlan)
 	e.bool(ch.SetStatus)
 	e.str(ch.Status)
 	e.time(ch.PastDueSince)
@@ -190,6 +195,7 @@ func decodeUpdateBilling(d *decoder) commandBody {
 	ch.SetCustomer = d.bool()
 	ch.CustomerID = d.str()
 	ch.SubscriptionID = d.str()
+	ch.SubscriptionPlan = d.str()
 	ch.SetStatus = d.bool()
 	ch.Status = d.str()
 	ch.PastDueSince = d.time()
@@ -205,7 +211,8 @@ func (c *updateBillingCmd) apply(t *txn) result {
 	if err := checkName("tenant", ch.Tenant); err != nil {
 		return errResult(err)
 	}
-	if len(ch.EventID) > maxNameLen || len(ch.CustomerID) > maxNameLen || len(ch.SubscriptionID) > maxNameLen || len(ch.Status) > 32 {
+	if len(ch.EventID) > maxNameLen || len(ch.CustomerID) > maxNameLen || len(ch.SubscriptionID) > maxNameLen ||
+		len(ch.SubscriptionPlan) > maxNameLen || len(ch.Status) > 32 {
 		return errResult(fmt.Errorf("%w: billing field too long", ErrInvalidArgument))
 	}
 	if !t.has(tenantKey(ch.Tenant)) {
@@ -233,7 +240,7 @@ func (c *updateBillingCmd) apply(t *txn) result {
 		return errResult(err)
 	}
 	if ch.SetCustomer {
-		a.CustomerID, a.SubscriptionID = ch.CustomerID, ch.SubscriptionID
+		a.CustomerID, a.SubscriptionID, a.SubscriptionPlan = ch.CustomerID, ch.SubscriptionID, ch.SubscriptionPlan
 	}
 	if ch.SetStatus {
 		a.Status, a.PastDueSince = ch.Status, ch.PastDueSince

@@ -226,7 +226,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdDeleteAccount, &deleteAccountCmd{tenant: "t", name: "u"}},
 		{cmdDeleteTenant, &deleteTenantCmd{id: "t"}},
 		{cmdAssignPlan, &assignPlanCmd{tenant: "t", plan: "free", limits: TenantLimits{Override: true, RequestsPerSec: 5, Burst: 10}, quota: TenantQuota{MaxBytes: 1 << 30}}},
-		{cmdUpdateBilling, &updateBillingCmd{ch: BillingChange{Tenant: "t", SetCustomer: true, CustomerID: "cus_1", SubscriptionID: "sub_1",
+		{cmdUpdateBilling, &updateBillingCmd{ch: BillingChange{Tenant: "t", SetCustomer: true, CustomerID: "cus_1", SubscriptionID: "sub_1", SubscriptionPlan: "metered",
 			SetStatus: true, Status: "past_due", PastDueSince: t0, SetSuspended: true, Suspended: true, EventID: "evt_1", EventCreated: t0}, now: t0.UnixNano()}},
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},

@@ -8,7 +8,7 @@
 //     subscription with those metered prices (idempotency keys
 //     "vaultaire-customer-<tenant>" and "vaultaire-subscription-<tenant>-<plan>"),
 //     and cancels the subscription of a tenant moved to a plan without
-//     them;
+//     them (or replaces it when the tenant moves to another paid plan);
 //   - reports each complete hour of usage (billing.MeterValues) as meter
 //     events, one per line item with a value, with identifier and
 //     Idempotency-Key "vaultaire-<tenant>-<hour unix>-<item>": a retry, a
@@ -211,6 +211,17 @@ func (s *Syncer) Pass(ctx context.Context) error {
 			continue
 		}
 		if plan, paid := s.paidPlan(t.Plan); paid {
+			if a.SubscriptionID != "" && a.SubscriptionPlan != plan.Name {
+				// Another paid plan: its prices need a subscription of their own.
+				if err := s.cancel(ctx, t.ID, a); err != nil {
+					keep(err)
+					continue
+				}
+				if a, err = s.cfg.Engine.BillingAccount(ctx, t.ID); err != nil {
+					keep(err)
+					continue
+				}
+			}
 			if a, err = s.ensureAccount(ctx, t, plan, a); err != nil {
 				keep(fmt.Errorf("tenant %s: %w", t.ID, err))
 				continue
@@ -261,14 +272,15 @@ func (s *Syncer) ensureAccount(ctx context.Context, t node.TenantInfo, plan bill
 			return a, fmt.Errorf("create subscription: %w", err)
 		}
 		s.audit("CreateSubscription", t.ID, http.StatusOK, "")
-		a.SubscriptionID, changed = sub.ID, true
+		a.SubscriptionID, a.SubscriptionPlan, changed = sub.ID, plan.Name, true
 		if err := s.cfg.Engine.UpdateBilling(ctx, node.BillingChange{Tenant: t.ID, SetStatus: true, Status: "active"}); err != nil {
 			return a, err
 		}
 		a.Status = "active"
 	}
 	if changed {
-		if err := s.cfg.Engine.UpdateBilling(ctx, node.BillingChange{Tenant: t.ID, SetCustomer: true, CustomerID: a.CustomerID, SubscriptionID: a.SubscriptionID}); err != nil {
+		if err := s.cfg.Engine.UpdateBilling(ctx, node.BillingChange{Tenant: t.ID, SetCustomer: true, CustomerID: a.CustomerID,
+			SubscriptionID: a.SubscriptionID, SubscriptionPlan: a.SubscriptionPlan}); err != nil {
 			return a, err
 		}
 	}

@@ -144,7 +144,8 @@ func (m *memAudit) ops() map[string]int {
 func catalog() billing.Catalog {
 	c := billing.DefaultCatalog()
 	c.Plans = append(c.Plans, billing.Plan{Name: "metered", Prices: c.Plans[1].Prices, StripePrices: map[string]string{
-		billing.ItemStorage: "price_storage", billing.ItemClassA: "price_class_a", billing.ItemClassB: "price_class_b", billing.ItemEgress: "price_egress"}})
+		billing.ItemStorage: "price_storage", billing.ItemClassA: "price_class_a", billing.ItemClassB: "price_class_b", billing.ItemEgress: "price_egress"}},
+		billing.Plan{Name: "metered-pro", Prices: c.Plans[1].Prices, StripePrices: map[string]string{billing.ItemStorage: "price_pro_storage"}})
 	return c
 }
 
@@ -272,6 +273,23 @@ func TestSyncerCustomersAndIdempotentUsage(t *testing.T) {
 	}
 	if ops := f.aud.ops(); ops["Billing:CreateCustomer/"] != 1 || ops["Billing:CreateSubscription/"] != 1 || ops["Billing:PushUsage/StripeUnreachable"]+ops["Billing:PushUsage/Stripe:api_error"] != 1 {
 		t.Fatalf("audit: %v", ops)
+	}
+	// Another paid plan replaces the subscription with one of its prices.
+	pro, _ := catalog().Plan("metered-pro")
+	po, pl, pq := pro.Limits()
+	if _, err := f.n.Engine.AssignPlan(ctx, "acme", "metered-pro", po, pl, pq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sw := f.rec.take()
+	if len(sw) != 2 || sw[0].method != http.MethodDelete || sw[1].path != "/v1/subscriptions" || sw[1].form.Get("items[0][price]") != "price_pro_storage" ||
+		!strings.HasPrefix(sw[1].idem, "vaultaire-subscription-acme-metered-pro-") {
+		t.Fatalf("plan switch: %+v", sw)
+	}
+	if a, _ := f.n.Engine.BillingAccount(ctx, "acme"); a.SubscriptionPlan != "metered-pro" || a.Status != "active" || a.SubscriptionID == "" {
+		t.Fatalf("after the switch: %+v", a)
 	}
 	// A plan without Stripe prices cancels the subscription.
 	std, _ := catalog().Plan("standard")
