@@ -4,8 +4,11 @@
 //
 // The Engine puts, gets, lists and deletes artifacts and runs multipart
 // uploads for the s3 package (which declares the small interface it
-// needs), and manages tenants, users, access keys, limits, quotas and
-// usage for the admin API and the console. It adapts the siblings to each
+// needs), and manages tenants, users, access keys, limits, quotas, plans
+// and usage for the admin API and the console, with the console's accounts
+// (accounts.go): bcrypt password login whose lockout the state machine
+// decides, session checks, operators, and the deletion of users and
+// tenants through the ordinary delete paths. It adapts the siblings to each
 // other in a few lines: the metastore holds every record, erasure encodes
 // and decodes the bytes, drivers hold the shards, cluster reaches the other
 // nodes' drives, and tenancy owns the arithmetic of limits and metering.
