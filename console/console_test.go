@@ -344,7 +344,7 @@ func TestCSRFRefused(t *testing.T) {
 }
 
 func TestLockoutAndThrottle(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.LoginBurst = 5 })
+	e := newEnv(t, func(c *Config) { c.LoginBurst, c.LoginRate = 5, 1.0/3600 }) // no refill during the test
 	b := e.browser()
 	for i := 0; i < 3; i++ {
 		b.login("acme", "alice", "wrong")
@@ -655,13 +655,13 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 }
 
 func TestSessionRefresh(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.SessionTTL = 4 * time.Second })
+	e := newEnv(t, func(c *Config) { c.SessionTTL = 10 * time.Second })
 	b := e.browser()
 	b.login("acme", "alice", "alice password")
 	if r := b.get("/buckets"); r.header.Get("Set-Cookie") != "" {
 		t.Fatal("refreshed a fresh token")
 	}
-	time.Sleep(2200 * time.Millisecond)
+	time.Sleep(5200 * time.Millisecond) // past half of the TTL, well before its end
 	if r := b.get("/buckets"); r.status != 200 || !strings.Contains(r.header.Get("Set-Cookie"), sessionCookie) {
 		t.Fatalf("not refreshed past half its life: %d %v", r.status, r.header)
 	}
