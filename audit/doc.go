@@ -1,4 +1,4 @@
-// Package audit records one structured event per operation (ARCHITECTURE.md
+// Package audit records one structured event per operation (docs/architecture.md
 // invariant 7) and hands it to sinks that never block the request that
 // emitted it.
 //

@@ -7,7 +7,7 @@ import (
 )
 
 // SchemaVersion is written into every event as "schema_version" so readers
-// can tell a future layout change from a corrupt line (ARCHITECTURE.md
+// can tell a future layout change from a corrupt line (docs/architecture.md
 // invariant 9: versioned wire and disk formats).
 const SchemaVersion = 1
 

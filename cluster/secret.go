@@ -37,6 +37,8 @@ const (
 	purposeMemberlist = "memberlist-aes256"
 	purposeMasterKey  = "metastore-master-key"
 	purposeTLSCA      = "tls-ca"
+	purposeSession    = "console-session-hs256"
+	purposeCSRF       = "console-csrf-hmac"
 )
 
 // GenerateSecret returns a new random Secret from crypto/rand.
@@ -131,6 +133,14 @@ func (s Secret) MemberlistKey() []byte { return s.Derive(purposeMemberlist, 32) 
 // MasterKey is the metastore's 32-byte master key (it seals S3 secret
 // keys), identical on every node of the cluster.
 func (s Secret) MasterKey() []byte { return s.Derive(purposeMasterKey, 32) }
+
+// SessionKey is the HMAC-SHA256 key that signs the web console's session
+// tokens, identical on every node, so any node accepts a session another
+// node issued.
+func (s Secret) SessionKey() []byte { return s.Derive(purposeSession, 32) }
+
+// CSRFKey is the HMAC key of the web console's anti-forgery tokens.
+func (s Secret) CSRFKey() []byte { return s.Derive(purposeCSRF, 32) }
 
 // Errors of package cluster (this file and its siblings add to them).
 var (

@@ -103,6 +103,8 @@ func TestSecretDerive(t *testing.T) {
 		"memberlist": s.MemberlistKey(),
 		"master":     s.MasterKey(),
 		"tls-ca":     s.Derive(purposeTLSCA, 32),
+		"session":    s.SessionKey(),
+		"csrf":       s.CSRFKey(),
 		"other":      s.Derive("other", 32),
 	}
 	seen := map[string]string{}

@@ -488,7 +488,7 @@ func runClusterScenario(t *testing.T, c *testCluster) {
 			t.Fatalf("ApplyEncoded on a follower: %v", err)
 		}
 	}
-	_, err = c.waitLeader().store().ApplyEncoded(ctx, encodeCommand(cmdType(77), newRequestID(), time.Now(), noopCmd{}))
+	_, err = c.waitLeader().store().ApplyEncoded(ctx, encodeCommand(cmdType(120), newRequestID(), time.Now(), noopCmd{}))
 	wantErr(t, err, ErrUnsupportedCommand)
 
 	// Writes in flight through every node while leadership is handed over.

@@ -283,6 +283,17 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
 		{cmdSetClusterVersion, &setClusterVersionCmd{v: 2}},
+		{cmdPutOperator, &putOperatorCmd{op: Operator{Name: "ops", PasswordHash: []byte{3}, Created: t0}, create: true}},
+		{cmdDeleteOperator, &deleteOperatorCmd{name: "ops"}},
+		{cmdRevokeSession, &revokeSessionCmd{sid: "s1", expiry: 1700000000, now: t0.UnixNano()}},
+		{cmdRecordLogin, &recordLoginCmd{tenant: "t", name: "u", ok: true, now: t0.UnixNano(), policy: LoginPolicy{MaxFailures: 5, Window: time.Minute, Lockout: time.Hour}}},
+		{cmdDeleteAccount, &deleteAccountCmd{tenant: "t", name: "u"}},
+		{cmdDeleteTenant, &deleteTenantCmd{id: "t"}},
+		{cmdAssignPlan, &assignPlanCmd{tenant: "t", plan: "free", limits: TenantLimits{Override: true, RequestsPerSec: 5, Burst: 10}, quota: TenantQuota{MaxBytes: 1 << 30}}},
+		{cmdUpdateBilling, &updateBillingCmd{ch: BillingChange{Tenant: "t", SetCustomer: true, CustomerID: "cus_1", SubscriptionID: "sub_1", SubscriptionPlan: "metered",
+			SetStatus: true, Status: "past_due", PastDueSince: t0, SetSuspended: true, Suspended: true, EventID: "evt_1", EventCreated: t0}, now: t0.UnixNano()}},
+		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
+		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

@@ -54,6 +54,18 @@ const (
 	cmdSetClusterVersion   cmdType = 26
 	cmdUpdateVersion       cmdType = 27
 	cmdSetContainerConfig  cmdType = 28
+
+	// Console, sessions and billing (range 70-79; cluster version 2).
+	cmdPutOperator    cmdType = 70
+	cmdDeleteOperator cmdType = 71
+	cmdRevokeSession  cmdType = 72
+	cmdRecordLogin    cmdType = 73
+	cmdDeleteAccount  cmdType = 74
+	cmdDeleteTenant   cmdType = 75
+	cmdAssignPlan     cmdType = 76
+	cmdUpdateBilling  cmdType = 77
+	cmdSetUsagePushed cmdType = 78
+	cmdSetPassword    cmdType = 79
 )
 
 // commandV2 is the second payload version of a command type.
@@ -123,6 +135,16 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetClusterVersion:   {"set-cluster-version", commandV1, decodeSetClusterVersion},
 	cmdUpdateVersion:       {"update-version", commandV1, decodeUpdateVersion},
 	cmdSetContainerConfig:  {"set-container-config", commandV1, decodeSetContainerConfig},
+	cmdPutOperator:         {"put-operator", commandV1, decodePutOperator},
+	cmdDeleteOperator:      {"delete-operator", commandV1, decodeDeleteOperator},
+	cmdRevokeSession:       {"revoke-session", commandV1, decodeRevokeSession},
+	cmdRecordLogin:         {"record-login", commandV1, decodeRecordLogin},
+	cmdDeleteAccount:       {"delete-account", commandV1, decodeDeleteAccount},
+	cmdDeleteTenant:        {"delete-tenant", commandV1, decodeDeleteTenant},
+	cmdAssignPlan:          {"assign-plan", commandV1, decodeAssignPlan},
+	cmdUpdateBilling:       {"update-billing", commandV1, decodeUpdateBilling},
+	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
+	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -142,6 +164,16 @@ var cmdSince = map[cmdType][]int{
 	cmdCompleteUpload:     {ClusterVersion1, ClusterVersion2},
 	cmdUpdateVersion:      {ClusterVersion2},
 	cmdSetContainerConfig: {ClusterVersion2},
+	cmdPutOperator:        {ClusterVersion2},
+	cmdDeleteOperator:     {ClusterVersion2},
+	cmdRevokeSession:      {ClusterVersion2},
+	cmdRecordLogin:        {ClusterVersion2},
+	cmdDeleteAccount:      {ClusterVersion2},
+	cmdDeleteTenant:       {ClusterVersion2},
+	cmdAssignPlan:         {ClusterVersion2},
+	cmdUpdateBilling:      {ClusterVersion2},
+	cmdSetUsagePushed:     {ClusterVersion2},
+	cmdSetPassword:        {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

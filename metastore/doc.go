@@ -46,6 +46,11 @@
 //	"f" 0x12 lp(tenant) lp(container) esc(key) be64(^seq)    Artifact: a noncurrent version or a delete marker
 //	"f" 0x13 lp(tenant) lp(container) key  seq (uvarint) of the key's null version in 0x12
 //	"f" 0x14                               last version sequence number assigned (uvarint)
+//	"f" 0x30 name                          Operator (console account of the cluster's operators)
+//	"f" 0x31 be64(expiry) sessionID        revoked console session, kept until it would have expired (empty value)
+//	"f" 0x32 lp(tenant) name               LoginState of an account (tenant "": an operator)
+//	"f" 0x33 tenant                        BillingAccount (payment provider customer, status, usage reported)
+//	"f" 0x34 be64(created) eventID         payment provider event already applied (empty value)
 //	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //
 // lp(s) is s prefixed with its length as a uvarint: tenant and container
@@ -202,6 +207,37 @@
 // proposer's current hour, and every tenant's record on SampleStorage, are
 // stamped with the tenant's stored bytes and artifacts at apply time: the
 // storage figure of an hour is its last sample.
+//
+// # Console accounts and sessions
+//
+// Console users sign in with the bcrypt password of their User record;
+// operators with an Operator record (table 0x30), apart from every tenant.
+// Each account has a LoginState (0x32): RecordLogin (73) reports an attempt
+// and the state machine applies the LoginPolicy carried in the command, so
+// every node counts failures and locks alike (MaxFailures within Window lock
+// the account for Lockout; a success clears the count; nothing changes while
+// locked). SetPassword (79) replaces a hash, clears a lock and raises
+// SessionGen: sessions carry the generation they were issued under, so a
+// password change or reset ends them all. RevokeSession (72) records a
+// logged-out session under its expiry; the key starts with the expiry, so
+// each revocation also prunes (a bounded number of) expired ones in key
+// order. DeleteAccount (74) deletes a user with its access keys in one step;
+// DeleteTenant (75) refuses a tenant that still has containers or stored
+// bytes (ErrTenantNotEmpty) and otherwise removes its users, keys,
+// settings, login states and billing account, keeping its usage hours
+// (invoice history). Callers empty a tenant through the Engine's ordinary
+// delete paths first.
+//
+// # Billing
+//
+// AssignPlan (76) sets a tenant's plan and the limits and quota it brings in
+// one step. UpdateBilling (77) changes selected fields of a tenant's
+// BillingAccount (0x33); a change that applies a payment provider event
+// names it, and an event already applied (0x34, remembered for 7 days
+// after its own time and pruned in key order) is refused with ErrExists,
+// so a replayed or retried webhook acts at most once. SetUsagePushed (78)
+// raises the hour up to which usage was reported to the provider, never
+// lowers it. All ten commands (70-79) are of cluster version 2.
 //
 // # Shard relocation
 //

@@ -74,6 +74,9 @@ var (
 	// change (suspending versioning under object lock, object lock without
 	// versioning, turning object lock off).
 	ErrInvalidContainerState = errors.New("metastore: invalid container state for the change")
+	// ErrTenantNotEmpty: a tenant to delete still has containers or
+	// stored bytes.
+	ErrTenantNotEmpty = errors.New("metastore: tenant not empty")
 )
 
 // errCode is the one-byte error code carried in apply results and in
@@ -116,6 +119,11 @@ const (
 	codeInvalidContainerState
 )
 
+// Codes of the console and billing range (60-69).
+const (
+	codeTenantNotEmpty errCode = 60
+)
+
 // codeOther is an error without a sentinel; only its message is carried.
 const codeOther errCode = 255
 
@@ -145,6 +153,7 @@ var codeErrors = [...]error{
 	codeLockNotEnabled:        ErrLockNotEnabled,
 	codeDeleteMarker:          ErrDeleteMarker,
 	codeInvalidContainerState: ErrInvalidContainerState,
+	codeTenantNotEmpty:        ErrTenantNotEmpty,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

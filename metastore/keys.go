@@ -41,6 +41,13 @@ const (
 	tblVersion     = 0x12 // lp(tenant) lp(container) esc(key) be64(^seq) -> Artifact (noncurrent version or delete marker)
 	tblNullVersion = 0x13 // lp(tenant) lp(container) key -> seq (uvarint) of the null version in tblVersion
 	tblVersionSeq  = 0x14 // (no suffix) -> last version sequence number assigned (uvarint)
+
+	// Console, sessions and billing (range 0x30-0x37).
+	tblOperator   = 0x30 // name -> Operator
+	tblRevoked    = 0x31 // be64(session expiry, Unix s) session id -> empty
+	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
+	tblBilling    = 0x33 // tenant -> BillingAccount
+	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
 )
 
 // Table bytes and command types added after the first release are taken

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const namespace = "vaultaire"
@@ -253,4 +254,65 @@ func (c *capped) value(v string) string {
 	}
 	c.mu.seen[v] = struct{}{}
 	return v
+}
+
+// RequestTotals are the cumulative S3 request figures of this node since
+// it started, for live views that difference two of them (the console's
+// request rate, errors and latency).
+type RequestTotals struct {
+	Requests     float64 // finished requests
+	ClientErrors float64 // 4xx answers
+	ServerErrors float64 // 5xx answers
+	// Bounds are the latency histogram's upper bounds in seconds and
+	// Counts the cumulative number of requests at or below each, over
+	// every operation; Count is the total.
+	Bounds []float64
+	Counts []uint64
+	Count  uint64
+}
+
+// Totals returns the node's cumulative request figures. It walks every
+// request series, so call it every few seconds, not per request.
+func (m *Metrics) Totals() RequestTotals {
+	var t RequestTotals
+	for _, mt := range collect(m.requests) {
+		v := mt.GetCounter().GetValue()
+		t.Requests += v
+		for _, l := range mt.GetLabel() {
+			if l.GetName() == "status_class" {
+				switch l.GetValue() {
+				case "4xx":
+					t.ClientErrors += v
+				case "5xx":
+					t.ServerErrors += v
+				}
+			}
+		}
+	}
+	t.Bounds = append([]float64(nil), requestBuckets...)
+	t.Counts = make([]uint64, len(t.Bounds))
+	for _, mt := range collect(m.duration) {
+		h := mt.GetHistogram()
+		t.Count += h.GetSampleCount()
+		for i, b := range h.GetBucket() {
+			if i < len(t.Counts) {
+				t.Counts[i] += b.GetCumulativeCount()
+			}
+		}
+	}
+	return t
+}
+
+// collect returns the current samples of one collector.
+func collect(c prometheus.Collector) []*dto.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	var out []*dto.Metric
+	for pm := range ch {
+		var d dto.Metric
+		if pm.Write(&d) == nil {
+			out = append(out, &d)
+		}
+	}
+	return out
 }

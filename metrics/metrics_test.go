@@ -277,3 +277,30 @@ func TestGossipMembers(t *testing.T) {
 		}
 	}
 }
+
+func TestTotals(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveRequest(Request{Tenant: "a", Operation: "GetObject", Status: 200, Duration: 3 * time.Millisecond})
+	m.ObserveRequest(Request{Tenant: "a", Operation: "PutObject", Status: 404, Duration: 30 * time.Millisecond})
+	m.ObserveRequest(Request{Tenant: "b", Operation: "PutObject", Status: 503, Duration: 2 * time.Second})
+	tot := m.Totals()
+	if tot.Requests != 3 || tot.ClientErrors != 1 || tot.ServerErrors != 1 || tot.Count != 3 {
+		t.Fatalf("totals %+v", tot)
+	}
+	// Cumulative: one request at or below 5ms, two at or below 50ms, all three at or below 2.5s.
+	at := func(bound float64) uint64 {
+		for i, b := range tot.Bounds {
+			if b == bound {
+				return tot.Counts[i]
+			}
+		}
+		t.Fatalf("no bound %v", bound)
+		return 0
+	}
+	if at(0.005) != 1 || at(0.05) != 2 || at(2.5) != 3 {
+		t.Fatalf("buckets %v %v", tot.Bounds, tot.Counts)
+	}
+}

@@ -140,7 +140,7 @@ func (e *Engine) CreateUser(ctx context.Context, tenant, name, password string) 
 	// bcrypt is deliberately slow: hash before touching the metastore.
 	var hash []byte
 	if password != "" {
-		h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		h, err := bcrypt.GenerateFromPassword([]byte(password), e.cfg.PasswordCost)
 		if err != nil {
 			return UserInfo{}, fmt.Errorf("%w: password: %w", ErrInvalidArgument, err)
 		}

@@ -81,7 +81,10 @@ type Config struct {
 	NodeRemoved func(node string) bool
 	MinPartSize int64
 	MaxPutSize  int64
-	Logger      *slog.Logger
+	// PasswordCost is the bcrypt cost of new password hashes (0:
+	// PasswordCost). Tests lower it; servers keep the default.
+	PasswordCost int
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -102,6 +105,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Shape.BlockSize == 0 {
 		c.Shape.BlockSize = erasure.DefaultBlockSize
+	}
+	if c.PasswordCost == 0 {
+		c.PasswordCost = PasswordCost
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -159,6 +165,9 @@ type Engine struct {
 	heal      *healer
 	relocKick chan struct{}
 	stats     counters
+
+	dummyOnce sync.Once
+	dummyHash []byte // compared against for unknown accounts (accounts.go)
 
 	closeOnce sync.Once
 	stop      context.CancelFunc

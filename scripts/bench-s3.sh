@@ -118,7 +118,7 @@ creds=(--access-key VABENCHROOT --secret-key vaultaire-bench-secret --path-style
 # --- single node ------------------------------------------------------------
 port=$(free_ports 127.0.0.1 1)
 "$BIN" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 \
-  --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 \
+  --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 --console-address "" \
   --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
 server_pid=$!
 wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
@@ -138,7 +138,7 @@ for i in "${!CLUSTER_IPS[@]}"; do
   mapfile -t p < <(free_ports "$ip" 4)
   s3addr[$i]="$ip:${p[0]}" admin[$i]="$ip:${p[1]}"
   args=(server --address "${s3addr[$i]}" --admin-address "${admin[$i]}" --rpc-address "$ip:${p[2]}"
-    --gossip-address "$ip:${p[3]}" --data "$work/cluster/n$i" --log-level warn)
+    --gossip-address "$ip:${p[3]}" --console-address "" --data "$work/cluster/n$i" --log-level warn)
   if [ "$i" = 0 ]; then
     seed="$ip:${p[3]}"
     "$BIN" "${args[@]}" > "$work/node$i.log" 2>&1 &

@@ -2,232 +2,22 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/julienschmidt/httprouter"
-
 	"github.com/vaultaire/vaultaire/erasure"
-	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/metrics"
-	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
 )
 
-// The admin listener (--admin-address) serves operators and their tools,
-// apart from the S3 port:
-//
-//	GET /metrics       Prometheus exposition of the node's registry
-//	                   (bearer --metrics-token when set)
-//	GET /health/live   200 while the process runs
-//	GET /health/ready  200 when the node can serve writes, else 503 with
-//	                   the reasons
-//	/admin/v1/...      tenants, users and access keys (adminapi.go;
-//	                   bearer --admin-token)
-
-// readyTimeout bounds one readiness probe (drive statfs and rechecks).
-const readyTimeout = 5 * time.Second
-
-// catchUpWait is how long readiness lets the state machine catch up with
-// the commit index before it calls the replica behind.
-const catchUpWait = time.Second
-
-// rechecker is a drive that can probe itself back online (drivers/local).
-type rechecker interface {
-	Recheck(ctx context.Context) error
-}
-
-// ioErrorCounter is a drive that counts its I/O errors (drivers/local).
-type ioErrorCounter interface {
-	IOErrors() int64
-}
-
-type admin struct {
-	metrics *metrics.Metrics
-	meta    *metastore.Store
-	drives  []node.Drive
-	quorum  int // drives that must be online: the write quorum k+1
-	token   string
-	log     *slog.Logger
-	started time.Time
-	api     *adminAPI // /admin/v1 (nil: not served)
-	cluster *clusterAdmin
-}
-
-// newAdmin builds the admin endpoints and registers the engine, drive and
-// metastore collectors with m.
-func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drives []node.Drive, quorum int, token string, log *slog.Logger) *admin {
-	a := &admin{metrics: m, meta: meta, drives: drives, quorum: quorum, token: token, log: log, started: time.Now()}
-	m.RegisterEngine(func() metrics.EngineStats {
-		s := eng.Stats()
-		return metrics.EngineStats{
-			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
-			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
-			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
-			ShardsRelocated: s.ShardsRelocated,
-		}
-	})
-	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {
-		out := make([]metrics.DriveStats, 0, len(drives))
-		for _, d := range drives {
-			ds := metrics.DriveStats{ID: d.ID, IOErrors: -1}
-			if u, err := d.Driver.Usage(ctx); err == nil {
-				ds.Online, ds.Capacity, ds.Free = u.Online, u.Total, u.Free
-			}
-			if c, ok := d.Driver.(ioErrorCounter); ok {
-				ds.IOErrors = c.IOErrors()
-			}
-			out = append(out, ds)
-		}
-		return out
-	})
-	m.RegisterMetastore(func() metrics.MetastoreStats {
-		s := meta.Stats()
-		return metrics.MetastoreStats{
-			State: s.State, HasLeader: s.HasLeader, Term: s.Term,
-			CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex, LastContact: s.LastContact,
-			DiskSpaceUsage: s.DiskSpaceUsage, Compactions: s.Compactions, ReadAmp: s.ReadAmp,
-		}
-	})
-	return a
-}
-
-func (a *admin) handler() http.Handler {
-	r := httprouter.New()
-	metricsH := a.metrics.Handler()
-	r.GET("/metrics", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
-		if a.token != "" && !bearerOK(req, a.token) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="vaultaire-metrics"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		metricsH.ServeHTTP(w, req)
-	})
-	r.GET("/health/live", a.live)
-	r.GET("/health/ready", a.ready)
-	if a.api != nil {
-		a.api.register(r)
-		if a.cluster != nil {
-			a.cluster.register(r, a.api)
-		}
-		// Unknown /admin paths answer 401 before 404, so the listener
-		// does not tell a caller without the token which routes exist.
-		r.NotFound = http.HandlerFunc(a.api.notFound)
-		r.MethodNotAllowed = http.HandlerFunc(a.api.notFound)
-	}
-	return r
-}
-
-func bearerOK(r *http.Request, token string) bool {
-	const prefix = "Bearer "
-	h := r.Header.Get("Authorization")
-	if len(h) <= len(prefix) || h[:len(prefix)] != prefix {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(h[len(prefix):]), []byte(token)) == 1
-}
-
-func (a *admin) live(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"status": "ok",
-		"uptime": time.Since(a.started).Round(time.Second).String(),
-	})
-}
-
-// readiness is the /health/ready body.
-type readiness struct {
-	Ready   bool     `json:"ready"`
-	Reasons []string `json:"reasons,omitempty"`
-	Raft    struct {
-		State        string `json:"state"`
-		HasLeader    bool   `json:"has_leader"`
-		CommitIndex  uint64 `json:"commit_index"`
-		AppliedIndex uint64 `json:"applied_index"`
-		CaughtUp     bool   `json:"caught_up"`
-	} `json:"raft"`
-	Drives struct {
-		Online int               `json:"online"`
-		Total  int               `json:"total"`
-		Quorum int               `json:"write_quorum"`
-		Status map[string]string `json:"status"`
-	} `json:"drives"`
-}
-
-// ready answers 200 only when the metastore has a leader, this replica
-// has applied every committed entry, and at least the write quorum of
-// drives is online. An offline drive that can probe itself is rechecked
-// first, so a drive that came back is seen (the Engine has no health loop
-// of its own yet).
-func (a *admin) ready(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
-	ctx, cancel := context.WithTimeout(req.Context(), readyTimeout)
-	defer cancel()
-	var rd readiness
-	// The applied index trails the commit index for an instant under any
-	// write load; a replica is behind only if it cannot catch up quickly.
-	wctx, wcancel := context.WithTimeout(ctx, catchUpWait)
-	caughtUp := a.meta.WaitCaughtUp(wctx) == nil
-	wcancel()
-	ms := a.meta.Stats()
-	rd.Raft.State, rd.Raft.HasLeader = ms.State, ms.HasLeader
-	rd.Raft.CommitIndex, rd.Raft.AppliedIndex, rd.Raft.CaughtUp = ms.CommitIndex, ms.AppliedIndex, caughtUp
-	if !ms.HasLeader {
-		rd.Reasons = append(rd.Reasons, "metastore: no Raft leader")
-	}
-	if !caughtUp {
-		rd.Reasons = append(rd.Reasons, fmt.Sprintf("metastore: applied index %d behind commit index %d for over %v", ms.AppliedIndex, ms.CommitIndex, catchUpWait))
-	}
-	rd.Drives.Total, rd.Drives.Quorum = len(a.drives), a.quorum
-	rd.Drives.Status = make(map[string]string, len(a.drives))
-	for _, d := range a.drives {
-		online, why := driveOnline(ctx, d)
-		if online {
-			rd.Drives.Online++
-			rd.Drives.Status[d.ID] = "online"
-		} else {
-			rd.Drives.Status[d.ID] = "offline: " + why
-		}
-	}
-	if rd.Drives.Online < a.quorum {
-		rd.Reasons = append(rd.Reasons, fmt.Sprintf("drives: %d of %d online, write quorum needs %d", rd.Drives.Online, rd.Drives.Total, a.quorum))
-	}
-	rd.Ready = len(rd.Reasons) == 0
-	status := http.StatusOK
-	if !rd.Ready {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, rd)
-}
-
-// driveOnline reports whether d is online, rechecking it once when it is
-// not and it can probe itself.
-func driveOnline(ctx context.Context, d node.Drive) (bool, string) {
-	u, err := d.Driver.Usage(ctx)
-	if err == nil && u.Online {
-		return true, ""
-	}
-	if rc, ok := d.Driver.(rechecker); ok {
-		rerr := rc.Recheck(ctx)
-		if rerr == nil {
-			return true, ""
-		}
-		err = rerr
-	}
-	switch {
-	case err != nil:
-		return false, err.Error()
-	case u.Err != nil:
-		return false, u.Err.Error()
-	}
-	return false, "offline"
-}
+// The admin listener (--admin-address) serves package admin's handler:
+// health, metrics and the admin API. This file starts the listener and
+// adapts S3 request events to the metrics.
 
 // writeQuorum is the number of drives a write needs online: k+1 with
 // parity (node's write quorum), k without.
@@ -236,15 +26,6 @@ func writeQuorum(sh erasure.Shape) int {
 		return sh.Data
 	}
 	return sh.Data + 1
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }
 
 // requestHooks fans one s3 request event out to every sink (metrics now,
@@ -274,30 +55,6 @@ func metricsSink(m *metrics.Metrics) func(s3.RequestEvent) {
 			ErrorCode: ev.ErrorCode, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut, Duration: ev.Duration,
 		})
 	}
-}
-
-// startingHandler answers the admin endpoints while the node is still
-// starting (opening drives, replaying the metastore, electing a leader):
-// live, not ready. Probes get honest answers from the first moment.
-func startingHandler(started time.Time) http.Handler {
-	r := httprouter.New()
-	r.GET("/health/live", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptime": time.Since(started).Round(time.Second).String()})
-	})
-	r.GET("/health/ready", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		writeJSON(w, http.StatusServiceUnavailable, readiness{Reasons: []string{"node: starting"}})
-	})
-	r.GET("/metrics", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-	})
-	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.HasPrefix(req.URL.Path, "/admin/") {
-			writeJSON(w, http.StatusServiceUnavailable, &apiError{Code: "ServiceUnavailable", Message: "node starting"})
-			return
-		}
-		http.NotFound(w, req)
-	})
-	return r
 }
 
 // swapHandler serves whichever handler was stored last.

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vaultaire/vaultaire/admin"
 )
 
 // adminCLITimeout bounds one admin CLI request.
@@ -51,6 +53,7 @@ Commands:
   container quota TENANT NAME
   container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
 
+` + adminAccountsUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
 0 means unlimited; options left out keep their value.
 (Usage records for billing: vaultaire usage export -h.)
@@ -126,7 +129,7 @@ func newAdminClient(endpoint, token, data string) (*adminClient, error) {
 // reportAdminErr prints an admin call's failure for prog and returns the
 // exit status: 0 none, 1 the API refused or could not be reached.
 func reportAdminErr(stderr io.Writer, prog string, err error) int {
-	var ae *apiError
+	var ae *admin.Error
 	switch {
 	case err == nil:
 		return 0
@@ -170,6 +173,9 @@ func subArgs(fs *flag.FlagSet, args []string, n int, usage string) ([]string, er
 func (c *adminClient) run(ctx context.Context, noun, verb string, args []string, asJSON bool, out io.Writer) error {
 	if noun == "cluster" {
 		return c.runCluster(ctx, verb, args, asJSON, out)
+	}
+	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
+		return err
 	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)
 	esc := url.PathEscape
@@ -325,7 +331,7 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 }
 
 // do sends one request and returns the body of a 2xx answer, or the
-// answer's error as an *apiError.
+// answer's error as an *admin.Error.
 func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -354,7 +360,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		ae := &apiError{Status: resp.StatusCode}
+		ae := &admin.Error{Status: resp.StatusCode}
 		if json.Unmarshal(raw, ae) != nil || ae.Message == "" {
 			ae.Code, ae.Message = http.StatusText(resp.StatusCode), strings.TrimSpace(string(raw))
 		}
@@ -394,7 +400,7 @@ func ts(t time.Time) string {
 
 func showTenants(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		list, err := unwrap[tenantJSON](raw, key)
+		list, err := unwrap[admin.Tenant](raw, key)
 		if err != nil {
 			return err
 		}
@@ -408,7 +414,7 @@ func showTenants(out io.Writer, key string) func([]byte) error {
 
 func showUsers(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		us, err := unwrap[userJSON](raw, key)
+		us, err := unwrap[admin.User](raw, key)
 		if err != nil {
 			return err
 		}
@@ -422,7 +428,7 @@ func showUsers(out io.Writer, key string) func([]byte) error {
 
 func showKeys(out io.Writer, key string) func([]byte) error {
 	return func(raw []byte) error {
-		ks, err := unwrap[keyJSON](raw, key)
+		ks, err := unwrap[admin.Key](raw, key)
 		if err != nil {
 			return err
 		}
@@ -440,7 +446,7 @@ func showKeys(out io.Writer, key string) func([]byte) error {
 
 func showNewKey(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var k newKeyJSON
+		var k admin.NewKey
 		if err := json.Unmarshal(raw, &k); err != nil {
 			return err
 		}
@@ -514,7 +520,7 @@ func limitText(n int64, unit string) string {
 
 func showLimits(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var l limitsJSON
+		var l admin.Limits
 		if err := json.Unmarshal(raw, &l); err != nil {
 			return err
 		}
@@ -541,7 +547,7 @@ func showLimits(out io.Writer) func([]byte) error {
 
 func showContainerQuota(out io.Writer) func([]byte) error {
 	return func(raw []byte) error {
-		var c containerQuotaJSON
+		var c admin.ContainerQuota
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return err
 		}

@@ -12,15 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/julienschmidt/httprouter"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -336,116 +335,6 @@ func (c *clusterNode) close() {
 	c.trans.Close()
 }
 
-// --- admin API: /admin/v1/cluster ---
-
-// clusterStatus is the answer of GET /admin/v1/cluster.
-type clusterStatus struct {
-	Node   string `json:"node"`   // the node that answered
-	Leader string `json:"leader"` // metadata Raft leader
-	// Shape is the erasure shape this node's PUTs use now ("8+4").
-	Shape string          `json:"erasure_shape"`
-	Nodes []clusterMember `json:"nodes"`
-}
-
-type clusterMember struct {
-	ID        string         `json:"id"`
-	State     string         `json:"state"`      // gossip: alive, suspect, dead, left
-	NodeState string         `json:"node_state"` // joining, active, draining, leaving
-	Version   string         `json:"version"`
-	RaftRole  string         `json:"raft_role"` // leader, voter, nonvoter, none
-	S3        string         `json:"s3_address"`
-	RPC       string         `json:"rpc_address"`
-	Admin     string         `json:"admin_address"`
-	Gossip    string         `json:"gossip_address"`
-	Drives    []clusterDrive `json:"drives"`
-}
-
-type clusterDrive struct {
-	ID     string `json:"id"`
-	Online bool   `json:"online"`
-	Total  int64  `json:"total_bytes"`
-	Free   int64  `json:"free_bytes"`
-}
-
-type clusterAdmin struct {
-	c      *clusterNode
-	meta   *metastore.Store
-	engine *node.Engine
-}
-
-func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
-	r.GET("/admin/v1/cluster", api.serve("ClusterStatus", ca.status))
-	r.POST("/admin/v1/cluster/nodes/:node/remove", api.serve("RemoveNode", ca.remove))
-}
-
-func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {
-	roles := node.RaftRoles(ca.meta)
-	_, leader := ca.meta.Leader()
-	st := clusterStatus{Node: ca.c.id, Leader: string(leader)}
-	if ca.engine != nil {
-		sh := ca.engine.WriteShape(ctx)
-		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
-	}
-	seen := map[string]bool{}
-	for _, m := range ca.c.members.Members() {
-		cm := clusterMember{
-			ID: m.ID, State: m.State.String(), NodeState: m.Meta.State.String(), Version: m.Meta.Version,
-			RaftRole: roles[m.ID], S3: m.Meta.S3Addr, RPC: m.Meta.RPCAddr, Admin: m.Meta.AdminAddr, Gossip: m.GossipAddr,
-		}
-		if cm.RaftRole == "" {
-			cm.RaftRole = "none"
-		}
-		for _, d := range m.Meta.Drives {
-			cm.Drives = append(cm.Drives, clusterDrive{ID: d.ID, Online: d.Online, Total: d.Total, Free: d.Free})
-		}
-		seen[m.ID] = true
-		st.Nodes = append(st.Nodes, cm)
-	}
-	// Raft members gossip has never heard of (since this node started).
-	for id, role := range roles {
-		if !seen[id] {
-			st.Nodes = append(st.Nodes, clusterMember{ID: id, State: "unknown", RaftRole: role})
-		}
-	}
-	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].ID < st.Nodes[j].ID })
-	return http.StatusOK, st, nil
-}
-
-// remove takes a node out of the metadata Raft group, asking the leader
-// over the cluster RPC when this node does not lead.
-func (ca *clusterAdmin) remove(ctx context.Context, call *adminCall) (int, any, error) {
-	id := call.p.ByName("node")
-	if m, ok := ca.c.members.Member(id); ok && m.State == cluster.MemberAlive && m.Meta.State != cluster.NodeLeaving {
-		return 0, nil, &apiError{Status: http.StatusConflict, Code: "NodeAlive", Message: fmt.Sprintf("node %s is alive: stop it first (it would rejoin)", id)}
-	}
-	err := node.RemoveNode(ca.meta, id)
-	if errors.Is(err, node.ErrNotRaftLeader) {
-		addr, _ := ca.meta.Leader()
-		if addr == "" {
-			return 0, nil, &apiError{Status: http.StatusServiceUnavailable, Code: "NoLeader", Message: "the cluster has no metadata leader"}
-		}
-		req, rerr := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+string(addr)+"/v1/cluster/remove/"+id, nil)
-		if rerr != nil {
-			return 0, nil, rerr
-		}
-		req.Header.Set(cluster.ProtoHeader, fmt.Sprint(cluster.ProtoVersion))
-		resp, rerr := ca.c.trans.Client().Do(req)
-		if rerr != nil {
-			return 0, nil, rerr
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return 0, nil, &apiError{Status: http.StatusBadGateway, Code: "RemoveFailed", Message: strings.TrimSpace(string(body))}
-		}
-		err = nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, map[string]string{"removed": id}, nil
-}
-
 // --- CLI: vaultaire cluster status|remove ---
 
 const clusterUsage = `Usage: vaultaire cluster [flags] <command>
@@ -497,7 +386,7 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 			_, err = out.Write(raw)
 			return err
 		}
-		var st clusterStatus
+		var st admin.ClusterStatus
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return err
 		}

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/vaultaire/vaultaire/admin"
 )
 
 // The cluster tests start real `vaultaire server` processes, each on its
@@ -151,6 +153,9 @@ func (s *server) alive() bool {
 		return true
 	}
 }
+
+// clusterStatus is the admin API's answer, with the tests' helpers.
+type clusterStatus admin.ClusterStatus
 
 // status asks node i's admin API for the cluster status.
 func (c *testCluster) status(i int) (clusterStatus, error) {

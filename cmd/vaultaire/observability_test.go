@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) {
 	// Every test server picks free ports for its admin, RPC and gossip
 	// listeners, so tests run in parallel and beside a developer's node.
-	for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS"} {
+	for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS", "VAULTAIRE_CONSOLE_ADDRESS"} {
 		if os.Getenv(name) == "" {
 			os.Setenv(name, "127.0.0.1:0")
 		}

@@ -118,7 +118,7 @@ func tryStartServer(t *testing.T, host, dir string, env []string, args ...string
 	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
 	if host != "127.0.0.1" {
-		for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS"} {
+		for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS", "VAULTAIRE_CONSOLE_ADDRESS"} {
 			s.cmd.Env = append(s.cmd.Env, name+"="+net.JoinHostPort(host, "0"))
 		}
 	}

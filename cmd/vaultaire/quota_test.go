@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/tenancy"
 )
 
@@ -208,7 +209,7 @@ func TestRateOverrideAndUsageExport(t *testing.T) {
 	if got := limitOf(); got != "37" {
 		t.Fatalf("X-RateLimit-Limit after override %q, want 37", got)
 	}
-	var lim limitsJSON
+	var lim admin.Limits
 	if err := json.Unmarshal([]byte(a.cli(t, 0, "--json", "tenant", "limits", "acme")), &lim); err != nil || !lim.RateOverride || lim.Burst != 37 {
 		t.Fatalf("limits JSON %+v: %v", lim, err)
 	}
@@ -261,7 +262,7 @@ func TestRateOverrideAndUsageExport(t *testing.T) {
 	waitAdmin(t, a.admin)
 
 	jsonOut, _ := a.usageCLI(t, 0, "--tenant", "acme", "--format", "json", "--from", time.Now().UTC().Format(time.DateOnly))
-	var u usageJSON
+	var u admin.Usage
 	if err := json.Unmarshal([]byte(jsonOut), &u); err != nil {
 		t.Fatalf("usage JSON: %v\n%s", err, jsonOut)
 	}

@@ -18,7 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
+	"github.com/vaultaire/vaultaire/console"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -58,6 +60,12 @@ type serverFlags struct {
 	auditFile   string
 	auditHook   string
 	auditToken  string
+	consoleAddr string
+	plans       string
+	stripeKey   string
+	stripeHook  string
+	stripeGrace time.Duration
+	stripeURL   string
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -99,6 +107,12 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
 	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
 	fs.StringVar(&f.auditToken, "audit-webhook-token", "", "bearer token for --audit-webhook")
+	fs.StringVar(&f.consoleAddr, "console-address", "127.0.0.1:9004", "web console listen `host:port` (empty: off); served over TLS with --tls-cert")
+	fs.StringVar(&f.plans, "plans", "", "plan catalog `file` (JSON; default: a free tier and a pay-as-you-go standard plan)")
+	fs.StringVar(&f.stripeKey, "stripe-key", "", "Stripe secret API `key`: bill plans with stripe_prices through Stripe (prefer VAULTAIRE_STRIPE_KEY)")
+	fs.StringVar(&f.stripeHook, "stripe-webhook-secret", "", "`secret` of the Stripe webhook endpoint at <console>/billing/webhook (prefer VAULTAIRE_STRIPE_WEBHOOK_SECRET)")
+	fs.DurationVar(&f.stripeGrace, "stripe-grace", 72*time.Hour, "how long a tenant whose payment failed stays active before suspension")
+	fs.StringVar(&f.stripeURL, "stripe-api-url", "", "Stripe API `url` (default Stripe's; for stripe-mock)")
 	fs.StringVar(&f.rpcAddr, "rpc-address", "127.0.0.1:9002", "cluster RPC listen `host:port` (mutual TLS from the cluster secret; carries Raft, shard streams and forwarding)")
 	fs.StringVar(&f.rpcAdvertise, "rpc-advertise", "", "RPC `host:port` other nodes dial (default: the bound --rpc-address)")
 	fs.StringVar(&f.gossipAddr, "gossip-address", "127.0.0.1:9003", "gossip listen `host:port` (UDP and TCP)")
@@ -179,6 +193,10 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	plans, err := loadPlans(f.plans)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(f.data, 0o750); err != nil {
 		return err
 	}
@@ -200,7 +218,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	// The admin listener comes up first, so liveness answers while the
 	// node starts; readiness says "starting" until everything is open.
-	adminH := newSwapHandler(startingHandler(time.Now()))
+	adminH := newSwapHandler(admin.Starting(time.Now()))
 	adminAddr := ""
 	if f.adminAddr != "" {
 		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
@@ -338,10 +356,13 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if localShape.Data == 0 {
 		localShape.Data, localShape.Parity = node.AutoShape([]int{len(drives)})
 	}
-	adm := newAdmin(reg, eng, meta, drives, writeQuorum(localShape), f.metricsTok, log.With("component", "admin"))
-	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
-	adm.cluster = &clusterAdmin{c: cn, meta: meta, engine: eng}
-	adminH.set(adm.handler())
+	adm := admin.New(admin.Config{
+		NodeID: nodeID, Engine: eng, Meta: meta, Metrics: reg,
+		Drives: drives, WriteQuorum: writeQuorum(localShape), MetricsToken: f.metricsTok,
+		Token: admTok, Audit: auditLog, Members: cn.members, RPCClient: cn.trans.Client(),
+		Plans: plans, Logger: log,
+	})
+	adminH.set(adm.Handler())
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
 	// its share, the limit divided by the live nodes (see docs/design.md).
@@ -361,7 +382,40 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	defer tn.close()
-	adm.api.tenancy.Store(tn)
+	adm.SetTenancy(tn)
+
+	// Stripe, when configured: the leader's billing loop, and webhooks on
+	// every node's console.
+	var webhook http.Handler
+	if f.stripeKey != "" {
+		stop, hook, err := startStripe(f, nodeID, eng, tn, plans, auditLog, log.With("component", "stripe"))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		webhook = hook
+	}
+
+	// The web console, on every node.
+	consoleAddr := ""
+	if f.consoleAddr != "" {
+		con, err := newConsole(consoleWiring{f: f, secret: secret, nodeID: nodeID, eng: eng, adm: adm, tn: tn, plans: plans, limiter: limiter, webhook: webhook, log: log},
+			func(c *console.Config) { c.Metrics, c.Audit = reg, auditLog })
+		if err != nil {
+			return err
+		}
+		defer con.Close()
+		stopConsole, addr, err := serveConsole(f, con, log.With("component", "console"))
+		if err != nil {
+			return err
+		}
+		consoleAddr = addr
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			stopConsole(sctx)
+		}()
+	}
 
 	api, err := s3.New(s3.Config{
 		Region: f.region, ExtraRegions: f.regions, Domain: f.domain, Logger: log.With("component", "s3"),
@@ -391,6 +445,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 			where = "kept in " + adminTokenFile
 		}
 		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", adminAddr, where, adminAddr, f.data)
+	}
+	if consoleAddr != "" {
+		fmt.Fprintf(stdout, "Web console at %s://%s/ (operators: vaultaire admin operator create NAME --password -)\n\n", scheme, consoleAddr)
 	}
 	log.Info("serving S3", "endpoint", endpoint, "node", nodeID, "drives", len(drives), "erasure", f.erasure)
 

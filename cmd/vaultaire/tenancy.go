@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
 	"github.com/vaultaire/vaultaire/tenancy"
@@ -23,6 +24,7 @@ const usageFlushTimeout = 10 * time.Second
 var (
 	_ s3.QuotaChecker = (*node.Engine)(nil)
 	_ s3.ByteLimiter  = (*tenancy.Limiter)(nil)
+	_ admin.Tenancy   = (*tenantRuntime)(nil)
 )
 
 // tenantRuntime is the per-node wiring of tenant limits and metering:
@@ -64,7 +66,7 @@ func startTenancy(ctx context.Context, eng *node.Engine, limiter *tenancy.Limite
 		base: map[string]tenancy.Limit{node.RootTenant: {}},
 	}
 	t.mu.applied = make(map[string]tenancy.Limit)
-	if err := t.refresh(ctx); err != nil {
+	if err := t.Refresh(ctx); err != nil {
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
@@ -83,7 +85,7 @@ func startTenancy(ctx context.Context, eng *node.Engine, limiter *tenancy.Limite
 			case <-bg.Done():
 				return
 			case <-tick.C:
-				if err := t.refresh(bg); err != nil && bg.Err() == nil {
+				if err := t.Refresh(bg); err != nil && bg.Err() == nil {
 					log.Warn("tenant limits not refreshed", "err", err)
 				}
 			}
@@ -92,10 +94,10 @@ func startTenancy(ctx context.Context, eng *node.Engine, limiter *tenancy.Limite
 	return t, nil
 }
 
-// refresh applies the replicated limits of every tenant to the limiter:
+// Refresh applies the replicated limits of every tenant to the limiter:
 // overrides for tenants that have them, the default again for tenants
 // whose override was removed.
-func (t *tenantRuntime) refresh(ctx context.Context) error {
+func (t *tenantRuntime) Refresh(ctx context.Context) error {
 	all, err := t.eng.AllTenantLimits(ctx)
 	if err != nil {
 		return err
@@ -105,7 +107,7 @@ func (t *tenantRuntime) refresh(ctx context.Context) error {
 		want[id] = l
 	}
 	for _, tl := range all {
-		if lim, ok := tl.Tenancy(t.defaultFor(tl.Tenant)); ok {
+		if lim, ok := tl.Tenancy(t.DefaultFor(tl.Tenant)); ok {
 			want[tl.Tenant] = lim
 		}
 	}
@@ -126,9 +128,9 @@ func (t *tenantRuntime) refresh(ctx context.Context) error {
 	return nil
 }
 
-// defaultFor is the limit a tenant without a rate override gets: its
+// DefaultFor is the limit a tenant without a rate override gets: its
 // built-in one (the root tenant's), else the server's default.
-func (t *tenantRuntime) defaultFor(tenant string) tenancy.Limit {
+func (t *tenantRuntime) DefaultFor(tenant string) tenancy.Limit {
 	if b, ok := t.base[tenant]; ok {
 		return b
 	}
@@ -146,9 +148,12 @@ func (t *tenantRuntime) onRequest(ev s3.RequestEvent) {
 	}
 }
 
-// flush reports this node's metered usage now (the admin usage endpoint
+// DefaultLimit is the server's default rate (--rate-limit, --rate-burst).
+func (t *tenantRuntime) DefaultLimit() tenancy.Limit { return t.def }
+
+// Flush reports this node's metered usage now (the admin usage endpoint
 // calls it so an export includes this node's latest requests).
-func (t *tenantRuntime) flush(ctx context.Context) error {
+func (t *tenantRuntime) Flush(ctx context.Context) error {
 	return t.metering.Flush(ctx)
 }
 

@@ -18,6 +18,8 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/vaultaire/vaultaire/admin"
 )
 
 // Tenancy in a cluster: tenants, users, keys, limits and quotas are
@@ -171,7 +173,7 @@ func TestClusterTenancyReplicates(t *testing.T) {
 		t.Fatalf("deleting the deleted key via node 2: %v", m)
 	}
 	var keys struct {
-		Keys []keyJSON `json:"keys"`
+		Keys []admin.Key `json:"keys"`
 	}
 	reJSON(t, c.tenancyCall(t, 1, "GET", "/admin/v1/tenants/acme/keys", "", http.StatusOK), &keys)
 	if len(keys.Keys) != 1 || keys.Keys[0].AccessKeyID != key || !keys.Keys[0].Enabled {
@@ -180,7 +182,7 @@ func TestClusterTenancyReplicates(t *testing.T) {
 
 	// Rate limits: set via node 2, read back via node 0.
 	c.tenancyCall(t, 2, "PUT", "/admin/v1/tenants/acme/limits", `{"requests_per_sec":50,"burst":37,"bytes_out_per_sec":1048576}`, http.StatusOK)
-	var lim limitsJSON
+	var lim admin.Limits
 	reJSON(t, c.tenancyCall(t, 0, "GET", "/admin/v1/tenants/acme/limits", "", http.StatusOK), &lim)
 	if !lim.RateOverride || lim.RequestsPerSec != 50 || lim.Burst != 37 || lim.BytesOutPerSec != 1<<20 || lim.BytesInPerSec != 0 {
 		t.Fatalf("limits via node 0 after setting them via node 2: %+v", lim)
@@ -257,7 +259,7 @@ func TestClusterTenancyReplicates(t *testing.T) {
 
 	// Container quota: set via node 1, read via node 2, enforced via 0.
 	c.tenancyCall(t, 1, "PUT", "/admin/v1/tenants/acme/containers/photos/quota", `{"max_artifacts":6,"max_bytes":1000}`, http.StatusOK)
-	var cq containerQuotaJSON
+	var cq admin.ContainerQuota
 	reJSON(t, c.tenancyCall(t, 2, "GET", "/admin/v1/tenants/acme/containers/photos/quota", "", http.StatusOK), &cq)
 	if cq.Container != "photos" || cq.Quota.MaxArtifacts != 6 || cq.Quota.MaxBytes != 1000 || cq.Usage.Artifacts != 5 || cq.Usage.Bytes != used+51 {
 		t.Fatalf("container quota via node 2: %+v", cq)

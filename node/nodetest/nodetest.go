@@ -5,6 +5,7 @@
 package nodetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,15 @@ type Options struct {
 	// MetaNow is the metastore's proposer clock (object lock decisions,
 	// usage hours); nil is time.Now.
 	MetaNow func() time.Time
+	// PasswordCost is the bcrypt cost of password hashes; 0 means
+	// MinPasswordCost, which keeps tests fast (benchmarks of logins set
+	// node.PasswordCost).
+	PasswordCost int
 }
+
+// MinPasswordCost is bcrypt's lowest cost, what test nodes hash with
+// unless Options.PasswordCost says otherwise.
+const MinPasswordCost = 4
 
 // Node is a running test node.
 type Node struct {
@@ -129,6 +138,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
 		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
+		PasswordCost: cmp.Or(opts.PasswordCost, MinPasswordCost),
 	})
 	if err != nil {
 		meta.Close()

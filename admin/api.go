@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"context"
@@ -20,43 +20,10 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/vaultaire/vaultaire/audit"
+	"github.com/vaultaire/vaultaire/billing"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/tenancy"
 )
-
-// The admin API manages tenants, users and access keys over JSON on the
-// admin listener. Every route needs "Authorization: Bearer <admin token>"
-// (--admin-token, else generated once into --data/admin.token); the token
-// is not an S3 key and S3 keys do not open it.
-//
-//	POST   /admin/v1/tenants                       {id, name, plan}
-//	GET    /admin/v1/tenants
-//	GET    /admin/v1/tenants/:tenant
-//	POST   /admin/v1/tenants/:tenant/suspend
-//	POST   /admin/v1/tenants/:tenant/resume
-//	POST   /admin/v1/tenants/:tenant/users         {name, password?}
-//	GET    /admin/v1/tenants/:tenant/users
-//	POST   /admin/v1/tenants/:tenant/users/:user/keys  -> {access_key_id, secret_key, ...}
-//	GET    /admin/v1/tenants/:tenant/keys
-//	POST   /admin/v1/keys/:key/disable
-//	POST   /admin/v1/keys/:key/enable
-//	DELETE /admin/v1/keys/:key
-//	GET    /admin/v1/tenants/:tenant/limits        limits, quota and usage
-//	PUT    /admin/v1/tenants/:tenant/limits        {requests_per_sec?, burst?, bytes_in_per_sec?, bytes_out_per_sec?, default?}
-//	PUT    /admin/v1/tenants/:tenant/quota         {max_bytes?, max_artifacts?, max_egress_bytes_per_month?}
-//	GET    /admin/v1/tenants/:tenant/containers/:container/quota
-//	PUT    /admin/v1/tenants/:tenant/containers/:container/quota  {max_bytes?, max_artifacts?}
-//	GET    /admin/v1/tenants/:tenant/usage?from=&to=  hourly usage records in [from, to) and GB-months
-//
-// Limits and quotas are partial updates: fields left out keep their
-// value; 0 means unlimited; "default": true drops the request-rate
-// override (the server's --rate-limit applies again).
-//
-// Errors are {"error": message, "code": code} with 400 (bad request),
-// 401 (no or wrong token), 404 (no such tenant, user or key), 409 (exists),
-// 503 (no metadata leader) or 500. Every request, refused ones included,
-// becomes an audit event with admin=true. Secrets appear only in the body
-// of the key-creation answer, never in logs or audit events.
 
 // adminBodyLimit caps admin request bodies: they are a few short strings.
 const adminBodyLimit = 64 << 10
@@ -74,6 +41,20 @@ var (
 	accessKeyRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 )
 
+// Tenancy is this node's runtime of tenant limits and usage metering
+// (cmd/vaultaire wires it): the admin API applies limit changes to it at
+// once and flushes its meter before a usage read.
+type Tenancy interface {
+	// DefaultLimit is the server's default rate (--rate-limit, --rate-burst).
+	DefaultLimit() tenancy.Limit
+	// DefaultFor is the limit a tenant without a rate override gets.
+	DefaultFor(tenant string) tenancy.Limit
+	// Refresh applies the replicated limits to this node's limiter now.
+	Refresh(ctx context.Context) error
+	// Flush reports this node's metered usage now.
+	Flush(ctx context.Context) error
+}
+
 // adminAPI serves /admin/v1.
 type adminAPI struct {
 	eng    *node.Engine
@@ -81,22 +62,25 @@ type adminAPI struct {
 	audit  *audit.Logger
 	nodeID string
 	log    *slog.Logger
+	// plans is the catalog tenants' plans come from.
+	plans billing.Catalog
 	// tenancy applies limit changes to this node's limiter at once and
 	// flushes its usage meter before a usage read (nil until started).
-	tenancy atomic.Pointer[tenantRuntime]
+	tenancy atomic.Pointer[Tenancy]
 }
 
-// apiError is an error the API answers with as it is.
-type apiError struct {
+// Error is an error the API answers with as it is, and the body of every
+// refusal: {"error": message, "code": code}.
+type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
 	Message string `json:"error"`
 }
 
-func (e *apiError) Error() string { return e.Message }
+func (e *Error) Error() string { return e.Message }
 
-func badRequest(code, format string, args ...any) *apiError {
-	return &apiError{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
+func badRequest(code, format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // adminCall is the context of one admin request: its audit event is filled
@@ -108,6 +92,12 @@ type adminCall struct {
 }
 
 type adminHandler func(ctx context.Context, c *adminCall) (status int, body any, err error)
+
+// rawBody is an answer that is not JSON (an invoice as CSV).
+type rawBody struct {
+	contentType string
+	data        []byte
+}
 
 func (a *adminAPI) register(r *httprouter.Router) {
 	const v1 = "/admin/v1"
@@ -129,6 +119,7 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.GET(v1+"/tenants/:tenant/containers/:container/quota", a.serve("GetContainerQuota", a.getContainerQuota))
 	r.PUT(v1+"/tenants/:tenant/containers/:container/quota", a.serve("SetContainerQuota", a.setContainerQuota))
 	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
+	a.registerAccounts(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.
@@ -143,7 +134,7 @@ func (a *adminAPI) serve(op string, h adminHandler) httprouter.Handle {
 		status, body, err := http.StatusUnauthorized, any(nil), error(nil)
 		if a.token == "" || !bearerOK(r, a.token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="vaultaire-admin"`)
-			err = &apiError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "missing or wrong admin token"}
+			err = &Error{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: "missing or wrong admin token"}
 		} else {
 			r.Body = http.MaxBytesReader(w, r.Body, adminBodyLimit)
 			ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
@@ -159,14 +150,21 @@ func (a *adminAPI) serve(op string, h adminHandler) httprouter.Handle {
 		if a.audit != nil {
 			a.audit.Emit(*ev)
 		}
+		if rb, ok := body.(rawBody); ok {
+			w.Header().Set("Content-Type", rb.contentType)
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(status)
+			_, _ = w.Write(rb.data)
+			return
+		}
 		writeJSON(w, status, body)
 	}
 }
 
 // translate maps an error to its API answer; unknown errors become
 // InternalError and are logged, never shown.
-func (a *adminAPI) translate(err error, ev *audit.Event) *apiError {
-	var ae *apiError
+func (a *adminAPI) translate(err error, ev *audit.Event) *Error {
+	var ae *Error
 	if errors.As(err, &ae) {
 		return ae
 	}
@@ -183,6 +181,10 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *apiError {
 		{node.ErrUserExists, http.StatusConflict, "UserExists"},
 		{node.ErrInvalidArgument, http.StatusBadRequest, "InvalidArgument"},
 		{node.ErrUnavailable, http.StatusServiceUnavailable, "ServiceUnavailable"},
+		{node.ErrOperatorNotFound, http.StatusNotFound, "OperatorNotFound"},
+		{node.ErrOperatorExists, http.StatusConflict, "OperatorExists"},
+		{node.ErrTenantNotEmpty, http.StatusConflict, "TenantNotEmpty"},
+		{node.ErrUpgradeRequired, http.StatusConflict, "UpgradeRequired"},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.err) {
@@ -190,11 +192,11 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *apiError {
 			if t.status == http.StatusNotFound || strings.Contains(msg, "metastore:") {
 				msg = t.err.Error() // no internals in answers
 			}
-			return &apiError{Status: t.status, Code: t.code, Message: strings.TrimPrefix(msg, "node: ")}
+			return &Error{Status: t.status, Code: t.code, Message: strings.TrimPrefix(msg, "node: ")}
 		}
 	}
 	a.log.Error("admin request failed", "request_id", ev.RequestID, "op", ev.Operation, "err", err)
-	return &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: "internal error (request " + ev.RequestID + ")"}
+	return &Error{Status: http.StatusInternalServerError, Code: "InternalError", Message: "internal error (request " + ev.RequestID + ")"}
 }
 
 // decode reads exactly one JSON object into v, refusing unknown fields and
@@ -255,29 +257,29 @@ func checkLabel(what, s string) error {
 	return nil
 }
 
-// JSON forms of the answers.
+// JSON forms of the answers (the admin CLI decodes them too).
 type (
-	tenantJSON struct {
+	Tenant struct {
 		ID      string    `json:"id"`
 		Name    string    `json:"name"`
 		Plan    string    `json:"plan"`
 		State   string    `json:"state"`
 		Created time.Time `json:"created"`
 	}
-	userJSON struct {
+	User struct {
 		Tenant      string    `json:"tenant"`
 		Name        string    `json:"name"`
 		HasPassword bool      `json:"has_password"`
 		Created     time.Time `json:"created"`
 	}
-	keyJSON struct {
+	Key struct {
 		AccessKeyID string    `json:"access_key_id"`
 		Tenant      string    `json:"tenant"`
 		User        string    `json:"user"`
 		Enabled     bool      `json:"enabled"`
 		Created     time.Time `json:"created,omitzero"`
 	}
-	newKeyJSON struct {
+	NewKey struct {
 		AccessKeyID string `json:"access_key_id"`
 		SecretKey   string `json:"secret_key"`
 		Tenant      string `json:"tenant"`
@@ -285,12 +287,12 @@ type (
 	}
 )
 
-func toTenantJSON(t node.TenantInfo) tenantJSON {
-	return tenantJSON{ID: t.ID, Name: t.Name, Plan: t.Plan, State: t.State, Created: t.Created.UTC()}
+func toTenantJSON(t node.TenantInfo) Tenant {
+	return Tenant{ID: t.ID, Name: t.Name, Plan: t.Plan, State: t.State, Created: t.Created.UTC()}
 }
 
-func toKeyJSON(k node.AccessKeyInfo) keyJSON {
-	return keyJSON{AccessKeyID: k.ID, Tenant: k.Tenant, User: k.User, Enabled: k.Enabled, Created: k.Created.UTC()}
+func toKeyJSON(k node.AccessKeyInfo) Key {
+	return Key{AccessKeyID: k.ID, Tenant: k.Tenant, User: k.User, Enabled: k.Enabled, Created: k.Created.UTC()}
 }
 
 func (a *adminAPI) createTenant(ctx context.Context, c *adminCall) (int, any, error) {
@@ -316,11 +318,19 @@ func (a *adminAPI) createTenant(ctx context.Context, c *adminCall) (int, any, er
 		in.Name = in.ID
 	}
 	if in.Plan == "" {
-		in.Plan = "standard"
+		in.Plan = a.plans.Default
 	}
 	t, err := a.eng.CreateTenant(ctx, in.ID, in.Name, in.Plan)
 	if err != nil {
 		return 0, nil, err
+	}
+	// A plan of the catalog brings its limits at once; another label
+	// (from before plans existed) is kept as it is.
+	if p, perr := a.plans.Plan(in.Plan); perr == nil {
+		if t, err = AssignPlan(ctx, a.eng, in.ID, p); err != nil {
+			return 0, nil, err
+		}
+		a.applyNow(ctx)
 	}
 	return http.StatusCreated, toTenantJSON(t), nil
 }
@@ -330,7 +340,7 @@ func (a *adminAPI) listTenants(ctx context.Context, _ *adminCall) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]tenantJSON, len(ts))
+	out := make([]Tenant, len(ts))
 	for i, t := range ts {
 		out[i] = toTenantJSON(t)
 	}
@@ -386,7 +396,7 @@ func (a *adminAPI) createUser(ctx context.Context, c *adminCall) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, userJSON{Tenant: u.Tenant, Name: u.Name, HasPassword: u.HasPassword, Created: u.Created.UTC()}, nil
+	return http.StatusCreated, User{Tenant: u.Tenant, Name: u.Name, HasPassword: u.HasPassword, Created: u.Created.UTC()}, nil
 }
 
 func (a *adminAPI) listUsers(ctx context.Context, c *adminCall) (int, any, error) {
@@ -398,9 +408,9 @@ func (a *adminAPI) listUsers(ctx context.Context, c *adminCall) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]userJSON, len(us))
+	out := make([]User, len(us))
 	for i, u := range us {
-		out[i] = userJSON{Tenant: u.Tenant, Name: u.Name, HasPassword: u.HasPassword, Created: u.Created.UTC()}
+		out[i] = User{Tenant: u.Tenant, Name: u.Name, HasPassword: u.HasPassword, Created: u.Created.UTC()}
 	}
 	return http.StatusOK, map[string]any{"users": out}, nil
 }
@@ -420,7 +430,7 @@ func (a *adminAPI) createKey(ctx context.Context, c *adminCall) (int, any, error
 		return 0, nil, err
 	}
 	c.ev.AccessKeyID = cred.AccessKeyID
-	return http.StatusCreated, newKeyJSON{AccessKeyID: cred.AccessKeyID, SecretKey: cred.Secret, Tenant: cred.Tenant, User: cred.User}, nil
+	return http.StatusCreated, NewKey{AccessKeyID: cred.AccessKeyID, SecretKey: cred.Secret, Tenant: cred.Tenant, User: cred.User}, nil
 }
 
 func (a *adminAPI) listKeys(ctx context.Context, c *adminCall) (int, any, error) {
@@ -432,7 +442,7 @@ func (a *adminAPI) listKeys(ctx context.Context, c *adminCall) (int, any, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]keyJSON, len(ks))
+	out := make([]Key, len(ks))
 	for i, k := range ks {
 		out[i] = toKeyJSON(k)
 	}
@@ -480,65 +490,65 @@ func newAdminRequestID() string {
 func (a *adminAPI) notFound(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/admin/") && (a.token == "" || !bearerOK(r, a.token)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vaultaire-admin"`)
-		writeJSON(w, http.StatusUnauthorized, &apiError{Code: "Unauthorized", Message: "missing or wrong admin token"})
+		writeJSON(w, http.StatusUnauthorized, &Error{Code: "Unauthorized", Message: "missing or wrong admin token"})
 		return
 	}
 	if w.Header().Get("Allow") != "" {
-		writeJSON(w, http.StatusMethodNotAllowed, &apiError{Code: "MethodNotAllowed", Message: r.Method + " not allowed on " + r.URL.Path})
+		writeJSON(w, http.StatusMethodNotAllowed, &Error{Code: "MethodNotAllowed", Message: r.Method + " not allowed on " + r.URL.Path})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, &apiError{Code: "NoSuchRoute", Message: "no such route"})
+	writeJSON(w, http.StatusNotFound, &Error{Code: "NoSuchRoute", Message: "no such route"})
 }
 
 // --- limits and quotas ---
 
 type (
-	quotaJSON struct {
+	Quota struct {
 		MaxBytes               int64 `json:"max_bytes"`
 		MaxArtifacts           int64 `json:"max_artifacts"`
 		MaxEgressBytesPerMonth int64 `json:"max_egress_bytes_per_month,omitempty"`
 	}
-	usageNowJSON struct {
+	UsageNow struct {
 		Bytes            int64 `json:"bytes"`
 		Artifacts        int64 `json:"artifacts"`
 		UploadBytes      int64 `json:"upload_bytes"`
 		MonthEgressBytes int64 `json:"month_egress_bytes,omitempty"`
 	}
-	limitsJSON struct {
+	Limits struct {
 		Tenant string `json:"tenant"`
 		// RateOverride false: RequestsPerSec and Burst are this node's
 		// default (--rate-limit, --rate-burst).
-		RateOverride   bool         `json:"rate_override"`
-		RequestsPerSec float64      `json:"requests_per_sec"`
-		Burst          int          `json:"burst"`
-		BytesInPerSec  int64        `json:"bytes_in_per_sec"`
-		BytesOutPerSec int64        `json:"bytes_out_per_sec"`
-		Quota          quotaJSON    `json:"quota"`
-		Usage          usageNowJSON `json:"usage"`
+		RateOverride   bool     `json:"rate_override"`
+		RequestsPerSec float64  `json:"requests_per_sec"`
+		Burst          int      `json:"burst"`
+		BytesInPerSec  int64    `json:"bytes_in_per_sec"`
+		BytesOutPerSec int64    `json:"bytes_out_per_sec"`
+		Quota          Quota    `json:"quota"`
+		Usage          UsageNow `json:"usage"`
 	}
-	containerQuotaJSON struct {
-		Tenant    string       `json:"tenant"`
-		Container string       `json:"container"`
-		Quota     quotaJSON    `json:"quota"`
-		Usage     usageNowJSON `json:"usage"`
+	ContainerQuota struct {
+		Tenant    string   `json:"tenant"`
+		Container string   `json:"container"`
+		Quota     Quota    `json:"quota"`
+		Usage     UsageNow `json:"usage"`
 	}
 )
 
-func (a *adminAPI) limitsAnswer(ctx context.Context, tl node.TenantLimits) (limitsJSON, error) {
+func (a *adminAPI) limitsAnswer(ctx context.Context, tl node.TenantLimits) (Limits, error) {
 	u, err := a.eng.TenantUsage(ctx, tl.Tenant)
 	if err != nil {
-		return limitsJSON{}, err
+		return Limits{}, err
 	}
-	out := limitsJSON{
+	out := Limits{
 		Tenant: tl.Tenant, RateOverride: tl.Override,
 		RequestsPerSec: tl.Limit.RequestsPerSec, Burst: tl.Limit.Burst,
 		BytesInPerSec: tl.Limit.BytesInPerSec, BytesOutPerSec: tl.Limit.BytesOutPerSec,
-		Quota: quotaJSON{MaxBytes: tl.Quota.MaxBytes, MaxArtifacts: tl.Quota.MaxArtifacts, MaxEgressBytesPerMonth: tl.Quota.MaxEgressBytesPerMonth},
-		Usage: usageNowJSON{Bytes: u.Bytes, Artifacts: u.Artifacts, UploadBytes: u.UploadBytes, MonthEgressBytes: u.MonthEgressBytes},
+		Quota: Quota{MaxBytes: tl.Quota.MaxBytes, MaxArtifacts: tl.Quota.MaxArtifacts, MaxEgressBytesPerMonth: tl.Quota.MaxEgressBytesPerMonth},
+		Usage: UsageNow{Bytes: u.Bytes, Artifacts: u.Artifacts, UploadBytes: u.UploadBytes, MonthEgressBytes: u.MonthEgressBytes},
 	}
 	if !tl.Override {
 		if tn := a.tenancy.Load(); tn != nil {
-			def := tn.defaultFor(tl.Tenant)
+			def := (*tn).DefaultFor(tl.Tenant)
 			out.RequestsPerSec, out.Burst = def.RequestsPerSec, def.Burst
 		}
 	}
@@ -606,7 +616,8 @@ func (a *adminAPI) setLimits(ctx context.Context, c *adminCall) (int, any, error
 	if in.RequestsPerSec != nil || in.Burst != nil {
 		if !override { // a new override starts from the default
 			if tn := a.tenancy.Load(); tn != nil {
-				lim.RequestsPerSec, lim.Burst = tn.def.RequestsPerSec, tn.def.Burst
+				def := (*tn).DefaultLimit()
+				lim.RequestsPerSec, lim.Burst = def.RequestsPerSec, def.Burst
 			}
 		}
 		override = true
@@ -642,7 +653,7 @@ func (a *adminAPI) setLimits(ctx context.Context, c *adminCall) (int, any, error
 // take it at their next refresh (limitsRefreshInterval).
 func (a *adminAPI) applyNow(ctx context.Context) {
 	if tn := a.tenancy.Load(); tn != nil {
-		if err := tn.refresh(ctx); err != nil {
+		if err := (*tn).Refresh(ctx); err != nil {
 			a.log.Warn("limits not applied at once; the next refresh will", "err", err)
 		}
 	}
@@ -707,11 +718,11 @@ func containerParam(c *adminCall) (string, error) {
 	return name, nil
 }
 
-func toContainerQuotaJSON(cq node.ContainerQuota) containerQuotaJSON {
-	return containerQuotaJSON{
+func toContainerQuotaJSON(cq node.ContainerQuota) ContainerQuota {
+	return ContainerQuota{
 		Tenant: cq.Tenant, Container: cq.Container,
-		Quota: quotaJSON{MaxBytes: cq.Quota.MaxBytes, MaxArtifacts: cq.Quota.MaxArtifacts},
-		Usage: usageNowJSON{Bytes: cq.Usage.Bytes, Artifacts: cq.Usage.Artifacts, UploadBytes: cq.Usage.UploadBytes},
+		Quota: Quota{MaxBytes: cq.Quota.MaxBytes, MaxArtifacts: cq.Quota.MaxArtifacts},
+		Usage: UsageNow{Bytes: cq.Usage.Bytes, Artifacts: cq.Usage.Artifacts, UploadBytes: cq.Usage.UploadBytes},
 	}
 }
 
