@@ -581,7 +581,7 @@ func TestETagMismatchOnPut(t *testing.T) {
 	mustRead(t, opaque, "x", 0, -1, []byte("data"))
 }
 
-// TestPutMemoryBounded streams 64 MiB through a multipart Put and checks
+// TestPutMemoryBounded streams 40 MiB through a multipart Put and checks
 // that neither the heap in use nor the bytes allocated grow by more than
 // PartConcurrency part buffers (plus slack for the SDK and the test).
 func TestPutMemoryBounded(t *testing.T) {
@@ -589,7 +589,7 @@ func TestPutMemoryBounded(t *testing.T) {
 	cfg := testConfig(remote, remote.Endpoint, remote.NewBucket(t), "")
 	cfg.PartConcurrency = 2
 	d := newDriver(t, cfg)
-	const size = 64 << 20
+	const size = 40 << 20 // 8 parts: four times the bound
 	const slack = 4 << 20
 	bound := uint64(cfg.PartConcurrency)*uint64(cfg.PartSize) + slack
 	var ms runtime.MemStats
@@ -617,7 +617,7 @@ func TestPutMemoryBounded(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	allocated := ms.TotalAlloc - alloc0
 	grew := peak - min(peak, base)
-	t.Logf("64 MiB multipart Put: heap in use grew %.1f MiB at most, %.1f MiB allocated; bound %.1f MiB (%d parts of %d MiB + slack)",
+	t.Logf("40 MiB multipart Put: heap in use grew %.1f MiB at most, %.1f MiB allocated; bound %.1f MiB (%d parts of %d MiB + slack)",
 		float64(grew)/(1<<20), float64(allocated)/(1<<20), float64(bound)/(1<<20), cfg.PartConcurrency, cfg.PartSize>>20)
 	if grew > bound {
 		t.Errorf("heap in use grew by %d bytes, bound %d", grew, bound)
