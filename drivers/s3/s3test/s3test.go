@@ -212,20 +212,26 @@ func StartVaultaire(t testing.TB) *Remote {
 	}
 }
 
-// VersityBinary finds versitygw on PATH or in $(go env GOPATH)/bin, where
-// `go install` puts it.
+// VersityBinary finds versitygw on PATH, or where `go install` puts it:
+// $(go env GOBIN), else $(go env GOPATH)/bin.
 func VersityBinary() (string, error) {
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p, nil
 	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-			gopath = strings.TrimSpace(string(out))
+	var dirs []string
+	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
+			dirs = append(dirs, strings.TrimSpace(lines[0]))
+		}
+		if len(lines) > 1 {
+			for _, dir := range filepath.SplitList(strings.TrimSpace(lines[1])) {
+				dirs = append(dirs, filepath.Join(dir, "bin"))
+			}
 		}
 	}
-	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "versitygw")
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
