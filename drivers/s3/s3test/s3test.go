@@ -119,6 +119,7 @@ func start(t testing.TB, cmd *exec.Cmd) *process {
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = lockedWriter{p}
 	cmd.Stderr = lockedWriter{p}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", cmd.Path, err)
 	}
