@@ -286,30 +286,21 @@ func (s *Store) DeleteContainer(ctx context.Context, tenant, name string) ([]Par
 
 // --- artifacts ---
 
-// PutArtifact stores an artifact record, replacing any record under the
-// same key, if cond holds (ErrPreconditionFailed) and the container exists
-// (ErrContainerNotFound). It returns the replaced record, nil if none; blobs
-// of the replaced record that the new one does not reference are the
-// caller's to delete (BlobLive tells).
+// PutArtifact stores an artifact record as PutVersion does and returns
+// the version it removed (nil if none: nothing was there, or the previous
+// version was kept as a noncurrent one). Blobs of the removed record that
+// nothing references any more are in PutVersion's WriteResult.Freed.
 func (s *Store) PutArtifact(ctx context.Context, a Artifact, cond Cond) (*Artifact, error) {
-	if err := checkArtifact(&a); err != nil {
-		return nil, err
-	}
-	body, err := s.write(ctx, cmdPutArtifact, &putArtifactCmd{a: a, cond: cond})
-	if err != nil {
-		return nil, err
-	}
-	return decodeBody(body, readOptArtifact)
+	r, err := s.PutVersion(ctx, a, cond)
+	return r.Removed, err
 }
 
-// DeleteArtifact deletes an artifact record and returns it; a missing key
-// returns (nil, nil). ErrContainerNotFound if the container does not exist.
+// DeleteArtifact deletes a key as DeleteVersion does (without a version
+// id) and returns the version it removed; a missing key returns (nil, nil).
+// ErrContainerNotFound if the container does not exist.
 func (s *Store) DeleteArtifact(ctx context.Context, tenant, container, key string) (*Artifact, error) {
-	body, err := s.write(ctx, cmdDeleteArtifact, &deleteArtifactCmd{tenant: tenant, container: container, key: key})
-	if err != nil {
-		return nil, err
-	}
-	return decodeBody(body, readOptArtifact)
+	r, err := s.DeleteVersion(ctx, DeleteInput{Tenant: tenant, Container: container, Key: key})
+	return r.Removed, err
 }
 
 // GetArtifact returns an artifact record: ErrArtifactNotFound, or
@@ -464,13 +455,24 @@ func (s *Store) ListParts(ctx context.Context, tenant, container, key, uploadID 
 // CompleteUpload completes a multipart upload in one command: see
 // CompleteInput and the errors ErrUploadNotFound, ErrInvalidPart,
 // ErrInvalidPartOrder, ErrEntityTooSmall, ErrPreconditionFailed,
-// ErrContainerNotFound. It returns the new artifact, the replaced one (or
-// nil) and the uploaded parts the completion did not use.
+// ErrContainerNotFound. It returns the new artifact, the version it
+// removed (or nil) and the parts it freed (the uploaded parts the
+// completion did not use, and those of the removed version); see
+// CompleteUploadVersion.
 func (s *Store) CompleteUpload(ctx context.Context, in CompleteInput) (Artifact, *Artifact, []Part, error) {
 	if err := checkUploadRef(uploadRef{in.Tenant, in.Container, in.Key, in.UploadID}); err != nil {
 		return Artifact{}, nil, nil, err
 	}
-	body, err := s.write(ctx, cmdCompleteUpload, &completeUploadCmd{in})
+	r, err := s.CompleteUploadVersion(ctx, in)
+	if err != nil {
+		return Artifact{}, nil, nil, err
+	}
+	return *r.Version, r.Removed, r.Freed, nil
+}
+
+// completeUploadV1 proposes the first release's completion payload.
+func (s *Store) completeUploadV1(ctx context.Context, in CompleteInput) (Artifact, *Artifact, []Part, error) {
+	body, err := s.write(ctx, cmdCompleteUpload, &completeUploadCmd{in: in})
 	if err != nil {
 		return Artifact{}, nil, nil, err
 	}

@@ -64,6 +64,9 @@ func (e *encoder) strMap(m map[string]string) {
 type decoder struct {
 	b   []byte
 	err error
+	// ver is the payload version of the command being decoded (set by
+	// decodeCommand for the type's decode function).
+	ver uint8
 }
 
 func (d *decoder) fail() {

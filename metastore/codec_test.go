@@ -62,7 +62,29 @@ func randPart(r *rand.Rand) Part {
 	for i := r.IntN(4); i > 0; i-- {
 		p.Blob.Shards = append(p.Blob.Shards, ShardLoc{Node: randString(r, 5), Drive: randString(r, 5)})
 	}
+	if r.IntN(2) == 0 {
+		p.Checksums = randMap(r)
+	}
 	return p
+}
+
+func randRetention(r *rand.Rand) Retention {
+	if r.IntN(2) == 0 {
+		return Retention{}
+	}
+	return Retention{Mode: randString(r, 6), Until: randTime(r)}
+}
+
+// v1Artifact drops the version-2 fields of a.
+func v1Artifact(a Artifact) Artifact {
+	b := Artifact{Tenant: a.Tenant, Container: a.Container, Key: a.Key, VersionID: a.VersionID, Size: a.Size, ETag: a.ETag,
+		ContentType: a.ContentType, Headers: a.Headers, Meta: a.Meta, Checksums: a.Checksums, Created: a.Created,
+		Inline: a.Inline, Tier: a.Tier}
+	for _, p := range a.Parts {
+		p.Checksums = nil
+		b.Parts = append(b.Parts, p)
+	}
+	return b
 }
 
 func randArtifact(r *rand.Rand) Artifact {
@@ -72,6 +94,20 @@ func randArtifact(r *rand.Rand) Artifact {
 		Tier: randString(r, 4)}
 	for i := r.IntN(3); i > 0; i-- {
 		a.Parts = append(a.Parts, randPart(r))
+	}
+	if r.IntN(2) == 0 {
+		// Version-2 fields.
+		a.Seq = r.Uint64()
+		a.DeleteMarker = r.IntN(2) == 0
+		a.StorageClass = randString(r, 8)
+		a.Tags = randMap(r)
+		a.Retention = randRetention(r)
+		a.LegalHold = r.IntN(2) == 0
+		a.UploadID = randString(r, 8)
+		a.ChecksumType = randString(r, 8)
+	}
+	if !artifactNeedsV2(&a) {
+		a.VersionID = "" // a version-1 record is the null version
 	}
 	return a
 }
@@ -101,8 +137,16 @@ func TestRecordRoundTrip(t *testing.T) {
 		}, func(v interface{}) []byte { return encodeAccessKey(v.(accessKeyRecord)) },
 			func(b []byte) (interface{}, error) { return decodeAccessKey(b) }},
 		{"container", func() interface{} {
-			return Container{Tenant: randString(r, 8), Name: randString(r, 8), Created: randTime(r), Versioning: r.IntN(2) == 0,
+			c := Container{Tenant: randString(r, 8), Name: randString(r, 8), Created: randTime(r), Versioning: r.IntN(2) == 0,
 				QuotaBytes: r.Int64() - r.Int64(), QuotaArtifacts: r.Int64(), Lifecycle: randBytes(r)}
+			if r.IntN(2) == 0 {
+				c.VersioningState = randString(r, 7)
+				c.ObjectLock = ObjectLockConfig{Enabled: r.IntN(2) == 0, Mode: randString(r, 4), Days: r.IntN(100), Years: r.IntN(3)}
+				c.Tags = randMap(r)
+				c.Location = randString(r, 9)
+				c.Config = randMap(r)
+			}
+			return c
 		}, func(v interface{}) []byte { return encodeContainer(v.(Container)) },
 			func(b []byte) (interface{}, error) { return decodeContainer(b) }},
 		{"artifact", func() interface{} { return randArtifact(r) },
@@ -112,8 +156,14 @@ func TestRecordRoundTrip(t *testing.T) {
 			func(v interface{}) []byte { return encodePart(v.(Part)) },
 			func(b []byte) (interface{}, error) { return decodePart(b) }},
 		{"upload", func() interface{} {
-			return Upload{Tenant: randString(r, 8), Container: randString(r, 8), Key: randString(r, 20), UploadID: randString(r, 8),
+			u := Upload{Tenant: randString(r, 8), Container: randString(r, 8), Key: randString(r, 20), UploadID: randString(r, 8),
 				Created: randTime(r), ContentType: randString(r, 8), Headers: randMap(r), Meta: randMap(r)}
+			if r.IntN(2) == 0 {
+				u.StorageClass, u.Tags = randString(r, 5), randMap(r)
+				u.Retention, u.LegalHold = randRetention(r), r.IntN(2) == 0
+				u.ChecksumAlgorithm, u.ChecksumType = randString(r, 5), randString(r, 5)
+			}
+			return u
 		}, func(v interface{}) []byte { u := v.(Upload); return encodeUpload(&u) },
 			func(b []byte) (interface{}, error) { return decodeUpload(b) }},
 		{"usage", func() interface{} { return Usage{Bytes: r.Int64() - r.Int64(), Artifacts: r.Int64()} },
@@ -137,9 +187,9 @@ func TestRecordRoundTrip(t *testing.T) {
 						t.Fatalf("%s: prefix of %d/%d bytes: err = %v", c.name, n, len(enc), err)
 					}
 				}
-				bad := append([]byte{2}, enc[1:]...)
+				bad := append([]byte{99}, enc[1:]...)
 				if _, err := c.decode(bad); !errors.Is(err, ErrCorrupt) {
-					t.Fatalf("%s: version 2 accepted: %v", c.name, err)
+					t.Fatalf("%s: version 99 accepted: %v", c.name, err)
 				}
 				if _, err := c.decode(append(enc, 0)); !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("%s: trailing byte accepted: %v", c.name, err)
@@ -205,12 +255,26 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdCreateContainer, &createContainerCmd{Container{Tenant: "t", Name: "c", QuotaBytes: 5}}},
 		{cmdUpdateContainer, &updateContainerCmd{Container{Tenant: "t", Name: "c", Versioning: true}}},
 		{cmdDeleteContainer, &deleteContainerCmd{"t", "c"}},
-		{cmdPutArtifact, &putArtifactCmd{randArtifact(r), Cond{IfNoneMatch: true, IfMatchETag: "x"}}},
-		{cmdDeleteArtifact, &deleteArtifactCmd{"t", "c", "k"}},
+		{cmdPutArtifact, &putArtifactCmd{a: v1Artifact(randArtifact(r)), cond: Cond{IfNoneMatch: true, IfMatchETag: "x"}}},
+		{cmdPutArtifact, &putArtifactCmd{v: commandV2, a: randArtifact(r), cond: Cond{IfMatchETag: "y"}}},
+		{cmdDeleteArtifact, &deleteArtifactCmd{in: DeleteInput{Tenant: "t", Container: "c", Key: "k"}}},
+		{cmdDeleteArtifact, &deleteArtifactCmd{v: commandV2, in: DeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "null", IfMatch: "e", BypassGovernance: true}}},
 		{cmdCreateUpload, &createUploadCmd{Upload{Tenant: "t", Container: "c", Key: "k", UploadID: "u", Meta: map[string]string{"a": "b"}}}},
 		{cmdPutPart, &putPartCmd{uploadRef{"t", "c", "k", "u"}, randPart(r)}},
-		{cmdCompleteUpload, &completeUploadCmd{CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u", VersionID: "v",
+		{cmdCompleteUpload, &completeUploadCmd{in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u", VersionID: "v",
 			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Cond: Cond{IfMatchETag: "e"}, MinPartSize: 5 << 20}}},
+		{cmdCompleteUpload, &completeUploadCmd{v: commandV2, in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u",
+			Created: t0, Parts: []PartRef{{1, "a"}}}}},
+		{cmdCreateContainer, &createContainerCmd{Container{Tenant: "t", Name: "c2", VersioningState: VersioningEnabled, ObjectLock: ObjectLockConfig{Enabled: true}}}},
+		{cmdCreateUpload, &createUploadCmd{Upload{Tenant: "t", Container: "c", Key: "k", UploadID: "u2", StorageClass: "GLACIER", Tags: map[string]string{"a": "b"}}}},
+		{cmdPutPart, &putPartCmd{uploadRef{"t", "c", "k", "u"}, Part{Number: 2, Checksums: map[string]string{"CRC32": "x"}}}},
+		{cmdUpdateVersion, &updateVersionCmd{VersionUpdate{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", SetTags: true, Tags: map[string]string{"a": "b"}}}},
+		{cmdUpdateVersion, &updateVersionCmd{VersionUpdate{Tenant: "t", Container: "c", Key: "k", SetRetention: true, Retention: Retention{Mode: LockGovernance, Until: t0}, BypassGovernance: true}}},
+		{cmdUpdateVersion, &updateVersionCmd{VersionUpdate{Tenant: "t", Container: "c", Key: "k", SetLegalHold: true, LegalHold: true}}},
+		{cmdSetContainerConfig, &setContainerConfigCmd{ContainerChange{Tenant: "t", Name: "c", SetVersioning: true, Versioning: VersioningSuspended}}},
+		{cmdSetContainerConfig, &setContainerConfigCmd{ContainerChange{Tenant: "t", Name: "c", SetObjectLock: true, ObjectLock: ObjectLockConfig{Enabled: true, Mode: LockCompliance, Days: 3}}}},
+		{cmdSetContainerConfig, &setContainerConfigCmd{ContainerChange{Tenant: "t", Name: "c", SetTags: true, Tags: map[string]string{"k": "v"}}}},
+		{cmdSetContainerConfig, &setContainerConfigCmd{ContainerChange{Tenant: "t", Name: "c", SetConfig: "cors", ConfigValue: "<x/>"}}},
 		{cmdAbortUpload, &abortUploadCmd{uploadRef{"t", "c", "k", "u"}}},
 		{cmdSetTenantLimits, &setTenantLimitsCmd{"t", TenantLimits{Override: true, RequestsPerSec: 1.5, Burst: 2, BytesInPerSec: 3, BytesOutPerSec: 4}}},
 		{cmdSetTenantQuota, &setTenantQuotaCmd{"t", TenantQuota{MaxBytes: 1, MaxArtifacts: 2, MaxEgressBytesPerMonth: 3}}},
@@ -218,6 +282,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdRecordUsage, &recordUsageCmd{now: t0.UnixNano(), deltas: []usageDelta{{"t", 3600, 1, 2, 3, 4}, {"u", 7200, 0, 0, 0, 1}}}},
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
+		{cmdSetClusterVersion, &setClusterVersionCmd{v: 2}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {
@@ -228,7 +293,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", b.typ, err)
 		}
-		if c.typ != b.typ || c.version != commandV1 || c.reqID != id || c.time != t0.UnixNano() || !reflect.DeepEqual(c.body, b.body) {
+		wantVer := uint8(commandV1)
+		if vb, ok := b.body.(versionedBody); ok {
+			wantVer = vb.payloadVersion()
+		}
+		if c.typ != b.typ || c.version != wantVer || c.reqID != id || c.time != t0.UnixNano() || !reflect.DeepEqual(c.body, b.body) {
 			t.Fatalf("%v: round trip = %+v", b.typ, c)
 		}
 		for n := 0; n < len(enc); n++ {

@@ -51,7 +51,13 @@ const (
 	cmdRecordUsage         cmdType = 23
 	cmdSampleStorage       cmdType = 24
 	cmdRelocateShard       cmdType = 25
+	cmdSetClusterVersion   cmdType = 26
+	cmdUpdateVersion       cmdType = 27
+	cmdSetContainerConfig  cmdType = 28
 )
+
+// commandV2 is the second payload version of a command type.
+const commandV2 = 2
 
 const (
 	commandV1 = 1
@@ -96,14 +102,14 @@ var cmdTable = [...]*cmdSpec{
 	cmdCreateAccessKey:     {"create-access-key", commandV1, decodeCreateAccessKey},
 	cmdSetAccessKeyEnabled: {"set-access-key-enabled", commandV1, decodeSetAccessKeyEnabled},
 	cmdDeleteAccessKey:     {"delete-access-key", commandV1, decodeDeleteAccessKey},
-	cmdCreateContainer:     {"create-container", commandV1, decodeCreateContainer},
-	cmdUpdateContainer:     {"update-container", commandV1, decodeUpdateContainer},
+	cmdCreateContainer:     {"create-container", commandV2, decodeCreateContainer},
+	cmdUpdateContainer:     {"update-container", commandV2, decodeUpdateContainer},
 	cmdDeleteContainer:     {"delete-container", commandV1, decodeDeleteContainer},
-	cmdPutArtifact:         {"put-artifact", commandV1, decodePutArtifact},
-	cmdDeleteArtifact:      {"delete-artifact", commandV1, decodeDeleteArtifact},
-	cmdCreateUpload:        {"create-upload", commandV1, decodeCreateUpload},
-	cmdPutPart:             {"put-part", commandV1, decodePutPart},
-	cmdCompleteUpload:      {"complete-upload", commandV1, decodeCompleteUpload},
+	cmdPutArtifact:         {"put-artifact", commandV2, decodePutArtifact},
+	cmdDeleteArtifact:      {"delete-artifact", commandV2, decodeDeleteArtifact},
+	cmdCreateUpload:        {"create-upload", commandV2, decodeCreateUpload},
+	cmdPutPart:             {"put-part", commandV2, decodePutPart},
+	cmdCompleteUpload:      {"complete-upload", commandV2, decodeCompleteUpload},
 	cmdAbortUpload:         {"abort-upload", commandV1, decodeAbortUpload},
 	cmdCreateTenant:        {"create-tenant", commandV1, decodeCreateTenant},
 	cmdCreateUser:          {"create-user", commandV1, decodeCreateUser},
@@ -114,6 +120,28 @@ var cmdTable = [...]*cmdSpec{
 	cmdRecordUsage:         {"record-usage", commandV1, decodeRecordUsage},
 	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
 	cmdRelocateShard:       {"relocate-shard", commandV1, decodeRelocateShard},
+	cmdSetClusterVersion:   {"set-cluster-version", commandV1, decodeSetClusterVersion},
+	cmdUpdateVersion:       {"update-version", commandV1, decodeUpdateVersion},
+	cmdSetContainerConfig:  {"set-container-config", commandV1, decodeSetContainerConfig},
+}
+
+// cmdSince lists, for command types added after the first release, the
+// cluster version that introduced each payload version: cmdSince[t][v-1].
+// A type not listed is of ClusterVersion1. The Store proposes a command
+// only once the cluster version has reached it (clusterversion.go).
+var cmdSince = map[cmdType][]int{
+	// Payload version 2 of these carries version-2 records (extension
+	// fields) and, for writes to artifacts, versioned semantics and a
+	// WriteResult (versions.go).
+	cmdCreateContainer:    {ClusterVersion1, ClusterVersion2},
+	cmdUpdateContainer:    {ClusterVersion1, ClusterVersion2},
+	cmdPutArtifact:        {ClusterVersion1, ClusterVersion2},
+	cmdDeleteArtifact:     {ClusterVersion1, ClusterVersion2},
+	cmdCreateUpload:       {ClusterVersion1, ClusterVersion2},
+	cmdPutPart:            {ClusterVersion1, ClusterVersion2},
+	cmdCompleteUpload:     {ClusterVersion1, ClusterVersion2},
+	cmdUpdateVersion:      {ClusterVersion2},
+	cmdSetContainerConfig: {ClusterVersion2},
 }
 
 func (t cmdType) String() string {
@@ -124,11 +152,24 @@ func (t cmdType) String() string {
 	return fmt.Sprintf("cmd(%d)", uint8(t))
 }
 
+// versionedBody is implemented by payloads with more than one version:
+// write encodes payloadVersion, and the decode function of the type reads
+// the version being decoded from decoder.ver. A body writes the oldest
+// version that carries its content, so that commands using no new field
+// stay readable by the previous release.
+type versionedBody interface {
+	payloadVersion() uint8
+}
+
 // encodeCommand builds a command with the given request id and time.
 func encodeCommand(typ cmdType, reqID [16]byte, at time.Time, body commandBody) []byte {
 	e := encoder{b: make([]byte, 0, 128)}
 	e.u8(uint8(typ))
-	e.u8(commandV1)
+	ver := uint8(commandV1)
+	if vb, ok := body.(versionedBody); ok {
+		ver = vb.payloadVersion()
+	}
+	e.u8(ver)
 	e.raw(reqID[:])
 	e.varint(at.UnixNano())
 	body.write(&e)
@@ -164,6 +205,7 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		return c, fmt.Errorf("%w: type %d version %d", ErrUnsupportedCommand, c.typ, c.version)
 	}
+	d.ver = c.version
 	body := spec.decode(&d)
 	if err := d.done(); err != nil {
 		return c, fmt.Errorf("%w: %s command: %v", ErrCorrupt, spec.name, err)
@@ -316,7 +358,17 @@ func decodeDeleteAccessKey(d *decoder) commandBody {
 
 type createContainerCmd struct{ c Container }
 
-func (c *createContainerCmd) write(e *encoder) { e.bytes(encodeContainer(c.c)) }
+// payloadVersion: a container with version-2 fields is a version-2
+// payload (the embedded record says its own version).
+func (c *createContainerCmd) payloadVersion() uint8 { return containerPayloadVersion(&c.c) }
+func (c *createContainerCmd) write(e *encoder)      { e.bytes(encodeContainer(c.c)) }
+
+func containerPayloadVersion(c *Container) uint8 {
+	if len(containerExt(c)) > 0 {
+		return commandV2
+	}
+	return commandV1
+}
 func decodeCreateContainer(d *decoder) commandBody {
 	c, err := decodeContainer(d.span())
 	if err != nil {
@@ -328,7 +380,8 @@ func decodeCreateContainer(d *decoder) commandBody {
 
 type updateContainerCmd struct{ c Container }
 
-func (c *updateContainerCmd) write(e *encoder) { e.bytes(encodeContainer(c.c)) }
+func (c *updateContainerCmd) payloadVersion() uint8 { return containerPayloadVersion(&c.c) }
+func (c *updateContainerCmd) write(e *encoder)      { e.bytes(encodeContainer(c.c)) }
 func decodeUpdateContainer(d *decoder) commandBody {
 	c, err := decodeContainer(d.span())
 	if err != nil {
@@ -354,29 +407,99 @@ func readCond(d *decoder) Cond {
 	return Cond{IfNoneMatch: d.bool(), IfMatchETag: d.str()}
 }
 
+// putArtifactCmd stores an artifact. Payload version 1 (the first
+// release): the artifact's version-1 fields and the condition; it replaces
+// the current record and answers the replaced one. Version 2: the artifact
+// record (its own version byte) and the condition; it follows the
+// container's versioning state and answers a WriteResult.
 type putArtifactCmd struct {
+	v    uint8
 	a    Artifact
 	cond Cond
 }
 
-func (c *putArtifactCmd) write(e *encoder) { writeArtifact(e, &c.a); writeCond(e, c.cond) }
+func (c *putArtifactCmd) payloadVersion() uint8 { return max(c.v, commandV1) }
+func (c *putArtifactCmd) write(e *encoder) {
+	if c.v >= commandV2 {
+		e.bytes(encodeArtifact(&c.a))
+	} else {
+		writeArtifact(e, &c.a)
+	}
+	writeCond(e, c.cond)
+}
 func decodePutArtifact(d *decoder) commandBody {
-	a := readArtifact(d)
-	return &putArtifactCmd{a: a, cond: readCond(d)}
+	c := &putArtifactCmd{}
+	if d.ver >= commandV2 {
+		c.v = d.ver
+		a, err := decodeArtifact(d.span())
+		if err != nil {
+			d.fail()
+			return nil
+		}
+		c.a = a
+	} else {
+		c.a = readArtifact(d)
+	}
+	c.cond = readCond(d)
+	return c
 }
 
-type deleteArtifactCmd struct{ tenant, container, key string }
+// deleteArtifactCmd deletes. Payload version 1: tenant, container, key;
+// it removes the current record and answers it. Version 2: a DeleteInput
+// (tenant, container, key, has-version, version id, if-match, bypass);
+// versioned semantics, a WriteResult.
+type deleteArtifactCmd struct {
+	v  uint8
+	in DeleteInput
+}
 
-func (c *deleteArtifactCmd) write(e *encoder) { e.str(c.tenant); e.str(c.container); e.str(c.key) }
+func (c *deleteArtifactCmd) payloadVersion() uint8 { return max(c.v, commandV1) }
+func (c *deleteArtifactCmd) write(e *encoder) {
+	e.str(c.in.Tenant)
+	e.str(c.in.Container)
+	e.str(c.in.Key)
+	if c.v >= commandV2 {
+		e.bool(c.in.HasVersion)
+		e.str(c.in.VersionID)
+		e.str(c.in.IfMatch)
+		e.bool(c.in.BypassGovernance)
+	}
+}
 func decodeDeleteArtifact(d *decoder) commandBody {
-	return &deleteArtifactCmd{tenant: d.str(), container: d.str(), key: d.str()}
+	c := &deleteArtifactCmd{}
+	c.in.Tenant, c.in.Container, c.in.Key = d.str(), d.str(), d.str()
+	if d.ver >= commandV2 {
+		c.v = d.ver
+		c.in.HasVersion = d.bool()
+		c.in.VersionID = d.str()
+		c.in.IfMatch = d.str()
+		c.in.BypassGovernance = d.bool()
+	}
+	return c
 }
 
+// createUploadCmd: payload version 2 carries the upload's version-2
+// fields (its extension section after the version-1 fields).
 type createUploadCmd struct{ u Upload }
 
-func (c *createUploadCmd) write(e *encoder) { writeUpload(e, &c.u) }
+func (c *createUploadCmd) payloadVersion() uint8 {
+	if len(uploadExt(&c.u)) > 0 {
+		return commandV2
+	}
+	return commandV1
+}
+func (c *createUploadCmd) write(e *encoder) {
+	writeUpload(e, &c.u)
+	if ext := uploadExt(&c.u); len(ext) > 0 {
+		ext.write(e)
+	}
+}
 func decodeCreateUpload(d *decoder) commandBody {
-	return &createUploadCmd{u: readUpload(d)}
+	u := readUpload(d)
+	if d.ver >= commandV2 {
+		readUploadExt(d, &u)
+	}
+	return &createUploadCmd{u: u}
 }
 
 type uploadRef struct{ tenant, container, key, uploadID string }
@@ -392,18 +515,43 @@ func readUploadRef(d *decoder) uploadRef {
 	return uploadRef{tenant: d.str(), container: d.str(), key: d.str(), uploadID: d.str()}
 }
 
+// putPartCmd: payload version 2 adds the part's extension section.
 type putPartCmd struct {
 	ref uploadRef
 	p   Part
 }
 
-func (c *putPartCmd) write(e *encoder) { c.ref.write(e); writePart(e, c.p) }
+func (c *putPartCmd) payloadVersion() uint8 {
+	if len(partExt(&c.p)) > 0 {
+		return commandV2
+	}
+	return commandV1
+}
+func (c *putPartCmd) write(e *encoder) {
+	c.ref.write(e)
+	writePart(e, c.p)
+	if ext := partExt(&c.p); len(ext) > 0 {
+		ext.write(e)
+	}
+}
 func decodePutPart(d *decoder) commandBody {
 	ref := readUploadRef(d)
-	return &putPartCmd{ref: ref, p: readPart(d)}
+	p := readPart(d)
+	if d.ver >= commandV2 {
+		readPartExt(d, &p)
+	}
+	return &putPartCmd{ref: ref, p: p}
 }
 
-type completeUploadCmd struct{ in CompleteInput }
+// completeUploadCmd completes a multipart upload. Payload version 2 has
+// the same fields followed by an extension section (reserved, empty), and
+// versioned semantics with a WriteResult.
+type completeUploadCmd struct {
+	v  uint8
+	in CompleteInput
+}
+
+func (c *completeUploadCmd) payloadVersion() uint8 { return max(c.v, commandV1) }
 
 func (c *completeUploadCmd) write(e *encoder) {
 	in := &c.in
@@ -420,6 +568,9 @@ func (c *completeUploadCmd) write(e *encoder) {
 	}
 	writeCond(e, in.Cond)
 	e.varint(in.MinPartSize)
+	if c.v >= commandV2 {
+		extFields(nil).write(e)
+	}
 }
 
 func decodeCompleteUpload(d *decoder) commandBody {
@@ -439,7 +590,12 @@ func decodeCompleteUpload(d *decoder) commandBody {
 	}
 	in.Cond = readCond(d)
 	in.MinPartSize = d.varint()
-	return &completeUploadCmd{in: in}
+	c := &completeUploadCmd{in: in}
+	if d.ver >= commandV2 {
+		c.v = d.ver
+		readExt(d, func(uint64, *decoder) bool { return false })
+	}
+	return c
 }
 
 type abortUploadCmd struct{ ref uploadRef }

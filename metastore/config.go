@@ -43,6 +43,10 @@ type Config struct {
 	// machine's result (commit plus apply): the apply-latency metric. It
 	// runs on the proposer's goroutine; keep it fast.
 	OnApply func(time.Duration)
+	// Now is the proposer clock stamped into every command: the state
+	// machine's only notion of time (object lock retention, dedupe
+	// window, usage hours). Default time.Now; tests inject one.
+	Now func() time.Time
 
 	// HeartbeatTimeout is how long a follower waits without contact
 	// before starting an election (default 1s).
@@ -110,6 +114,9 @@ const (
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {

@@ -42,6 +42,11 @@
 //	"f" 0x0e tenant                        TenantSettings: rate/bandwidth limits, quotas
 //	"f" 0x0f lp(tenant) be64(hour)         UsageHour (hour start in Unix seconds)
 //	"f" 0x10 lp(tenant) be32(yyyymm)       egress bytes of a calendar month (varint)
+//	"f" 0x11                               cluster version (uvarint; absent: 1)
+//	"f" 0x12 lp(tenant) lp(container) esc(key) be64(^seq)    Artifact: a noncurrent version or a delete marker
+//	"f" 0x13 lp(tenant) lp(container) key  seq (uvarint) of the key's null version in 0x12
+//	"f" 0x14                               last version sequence number assigned (uvarint)
+//	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //
 // lp(s) is s prefixed with its length as a uvarint: tenant and container
 // names are unambiguous whatever bytes they hold, and an artifact key comes
@@ -57,13 +62,17 @@
 //
 // # Records
 //
-// Every record value starts with a schema version byte (1), then its fields
+// Every record value starts with a schema version byte (1 or 2), then its fields
 // in declaration order: integers as varints, strings and byte slices
 // length-prefixed, times as a presence byte plus Unix seconds and
 // nanoseconds (UTC on decode), maps as sorted key/value pairs (so encodings
 // are deterministic). A decoder accepts only the versions it knows and the
-// exact length of their encoding; anything else is ErrCorrupt. A new field
-// means a new version, written only once every node can read it.
+// exact length of their encoding; anything else is ErrCorrupt. Version 2
+// of artifacts, parts, uploads and containers appends an extension
+// section of (tag, value) fields (ext.go), and is written only when a
+// version-2 field is set: what the first release wrote stays byte for
+// byte the same. A new field means a new tag, written only once every
+// node can read it (see "Cluster version").
 // Hand-written binary rather than JSON or protobuf: it is several times
 // faster and smaller than encoding/json (BenchmarkRecordCodec), needs no
 // generated code, and makes the version explicit.
@@ -100,6 +109,73 @@
 // log order, once the state machine clock is dedupeTTL (10 minutes) past
 // their time, and beyond dedupeMaxEntries (100,000): both bounds are
 // constants because every node must evict alike.
+//
+// # Cluster version
+//
+// The cluster version (table 0x11) is the newest state-machine format that
+// every node of the cluster can apply; it only rises. Version 1 is the
+// first release's format, and a state without the record is at 1. A
+// command type, or a payload version of a type, added later is listed in
+// cmdSince with the version that introduced it. The leader refuses to put
+// such a command into the log while the cluster version is lower
+// (ErrUpgradeRequired, before the log, so nothing changes), and the state
+// machine refuses it the same way, deterministically, should one get in.
+// So a node still running the previous release never meets an entry it
+// cannot apply during a rolling upgrade; only the set-cluster-version
+// command (26) raises the version, and it must be proposed only when every
+// member runs a binary that supports the target (a node that applies a
+// version above its own stops, as for any entry it cannot apply).
+//
+// A node that bootstraps a new cluster marks it (local key "v") and, the
+// first time WaitLeader finds it leading, raises the version to
+// SupportedClusterVersion: a fresh cluster starts with every feature of
+// its binary. An upgraded cluster stays at its old version until raised.
+//
+// Payloads and records grow the same way: a new field means a new payload
+// version (versionedBody) or a new record version, and the encoder writes
+// the oldest version that can carry the value, so that records and
+// commands that use no new field stay readable by the previous release.
+//
+// Numbers added after the first release (table bytes, command types,
+// error codes) come from ranges reserved per feature area (keys.go,
+// errors.go), so that work developed in parallel never collides.
+//
+// # Versions
+//
+// The current version of a key, when it is an artifact, stays in the
+// artifact table (0x06): ListArtifacts, reads of the latest version and
+// the first release's commands see what they always saw. Every other
+// version (noncurrent ones, and delete markers, latest or not) lives in
+// the version table (0x12) under its key and its inverted sequence
+// number, so a key's versions iterate newest first. The state machine
+// keeps three invariants (versions.go): an artifact-table record is newer
+// than every version-table record of its key; a key without one has none
+// in the version table, or its newest is a delete marker; a key has at
+// most one null version, found through the null index (0x13) when it is
+// not current.
+//
+// Sequence numbers come from a replicated counter (0x14), assigned to
+// every version written to a container with a versioning state; a
+// version id is the 16 hex digits of its number, so it names its record
+// directly, and an id of another container names nothing here. A
+// version-1 artifact record (the first release, or a container never
+// versioned) is the null version with sequence 0, older than every
+// numbered one. Put, delete and complete follow S3's rules per versioning
+// state (never versioned: replace; enabled: a new version, deletes add
+// markers; suspended: the null version is replaced) and answer a
+// WriteResult with the blobs that lost their last reference, computed
+// from the reference table, so the collector deletes exactly those.
+// ListVersions merges the artifact table and the version table as two
+// sorted streams, seeking to markers and past common prefixes: a page
+// costs about as many steps as it returns, whatever the versions per key.
+//
+// Object lock is decided where versions are removed: a delete by version
+// id (and every path that removes a version goes through one) fails with
+// ErrObjectLocked while the version has a legal hold or a retention whose
+// date is after the command's time; GOVERNANCE yields to a bypass the
+// proposer vouches for, COMPLIANCE to nothing. A retention change may
+// extend but never weaken a COMPLIANCE retention. Object lock needs
+// versioning enabled, and then versioning cannot be suspended.
 //
 // # Quotas
 //

@@ -61,6 +61,19 @@ var (
 	// quota (stored bytes or artifact count), decided by the state machine
 	// atomically with the write. The message names the quota.
 	ErrQuotaExceeded = errors.New("metastore: quota exceeded")
+	// ErrNoSuchVersion: the version id names no version of the key.
+	ErrNoSuchVersion = errors.New("metastore: no such version")
+	// ErrObjectLocked: object lock (a retention or a legal hold) forbids
+	// removing the version or weakening its retention.
+	ErrObjectLocked = errors.New("metastore: version protected by object lock")
+	// ErrLockNotEnabled: a lock setting on a container without object lock.
+	ErrLockNotEnabled = errors.New("metastore: object lock not enabled on the container")
+	// ErrDeleteMarker: the operation does not apply to a delete marker.
+	ErrDeleteMarker = errors.New("metastore: version is a delete marker")
+	// ErrInvalidContainerState: the container's configuration forbids the
+	// change (suspending versioning under object lock, object lock without
+	// versioning, turning object lock off).
+	ErrInvalidContainerState = errors.New("metastore: invalid container state for the change")
 )
 
 // errCode is the one-byte error code carried in apply results and in
@@ -87,6 +100,20 @@ const (
 	codeUnsupportedCommand
 	codeRestoring
 	codeQuotaExceeded
+	codeUpgradeRequired
+	// Codes added after the first release come from ranges reserved per
+	// feature area (as table bytes and command types do, keys.go):
+	// 20-39 object versions, lock, tags; 40-49 reliability; 50-59
+	// operations; 60-69 console and billing; 70-79 lifecycle and tiers;
+	// 80-89 access control and encryption.
+)
+
+const (
+	codeNoSuchVersion errCode = 20 + iota
+	codeObjectLocked
+	codeLockNotEnabled
+	codeDeleteMarker
+	codeInvalidContainerState
 )
 
 // codeOther is an error without a sentinel; only its message is carried.
@@ -111,6 +138,13 @@ var codeErrors = [...]error{
 	codeUnsupportedCommand: ErrUnsupportedCommand,
 	codeRestoring:          ErrRestoring,
 	codeQuotaExceeded:      ErrQuotaExceeded,
+	codeUpgradeRequired:    ErrUpgradeRequired,
+
+	codeNoSuchVersion:         ErrNoSuchVersion,
+	codeObjectLocked:          ErrObjectLocked,
+	codeLockNotEnabled:        ErrLockNotEnabled,
+	codeDeleteMarker:          ErrDeleteMarker,
+	codeInvalidContainerState: ErrInvalidContainerState,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

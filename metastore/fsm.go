@@ -256,6 +256,11 @@ func (f *fsm) applyOne(tx *txn, l *raft.Log) []byte {
 	if c.body == nil {
 		return result{}.encode() // an ignorable command this node does not know
 	}
+	if err := gate(l.Data, tx.clusterVersion()); err != nil {
+		// The proposer's check (applyLocal) keeps these out of the log;
+		// should one get in, every node refuses it alike.
+		return errResult(err).encode()
+	}
 	dedupe := c.reqID != [16]byte{}
 	if _, seen := f.ddSet[c.reqID]; dedupe && seen {
 		if r, ok := tx.dedupeLookup(c.reqID); ok {
@@ -263,6 +268,7 @@ func (f *fsm) applyOne(tx *txn, l *raft.Log) []byte {
 		}
 	}
 	tx.ops = tx.ops[:0]
+	tx.now = c.time
 	res := c.body.apply(tx)
 	if res.code == codeOK {
 		tx.flush()
@@ -317,7 +323,10 @@ func (f *fsm) evict(tx *txn) {
 // counters and clock are coalesced: their latest value reaches the Pebble
 // batch once, in flushDirty, however many commands changed it.
 type txn struct {
-	b     *pebble.Batch
+	b *pebble.Batch
+	// now is the proposer time of the command being applied (Unix ns):
+	// the state machine's only clock.
+	now   int64
 	ops   []txnOp
 	cache map[string][]byte   // cached tables: key -> value, nil for absent
 	dirty map[string]struct{} // coalesced keys written in this batch
@@ -333,7 +342,7 @@ func fsmTable(key []byte) byte {
 // cached reports whether reads of key's table are cached for the batch.
 func cached(key []byte) bool {
 	switch fsmTable(key) {
-	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg:
+	case tblContainer, tblTenantUsage, tblContUsage, tblClock, tblTenantCfg, tblClusterVer, tblVersionSeq:
 		return true
 	}
 	return false

@@ -420,16 +420,20 @@ func (c *deleteContainerCmd) apply(t *txn) result {
 	if cur == nil {
 		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, c.name))
 	}
-	ap := artifactPrefix(c.tenant, c.name)
-	it := t.iter(ap, prefixEnd(ap))
-	nonEmpty := it.First()
-	mustOK(it.Close())
+	nonEmpty := false
+	// Noncurrent versions and delete markers keep a container non-empty,
+	// as in S3.
+	for _, p := range [][]byte{artifactPrefix(c.tenant, c.name), versionPrefix(c.tenant, c.name)} {
+		it := t.iter(p, prefixEnd(p))
+		nonEmpty = nonEmpty || it.First()
+		mustOK(it.Close())
+	}
 	if nonEmpty {
 		return errResult(fmt.Errorf("%w: %q", ErrContainerNotEmpty, c.name))
 	}
 	// Drop the container's multipart uploads and parts.
 	up := uploadPrefix(c.tenant, c.name)
-	it = t.iter(up, prefixEnd(up))
+	it := t.iter(up, prefixEnd(up))
 	for ok := it.First(); ok; ok = it.Next() {
 		t.del(append([]byte(nil), it.Key()...))
 	}
@@ -461,9 +465,26 @@ func (c *deleteContainerCmd) apply(t *txn) result {
 	return okResult(encodeParts(parts))
 }
 
+// errVersionedNeedsV2 refuses a first-release payload on a container with
+// a versioning state: its semantics (replace the one record) and its
+// result (the replaced record, whose blobs the proposer frees) would lose
+// versions. Only a proposer that lags behind the cluster version sends it.
+func errVersionedNeedsV2(cont *Container) error {
+	return fmt.Errorf("%w: container %q is versioned; the request needs cluster version %d", ErrUpgradeRequired, cont.Name, ClusterVersion2)
+}
+
 func (c *putArtifactCmd) apply(t *txn) result {
-	a := &c.a
-	if err := checkArtifact(a); err != nil {
+	a := c.a
+	if c.v >= commandV2 {
+		rel := newReleaser(t)
+		res, err := t.putVersion(&a, c.cond, 0, rel)
+		if err != nil {
+			return errResult(err)
+		}
+		res.Freed = rel.freed()
+		return okResult(encodeWriteResult(res))
+	}
+	if err := checkArtifact(&a); err != nil {
 		return errResult(err)
 	}
 	cont, err := t.container(a.Tenant, a.Container)
@@ -472,6 +493,9 @@ func (c *putArtifactCmd) apply(t *txn) result {
 	}
 	if cont == nil {
 		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, a.Container))
+	}
+	if cont.VersioningState != "" {
+		return errResult(errVersionedNeedsV2(cont))
 	}
 	cur, err := t.artifact(a.Tenant, a.Container, a.Key)
 	if err != nil {
@@ -487,22 +511,40 @@ func (c *putArtifactCmd) apply(t *txn) result {
 	if err := t.checkQuota(a.Tenant, cont, dBytes, dCount); err != nil {
 		return errResult(err)
 	}
-	if err := t.storeArtifact(a, cur, 0); err != nil {
+	if err := t.storeArtifact(&a, cur, 0); err != nil {
 		return errResult(err)
 	}
 	return okResult(encodeOptArtifact(cur))
 }
 
 func (c *deleteArtifactCmd) apply(t *txn) result {
-	cur, err := t.currentArtifact(c.tenant, c.container, c.key)
+	if c.v >= commandV2 {
+		in := c.in
+		res, err := t.deleteVersion(&in)
+		if err != nil {
+			return errResult(err)
+		}
+		return okResult(encodeWriteResult(res))
+	}
+	cont, err := t.container(c.in.Tenant, c.in.Container)
+	if err != nil {
+		return errResult(err)
+	}
+	if cont == nil {
+		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, c.in.Container))
+	}
+	if cont.VersioningState != "" {
+		return errResult(errVersionedNeedsV2(cont))
+	}
+	cur, err := t.artifact(c.in.Tenant, c.in.Container, c.in.Key)
 	if err != nil {
 		return errResult(err)
 	}
 	if cur == nil {
 		return okResult(encodeOptArtifact(nil))
 	}
-	k := artifactKey(c.tenant, c.container, c.key)
-	if err := t.addUsage(c.tenant, c.container, -cur.Size, -1); err != nil {
+	k := artifactKey(c.in.Tenant, c.in.Container, c.in.Key)
+	if err := t.addUsage(c.in.Tenant, c.in.Container, -cur.Size, -1); err != nil {
 		return errResult(err)
 	}
 	t.unrefBlobs(k, cur.Parts)
@@ -590,6 +632,18 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		return errResult(err)
 	}
 	if u == nil {
+		if c.v >= commandV2 {
+			// A repeated completion (a retry whose answer was lost, or a
+			// racing one) answers with the version the upload became,
+			// while it is current.
+			cur, err := t.artifact(in.Tenant, in.Container, in.Key)
+			if err != nil {
+				return errResult(err)
+			}
+			if cur != nil && cur.UploadID == in.UploadID {
+				return okResult(encodeWriteResult(WriteResult{Version: cur}))
+			}
+		}
 		return errResult(fmt.Errorf("%w: %q", ErrUploadNotFound, in.UploadID))
 	}
 	if len(in.Parts) == 0 {
@@ -640,25 +694,11 @@ func (c *completeUploadCmd) apply(t *txn) result {
 	if cont == nil {
 		return errResult(fmt.Errorf("%w: %q", ErrContainerNotFound, in.Container))
 	}
-	cur, err := t.artifact(in.Tenant, in.Container, in.Key)
-	if err != nil {
-		return errResult(err)
-	}
-	if err := checkCond(in.Cond, cur); err != nil {
-		return errResult(err)
-	}
 	// The uploaded parts leave UploadBytes; the used ones become the
 	// artifact's bytes, the unused ones are freed.
 	var released int64
 	for _, p := range stored {
 		released += p.Size
-	}
-	dBytes, dCount := size-released, int64(1)
-	if cur != nil {
-		dBytes, dCount = dBytes-cur.Size, 0
-	}
-	if err := t.checkQuota(in.Tenant, cont, dBytes, dCount); err != nil {
-		return errResult(err)
 	}
 	a := Artifact{
 		Tenant:      in.Tenant,
@@ -672,6 +712,40 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		Meta:        u.Meta,
 		Created:     in.Created,
 		Parts:       used,
+	}
+	if c.v >= commandV2 {
+		a.StorageClass, a.Tags = u.StorageClass, u.Tags
+		a.Retention, a.LegalHold = u.Retention, u.LegalHold
+		a.UploadID = in.UploadID
+		rel := newReleaser(t)
+		for i, p := range stored {
+			rel.drop(keys[i], []Part{p})
+			t.del(keys[i])
+		}
+		t.del(uploadKey(in.Tenant, in.Container, in.Key, in.UploadID))
+		res, err := t.putVersion(&a, in.Cond, -released, rel)
+		if err != nil {
+			return errResult(err)
+		}
+		res.Freed = rel.freed()
+		return okResult(encodeWriteResult(res))
+	}
+	if cont.VersioningState != "" {
+		return errResult(errVersionedNeedsV2(cont))
+	}
+	cur, err := t.artifact(in.Tenant, in.Container, in.Key)
+	if err != nil {
+		return errResult(err)
+	}
+	if err := checkCond(in.Cond, cur); err != nil {
+		return errResult(err)
+	}
+	dBytes, dCount := size-released, int64(1)
+	if cur != nil {
+		dBytes, dCount = dBytes-cur.Size, 0
+	}
+	if err := t.checkQuota(in.Tenant, cont, dBytes, dCount); err != nil {
+		return errResult(err)
 	}
 	var unused []Part
 	for i, p := range stored {

@@ -260,7 +260,7 @@ func TestFSMFailedCommandWritesNothing(t *testing.T) {
 	before := h.state()
 	// Fails late (the second part's ETag is not hex) after it has looked at
 	// everything; the dedupe entry and clock are the only changes allowed.
-	err := h.apply(cmdOf(cmdCompleteUpload, &completeUploadCmd{CompleteInput{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u",
+	err := h.apply(cmdOf(cmdCompleteUpload, &completeUploadCmd{in: CompleteInput{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u",
 		Parts: []PartRef{{1, md5hex("a")}, {2, "nothex"}}}}))[0]
 	wantErr(t, err, ErrInvalidPart)
 	after := h.state()
@@ -328,13 +328,13 @@ func randomCommands(seed uint64, n int) [][]byte {
 			add(cmdPutArtifact, &putArtifactCmd{a: Artifact{Tenant: "t1", Container: "c1", Key: k, Size: int64(r.IntN(100)), ETag: md5hex(k),
 				Parts: []Part{{Number: 1, Size: 1, ETag: md5hex(k), Blob: blob(fmt.Sprint("b", r.IntN(20)))}}}, cond: Cond{IfNoneMatch: r.IntN(2) == 0}})
 		case 3:
-			add(cmdDeleteArtifact, &deleteArtifactCmd{"t1", "c1", k})
+			add(cmdDeleteArtifact, &deleteArtifactCmd{in: DeleteInput{Tenant: "t1", Container: "c1", Key: k}})
 		case 4:
 			add(cmdCreateUpload, &createUploadCmd{Upload{Tenant: "t1", Container: "c1", Key: k, UploadID: up}})
 		case 5:
 			add(cmdPutPart, &putPartCmd{uploadRef{"t1", "c1", k, up}, Part{Number: 1 + r.IntN(3), Size: 5, ETag: md5hex(up), Blob: blob(fmt.Sprint("p", r.IntN(20)))}})
 		case 6:
-			add(cmdCompleteUpload, &completeUploadCmd{CompleteInput{Tenant: "t1", Container: "c1", Key: k, UploadID: up,
+			add(cmdCompleteUpload, &completeUploadCmd{in: CompleteInput{Tenant: "t1", Container: "c1", Key: k, UploadID: up,
 				Parts: []PartRef{{1, md5hex(up)}, {2, md5hex(up)}}}})
 		case 7:
 			add(cmdAbortUpload, &abortUploadCmd{uploadRef{"t1", "c1", k, up}})

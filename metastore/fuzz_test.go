@@ -18,7 +18,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	for _, c := range randomCommands(1, 40) {
 		f.Add(c)
 	}
-	f.Add(encodeCommand(cmdCompleteUpload, [16]byte{1}, t0, &completeUploadCmd{CompleteInput{Tenant: "t", Container: "c", Key: "k",
+	f.Add(encodeCommand(cmdCompleteUpload, [16]byte{1}, t0, &completeUploadCmd{in: CompleteInput{Tenant: "t", Container: "c", Key: "k",
 		UploadID: "u", Parts: []PartRef{{1, "a"}, {2, "b"}}, MinPartSize: 5}}))
 	f.Add(encodeCommand(cmdRelocateShard, [16]byte{3}, t0, &relocateShardCmd{blob: "b", index: 2,
 		from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d2"}}))

@@ -14,6 +14,7 @@ const (
 	prefixLog     = 'l' // "l" + index (8 bytes big-endian): Raft log entry
 	prefixRestore = 'r' // "r": marker present while a snapshot restore runs
 	prefixStable  = 's' // "s" + key: Raft stable store
+	prefixFresh   = 'v' // "v": this node bootstrapped a cluster whose version is not set yet (local)
 	prefixFSM     = 'f' // "f" + table byte + ...: replicated state
 )
 
@@ -36,7 +37,22 @@ const (
 	tblTenantCfg   = 0x0e // tenant -> TenantSettings (limits, quotas)
 	tblUsageHour   = 0x0f // lp(tenant) be64(hour start, Unix seconds) -> UsageHour
 	tblMonthEgress = 0x10 // lp(tenant) be32(year*100+month) -> egress bytes (varint)
+	tblClusterVer  = 0x11 // (no suffix) -> cluster version (uvarint)
+	tblVersion     = 0x12 // lp(tenant) lp(container) esc(key) be64(^seq) -> Artifact (noncurrent version or delete marker)
+	tblNullVersion = 0x13 // lp(tenant) lp(container) key -> seq (uvarint) of the null version in tblVersion
+	tblVersionSeq  = 0x14 // (no suffix) -> last version sequence number assigned (uvarint)
 )
+
+// Table bytes and command types added after the first release are taken
+// from ranges reserved per feature area, so that work developed in
+// parallel never collides (doc.go, "Cluster version"):
+//
+//	tables 0x12-0x1f, commands 27-49:  object versions, lock, tags, object surface
+//	tables 0x20-0x27, commands 50-59:  reliability (scrub, expiry, pruning)
+//	tables 0x28-0x2f, commands 60-69:  operations (drives, decommission, rebalance)
+//	tables 0x30-0x37, commands 70-79:  console, sessions, billing
+//	tables 0x38-0x3f, commands 80-89:  lifecycle, tiers
+//	tables 0x40-0x47, commands 90-99:  access control, encryption
 
 var (
 	keyApplied    = []byte{prefixApplied}
@@ -44,6 +60,10 @@ var (
 	fsmLowerBound = []byte{prefixFSM}
 	fsmUpperBound = []byte{prefixFSM + 1}
 	keyClock      = []byte{prefixFSM, tblClock}
+	// keyClusterVersion holds the cluster version; absent means 1.
+	keyClusterVersion = []byte{prefixFSM, tblClusterVer}
+	keyFreshCluster   = []byte{prefixFresh}
+	keyVersionSeq     = []byte{prefixFSM, tblVersionSeq}
 )
 
 // appendLP appends s length-prefixed (uvarint length), which makes a
@@ -210,4 +230,37 @@ func blobRefKey(blobID string, owner []byte) []byte {
 
 func dedupeKey(reqID [16]byte) []byte {
 	return append(tableKey(tblDedupe, 16), reqID[:]...)
+}
+
+// versionPrefix is the prefix of the version table of one container.
+func versionPrefix(tenant, container string) []byte {
+	b := appendLP(tableKey(tblVersion, len(tenant)+len(container)+64), tenant)
+	return appendLP(b, container)
+}
+
+// versionKeyPrefix is the prefix of the versions of one key: they follow
+// it newest first (be64 of the inverted sequence number).
+func versionKeyPrefix(tenant, container, key string) []byte {
+	return appendEscaped(versionPrefix(tenant, container), key)
+}
+
+func versionKey(tenant, container, key string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(versionKeyPrefix(tenant, container, key), ^seq)
+}
+
+// seqOfVersionKey returns the sequence number at the end of a version key.
+func seqOfVersionKey(k []byte) uint64 {
+	if len(k) < 8 {
+		return 0
+	}
+	return ^binary.BigEndian.Uint64(k[len(k)-8:])
+}
+
+func nullVersionKey(tenant, container, key string) []byte {
+	b := appendLP(tableKey(tblNullVersion, len(tenant)+len(container)+len(key)+2), tenant)
+	return append(appendLP(b, container), key...)
+}
+
+func nullVersionPrefix(tenant, container string) []byte {
+	return appendLP(appendLP(tableKey(tblNullVersion, len(tenant)+len(container)+2), tenant), container)
 }

@@ -9,7 +9,12 @@ import "fmt"
 // (corruption, or a record written by a newer release that this one must
 // not silently truncate).
 
-const recordV1 = 1
+const (
+	recordV1 = 1
+	// recordV2 adds an extension section (ext.go) to artifacts, parts,
+	// uploads and containers; written only when a field needs it.
+	recordV2 = 2
+)
 
 // accessKeyRecord is an AccessKey with its secret sealed under the master
 // key (see crypto.go). It is what the state machine stores.
@@ -106,9 +111,45 @@ func decodeAccessKey(b []byte) (accessKeyRecord, error) {
 	return k, nil
 }
 
+// Container extension tags (record version 2). By feature area: 1-15
+// versions, lock, tags, object surface; 16-23 access control and
+// encryption; 24-31 lifecycle and tiers.
+const (
+	contExtVersioning = 1 // str
+	contExtObjectLock = 2 // bool enabled, str mode, int days, int years
+	contExtTags       = 3 // strMap
+	contExtLocation   = 4 // str
+	contExtConfig     = 5 // strMap of opaque sub-resources
+)
+
+func containerExt(c *Container) extFields {
+	var f extFields
+	if c.VersioningState != "" {
+		f.add(contExtVersioning, func(e *encoder) { e.str(c.VersioningState) })
+	}
+	if ol := c.ObjectLock; ol != (ObjectLockConfig{}) {
+		f.add(contExtObjectLock, func(e *encoder) { e.bool(ol.Enabled); e.str(ol.Mode); e.int(ol.Days); e.int(ol.Years) })
+	}
+	if len(c.Tags) > 0 {
+		f.add(contExtTags, func(e *encoder) { e.strMap(c.Tags) })
+	}
+	if c.Location != "" {
+		f.add(contExtLocation, func(e *encoder) { e.str(c.Location) })
+	}
+	if len(c.Config) > 0 {
+		f.add(contExtConfig, func(e *encoder) { e.strMap(c.Config) })
+	}
+	return f
+}
+
 func encodeContainer(c Container) []byte {
+	ext := containerExt(&c)
 	e := encoder{b: make([]byte, 0, 48+len(c.Tenant)+len(c.Name)+len(c.Lifecycle))}
-	e.u8(recordV1)
+	if len(ext) == 0 {
+		e.u8(recordV1)
+	} else {
+		e.u8(recordV2)
+	}
 	e.str(c.Tenant)
 	e.str(c.Name)
 	e.time(c.Created)
@@ -116,13 +157,17 @@ func encodeContainer(c Container) []byte {
 	e.varint(c.QuotaBytes)
 	e.varint(c.QuotaArtifacts)
 	e.bytes(c.Lifecycle)
+	if len(ext) > 0 {
+		ext.write(&e)
+	}
 	return e.b
 }
 
 func decodeContainer(b []byte) (Container, error) {
 	d := decoder{b: b}
 	var c Container
-	if v := d.u8(); v != recordV1 && d.err == nil {
+	v := d.u8()
+	if v != recordV1 && v != recordV2 && d.err == nil {
 		return c, corrupt("container", fmt.Errorf("unknown version %d", v))
 	}
 	c.Tenant = d.str()
@@ -132,6 +177,25 @@ func decodeContainer(b []byte) (Container, error) {
 	c.QuotaBytes = d.varint()
 	c.QuotaArtifacts = d.varint()
 	c.Lifecycle = d.bytes()
+	if v == recordV2 {
+		readExt(&d, func(tag uint64, x *decoder) bool {
+			switch tag {
+			case contExtVersioning:
+				c.VersioningState = x.str()
+			case contExtObjectLock:
+				c.ObjectLock = ObjectLockConfig{Enabled: x.bool(), Mode: x.str(), Days: x.int(), Years: x.int()}
+			case contExtTags:
+				c.Tags = x.strMap()
+			case contExtLocation:
+				c.Location = x.str()
+			case contExtConfig:
+				c.Config = x.strMap()
+			default:
+				return false
+			}
+			return true
+		})
+	}
 	if err := d.done(); err != nil {
 		return Container{}, corrupt("container", err)
 	}
@@ -166,6 +230,34 @@ func readBlob(d *decoder) Blob {
 	return b
 }
 
+// Part extension tags (record version 2, and parts inside a version-2
+// artifact). 1-15 object surface; 16-23 encryption.
+const (
+	partExtChecksums = 1 // strMap
+)
+
+func partExt(p *Part) extFields {
+	var f extFields
+	if len(p.Checksums) > 0 {
+		f.add(partExtChecksums, func(e *encoder) { e.strMap(p.Checksums) })
+	}
+	return f
+}
+
+func readPartExt(d *decoder, p *Part) {
+	readExt(d, func(tag uint64, x *decoder) bool {
+		switch tag {
+		case partExtChecksums:
+			p.Checksums = x.strMap()
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// writePart writes the version-1 fields of a part (command payloads of
+// version 1 embed parts this way).
 func writePart(e *encoder, p Part) {
 	e.int(p.Number)
 	e.varint(p.Size)
@@ -203,26 +295,121 @@ func readParts(d *decoder) []Part {
 	return ps
 }
 
+// writePartsV2 and readPartsV2 are the parts of a version-2 artifact: each
+// part followed by its extension section.
+func writePartsV2(e *encoder, ps []Part) {
+	e.uvarint(uint64(len(ps)))
+	for i := range ps {
+		writePart(e, ps[i])
+		partExt(&ps[i]).write(e)
+	}
+}
+
+func readPartsV2(d *decoder) []Part {
+	n := d.count(10)
+	if n == 0 {
+		return nil
+	}
+	ps := make([]Part, n)
+	for i := range ps {
+		ps[i] = readPart(d)
+		readPartExt(d, &ps[i])
+	}
+	return ps
+}
+
 func encodePart(p Part) []byte {
+	ext := partExt(&p)
 	e := encoder{b: make([]byte, 0, 64+len(p.Blob.Shards)*16)}
-	e.u8(recordV1)
+	if len(ext) == 0 {
+		e.u8(recordV1)
+	} else {
+		e.u8(recordV2)
+	}
 	writePart(&e, p)
+	if len(ext) > 0 {
+		ext.write(&e)
+	}
 	return e.b
 }
 
 func decodePart(b []byte) (Part, error) {
 	d := decoder{b: b}
-	if v := d.u8(); v != recordV1 && d.err == nil {
+	v := d.u8()
+	if v != recordV1 && v != recordV2 && d.err == nil {
 		return Part{}, corrupt("part", fmt.Errorf("unknown version %d", v))
 	}
 	p := readPart(&d)
+	if v == recordV2 {
+		readPartExt(&d, &p)
+	}
 	if err := d.done(); err != nil {
 		return Part{}, corrupt("part", err)
 	}
 	return p, nil
 }
 
-func writeArtifact(e *encoder, a *Artifact) {
+// Artifact extension tags (record version 2). By feature area: 1-15
+// versions, lock, tags, object surface; 16-23 encryption; 24-31 lifecycle
+// and tiers.
+const (
+	artExtSeq          = 1 // uvarint
+	artExtDeleteMarker = 2 // bool (present only when true)
+	artExtStorageClass = 3 // str
+	artExtTags         = 4 // strMap
+	artExtRetention    = 5 // str mode, time until
+	artExtLegalHold    = 6 // bool (present only when true)
+	artExtUploadID     = 7 // str
+	artExtChecksumType = 8 // str
+)
+
+func artifactExt(a *Artifact) extFields {
+	var f extFields
+	if a.Seq != 0 {
+		f.add(artExtSeq, func(e *encoder) { e.uvarint(a.Seq) })
+	}
+	if a.DeleteMarker {
+		f.add(artExtDeleteMarker, func(e *encoder) { e.bool(true) })
+	}
+	if a.StorageClass != "" {
+		f.add(artExtStorageClass, func(e *encoder) { e.str(a.StorageClass) })
+	}
+	if len(a.Tags) > 0 {
+		f.add(artExtTags, func(e *encoder) { e.strMap(a.Tags) })
+	}
+	if a.Retention != (Retention{}) {
+		f.add(artExtRetention, func(e *encoder) { e.str(a.Retention.Mode); e.time(a.Retention.Until) })
+	}
+	if a.LegalHold {
+		f.add(artExtLegalHold, func(e *encoder) { e.bool(true) })
+	}
+	if a.UploadID != "" {
+		f.add(artExtUploadID, func(e *encoder) { e.str(a.UploadID) })
+	}
+	if a.ChecksumType != "" {
+		f.add(artExtChecksumType, func(e *encoder) { e.str(a.ChecksumType) })
+	}
+	return f
+}
+
+// artifactNeedsV2 reports whether a has a field only version 2 carries.
+func artifactNeedsV2(a *Artifact) bool {
+	if len(artifactExt(a)) > 0 {
+		return true
+	}
+	for i := range a.Parts {
+		if len(partExt(&a.Parts[i])) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// writeArtifact writes the version-1 fields of an artifact (command
+// payloads of version 1 embed artifacts this way).
+func writeArtifact(e *encoder, a *Artifact) { writeArtifactFields(e, a, false) }
+
+func writeArtifactFields(e *encoder, a *Artifact, v2 bool) {
 	e.str(a.Tenant)
 	e.str(a.Container)
 	e.str(a.Key)
@@ -235,11 +422,20 @@ func writeArtifact(e *encoder, a *Artifact) {
 	e.strMap(a.Checksums)
 	e.time(a.Created)
 	e.bytes(a.Inline)
-	writeParts(e, a.Parts)
+	if v2 {
+		writePartsV2(e, a.Parts)
+	} else {
+		writeParts(e, a.Parts)
+	}
 	e.str(a.Tier)
+	if v2 {
+		artifactExt(a).write(e)
+	}
 }
 
-func readArtifact(d *decoder) Artifact {
+func readArtifact(d *decoder) Artifact { return readArtifactFields(d, false) }
+
+func readArtifactFields(d *decoder, v2 bool) Artifact {
 	var a Artifact
 	a.Tenant = d.str()
 	a.Container = d.str()
@@ -253,30 +449,106 @@ func readArtifact(d *decoder) Artifact {
 	a.Checksums = d.strMap()
 	a.Created = d.time()
 	a.Inline = d.bytes()
-	a.Parts = readParts(d)
+	if v2 {
+		a.Parts = readPartsV2(d)
+	} else {
+		a.Parts = readParts(d)
+	}
 	a.Tier = d.str()
+	if v2 {
+		readExt(d, func(tag uint64, x *decoder) bool {
+			switch tag {
+			case artExtSeq:
+				a.Seq = x.uvarint()
+			case artExtDeleteMarker:
+				a.DeleteMarker = x.bool()
+			case artExtStorageClass:
+				a.StorageClass = x.str()
+			case artExtTags:
+				a.Tags = x.strMap()
+			case artExtRetention:
+				a.Retention = Retention{Mode: x.str(), Until: x.time()}
+			case artExtLegalHold:
+				a.LegalHold = x.bool()
+			case artExtUploadID:
+				a.UploadID = x.str()
+			case artExtChecksumType:
+				a.ChecksumType = x.str()
+			default:
+				return false
+			}
+			return true
+		})
+	}
 	return a
 }
 
+// encodeArtifact encodes a record: version 1 unless a has a field only
+// version 2 carries.
 func encodeArtifact(a *Artifact) []byte {
+	v2 := artifactNeedsV2(a)
 	e := encoder{b: make([]byte, 0, 128+len(a.Key)+len(a.Inline)+len(a.Parts)*96)}
-	e.u8(recordV1)
-	writeArtifact(&e, a)
+	if v2 {
+		e.u8(recordV2)
+	} else {
+		e.u8(recordV1)
+	}
+	writeArtifactFields(&e, a, v2)
 	return e.b
 }
 
+// decodeArtifact decodes a record. A version-1 record was written while
+// its container was never versioned, so it is the null version whatever
+// its stored VersionID (the first release stamped every record with a
+// random id it never honoured).
 func decodeArtifact(b []byte) (Artifact, error) {
 	d := decoder{b: b}
-	if v := d.u8(); v != recordV1 && d.err == nil {
+	v := d.u8()
+	if v != recordV1 && v != recordV2 && d.err == nil {
 		return Artifact{}, corrupt("artifact", fmt.Errorf("unknown version %d", v))
 	}
-	a := readArtifact(&d)
+	a := readArtifactFields(&d, v == recordV2)
 	if err := d.done(); err != nil {
 		return Artifact{}, corrupt("artifact", err)
+	}
+	if v == recordV1 {
+		a.VersionID = ""
 	}
 	return a, nil
 }
 
+// Upload extension tags (record version 2). 1-15 versions, lock, tags,
+// object surface; 16-23 encryption.
+const (
+	upExtStorageClass = 1 // str
+	upExtTags         = 2 // strMap
+	upExtRetention    = 3 // str mode, time until
+	upExtLegalHold    = 4 // bool (present only when true)
+	upExtChecksum     = 5 // str algorithm, str type
+)
+
+func uploadExt(u *Upload) extFields {
+	var f extFields
+	if u.StorageClass != "" {
+		f.add(upExtStorageClass, func(e *encoder) { e.str(u.StorageClass) })
+	}
+	if len(u.Tags) > 0 {
+		f.add(upExtTags, func(e *encoder) { e.strMap(u.Tags) })
+	}
+	if u.Retention != (Retention{}) {
+		f.add(upExtRetention, func(e *encoder) { e.str(u.Retention.Mode); e.time(u.Retention.Until) })
+	}
+	if u.LegalHold {
+		f.add(upExtLegalHold, func(e *encoder) { e.bool(true) })
+	}
+	if u.ChecksumAlgorithm != "" || u.ChecksumType != "" {
+		f.add(upExtChecksum, func(e *encoder) { e.str(u.ChecksumAlgorithm); e.str(u.ChecksumType) })
+	}
+	return f
+}
+
+// writeUpload writes the version-1 fields of an upload (command payloads
+// of version 1 embed uploads this way).
 func writeUpload(e *encoder, u *Upload) {
 	e.str(u.Tenant)
 	e.str(u.Container)
@@ -302,18 +574,50 @@ func readUpload(d *decoder) Upload {
 }
 
 func encodeUpload(u *Upload) []byte {
+	ext := uploadExt(u)
 	e := encoder{b: make([]byte, 0, 64+len(u.Key))}
-	e.u8(recordV1)
+	if len(ext) == 0 {
+		e.u8(recordV1)
+	} else {
+		e.u8(recordV2)
+	}
 	writeUpload(&e, u)
+	if len(ext) > 0 {
+		ext.write(&e)
+	}
 	return e.b
+}
+
+func readUploadExt(d *decoder, u *Upload) {
+	readExt(d, func(tag uint64, x *decoder) bool {
+		switch tag {
+		case upExtStorageClass:
+			u.StorageClass = x.str()
+		case upExtTags:
+			u.Tags = x.strMap()
+		case upExtRetention:
+			u.Retention = Retention{Mode: x.str(), Until: x.time()}
+		case upExtLegalHold:
+			u.LegalHold = x.bool()
+		case upExtChecksum:
+			u.ChecksumAlgorithm, u.ChecksumType = x.str(), x.str()
+		default:
+			return false
+		}
+		return true
+	})
 }
 
 func decodeUpload(b []byte) (Upload, error) {
 	d := decoder{b: b}
-	if v := d.u8(); v != recordV1 && d.err == nil {
+	v := d.u8()
+	if v != recordV1 && v != recordV2 && d.err == nil {
 		return Upload{}, corrupt("upload", fmt.Errorf("unknown version %d", v))
 	}
 	u := readUpload(&d)
+	if v == recordV2 {
+		readUploadExt(&d, &u)
+	}
 	if err := d.done(); err != nil {
 		return Upload{}, corrupt("upload", err)
 	}

@@ -44,9 +44,11 @@ type AccessKey struct {
 
 // Container is a tenant's named set of artifacts (an S3 bucket).
 type Container struct {
-	Tenant     string
-	Name       string
-	Created    time.Time
+	Tenant  string
+	Name    string
+	Created time.Time
+	// Versioning is unused (the first release never set it); the
+	// versioning state is VersioningState.
 	Versioning bool
 	// QuotaBytes and QuotaArtifacts are 0 for "unlimited".
 	QuotaBytes     int64
@@ -54,6 +56,53 @@ type Container struct {
 	// Lifecycle is the container's lifecycle configuration, opaque to the
 	// metastore (encoded by node).
 	Lifecycle []byte
+
+	// Fields of record version 2 (cluster version 2).
+
+	// VersioningState is "" (never versioned), VersioningEnabled or
+	// VersioningSuspended. Once set it never returns to "".
+	VersioningState string
+	// ObjectLock is the container's object lock configuration (its
+	// Enabled never goes back to false).
+	ObjectLock ObjectLockConfig
+	// Tags are the container's tags (S3 bucket tagging).
+	Tags map[string]string
+	// Location is the region the container was created in (its S3
+	// LocationConstraint; "" is the default region).
+	Location string
+	// Config holds sub-resources the metastore stores but does not
+	// interpret, by name (for example "cors", "policy"); each package that
+	// owns one validates and encodes it.
+	Config map[string]string
+}
+
+// Versioning states of a container.
+const (
+	VersioningEnabled   = "Enabled"
+	VersioningSuspended = "Suspended"
+)
+
+// Object lock retention modes.
+const (
+	LockGovernance = "GOVERNANCE"
+	LockCompliance = "COMPLIANCE"
+)
+
+// ObjectLockConfig is a container's object lock configuration: whether
+// lock is enabled, and the default retention new versions get (Mode empty
+// for none; exactly one of Days and Years is set with it).
+type ObjectLockConfig struct {
+	Enabled bool
+	Mode    string
+	Days    int
+	Years   int
+}
+
+// Retention is the lock of one version: no deletion or overwrite of the
+// version before Until (Mode "" means none).
+type Retention struct {
+	Mode  string
+	Until time.Time
 }
 
 // Artifact is the metadata record of an artifact (an S3 object). Its bytes
@@ -82,7 +131,36 @@ type Artifact struct {
 	Parts     []Part
 	// Tier names the remote tier holding the bytes, empty when local.
 	Tier string
+
+	// Fields of record version 2 (cluster version 2).
+
+	// Seq orders the versions of a key (larger is newer). The state
+	// machine assigns it to every version written to a container that has
+	// a versioning state; 0 means older than every numbered version (an
+	// artifact written while the container was never versioned).
+	Seq uint64
+	// DeleteMarker marks a delete marker: a version without bytes that
+	// makes its key read as absent while it is the latest.
+	DeleteMarker bool
+	// StorageClass is the S3 storage class ("" is STANDARD).
+	StorageClass string
+	// Tags are the version's object tags.
+	Tags map[string]string
+	// Retention and LegalHold are the version's object lock.
+	Retention Retention
+	LegalHold bool
+	// UploadID is the multipart upload this version completed, so that a
+	// repeated completion of the same upload answers with this version.
+	UploadID string
+	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for a multipart
+	// artifact's whole-object checksum in Checksums ("" otherwise).
+	ChecksumType string
 }
+
+// NullVersion is the version id S3 reports for the null version: the
+// version of an artifact written while its container was never versioned
+// or had versioning suspended. Such records store VersionID "".
+const NullVersion = "null"
 
 // Part is one contiguous piece of an artifact held by one blob.
 type Part struct {
@@ -91,6 +169,8 @@ type Part struct {
 	ETag    string // hex MD5 of the part's bytes
 	Created time.Time
 	Blob    Blob
+	// Checksums of the part's bytes by algorithm, base64 (version 2).
+	Checksums map[string]string
 }
 
 // Blob is one erasure-coded byte stream: K data and M parity shards of
@@ -118,6 +198,16 @@ type Upload struct {
 	ContentType string
 	Headers     map[string]string
 	Meta        map[string]string
+
+	// Fields of record version 2: what the completed artifact gets.
+	StorageClass string
+	Tags         map[string]string
+	Retention    Retention
+	LegalHold    bool
+	// ChecksumAlgorithm and ChecksumType are the whole-object checksum
+	// the client asked for at creation (x-amz-checksum-algorithm, -type).
+	ChecksumAlgorithm string
+	ChecksumType      string
 }
 
 // Usage is a tenant's (or container's) current stored figures, maintained by

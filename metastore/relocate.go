@@ -98,7 +98,7 @@ func (c *relocateShardCmd) apply(t *txn) result {
 		}
 		var changed, done bool
 		switch fsmTable(owner) {
-		case tblArtifact:
+		case tblArtifact, tblVersion:
 			a, err := decodeArtifact(v)
 			if err != nil {
 				return errResult(err)
@@ -163,7 +163,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 		b    Blob
 		size int64
 	}
-	for _, tbl := range []byte{tblArtifact, tblPart} {
+	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
 		p := []byte{prefixFSM, tbl}
 		start := p
 		for start != nil {
@@ -187,7 +187,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
 					n++
 					last = append(last[:0], it.Key()...)
-					if tbl == tblArtifact {
+					if tbl == tblArtifact || tbl == tblVersion {
 						a, err := decodeArtifact(it.Value())
 						if err != nil {
 							return err

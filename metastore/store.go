@@ -163,6 +163,9 @@ func Open(ctx context.Context, cfg Config) (s *Store, err error) {
 			if err := raft.BootstrapCluster(rc, s.logs, s.logs, s.snaps, s.trans, conf); err != nil {
 				return nil, fmt.Errorf("metastore: bootstrap: %w", err)
 			}
+			if err := s.markFreshCluster(); err != nil {
+				return nil, fmt.Errorf("metastore: bootstrap: %w", err)
+			}
 		}
 	}
 	logCache, err := raft.NewLogCache(1024, s.logs)
@@ -396,6 +399,9 @@ func (s *Store) WaitLeader(ctx context.Context) error {
 			}
 			err := s.ensureTermCommitted(ctx, s.raft.CurrentTerm())
 			if err == nil {
+				err = s.finishFreshCluster(ctx)
+			}
+			if err == nil {
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -502,7 +508,7 @@ func (s *Store) write(ctx context.Context, typ cmdType, body commandBody) ([]byt
 		return nil, err
 	}
 	defer end()
-	cmd := encodeCommand(typ, newRequestID(), time.Now(), body)
+	cmd := encodeCommand(typ, newRequestID(), s.cfg.Now(), body)
 	resp, err := s.propose(ctx, cmd)
 	if err != nil {
 		return nil, err
@@ -521,6 +527,7 @@ func (s *Store) retryable(ctx context.Context, err error) bool {
 		errors.Is(err, ErrUnsupportedCommand),
 		errors.Is(err, ErrCorrupt),
 		errors.Is(err, ErrInvalidArgument),
+		errors.Is(err, ErrUpgradeRequired),
 		errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):
 		return false
@@ -606,6 +613,12 @@ func (s *Store) propose(ctx context.Context, cmd []byte) ([]byte, error) {
 func (s *Store) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
 	if s.raft.State() != raft.Leader {
 		return nil, ErrNotLeader
+	}
+	// Keep commands the slowest node cannot apply out of the log. The
+	// applied version may trail a raise in flight: that only errs on the
+	// side of refusing.
+	if err := gate(cmd, s.ClusterVersion()); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	f := s.raft.Apply(cmd, enqueueTimeout(ctx, s.cfg.ApplyTimeout))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
@@ -27,7 +28,7 @@ func BenchmarkPutSmall(b *testing.B) {
 				}
 				n := nodetest.StartNode(b, opts)
 				ctx := context.Background()
-				if err := n.Engine.CreateContainer(ctx, node.RootTenant, "b"); err != nil {
+				if err := n.Engine.CreateContainer(ctx, node.RootTenant, node.CreateContainerInput{Name: "b"}); err != nil {
 					b.Fatal(err)
 				}
 				data := randBytes(1, size)
@@ -78,7 +79,7 @@ func BenchmarkPutGetLarge(b *testing.B) {
 	})
 	n := nodetest.StartNode(b, nodetest.Options{})
 	ctx := context.Background()
-	n.Engine.CreateContainer(ctx, node.RootTenant, "b")
+	n.Engine.CreateContainer(ctx, node.RootTenant, node.CreateContainerInput{Name: "b"})
 	b.Run("put", func(b *testing.B) {
 		b.SetBytes(size)
 		var seq atomic.Int64
@@ -101,7 +102,7 @@ func BenchmarkPutGetLarge(b *testing.B) {
 		b.SetParallelism(2)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				r, err := n.Engine.OpenArtifact(ctx, node.RootTenant, "b", "g")
+				r, err := n.Engine.OpenArtifact(ctx, node.RootTenant, node.VersionRef{Container: "b", Key: "g"})
 				if err == nil {
 					err = r.WriteRange(ctx, io.Discard, 0, size)
 				}
@@ -112,4 +113,54 @@ func BenchmarkPutGetLarge(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkVersionedPut compares PUTs to a versioned bucket with PUTs to
+// an unversioned one in the same run: each iteration overwrites a small
+// key space in both buckets in alternation, and the ratio of their
+// throughputs is the figure (the goal: >= 0.9x). Run: go test
+// -run '^$' -bench VersionedPut ./node
+func BenchmarkVersionedPut(b *testing.B) {
+	for _, size := range []int{4 << 10, 16 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			n := nodetest.StartNode(b, nodetest.Options{})
+			ctx := context.Background()
+			for _, c := range []string{"plain", "versioned"} {
+				if err := n.Engine.CreateContainer(ctx, node.RootTenant, node.CreateContainerInput{Name: c}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := n.Engine.SetVersioning(ctx, node.RootTenant, "versioned", node.VersioningEnabled); err != nil {
+				b.Fatal(err)
+			}
+			data := randBytes(3, size)
+			batch := 32
+			if size > 1<<20 {
+				batch = 2
+			}
+			var took [2]time.Duration
+			put := func(c string, i int) {
+				k := fmt.Sprintf("k%d", i%16)
+				if _, err := n.Engine.PutArtifact(ctx, node.RootTenant, node.PutInput{Container: c, Key: k, Body: bytes.NewReader(data), Size: int64(size)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(2 * batch * size))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j, c := range []string{"plain", "versioned"} {
+					if i%2 == 1 {
+						j = 1 - j // alternate which goes first
+						c = []string{"plain", "versioned"}[j]
+					}
+					start := time.Now()
+					for k := 0; k < batch; k++ {
+						put(c, i*batch+k)
+					}
+					took[j] += time.Since(start)
+				}
+			}
+			b.ReportMetric(took[0].Seconds()/took[1].Seconds(), "versioned/plain")
+		})
+	}
 }

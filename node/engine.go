@@ -296,16 +296,27 @@ func (e *Engine) ListContainers(ctx context.Context, tenant string) ([]Container
 	}
 	out := make([]ContainerInfo, len(cs))
 	for i, c := range cs {
-		out[i] = ContainerInfo{Name: c.Name, Created: c.Created}
+		out[i] = containerInfo(c)
 	}
 	return out, nil
 }
 
+func containerInfo(c metastore.Container) ContainerInfo {
+	return ContainerInfo{
+		Name: c.Name, Created: c.Created, Versioning: c.VersioningState,
+		ObjectLock: ObjectLockConfig(c.ObjectLock), Tags: c.Tags, Location: c.Location,
+	}
+}
+
 // CreateContainer creates a container; ErrContainerExists when the tenant
 // already has one by that name.
-func (e *Engine) CreateContainer(ctx context.Context, tenant, name string) error {
-	err := e.meta.CreateContainer(ctx, metastore.Container{Tenant: tenant, Name: name, Created: now()})
-	return metaErr(err)
+func (e *Engine) CreateContainer(ctx context.Context, tenant string, in CreateContainerInput) error {
+	c := metastore.Container{Tenant: tenant, Name: in.Name, Created: now(), Location: in.Location}
+	if in.ObjectLock {
+		c.VersioningState = metastore.VersioningEnabled
+		c.ObjectLock = metastore.ObjectLockConfig{Enabled: true}
+	}
+	return metaErr(e.meta.CreateContainer(ctx, c))
 }
 
 // HeadContainer describes a container.
@@ -314,7 +325,7 @@ func (e *Engine) HeadContainer(ctx context.Context, tenant, name string) (Contai
 	if err != nil {
 		return ContainerInfo{}, metaErr(err)
 	}
-	return ContainerInfo{Name: c.Name, Created: c.Created}, nil
+	return containerInfo(c), nil
 }
 
 // DeleteContainer deletes an empty container, dropping its unfinished
@@ -356,6 +367,20 @@ func metaErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrEntityTooSmall, err)
 	case errors.Is(err, metastore.ErrQuotaExceeded):
 		return quotaFromMeta(err) // node/quota.go
+	case errors.Is(err, metastore.ErrNoSuchVersion):
+		return fmt.Errorf("%w: %w", ErrNoSuchVersion, err)
+	case errors.Is(err, metastore.ErrObjectLocked):
+		return fmt.Errorf("%w: %w", ErrObjectLocked, err)
+	case errors.Is(err, metastore.ErrLockNotEnabled):
+		return fmt.Errorf("%w: %w", ErrLockNotEnabled, err)
+	case errors.Is(err, metastore.ErrDeleteMarker):
+		return fmt.Errorf("%w: %w", ErrDeleteMarker, err)
+	case errors.Is(err, metastore.ErrInvalidContainerState):
+		return fmt.Errorf("%w: %w", ErrInvalidContainerState, err)
+	case errors.Is(err, metastore.ErrInvalidArgument):
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	case errors.Is(err, metastore.ErrUpgradeRequired):
+		return fmt.Errorf("%w: %w", ErrUpgradeRequired, err)
 	case errors.Is(err, metastore.ErrNotLeader), errors.Is(err, metastore.ErrLeadershipLost):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -375,24 +400,36 @@ func newID() string {
 // now is the proposer-side clock for records (truncated as S3 reports it).
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-func toInfo(a metastore.Artifact) ArtifactInfo {
-	parts := 0
+// toInfo describes a version as clients see it. versioned says whether
+// its container has a versioning state (S3 then reports version ids).
+func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
+	info := ArtifactInfo{
+		Container:    a.Container,
+		Key:          a.Key,
+		VersionID:    a.VersionID,
+		Versioned:    versioned || a.Seq != 0,
+		Size:         a.Size,
+		ETag:         a.ETag,
+		ContentType:  a.ContentType,
+		Headers:      a.Headers,
+		Meta:         a.Meta,
+		Checksums:    a.Checksums,
+		Modified:     a.Created,
+		DeleteMarker: a.DeleteMarker,
+		StorageClass: a.StorageClass,
+		Tags:         a.Tags,
+		Retention:    Retention(a.Retention),
+		LegalHold:    a.LegalHold,
+		ChecksumType: a.ChecksumType,
+	}
 	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
-		parts = len(a.Parts)
+		info.Parts = len(a.Parts)
+		info.PartList = make([]PartInfo, len(a.Parts))
+		for i, p := range a.Parts {
+			info.PartList[i] = PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created, Checksums: p.Checksums}
+		}
 	}
-	return ArtifactInfo{
-		Container:   a.Container,
-		Key:         a.Key,
-		VersionID:   a.VersionID,
-		Size:        a.Size,
-		ETag:        a.ETag,
-		ContentType: a.ContentType,
-		Headers:     a.Headers,
-		Meta:        a.Meta,
-		Checksums:   a.Checksums,
-		Modified:    a.Created,
-		Parts:       parts,
-	}
+	return info
 }
 
 // DisableInline makes every artifact go to shards, however small (tests of

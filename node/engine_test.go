@@ -42,7 +42,7 @@ func md5hex(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) 
 
 func mustContainer(t *testing.T, e *node.Engine, name string) {
 	t.Helper()
-	if err := e.CreateContainer(context.Background(), tenant, name); err != nil {
+	if err := e.CreateContainer(context.Background(), tenant, node.CreateContainerInput{Name: name}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -60,7 +60,7 @@ func put(t *testing.T, e *node.Engine, container, key string, data []byte) node.
 
 func read(t *testing.T, e *node.Engine, container, key string, off, length int64) []byte {
 	t.Helper()
-	r, err := e.OpenArtifact(context.Background(), tenant, container, key)
+	r, err := e.OpenArtifact(context.Background(), tenant, node.VersionRef{Container: container, Key: key})
 	if err != nil {
 		t.Fatalf("open %s: %v", key, err)
 	}
@@ -141,7 +141,7 @@ func TestWriteFailuresLeaveNothing(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if _, err := e.HeadArtifact(ctx, tenant, "c", "k"); !errors.Is(err, node.ErrArtifactNotFound) {
+			if _, err := e.HeadArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "k"}); !errors.Is(err, node.ErrArtifactNotFound) {
 				t.Fatalf("artifact visible after failed put: %v", err)
 			}
 			if c := shardFiles(t, n); c != 0 {
@@ -179,7 +179,7 @@ func TestOverwriteCollectsOldShards(t *testing.T) {
 	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, v2) {
 		t.Fatal("overwrite not visible")
 	}
-	if err := e.DeleteArtifact(context.Background(), tenant, "c", "k"); err != nil {
+	if _, err := e.DeleteArtifact(context.Background(), tenant, node.DeleteInput{Container: "c", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
 	for shardFiles(t, n) != 0 {
@@ -196,7 +196,7 @@ func TestReaderSurvivesOverwriteWithinGCDelay(t *testing.T) {
 	mustContainer(t, e, "c")
 	v1 := randBytes(1, 1<<20)
 	put(t, e, "c", "k", v1)
-	r, err := e.OpenArtifact(context.Background(), tenant, "c", "k")
+	r, err := e.OpenArtifact(context.Background(), tenant, node.VersionRef{Container: "c", Key: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestWriteQuorum(t *testing.T) {
 	if !errors.Is(err, node.ErrUnavailable) {
 		t.Fatalf("put below quorum: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := e.HeadArtifact(ctx, tenant, "c", "two"); !errors.Is(err, node.ErrArtifactNotFound) {
+	if _, err := e.HeadArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "two"}); !errors.Is(err, node.ErrArtifactNotFound) {
 		t.Fatalf("artifact visible after failed put: %v", err)
 	}
 }
@@ -415,17 +415,17 @@ func TestContainers(t *testing.T) {
 	e, _ := nodetest.Start(t)
 	ctx := context.Background()
 	mustContainer(t, e, "b1")
-	if err := e.CreateContainer(ctx, tenant, "b1"); !errors.Is(err, node.ErrContainerExists) {
+	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "b1"}); !errors.Is(err, node.ErrContainerExists) {
 		t.Fatalf("duplicate create: %v", err)
 	}
 	put(t, e, "b1", "k", []byte("x"))
 	if err := e.DeleteContainer(ctx, tenant, "b1"); !errors.Is(err, node.ErrContainerNotEmpty) {
 		t.Fatalf("delete non-empty: %v", err)
 	}
-	if err := e.DeleteArtifact(ctx, tenant, "b1", "k"); err != nil {
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "b1", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.DeleteArtifact(ctx, tenant, "b1", "k"); err != nil {
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "b1", Key: "k"}); err != nil {
 		t.Fatalf("deleting a missing key: %v", err)
 	}
 	if err := e.DeleteContainer(ctx, tenant, "b1"); err != nil {

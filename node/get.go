@@ -10,32 +10,70 @@ import (
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
-// HeadArtifact describes an artifact (linearizable).
-func (e *Engine) HeadArtifact(ctx context.Context, tenant, container, key string) (ArtifactInfo, error) {
-	a, err := e.meta.GetArtifact(ctx, tenant, container, key)
+// HeadArtifact describes a version of an artifact (linearizable): the
+// latest when ref.VersionID is "". A latest version that is a delete
+// marker, or a delete marker addressed by id, is a *DeleteMarkerError
+// (ErrArtifactNotFound or ErrDeleteMarker).
+func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef) (ArtifactInfo, error) {
+	a, versioned, err := e.version(ctx, tenant, ref)
 	if err != nil {
-		return ArtifactInfo{}, metaErr(err)
+		return ArtifactInfo{}, err
 	}
-	return toInfo(a), nil
+	return toInfo(a, versioned), nil
 }
 
-// OpenArtifact opens the current version of an artifact. The reader keeps
-// the version's record, so an overwrite during the read does not mix
-// versions: the replaced shards are only collected after the GC delay.
-func (e *Engine) OpenArtifact(ctx context.Context, tenant, container, key string) (ArtifactReader, error) {
-	a, err := e.meta.GetArtifact(ctx, tenant, container, key)
+// OpenArtifact opens a version of an artifact (the latest when
+// ref.VersionID is ""). The reader keeps the version's record, so an
+// overwrite during the read does not mix versions: the replaced shards are
+// only collected after the GC delay.
+func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef) (ArtifactReader, error) {
+	a, versioned, err := e.version(ctx, tenant, ref)
 	if err != nil {
-		return nil, metaErr(err)
+		return nil, err
 	}
-	return &reader{e: e, rec: a}, nil
+	return &reader{e: e, rec: a, info: toInfo(a, versioned)}, nil
+}
+
+// version reads the version ref names, and whether its container has a
+// versioning state. Delete markers come back as *DeleteMarkerError.
+func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (metastore.Artifact, bool, error) {
+	var a metastore.Artifact
+	var err error
+	if ref.VersionID == "" {
+		a, err = e.meta.GetLatest(ctx, tenant, ref.Container, ref.Key)
+	} else {
+		a, err = e.meta.GetVersion(ctx, tenant, ref.Container, ref.Key, ref.VersionID)
+	}
+	if err != nil {
+		return a, false, metaErr(err)
+	}
+	versioned := a.Seq != 0
+	if !versioned {
+		// A null version written before versioning was turned on: its
+		// container says whether S3 reports "null" as its id.
+		c, err := e.meta.GetContainer(ctx, tenant, ref.Container)
+		if err != nil {
+			return a, false, metaErr(err)
+		}
+		versioned = c.VersioningState != ""
+	}
+	if a.DeleteMarker {
+		sentinel := ErrArtifactNotFound
+		if ref.VersionID != "" {
+			sentinel = ErrDeleteMarker
+		}
+		return a, versioned, &DeleteMarkerError{Sentinel: sentinel, VersionID: a.VersionID, Modified: a.Created}
+	}
+	return a, versioned, nil
 }
 
 type reader struct {
-	e   *Engine
-	rec metastore.Artifact
+	e    *Engine
+	rec  metastore.Artifact
+	info ArtifactInfo
 }
 
-func (r *reader) Info() ArtifactInfo { return toInfo(r.rec) }
+func (r *reader) Info() ArtifactInfo { return r.info }
 
 // WriteRange streams [off, off+length) of the artifact to w, part by part,
 // reading only the stripes that hold the range.
@@ -130,7 +168,26 @@ func (e *Engine) ListArtifacts(ctx context.Context, tenant, container string, o 
 	out := ListResult{CommonPrefixes: res.CommonPrefixes, Truncated: res.Truncated, Next: res.Next}
 	out.Artifacts = make([]ArtifactInfo, len(res.Artifacts))
 	for i, a := range res.Artifacts {
-		out.Artifacts[i] = toInfo(a)
+		out.Artifacts[i] = toInfo(a, false)
+	}
+	return out, nil
+}
+
+// ListVersions lists the versions of a container's artifacts, delete
+// markers included (S3 ListObjectVersions).
+func (e *Engine) ListVersions(ctx context.Context, tenant, container string, o VersionListOptions) (VersionList, error) {
+	res, err := e.meta.ListVersions(ctx, tenant, container, metastore.VersionListOptions{
+		Prefix: o.Prefix, Delimiter: o.Delimiter, KeyMarker: o.KeyMarker, VersionIDMarker: o.VersionIDMarker, MaxKeys: o.MaxKeys,
+	})
+	if err != nil {
+		return VersionList{}, metaErr(err)
+	}
+	out := VersionList{CommonPrefixes: res.CommonPrefixes, Truncated: res.Truncated,
+		NextKeyMarker: res.NextKeyMarker, NextVersionIDMarker: res.NextVersionIDMarker}
+	out.Versions = make([]ArtifactInfo, len(res.Versions))
+	for i, v := range res.Versions {
+		out.Versions[i] = toInfo(v.Artifact, true)
+		out.Versions[i].IsLatest = v.IsLatest
 	}
 	return out, nil
 }

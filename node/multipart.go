@@ -28,6 +28,8 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 	u := metastore.Upload{
 		Tenant: tenant, Container: in.Container, Key: in.Key, UploadID: newID(), Created: now(),
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta,
+		StorageClass: in.StorageClass, Tags: in.Tags,
+		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 	}
 	if err := e.meta.CreateUpload(ctx, u); err != nil {
 		return UploadInfo{}, metaErr(err)
@@ -76,19 +78,16 @@ func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, upl
 	for i, p := range parts {
 		refs[i] = metastore.PartRef{Number: p.Number, ETag: p.ETag}
 	}
-	a, prev, unused, err := e.meta.CompleteUpload(ctx, metastore.CompleteInput{
+	res, err := e.meta.CompleteUploadVersion(ctx, metastore.CompleteInput{
 		Tenant: tenant, Container: container, Key: key, UploadID: uploadID,
-		VersionID: newID(), Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
+		Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
 		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
 	})
 	if err != nil {
 		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
 	}
-	if prev != nil {
-		e.gc.laterParts(prev.Parts)
-	}
-	e.gc.laterParts(unused)
-	return toInfo(a), nil
+	e.gc.laterParts(res.Freed)
+	return toInfo(*res.Version, res.Version.Seq != 0), nil
 }
 
 // AbortUpload drops an upload and collects its parts.
@@ -142,5 +141,5 @@ func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o Up
 
 func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
-		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta}
+		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass}
 }

@@ -240,10 +240,14 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		return ArtifactInfo{}, metaErr(err)
 	}
 	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
+	// The version id (none for a null version) and the default retention
+	// are the state machine's to decide, with the container's versioning
+	// state of the moment.
 	rec := metastore.Artifact{
 		Tenant: tenant, Container: in.Container, Key: in.Key,
-		VersionID: newID(), ContentType: in.ContentType,
-		Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
+		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
+		StorageClass: in.StorageClass, Tags: in.Tags,
+		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 	}
 	// Peek: a body that ends within the inline threshold is kept inline.
 	var missing []int
@@ -270,18 +274,16 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}
-	prev, err := e.meta.PutArtifact(ctx, rec, metastore.Cond{IfNoneMatch: in.Cond.IfNoneMatch == "*", IfMatchETag: in.Cond.IfMatch})
+	res, err := e.meta.PutVersion(ctx, rec, metastore.Cond{IfNoneMatch: in.Cond.IfNoneMatch == "*", IfMatchETag: in.Cond.IfMatch})
 	if err != nil {
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, metaErr(err)
 	}
-	if prev != nil {
-		e.gc.laterParts(prev.Parts)
-	}
+	e.gc.laterParts(res.Freed)
 	if len(rec.Parts) == 1 {
 		e.healLater(rec.Parts[0], missing)
 	}
-	return toInfo(rec), nil
+	return toInfo(*res.Version, res.Version.Seq != 0), nil
 }
 
 // healLater queues the shards of a just-committed part that its write
@@ -299,14 +301,32 @@ func (e *Engine) dropParts(ctx context.Context, parts []metastore.Part) {
 	}
 }
 
-// DeleteArtifact removes an artifact; a missing key is not an error.
-func (e *Engine) DeleteArtifact(ctx context.Context, tenant, container, key string) error {
-	prev, err := e.meta.DeleteArtifact(ctx, tenant, container, key)
+// DeleteArtifact deletes a key, or one version of it (in.VersionID), as
+// S3's DeleteObject does: in a container with a versioning state a delete
+// without a version adds a delete marker; a version under object lock is
+// not removed (ErrObjectLocked). Deleting a missing key or version is not
+// an error.
+func (e *Engine) DeleteArtifact(ctx context.Context, tenant string, in DeleteInput) (DeleteResult, error) {
+	res, err := e.meta.DeleteVersion(ctx, metastore.DeleteInput{
+		Tenant: tenant, Container: in.Container, Key: in.Key,
+		VersionID: in.VersionID, HasVersion: in.VersionID != "",
+		IfMatch: in.IfMatch, BypassGovernance: in.BypassGovernance,
+	})
 	if err != nil {
-		return metaErr(err)
+		return DeleteResult{}, metaErr(err)
 	}
-	if prev != nil {
-		e.gc.laterParts(prev.Parts)
+	e.gc.laterParts(res.Freed)
+	var out DeleteResult
+	switch {
+	case res.Version != nil: // a delete marker
+		out = DeleteResult{VersionID: res.Version.VersionID, DeleteMarker: true, Versioned: true}
+	case res.Removed != nil && in.VersionID != "":
+		out = DeleteResult{VersionID: res.Removed.VersionID, DeleteMarker: res.Removed.DeleteMarker, Versioned: true}
+	case in.VersionID != "":
+		out = DeleteResult{VersionID: in.VersionID, Versioned: true}
+		if in.VersionID == NullVersion {
+			out.VersionID = ""
+		}
 	}
-	return nil
+	return out, nil
 }

@@ -208,6 +208,8 @@ func (e *Engine) CheckWriteQuota(ctx context.Context, tenant, container, key str
 	return err
 }
 
+var errNothingReplaced = errors.New("node: the write replaces nothing")
+
 func (e *Engine) checkWriteQuota(ctx context.Context, tenant, container, key string, size int64, opts ...metastore.ReadOption) error {
 	s, err := e.meta.GetTenantSettings(ctx, tenant, opts...)
 	if err != nil {
@@ -227,8 +229,19 @@ func (e *Engine) checkWriteQuota(ctx context.Context, tenant, container, key str
 		dBytes = 1
 	}
 	if key != "" {
+		// What the write would replace, as the state machine decides it:
+		// the current artifact without versioning, the null version while
+		// versioning is suspended, nothing while it is enabled.
 		dCount = 1
-		if cur, err := e.meta.GetArtifact(ctx, tenant, container, key, opts...); err == nil {
+		var cur metastore.Artifact
+		err := errNothingReplaced
+		switch c.VersioningState {
+		case "":
+			cur, err = e.meta.GetArtifact(ctx, tenant, container, key, opts...)
+		case metastore.VersioningSuspended:
+			cur, err = e.meta.GetVersion(ctx, tenant, container, key, metastore.NullVersion, opts...)
+		}
+		if err == nil && !cur.DeleteMarker {
 			dCount = 0
 			if size >= 0 {
 				dBytes -= cur.Size

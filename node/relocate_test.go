@@ -56,7 +56,7 @@ func relocationCluster(t *testing.T, blobs int) (*nodetest.Node, *peers, *remove
 	p := newPeers("node-b", "node-c")
 	rm := &removedSet{}
 	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, NodeRemoved: rm.has})
-	if err := n.Engine.CreateContainer(ctx, tenant, "c"); err != nil {
+	if err := n.Engine.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "c"}); err != nil {
 		t.Fatal(err)
 	}
 	bodies := map[string][]byte{}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 )
 
@@ -54,7 +55,7 @@ func TestStatsCount(t *testing.T) {
 	if s := e.Stats(); s.ScrubVerified != int64(rep.Verified) || s.ScrubBad != int64(rep.Bad) || rep.Verified == 0 {
 		t.Fatalf("scrub %+v, stats %+v", rep, s)
 	}
-	if err := e.DeleteArtifact(context.Background(), tenant, "c", "k0"); err != nil {
+	if _, err := e.DeleteArtifact(context.Background(), tenant, node.DeleteInput{Container: "c", Key: "k0"}); err != nil {
 		t.Fatal(err)
 	}
 	for e.Stats().BlobsCollected < 1 {

@@ -126,7 +126,7 @@ func TestClusterPlacementSurvivesLosingANode(t *testing.T) {
 	p := newPeers("node-b", "node-c")
 	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1})
 	e := n.Engine
-	if err := e.CreateContainer(ctx, tenant, "c"); err != nil {
+	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "c"}); err != nil {
 		t.Fatal(err)
 	}
 	bodies := map[string][]byte{}

@@ -28,6 +28,9 @@ var (
 	// ErrUnavailable: the cluster cannot serve the request now (no metadata
 	// leader, too few drives for a write or read quorum); clients retry.
 	ErrUnavailable = errors.New("node: service unavailable")
+	// ErrUpgradeRequired: the feature needs a newer cluster version than
+	// the cluster runs (a rolling upgrade is not finalized yet).
+	ErrUpgradeRequired = errors.New("node: cluster upgrade not finalized")
 
 	// Administration (tenants, users, access keys).
 	ErrTenantNotFound    = errors.New("node: tenant not found")
@@ -36,21 +39,102 @@ var (
 	ErrUserExists        = errors.New("node: user already exists")
 	ErrAccessKeyNotFound = errors.New("node: access key not found")
 	// ErrInvalidArgument: an administrative request named something
-	// malformed (an empty name, an unknown tenant state).
+	// malformed (an empty name, an unknown tenant state), or an S3
+	// request a version id this store never gave out.
 	ErrInvalidArgument = errors.New("node: invalid argument")
+
+	// Versions, object lock and tags.
+	ErrNoSuchVersion = errors.New("node: no such version")
+	// ErrObjectLocked: object lock forbids removing the version or
+	// weakening its retention.
+	ErrObjectLocked = errors.New("node: version protected by object lock")
+	// ErrLockNotEnabled: a lock setting on a container without object lock.
+	ErrLockNotEnabled = errors.New("node: object lock not enabled on the container")
+	// ErrDeleteMarker: the version addressed is a delete marker (S3
+	// answers 405 for reads of it by version id).
+	ErrDeleteMarker = errors.New("node: version is a delete marker")
+	// ErrInvalidContainerState: the container's configuration forbids the
+	// change (suspending versioning under object lock, lock without
+	// versioning).
+	ErrInvalidContainerState = errors.New("node: invalid container state")
 )
+
+// DeleteMarkerError is returned (wrapping ErrArtifactNotFound, or
+// ErrDeleteMarker when the marker was addressed by version id) when the
+// version a read found is a delete marker: S3 reports it in headers.
+type DeleteMarkerError struct {
+	Sentinel  error
+	VersionID string // "" for the null version
+	Modified  time.Time
+}
+
+func (e *DeleteMarkerError) Error() string {
+	return e.Sentinel.Error() + ": delete marker"
+}
+
+func (e *DeleteMarkerError) Unwrap() error { return e.Sentinel }
+
+// TenantRootUser is the user name of a tenant's root user: the principal
+// that may do everything in its tenant, such as bypassing a GOVERNANCE
+// retention (x-amz-bypass-governance-retention), until bucket policies
+// say otherwise. The root tenant's operator user has this name too.
+const TenantRootUser = "root"
+
+// Versioning states of a container, as S3 names them.
+const (
+	VersioningEnabled   = "Enabled"
+	VersioningSuspended = "Suspended"
+)
+
+// Object lock retention modes.
+const (
+	LockGovernance = "GOVERNANCE"
+	LockCompliance = "COMPLIANCE"
+)
+
+// Retention is the object lock of one version: it may not be removed
+// before Until (Mode "" means none).
+type Retention struct {
+	Mode  string
+	Until time.Time
+}
+
+// ObjectLockConfig is a container's object lock configuration: enabled,
+// and the default retention of new versions (Mode "" for none; then
+// exactly one of Days and Years is set).
+type ObjectLockConfig struct {
+	Enabled bool
+	Mode    string
+	Days    int
+	Years   int
+}
 
 // ContainerInfo describes a container (S3 bucket).
 type ContainerInfo struct {
 	Name    string
 	Created time.Time
+	// Versioning is "", VersioningEnabled or VersioningSuspended.
+	Versioning string
+	ObjectLock ObjectLockConfig
+	Tags       map[string]string
+	// Location is the region the container was created in ("" for the
+	// server's default region).
+	Location string
+}
+
+// CreateContainerInput creates a container.
+type CreateContainerInput struct {
+	Name string
+	// ObjectLock creates it with object lock enabled (and versioning
+	// enabled for good), as x-amz-bucket-object-lock-enabled asks.
+	ObjectLock bool
+	Location   string
 }
 
 // ArtifactInfo describes an artifact (S3 object) as clients see it.
 type ArtifactInfo struct {
 	Container   string
 	Key         string
-	VersionID   string
 	Size        int64
 	ETag        string // without quotes
 	ContentType string
@@ -65,6 +149,25 @@ type ArtifactInfo struct {
 	Modified  time.Time
 	// Parts is the number of multipart parts, 0 for a single PUT.
 	Parts int
+	// PartList describes the parts of a multipart artifact, in order.
+	PartList []PartInfo
+
+	// VersionID is the version's id, "" for the null version.
+	VersionID string
+	// Versioned: the version lives in a container with a versioning state,
+	// so S3 reports its id ("null" for the null version).
+	Versioned bool
+	// IsLatest is set by version listings.
+	IsLatest     bool
+	DeleteMarker bool
+	// StorageClass as the client asked ("" is STANDARD).
+	StorageClass string
+	Tags         map[string]string
+	Retention    Retention
+	LegalHold    bool
+	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for the whole-object
+	// checksum of a multipart artifact.
+	ChecksumType string
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.
@@ -95,6 +198,62 @@ type PutInput struct {
 	// ContentMD5, when set, must equal the MD5 of the body (ErrBadDigest).
 	ContentMD5 []byte
 	Cond       Conditions
+	// StorageClass, Tags and the object lock of the new version.
+	StorageClass string
+	Tags         map[string]string
+	Retention    Retention
+	LegalHold    bool
+}
+
+// VersionRef names one version of an artifact: VersionID "" means the
+// latest; NullVersion the null version.
+type VersionRef struct {
+	Container, Key, VersionID string
+}
+
+// NullVersion is S3's id of the null version.
+const NullVersion = "null"
+
+// DeleteInput is a DeleteObject request.
+type DeleteInput struct {
+	Container, Key string
+	// VersionID, when set, removes that version ("null" for the null
+	// version); otherwise the key is deleted (a delete marker in a
+	// container with a versioning state).
+	VersionID string
+	// IfMatch: the version deleted must have this ETag ("*": must exist).
+	IfMatch string
+	// BypassGovernance: the caller may bypass a GOVERNANCE retention.
+	BypassGovernance bool
+}
+
+// DeleteResult is what S3 reports of a delete.
+type DeleteResult struct {
+	// VersionID is the version the delete created (a delete marker) or
+	// removed; "" for the null version.
+	VersionID string
+	// DeleteMarker: the version created or removed is a delete marker.
+	DeleteMarker bool
+	// Versioned: the container has a versioning state (S3 reports the
+	// version id).
+	Versioned bool
+}
+
+// VersionListOptions select versions for ListObjectVersions.
+type VersionListOptions struct {
+	Prefix, Delimiter          string
+	KeyMarker, VersionIDMarker string
+	MaxKeys                    int
+}
+
+// VersionList is one page of ListObjectVersions: versions (IsLatest and
+// DeleteMarker set) in key order, each key's newest first.
+type VersionList struct {
+	Versions            []ArtifactInfo
+	CommonPrefixes      []string
+	Truncated           bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
 }
 
 // ArtifactReader is an opened artifact: a consistent snapshot of one version
@@ -130,17 +289,23 @@ type UploadInput struct {
 	ContentType string
 	Headers     map[string]string
 	Meta        map[string]string
+	// What the completed artifact gets.
+	StorageClass string
+	Tags         map[string]string
+	Retention    Retention
+	LegalHold    bool
 }
 
 // UploadInfo describes an in-progress multipart upload.
 type UploadInfo struct {
-	Container   string
-	Key         string
-	UploadID    string
-	Initiated   time.Time
-	ContentType string
-	Headers     map[string]string
-	Meta        map[string]string
+	Container    string
+	Key          string
+	UploadID     string
+	Initiated    time.Time
+	ContentType  string
+	Headers      map[string]string
+	Meta         map[string]string
+	StorageClass string
 }
 
 // PartInput is one UploadPart request.
@@ -160,6 +325,8 @@ type PartInfo struct {
 	Size     int64
 	ETag     string
 	Modified time.Time
+	// Checksums of the part by algorithm, base64.
+	Checksums map[string]string
 }
 
 // PartRef names a part in CompleteMultipartUpload.

@@ -2,11 +2,22 @@ package s3_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"hash/crc64"
 	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
 
 // Benchmarks of the whole path: SDK -> HTTP -> SigV4 -> s3 -> real engine
@@ -48,4 +59,108 @@ func benchObject(b *testing.B, tlsOn bool, size int, put bool) {
 		}
 		g.Body.Close()
 	}
+}
+
+// BenchmarkUpload16MiB compares, in one run, ways of uploading the same
+// 16 MiB through the whole server (plain HTTP, real engine): a PUT signed
+// with the body's SHA-256 (what SDKs send over HTTP), an UNSIGNED-PAYLOAD
+// PUT, a PUT with a CRC64NVME trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER,
+// what SDKs send over TLS), signed chunks with a CRC64NVME trailer
+// (minio-go over HTTP), and a browser-form POST with a policy.
+func BenchmarkUpload16MiB(b *testing.B) {
+	const size = 16 << 20
+	h := newHarnessTB(b)
+	h.bucketTB(b, "bench")
+	data := bytes.Repeat([]byte("benchmark data. "), size/16)
+	sum := sha256.Sum256(data)
+	crc := crc64.New(crc64.MakeTable(0x9a6c9329ac4bc9b5))
+	crc.Write(data)
+	crcB64 := base64.StdEncoding.EncodeToString(crc.Sum(nil))
+	client := &http.Client{Transport: h.plainTr}
+
+	type upload struct {
+		name string
+		req  func() *http.Request
+	}
+	signed := func(payload string, hdr http.Header, body []byte, at time.Time) *http.Request {
+		req, _ := http.NewRequest("PUT", h.plain.URL+"/bench/k", bytes.NewReader(body))
+		for k, vs := range hdr {
+			req.Header[k] = vs
+		}
+		req.Header.Set("X-Amz-Content-Sha256", payload)
+		signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+		if err := signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: h.cred.AccessKeyID, SecretAccessKey: h.cred.Secret}, req, payload, "s3", "us-east-1", at); err != nil {
+			b.Fatal(err)
+		}
+		return req
+	}
+	chunked := func(signedChunks bool) func() *http.Request {
+		return func() *http.Request {
+			mode := sigv4.StreamingUnsignedTrailer
+			if signedChunks {
+				mode = sigv4.StreamingSignedTrailer
+			}
+			hdr := http.Header{"Content-Encoding": {"aws-chunked"}, "X-Amz-Decoded-Content-Length": {strconv.Itoa(size)},
+				"X-Amz-Trailer": {"x-amz-checksum-crc64nvme"}}
+			at := time.Now().UTC()
+			req := signed(mode, hdr, nil, at)
+			cfg := sigv4.ChunkedConfig{Signed: signedChunks, Trailer: true}
+			if signedChunks {
+				a := req.Header.Get("Authorization")
+				cfg.Seed = a[strings.LastIndex(a, "=")+1:]
+				cfg.SigningKey = sigv4.SigningKey(h.cred.Secret, at.Format("20060102"), "us-east-1", "s3")
+				cfg.AmzDate = at.Format("20060102T150405Z")
+				cfg.Scope = at.Format("20060102") + "/us-east-1/s3/aws4_request"
+			}
+			enc := sigv4.NewChunkedEncoder(cfg)
+			var body bytes.Buffer
+			for off := 0; off < size; off += 64 << 10 {
+				body.Write(enc.Chunk(data[off : off+64<<10]))
+			}
+			body.Write(enc.Chunk(nil))
+			body.Write(enc.Trailers("x-amz-checksum-crc64nvme", crcB64))
+			req.Body = io.NopCloser(bytes.NewReader(body.Bytes()))
+			req.ContentLength = int64(body.Len())
+			return req
+		}
+	}
+	hour := time.Now().Add(time.Hour)
+	fields := append([]formField{{"key", "k"}}, h.v4Policy(b, hour, []any{map[string]string{"bucket": "bench"}, map[string]string{"key": "k"}}, "")...)
+	ct, form := postForm{fields: fields, fileName: "k", file: data}.encode(b)
+	uploads := []upload{
+		{"put-sha256", func() *http.Request { return signed(hex.EncodeToString(sum[:]), nil, data, time.Now()) }},
+		{"put-unsigned-payload", func() *http.Request { return signed(sigv4.UnsignedPayload, nil, data, time.Now()) }},
+		{"put-crc64nvme-trailer", chunked(false)},
+		{"put-signed-chunks-crc64nvme-trailer", chunked(true)},
+		{"post-policy", func() *http.Request {
+			req, _ := http.NewRequest("POST", h.plain.URL+"/bench", bytes.NewReader(form))
+			req.Header.Set("Content-Type", ct)
+			return req
+		}},
+	}
+	for _, u := range uploads {
+		b.Run(u.name, func(b *testing.B) {
+			b.SetBytes(size)
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				req := u.req()
+				b.StartTimer()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode/100 != 2 {
+					b.Fatalf("%s: %d %s", u.name, resp.StatusCode, out)
+				}
+			}
+		})
+	}
+}
+
+func (h *harness) bucketTB(tb testing.TB, name string) {
+	tb.Helper()
+	_, err := h.client(false).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)})
+	must(tb, err)
 }

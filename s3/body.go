@@ -189,7 +189,8 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 	}
 	var trailers []string
 	var trailerAlg *checksumAlg
-	if t := r.Header.Get("X-Amz-Trailer"); t != "" {
+	// minio-go sends one X-Amz-Trailer line per trailer.
+	if t := strings.Join(r.Header.Values("X-Amz-Trailer"), ","); t != "" {
 		if !auth.Streaming() || auth.PayloadHash == sigv4.StreamingSigned {
 			return nil, withMessage(errInvalidRequest, "x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.")
 		}

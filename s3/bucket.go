@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vaultaire/vaultaire/node"
 )
 
 const maxListBuckets = 10000
@@ -46,7 +48,7 @@ func (s *Server) listBuckets(ctx context.Context, w http.ResponseWriter, r *http
 			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[max-1].Name))
 			break
 		}
-		res.Buckets = append(res.Buckets, bucketInfo{Name: c.Name, CreationDate: isoTime(c.Created), BucketRegion: s.cfg.Region})
+		res.Buckets = append(res.Buckets, bucketInfo{Name: c.Name, CreationDate: isoTime(c.Created), BucketRegion: s.regionOf(c)})
 	}
 	return writeXML(w, res)
 }
@@ -57,8 +59,13 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 	default:
 		return withMessage(errNotImplemented, "Only the private canned ACL is supported.")
 	}
-	if strings.EqualFold(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled"), "true") {
-		return withMessage(errNotImplemented, "Object Lock is not supported.")
+	in := node.CreateContainerInput{Name: rc.ep.Container}
+	switch v := strings.TrimSpace(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled")); {
+	case v == "" || strings.EqualFold(v, "false"):
+	case strings.EqualFold(v, "true"):
+		in.ObjectLock = true
+	default:
+		return withMessage(errInvalidArgument, "x-amz-bucket-object-lock-enabled must be true or false")
 	}
 	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
 	if err != nil {
@@ -76,11 +83,15 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 		if cfg.Location != nil || cfg.Bucket != nil {
 			return withMessage(errNotImplemented, "Directory buckets are not supported.")
 		}
-		if lc := cfg.LocationConstraint; lc != "" && lc != s.cfg.Region {
-			return withMessage(errInvalidLocationConstraint, "The specified location-constraint %q is not valid; this endpoint serves %q", lc, s.cfg.Region)
+		lc := strings.TrimSpace(cfg.LocationConstraint)
+		if !s.servesRegion(lc) {
+			return withMessage(errIllegalLocationConstraint, "The %s location constraint is incompatible for the region specific endpoint this request was sent to.", lc)
+		}
+		if lc != s.cfg.Region {
+			in.Location = lc
 		}
 	}
-	if err := s.eng.CreateContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+	if err := s.eng.CreateContainer(ctx, rc.tenant, in); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/"+rc.ep.Container)
@@ -89,11 +100,35 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 	return nil
 }
 
+// servesRegion reports whether a bucket may be created in region lc here:
+// the server's region (also as "", or "US" for us-east-1, as S3 accepts)
+// and the operator's extra regions.
+func (s *Server) servesRegion(lc string) bool {
+	if lc == "" || lc == s.cfg.Region || lc == "US" && s.cfg.Region == "us-east-1" {
+		return true
+	}
+	for _, r := range s.cfg.ExtraRegions {
+		if lc == r {
+			return true
+		}
+	}
+	return false
+}
+
+// regionOf is the region a container lives in.
+func (s *Server) regionOf(c node.ContainerInfo) string {
+	if c.Location != "" {
+		return c.Location
+	}
+	return s.cfg.Region
+}
+
 func (s *Server) headBucket(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
-	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+	c, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container)
+	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Amz-Bucket-Region", s.cfg.Region)
+	w.Header().Set("X-Amz-Bucket-Region", s.regionOf(c))
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -107,23 +142,14 @@ func (s *Server) deleteBucket(ctx context.Context, w http.ResponseWriter, _ *htt
 }
 
 func (s *Server) getBucketLocation(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
-	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+	c, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container)
+	if err != nil {
 		return err
 	}
-	loc := s.cfg.Region
+	loc := s.regionOf(c)
 	if loc == "us-east-1" {
 		// S3 reports the original region as an empty constraint.
 		loc = ""
 	}
 	return writeXML(w, locationConstraint{NS: s3NS, Value: loc})
-}
-
-// getBucketVersioning reports versioning as never enabled, which is true:
-// Vaultaire keeps one version per key. S3 answers a never-versioned bucket
-// with an empty configuration, which tools such as rclone ask for.
-func (s *Server) getBucketVersioning(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
-	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
-		return err
-	}
-	return writeXML(w, versioningConfiguration{NS: s3NS})
 }

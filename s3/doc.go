@@ -8,9 +8,19 @@
 //	http.Server -> Server.ServeHTTP (httprouter, one catch-all route per method)
 //	  -> Resolve: method + Host + escaped path + query (+ x-amz-copy-source)
 //	     -> Endpoint{Op, Container, Key}        (endpoint.go, a pure function)
-//	  -> sigv4.Verifier.Verify: Authorization header or presigned query,
-//	     clock skew, secret from Engine.Credential, constant-time compare;
-//	     the tenant of the request is the tenant of its access key
+//	  -> sigv4.Verifier.Verify: Signature Version 4 (Authorization header
+//	     or presigned query) or Version 2 ("AWS AK:sig" header or the
+//	     AWSAccessKeyId/Expires/Signature query), clock skew or expiry,
+//	     secret from Engine.Credential, constant-time compare; every
+//	     x-amz-* header must be signed (403 AccessDenied with
+//	     <HeadersNotSigned> otherwise; x-amz-content-sha256 is bound as
+//	     the payload line); a wrong region answers
+//	     AuthorizationHeaderMalformed with <Region>. The tenant of the
+//	     request is the tenant of its access key. A browser-form POST
+//	     (OpPostObject) skips this step: postobject.go reads the fields
+//	     before the file, verifies the policy's V4 or V2 signature with
+//	     the same secret lookup (Verifier.VerifyPost), then the policy,
+//	     then streams the file part to the Engine
 //	  -> tenant rate limit (Config.Limiter.Allow: X-RateLimit-* headers,
 //	     SlowDown when refused)
 //	  -> bucket-name and key validation
@@ -24,7 +34,8 @@
 //	  -> handler (bucket.go, object.go, multipart.go, list.go)
 //	     request bodies go through openBody (body.go): size limits,
 //	     aws-chunked decoding (sigv4.ChunkedReader: chained chunk
-//	     signatures, trailers, x-amz-decoded-content-length),
+//	     signatures, trailers in every client's framing, trailer
+//	     signatures, x-amz-decoded-content-length),
 //	     x-amz-content-sha256 and x-amz-checksum-* verification. Each check
 //	     runs in a reader that reports a mismatch instead of io.EOF, so the
 //	     Engine, which commits only after reading io.EOF, never commits a
@@ -64,20 +75,55 @@
 // UploadPart verifies and echoes part checksums, but the Engine has no place
 // to keep them, so completed multipart artifacts carry no checksum.
 //
+// # Versions, object lock and tags
+//
+// versioning.go serves ?versioning, ?versions, ?object-lock, ?tagging,
+// ?retention, ?legal-hold and ?attributes, and reads x-amz-tagging,
+// x-amz-storage-class and x-amz-object-lock-* on PUT, copy and
+// CreateMultipartUpload. x-amz-version-id appears only for versions of
+// buckets with a versioning state ("null" for the null version), as S3
+// does. A read whose latest version is a delete marker answers 404 with
+// x-amz-delete-marker; a delete marker addressed by version id answers
+// 405. The rules of versioning and lock are decided by the metastore's
+// state machine; a retention in GOVERNANCE mode is bypassed only with
+// x-amz-bypass-governance-retention from the tenant's root user
+// (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
+//
 // # Not implemented
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
 // bucket-owner-full-control on objects), grants, server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), object tags (x-amz-tagging), bucket policies,
-// tagging, versioning and ListObjectVersions, lifecycle, CORS, website,
-// logging, notifications, replication, encryption configuration, object
-// lock, retention and legal hold, website redirects, restore, select,
-// torrent, browser POST uploads, directory buckets, GetObject by part number
-// of a multipart artifact, DeleteObject of a specific version, conditional
-// DeleteObject. Storage classes other than STANDARD are InvalidStorageClass.
-// Signature Version 2 is refused (InvalidRequest), and so is anonymous
-// access (AccessDenied). A Range header naming several ranges is served as
-// the whole artifact, as S3 does. STS session tokens are not supported.
+// (SSE-S3, SSE-KMS, SSE-C), bucket policies, lifecycle, CORS, website,
+// logging, notifications, replication, encryption configuration, website
+// redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
+// buckets is stored and reported as requested (docs/design.md, "Storage
+// classes"); others are InvalidStorageClass. Anonymous access is refused
+// (AccessDenied). A Range header naming several ranges is served as the
+// whole artifact, as S3 does. STS session tokens are not supported. In POST
+// Object forms, the fields tagging, the server-side encryption fields,
+// object lock, website redirects and x-amz-checksum-* are NotImplemented.
+//
+// # POST Object
+//
+// POST /bucket with Content-Type multipart/form-data. Fields before the
+// "file" field are read (20 KiB in all, MaxPostPreDataLengthExceeded
+// beyond; field names are case-insensitive); fields after it are ignored.
+// Authentication: policy + x-amz-algorithm, x-amz-credential, x-amz-date,
+// x-amz-signature (V4: hex HMAC-SHA256 of the base64 policy with the
+// scope's signing key), or policy + AWSAccessKeyId + signature (V2: base64
+// HMAC-SHA1). The policy must not be expired; each condition (exact
+// {"field": "v"}, ["eq", "$f", "v"], ["starts-with", "$f", "p"],
+// ["content-length-range", min, max]) must hold, "bucket" being the
+// addressed bucket and "key" the key after ${filename} is replaced by the
+// file's name; every field but the signature fields, policy, file and
+// x-ignore-* must be named by a condition. Content-Type, Cache-Control,
+// Content-Disposition, Content-Encoding, Content-Language, Expires and
+// x-amz-meta-* fields are stored as for PUT. The file part is streamed to
+// the Engine (size unknown up front); content-length-range and the PUT
+// limit are enforced as it flows, so a violation commits nothing. Answer:
+// 303 to success_action_redirect (with bucket, key and etag added to its
+// query), else success_action_status 200, 201 (a PostResponse document) or
+// 204 (the default).
 //
 // # Early rejections and large bodies
 //

@@ -76,6 +76,10 @@ func TestE2EAuth(t *testing.T) {
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", "AWS "+h.cred.AccessKeyID+":c2lnbmF0dXJl")
 	}})
+	expectError(t, resp, body, 400, "InvalidArgument") // a malformed SigV2 header
+	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
+		r.Header.Set("Authorization", "Bearer c2lnbmF0dXJl")
+	}})
 	expectError(t, resp, body, 400, "InvalidRequest")
 	resp, body = h.do(t, rawReq{method: "GET", path: "/auth/k", mutate: func(r *http.Request) {
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/us-east-1/", "/eu-west-1/", 1))
@@ -412,16 +416,20 @@ func TestE2ERouting(t *testing.T) {
 		{"POST", "/route/k", 405, "MethodNotAllowed"},
 		{"GET", "/route?acl", 501, "NotImplemented"},
 		{"PUT", "/route?policy", 501, "NotImplemented"},
-		{"GET", "/route/k?tagging", 501, "NotImplemented"},
-		{"PUT", "/route?versioning", 501, "NotImplemented"},
-		{"GET", "/route?versions", 501, "NotImplemented"},
+		{"PUT", "/route?versioning", 400, "MalformedXML"},
+		{"GET", "/route/k?versions", 501, "NotImplemented"},
+		{"GET", "/route?tagging", 404, "NoSuchTagSet"},
+		{"PUT", "/route/k?legal-hold", 400, "InvalidRequest"},
+		{"PUT", "/route?retention", 501, "NotImplemented"},
 		{"PUT", "/route?lifecycle", 501, "NotImplemented"},
 		{"PUT", "/route?cors", 501, "NotImplemented"},
-		{"POST", "/route", 501, "NotImplemented"},
-		{"DELETE", "/route/k?versionId=x", 501, "NotImplemented"},
-		{"GET", "/route/k?partNumber=2", 501, "NotImplemented"},
+		{"POST", "/route", 412, "PreconditionFailed"}, // a bucket POST must be a form (POST Object)
+		{"DELETE", "/route/k?versionId=x", 400, "InvalidArgument"},
+		{"DELETE", "/route/k?versionId=", 400, "InvalidArgument"},
+		{"GET", "/route/k?partNumber=2", 416, "InvalidPartNumber"},
 		{"GET", "/route/k?partNumber=0", 400, "InvalidArgument"},
-		{"GET", "/route/k?versionId=nope", 404, "NoSuchVersion"},
+		{"GET", "/route/k?versionId=nope", 400, "InvalidArgument"},
+		{"GET", "/route/k?versionId=00000000000000ff", 404, "NoSuchVersion"},
 		{"GET", "/route?list-type=1", 400, "InvalidArgument"},
 		{"GET", "/route/missing", 404, "NoSuchKey"},
 		{"GET", "/nobucket/missing", 404, "NoSuchBucket"},
@@ -441,15 +449,29 @@ func TestE2ERouting(t *testing.T) {
 		t.Run(tc.method+" "+tc.path[:min(len(tc.path), 30)], func(t *testing.T) { expectError(t, resp, b, tc.status, tc.code) })
 	}
 	// Features a client would wrongly believe it got.
-	for _, hd := range []http.Header{{"X-Amz-Server-Side-Encryption": {"AES256"}}, {"X-Amz-Tagging": {"a=b"}}, {"X-Amz-Object-Lock-Mode": {"COMPLIANCE"}}} {
+	for _, hd := range []http.Header{{"X-Amz-Server-Side-Encryption": {"AES256"}}} {
 		resp, b := h.do(t, rawReq{method: "PUT", path: "/route/sse", body: []byte("v"), hdr: hd})
 		expectError(t, resp, b, 501, "NotImplemented")
 		resp, b = h.do(t, rawReq{method: "POST", path: "/route/sse?uploads", hdr: hd})
 		expectError(t, resp, b, 501, "NotImplemented")
 		h.absent(t, "route", "sse")
 	}
-	resp, b = h.do(t, rawReq{method: "PUT", path: "/route/sc", body: []byte("v"), hdr: http.Header{"X-Amz-Storage-Class": {"GLACIER"}}})
-	expectError(t, resp, b, 400, "InvalidStorageClass")
+	// Object lock on a bucket without it, and lock headers that do not
+	// go together, change nothing.
+	for _, tc := range []struct {
+		hd     http.Header
+		status int
+		code   string
+	}{
+		{http.Header{"X-Amz-Object-Lock-Mode": {"COMPLIANCE"}}, 400, "InvalidArgument"},
+		{http.Header{"X-Amz-Object-Lock-Mode": {"COMPLIANCE"}, "X-Amz-Object-Lock-Retain-Until-Date": {"2099-01-01T00:00:00Z"}}, 400, "InvalidRequest"},
+		{http.Header{"X-Amz-Tagging": {"a=b&a=c"}}, 400, "InvalidTag"},
+		{http.Header{"X-Amz-Storage-Class": {"EXPRESS_ONEZONE"}}, 400, "InvalidStorageClass"},
+	} {
+		resp, b := h.do(t, rawReq{method: "PUT", path: "/route/lk", body: []byte("v"), hdr: tc.hd})
+		expectError(t, resp, b, tc.status, tc.code)
+		h.absent(t, "route", "lk")
+	}
 	// A path with a bad escape never reaches a handler: net/http answers 400.
 	req := h.signReq(t, rawReq{method: "GET", path: "/route/zz"})
 	raw := dump(t, req, nil)

@@ -33,31 +33,65 @@ const (
 	OpAbortMultipartUpload
 	OpListParts
 	OpGetBucketVersioning
+	OpPutBucketVersioning
+	OpListObjectVersions
+	OpGetObjectLockConfiguration
+	OpPutObjectLockConfiguration
+	OpGetBucketTagging
+	OpPutBucketTagging
+	OpDeleteBucketTagging
+	OpGetObjectTagging
+	OpPutObjectTagging
+	OpDeleteObjectTagging
+	OpGetObjectRetention
+	OpPutObjectRetention
+	OpGetObjectLegalHold
+	OpPutObjectLegalHold
+	OpGetObjectAttributes
+	// OpPostObject is the browser-form upload (POST /bucket,
+	// multipart/form-data), authenticated by its policy's signature.
+	OpPostObject
 )
 
 var opNames = [...]string{
-	OpUnknown:                 "Unknown",
-	OpListBuckets:             "ListBuckets",
-	OpCreateBucket:            "CreateBucket",
-	OpHeadBucket:              "HeadBucket",
-	OpDeleteBucket:            "DeleteBucket",
-	OpGetBucketLocation:       "GetBucketLocation",
-	OpListObjectsV1:           "ListObjects",
-	OpListObjectsV2:           "ListObjectsV2",
-	OpListMultipartUploads:    "ListMultipartUploads",
-	OpDeleteObjects:           "DeleteObjects",
-	OpPutObject:               "PutObject",
-	OpCopyObject:              "CopyObject",
-	OpGetObject:               "GetObject",
-	OpHeadObject:              "HeadObject",
-	OpDeleteObject:            "DeleteObject",
-	OpCreateMultipartUpload:   "CreateMultipartUpload",
-	OpUploadPart:              "UploadPart",
-	OpUploadPartCopy:          "UploadPartCopy",
-	OpCompleteMultipartUpload: "CompleteMultipartUpload",
-	OpAbortMultipartUpload:    "AbortMultipartUpload",
-	OpListParts:               "ListParts",
-	OpGetBucketVersioning:     "GetBucketVersioning",
+	OpUnknown:                    "Unknown",
+	OpListBuckets:                "ListBuckets",
+	OpCreateBucket:               "CreateBucket",
+	OpHeadBucket:                 "HeadBucket",
+	OpDeleteBucket:               "DeleteBucket",
+	OpGetBucketLocation:          "GetBucketLocation",
+	OpListObjectsV1:              "ListObjects",
+	OpListObjectsV2:              "ListObjectsV2",
+	OpListMultipartUploads:       "ListMultipartUploads",
+	OpDeleteObjects:              "DeleteObjects",
+	OpPutObject:                  "PutObject",
+	OpCopyObject:                 "CopyObject",
+	OpGetObject:                  "GetObject",
+	OpHeadObject:                 "HeadObject",
+	OpDeleteObject:               "DeleteObject",
+	OpCreateMultipartUpload:      "CreateMultipartUpload",
+	OpUploadPart:                 "UploadPart",
+	OpUploadPartCopy:             "UploadPartCopy",
+	OpCompleteMultipartUpload:    "CompleteMultipartUpload",
+	OpAbortMultipartUpload:       "AbortMultipartUpload",
+	OpListParts:                  "ListParts",
+	OpGetBucketVersioning:        "GetBucketVersioning",
+	OpPutBucketVersioning:        "PutBucketVersioning",
+	OpListObjectVersions:         "ListObjectVersions",
+	OpGetObjectLockConfiguration: "GetObjectLockConfiguration",
+	OpPutObjectLockConfiguration: "PutObjectLockConfiguration",
+	OpGetBucketTagging:           "GetBucketTagging",
+	OpPutBucketTagging:           "PutBucketTagging",
+	OpDeleteBucketTagging:        "DeleteBucketTagging",
+	OpGetObjectTagging:           "GetObjectTagging",
+	OpPutObjectTagging:           "PutObjectTagging",
+	OpDeleteObjectTagging:        "DeleteObjectTagging",
+	OpGetObjectRetention:         "GetObjectRetention",
+	OpPutObjectRetention:         "PutObjectRetention",
+	OpGetObjectLegalHold:         "GetObjectLegalHold",
+	OpPutObjectLegalHold:         "PutObjectLegalHold",
+	OpGetObjectAttributes:        "GetObjectAttributes",
+	OpPostObject:                 "PostObject",
 }
 
 func (o Operation) String() string {
@@ -75,27 +109,28 @@ type Endpoint struct {
 }
 
 // RouteInput is everything routing looks at: the method, the Host header,
-// the escaped request path as sent, the raw query, and whether an
-// x-amz-copy-source header is present.
+// the escaped request path as sent, the raw query, whether an
+// x-amz-copy-source header is present, and whether the body is a
+// multipart/form-data form.
 type RouteInput struct {
 	Method     string
 	Host       string
 	Path       string // escaped, e.g. "/bucket/a%20b"
 	RawQuery   string
 	CopySource bool
+	Form       bool
 }
 
 // unsupportedSubresources are S3 sub-resources this server does not
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+	"accelerate", "acl", "analytics", "cors", "encryption",
+	"intelligent-tiering", "inventory", "lifecycle", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
-	"object-lock", "ownershipControls", "policy", "policyStatus",
+	"ownershipControls", "policy", "policyStatus",
 	"publicAccessBlock", "replication", "requestPayment", "restore",
-	"retention", "select", "session", "tagging", "torrent", "versioning",
-	"versions", "website", "renameObject", "abac",
+	"select", "session", "torrent", "website", "renameObject", "abac",
 }
 
 // Resolve maps a request to an Endpoint. domain is the virtual-hosted-style
@@ -131,11 +166,8 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, errInvalidURI
 	}
-	// GET ?versioning on a bucket is answered (never enabled: see
-	// getBucketVersioning); every other use of it is not implemented.
-	getVersioning := in.Method == "GET" && q.Has("versioning") && container != "" && key == ""
 	for _, sub := range unsupportedSubresources {
-		if q.Has(sub) && !(getVersioning && sub == "versioning") {
+		if q.Has(sub) {
 			return Endpoint{}, errNotImplemented
 		}
 	}
@@ -148,7 +180,7 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 		}
 		return Endpoint{}, errMethodNotAllowed
 	case key == "":
-		ep.Op, err = bucketOp(in.Method, q)
+		ep.Op, err = bucketOp(in.Method, q, in.Form)
 	default:
 		ep.Op, err = objectOp(in.Method, q, in.CopySource)
 	}
@@ -187,14 +219,52 @@ func hasSubresource(q url.Values) bool {
 	return false
 }
 
-func bucketOp(method string, q url.Values) (Operation, error) {
+// bucketSubresources maps the bucket sub-resources served here to their
+// operation by method.
+var bucketSubresources = map[string]map[string]Operation{
+	"versioning":  {"GET": OpGetBucketVersioning, "PUT": OpPutBucketVersioning},
+	"versions":    {"GET": OpListObjectVersions},
+	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
+	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+}
+
+// objectSubresources is bucketSubresources for objects.
+var objectSubresources = map[string]map[string]Operation{
+	"tagging":    {"GET": OpGetObjectTagging, "PUT": OpPutObjectTagging, "DELETE": OpDeleteObjectTagging},
+	"retention":  {"GET": OpGetObjectRetention, "PUT": OpPutObjectRetention},
+	"legal-hold": {"GET": OpGetObjectLegalHold, "PUT": OpPutObjectLegalHold},
+	"attributes": {"GET": OpGetObjectAttributes},
+}
+
+// subresourceOp routes a request naming one of subs; ok is false when it
+// names none.
+func subresourceOp(method string, q url.Values, subs map[string]map[string]Operation) (Operation, bool, error) {
+	for name, byMethod := range subs {
+		if !q.Has(name) {
+			continue
+		}
+		if op, ok := byMethod[method]; ok {
+			return op, true, nil
+		}
+		return 0, true, errMethodNotAllowed
+	}
+	return 0, false, nil
+}
+
+func bucketOp(method string, q url.Values, form bool) (Operation, error) {
+	if op, ok, err := subresourceOp(method, q, bucketSubresources); ok {
+		return op, err
+	}
+	for name := range objectSubresources {
+		if name != "tagging" && q.Has(name) {
+			return 0, errNotImplemented // an object's sub-resource on a bucket
+		}
+	}
 	switch method {
 	case "GET":
 		switch {
 		case q.Has("location"):
 			return OpGetBucketLocation, nil
-		case q.Has("versioning"):
-			return OpGetBucketVersioning, nil
 		case q.Has("uploads"):
 			return OpListMultipartUploads, nil
 		case q.Has("uploadId"), q.Has("partNumber"):
@@ -218,16 +288,28 @@ func bucketOp(method string, q url.Values) (Operation, error) {
 		}
 		return OpDeleteBucket, nil
 	case "POST":
-		if q.Has("delete") {
+		switch {
+		case q.Has("delete"):
 			return OpDeleteObjects, nil
+		case hasSubresource(q):
+			return 0, errNotImplemented
+		case form:
+			return OpPostObject, nil
 		}
-		// Browser-form POST uploads.
-		return 0, errNotImplemented
+		return 0, errPostNotForm
 	}
 	return 0, errMethodNotAllowed
 }
 
 func objectOp(method string, q url.Values, copySource bool) (Operation, error) {
+	if op, ok, err := subresourceOp(method, q, objectSubresources); ok {
+		return op, err
+	}
+	for name := range bucketSubresources {
+		if name != "tagging" && q.Has(name) {
+			return 0, errNotImplemented // a bucket's sub-resource on an object
+		}
+	}
 	upload := q.Has("uploadId")
 	switch method {
 	case "GET":
@@ -255,9 +337,6 @@ func objectOp(method string, q url.Values, copySource bool) (Operation, error) {
 	case "DELETE":
 		if upload {
 			return OpAbortMultipartUpload, nil
-		}
-		if q.Has("versionId") {
-			return 0, errNotImplemented
 		}
 		return OpDeleteObject, nil
 	case "POST":

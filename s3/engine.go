@@ -18,16 +18,34 @@ type Engine interface {
 	Credential(ctx context.Context, accessKeyID string) (node.Credential, error)
 
 	ListContainers(ctx context.Context, tenant string) ([]node.ContainerInfo, error)
-	CreateContainer(ctx context.Context, tenant, name string) error
+	CreateContainer(ctx context.Context, tenant string, in node.CreateContainerInput) error
 	HeadContainer(ctx context.Context, tenant, name string) (node.ContainerInfo, error)
 	DeleteContainer(ctx context.Context, tenant, name string) error
 
+	// Container settings: versioning, object lock, tags, and sub-resources
+	// this package stores opaquely by name.
+	SetVersioning(ctx context.Context, tenant, container, state string) error
+	SetObjectLock(ctx context.Context, tenant, container string, cfg node.ObjectLockConfig) error
+	SetContainerTags(ctx context.Context, tenant, container string, tags map[string]string) error
+	ContainerConfig(ctx context.Context, tenant, container, name string) (string, error)
+	SetContainerConfig(ctx context.Context, tenant, container, name, value string) error
+
 	PutArtifact(ctx context.Context, tenant string, in node.PutInput) (node.ArtifactInfo, error)
-	HeadArtifact(ctx context.Context, tenant, container, key string) (node.ArtifactInfo, error)
-	OpenArtifact(ctx context.Context, tenant, container, key string) (node.ArtifactReader, error)
-	// DeleteArtifact removes key; deleting a missing key is not an error.
-	DeleteArtifact(ctx context.Context, tenant, container, key string) error
+	// HeadArtifact and OpenArtifact address the latest version when
+	// ref.VersionID is "". A delete marker comes back as a
+	// *node.DeleteMarkerError.
+	HeadArtifact(ctx context.Context, tenant string, ref node.VersionRef) (node.ArtifactInfo, error)
+	OpenArtifact(ctx context.Context, tenant string, ref node.VersionRef) (node.ArtifactReader, error)
+	// DeleteArtifact deletes a key or one version; deleting a missing key
+	// or version is not an error.
+	DeleteArtifact(ctx context.Context, tenant string, in node.DeleteInput) (node.DeleteResult, error)
 	ListArtifacts(ctx context.Context, tenant, container string, opts node.ListOptions) (node.ListResult, error)
+	ListVersions(ctx context.Context, tenant, container string, opts node.VersionListOptions) (node.VersionList, error)
+
+	// Settings of one version.
+	SetArtifactTags(ctx context.Context, tenant string, ref node.VersionRef, tags map[string]string) (node.ArtifactInfo, error)
+	SetRetention(ctx context.Context, tenant string, ref node.VersionRef, r node.Retention, bypass bool) (node.ArtifactInfo, error)
+	SetLegalHold(ctx context.Context, tenant string, ref node.VersionRef, on bool) (node.ArtifactInfo, error)
 
 	CreateUpload(ctx context.Context, tenant string, in node.UploadInput) (node.UploadInfo, error)
 	UploadPart(ctx context.Context, tenant string, in node.PartInput) (node.PartInfo, error)

@@ -39,6 +39,13 @@ var (
 	errEntityTooLarge            = errors.New("s3: entity too large")
 	errSlowDown                  = errors.New("s3: tenant request rate exceeded")
 	errSlowDown429               = errors.New("s3: tenant request rate exceeded (429)")
+	errInvalidBucketState        = errors.New("s3: invalid bucket state")
+	errIllegalLocationConstraint = errors.New("s3: illegal location constraint")
+	errInvalidPartNumber         = errors.New("s3: invalid part number")
+	errMalformedPOST             = errors.New("s3: malformed POST form")
+	errPostPreData               = errors.New("s3: POST form fields before the file too large")
+	errInvalidPolicyDocument     = errors.New("s3: invalid POST policy document")
+	errPostNotForm               = errors.New("s3: bucket POST that is not a form")
 )
 
 // apiError is one row of the error table: the S3 code, HTTP status and the
@@ -68,6 +75,13 @@ var errorTable = []apiError{
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+	{node.ErrNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
+	{node.ErrObjectLocked, "AccessDenied", 403, "Access Denied because object protected by object lock."},
+	{node.ErrLockNotEnabled, "InvalidRequest", 400, "Bucket is missing Object Lock Configuration"},
+	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
+	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
+	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
 	{node.ErrQuotaExceeded, "QuotaExceeded", 403, "The request would exceed a quota of your account."},
@@ -93,6 +107,10 @@ var errorTable = []apiError{
 	{sigv4.ErrChunkTruncated, "IncompleteBody", 400, "The request body terminated unexpectedly."},
 	{sigv4.ErrTrailerMalformed, "MalformedTrailerError", 400, "The request contained trailing data that was not well-formed or did not conform to our published schema."},
 	{sigv4.ErrDecodedLength, "IncompleteBody", 400, "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header."},
+	{sigv4.ErrHeadersNotSigned, "AccessDenied", 403, "There were headers present in the request which were not signed"},
+	{sigv4.ErrV2MalformedHeader, "InvalidArgument", 400, "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature"},
+	{sigv4.ErrV2MissingQuery, "AccessDenied", 403, "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"},
+	{sigv4.ErrV2BadExpires, "AccessDenied", 403, "Invalid date (should be seconds since epoch)"},
 
 	// The S3 layer.
 	{errInvalidURI, "InvalidURI", 400, "Couldn't parse the specified URI."},
@@ -117,6 +135,22 @@ var errorTable = []apiError{
 	{errInvalidStorageClass, "InvalidStorageClass", 400, "The storage class you specified is not valid"},
 	{errIncompleteBody, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
 	{errEntityTooLarge, "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."},
+	{errInvalidPartNumber, "InvalidPartNumber", 416, "The requested partnumber is not satisfiable"},
+	{errIllegalLocationConstraint, "IllegalLocationConstraintException", 400, "The location constraint is incompatible for the region specific endpoint this request was sent to."},
+	{errInvalidBucketState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
+	{errNoSuchTagSet, "NoSuchTagSet", 404, "The TagSet does not exist"},
+	{errInvalidTag, "InvalidTag", 400, "The tag provided was not a valid tag."},
+	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
+	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
+	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+
+	// Browser-form POST uploads.
+	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
+	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
+	{errInvalidPolicyDocument, "InvalidPolicyDocument", 400, "The content of the form does not meet the conditions specified in the policy document."},
+	{errPostNotForm, "PreconditionFailed", 412, "Bucket POST must be of the enclosure-type multipart/form-data"},
+	{sigv4.ErrMalformedPost, "InvalidArgument", 400, "The POST form's authentication fields are malformed."},
 
 	// The transport: a body cut short by the client.
 	{io.ErrUnexpectedEOF, "IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
@@ -171,12 +205,16 @@ func lookupError(err error) (apiError, bool) {
 // errorBody is the XML body of an error response. S3 error bodies carry no
 // namespace.
 type errorBody struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	HostID    string   `xml:"HostId,omitempty"`
+	XMLName xml.Name `xml:"Error"`
+	Code    string   `xml:"Code"`
+	Message string   `xml:"Message"`
+	// Extra elements some errors carry: <Region> of a request signed for
+	// another region, <HeadersNotSigned>.
+	Region           string `xml:"Region,omitempty"`
+	HeadersNotSigned string `xml:"HeadersNotSigned,omitempty"`
+	Resource         string `xml:"Resource,omitempty"`
+	RequestID        string `xml:"RequestId"`
+	HostID           string `xml:"HostId,omitempty"`
 }
 
 // isCanceled reports a request whose client went away.
@@ -201,13 +239,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		w.WriteHeader(row.status)
 		return
 	}
-	body, _ := xml.Marshal(errorBody{
+	eb := errorBody{
 		Code:      row.code,
 		Message:   row.message,
 		Resource:  r.URL.EscapedPath(),
 		RequestID: rc.id,
 		HostID:    rc.hostID,
-	})
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned
+		if se.Region != "" {
+			// S3 names the bucket's region in a header as well; SDKs
+			// redirect on either.
+			h.Set("X-Amz-Bucket-Region", se.Region)
+		}
+	}
+	body, _ := xml.Marshal(eb)
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(body)))
 	w.WriteHeader(row.status)

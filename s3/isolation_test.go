@@ -354,6 +354,10 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	}
 	ok(as(A, isoReq{method: "PUT", path: "/" + priv}))
 	ok(as(A, isoReq{method: "PUT", path: "/" + shared}))
+	// Versioned, so A's objects have version ids B could try.
+	versioning := []byte("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+	ok(as(A, isoReq{method: "PUT", path: "/" + priv + "?versioning", body: versioning}))
+	ok(as(A, isoReq{method: "PUT", path: "/" + shared + "?versioning", body: versioning}))
 	aETag, aVersion := map[string]string{}, map[string]string{}
 	for bk, data := range aData {
 		bucket, key, _ := strings.Cut(bk, "/")
@@ -501,9 +505,46 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			return isoReq{method: "DELETE", path: tg.obj() + "?uploadId=" + tg.upload}
 		}}
 		// Sub-resources the router answers NotImplemented before any lookup.
-		opGetBucketACL       = isoOp{name: "GetBucketAcl", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: "/" + tg.bucket + "?acl"} }}
+		opGetBucketACL = isoOp{name: "GetBucketAcl", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: "/" + tg.bucket + "?acl"} }}
+		// Versions, lock and tags.
+		opPutVersioning = isoOp{name: "PutBucketVersioning", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "PUT", path: "/" + tg.bucket + "?versioning", body: []byte("<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>")}
+		}}
 		opListObjectVersions = isoOp{name: "ListObjectVersions", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: "/" + tg.bucket + "?versions"} }}
-		opGetObjectTagging   = isoOp{name: "GetObjectTagging", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: tg.obj() + "?tagging"} }}
+		opGetLockConfig      = isoOp{name: "GetObjectLockConfiguration", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: "/" + tg.bucket + "?object-lock"} }}
+		opPutLockConfig      = isoOp{name: "PutObjectLockConfiguration", build: func(tg isoTarget) isoReq {
+			body := []byte("<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>")
+			return isoReq{method: "PUT", path: "/" + tg.bucket + "?object-lock", body: body, hdr: isoMD5Header(body)}
+		}}
+		opGetBucketTagging = isoOp{name: "GetBucketTagging", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: "/" + tg.bucket + "?tagging"} }}
+		opPutBucketTagging = isoOp{name: "PutBucketTagging", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "PUT", path: "/" + tg.bucket + "?tagging", body: []byte("<Tagging><TagSet><Tag><Key>b</Key><Value>1</Value></Tag></TagSet></Tagging>")}
+		}}
+		opDeleteBucketTagging = isoOp{name: "DeleteBucketTagging", build: func(tg isoTarget) isoReq { return isoReq{method: "DELETE", path: "/" + tg.bucket + "?tagging"} }}
+		opGetObjectTagging    = isoOp{name: "GetObjectTagging", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: tg.obj() + "?tagging"} }}
+		opPutObjectTagging    = isoOp{name: "PutObjectTagging", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "PUT", path: tg.obj() + "?tagging", body: []byte("<Tagging><TagSet><Tag><Key>b</Key><Value>1</Value></Tag></TagSet></Tagging>")}
+		}}
+		opDeleteObjectTagging = isoOp{name: "DeleteObjectTagging", build: func(tg isoTarget) isoReq { return isoReq{method: "DELETE", path: tg.obj() + "?tagging"} }}
+		opGetVersionTagging   = isoOp{name: "GetObjectTaggingVersionId", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "GET", path: tg.obj() + "?tagging&versionId=" + tg.version}
+		}}
+		opGetRetention = isoOp{name: "GetObjectRetention", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: tg.obj() + "?retention"} }}
+		opPutRetention = isoOp{name: "PutObjectRetention", build: func(tg isoTarget) isoReq {
+			body := []byte("<Retention><Mode>GOVERNANCE</Mode><RetainUntilDate>2099-01-01T00:00:00Z</RetainUntilDate></Retention>")
+			return isoReq{method: "PUT", path: tg.obj() + "?retention", body: body, hdr: isoMD5Header(body)}
+		}}
+		opGetLegalHold = isoOp{name: "GetObjectLegalHold", build: func(tg isoTarget) isoReq { return isoReq{method: "GET", path: tg.obj() + "?legal-hold"} }}
+		opPutLegalHold = isoOp{name: "PutObjectLegalHold", build: func(tg isoTarget) isoReq {
+			body := []byte("<LegalHold><Status>ON</Status></LegalHold>")
+			return isoReq{method: "PUT", path: tg.obj() + "?legal-hold", body: body, hdr: isoMD5Header(body)}
+		}}
+		opGetAttributes = isoOp{name: "GetObjectAttributes", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "GET", path: tg.obj() + "?attributes", hdr: http.Header{"X-Amz-Object-Attributes": {"ETag,ObjectSize"}}}
+		}}
+		opDeleteVersion = isoOp{name: "DeleteObjectVersionId", build: func(tg isoTarget) isoReq {
+			return isoReq{method: "DELETE", path: tg.obj() + "?versionId=" + tg.version}
+		}}
 	)
 	uploadOps := func(code string) []isoExpect {
 		return []isoExpect{
@@ -512,8 +553,12 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		}
 	}
 	copyOps := func(code string) []isoExpect {
+		versionCode := code
+		if code == "NoSuchKey" {
+			versionCode = "NoSuchVersion"
+		}
 		return []isoExpect{
-			isoX(opCopyObject, 404, code), isoX(opCopyObjectVersion, 404, code), isoX(opCopyObjectIfMatch, 404, code),
+			isoX(opCopyObject, 404, code), isoX(opCopyObjectVersion, 404, versionCode), isoX(opCopyObjectIfMatch, 404, code),
 			isoX(opUploadPartCopy, 404, code), isoX(opUploadPartCopyRange, 404, code),
 		}
 	}
@@ -543,8 +588,16 @@ func TestTenantIsolationMatrix(t *testing.T) {
 			isoX(opGetObjectIfNoneMatch, 404, "NoSuchBucket"), isoX(opGetObjectVersion, 404, "NoSuchBucket"), isoX(opGetObjectPart, 404, "NoSuchBucket"),
 			isoX(opHeadObject, 404, ""), isoX(opHeadObjectIfMatch, 404, ""),
 			isoX(opDeleteObject, 404, "NoSuchBucket"), isoX(opCreateUpload, 404, "NoSuchBucket"),
-			isoX(opGetBucketACL, 501, "NotImplemented"), isoX(opListObjectVersions, 501, "NotImplemented"),
-			isoX(opGetObjectTagging, 501, "NotImplemented"),
+			isoX(opGetBucketACL, 501, "NotImplemented"),
+			isoX(opPutVersioning, 404, "NoSuchBucket"), isoX(opListObjectVersions, 404, "NoSuchBucket"),
+			isoX(opGetLockConfig, 404, "NoSuchBucket"), isoX(opPutLockConfig, 404, "NoSuchBucket"),
+			isoX(opGetBucketTagging, 404, "NoSuchBucket"), isoX(opPutBucketTagging, 404, "NoSuchBucket"),
+			isoX(opDeleteBucketTagging, 404, "NoSuchBucket"),
+			isoX(opGetObjectTagging, 404, "NoSuchBucket"), isoX(opPutObjectTagging, 404, "NoSuchBucket"),
+			isoX(opDeleteObjectTagging, 404, "NoSuchBucket"), isoX(opGetVersionTagging, 404, "NoSuchBucket"),
+			isoX(opGetRetention, 404, "NoSuchBucket"), isoX(opPutRetention, 404, "NoSuchBucket"),
+			isoX(opGetLegalHold, 404, "NoSuchBucket"), isoX(opPutLegalHold, 404, "NoSuchBucket"),
+			isoX(opGetAttributes, 404, "NoSuchBucket"), isoX(opDeleteVersion, 404, "NoSuchBucket"),
 		}, uploadOps("NoSuchBucket")...),
 	}, {
 		// B addresses A's key in a bucket name both tenants own: as if the
@@ -554,10 +607,15 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		control: withT(sharedSecret, func(tg *isoTarget) { tg.key = neverKey }),
 		ops: []isoExpect{
 			isoX(opGetObject, 404, "NoSuchKey"), isoX(opGetObjectRange, 404, "NoSuchKey"), isoX(opGetObjectIfMatch, 404, "NoSuchKey"),
-			isoX(opGetObjectIfNoneMatch, 404, "NoSuchKey"), isoX(opGetObjectVersion, 404, "NoSuchKey"), isoX(opGetObjectPart, 404, "NoSuchKey"),
+			isoX(opGetObjectIfNoneMatch, 404, "NoSuchKey"), isoX(opGetObjectVersion, 404, "NoSuchVersion"), isoX(opGetObjectPart, 404, "NoSuchKey"),
 			isoX(opHeadObject, 404, ""), isoX(opHeadObjectIfMatch, 404, ""),
 			isoX(opDeleteObject, 204, ""), isoX(opDeleteObjects, 200, ""),
 			isoX(opPutObject, 200, ""), isoX(opCopyObject, 200, ""), isoX(opCreateUpload, 200, ""),
+			isoX(opGetObjectTagging, 404, "NoSuchKey"), isoX(opPutObjectTagging, 404, "NoSuchKey"),
+			isoX(opDeleteObjectTagging, 404, "NoSuchKey"), isoX(opGetVersionTagging, 404, "NoSuchVersion"),
+			isoX(opGetRetention, 404, "NoSuchKey"), isoX(opPutRetention, 404, "NoSuchKey"),
+			isoX(opGetLegalHold, 404, "NoSuchKey"), isoX(opPutLegalHold, 404, "NoSuchKey"),
+			isoX(opGetAttributes, 404, "NoSuchKey"), isoX(opDeleteVersion, 204, ""),
 		},
 	}, {
 		// B uses A's upload id, on the same key in a bucket name both own.

@@ -81,12 +81,12 @@ func (s *Server) listObjects(ctx context.Context, w http.ResponseWriter, r *http
 	for _, a := range lr.Artifacts {
 		e := objectEntry{
 			Key: enc(a.Key), LastModified: isoTime(a.Modified), ETag: quoteETag(a.ETag),
-			Size: a.Size, StorageClass: "STANDARD",
+			Size: a.Size, StorageClass: storageClassOf(a.StorageClass),
 		}
 		for _, alg := range checksumAlgs {
 			if _, ok := a.Checksums[alg.name]; ok {
 				e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.name)
-				e.ChecksumType = "FULL_OBJECT"
+				e.ChecksumType = checksumTypeOf(a)
 			}
 		}
 		if withOwner {

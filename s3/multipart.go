@@ -15,7 +15,8 @@ import (
 const maxListParts = 1000
 
 func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if err := checkWriteHeaders(r.Header); err != nil {
+	opts, err := s.checkWriteHeaders(r.Header)
+	if err != nil {
 		return err
 	}
 	headers, meta, err := artifactHeaders(r.Header)
@@ -34,6 +35,7 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	u, err := s.eng.CreateUpload(ctx, rc.tenant, node.UploadInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, ContentType: ct, Headers: headers, Meta: meta,
+		StorageClass: opts.storageClass, Tags: opts.tags, Retention: opts.retention, LegalHold: opts.legalHold,
 	})
 	if err != nil {
 		return err
@@ -112,7 +114,7 @@ func (s *Server) uploadPartCopy(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	_, src, err := s.openCopySource(ctx, r, rc)
+	_, src, err := s.openCopySource(ctx, w, r, rc)
 	if err != nil {
 		return err
 	}
@@ -176,9 +178,7 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	if info.VersionID != "" {
-		w.Header().Set("X-Amz-Version-Id", info.VersionID)
-	}
+	setVersionHeaders(w.Header(), info.Versioned, info.VersionID, false)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -279,6 +279,7 @@ func (s *Server) listParts(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	res.StorageClass = storageClassOf(pl.Upload.StorageClass)
 	for _, p := range pl.Parts {
 		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: isoTime(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size})
 	}
@@ -326,7 +327,7 @@ func (s *Server) listUploads(ctx context.Context, w http.ResponseWriter, r *http
 	for _, u := range ul.Uploads {
 		res.Uploads = append(res.Uploads, uploadEntry{
 			Key: enc(u.Key), UploadID: u.UploadID, Initiator: s.owner(rc), Owner: s.owner(rc),
-			StorageClass: "STANDARD", Initiated: isoTime(u.Initiated),
+			StorageClass: storageClassOf(u.StorageClass), Initiated: isoTime(u.Initiated),
 		})
 	}
 	for _, p := range ul.CommonPrefixes {

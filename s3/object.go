@@ -43,7 +43,8 @@ func setChecksumHeaders(h http.Header, sums map[string]string) {
 }
 
 func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if err := checkWriteHeaders(r.Header); err != nil {
+	opts, err := s.checkWriteHeaders(r.Header)
+	if err != nil {
 		return err
 	}
 	headers, meta, err := artifactHeaders(r.Header)
@@ -58,30 +59,35 @@ func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	if opts.lockHeaders && !b.hasChecksum {
+		return withMessage(errInvalidRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
+	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		ct = defaultContentType
 	}
 	info, err := s.eng.PutArtifact(ctx, rc.tenant, node.PutInput{
-		Container:   rc.ep.Container,
-		Key:         rc.ep.Key,
-		Body:        b,
-		Size:        b.size,
-		ContentType: ct,
-		Headers:     headers,
-		Meta:        meta,
-		Checksums:   b.checksums,
-		ContentMD5:  b.contentMD5,
-		Cond:        cond,
+		Container:    rc.ep.Container,
+		Key:          rc.ep.Key,
+		Body:         b,
+		Size:         b.size,
+		ContentType:  ct,
+		Headers:      headers,
+		Meta:         meta,
+		Checksums:    b.checksums,
+		ContentMD5:   b.contentMD5,
+		Cond:         cond,
+		StorageClass: opts.storageClass,
+		Tags:         opts.tags,
+		Retention:    opts.retention,
+		LegalHold:    opts.legalHold,
 	})
 	if err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("ETag", quoteETag(info.ETag))
-	if info.VersionID != "" {
-		h.Set("X-Amz-Version-Id", info.VersionID)
-	}
+	setVersionHeaders(h, info.Versioned, info.VersionID, false)
 	setChecksumHeaders(h, b.checksums)
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
@@ -103,8 +109,19 @@ var responseOverrides = []struct{ param, header string }{
 func setArtifactHeaders(h http.Header, info node.ArtifactInfo) {
 	h.Set("ETag", quoteETag(info.ETag))
 	h.Set("Last-Modified", info.Modified.UTC().Format(http.TimeFormat))
-	if info.VersionID != "" {
-		h.Set("X-Amz-Version-Id", info.VersionID)
+	setVersionHeaders(h, info.Versioned, info.VersionID, false)
+	if info.StorageClass != "" {
+		h.Set("X-Amz-Storage-Class", info.StorageClass)
+	}
+	if n := len(info.Tags); n > 0 {
+		h.Set("X-Amz-Tagging-Count", strconv.Itoa(n))
+	}
+	if r := info.Retention; r.Mode != "" {
+		h.Set("X-Amz-Object-Lock-Mode", r.Mode)
+		h.Set("X-Amz-Object-Lock-Retain-Until-Date", r.Until.UTC().Format(timeISO))
+	}
+	if info.LegalHold {
+		h.Set("X-Amz-Object-Lock-Legal-Hold", "ON")
 	}
 }
 
@@ -119,32 +136,45 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		partNumber = n
 	}
+	ref, err := versionRef(r, rc)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
 	var info node.ArtifactInfo
 	var rd node.ArtifactReader
-	var err error
 	if head {
-		info, err = s.eng.HeadArtifact(ctx, rc.tenant, rc.ep.Container, rc.ep.Key)
+		info, err = s.eng.HeadArtifact(ctx, rc.tenant, ref)
 	} else {
-		rd, err = s.eng.OpenArtifact(ctx, rc.tenant, rc.ep.Container, rc.ep.Key)
+		rd, err = s.eng.OpenArtifact(ctx, rc.tenant, ref)
 		if err == nil {
 			info = rd.Info()
 		}
 	}
 	if err != nil {
-		return err
+		if errors.Is(err, node.ErrInvalidArgument) {
+			return withMessage(errInvalidArgument, "Invalid version id specified")
+		}
+		return deleteMarkerHeaders(h, err)
 	}
-	if v := q.Get("versionId"); v != "" && v != info.VersionID {
-		return errNoSuchVersion
-	}
-	if partNumber > 0 && (info.Parts > 0 || partNumber != 1) {
-		return withMessage(errNotImplemented, "GetObject by part number is supported only for single-part objects.")
-	}
-	h := w.Header()
 	if err := evalConditions(r.Header, readConds, info.ETag, info.Modified, false); err != nil {
 		if errors.Is(err, errNotModified) {
 			setArtifactHeaders(h, info)
 		}
 		return err
+	}
+	// The bytes to send: the whole artifact, one part of it, or a range.
+	whole := byteRange{start: 0, length: info.Size}
+	if partNumber > 0 {
+		if r.Header.Get("Range") != "" {
+			return withMessage(errInvalidRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		p, ok := partRange(info, partNumber)
+		if !ok {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+			return errInvalidPartNumber
+		}
+		whole = p
 	}
 	rng, partial, err := parseRange(r.Header.Get("Range"), info.Size)
 	if err != nil {
@@ -152,7 +182,8 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	if !partial {
-		rng = byteRange{start: 0, length: info.Size}
+		rng = whole
+		partial = partNumber > 0 && info.Parts > 0
 	}
 	setArtifactHeaders(h, info)
 	ct := info.ContentType
@@ -173,11 +204,11 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	h.Set("Accept-Ranges", "bytes")
 	if partNumber > 0 {
-		h.Set("X-Amz-Mp-Parts-Count", "1")
+		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(max(info.Parts, 1)))
 	}
 	if !partial && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && len(info.Checksums) > 0 {
 		setChecksumHeaders(h, info.Checksums)
-		h.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+		h.Set("X-Amz-Checksum-Type", checksumTypeOf(info))
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
 	status := http.StatusOK
@@ -212,6 +243,22 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 	return nil
 }
 
+// partRange is the byte range of part number n of an artifact: its part
+// of a multipart artifact, or the whole of a single-part one (n == 1).
+func partRange(info node.ArtifactInfo, n int) (byteRange, bool) {
+	if info.Parts == 0 {
+		return byteRange{start: 0, length: info.Size}, n == 1
+	}
+	var off int64
+	for _, p := range info.PartList {
+		if p.Number == n {
+			return byteRange{start: off, length: p.Size}, true
+		}
+		off += p.Size
+	}
+	return byteRange{}, false
+}
+
 // lazyWriter sends the response status just before the first body byte.
 type lazyWriter struct {
 	w       http.ResponseWriter
@@ -231,12 +278,25 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 }
 
 func (s *Server) deleteObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if r.Header.Get("If-Match") != "" {
-		return withMessage(errNotImplemented, "Conditional deletes are not supported.")
-	}
-	if err := s.eng.DeleteArtifact(ctx, rc.tenant, rc.ep.Container, rc.ep.Key); err != nil {
+	ref, err := versionRef(r, rc)
+	if err != nil {
 		return err
 	}
+	in := node.DeleteInput{Container: ref.Container, Key: ref.Key, VersionID: ref.VersionID, BypassGovernance: bypassGovernance(r, rc)}
+	if v := strings.TrimSpace(r.Header.Get("If-Match")); v != "" {
+		if strings.Contains(v, ",") {
+			return withMessage(errNotImplemented, "If-Match on deletes supports a single ETag.")
+		}
+		in.IfMatch = strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+	}
+	res, err := s.eng.DeleteArtifact(ctx, rc.tenant, in)
+	if err != nil {
+		if errors.Is(err, node.ErrInvalidArgument) {
+			return withMessage(errInvalidArgument, "Invalid version id specified")
+		}
+		return err
+	}
+	setVersionHeaders(w.Header(), res.Versioned, res.VersionID, res.DeleteMarker)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -260,17 +320,22 @@ func (s *Server) deleteObjects(ctx context.Context, w http.ResponseWriter, r *ht
 	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
 		return err
 	}
+	bypass := bypassGovernance(r, rc)
 	res := deleteResult{NS: s3NS}
 	for _, o := range req.Objects {
+		var dr node.DeleteResult
 		err := checkKey(o.Key)
-		switch {
-		case err != nil:
-		case o.VersionID != "":
-			err = withMessage(errNotImplemented, "Deleting a specific version is not supported.")
-		case o.ETag != "":
-			err = withMessage(errNotImplemented, "Conditional deletes are not supported.")
-		default:
-			err = s.eng.DeleteArtifact(ctx, rc.tenant, rc.ep.Container, o.Key)
+		if err == nil && o.VersionID == "" && o.VersionIDSet {
+			err = withMessage(errInvalidArgument, "Version id cannot be the empty string")
+		}
+		if err == nil {
+			dr, err = s.eng.DeleteArtifact(ctx, rc.tenant, node.DeleteInput{
+				Container: rc.ep.Container, Key: o.Key, VersionID: o.VersionID,
+				IfMatch: strings.Trim(strings.TrimSpace(o.ETag), `"`), BypassGovernance: bypass,
+			})
+			if errors.Is(err, node.ErrInvalidArgument) {
+				err = withMessage(errInvalidArgument, "Invalid version id specified")
+			}
 		}
 		if err != nil {
 			if isCanceled(err) {
@@ -280,14 +345,32 @@ func (s *Server) deleteObjects(ctx context.Context, w http.ResponseWriter, r *ht
 			if !known {
 				s.log.Error("s3: delete in DeleteObjects failed", "request_id", rc.id, "key", o.Key, "err", err)
 			}
-			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, Code: row.code, Message: row.message})
+			res.Errors = append(res.Errors, deleteErrorEntry{Key: o.Key, VersionID: o.VersionID, Code: row.code, Message: row.message})
 			continue
 		}
-		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedEntry{Key: o.Key})
+		if req.Quiet {
+			continue
 		}
+		e := deletedEntry{Key: o.Key, VersionID: o.VersionID}
+		if dr.DeleteMarker {
+			e.DeleteMarker = true
+			if o.VersionID == "" {
+				// A marker was created: its id.
+				e.DeleteMarkerVersionID = versionOrNull(dr.VersionID)
+			} else {
+				e.DeleteMarkerVersionID = o.VersionID
+			}
+		}
+		res.Deleted = append(res.Deleted, e)
 	}
 	return writeXML(w, res)
+}
+
+func versionOrNull(id string) string {
+	if id == "" {
+		return node.NullVersion
+	}
+	return id
 }
 
 // copySource is a parsed x-amz-copy-source.
@@ -335,23 +418,30 @@ func parseCopySource(v string) (copySource, error) {
 	return cs, nil
 }
 
-// openCopySource opens the source of a copy and applies its version and
-// x-amz-copy-source-if-* conditions.
-func (s *Server) openCopySource(ctx context.Context, r *http.Request, rc *reqCtx) (copySource, node.ArtifactReader, error) {
+// openCopySource opens the source of a copy (the version it names, or
+// the latest) and applies its x-amz-copy-source-if-* conditions.
+func (s *Server) openCopySource(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) (copySource, node.ArtifactReader, error) {
 	cs, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
 	if err != nil {
 		return cs, nil, err
 	}
-	src, err := s.eng.OpenArtifact(ctx, rc.tenant, cs.container, cs.key)
+	src, err := s.eng.OpenArtifact(ctx, rc.tenant, node.VersionRef{Container: cs.container, Key: cs.key, VersionID: cs.versionID})
 	if err != nil {
+		switch {
+		case errors.Is(err, node.ErrInvalidArgument):
+			return cs, nil, withMessage(errInvalidArgument, "Invalid version id specified")
+		case errors.Is(err, node.ErrDeleteMarker):
+			// S3 refuses a delete marker as a copy source.
+			return cs, nil, withMessage(errInvalidRequest, "The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
 		return cs, nil, err
 	}
 	info := src.Info()
-	if cs.versionID != "" && cs.versionID != info.VersionID {
-		return cs, nil, errNoSuchVersion
-	}
 	if err := evalConditions(r.Header, copyConds, info.ETag, info.Modified, true); err != nil {
 		return cs, nil, err
+	}
+	if info.Versioned {
+		w.Header().Set("X-Amz-Copy-Source-Version-Id", versionOrNull(info.VersionID))
 	}
 	return cs, src, nil
 }
@@ -376,7 +466,8 @@ func pipeCopy(ctx context.Context, src node.ArtifactReader, off, length int64, w
 }
 
 func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if err := checkWriteHeaders(r.Header); err != nil {
+	opts, err := s.checkWriteHeaders(r.Header)
+	if err != nil {
 		return err
 	}
 	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
@@ -387,16 +478,25 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 	default:
 		return withMessage(errInvalidArgument, "Unknown metadata directive.")
 	}
+	tagDirective := strings.ToUpper(r.Header.Get("X-Amz-Tagging-Directive"))
+	switch tagDirective {
+	case "":
+		tagDirective = "COPY"
+	case "COPY", "REPLACE":
+	default:
+		return withMessage(errInvalidArgument, "Unknown tagging directive.")
+	}
 	cond, err := writeConditions(r.Header)
 	if err != nil {
 		return err
 	}
-	cs, src, err := s.openCopySource(ctx, r, rc)
+	cs, src, err := s.openCopySource(ctx, w, r, rc)
 	if err != nil {
 		return err
 	}
 	info := src.Info()
-	if cs.container == rc.ep.Container && cs.key == rc.ep.Key && directive != "REPLACE" {
+	if cs.container == rc.ep.Container && cs.key == rc.ep.Key && cs.versionID == "" && directive != "REPLACE" &&
+		tagDirective != "REPLACE" && opts.storageClass == info.StorageClass && !opts.lockHeaders {
 		return withMessage(errInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if info.Size > s.cfg.MaxPutSize {
@@ -405,7 +505,11 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 	in := node.PutInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, Size: info.Size, Cond: cond,
 		ContentType: info.ContentType, Headers: info.Headers, Meta: info.Meta,
-		Checksums: info.Checksums,
+		Checksums: info.Checksums, StorageClass: opts.storageClass,
+		Tags: info.Tags, Retention: opts.retention, LegalHold: opts.legalHold,
+	}
+	if tagDirective == "REPLACE" {
+		in.Tags = opts.tags
 	}
 	if directive == "REPLACE" {
 		if in.Headers, in.Meta, err = artifactHeaders(r.Header); err != nil {
@@ -425,9 +529,7 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
-	if out.VersionID != "" {
-		w.Header().Set("X-Amz-Version-Id", out.VersionID)
-	}
+	setVersionHeaders(w.Header(), out.Versioned, out.VersionID, false)
 	res := copyObjectResult{NS: s3NS, LastModified: isoTime(out.Modified), ETag: quoteETag(out.ETag)}
 	sums := info.Checksums
 	res.ChecksumCRC32, res.ChecksumCRC32C, res.ChecksumCRC64 = sums["CRC32"], sums["CRC32C"], sums["CRC64NVME"]

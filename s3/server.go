@@ -36,6 +36,10 @@ const (
 type Config struct {
 	// Region clients sign for; default "us-east-1".
 	Region string
+	// ExtraRegions are further regions CreateBucket accepts as a
+	// LocationConstraint (the bucket remembers it); any other is
+	// IllegalLocationConstraintException.
+	ExtraRegions []string
 	// Domain is the base domain of virtual-hosted-style requests, e.g.
 	// "s3.local" makes "bucket.s3.local" address bucket; "" disables them.
 	Domain string
@@ -199,6 +203,10 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	}
 	r.NotFound = http.HandlerFunc(s.handle)
 	s.router = r
+	if cfg.Domain != "" {
+		// Signature Version 2 signs "/bucket/key" for bucket.domain/key.
+		s.verifier.VirtualHost = func(host string) (string, bool) { return vhostContainer(host, cfg.Domain) }
+	}
 	return s, nil
 }
 
@@ -326,6 +334,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		Path:       r.URL.EscapedPath(),
 		RawQuery:   r.URL.RawQuery,
 		CopySource: r.Header.Get("X-Amz-Copy-Source") != "",
+		Form:       isForm(r.Header.Get("Content-Type")),
 	}, s.cfg.Domain)
 	if err != nil {
 		// Authenticate anyway so an unsigned probe learns nothing about
@@ -337,6 +346,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	}
 	rc.ep = ep
 	ctx := s.eng.ReadScope(r.Context())
+	if ep.Op == OpPostObject {
+		// Authenticated by the signature of the form's policy, which
+		// comes in the body (postobject.go).
+		return s.postObject(ctx, w, r, rc)
+	}
 	auth, cred, err := s.authenticate(ctx, r)
 	if err != nil {
 		return err
@@ -447,6 +461,36 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.abortUpload(ctx, w, r, rc)
 	case OpListParts:
 		return s.listParts(ctx, w, r, rc)
+	case OpPutBucketVersioning:
+		return s.putBucketVersioning(ctx, w, r, rc)
+	case OpListObjectVersions:
+		return s.listObjectVersions(ctx, w, r, rc)
+	case OpGetObjectLockConfiguration:
+		return s.getObjectLockConfiguration(ctx, w, r, rc)
+	case OpPutObjectLockConfiguration:
+		return s.putObjectLockConfiguration(ctx, w, r, rc)
+	case OpGetBucketTagging:
+		return s.getBucketTagging(ctx, w, r, rc)
+	case OpPutBucketTagging:
+		return s.putBucketTagging(ctx, w, r, rc)
+	case OpDeleteBucketTagging:
+		return s.deleteBucketTagging(ctx, w, r, rc)
+	case OpGetObjectTagging:
+		return s.getObjectTagging(ctx, w, r, rc)
+	case OpPutObjectTagging:
+		return s.putObjectTagging(ctx, w, r, rc)
+	case OpDeleteObjectTagging:
+		return s.deleteObjectTagging(ctx, w, r, rc)
+	case OpGetObjectRetention:
+		return s.getObjectRetention(ctx, w, r, rc)
+	case OpPutObjectRetention:
+		return s.putObjectRetention(ctx, w, r, rc)
+	case OpGetObjectLegalHold:
+		return s.getObjectLegalHold(ctx, w, r, rc)
+	case OpPutObjectLegalHold:
+		return s.putObjectLegalHold(ctx, w, r, rc)
+	case OpGetObjectAttributes:
+		return s.getObjectAttributes(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

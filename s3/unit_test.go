@@ -43,7 +43,7 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1", "list-type=3", false, Endpoint{}, errInvalidListType},
 		{"GET", "localhost", "/b1", "uploads", false, Endpoint{OpListMultipartUploads, "b1", ""}, nil},
 		{"POST", "localhost", "/b1", "delete", false, Endpoint{OpDeleteObjects, "b1", ""}, nil},
-		{"POST", "localhost", "/b1", "", false, Endpoint{}, errNotImplemented},
+		{"POST", "localhost", "/b1", "", false, Endpoint{}, errPostNotForm},
 		{"PATCH", "localhost", "/b1", "", false, Endpoint{}, errMethodNotAllowed},
 		{"PUT", "localhost", "/b1/k", "", false, Endpoint{OpPutObject, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1/k", "", true, Endpoint{OpCopyObject, "b1", "k"}, nil},
@@ -57,7 +57,7 @@ func TestResolve(t *testing.T) {
 		{"HEAD", "localhost", "/b1/k", "", false, Endpoint{OpHeadObject, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "", false, Endpoint{OpDeleteObject, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "uploadId=u", false, Endpoint{OpAbortMultipartUpload, "b1", "k"}, nil},
-		{"DELETE", "localhost", "/b1/k", "versionId=v", false, Endpoint{}, errNotImplemented},
+		{"DELETE", "localhost", "/b1/k", "versionId=v", false, Endpoint{OpDeleteObject, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "uploads", false, Endpoint{OpCreateMultipartUpload, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "uploadId=u", false, Endpoint{OpCompleteMultipartUpload, "b1", "k"}, nil},
 		{"POST", "localhost", "/b1/k", "", false, Endpoint{}, errMethodNotAllowed},
@@ -72,11 +72,22 @@ func TestResolve(t *testing.T) {
 		// Unsupported sub-resources.
 		{"GET", "localhost", "/b1", "acl", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "policy", false, Endpoint{}, errNotImplemented},
-		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "versioning", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{OpGetObjectTagging, "b1", "k"}, nil},
+		{"PUT", "localhost", "/b1/k", "tagging", false, Endpoint{OpPutObjectTagging, "b1", "k"}, nil},
+		{"DELETE", "localhost", "/b1/k", "tagging", false, Endpoint{OpDeleteObjectTagging, "b1", "k"}, nil},
+		{"POST", "localhost", "/b1/k", "tagging", false, Endpoint{}, errMethodNotAllowed},
+		{"GET", "localhost", "/b1", "tagging", false, Endpoint{OpGetBucketTagging, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1", "versioning", false, Endpoint{OpPutBucketVersioning, "b1", ""}, nil},
 		{"GET", "localhost", "/b1", "versioning", false, Endpoint{OpGetBucketVersioning, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "versioning", false, Endpoint{}, errMethodNotAllowed},
 		{"GET", "localhost", "/b1/k", "versioning", false, Endpoint{}, errNotImplemented},
-		{"GET", "localhost", "/b1", "versions", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1", "versions", false, Endpoint{OpListObjectVersions, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "object-lock", false, Endpoint{OpGetObjectLockConfiguration, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1/k", "object-lock", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1/k", "retention", false, Endpoint{OpPutObjectRetention, "b1", "k"}, nil},
+		{"GET", "localhost", "/b1/k", "legal-hold", false, Endpoint{OpGetObjectLegalHold, "b1", "k"}, nil},
+		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
@@ -93,6 +104,23 @@ func TestResolve(t *testing.T) {
 		got, err := Resolve(RouteInput{Method: tc.method, Host: tc.host, Path: tc.path, RawQuery: tc.query, CopySource: tc.copy}, dom)
 		if !errors.Is(err, tc.err) || err == nil && got != tc.want {
 			t.Errorf("%s %s %s?%s: got %+v, %v; want %+v, %v", tc.method, tc.host, tc.path, tc.query, got, err, tc.want, tc.err)
+		}
+	}
+	// Browser-form POST uploads go to a bucket, with no sub-resource.
+	for _, f := range []struct {
+		path, query string
+		want        Endpoint
+		err         error
+	}{
+		{"/b1", "", Endpoint{OpPostObject, "b1", ""}, nil},
+		{"/b1/", "", Endpoint{OpPostObject, "b1", ""}, nil},
+		{"/b1", "delete", Endpoint{OpDeleteObjects, "b1", ""}, nil},
+		{"/b1", "acl", Endpoint{}, errNotImplemented},
+		{"/b1/k", "", Endpoint{}, errMethodNotAllowed},
+	} {
+		got, err := Resolve(RouteInput{Method: "POST", Host: "localhost", Path: f.path, RawQuery: f.query, Form: true}, dom)
+		if !errors.Is(err, f.err) || err == nil && got != f.want {
+			t.Errorf("form POST %s?%s: got %+v, %v", f.path, f.query, got, err)
 		}
 	}
 	// Without a domain, virtual hosting is off.
@@ -298,7 +326,7 @@ func TestErrorTable(t *testing.T) {
 		sigv4.ErrMalformedQuery, sigv4.ErrMissingDate, sigv4.ErrTimeSkewed, sigv4.ErrExpired, sigv4.ErrNotYetValid,
 		sigv4.ErrSignatureMismatch, sigv4.ErrMissingContentSHA256, sigv4.ErrInvalidContentSHA256,
 		sigv4.ErrContentSHA256Mismatch, sigv4.ErrChunkMalformed, sigv4.ErrChunkTruncated, sigv4.ErrTrailerMalformed,
-		sigv4.ErrDecodedLength}
+		sigv4.ErrDecodedLength, sigv4.ErrHeadersNotSigned, sigv4.ErrV2MalformedHeader, sigv4.ErrV2MissingQuery, sigv4.ErrV2BadExpires}
 	for _, e := range append(nodeErrs, sigErrs...) {
 		if !seen[e] {
 			t.Errorf("%v has no row", e)
@@ -591,7 +619,10 @@ func TestOpenBody(t *testing.T) {
 		tc{name: "trailer ok", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "trailer mismatch", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(checksumOf("CRC32", []byte("x"))), cl: -1, readErr: errChecksumMismatch},
 		tc{name: "trailer malformed value", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody("zz"), cl: -1, readErr: errInvalidRequest},
-		tc{name: "trailer truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer missing", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:20], cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "body truncated", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: trailerBody(crc)[:10], cl: -1, readErr: sigv4.ErrChunkTruncated},
+		tc{name: "trailer of another algorithm", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: []byte(strings.Replace(string(trailerBody(crc)), "crc32:", "crc32c:", 1)), cl: -1, readErr: sigv4.ErrTrailerMalformed},
+		tc{name: "trailer without final CRLF", payload: sigv4.StreamingUnsignedTrailer, hdr: sh, body: bytes.TrimSuffix(trailerBody(crc), []byte("\r\n")), cl: -1, wantStored: map[string]string{"CRC32": crc}},
 		tc{name: "streaming without decoded length", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Trailer": "x-amz-checksum-crc32"}, body: trailerBody(crc), cl: -1, openErr: errMissingContentLength},
 		tc{name: "unknown trailer", payload: sigv4.StreamingUnsignedTrailer, hdr: map[string]string{"X-Amz-Decoded-Content-Length": "12", "X-Amz-Trailer": "x-amz-meta-evil"}, body: trailerBody(crc), cl: -1, openErr: errInvalidRequest},
 	)
@@ -667,19 +698,23 @@ func TestHTTPServer(t *testing.T) {
 type nilEngine struct{ Engine }
 
 func TestCheckWriteHeaders(t *testing.T) {
-	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"}}
+	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"},
+		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Storage-Class": "GLACIER"}, {"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"},
+		{"X-Amz-Object-Lock-Legal-Hold": "ON"}}
 	bad := []map[string]string{
 		{"X-Amz-Server-Side-Encryption": "AES256"}, {"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"},
-		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
-		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"}, {"X-Amz-Tagging-Directive": "REPLACE"},
-		{"X-Amz-Storage-Class": "GLACIER"},
+		{"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
+		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"},
+		{"X-Amz-Storage-Class": "EXPRESS_ONEZONE"}, {"X-Amz-Storage-Class": "standard"},
+		{"X-Amz-Tagging": "aws:x=1"}, {"X-Amz-Object-Lock-Legal-Hold": "MAYBE"},
 	}
+	s := &Server{cfg: Config{}.withDefaults()}
 	for _, m := range ok {
 		h := http.Header{}
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if err := checkWriteHeaders(h); err != nil {
+		if _, err := s.checkWriteHeaders(h); err != nil {
 			t.Errorf("%v: %v", m, err)
 		}
 	}
@@ -688,7 +723,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if err := checkWriteHeaders(h); err == nil {
+		if _, err := s.checkWriteHeaders(h); err == nil {
 			t.Errorf("%v accepted", m)
 		}
 	}
@@ -710,4 +745,67 @@ func TestQuotaErrorRow(t *testing.T) {
 	if row.code != "QuotaExceeded" || row.message != "Quota exceeded: tenant bytes quota 100." {
 		t.Fatalf("%+v", row)
 	}
+}
+
+func TestPostPolicy(t *testing.T) {
+	enc := func(doc string) string { return base64.StdEncoding.EncodeToString([]byte(doc)) }
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	fields := map[string]string{"key": "up/a.png", "content-type": "image/png", "x-amz-meta-a": "1", "x-ignore-me": "x", "policy": "p", "file": ""}
+	for _, c := range []struct {
+		name, doc string
+		parseErr  error
+		checkErr  error
+	}{
+		{"ok", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"b"},["starts-with","$key","up/"],["eq","$Content-Type","image/png"],{"x-amz-meta-a":"1"},["content-length-range",0,"10"]]}`, nil, nil},
+		{"no millis", `{"expiration":"2026-01-02T04:00:00Z","conditions":[["starts-with","$key",""],["starts-with","$content-type","image/"],["starts-with","$x-amz-meta-a",""]]}`, nil, nil},
+		{"expired", `{"expiration":"2026-01-02T03:00:00.000Z","conditions":[]}`, nil, errAccessDenied},
+		{"extra fields", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["starts-with","$key",""]]}`, nil, errAccessDenied},
+		{"eq fails", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["eq","$key","up/b.png"],["starts-with","$content-type",""],["starts-with","$x-amz-meta-a",""]]}`, nil, errAccessDenied},
+		{"bucket fails", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"c"}]}`, nil, errAccessDenied},
+		{"missing field", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["starts-with","$key",""],["starts-with","$content-type",""],["starts-with","$x-amz-meta-a",""],["eq","$x-amz-meta-b",""]]}`, nil, errAccessDenied},
+		{"no expiration", `{"conditions":[]}`, errInvalidPolicyDocument, nil},
+		{"no conditions", `{"expiration":"2026-01-02T04:00:00.000Z"}`, errInvalidPolicyDocument, nil},
+		{"bad expiration", `{"expiration":"tomorrow","conditions":[]}`, errInvalidPolicyDocument, nil},
+		{"unknown op", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["ends-with","$key","x"]]}`, errInvalidPolicyDocument, nil},
+		{"field without $", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["eq","key","x"]]}`, errInvalidPolicyDocument, nil},
+		{"bad range", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[["content-length-range",10,1]]}`, errInvalidPolicyDocument, nil},
+		{"two entries", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"a":"1","b":"2"}]}`, errInvalidPolicyDocument, nil},
+		{"trailing data", `{"expiration":"2026-01-02T04:00:00.000Z","conditions":[]} {}`, errInvalidPolicyDocument, nil},
+		{"not JSON", `{`, errInvalidPolicyDocument, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := parsePostPolicy(enc(c.doc))
+			if !errors.Is(err, c.parseErr) || (err == nil) != (c.parseErr == nil) {
+				t.Fatalf("parse: %v, want %v", err, c.parseErr)
+			}
+			if err != nil {
+				return
+			}
+			err = p.check(now, "b", fields)
+			if !errors.Is(err, c.checkErr) || (err == nil) != (c.checkErr == nil) {
+				t.Fatalf("check: %v, want %v", err, c.checkErr)
+			}
+		})
+	}
+	if _, err := parsePostPolicy("%%%"); !errors.Is(err, errInvalidPolicyDocument) {
+		t.Fatalf("bad base64: %v", err)
+	}
+}
+
+func FuzzPostPolicy(f *testing.F) {
+	f.Add(`{"expiration":"2026-01-02T04:00:00.000Z","conditions":[{"bucket":"b"},["starts-with","$key","up/"],["content-length-range",0,"10"]]}`)
+	f.Add(`{"expiration":"x","conditions":[[],{},[1,2,3],["eq"],["content-length-range",-1,1e99]]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		p, err := parsePostPolicy(base64.StdEncoding.EncodeToString([]byte(doc)))
+		if err != nil {
+			if !errors.Is(err, errInvalidPolicyDocument) {
+				t.Fatalf("error kind %v", err)
+			}
+			return
+		}
+		if p.minSize > p.maxSize {
+			t.Fatalf("range %d..%d", p.minSize, p.maxSize)
+		}
+		p.check(time.Now(), "b", map[string]string{"key": "k"})
+	})
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vaultaire/vaultaire/node"
 )
 
 // Naming limits, as S3 has them.
@@ -132,27 +134,47 @@ func stripAWSChunked(values []string) string {
 	return strings.Join(out, ",")
 }
 
-// checkStorageClass accepts only what the store offers.
-func checkStorageClass(h http.Header) error {
-	switch h.Get("X-Amz-Storage-Class") {
-	case "", "STANDARD":
-		return nil
+// storageClasses are the S3 storage classes a write may name. Every class
+// is stored and reported as requested; what a class does is documented
+// in docs/design.md ("Storage classes").
+var storageClasses = []string{
+	"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+	"GLACIER_IR", "GLACIER", "DEEP_ARCHIVE",
+}
+
+// storageClass reads x-amz-storage-class: "" for STANDARD (the default,
+// stored as nothing), the class otherwise, InvalidStorageClass for a
+// class S3 does not have (or one this store cannot honour, such as
+// EXPRESS_ONEZONE's directory buckets or OUTPOSTS).
+func storageClass(h http.Header) (string, error) {
+	v := strings.TrimSpace(h.Get("X-Amz-Storage-Class"))
+	if v == "" || v == "STANDARD" {
+		return "", nil
 	}
-	return errInvalidStorageClass
+	for _, c := range storageClasses {
+		if v == c {
+			return v, nil
+		}
+	}
+	return "", errInvalidStorageClass
+}
+
+// storageClassOf is the class S3 reports for a stored class.
+func storageClassOf(c string) string {
+	if c == "" {
+		return "STANDARD"
+	}
+	return c
 }
 
 // unsupportedWriteHeaders name features whose silent omission would be a
-// wrong success: a client that asks for encryption, tags, object lock,
-// grants or a website redirect must not believe it got them.
+// wrong success: a client that asks for encryption, grants or a website
+// redirect must not believe it got them.
 var unsupportedWriteHeaders = []string{
 	"X-Amz-Server-Side-Encryption",
 	"X-Amz-Server-Side-Encryption-Customer-Algorithm",
 	"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id",
 	"X-Amz-Copy-Source-Server-Side-Encryption-Customer-Algorithm",
-	"X-Amz-Tagging",
-	"X-Amz-Object-Lock-Mode",
-	"X-Amz-Object-Lock-Retain-Until-Date",
-	"X-Amz-Object-Lock-Legal-Hold",
 	"X-Amz-Grant-Read",
 	"X-Amz-Grant-Read-Acp",
 	"X-Amz-Grant-Write-Acp",
@@ -160,20 +182,37 @@ var unsupportedWriteHeaders = []string{
 	"X-Amz-Website-Redirect-Location",
 }
 
-// checkWriteHeaders refuses writes that ask for what is not implemented.
-func checkWriteHeaders(h http.Header) error {
+// writeOptions are what a write's headers ask for besides the bytes:
+// storage class, tags and object lock.
+type writeOptions struct {
+	storageClass string
+	tags         map[string]string
+	retention    node.Retention
+	legalHold    bool
+	lockHeaders  bool // any x-amz-object-lock-* header was sent
+}
+
+// checkWriteHeaders refuses writes that ask for what is not implemented
+// and reads the options of the new version.
+func (s *Server) checkWriteHeaders(h http.Header) (writeOptions, error) {
+	var o writeOptions
 	for _, name := range unsupportedWriteHeaders {
 		if h.Get(name) != "" {
-			return withMessage(errNotImplemented, "The %s header is not supported.", name)
+			return o, withMessage(errNotImplemented, "The %s header is not supported.", name)
 		}
 	}
 	switch h.Get("X-Amz-Acl") {
 	case "", "private", "bucket-owner-full-control":
 	default:
-		return withMessage(errNotImplemented, "Only the private canned ACL is supported.")
+		return o, withMessage(errNotImplemented, "Only the private canned ACL is supported.")
 	}
-	if d := h.Get("X-Amz-Tagging-Directive"); d != "" && !strings.EqualFold(d, "COPY") {
-		return withMessage(errNotImplemented, "Object tagging is not supported.")
+	var err error
+	if o.storageClass, err = storageClass(h); err != nil {
+		return o, err
 	}
-	return checkStorageClass(h)
+	if o.tags, err = parseTaggingHeader(h.Get("X-Amz-Tagging")); err != nil {
+		return o, err
+	}
+	o.retention, o.legalHold, o.lockHeaders, err = lockHeaders(h, s.cfg.Now())
+	return o, err
 }

@@ -145,23 +145,32 @@ type listBucketResult struct {
 }
 
 type deleteRequest struct {
-	XMLName xml.Name `xml:"Delete"`
-	Quiet   bool     `xml:"Quiet"`
-	Objects []struct {
-		Key       string `xml:"Key"`
-		VersionID string `xml:"VersionId"`
-		ETag      string `xml:"ETag"`
-	} `xml:"Object"`
+	XMLName xml.Name       `xml:"Delete"`
+	Quiet   bool           `xml:"Quiet"`
+	Objects []deleteObject `xml:"Object"`
+}
+
+type deleteObject struct {
+	Key          string  `xml:"Key"`
+	VersionIDPtr *string `xml:"VersionId"`
+	ETag         string  `xml:"ETag"`
+	// Filled from VersionIDPtr by parseDeleteXML.
+	VersionID    string `xml:"-"`
+	VersionIDSet bool   `xml:"-"`
 }
 
 type deletedEntry struct {
-	Key string `xml:"Key"`
+	Key                   string `xml:"Key"`
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type deleteErrorEntry struct {
-	Key     string `xml:"Key"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
+	Key       string `xml:"Key"`
+	VersionID string `xml:"VersionId,omitempty"`
+	Code      string `xml:"Code"`
+	Message   string `xml:"Message"`
 }
 
 type deleteResult struct {
@@ -313,6 +322,12 @@ func parseDeleteXML(data []byte) (deleteRequest, error) {
 	}
 	if len(req.Objects) == 0 || len(req.Objects) > maxDeleteKeys {
 		return req, errMalformedXML
+	}
+	for i := range req.Objects {
+		o := &req.Objects[i]
+		if o.VersionIDPtr != nil {
+			o.VersionID, o.VersionIDSet = strings.TrimSpace(*o.VersionIDPtr), true
+		}
 	}
 	return req, nil
 }

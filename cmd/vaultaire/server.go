@@ -37,6 +37,7 @@ type serverFlags struct {
 	blockSize   int
 	domain      string
 	region      string
+	regions     listFlag
 	tlsCert     string
 	tlsKey      string
 	logLevel    string
@@ -78,6 +79,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
 	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
 	fs.StringVar(&f.region, "region", "us-east-1", "S3 region name")
+	fs.Var(&f.regions, "extra-regions", "further `region` a bucket may be created in (its LocationConstraint); repeat, or comma-separated in the environment")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (serve HTTPS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key `file`")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -362,7 +364,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	adm.api.tenancy.Store(tn)
 
 	api, err := s3.New(s3.Config{
-		Region: f.region, Domain: f.domain, Logger: log.With("component", "s3"),
+		Region: f.region, ExtraRegions: f.regions, Domain: f.domain, Logger: log.With("component", "s3"),
 		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID), tn.onRequest),
 		Limiter:   limiter, RateLimitStatus: f.rateStatus,
 	}, eng)

@@ -42,6 +42,9 @@ type Options struct {
 	// shards (0: only when a test calls Engine.Relocate).
 	NodeRemoved      func(node string) bool
 	RelocateInterval time.Duration
+	// MetaNow is the metastore's proposer clock (object lock decisions,
+	// usage hours); nil is time.Now.
+	MetaNow func() time.Time
 }
 
 // Node is a running test node.
@@ -111,6 +114,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 		HeartbeatTimeout:   100 * time.Millisecond,
 		ElectionTimeout:    100 * time.Millisecond,
 		LeaderLeaseTimeout: 100 * time.Millisecond,
+		Now:                opts.MetaNow,
 	})
 	if err != nil {
 		n.closeDrives()

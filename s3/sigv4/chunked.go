@@ -228,18 +228,7 @@ func (c *ChunkedReader) readHeader() error {
 		if err := c.readTrailers(); err != nil {
 			return err
 		}
-	} else {
-		line, err := c.readLine(maxChunkLine, false)
-		if err != nil {
-			return err
-		}
-		if len(line) != 0 {
-			return errorf(ErrChunkMalformed, "data after the final chunk")
-		}
-	}
-	if _, err := c.r.ReadByte(); err == nil {
-		return errorf(ErrChunkMalformed, "data after the end of the body")
-	} else if err != io.EOF {
+	} else if err := c.readEnd(); err != nil {
 		return err
 	}
 	if c.cfg.DecodedLength >= 0 && c.decoded != c.cfg.DecodedLength {
@@ -280,59 +269,94 @@ func (c *ChunkedReader) verifyChunk() error {
 	return nil
 }
 
+// readEnd reads what follows the final chunk of a body without trailers:
+// a CRLF (or a bare LF), or nothing at all, then the end of the body.
+func (c *ChunkedReader) readEnd() error {
+	var tail [3]byte
+	n, err := io.ReadFull(c.r, tail[:])
+	switch {
+	case err == nil:
+		return errorf(ErrChunkMalformed, "data after the end of the body")
+	case err != io.EOF && err != io.ErrUnexpectedEOF:
+		return err
+	}
+	switch string(tail[:n]) {
+	case "", "\r\n", "\n":
+		return nil
+	case "\r":
+		return ErrChunkTruncated
+	}
+	return errorf(ErrChunkMalformed, "data after the final chunk")
+}
+
+// readTrailers reads the trailer section to the end of the body. Clients
+// frame it differently, and each form is accepted:
+//
+//	name:value CRLF [x-amz-trailer-signature:sig CRLF] CRLF   (AWS SDKs)
+//	name:value CRLF ... with the final CRLF missing
+//	name:value LF CRLF [x-amz-trailer-signature:sig CRLF] CRLF (minio-go)
+//
+// Lines end in LF or CRLF (the last one may end with the body); empty
+// lines carry nothing and are skipped. Each declared trailer must appear
+// exactly once, the signature (signed bodies) last; the whole section is
+// bounded by maxTrailerBytes, so a section that never ends is refused.
 func (c *ChunkedReader) readTrailers() error {
 	c.trailers = make(map[string]string, len(c.cfg.Trailers))
 	var signed strings.Builder
 	var sig string
-	total := 0
-	for n := 0; ; n++ {
-		if n > maxTrailers+1 {
-			return errorf(ErrTrailerMalformed, "too many trailers")
+	total, lines := 0, 0
+	for {
+		line, err := c.r.ReadSlice('\n')
+		total += len(line)
+		if total > maxTrailerBytes || err == bufio.ErrBufferFull {
+			return errorf(ErrTrailerMalformed, "trailers too large")
 		}
-		line, err := c.readLine(maxTrailerBytes, true)
-		if err != nil {
-			if errors.Is(err, ErrChunkMalformed) {
-				return errorf(ErrTrailerMalformed, "trailer line too long")
+		if err != nil && err != io.EOF {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return ErrChunkTruncated
 			}
 			return err
 		}
-		total += len(line) + 2
-		if total > maxTrailerBytes {
-			return errorf(ErrTrailerMalformed, "trailers too large")
+		eof := err == io.EOF
+		text := strings.TrimRight(string(line), "\r\n")
+		if text != "" {
+			if lines++; lines > maxTrailers+1 {
+				return errorf(ErrTrailerMalformed, "too many trailers")
+			}
+			if sig != "" {
+				return errorf(ErrTrailerMalformed, "trailer after %s", TrailerSignatureName)
+			}
+			name, value, ok := strings.Cut(text, ":")
+			if !ok {
+				return errorf(ErrTrailerMalformed, "trailer line without ':'")
+			}
+			name = strings.ToLower(strings.TrimSpace(name))
+			value = strings.TrimSpace(value)
+			switch {
+			case name == TrailerSignatureName:
+				if !c.cfg.Signed {
+					return errorf(ErrTrailerMalformed, "trailer signature in an unsigned body")
+				}
+				if !isHexSignature(value) {
+					return errorf(ErrTrailerMalformed, "invalid trailer signature")
+				}
+				sig = value
+			case !containsString(c.cfg.Trailers, name):
+				return errorf(ErrTrailerMalformed, "trailer %q was not declared in x-amz-trailer", name)
+			default:
+				if _, dup := c.trailers[name]; dup {
+					return errorf(ErrTrailerMalformed, "trailer %q sent twice", name)
+				}
+				c.trailers[name] = value
+				signed.WriteString(name)
+				signed.WriteByte(':')
+				signed.WriteString(value)
+				signed.WriteByte('\n')
+			}
 		}
-		if len(line) == 0 {
+		if eof {
 			break
 		}
-		if sig != "" {
-			return errorf(ErrTrailerMalformed, "trailer after %s", TrailerSignatureName)
-		}
-		name, value, ok := strings.Cut(string(line), ":")
-		if !ok {
-			return errorf(ErrTrailerMalformed, "trailer line without ':'")
-		}
-		name = strings.ToLower(strings.TrimSpace(name))
-		value = strings.TrimSpace(value)
-		if name == TrailerSignatureName {
-			if !c.cfg.Signed {
-				return errorf(ErrTrailerMalformed, "trailer signature in an unsigned body")
-			}
-			if !isHexSignature(value) {
-				return errorf(ErrTrailerMalformed, "invalid trailer signature")
-			}
-			sig = value
-			continue
-		}
-		if !containsString(c.cfg.Trailers, name) {
-			return errorf(ErrTrailerMalformed, "trailer %q was not declared in x-amz-trailer", name)
-		}
-		if _, dup := c.trailers[name]; dup {
-			return errorf(ErrTrailerMalformed, "trailer %q sent twice", name)
-		}
-		c.trailers[name] = value
-		signed.WriteString(name)
-		signed.WriteByte(':')
-		signed.WriteString(value)
-		signed.WriteByte('\n')
 	}
 	for _, name := range c.cfg.Trailers {
 		if _, ok := c.trailers[name]; !ok {

@@ -62,12 +62,23 @@ var (
 	// ErrDecodedLength: the decoded body length differs from
 	// x-amz-decoded-content-length.
 	ErrDecodedLength = errors.New("sigv4: decoded length differs from x-amz-decoded-content-length")
+	// ErrHeadersNotSigned: an x-amz-* header is present but not covered by
+	// the signature (Error.HeadersNotSigned names them).
+	ErrHeadersNotSigned = errors.New("sigv4: x-amz-* headers present but not signed")
 )
 
-// Error carries a client-safe message alongside one of the sentinel errors.
+// Error carries a client-safe message alongside one of the sentinel errors,
+// and the extra elements S3 puts in such an error's body.
 type Error struct {
 	Kind error
 	Msg  string
+	// Region is set when a request was signed for another region: the
+	// region this server expects (S3's <Region>, which SDKs use to
+	// redirect).
+	Region string
+	// HeadersNotSigned lists, comma-separated, the x-amz-* headers that
+	// were present but not signed (S3's <HeadersNotSigned>).
+	HeadersNotSigned string
 }
 
 func (e *Error) Error() string { return e.Kind.Error() + ": " + e.Msg }
@@ -289,6 +300,9 @@ type Verifier struct {
 	Service string        // "s3"
 	Skew    time.Duration // allowed clock difference
 	Now     func() time.Time
+	// VirtualHost, when set, returns the bucket a virtual-hosted-style
+	// Host names; Signature Version 2 puts it in the canonical resource.
+	VirtualHost func(host string) (bucket string, ok bool)
 }
 
 // SecretFunc returns the secret of an access key. It returns an error that
@@ -307,6 +321,8 @@ type Result struct {
 	AmzDate    string
 	Scope      string
 	Seed       string
+	// V2: the request was signed with Signature Version 2.
+	V2 bool
 }
 
 // Streaming reports whether the body is aws-chunked.
@@ -321,19 +337,27 @@ func (r *Result) Streaming() bool {
 // Verify authenticates r. The body is not read: a hex PayloadHash must be
 // checked by the caller while streaming, and streaming bodies decoded with
 // NewChunkedReader.
+//
+// Signature Version 2 (an "AWS AccessKeyId:Signature" header, or the
+// AWSAccessKeyId, Signature and Expires query) is verified here too, so
+// one place decides which mechanism a request uses and refuses a request
+// that carries two.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, secret SecretFunc) (*Result, error) {
 	authz := r.Header.Get("Authorization")
 	q := r.URL.Query()
 	hasPresign := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Signature") || q.Has("X-Amz-Credential")
+	hasPresignV2 := q.Has("AWSAccessKeyId") || q.Has("Signature")
 	switch {
-	case authz != "" && hasPresign:
+	case authz != "" && (hasPresign || hasPresignV2), hasPresign && hasPresignV2:
 		return nil, ErrMultipleAuth
+	case strings.HasPrefix(authz, algorithmV2+" "):
+		return v.verifyHeaderV2(ctx, r, authz, secret)
 	case authz != "":
 		return v.verifyHeader(ctx, r, authz, secret)
 	case hasPresign:
 		return v.verifyPresign(ctx, r, q, secret)
-	case q.Has("AWSAccessKeyId") || q.Has("Signature"):
-		return nil, ErrUnsupportedAuth
+	case hasPresignV2:
+		return v.verifyPresignV2(ctx, r, q, secret)
 	}
 	return nil, ErrAnonymous
 }
@@ -354,7 +378,12 @@ func legacyAlias(region, server string) bool {
 
 func (v *Verifier) checkScope(a Authorization, kind error) error {
 	if a.Region != v.Region && !legacyAlias(a.Region, v.Region) {
-		return errorf(kind, "the region '%s' is wrong; expecting '%s'", a.Region, v.Region)
+		prefix := "The authorization header is malformed"
+		if kind != ErrMalformedHeader {
+			prefix = "Error parsing the X-Amz-Credential parameter"
+		}
+		return &Error{Kind: kind, Region: v.Region,
+			Msg: fmt.Sprintf("%s; the region '%s' is wrong; expecting '%s'", prefix, a.Region, v.Region)}
 	}
 	if a.Service != v.Service {
 		return errorf(kind, "the service '%s' is wrong; expecting '%s'", a.Service, v.Service)
@@ -408,6 +437,10 @@ func (v *Verifier) verifyHeader(ctx context.Context, r *http.Request, authz stri
 // match it returns what the rest of the request needs (chunk verification
 // chains from the signing key and the seed signature).
 func checkSignature(ctx context.Context, r *http.Request, a Authorization, amzDate, payload string, presigned bool, secret SecretFunc) (*Result, error) {
+	if unsigned := UnsignedAmzHeaders(r.Header, a.SignedHeaders); len(unsigned) > 0 {
+		return nil, &Error{Kind: ErrHeadersNotSigned, HeadersNotSigned: strings.Join(unsigned, ", "),
+			Msg: "There were headers present in the request which were not signed"}
+	}
 	sec, err := secret(ctx, a.AccessKeyID)
 	if err != nil {
 		return nil, err
@@ -430,6 +463,33 @@ func checkSignature(ctx context.Context, r *http.Request, a Authorization, amzDa
 		Scope:       a.Scope(),
 		Seed:        a.Signature,
 	}, nil
+}
+
+// UnsignedAmzHeaders returns, sorted and in lower case, the x-amz-*
+// headers of h that signed (sorted lower-case names) does not list. S3
+// refuses such a request: an unsigned x-amz-* header could otherwise be
+// added in transit and change what the request does (x-amz-copy-source
+// turns a PUT into a copy, x-amz-meta-* is stored). The one exemption is
+// x-amz-content-sha256: its value is the last line of the canonical
+// request whether or not it is listed, so it cannot be changed without
+// breaking the signature (S3 answers SignatureDoesNotMatch, not
+// HeadersNotSigned, when a presigned request carries it unsigned).
+func UnsignedAmzHeaders(h http.Header, signed []string) []string {
+	var out []string
+	for name := range h {
+		if len(name) < 6 || !strings.EqualFold(name[:6], "x-amz-") {
+			continue
+		}
+		l := strings.ToLower(name)
+		if l == "x-amz-content-sha256" {
+			continue
+		}
+		if i := sort.SearchStrings(signed, l); i == len(signed) || signed[i] != l {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func checkPayloadHash(p string) error {

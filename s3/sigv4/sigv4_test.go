@@ -122,12 +122,17 @@ func TestVerifyErrors(t *testing.T) {
 		want   error
 	}{
 		{"anonymous", func(r *http.Request) *http.Request { r.Header.Del("Authorization"); return r }, ErrAnonymous},
-		{"sigv2", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "AWS "+testAK+":abc="); return r }, ErrUnsupportedAuth},
-		{"sigv2 query", func(r *http.Request) *http.Request {
+		{"other scheme", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "Bearer xyz"); return r }, ErrUnsupportedAuth},
+		{"sigv2 malformed", func(r *http.Request) *http.Request { r.Header.Set("Authorization", "AWS "+testAK+":abc="); return r }, ErrV2MalformedHeader},
+		{"sigv2 query expired", func(r *http.Request) *http.Request {
 			r.Header.Del("Authorization")
+			r.URL.RawQuery = "AWSAccessKeyId=x&Signature=" + url.QueryEscape(SignV2("s", "x")) + "&Expires=1"
+			return r
+		}, ErrExpired},
+		{"sigv2 query and header", func(r *http.Request) *http.Request {
 			r.URL.RawQuery = "AWSAccessKeyId=x&Signature=y&Expires=1"
 			return r
-		}, ErrUnsupportedAuth},
+		}, ErrMultipleAuth},
 		{"garbage", func(r *http.Request) *http.Request {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 nonsense")
 			return r
@@ -539,12 +544,22 @@ func TestChunkedReaderMalformed(t *testing.T) {
 		{"undeclared trailer", unsigned, []byte("3\r\nabc\r\n0\r\nx-evil:1\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"), ErrTrailerMalformed},
 		{"duplicate trailer", unsigned, []byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:A\r\nx-amz-checksum-crc32:B\r\n\r\n"), ErrTrailerMalformed},
 		{"trailer no colon", unsigned, []byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32\r\n\r\n"), ErrTrailerMalformed},
-		{"trailer truncated", unsigned, goodU[:len(goodU)-2], ErrChunkTruncated},
+		{"trailer without final CRLF", unsigned, goodU[:len(goodU)-2], nil},
+		{"trailer line without any CRLF", unsigned, goodU[:len(goodU)-4], nil},
+		{"trailer cut in its name", unsigned, goodU[:len(goodU)-20], ErrTrailerMalformed},
+		{"minio-go unsigned framing", unsigned, []byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\n\r\n\r\n"), nil},
+		{"minio-go signed framing", sigTrailer, minioSigned(sigTrailer), nil},
+		{"trailers that never end", unsigned, append([]byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n"), bytes.Repeat([]byte("\r\n"), maxTrailerBytes)...), ErrTrailerMalformed},
+		{"trailer line that never ends", unsigned, append([]byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:"), bytes.Repeat([]byte("A"), 100<<10)...), ErrTrailerMalformed},
+		{"too many trailers", unsigned, append([]byte("3\r\nabc\r\n0\r\n"), bytes.Repeat([]byte("x-amz-checksum-crc32:A\r\n"), maxTrailers+2)...), ErrTrailerMalformed},
+		{"trailer after signature", sigTrailer, append(bytes.Clone(bytes.TrimRight(goodT, "\r\n")), []byte("\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n")...), ErrTrailerMalformed},
+		{"other algorithm than declared", unsigned, []byte("3\r\nabc\r\n0\r\nx-amz-checksum-sha256:AAAAAA==\r\n\r\n"), ErrTrailerMalformed},
 		{"sig trailer in unsigned", unsigned, []byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:A\r\nx-amz-trailer-signature:" + strings.Repeat("a", 64) + "\r\n\r\n"), ErrTrailerMalformed},
 		{"signed trailer missing sig", sigTrailer, bytes.Replace(goodT, []byte("x-amz-trailer-signature:"), []byte("x-amz-checksum-crc32:"), 1), ErrTrailerMalformed},
 		{"signed trailer bad sig", sigTrailer, bytes.Replace(goodT, []byte("AAAAAA=="), []byte("AAAAAB=="), 1), ErrSignatureMismatch},
 		{"data after end", signed, append(bytes.Clone(good), 'x'), ErrChunkMalformed},
-		{"missing final CRLF", signed, good[:len(good)-2], ErrChunkTruncated},
+		{"without final CRLF", signed, good[:len(good)-2], nil},
+		{"LF as final line end", signed, append(bytes.Clone(good[:len(good)-2]), '\n'), nil},
 		{"junk instead of final CRLF", signed, append(bytes.Clone(good[:len(good)-2]), 'x', '\r', '\n'), ErrChunkMalformed},
 		{"reordered chunks", signed, reorder(signed), ErrSignatureMismatch},
 	}
@@ -556,6 +571,20 @@ func TestChunkedReaderMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// minioSigned frames a signed body with a signed trailer as minio-go v7
+// does: the trailer line ends in LF alone and is followed by an empty
+// line before the signature.
+func minioSigned(cfg ChunkedConfig) []byte {
+	enc := NewChunkedEncoder(cfg)
+	var b bytes.Buffer
+	b.Write(enc.Chunk([]byte("abc")))
+	b.Write(enc.Chunk(nil))
+	t := enc.Trailers("x-amz-checksum-crc32", "AAAAAA==")
+	// "name:value\r\nx-amz-trailer-signature:sig\r\n\r\n" -> minio-go's form.
+	b.Write(bytes.Replace(t, []byte("==\r\n"), []byte("==\n\r\n"), 1))
+	return b.Bytes()
 }
 
 // reorder swaps two validly signed chunks: each chunk's signature is still
@@ -717,5 +746,64 @@ func TestLegacyUSRegion(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Fatalf("region %q: err = %v, want ok=%v", tc.region, err, tc.ok)
 		}
+	}
+}
+
+func TestWrongRegionNamesTheExpectedOne(t *testing.T) {
+	v := newVerifier(testNow)
+	v.Region = "eu-west-1"
+	r := sdkSign(t, "GET", "http://localhost/b/k", nil, EmptySHA256, testNow)
+	_, err := v.Verify(context.Background(), r, secretOf)
+	var e *Error
+	if !errors.Is(err, ErrMalformedHeader) || !errors.As(err, &e) || e.Region != "eu-west-1" {
+		t.Fatalf("header form: %v", err)
+	}
+	if want := "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'"; e.Msg != want {
+		t.Fatalf("message %q", e.Msg)
+	}
+	p := presign(t, "GET", "http://localhost/b/k", time.Hour, testNow)
+	_, err = v.Verify(context.Background(), p, secretOf)
+	if !errors.Is(err, ErrMalformedQuery) || !errors.As(err, &e) || e.Region != "eu-west-1" {
+		t.Fatalf("presigned form: %v", err)
+	}
+}
+
+func TestUnsignedAmzHeaders(t *testing.T) {
+	v := newVerifier(testNow)
+	hdr := http.Header{"X-Amz-Meta-A": {"1"}, "Content-Type": {"text/plain"}}
+	for _, tc := range []struct {
+		name   string
+		add    http.Header
+		want   error
+		listed string
+	}{
+		{"none", nil, nil, ""},
+		{"non-amz headers are not required", http.Header{"Cache-Control": {"no"}, "X-Amzn-Trace-Id": {"t"}, "User-Agent": {"u"}}, nil, ""},
+		{"copy source", http.Header{"X-Amz-Copy-Source": {"/b/other"}}, ErrHeadersNotSigned, "x-amz-copy-source"},
+		{"two, sorted", http.Header{"X-Amz-Meta-Z": {"1"}, "X-Amz-Acl": {"private"}}, ErrHeadersNotSigned, "x-amz-acl, x-amz-meta-z"},
+		{"odd case", http.Header{"x-AMZ-tagging": {"a=b"}}, ErrHeadersNotSigned, "x-amz-tagging"},
+		// Bound as the payload line of the canonical request.
+		{"content sha changed", http.Header{"X-Amz-Content-Sha256": {UnsignedPayload}}, ErrSignatureMismatch, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sdkSign(t, "PUT", "http://localhost/b/k", hdr, EmptySHA256, testNow)
+			for k, vs := range tc.add {
+				r.Header[k] = vs
+			}
+			_, err := v.Verify(context.Background(), r, secretOf)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			var e *Error
+			if tc.listed != "" && (!errors.As(err, &e) || e.HeadersNotSigned != tc.listed) {
+				t.Fatalf("listed %+v, want %q", e, tc.listed)
+			}
+		})
+	}
+	// Presigned: the same rule.
+	p := presign(t, "PUT", "http://localhost/b/k", time.Hour, testNow)
+	p.Header.Set("X-Amz-Meta-Evil", "1")
+	if _, err := v.Verify(context.Background(), p, secretOf); !errors.Is(err, ErrHeadersNotSigned) {
+		t.Fatalf("presigned: %v", err)
 	}
 }

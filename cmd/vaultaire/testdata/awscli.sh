@@ -4,7 +4,8 @@
 set -euo pipefail
 unset AWS_CA_BUNDLE AWS_PROFILE
 export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
-# aws CLI v1 presigns with SigV2 unless told otherwise; Vaultaire speaks SigV4 only.
+# aws CLI v1 presigns with SigV2 unless told otherwise; this script pins SigV4 (the
+# client matrix, clients_test.go, covers SigV2 presigning).
 export AWS_CONFIG_FILE="$WORK/aws-config"
 printf '[default]\ns3 =\n    signature_version = s3v4\n' > "$AWS_CONFIG_FILE"
 s3() { aws --endpoint-url "$ENDPOINT" s3 "$@"; }

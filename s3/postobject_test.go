@@ -1,0 +1,268 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/minio/minio-go/v7"
+
+	"github.com/vaultaire/vaultaire/s3/sigv4"
+)
+
+// formField is one field of a POST form, in order.
+type formField struct{ name, value string }
+
+// postForm is a browser-form upload: fields, then the file (or the file
+// first when fileFirst).
+type postForm struct {
+	fields    []formField
+	fileName  string
+	file      []byte
+	noFile    bool
+	fileFirst bool
+}
+
+func (f postForm) encode(t testing.TB) (string, []byte) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	writeFile := func() {
+		if f.noFile {
+			return
+		}
+		fw, err := mw.CreateFormFile("file", f.fileName)
+		must(t, err)
+		fw.Write(f.file)
+	}
+	if f.fileFirst {
+		writeFile()
+	}
+	for _, fl := range f.fields {
+		must(t, mw.WriteField(fl.name, fl.value))
+	}
+	if !f.fileFirst {
+		writeFile()
+	}
+	must(t, mw.Close())
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+// v4Policy signs a policy document for the harness's key and returns the
+// authentication fields (the policy's conditions must cover them).
+func (h *harness) v4Policy(t testing.TB, expires time.Time, conds []any, secret string) []formField {
+	t.Helper()
+	now := time.Now().UTC()
+	cred := h.cred.AccessKeyID + "/" + now.Format("20060102") + "/us-east-1/s3/aws4_request"
+	amzDate := now.Format("20060102T150405Z")
+	conds = append(conds, map[string]string{"x-amz-algorithm": "AWS4-HMAC-SHA256"},
+		map[string]string{"x-amz-credential": cred}, map[string]string{"x-amz-date": amzDate})
+	doc, err := json.Marshal(map[string]any{"expiration": expires.UTC().Format("2006-01-02T15:04:05.000Z"), "conditions": conds})
+	must(t, err)
+	policy := base64.StdEncoding.EncodeToString(doc)
+	if secret == "" {
+		secret = h.cred.Secret
+	}
+	sig := sigv4.Sign(sigv4.SigningKey(secret, now.Format("20060102"), "us-east-1", "s3"), policy)
+	return []formField{{"policy", policy}, {"x-amz-algorithm", "AWS4-HMAC-SHA256"},
+		{"x-amz-credential", cred}, {"x-amz-date", amzDate}, {"x-amz-signature", sig}}
+}
+
+func (h *harness) post(t testing.TB, bucket string, f postForm) (*http.Response, []byte) {
+	t.Helper()
+	ct, body := f.encode(t)
+	req, err := http.NewRequest("POST", h.plain.URL+"/"+bucket, bytes.NewReader(body))
+	must(t, err)
+	req.Header.Set("Content-Type", ct)
+	resp, err := (&http.Client{Transport: h.plainTr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return resp, b
+}
+
+func TestPostObject(t *testing.T) {
+	h := newHarness(t, nil)
+	h.bucket(t, "forms")
+	hour := time.Now().Add(time.Hour)
+	base := []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", "up/"},
+		[]any{"starts-with", "$Content-Type", "text/"}, []any{"content-length-range", 1, 1 << 20},
+		[]any{"eq", "$x-amz-meta-color", "blue"}, map[string]string{"success_action_status": "201"}}
+	auth := h.v4Policy(t, hour, base, "")
+	fields := func(extra ...formField) []formField {
+		fs := []formField{{"key", "up/${filename}"}, {"Content-Type", "text/plain"}, {"x-amz-meta-color", "blue"}, {"success_action_status", "201"}}
+		return append(append(fs, auth...), extra...)
+	}
+
+	// Success: ${filename}, 201 with a PostResponse, type and metadata kept.
+	resp, body := h.post(t, "forms", postForm{fields: fields(), fileName: "hello.txt", file: []byte("hello, form")})
+	if resp.StatusCode != 201 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var pr struct {
+		Bucket, Key, ETag, Location string
+	}
+	must(t, xml.Unmarshal(body, &pr))
+	if pr.Bucket != "forms" || pr.Key != "up/hello.txt" || pr.ETag == "" || !strings.HasSuffix(pr.Location, "/forms/up/hello.txt") {
+		t.Fatalf("PostResponse %+v", pr)
+	}
+	if got := h.content(t, "forms", "up/hello.txt"); string(got) != "hello, form" {
+		t.Fatalf("content %q", got)
+	}
+	hd, err := h.client(false).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("forms"), Key: aws.String("up/hello.txt")})
+	must(t, err)
+	if aws.ToString(hd.ContentType) != "text/plain" || hd.Metadata["color"] != "blue" {
+		t.Fatalf("head %v %v", aws.ToString(hd.ContentType), hd.Metadata)
+	}
+
+	// Status 200, 204 (default) and the redirect.
+	for _, c := range []struct {
+		status, redirect string
+		want             int
+	}{{"200", "", 200}, {"", "", 204}, {"", "https://app.example/done?x=1", 303}} {
+		conds := []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", ""}}
+		var fs []formField
+		if c.status != "" {
+			conds = append(conds, map[string]string{"success_action_status": c.status})
+			fs = append(fs, formField{"success_action_status", c.status})
+		}
+		if c.redirect != "" {
+			conds = append(conds, []any{"starts-with", "$success_action_redirect", "https://app.example/"})
+			fs = append(fs, formField{"success_action_redirect", c.redirect})
+		}
+		fs = append(append([]formField{{"key", "s" + c.status}}, fs...), h.v4Policy(t, hour, conds, "")...)
+		resp, body := h.post(t, "forms", postForm{fields: fs, fileName: "f", file: []byte("x")})
+		if resp.StatusCode != c.want {
+			t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.want, body)
+		}
+		if c.want == 303 {
+			u, err := url.Parse(resp.Header.Get("Location"))
+			must(t, err)
+			if u.Host != "app.example" || u.Query().Get("key") != "s" || u.Query().Get("bucket") != "forms" || u.Query().Get("x") != "1" || u.Query().Get("etag") == "" {
+				t.Fatalf("redirect %s", u)
+			}
+		}
+	}
+
+	// Bad input: each gets S3's error and stores nothing.
+	before := h.snapshot(t, "forms")
+	big := bytes.Repeat([]byte("z"), 1<<20+1)
+	for _, c := range []struct {
+		name   string
+		form   postForm
+		status int
+		code   string
+		msg    string
+	}{
+		{"missing file", postForm{fields: fields(), noFile: true}, 400, "InvalidArgument", "POST requires exactly one file upload per request."},
+		{"file before the policy", postForm{fields: fields(), fileName: "f.txt", file: []byte("x"), fileFirst: true}, 400, "InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields."},
+		{"oversized field", postForm{fields: fields(formField{"x-ignore-pad", strings.Repeat("p", 30<<10)}), fileName: "f.txt", file: []byte("x")}, 400, "MaxPostPreDataLengthExceeded", ""},
+		{"key condition", postForm{fields: append([]formField{{"key", "elsewhere/f"}}, fields()[1:]...), fileName: "f.txt", file: []byte("x")}, 403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "up/"]`},
+		{"content type condition", postForm{fields: append([]formField{{"key", "up/f"}, {"Content-Type", "text/plain,image/png"}}, fields()[2:]...), fileName: "f", file: []byte("x")}, 403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ["starts-with", "$content-type", "text/"]`},
+		{"meta condition", postForm{fields: append([]formField{{"key", "up/f"}, {"Content-Type", "text/plain"}, {"x-amz-meta-color", "red"}}, fields()[3:]...), fileName: "f", file: []byte("x")}, 403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ["eq", "$x-amz-meta-color", "blue"]`},
+		{"status condition", postForm{fields: append(fields()[:3], append([]formField{{"success_action_status", "200"}}, auth...)...), fileName: "f", file: []byte("x")}, 403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ["eq", "$success_action_status", "201"]`},
+		{"extra field", postForm{fields: fields(formField{"x-amz-meta-evil", "1"}), fileName: "f", file: []byte("x")}, 403, "AccessDenied", "Invalid according to Policy: Extra input fields: x-amz-meta-evil"},
+		{"too large for the range", postForm{fields: fields(), fileName: "f", file: big}, 400, "EntityTooLarge", ""},
+		{"too small for the range", postForm{fields: fields(), fileName: "f", file: nil}, 400, "EntityTooSmall", ""},
+		{"bad base64 policy", postForm{fields: append(fields()[:4], h.badPolicy(t, "%%%not base64%%%")...), fileName: "f", file: []byte("x")}, 400, "InvalidPolicyDocument", ""},
+		{"policy not JSON", postForm{fields: append(fields()[:4], h.badPolicy(t, base64.StdEncoding.EncodeToString([]byte("{nope")))...), fileName: "f", file: []byte("x")}, 400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."},
+		{"expired policy", postForm{fields: append(fields()[:4], h.v4Policy(t, time.Now().Add(-time.Minute), base, "")...), fileName: "f", file: []byte("x")}, 403, "AccessDenied", "Invalid according to Policy: Policy expired."},
+		{"wrong secret", postForm{fields: append(fields()[:4], h.v4Policy(t, hour, base, "wrong")...), fileName: "f", file: []byte("x")}, 403, "SignatureDoesNotMatch", ""},
+		{"unsigned", postForm{fields: fields()[:4], fileName: "f", file: []byte("x")}, 403, "AccessDenied", ""},
+		{"other bucket in the policy", postForm{fields: append(fields()[:4], h.v4Policy(t, hour, append([]any{map[string]string{"bucket": "elsewhere"}}, base[1:]...), "")...), fileName: "f", file: []byte("x")}, 403, "AccessDenied", `Invalid according to Policy: Policy Condition failed: ["eq", "$bucket", "elsewhere"]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := h.post(t, "forms", c.form)
+			expectError(t, resp, body, c.status, c.code)
+			if c.msg != "" && !strings.Contains(string(body), "<Message>"+xmlEscape(c.msg)+"</Message>") {
+				t.Fatalf("message in %s, want %q", body, c.msg)
+			}
+			if after := h.snapshot(t, "forms"); after != before {
+				t.Fatalf("state changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+
+	// Not a form, a truncated form, a missing bucket.
+	resp, body = h.do(t, rawReq{method: "POST", path: "/forms", body: []byte("key=x"), hdr: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
+	expectError(t, resp, body, 412, "PreconditionFailed")
+	ct, full := postForm{fields: fields(), fileName: "f.txt", file: bytes.Repeat([]byte("t"), 1000)}.encode(t)
+	req, _ := http.NewRequest("POST", h.plain.URL+"/forms", bytes.NewReader(full[:len(full)-200]))
+	req.Header.Set("Content-Type", ct)
+	resp, body = h.doVia(t, req)
+	expectError(t, resp, body, 400, "MalformedPOSTRequest")
+	h.bucket(t, "other")
+	resp, body = h.post(t, "nosuchbucket", postForm{fields: append(fields()[:4], h.v4Policy(t, hour, append([]any{map[string]string{"bucket": "nosuchbucket"}}, base[1:]...), "")...), fileName: "f", file: []byte("x")})
+	expectError(t, resp, body, 404, "NoSuchBucket")
+	if after := h.snapshot(t, "forms"); after != before {
+		t.Fatalf("state changed:\n%s\n%s", before, after)
+	}
+}
+
+// badPolicy returns signed authentication fields for an arbitrary policy
+// string (the signature is over the string, valid or not).
+func (h *harness) badPolicy(t testing.TB, policy string) []formField {
+	now := time.Now().UTC()
+	cred := h.cred.AccessKeyID + "/" + now.Format("20060102") + "/us-east-1/s3/aws4_request"
+	sig := sigv4.Sign(sigv4.SigningKey(h.cred.Secret, now.Format("20060102"), "us-east-1", "s3"), policy)
+	return []formField{{"policy", policy}, {"x-amz-algorithm", "AWS4-HMAC-SHA256"},
+		{"x-amz-credential", cred}, {"x-amz-date", now.Format("20060102T150405Z")}, {"x-amz-signature", sig}}
+}
+
+func xmlEscape(s string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// TestPostObjectMinio uploads with minio-go's PresignedPostPolicy, in V4
+// and V2 modes, as a browser would post the form.
+func TestPostObjectMinio(t *testing.T) {
+	h := newHarness(t, nil)
+	h.bucket(t, "mforms")
+	for _, v2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v2=%v", v2), func(t *testing.T) {
+			c := h.minioClient(t, v2, false)
+			p := minio.NewPostPolicy()
+			must(t, p.SetBucket("mforms"))
+			must(t, p.SetKeyStartsWith("in/"))
+			must(t, p.SetExpires(time.Now().Add(time.Hour)))
+			must(t, p.SetContentType("image/png"))
+			must(t, p.SetContentLengthRange(1, 10<<20))
+			must(t, p.SetUserMetadata("owner", "ana"))
+			must(t, p.SetSuccessStatusAction("201"))
+			u, formData, err := c.PresignedPostPolicy(context.Background(), p)
+			must(t, err)
+			key := fmt.Sprintf("in/v2-%v.png", v2)
+			formData["key"] = key
+			var fs []formField
+			for k, v := range formData {
+				fs = append(fs, formField{k, v})
+			}
+			data := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 300<<10)
+			ct, body := postForm{fields: fs, fileName: "x.png", file: data}.encode(t)
+			req, _ := http.NewRequest("POST", u.String(), bytes.NewReader(body))
+			req.Header.Set("Content-Type", ct)
+			resp, b := h.doVia(t, req)
+			if resp.StatusCode != 201 {
+				t.Fatalf("status %d: %s (fields %v)", resp.StatusCode, b, formData)
+			}
+			if got := h.content(t, "mforms", key); !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+		})
+	}
+}
