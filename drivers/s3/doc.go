@@ -46,8 +46,11 @@
 //
 // Nothing is visible under a name until PutObject or
 // CompleteMultipartUpload succeeds. A failed multipart Put aborts its
-// upload; an upload it cannot abort (the remote gone) is counted in
-// Stats.Abandoned and logged, and AbortIncomplete removes such leftovers.
+// upload, and watches 1.5 s for a part request it gave up on that the
+// remote finishes late and that brings the upload back (S3 warns an abort
+// may have to be repeated); an upload it cannot abort (the remote gone)
+// is counted in Stats.Abandoned and logged, and AbortIncomplete removes
+// such leftovers.
 // The largest object is MaxParts * PartSize (78 GiB with 8 MiB parts);
 // longer streams fail with ErrTooLarge.
 //

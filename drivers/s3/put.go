@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -372,43 +373,53 @@ func (p *putter) uploadPart(ctx context.Context, id *string, num int32, b []byte
 }
 
 // abort aborts a failed upload, even when the caller's context is done.
-// When that context cancelled part requests in flight, the remote may
-// still be finishing one of them after the abort (S3 says an abort may
-// have to be repeated), so abort then checks, after a pause, that the
-// upload is gone, and aborts again if it is not. An upload it cannot
-// abort is counted and logged (AbortIncomplete, or a lifecycle rule on
-// the bucket, removes it later).
+// A part request the driver gave up on (the caller's context cancelled
+// it, or an attempt timed out and was retried) may still be finishing on
+// the remote after the abort, and leave the upload there again (S3 says
+// an abort may have to be repeated). So abort watches for a while
+// (abortChecks, 1.5 s in all: the price of a failed multipart Put) and
+// aborts again whenever the upload shows up. An upload it cannot abort is
+// counted and logged (AbortIncomplete, or a lifecycle rule on the bucket,
+// removes it later).
 func (p *putter) abort(id *string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), abortTimeout)
 	defer cancel()
-	in := &awss3.AbortMultipartUploadInput{Bucket: aws.String(p.d.cfg.Bucket), Key: aws.String(p.key), UploadId: id}
-	check := p.ctx.Err() != nil
-	for attempt := 0; ; attempt++ {
-		_, err := p.d.client.AbortMultipartUpload(ctx, in)
+	abort := func() bool {
+		_, err := p.d.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+			Bucket: aws.String(p.d.cfg.Bucket), Key: aws.String(p.key), UploadId: id,
+		})
 		if err != nil && codeOf(err) != "NoSuchUpload" {
 			p.d.stats.abandoned.Add(1)
 			p.d.cfg.Logger.Warn("s3: could not abort a failed multipart upload", "object", p.d.where(p.name),
 				"upload", aws.ToString(id), "err", err)
+			return false
+		}
+		return true
+	}
+	if !abort() {
+		return
+	}
+	for _, pause := range abortChecks {
+		if sleep(ctx, pause) != nil {
 			return
 		}
-		if !check || err != nil || attempt == len(abortChecks) {
-			return
-		}
-		if sleep(ctx, abortChecks[attempt]) != nil {
-			return
-		}
-		_, err = p.d.client.ListParts(ctx, &awss3.ListPartsInput{
+		_, err := p.d.client.ListParts(ctx, &awss3.ListPartsInput{
 			Bucket: aws.String(p.d.cfg.Bucket), Key: aws.String(p.key), UploadId: id, MaxParts: aws.Int32(1),
 		})
-		if err != nil {
-			return // NoSuchUpload: gone (any other error: the abort stands)
+		switch {
+		case err == nil: // back: a late part recreated it
+			if !abort() {
+				return
+			}
+		case codeOf(err) != "NoSuchUpload" && statusOf(err) != http.StatusNotFound:
+			return // cannot tell; the abort stands
 		}
 	}
 }
 
-// abortChecks are the pauses before abort looks again for an upload whose
-// parts were cancelled in flight.
-var abortChecks = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second}
+// abortChecks are the pauses between the looks abort takes for an upload
+// that a late part brought back.
+var abortChecks = []time.Duration{100 * time.Millisecond, 400 * time.Millisecond, time.Second}
 
 // readError marks an error of the caller's reader.
 type readError struct{ err error }
