@@ -30,6 +30,11 @@
 //     and changes nothing.
 //   - Usage never returns ErrOffline: it is how callers learn the health.
 //
+// Remote drivers add two outcomes local ones never produce: ErrUnavailable
+// (the store is down or refuses us; retry later) and ErrCorrupt (what was
+// read does not match the store's checksum). Callers above drivers (the
+// Engine) cannot import a concrete driver, so these are sentinels here.
+//
 // Portability: a name must not also be a directory prefix of another stored
 // name ("a" and "a/b"). File-system drivers cannot hold both and reject the
 // later Put with ErrInvalidName; object-store drivers may accept both.
@@ -57,6 +62,21 @@ var (
 	// ErrFull: the driver has no space (or quota) left for the write. It
 	// does not take a driver offline: reads and deletes still work.
 	ErrFull = errors.New("drivers: no space left")
+	// ErrUnavailable: a remote store (drivers/s3) could not be reached,
+	// kept failing with transient errors (5xx, throttling, resets,
+	// timeouts) after the driver's own retries, or refused the driver's
+	// credentials or bucket. Nothing is known to have changed and no state
+	// was kept: the next call tries again. Callers treat the store as down
+	// (answer 503, pause and retry later), never the object as missing.
+	// Unlike ErrOffline it is not a mark set on the driver.
+	ErrUnavailable = errors.New("drivers: store unavailable")
+	// ErrCorrupt: bytes read back do not match the checksum the store
+	// holds for them (a remote's ETag). The object exists but its bytes
+	// must not be served; reading it again may succeed if the corruption
+	// happened in transit. It is returned by the reader in place of io.EOF,
+	// after the bytes were delivered, so a caller that streams must not
+	// commit or acknowledge anything before it has seen io.EOF.
+	ErrCorrupt = errors.New("drivers: corrupt data")
 )
 
 // Driver is a place that stores named byte streams.
