@@ -33,6 +33,10 @@ import (
 // clients' own timeouts.
 const metaApplyTimeout = 15 * time.Second
 
+// leaveTimeout bounds each of the two broadcasts of a graceful gossip
+// leave at shutdown (state "leaving", then memberlist's leave message).
+const leaveTimeout = 750 * time.Millisecond
+
 // clusterSecret returns the cluster secret: --cluster-secret (or
 // VAULTAIRE_CLUSTER_SECRET), else the one kept in --data/cluster.secret,
 // else, for a node that bootstraps a new cluster, a fresh one (kept, mode
@@ -320,8 +324,12 @@ func (c *clusterNode) liveNodes() int {
 // the transports. Raft must be closed before.
 func (c *clusterNode) close() {
 	if c.members != nil {
-		c.setState(cluster.NodeLeaving)
-		if err := c.members.Leave(2 * time.Second); err != nil {
+		// Leave gossips the new state itself: no separate refresh (each
+		// waits for its broadcast), and a short wait: peers that miss the
+		// leave see the node dead a few seconds later.
+		c.state.Store(uint32(cluster.NodeLeaving))
+		c.refreshMeta(context.Background())
+		if err := c.members.Leave(leaveTimeout); err != nil {
 			c.log.Debug("gossip leave", "err", err)
 		}
 	}

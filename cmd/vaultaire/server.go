@@ -207,7 +207,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}
 		adminAddr = addr
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Liveness and metrics probes are quick; none should hold
+			// the exit.
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			stopAdmin(sctx)
 		}()
