@@ -23,6 +23,17 @@ const (
 	// (k+m)/k; below a few KiB the k+m file creates and fsyncs dominate and
 	// inlining wins by an order of magnitude (BenchmarkPutSmall measures it).
 	DefaultInlineThreshold = 16 << 10
+	// InlineOff as Config.InlineThreshold stores every artifact in shards,
+	// however small.
+	InlineOff = -1
+	// MaxInlineThreshold is the largest InlineThreshold: 1 MiB. An inline
+	// artifact travels in one Raft command, forwarded from a follower to
+	// the leader in one RPC body (cluster.MaxApplyBytes, 64 MiB) and
+	// copied to every voter's log; and a PUT holds up to the threshold in
+	// memory before it knows whether the body fits. 1 MiB plus the
+	// record's headers and metadata (at most 64 KiB) is always carried,
+	// and keeps that buffer small.
+	MaxInlineThreshold = 1 << 20
 	// DefaultGCDelay: shards of a replaced or deleted artifact are removed
 	// only after this delay, so a GET that opened the old version just before
 	// an overwrite can finish streaming it.
@@ -60,6 +71,9 @@ type Config struct {
 	// Meta is the metadata store (opened and owned by the caller).
 	Meta *metastore.Store
 
+	// InlineThreshold: artifacts up to this many bytes are kept inside
+	// their metadata record (0: DefaultInlineThreshold; InlineOff: never;
+	// at most MaxInlineThreshold).
 	InlineThreshold int
 	GCDelay         time.Duration
 	SweepGrace      time.Duration
@@ -138,8 +152,8 @@ func (c Config) Validate() error {
 		}
 		ids[d.ID] = true
 	}
-	if c.InlineThreshold < 0 {
-		errs = append(errs, errors.New("node: InlineThreshold must be >= 0"))
+	if c.InlineThreshold < InlineOff || c.InlineThreshold > MaxInlineThreshold {
+		errs = append(errs, fmt.Errorf("node: InlineThreshold %d outside 0..%d (or InlineOff)", c.InlineThreshold, MaxInlineThreshold))
 	}
 	return errors.Join(errs...)
 }
@@ -399,4 +413,4 @@ func toInfo(a metastore.Artifact) ArtifactInfo {
 
 // DisableInline makes every artifact go to shards, however small (tests of
 // the shard path use it). Call before serving requests.
-func (e *Engine) DisableInline() { e.cfg.InlineThreshold = -1 }
+func (e *Engine) DisableInline() { e.cfg.InlineThreshold = InlineOff }

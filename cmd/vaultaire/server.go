@@ -86,7 +86,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on SIGTERM")
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
-	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
+	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
@@ -171,6 +171,10 @@ func parseShape(s string, blockSize int) (erasure.Shape, error) {
 
 func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logger) error {
 	shape, err := parseShape(f.erasure, f.blockSize)
+	if err != nil {
+		return err
+	}
+	inline, err := inlineThreshold(f.inlineLimit)
 	if err != nil {
 		return err
 	}
@@ -275,7 +279,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Shape:           shape,
 		Meta:            meta,
 		Peers:           node.NewClusterPeers(nodeID, cn.members, cn.trans.Client()),
-		InlineThreshold: f.inlineLimit,
+		InlineThreshold: inline,
 		SweepInterval:   f.sweepEvery,
 		ScrubInterval:   f.scrubEvery,
 		ScrubPause:      time.Millisecond,
@@ -419,6 +423,19 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	<-errc
 	return nil
+}
+
+// inlineThreshold maps --inline-threshold to node.Config: 0 turns
+// inlining off, and the value may not exceed what one forwarded metadata
+// command always carries (node.MaxInlineThreshold).
+func inlineThreshold(n int) (int, error) {
+	switch {
+	case n < 0 || n > node.MaxInlineThreshold:
+		return 0, fmt.Errorf("invalid --inline-threshold %d: want 0 (never inline) to %d bytes", n, node.MaxInlineThreshold)
+	case n == 0:
+		return node.InlineOff, nil
+	}
+	return n, nil
 }
 
 // openDrives opens the --drive folders (or 4 default folders under --data).
