@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
@@ -387,8 +389,11 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		scheme = "https"
 	}
 	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	printBanner(stdout, endpoint, f, accessKey, secretKey, generated)
-	printClusterBanner(stdout, f, cn, secret, secretGenerated)
+	// Generated secrets are shown once, and only to a person: stdout may
+	// as well be a log collector.
+	tty := isTerminal(stdout)
+	printBanner(stdout, endpoint, f, accessKey, secretKey, generated && tty)
+	printClusterBanner(stdout, f, cn, secret, secretGenerated, secretGenerated && tty)
 	if f.adminAddr != "" {
 		where := "from --admin-token / VAULTAIRE_ADMIN_TOKEN"
 		if adminTokenFile != "" {
@@ -560,14 +565,26 @@ func writeFileSync(path, content string) error {
 	return nil
 }
 
-// printClusterBanner says how other nodes join this one; the secret is
-// shown only when it was generated now.
-func printClusterBanner(w io.Writer, f serverFlags, cn *clusterNode, secret cluster.Secret, generated bool) {
+// isTerminal reports whether w is a terminal (secrets are shown only to
+// one).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// printClusterBanner says how other nodes join this one. A secret
+// generated now is shown only when show is set (stdout is a terminal);
+// otherwise the banner says where it is kept.
+func printClusterBanner(w io.Writer, f serverFlags, cn *clusterNode, secret cluster.Secret, generated, show bool) {
 	fmt.Fprintf(w, "Cluster: node %s, RPC at %s, gossip at %s\n", cn.id, cn.trans.Addr(), cn.members.Addr())
-	shown := "$(cat " + filepath.Join(f.data, "cluster.secret") + ")"
-	if generated {
-		fmt.Fprintf(w, "  Cluster secret: %s\n  (generated now, kept in %s; shown only this once)\n", secret.Encode(), filepath.Join(f.data, "cluster.secret"))
+	path := filepath.Join(f.data, "cluster.secret")
+	shown := "$(cat " + path + ")"
+	switch {
+	case show:
+		fmt.Fprintf(w, "  Cluster secret: %s\n  (generated now, kept in %s; shown only this once)\n", secret.Encode(), path)
 		shown = secret.Encode()
+	case generated:
+		fmt.Fprintf(w, "  Cluster secret: generated now, kept in %s (mode 0600; shown only on a terminal)\n", path)
 	}
 	fmt.Fprintf(w, "  Add a node:\n    VAULTAIRE_CLUSTER_SECRET=%s vaultaire server --join %s --data OTHER_DIR ...\n\n", shown, cn.members.Addr())
 }
@@ -580,7 +597,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, generated bool) {
+// printBanner says where S3 is served and with which root credentials.
+// show is set when the secret was generated now and stdout is a
+// terminal: it is printed then, and only then.
+func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, show bool) {
 	fmt.Fprintf(w, "\nVaultaire %s is serving S3 at %s (data in %s)\n\n", version, endpoint, f.data)
 	if key == "" {
 		fmt.Fprintf(w, "  Credentials: those of the cluster (kept in root.credentials on the first node)\n\n")
@@ -588,7 +608,7 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 	}
 	fmt.Fprintf(w, "  Access key: %s\n", key)
 	switch {
-	case generated:
+	case show:
 		fmt.Fprintf(w, "  Secret key: %s\n  (generated now, kept in %s; shown only this once)\n\n", secret, filepath.Join(f.data, "root.credentials"))
 	case os.Getenv("VAULTAIRE_ROOT_SECRET_KEY") != "":
 		fmt.Fprintf(w, "  Secret key: (from VAULTAIRE_ROOT_SECRET_KEY)\n\n")
@@ -596,7 +616,7 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 		fmt.Fprintf(w, "  Secret key: kept in %s\n\n", filepath.Join(f.data, "root.credentials"))
 	}
 	shown := secret
-	if !generated {
+	if !show {
 		shown = "<secret>"
 	}
 	fmt.Fprintf(w, "Try it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n", key, shown, f.region)
