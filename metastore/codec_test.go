@@ -219,6 +219,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
 		{cmdSetClusterVersion, &setClusterVersionCmd{v: 2}},
+		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

@@ -52,6 +52,9 @@ const (
 	cmdSampleStorage       cmdType = 24
 	cmdRelocateShard       cmdType = 25
 	cmdSetClusterVersion   cmdType = 26
+
+	// Reliability range (50-59, keys.go).
+	cmdPruneUsageHours cmdType = 50
 )
 
 const (
@@ -116,13 +119,16 @@ var cmdTable = [...]*cmdSpec{
 	cmdSampleStorage:       {"sample-storage", commandV1, decodeSampleStorage},
 	cmdRelocateShard:       {"relocate-shard", commandV1, decodeRelocateShard},
 	cmdSetClusterVersion:   {"set-cluster-version", commandV1, decodeSetClusterVersion},
+	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
 }
 
 // cmdSince lists, for command types added after the first release, the
 // cluster version that introduced each payload version: cmdSince[t][v-1].
 // A type not listed is of ClusterVersion1. The Store proposes a command
 // only once the cluster version has reached it (clusterversion.go).
-var cmdSince = map[cmdType][]int{}
+var cmdSince = map[cmdType][]int{
+	cmdPruneUsageHours: {ClusterVersion2},
+}
 
 func (t cmdType) String() string {
 	base := t &^ cmdIgnorable

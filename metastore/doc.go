@@ -157,7 +157,10 @@
 // outcome applies once (within the dedupe window). The records of the
 // proposer's current hour, and every tenant's record on SampleStorage, are
 // stamped with the tenant's stored bytes and artifacts at apply time: the
-// storage figure of an hour is its last sample.
+// storage figure of an hour is its last sample. PruneUsageHours (command
+// 50, cluster version 2) deletes the records whose hour started more than
+// a retention before the hour of the time carried in the command, at most
+// 10,000 per command, and reports whether more are due.
 //
 // # Shard relocation
 //

@@ -48,6 +48,7 @@ type serverFlags struct {
 	sweepEvery  time.Duration
 	scrubEvery  time.Duration
 	inlineLimit int
+	usageKeep   time.Duration
 	adminAddr   string
 	metricsTok  string
 	adminToken  string
@@ -89,6 +90,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
@@ -179,6 +181,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	inline, err := inlineThreshold(f.inlineLimit)
 	if err != nil {
 		return err
+	}
+	if f.usageKeep < 0 || (f.usageKeep > 0 && f.usageKeep < time.Hour) {
+		return fmt.Errorf("invalid --usage-retention %v: want 0 (keep forever) or at least 1h", f.usageKeep)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -362,7 +367,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// The operator's own tenant is not throttled by the customer default.
 	limiter.SetLimit(node.RootTenant, tenancy.Limit{})
 	// Per-tenant limits from the metastore, and usage metering (tenancy.go).
-	tn, err := startTenancy(ctx, eng, limiter, tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst}, reg.QuotaExceeded, log.With("component", "tenancy"))
+	tn, err := startTenancy(ctx, eng, limiter, tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst}, f.usageKeep, reg.QuotaExceeded, log.With("component", "tenancy"))
 	if err != nil {
 		return err
 	}
