@@ -19,6 +19,7 @@ type EngineStats struct {
 	ScrubVerified, ScrubBad         int64
 	BlobsCollected                  int64
 	ShardsRelocated                 int64
+	UploadsExpired                  int64
 }
 
 // DriveStats describe one drive at scrape time.
@@ -57,7 +58,7 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired *prometheus.Desc
 }{
 	encodes:     desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
 	decodes:     desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
@@ -69,11 +70,12 @@ var engineDescs = struct {
 	scrubBad:    desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
 	gc:          desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
 	relocated:   desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	expired:     desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired} {
 		ch <- x
 	}
 }
@@ -93,6 +95,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.scrubBad, s.ScrubBad)
 	counter(d.gc, s.BlobsCollected)
 	counter(d.relocated, s.ShardsRelocated)
+	counter(d.expired, s.UploadsExpired)
 }
 
 // RegisterDrives exports per-drive health and capacity, read from drives

@@ -95,7 +95,16 @@ type Config struct {
 	NodeRemoved func(node string) bool
 	MinPartSize int64
 	MaxPutSize  int64
-	Logger      *slog.Logger
+	// UploadExpiry: the metadata leader aborts unfinished multipart
+	// uploads older than this (default DefaultUploadExpiry; < 0: never),
+	// looking at a batch every ExpiryInterval (default
+	// DefaultExpiryInterval). See node/expiry.go.
+	UploadExpiry   time.Duration
+	ExpiryInterval time.Duration
+	// Now is the clock of the upload expiry (default time.Now); tests
+	// move it forward instead of waiting days.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -119,6 +128,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.UploadExpiry == 0 {
+		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.ExpiryInterval <= 0 {
+		c.ExpiryInterval = DefaultExpiryInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -173,6 +191,11 @@ type Engine struct {
 	heal      *healer
 	relocKick chan struct{}
 	stats     counters
+	// expiry is where the multipart upload expiry stopped (expiry.go).
+	expiry struct {
+		sync.Mutex
+		cursor expiryCursor
+	}
 
 	closeOnce sync.Once
 	stop      context.CancelFunc
@@ -232,11 +255,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(4)
+	e.wg.Add(5)
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrubLoop(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
+	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	return nil
 }
 

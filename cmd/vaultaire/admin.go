@@ -72,7 +72,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
-			ShardsRelocated: s.ShardsRelocated,
+			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
 		}
 	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {

@@ -49,6 +49,7 @@ type serverFlags struct {
 	scrubEvery  time.Duration
 	inlineLimit int
 	usageKeep   time.Duration
+	uploadTTL   time.Duration
 	adminAddr   string
 	metricsTok  string
 	adminToken  string
@@ -90,6 +91,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
@@ -181,6 +183,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	inline, err := inlineThreshold(f.inlineLimit)
 	if err != nil {
 		return err
+	}
+	if f.uploadTTL < 0 {
+		return fmt.Errorf("invalid --upload-expiry %v: want 0 (never) or a positive duration", f.uploadTTL)
 	}
 	if f.usageKeep < 0 || (f.usageKeep > 0 && f.usageKeep < time.Hour) {
 		return fmt.Errorf("invalid --usage-retention %v: want 0 (keep forever) or at least 1h", f.usageKeep)
@@ -293,6 +298,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval: node.DefaultRelocateInterval,
+		UploadExpiry:     uploadExpiry(f.uploadTTL),
 		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
@@ -446,6 +452,14 @@ func inlineThreshold(n int) (int, error) {
 		return node.InlineOff, nil
 	}
 	return n, nil
+}
+
+// uploadExpiry maps --upload-expiry to node.Config (0: never).
+func uploadExpiry(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // openDrives opens the --drive folders (or 4 default folders under --data).

@@ -42,6 +42,10 @@ type Options struct {
 	// shards (0: only when a test calls Engine.Relocate).
 	NodeRemoved      func(node string) bool
 	RelocateInterval time.Duration
+	// UploadExpiry and Now as node.Config (the multipart upload expiry
+	// and its clock).
+	UploadExpiry time.Duration
+	Now          func() time.Time
 }
 
 // Node is a running test node.
@@ -125,6 +129,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
 		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
+		UploadExpiry: opts.UploadExpiry, Now: opts.Now,
 	})
 	if err != nil {
 		meta.Close()
