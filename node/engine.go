@@ -38,6 +38,11 @@ const (
 	// only after this delay, so a GET that opened the old version just before
 	// an overwrite can finish streaming it.
 	DefaultGCDelay = 2 * time.Minute
+	// DefaultMaxReadLease: a replaced or deleted blob that a GET still
+	// streams waits for it at most this long past the GC delay (then it
+	// goes, and the stream fails): 5 GiB at 1 MiB/s is 85 minutes, and a
+	// stream stuck for hours must not keep garbage for ever.
+	DefaultMaxReadLease = 6 * time.Hour
 	// DefaultSweepGrace: the periodic orphan sweep leaves unreferenced blobs
 	// younger than this alone: they may belong to a PUT still in flight. At
 	// startup no PUT is in flight, so the first sweep uses no grace.
@@ -76,6 +81,9 @@ type Config struct {
 	// at most MaxInlineThreshold).
 	InlineThreshold int
 	GCDelay         time.Duration
+	// MaxReadLease bounds how long past GCDelay an open reader keeps a
+	// replaced blob (default DefaultMaxReadLease).
+	MaxReadLease time.Duration
 	SweepGrace      time.Duration
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
@@ -113,6 +121,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.GCDelay == 0 {
 		c.GCDelay = DefaultGCDelay
+	}
+	if c.MaxReadLease <= 0 {
+		c.MaxReadLease = DefaultMaxReadLease
 	}
 	if c.SweepGrace == 0 {
 		c.SweepGrace = DefaultSweepGrace
@@ -188,6 +199,7 @@ type Engine struct {
 	order  []Drive          // this node's drives in Config order
 
 	gc        *collector
+	leases    leases // blobs open readers stream (gc.go)
 	heal      *healer
 	relocKick chan struct{}
 	stats     counters

@@ -33,6 +33,52 @@ type collector struct {
 type pendingDelete struct {
 	blob metastore.Blob
 	due  time.Time
+	// until is when the blob goes even if a reader still holds it: the
+	// lease ceiling (Config.MaxReadLease) past its first due time.
+	until time.Time
+}
+
+// leases are the read leases of open readers: blob id -> readers
+// streaming it. A blob the collector finds due while it is leased waits
+// (up to Config.MaxReadLease past its due time), so a GET that outlives
+// the GC delay (a slow client, a tenant's bandwidth limit) is not cut
+// mid-stream.
+type leases struct {
+	mu struct {
+		sync.Mutex
+		n map[string]int
+	}
+}
+
+// hold leases the blobs of parts until the returned func runs.
+func (l *leases) hold(parts []metastore.Part) func() {
+	if len(parts) == 0 {
+		return func() {}
+	}
+	l.mu.Lock()
+	if l.mu.n == nil {
+		l.mu.n = map[string]int{}
+	}
+	for _, p := range parts {
+		l.mu.n[p.Blob.ID]++
+	}
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, p := range parts {
+			if l.mu.n[p.Blob.ID]--; l.mu.n[p.Blob.ID] <= 0 {
+				delete(l.mu.n, p.Blob.ID)
+			}
+		}
+	}
+}
+
+// held reports whether an open reader holds blob id.
+func (l *leases) held(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.n[id] > 0
 }
 
 func newCollector(e *Engine) *collector {
@@ -52,7 +98,8 @@ func (c *collector) later(b metastore.Blob) {
 		return
 	}
 	c.mu.queued[b.ID] = true
-	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: time.Now().Add(c.e.cfg.GCDelay)})
+	due := time.Now().Add(c.e.cfg.GCDelay)
+	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: due, until: due.Add(c.e.cfg.MaxReadLease)})
 }
 
 func (c *collector) laterParts(parts []metastore.Part) {
@@ -61,14 +108,15 @@ func (c *collector) laterParts(parts []metastore.Part) {
 	}
 }
 
-// due pops the queued blobs whose delay has passed.
+// due pops the queued blobs whose delay has passed and that no open
+// reader holds (or whose lease ceiling has passed).
 func (c *collector) due(now time.Time) []metastore.Blob {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []metastore.Blob
 	keep := c.mu.pending[:0]
 	for _, p := range c.mu.pending {
-		if now.After(p.due) {
+		if now.After(p.due) && (now.After(p.until) || !c.e.leases.held(p.blob.ID)) {
 			out = append(out, p.blob)
 			delete(c.mu.queued, p.blob.ID)
 		} else {
@@ -143,7 +191,7 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 			continue
 		}
 		for id, f := range blobs {
-			if f.newest.After(cutoff) || c.isQueued(id) {
+			if f.newest.After(cutoff) || c.isQueued(id) || c.e.leases.held(id) {
 				continue
 			}
 			live, err := c.e.meta.BlobLive(ctx, id)

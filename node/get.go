@@ -21,7 +21,9 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant, container, key string
 
 // OpenArtifact opens the current version of an artifact. The reader keeps
 // the version's record, so an overwrite during the read does not mix
-// versions: the replaced shards are only collected after the GC delay.
+// versions: the replaced shards are collected only after the GC delay,
+// and not while a WriteRange streams them (a read lease, up to
+// Config.MaxReadLease past the delay).
 func (e *Engine) OpenArtifact(ctx context.Context, tenant, container, key string) (ArtifactReader, error) {
 	a, err := e.meta.GetArtifact(ctx, tenant, container, key)
 	if err != nil {
@@ -50,6 +52,9 @@ func (r *reader) WriteRange(ctx context.Context, w io.Writer, off, length int64)
 		_, err := w.Write(r.rec.Inline[off : off+length])
 		return err
 	}
+	// The version's blobs stay while this stream reads them, even when
+	// an overwrite or delete queued them for collection (gc.go, leases).
+	defer r.e.leases.hold(r.rec.Parts)()
 	var start int64 // offset of the current part within the artifact
 	for _, p := range r.rec.Parts {
 		end := start + p.Size
