@@ -84,7 +84,7 @@ type Config struct {
 	// MaxReadLease bounds how long past GCDelay an open reader keeps a
 	// replaced blob (default DefaultMaxReadLease).
 	MaxReadLease time.Duration
-	SweepGrace      time.Duration
+	SweepGrace   time.Duration
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
