@@ -235,7 +235,11 @@
 // the outcome open or that a new leader can fix (ErrNotLeader,
 // ErrLeadershipLost, a failed forward) are retried with the same bytes
 // until Config.ApplyTimeout or the context ends; the dedupe table makes
-// the retries safe.
+// the retries safe. A forwarded call (a command, or a read-index round
+// that batched reads wait on) is cancelled as soon as another node is
+// known to lead, and retried there: a leader that stalled or was cut off
+// holds requests only until its successor is elected, not until its
+// connection times out.
 //
 // # Transport
 //
