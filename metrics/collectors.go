@@ -20,6 +20,7 @@ type EngineStats struct {
 	BlobsCollected                  int64
 	ShardsRelocated                 int64
 	UploadsExpired                  int64
+	ShardsSlow, ShardsStraggled     int64
 }
 
 // DriveStats describe one drive at scrape time.
@@ -58,7 +59,7 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled *prometheus.Desc
 }{
 	encodes:     desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
 	decodes:     desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
@@ -71,11 +72,13 @@ var engineDescs = struct {
 	gc:          desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
 	relocated:   desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
 	expired:     desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
+	slow:        desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
+	straggled:   desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled} {
 		ch <- x
 	}
 }
@@ -96,6 +99,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.gc, s.BlobsCollected)
 	counter(d.relocated, s.ShardsRelocated)
 	counter(d.expired, s.UploadsExpired)
+	counter(d.slow, s.ShardsSlow)
+	counter(d.straggled, s.ShardsStraggled)
 }
 
 // RegisterDrives exports per-drive health and capacity, read from drives

@@ -47,6 +47,20 @@ const (
 	// younger than this alone: they may belong to a PUT still in flight. At
 	// startup no PUT is in flight, so the first sweep uses no grace.
 	DefaultSweepGrace = time.Hour
+	// DefaultReadHedge: a read gives up on shards whose next block is
+	// this late and reconstructs from others (parity included), so a GET
+	// does not wait for a peer that stopped answering until its
+	// connection times out (10 s). Far above a healthy shard's first
+	// block, even on a loaded machine; well within a client's patience.
+	DefaultReadHedge = 750 * time.Millisecond
+	// DefaultStallTimeout: a shard write blocked this long while the
+	// write quorum of the others keeps up is given up (the shard is
+	// healed after the commit).
+	DefaultStallTimeout = time.Second
+	// DefaultStragglerWindow: once the write quorum of shards is durable,
+	// the others get this long to finish; those that do not are given up
+	// and healed after the commit.
+	DefaultStragglerWindow = 500 * time.Millisecond
 	// DefaultMinPartSize is S3's minimum size of every part but the last.
 	DefaultMinPartSize = 5 << 20
 	// DefaultMaxPutSize is S3's single-PUT ceiling.
@@ -84,6 +98,13 @@ type Config struct {
 	// MaxReadLease bounds how long past GCDelay an open reader keeps a
 	// replaced blob (default DefaultMaxReadLease).
 	MaxReadLease time.Duration
+	// ReadHedge, StallTimeout and StragglerWindow bound how long a read
+	// or a write waits on a shard that stopped answering (defaults
+	// DefaultReadHedge, DefaultStallTimeout, DefaultStragglerWindow; see
+	// docs/design.md, "Slow peers").
+	ReadHedge       time.Duration
+	StallTimeout    time.Duration
+	StragglerWindow time.Duration
 	SweepGrace   time.Duration
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
@@ -124,6 +145,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxReadLease <= 0 {
 		c.MaxReadLease = DefaultMaxReadLease
+	}
+	if c.ReadHedge <= 0 {
+		c.ReadHedge = DefaultReadHedge
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.StragglerWindow <= 0 {
+		c.StragglerWindow = DefaultStragglerWindow
 	}
 	if c.SweepGrace == 0 {
 		c.SweepGrace = DefaultSweepGrace

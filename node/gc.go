@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
@@ -330,7 +331,7 @@ func (e *Engine) rebuildShard(ctx context.Context, b metastore.Blob, size int64,
 		pr.CloseWithError(err)
 		done <- err
 	}()
-	_, err = coder.Rebuild(ctx, e.opener(b), size, index, pw, e.preferLocal(b))
+	_, err = coder.Rebuild(ctx, e.opener(b), size, index, pw, e.preferLocal(b), erasure.HedgeAfter(e.cfg.ReadHedge))
 	pw.CloseWithError(err)
 	if perr := <-done; err == nil {
 		err = perr

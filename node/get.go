@@ -81,8 +81,9 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 		return err
 	}
 	e.stats.decodes.Add(1)
-	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length, e.preferLocal(b))
+	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length, e.preferLocal(b), erasure.HedgeAfter(e.cfg.ReadHedge))
 	e.stats.shardsBad.Add(int64(len(rep.Bad)))
+	e.stats.shardsSlow.Add(int64(len(rep.Slow)))
 	for _, f := range rep.Bad {
 		e.log.Warn("bad shard", "blob", b.ID, "shard", f.Index, "err", f.Err)
 		e.heal.missing(b, size, f.Index)

@@ -30,6 +30,10 @@ type Stats struct {
 	// UploadsExpired counts unfinished multipart uploads aborted for
 	// their age (expiry.go).
 	UploadsExpired int64
+	// ShardsSlow counts shards reads gave up on as slow and read around
+	// (hedged to parity); ShardsStraggled counts shard writes given up
+	// as stalled or late once the write quorum was durable (healed).
+	ShardsSlow, ShardsStraggled int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -41,6 +45,7 @@ type counters struct {
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
 	uploadsExpired                  atomic.Int64
+	shardsSlow, shardsStraggled     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -61,6 +66,8 @@ func (e *Engine) Stats() Stats {
 		ShardsRelocated: c.shardsRelocated.Load(),
 		RelocateFailed:  c.relocateFailed.Load(),
 		UploadsExpired:  c.uploadsExpired.Load(),
+		ShardsSlow:      c.shardsSlow.Load(),
+		ShardsStraggled: c.shardsStraggled.Load(),
 	}
 }
 

@@ -73,6 +73,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
 			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
+			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
 		}
 	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {

@@ -46,6 +46,8 @@ type Options struct {
 	// and its clock).
 	UploadExpiry time.Duration
 	Now          func() time.Time
+	// Tune, when set, adjusts the engine's configuration last.
+	Tune func(*node.Config)
 }
 
 // Node is a running test node.
@@ -125,12 +127,16 @@ func StartNode(t testing.TB, opts Options) *Node {
 	if inline < 0 {
 		inline = 0
 	}
-	eng, err := node.New(node.Config{
+	cfg := node.Config{
 		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
 		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
 		UploadExpiry: opts.UploadExpiry, Now: opts.Now,
-	})
+	}
+	if opts.Tune != nil {
+		opts.Tune(&cfg)
+	}
+	eng, err := node.New(cfg)
 	if err != nil {
 		meta.Close()
 		n.closeDrives()
