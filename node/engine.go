@@ -109,10 +109,17 @@ type Config struct {
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
-	// ScrubInterval is how often every local shard is verified in full;
-	// 0 disables the periodic scrub. ScrubPause throttles it between shards.
-	ScrubInterval time.Duration
-	ScrubPause    time.Duration
+	// ScrubPeriod: the continuous scrub verifies every local shard in
+	// full at least this often, paced to spread a pass over it (0
+	// disables it; DefaultScrubPeriod is what servers use). The first
+	// pass starts ScrubStartDelay after Start (default
+	// DefaultScrubStartDelay). ScrubStateFile keeps its position and
+	// passes across restarts ("" keeps them in memory). ScrubPause is a
+	// pause between shards, on top of the pace. See node/scrub.go.
+	ScrubPeriod     time.Duration
+	ScrubStartDelay time.Duration
+	ScrubStateFile  string
+	ScrubPause      time.Duration
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -151,6 +158,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StallTimeout <= 0 {
 		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.ScrubStartDelay <= 0 {
+		c.ScrubStartDelay = DefaultScrubStartDelay
 	}
 	if c.StragglerWindow <= 0 {
 		c.StragglerWindow = DefaultStragglerWindow
@@ -231,6 +241,7 @@ type Engine struct {
 	gc        *collector
 	leases    leases // blobs open readers stream (gc.go)
 	heal      *healer
+	scrub     *scrubber
 	relocKick chan struct{}
 	stats     counters
 	// expiry is where the multipart upload expiry stopped (expiry.go).
@@ -273,6 +284,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
+	e.scrub = newScrubber(e)
 	return e, nil
 }
 
@@ -300,31 +312,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.wg.Add(5)
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
-	go func() { defer e.wg.Done(); e.scrubLoop(bg) }()
+	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	return nil
-}
-
-// scrubLoop runs Scrub every ScrubInterval.
-func (e *Engine) scrubLoop(ctx context.Context) {
-	if e.cfg.ScrubInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(e.cfg.ScrubInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rep, err := e.Scrub(ctx, e.cfg.ScrubPause)
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("scrub incomplete", "err", err)
-			}
-			e.log.Info("scrub pass done", "blobs", rep.Blobs, "verified", rep.Verified, "bad", rep.Bad)
-		}
-	}
 }
 
 // Close stops the background workers. Pending delayed deletions are

@@ -34,6 +34,8 @@ type Stats struct {
 	// (hedged to parity); ShardsStraggled counts shard writes given up
 	// as stalled or late once the write quorum was durable (healed).
 	ShardsSlow, ShardsStraggled int64
+	// ScrubPasses counts complete scrub passes.
+	ScrubPasses int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -46,6 +48,7 @@ type counters struct {
 	shardsRelocated, relocateFailed atomic.Int64
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
+	scrubPasses                     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -68,6 +71,7 @@ func (e *Engine) Stats() Stats {
 		UploadsExpired:  c.uploadsExpired.Load(),
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),
+		ScrubPasses:     c.scrubPasses.Load(),
 	}
 }
 

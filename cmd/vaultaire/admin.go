@@ -60,6 +60,7 @@ type admin struct {
 	started time.Time
 	api     *adminAPI // /admin/v1 (nil: not served)
 	cluster *clusterAdmin
+	scrub   *scrubAdmin
 }
 
 // newAdmin builds the admin endpoints and registers the engine, drive and
@@ -67,8 +68,9 @@ type admin struct {
 func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drives []node.Drive, quorum int, token string, log *slog.Logger) *admin {
 	a := &admin{metrics: m, meta: meta, drives: drives, quorum: quorum, token: token, log: log, started: time.Now()}
 	m.RegisterEngine(func() metrics.EngineStats {
-		s := eng.Stats()
+		s, sc := eng.Stats(), eng.ScrubStatus()
 		return metrics.EngineStats{
+			ScrubPasses: s.ScrubPasses, ScrubProgress: sc.Progress, ScrubLastComplete: sc.LastPassCompleted,
 			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
@@ -118,6 +120,9 @@ func (a *admin) handler() http.Handler {
 		a.api.register(r)
 		if a.cluster != nil {
 			a.cluster.register(r, a.api)
+		}
+		if a.scrub != nil {
+			a.scrub.register(r, a.api)
 		}
 		// Unknown /admin paths answer 401 before 404, so the listener
 		// does not tell a caller without the token which routes exist.

@@ -89,7 +89,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.nodeID, "node-id", "", "node identity (default: generated once and kept in --data)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on SIGTERM")
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
-	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
+	fs.DurationVar(&f.scrubEvery, "scrub-period", node.DefaultScrubPeriod, "every shard on this node is verified in full at least this often, by a continuous paced scrub that resumes after restarts (0: never)")
+	fs.DurationVar(&f.scrubEvery, "scrub-interval", node.DefaultScrubPeriod, "old name of --scrub-period")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
@@ -293,7 +294,8 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Peers:           node.NewClusterPeers(nodeID, cn.members, cn.trans.Client()),
 		InlineThreshold: inline,
 		SweepInterval:   f.sweepEvery,
-		ScrubInterval:   f.scrubEvery,
+		ScrubPeriod:     f.scrubEvery,
+		ScrubStateFile:  filepath.Join(f.data, "scrub.state"),
 		ScrubPause:      time.Millisecond,
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
@@ -358,6 +360,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	adm := newAdmin(reg, eng, meta, drives, writeQuorum(localShape), f.metricsTok, log.With("component", "admin"))
 	adm.api = &adminAPI{eng: eng, token: admTok, audit: auditLog, nodeID: nodeID, log: log.With("component", "admin-api")}
 	adm.cluster = &clusterAdmin{c: cn, meta: meta, engine: eng}
+	adm.scrub = &scrubAdmin{eng: eng}
 	adminH.set(adm.handler())
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
