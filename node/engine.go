@@ -105,7 +105,7 @@ type Config struct {
 	ReadHedge       time.Duration
 	StallTimeout    time.Duration
 	StragglerWindow time.Duration
-	SweepGrace   time.Duration
+	SweepGrace      time.Duration
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration

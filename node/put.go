@@ -325,6 +325,7 @@ func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int
 	}
 	return ok
 }
+
 // placedDrive is a drive chosen for a shard, with the health it had when
 // it was chosen (asked once per write: for a local drive it is a statfs).
 type placedDrive struct {

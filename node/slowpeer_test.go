@@ -18,10 +18,10 @@ import (
 
 // How a stallDriver treats shard names ending in its suffix.
 const (
-	healthy      = iota
-	stallPut     // Put takes no byte: a peer whose connection stopped moving
-	neverCommit  // Put reads everything, then never answers
-	stallOpen    // Open never answers
+	healthy     = iota
+	stallPut    // Put takes no byte: a peer whose connection stopped moving
+	neverCommit // Put reads everything, then never answers
+	stallOpen   // Open never answers
 )
 
 // stallDriver is a drive of a peer that stopped answering for some
