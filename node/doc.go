@@ -19,8 +19,9 @@
 //
 // Each runs on its own goroutine from Start until Close:
 //   - the collector deletes the blobs of replaced and deleted artifacts
-//     after GCDelay, unless an open reader still streams them (a read
-//     lease, at most MaxReadLease), and sweeps orphaned shards (gc.go);
+//     after GCDelay, unless an open reader on this node or an alive peer
+//     still streams them (a read lease, at most MaxReadLease past the
+//     delay), and sweeps orphaned shards (gc.go);
 //   - the healer rebuilds shards reads, writes and the scrub found
 //     missing or bad (gc.go);
 //   - the scrub verifies every local shard within ScrubPeriod, paced, and

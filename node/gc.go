@@ -109,16 +109,15 @@ func (c *collector) laterParts(parts []metastore.Part) {
 	}
 }
 
-// due pops the queued blobs whose delay has passed and that no open
-// reader holds (or whose lease ceiling has passed).
-func (c *collector) due(now time.Time) []metastore.Blob {
+// due pops the queued blobs whose delay has passed.
+func (c *collector) due(now time.Time) []pendingDelete {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []metastore.Blob
+	var out []pendingDelete
 	keep := c.mu.pending[:0]
 	for _, p := range c.mu.pending {
-		if now.After(p.due) && (now.After(p.until) || !c.e.leases.held(p.blob.ID)) {
-			out = append(out, p.blob)
+		if now.After(p.due) {
+			out = append(out, p)
 			delete(c.mu.queued, p.blob.ID)
 		} else {
 			keep = append(keep, p)
@@ -127,6 +126,34 @@ func (c *collector) due(now time.Time) []metastore.Blob {
 	c.mu.pending = keep
 	return out
 }
+
+// postpone queues p again for a second later (a reader holds it).
+func (c *collector) postpone(p pendingDelete, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.queued[p.blob.ID] {
+		return
+	}
+	c.mu.queued[p.blob.ID] = true
+	p.due = now.Add(time.Second)
+	c.mu.pending = append(c.mu.pending, p)
+}
+
+// leased reports whether a read on this node or, in a cluster, on another
+// alive node streams the blob.
+func (e *Engine) leased(ctx context.Context, id string) bool {
+	if e.leases.held(id) {
+		return true
+	}
+	lc, ok := e.cfg.Peers.(interface {
+		BlobLeased(ctx context.Context, blobID string) bool
+	})
+	return ok && lc.BlobLeased(ctx, id)
+}
+
+// BlobLeasedHere reports whether a read on this node streams the blob:
+// the answer this node gives its peers (cluster.RegisterLeases).
+func (e *Engine) BlobLeasedHere(id string) bool { return e.leases.held(id) }
 
 func (c *collector) isQueued(id string) bool {
 	c.mu.Lock()
@@ -144,8 +171,12 @@ func (c *collector) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			for _, b := range c.due(now) {
-				c.e.deleteBlobNow(ctx, b)
+			for _, p := range c.due(now) {
+				if now.Before(p.until) && c.e.leased(ctx, p.blob.ID) {
+					c.postpone(p, now)
+					continue
+				}
+				c.e.deleteBlobNow(ctx, p.blob)
 			}
 			if iv := c.e.cfg.SweepInterval; iv > 0 && now.Sub(lastSweep) >= iv {
 				lastSweep = now
@@ -192,7 +223,7 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 			continue
 		}
 		for id, f := range blobs {
-			if f.newest.After(cutoff) || c.isQueued(id) || c.e.leases.held(id) {
+			if f.newest.After(cutoff) || c.isQueued(id) {
 				continue
 			}
 			live, err := c.e.meta.BlobLive(ctx, id)
@@ -200,7 +231,7 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 				errs = append(errs, err)
 				continue
 			}
-			if live {
+			if live || c.e.leased(ctx, id) {
 				continue
 			}
 			for _, name := range f.names {

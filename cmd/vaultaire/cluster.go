@@ -90,9 +90,10 @@ type clusterNode struct {
 	s3Addr    string
 	adminAddr string
 
-	state atomic.Uint32 // cluster.NodeState
-	meta  atomic.Pointer[cluster.NodeMeta]
-	kick  chan struct{} // membership changed: reconcile Raft now
+	state  atomic.Uint32                     // cluster.NodeState
+	leases atomic.Pointer[func(string) bool] // the engine's read leases (node/gc.go)
+	meta   atomic.Pointer[cluster.NodeMeta]
+	kick   chan struct{} // membership changed: reconcile Raft now
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -133,6 +134,11 @@ func (c *clusterNode) serveRPC(meta *metastore.Store, drives []node.Drive) {
 	}
 	mux := http.NewServeMux()
 	cluster.RegisterMeta(mux, meta)
+	// Read leases: answered by the engine once it exists (none before).
+	cluster.RegisterLeases(mux, func(id string) bool {
+		held := c.leases.Load()
+		return held != nil && (*held)(id)
+	})
 	cluster.RegisterShards(mux, func(id string) (drivers.Driver, bool) {
 		d, ok := byID[id]
 		return d, ok

@@ -49,6 +49,7 @@ type serverFlags struct {
 	scrubEvery  time.Duration
 	inlineLimit int
 	usageKeep   time.Duration
+	gcDelay     time.Duration
 	uploadTTL   time.Duration
 	adminAddr   string
 	metricsTok  string
@@ -92,6 +93,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.scrubEvery, "scrub-period", node.DefaultScrubPeriod, "every shard on this node is verified in full at least this often, by a continuous paced scrub that resumes after restarts (0: never)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", node.DefaultScrubPeriod, "old name of --scrub-period")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.gcDelay, "gc-delay", node.DefaultGCDelay, "shards of replaced or deleted artifacts are removed this long after (longer while a GET still streams them)")
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
@@ -301,11 +303,14 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// to live drives (on the metadata leader).
 		RelocateInterval: node.DefaultRelocateInterval,
 		UploadExpiry:     uploadExpiry(f.uploadTTL),
+		GCDelay:          f.gcDelay,
 		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
 	}
+	leased := eng.BlobLeasedHere
+	cn.leases.Store(&leased)
 	// A bootstrapping node elects itself at once; a joining one waits,
 	// retrying its seeds, until the leader has added it.
 	startCtx, cancel := ctx, context.CancelFunc(func() {})
