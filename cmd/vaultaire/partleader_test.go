@@ -13,7 +13,8 @@ import (
 )
 
 // TestClusterPartitionedLeader cuts the metadata leader off the cluster
-// network (network namespaces, as TestClusterPartition) for 12 s while
+// network (network namespaces, as TestClusterPartition, with blackhole
+// routes so that packets vanish silently) for 12 s while
 // PUTs and GETs run through the two other nodes: once they elected a new
 // leader, no request that starts more than 1 s later takes longer than
 // 2 s (in the fault run of issue 19 such requests took 10.0 s each).
@@ -84,7 +85,19 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * time.Second)
-	pn.cut(t, leader)
+	// Blackhole routes between the leader and the others: packets vanish
+	// silently, as in a real partition (a link taken down makes the
+	// kernel refuse at once, which no request waits on).
+	routes := func(op string) {
+		for _, p := range others {
+			for _, r := range [][2]string{{leader.ns, p.clusterIP}, {p.ns, leader.clusterIP}} {
+				if err := partIP("-n", r[0], "route", op, "blackhole", r[1]+"/32"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	routes("add")
 	cutAt := time.Now()
 	var elected time.Time
 	for elected.IsZero() {
@@ -100,7 +113,7 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(time.Until(cutAt.Add(12 * time.Second)))
-	pn.heal(t, leader)
+	routes("del")
 	healed := time.Now()
 	time.Sleep(3 * time.Second)
 	close(stop)
