@@ -179,7 +179,9 @@ func TestClusterStalledLeader(t *testing.T) {
 		t.Fatal("no request started while the leader was stopped")
 	}
 	slowest := append([]timedOp(nil), ops...)
-	sort.Slice(slowest, func(i, j int) bool { return slowest[i].end.Sub(slowest[i].start) > slowest[j].end.Sub(slowest[j].start) })
+	sort.Slice(slowest, func(i, j int) bool {
+		return slowest[i].end.Sub(slowest[i].start) > slowest[j].end.Sub(slowest[j].start)
+	})
 	for _, o := range slowest[:min(5, len(slowest))] {
 		t.Logf("slow: %s via node %d, %v from the stop, took %v (err %v)", o.what, o.node, o.start.Sub(stopped).Round(time.Millisecond), o.end.Sub(o.start).Round(time.Millisecond), o.err)
 	}
