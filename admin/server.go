@@ -77,6 +77,7 @@ type Server struct {
 	started time.Time
 	api     *adminAPI // /admin/v1
 	cluster *clusterAdmin
+	scrub   *scrubAdmin
 }
 
 // New builds the admin endpoints and registers the engine, drive and
@@ -92,6 +93,7 @@ func New(cfg Config) *Server {
 		plans = billing.DefaultCatalog()
 	}
 	a.api = &adminAPI{eng: cfg.Engine, token: cfg.Token, audit: cfg.Audit, nodeID: cfg.NodeID, plans: plans, log: log.With("component", "admin-api")}
+	a.scrub = &scrubAdmin{eng: cfg.Engine}
 	if cfg.Members != nil {
 		a.cluster = &clusterAdmin{nodeID: cfg.NodeID, members: cfg.Members, client: cfg.RPCClient, meta: cfg.Meta, engine: cfg.Engine}
 	}
@@ -108,12 +110,14 @@ func (a *Server) SetTenancy(t Tenancy) { a.api.tenancy.Store(&t) }
 func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drives []node.Drive, quorum int, token string, log *slog.Logger) *Server {
 	a := &Server{metrics: m, meta: meta, drives: drives, quorum: quorum, token: token, log: log, started: time.Now()}
 	m.RegisterEngine(func() metrics.EngineStats {
-		s := eng.Stats()
+		s, sc := eng.Stats(), eng.ScrubStatus()
 		return metrics.EngineStats{
+			ScrubPasses: s.ScrubPasses, ScrubProgress: sc.Progress, ScrubLastComplete: sc.LastPassCompleted,
 			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
-			ShardsRelocated: s.ShardsRelocated,
+			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
+			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
 		}
 	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {
@@ -161,6 +165,9 @@ func (a *Server) handler() http.Handler {
 		a.api.register(r)
 		if a.cluster != nil {
 			a.cluster.register(r, a.api)
+		}
+		if a.scrub != nil {
+			a.scrub.register(r, a.api)
 		}
 		// Unknown /admin paths answer 401 before 404, so the listener
 		// does not tell a caller without the token which routes exist.

@@ -136,8 +136,11 @@ const (
 	// DefaultReconnectTimeout is how long a Dead member is retried.
 	DefaultReconnectTimeout = 24 * time.Hour
 
-	// refreshTimeout bounds Refresh's wait for the update to be sent.
-	refreshTimeout = 5 * time.Second
+	// refreshTimeout bounds Refresh's wait for the update to be sent. The
+	// update stays queued and is gossiped after it anyway; the wait only
+	// decides what Refresh reports, so it is kept short: a stop waits
+	// for a refresh in progress.
+	refreshTimeout = 500 * time.Millisecond
 	// Join retry backoff.
 	joinBackoffMin = 100 * time.Millisecond
 	joinBackoffMax = 2 * time.Second

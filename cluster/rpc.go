@@ -45,6 +45,8 @@ package cluster
 //	                                            409 with header Vaultaire-Error: meta and body
 //	                                            = metastore.MarshalError(err).
 //	GET    /rpc/meta/readindex                  200 {"index":n} or 409 as above.
+//	GET    /rpc/leases?blob=ID                  200 {"held":bool}: a read on this node streams
+//	                                            the blob (leases.go).
 //
 // Errors other than metastore errors are JSON {"code":"...","message":"..."}
 // with a code per drivers sentinel: not_found, invalid_name, offline, full,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // ShardOpener opens bytes [off, off+length) of shard file i (length < 0: to
@@ -20,7 +21,23 @@ type ReadOption func(*readOptions)
 
 type readOptions struct {
 	prefer func(i int) bool
+	hedge  time.Duration
 }
+
+// HedgeAfter makes Decode and Rebuild give up on a shard whose next block
+// has not arrived d after they started waiting for it, when another
+// shard could stand in: the slow shard's stream is cancelled, it is not
+// used again in this call, and the stripe is reconstructed from the
+// others (parity included). A slow shard is not a bad one: it is listed
+// in DecodeReport.Slow, not Bad, and is not healed. This bounds a read's
+// wait on a peer that stopped answering (a stalled or partitioned node)
+// to about d, instead of the connection's timeout. d <= 0 never hedges.
+func HedgeAfter(d time.Duration) ReadOption {
+	return func(o *readOptions) { o.hedge = d }
+}
+
+// errSlow marks a shard given up on for slowness (HedgeAfter).
+var errSlow = errors.New("erasure: shard too slow; read around it")
 
 // PreferShards makes reads that must open further shards (to reconstruct
 // around bad ones) open those for which prefer(i) is true first, data
@@ -38,6 +55,9 @@ type DecodeReport struct {
 	// corrupt, in the order found, at most once per shard. Healing should
 	// rebuild them. Shards that were not read are not judged.
 	Bad []ShardFault
+	// Slow lists the shards given up on because they were slow
+	// (HedgeAfter), in the order found. They are not bad.
+	Slow []int
 }
 
 // Decode writes bytes [off, off+length) of the artifact whose total size is
@@ -410,8 +430,10 @@ type assembly struct {
 
 	readers []*shardReader // current reader per shard
 	all     []*shardReader // every reader started, for cleanup
-	faults  []error        // per shard, set once found bad
-	bad     []ShardFault   // faults in the order found
+	faults  []error        // per shard, set once found bad (or slow)
+	bad     []ShardFault   // faults in the order found, slow ones excepted
+	slow    []int          // shards given up on for slowness
+	hedgeAt time.Time      // when the blocks of the current round are late
 
 	// Per stripe: blocks by shard, and the reader buffer behind each.
 	shards   [][]byte
@@ -468,14 +490,32 @@ func (a *assembly) stop(r *shardReader) {
 }
 
 // receive takes stripe s's block from shard i's reader, or marks the shard
-// bad. Only a cancelled context is returned as an error.
+// bad, or slow (HedgeAfter) when another shard could stand in. Only a
+// cancelled context is returned as an error.
 func (a *assembly) receive(i int, s int64) error {
 	r := a.readers[i]
 	var it item
 	select {
 	case it = <-r.items:
-	case <-a.ctx.Done():
-		return fmt.Errorf("erasure: %w", a.ctx.Err())
+	default:
+		var hedge <-chan time.Time
+		if a.opts.hedge > 0 && a.spare() {
+			// One deadline for every shard of the round: several slow
+			// shards cost one delay, not one each.
+			t := time.NewTimer(time.Until(a.hedgeAt))
+			defer t.Stop()
+			hedge = t.C
+		}
+		select {
+		case it = <-r.items:
+		case <-a.ctx.Done():
+			return fmt.Errorf("erasure: %w", a.ctx.Err())
+		case <-hedge:
+			a.faults[i] = errSlow
+			a.slow = append(a.slow, i)
+			a.stop(r)
+			return nil
+		}
 	}
 	if it.err != nil {
 		if a.ctx.Err() != nil {
@@ -491,6 +531,17 @@ func (a *assembly) receive(i int, s int64) error {
 	a.shards[i] = (*it.buf)[:a.g.blockLen(s)]
 	a.held[i], a.owner[i] = it.buf, r
 	return nil
+}
+
+// spare reports whether some shard is neither in use, nor lost, nor
+// excluded: one that could stand in for a slow one.
+func (a *assembly) spare() bool {
+	for i := range a.faults {
+		if i != a.exclude && a.faults[i] == nil && a.readers[i] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *assembly) markBad(i int, err error) {
@@ -514,6 +565,7 @@ func (a *assembly) assemble(s int64, need []bool) error {
 	}
 	// Take this stripe's block from every reader covering it, including
 	// replacements opened for earlier stripes: they are read anyway.
+	a.hedgeAt = time.Now().Add(a.opts.hedge)
 	for i, r := range a.readers {
 		if r != nil && r.from <= s && s <= r.to {
 			if err := a.receive(i, s); err != nil {
@@ -555,6 +607,13 @@ func (a *assembly) assemble(s int64, need []bool) error {
 				}
 			}
 		}
+		// Too few: wait for shards given up on as slow rather than fail.
+		for i := range a.shards {
+			if len(cands) < k-have && a.faults[i] == errSlow && a.shards[i] == nil {
+				a.faults[i] = nil
+				cands = append(cands, i)
+			}
+		}
 		if len(cands) < k-have {
 			err := fmt.Errorf("%w: stripe %d: %d of %d shards usable, %d needed",
 				ErrReadQuorum, s, have+len(cands), a.c.shape.Shards(), k)
@@ -563,6 +622,7 @@ func (a *assembly) assemble(s int64, need []bool) error {
 		for _, i := range cands {
 			a.start(i, s, a.last)
 		}
+		a.hedgeAt = time.Now().Add(a.opts.hedge)
 		for _, i := range cands {
 			if err := a.receive(i, s); err != nil {
 				return err
@@ -628,7 +688,7 @@ func (a *assembly) cleanup() {
 }
 
 func (a *assembly) report() DecodeReport {
-	return DecodeReport{Bad: append([]ShardFault(nil), a.bad...)}
+	return DecodeReport{Bad: append([]ShardFault(nil), a.bad...), Slow: append([]int(nil), a.slow...)}
 }
 
 func (a *assembly) faultErrs() []error {

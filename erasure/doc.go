@@ -88,4 +88,9 @@
 //   - Concurrency: each shard writer and reader runs on its own goroutine,
 //     so one slow shard delays the others only once the pipeline is full;
 //     every goroutine has ended when Encode, Decode, Rebuild return.
+//   - Slow shards: with HedgeAfter(d), a read gives up on shards whose
+//     block is d late when others could stand in (one deadline per
+//     stripe, however many are late), and reconstructs from those; a
+//     shard given up on is reported slow, not bad, and is taken back
+//     rather than failing the read when the others turn out lost.
 package erasure

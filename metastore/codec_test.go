@@ -294,6 +294,7 @@ func TestCommandRoundTrip(t *testing.T) {
 			SetStatus: true, Status: "past_due", PastDueSince: t0, SetSuspended: true, Suspended: true, EventID: "evt_1", EventCreated: t0}, now: t0.UnixNano()}},
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
+		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

@@ -66,6 +66,9 @@ const (
 	cmdUpdateBilling  cmdType = 77
 	cmdSetUsagePushed cmdType = 78
 	cmdSetPassword    cmdType = 79
+
+	// Reliability range (50-59, keys.go).
+	cmdPruneUsageHours cmdType = 50
 )
 
 // commandV2 is the second payload version of a command type.
@@ -145,6 +148,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdUpdateBilling:       {"update-billing", commandV1, decodeUpdateBilling},
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
+	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -174,6 +178,7 @@ var cmdSince = map[cmdType][]int{
 	cmdUpdateBilling:      {ClusterVersion2},
 	cmdSetUsagePushed:     {ClusterVersion2},
 	cmdSetPassword:        {ClusterVersion2},
+	cmdPruneUsageHours:    {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

@@ -206,7 +206,10 @@
 // outcome applies once (within the dedupe window). The records of the
 // proposer's current hour, and every tenant's record on SampleStorage, are
 // stamped with the tenant's stored bytes and artifacts at apply time: the
-// storage figure of an hour is its last sample.
+// storage figure of an hour is its last sample. PruneUsageHours (command
+// 50, cluster version 2) deletes the records whose hour started more than
+// a retention before the hour of the time carried in the command, at most
+// 10,000 per command, and reports whether more are due.
 //
 // # Console accounts and sessions
 //
@@ -312,7 +315,11 @@
 // the outcome open or that a new leader can fix (ErrNotLeader,
 // ErrLeadershipLost, a failed forward) are retried with the same bytes
 // until Config.ApplyTimeout or the context ends; the dedupe table makes
-// the retries safe.
+// the retries safe. A forwarded call (a command, or a read-index round
+// that batched reads wait on) is cancelled as soon as another node is
+// known to lead, and retried there: a leader that stalled or was cut off
+// holds requests only until its successor is elected, not until its
+// connection times out.
 //
 // # Transport
 //

@@ -1,6 +1,7 @@
 package metastore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -159,13 +160,31 @@ const forEachBlobPage = 256
 // changes, not one snapshot (only the first page honours opts; the others
 // are stale reads). An error from fn stops the walk and is returned.
 func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) error, opts ...ReadOption) error {
+	return s.ForEachBlobFrom(ctx, nil, func(b Blob, size int64, _ []byte) error { return fn(b, size) }, opts...)
+}
+
+// ForEachBlobFrom is ForEachBlob starting after the position from (nil:
+// at the beginning). fn also gets next, an opaque position (a record key)
+// from which a later walk resumes after the record that referenced b,
+// even across restarts: a scrubber keeps it to continue a pass. The
+// blobs of one record share their next.
+func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, opts ...ReadOption) error {
 	type item struct {
 		b    Blob
 		size int64
+		next []byte
 	}
 	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
 		p := []byte{prefixFSM, tbl}
 		start := p
+		if len(from) > 0 {
+			if bytes.Compare(from, prefixEnd(p)) >= 0 {
+				continue // past this table
+			}
+			if bytes.Compare(from, p) > 0 {
+				start = from
+			}
+		}
 		for start != nil {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -187,6 +206,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
 					n++
 					last = append(last[:0], it.Key()...)
+					next := append(append([]byte(nil), it.Key()...), 0) // the smallest key after it
 					if tbl == tblArtifact || tbl == tblVersion {
 						a, err := decodeArtifact(it.Value())
 						if err != nil {
@@ -194,7 +214,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 						}
 						for _, part := range a.Parts {
 							if part.Blob.ID != "" {
-								page = append(page, item{part.Blob, part.Size})
+								page = append(page, item{part.Blob, part.Size, next})
 							}
 						}
 						continue
@@ -204,7 +224,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 						return err
 					}
 					if part.Blob.ID != "" {
-						page = append(page, item{part.Blob, part.Size})
+						page = append(page, item{part.Blob, part.Size, next})
 					}
 				}
 				if n < forEachBlobPage {
@@ -217,7 +237,7 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 				return err
 			}
 			for _, x := range page {
-				if err := fn(x.b, x.size); err != nil {
+				if err := fn(x.b, x.size, x.next); err != nil {
 					return err
 				}
 			}

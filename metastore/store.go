@@ -605,9 +605,54 @@ func (s *Store) propose(ctx context.Context, cmd []byte) ([]byte, error) {
 		if s.cfg.Forwarder == nil {
 			return nil, errNoForwarder
 		}
-		return s.cfg.Forwarder.Apply(ctx, string(addr), cmd)
+		fctx, moved := s.whileLeaderIs(ctx, addr)
+		res, err := s.cfg.Forwarder.Apply(fctx, string(addr), cmd)
+		if m := moved(); err != nil && m && ctx.Err() == nil {
+			// The command may have reached the old leader: ambiguous,
+			// retried with the same request id.
+			return nil, fmt.Errorf("%w: leadership moved from %s while the command was forwarded to it", ErrLeadershipLost, addr)
+		}
+		return res, err
 	})
 }
+
+// whileLeaderIs returns a context that ends when ctx does or when another
+// node than addr is known to lead, and a func that reports (and, once
+// called, stops watching) whether it ended for that reason. A request
+// forwarded to a leader that stalled or was cut off then moves to the new
+// leader as soon as one is elected, instead of waiting for the old one's
+// connection to time out.
+func (s *Store) whileLeaderIs(ctx context.Context, addr raft.ServerAddress) (context.Context, func() bool) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	var moved atomic.Bool
+	go func() {
+		for {
+			ch := s.leaderChanged()
+			if now, _ := s.raft.LeaderWithID(); now != "" && now != addr {
+				moved.Store(true)
+				cancel(errLeaderMoved)
+				return
+			}
+			select {
+			case <-ch:
+			case <-done:
+				return
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return fctx, func() bool {
+		once.Do(func() { close(done); cancel(nil) })
+		return moved.Load()
+	}
+}
+
+// errLeaderMoved is the cancellation cause of a forward whose leader was
+// replaced.
+var errLeaderMoved = errors.New("metastore: another node leads now")
 
 // applyLocal proposes cmd to the local Raft node, which must lead.
 func (s *Store) applyLocal(ctx context.Context, cmd []byte) ([]byte, error) {
@@ -742,7 +787,12 @@ func (s *Store) readIndexAnywhere(ctx context.Context) (uint64, error) {
 		if s.cfg.Forwarder == nil {
 			return 0, errNoForwarder
 		}
-		return s.cfg.Forwarder.ReadIndex(ctx, string(addr))
+		fctx, moved := s.whileLeaderIs(ctx, addr)
+		idx, err := s.cfg.Forwarder.ReadIndex(fctx, string(addr))
+		if m := moved(); err != nil && m && ctx.Err() == nil {
+			return 0, fmt.Errorf("%w: leadership moved from %s during the read index", ErrNotLeader, addr)
+		}
+		return idx, err
 	})
 }
 

@@ -19,6 +19,14 @@ type EngineStats struct {
 	ScrubVerified, ScrubBad         int64
 	BlobsCollected                  int64
 	ShardsRelocated                 int64
+	UploadsExpired                  int64
+	ShardsSlow, ShardsStraggled     int64
+	// The continuous scrub: passes completed, the fraction of the pass
+	// in progress done (0 when none runs), and when the last pass
+	// completed (zero: none yet).
+	ScrubPasses       int64
+	ScrubProgress     float64
+	ScrubLastComplete time.Time
 }
 
 // DriveStats describe one drive at scrape time.
@@ -57,23 +65,29 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast *prometheus.Desc
 }{
-	encodes:     desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
-	decodes:     desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
-	bad:         desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
-	healed:      desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
-	healFailed:  desc("heal_failures_total", "Shard rebuilds that failed."),
-	healDropped: desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
-	scrubOK:     desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
-	scrubBad:    desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
-	gc:          desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
-	relocated:   desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	encodes:       desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
+	decodes:       desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
+	bad:           desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
+	healed:        desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
+	healFailed:    desc("heal_failures_total", "Shard rebuilds that failed."),
+	healDropped:   desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
+	scrubOK:       desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
+	scrubBad:      desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
+	gc:            desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
+	relocated:     desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	expired:       desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
+	slow:          desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
+	straggled:     desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
+	scrubPasses:   desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
+	scrubProgress: desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
+	scrubLast:     desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast} {
 		ch <- x
 	}
 }
@@ -93,6 +107,16 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.scrubBad, s.ScrubBad)
 	counter(d.gc, s.BlobsCollected)
 	counter(d.relocated, s.ShardsRelocated)
+	counter(d.expired, s.UploadsExpired)
+	counter(d.slow, s.ShardsSlow)
+	counter(d.straggled, s.ShardsStraggled)
+	counter(d.scrubPasses, s.ScrubPasses)
+	ch <- prometheus.MustNewConstMetric(d.scrubProgress, prometheus.GaugeValue, s.ScrubProgress)
+	last := 0.0
+	if !s.ScrubLastComplete.IsZero() {
+		last = float64(s.ScrubLastComplete.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(d.scrubLast, prometheus.GaugeValue, last)
 }
 
 // RegisterDrives exports per-drive health and capacity, read from drives

@@ -26,8 +26,10 @@
 //	vaultaire_erasure_encodes_total, vaultaire_erasure_decodes_total
 //	vaultaire_shards_bad_total
 //	vaultaire_heal_shards_healed_total, vaultaire_heal_failures_total, vaultaire_heal_reports_dropped_total
-//	vaultaire_scrub_shards_verified_total, vaultaire_scrub_shards_bad_total
-//	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total
+//	vaultaire_scrub_shards_verified_total, vaultaire_scrub_shards_bad_total, vaultaire_scrub_passes_total,
+//	vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
+//	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
+//	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total
 //	vaultaire_drive_online{drive}, vaultaire_drive_capacity_bytes{drive},
 //	vaultaire_drive_free_bytes{drive}, vaultaire_drive_io_errors_total{drive}
 //	vaultaire_raft_state{state}, vaultaire_raft_has_leader, vaultaire_raft_term,

@@ -13,41 +13,31 @@
 // and decodes the bytes, drivers hold the shards, cluster reaches the other
 // nodes' drives, and tenancy owns the arithmetic of limits and metering.
 //
-// # Write path
+// # Writes and reads
 //
-// PutArtifact streams the body once through an MD5 and size check into the
-// erasure encoder, whose k+m shard streams go to the drives placement
-// chose (rendezvous hashing, at most m shards per node when the cluster
-// allows; placement.go), local drives directly and remote ones over the
-// cluster RPC, in parallel. Small artifacts (InlineThreshold) live inside
-// their metadata record instead. Data first, metadata last: the write is
-// acknowledged only after at least the write quorum (k+1 with parity)
-// of shards is fsynced on distinct drives and the record naming them is
-// committed through Raft. A failure before the commit deletes what was
-// written; a crash leaves only unreferenced shards for the sweep.
+// A PUT streams the body through the erasure encoder into one Driver.Put
+// per shard (local drives directly, peers' drives over the cluster RPC)
+// and is acknowledged once the write quorum (k+1) of shards is fsynced and
+// the record is committed through Raft. A shard write that stalls while
+// the quorum of the others keeps up is given up after StallTimeout, and
+// once the quorum is durable the others get StragglerWindow; shards given
+// up are healed after the commit (put.go). A GET reads the data shards,
+// gives up on a shard whose block is ReadHedge late and reconstructs
+// around it from parity (get.go, erasure.HedgeAfter).
 //
-// # Read path
+// # Background workers
 //
-// OpenArtifact reads the record (linearizable; ReadScope lets the reads of
-// one request share one barrier) and keeps it, so an overwrite during a
-// read does not mix versions. WriteRange reads only the stripes a range
-// needs, verifies every block's checksum, reconstructs around missing or
-// corrupt shards (local ones first) and reports bad shards to the healer.
-//
-// # Background work
-//
-// Each runs as a goroutine of the Engine with a throttle, started by Start
-// and stopped by Close:
-//   - the collector removes shards of replaced or deleted artifacts after
-//     GCDelay, and the sweep removes blobs no record references; the healer
-//     rebuilds the shards that reads and the scrubber (scrub.go) found
-//     missing or corrupt (gc.go);
-//   - on the metadata leader, relocation moves the shards of nodes an
-//     operator removed onto live drives (relocate.go);
-//   - RaftMembership keeps the Raft configuration in step with gossip
-//     (membership.go), and Metering reports this node's usage hourly
-//     records through Raft (usage.go).
-//
-// Errors are the sentinels of types.go; the s3 edge maps each to one S3
-// error code, the admin API to one HTTP status.
+// Each runs on its own goroutine from Start until Close:
+//   - the collector deletes the blobs of replaced and deleted artifacts
+//     after GCDelay, unless an open reader on this node or an alive peer
+//     still streams them (a read lease, at most MaxReadLease past the
+//     delay), and sweeps orphaned shards (gc.go);
+//   - the healer rebuilds shards reads, writes and the scrub found
+//     missing or bad (gc.go);
+//   - the scrub verifies every local shard within ScrubPeriod, paced, and
+//     keeps its position in ScrubStateFile across restarts (scrub.go);
+//   - on the metadata leader: the relocator moves the shards of removed
+//     nodes (relocate.go), the upload expiry aborts multipart uploads
+//     older than UploadExpiry (expiry.go), and metering prunes usage
+//     records past their retention (usage.go).
 package node

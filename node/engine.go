@@ -23,14 +23,44 @@ const (
 	// (k+m)/k; below a few KiB the k+m file creates and fsyncs dominate and
 	// inlining wins by an order of magnitude (BenchmarkPutSmall measures it).
 	DefaultInlineThreshold = 16 << 10
+	// InlineOff as Config.InlineThreshold stores every artifact in shards,
+	// however small.
+	InlineOff = -1
+	// MaxInlineThreshold is the largest InlineThreshold: 1 MiB. An inline
+	// artifact travels in one Raft command, forwarded from a follower to
+	// the leader in one RPC body (cluster.MaxApplyBytes, 64 MiB) and
+	// copied to every voter's log; and a PUT holds up to the threshold in
+	// memory before it knows whether the body fits. 1 MiB plus the
+	// record's headers and metadata (at most 64 KiB) is always carried,
+	// and keeps that buffer small.
+	MaxInlineThreshold = 1 << 20
 	// DefaultGCDelay: shards of a replaced or deleted artifact are removed
 	// only after this delay, so a GET that opened the old version just before
 	// an overwrite can finish streaming it.
 	DefaultGCDelay = 2 * time.Minute
+	// DefaultMaxReadLease: a replaced or deleted blob that a GET still
+	// streams waits for it at most this long past the GC delay (then it
+	// goes, and the stream fails): 5 GiB at 1 MiB/s is 85 minutes, and a
+	// stream stuck for hours must not keep garbage for ever.
+	DefaultMaxReadLease = 6 * time.Hour
 	// DefaultSweepGrace: the periodic orphan sweep leaves unreferenced blobs
 	// younger than this alone: they may belong to a PUT still in flight. At
 	// startup no PUT is in flight, so the first sweep uses no grace.
 	DefaultSweepGrace = time.Hour
+	// DefaultReadHedge: a read gives up on shards whose next block is
+	// this late and reconstructs from others (parity included), so a GET
+	// does not wait for a peer that stopped answering until its
+	// connection times out (10 s). Far above a healthy shard's first
+	// block, even on a loaded machine; well within a client's patience.
+	DefaultReadHedge = 750 * time.Millisecond
+	// DefaultStallTimeout: a shard write blocked this long while the
+	// write quorum of the others keeps up is given up (the shard is
+	// healed after the commit).
+	DefaultStallTimeout = time.Second
+	// DefaultStragglerWindow: once the write quorum of shards is durable,
+	// the others get this long to finish; those that do not are given up
+	// and healed after the commit.
+	DefaultStragglerWindow = 500 * time.Millisecond
 	// DefaultMinPartSize is S3's minimum size of every part but the last.
 	DefaultMinPartSize = 5 << 20
 	// DefaultMaxPutSize is S3's single-PUT ceiling.
@@ -60,16 +90,36 @@ type Config struct {
 	// Meta is the metadata store (opened and owned by the caller).
 	Meta *metastore.Store
 
+	// InlineThreshold: artifacts up to this many bytes are kept inside
+	// their metadata record (0: DefaultInlineThreshold; InlineOff: never;
+	// at most MaxInlineThreshold).
 	InlineThreshold int
 	GCDelay         time.Duration
+	// MaxReadLease bounds how long past GCDelay an open reader keeps a
+	// replaced blob (default DefaultMaxReadLease).
+	MaxReadLease time.Duration
+	// ReadHedge, StallTimeout and StragglerWindow bound how long a read
+	// or a write waits on a shard that stopped answering (defaults
+	// DefaultReadHedge, DefaultStallTimeout, DefaultStragglerWindow; see
+	// docs/design.md, "Slow peers").
+	ReadHedge       time.Duration
+	StallTimeout    time.Duration
+	StragglerWindow time.Duration
 	SweepGrace      time.Duration
 	// SweepInterval is how often the orphan sweep runs; 0 disables the
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
-	// ScrubInterval is how often every local shard is verified in full;
-	// 0 disables the periodic scrub. ScrubPause throttles it between shards.
-	ScrubInterval time.Duration
-	ScrubPause    time.Duration
+	// ScrubPeriod: the continuous scrub verifies every local shard in
+	// full at least this often, paced to spread a pass over it (0
+	// disables it; DefaultScrubPeriod is what servers use). The first
+	// pass starts ScrubStartDelay after Start (default
+	// DefaultScrubStartDelay). ScrubStateFile keeps its position and
+	// passes across restarts ("" keeps them in memory). ScrubPause is a
+	// pause between shards, on top of the pace. See node/scrub.go.
+	ScrubPeriod     time.Duration
+	ScrubStartDelay time.Duration
+	ScrubStateFile  string
+	ScrubPause      time.Duration
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -84,7 +134,16 @@ type Config struct {
 	// PasswordCost is the bcrypt cost of new password hashes (0:
 	// PasswordCost). Tests lower it; servers keep the default.
 	PasswordCost int
-	Logger       *slog.Logger
+	// UploadExpiry: the metadata leader aborts unfinished multipart
+	// uploads older than this (default DefaultUploadExpiry; < 0: never),
+	// looking at a batch every ExpiryInterval (default
+	// DefaultExpiryInterval). See node/expiry.go.
+	UploadExpiry   time.Duration
+	ExpiryInterval time.Duration
+	// Now is the clock of the upload expiry (default time.Now); tests
+	// move it forward instead of waiting days.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -93,6 +152,21 @@ func (c *Config) setDefaults() {
 	}
 	if c.GCDelay == 0 {
 		c.GCDelay = DefaultGCDelay
+	}
+	if c.MaxReadLease <= 0 {
+		c.MaxReadLease = DefaultMaxReadLease
+	}
+	if c.ReadHedge <= 0 {
+		c.ReadHedge = DefaultReadHedge
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.ScrubStartDelay <= 0 {
+		c.ScrubStartDelay = DefaultScrubStartDelay
+	}
+	if c.StragglerWindow <= 0 {
+		c.StragglerWindow = DefaultStragglerWindow
 	}
 	if c.SweepGrace == 0 {
 		c.SweepGrace = DefaultSweepGrace
@@ -111,6 +185,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.UploadExpiry == 0 {
+		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.ExpiryInterval <= 0 {
+		c.ExpiryInterval = DefaultExpiryInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -144,8 +227,8 @@ func (c Config) Validate() error {
 		}
 		ids[d.ID] = true
 	}
-	if c.InlineThreshold < 0 {
-		errs = append(errs, errors.New("node: InlineThreshold must be >= 0"))
+	if c.InlineThreshold < InlineOff || c.InlineThreshold > MaxInlineThreshold {
+		errs = append(errs, fmt.Errorf("node: InlineThreshold %d outside 0..%d (or InlineOff)", c.InlineThreshold, MaxInlineThreshold))
 	}
 	return errors.Join(errs...)
 }
@@ -162,9 +245,16 @@ type Engine struct {
 	order  []Drive          // this node's drives in Config order
 
 	gc        *collector
+	leases    leases // blobs open readers stream (gc.go)
 	heal      *healer
+	scrub     *scrubber
 	relocKick chan struct{}
 	stats     counters
+	// expiry is where the multipart upload expiry stopped (expiry.go).
+	expiry struct {
+		sync.Mutex
+		cursor expiryCursor
+	}
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)
@@ -203,6 +293,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
+	e.scrub = newScrubber(e)
 	return e, nil
 }
 
@@ -227,33 +318,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(4)
+	e.wg.Add(5)
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
-	go func() { defer e.wg.Done(); e.scrubLoop(bg) }()
+	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
+	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	return nil
-}
-
-// scrubLoop runs Scrub every ScrubInterval.
-func (e *Engine) scrubLoop(ctx context.Context) {
-	if e.cfg.ScrubInterval <= 0 {
-		return
-	}
-	t := time.NewTicker(e.cfg.ScrubInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rep, err := e.Scrub(ctx, e.cfg.ScrubPause)
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("scrub incomplete", "err", err)
-			}
-			e.log.Info("scrub pass done", "blobs", rep.Blobs, "verified", rep.Verified, "bad", rep.Bad)
-		}
-	}
 }
 
 // Close stops the background workers. Pending delayed deletions are
@@ -443,4 +514,4 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 
 // DisableInline makes every artifact go to shards, however small (tests of
 // the shard path use it). Call before serving requests.
-func (e *Engine) DisableInline() { e.cfg.InlineThreshold = -1 }
+func (e *Engine) DisableInline() { e.cfg.InlineThreshold = InlineOff }

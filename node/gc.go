@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
@@ -33,6 +34,52 @@ type collector struct {
 type pendingDelete struct {
 	blob metastore.Blob
 	due  time.Time
+	// until is when the blob goes even if a reader still holds it: the
+	// lease ceiling (Config.MaxReadLease) past its first due time.
+	until time.Time
+}
+
+// leases are the read leases of open readers: blob id -> readers
+// streaming it. A blob the collector finds due while it is leased waits
+// (up to Config.MaxReadLease past its due time), so a GET that outlives
+// the GC delay (a slow client, a tenant's bandwidth limit) is not cut
+// mid-stream.
+type leases struct {
+	mu struct {
+		sync.Mutex
+		n map[string]int
+	}
+}
+
+// hold leases the blobs of parts until the returned func runs.
+func (l *leases) hold(parts []metastore.Part) func() {
+	if len(parts) == 0 {
+		return func() {}
+	}
+	l.mu.Lock()
+	if l.mu.n == nil {
+		l.mu.n = map[string]int{}
+	}
+	for _, p := range parts {
+		l.mu.n[p.Blob.ID]++
+	}
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, p := range parts {
+			if l.mu.n[p.Blob.ID]--; l.mu.n[p.Blob.ID] <= 0 {
+				delete(l.mu.n, p.Blob.ID)
+			}
+		}
+	}
+}
+
+// held reports whether an open reader holds blob id.
+func (l *leases) held(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.n[id] > 0
 }
 
 func newCollector(e *Engine) *collector {
@@ -52,7 +99,8 @@ func (c *collector) later(b metastore.Blob) {
 		return
 	}
 	c.mu.queued[b.ID] = true
-	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: time.Now().Add(c.e.cfg.GCDelay)})
+	due := time.Now().Add(c.e.cfg.GCDelay)
+	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: due, until: due.Add(c.e.cfg.MaxReadLease)})
 }
 
 func (c *collector) laterParts(parts []metastore.Part) {
@@ -62,14 +110,14 @@ func (c *collector) laterParts(parts []metastore.Part) {
 }
 
 // due pops the queued blobs whose delay has passed.
-func (c *collector) due(now time.Time) []metastore.Blob {
+func (c *collector) due(now time.Time) []pendingDelete {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []metastore.Blob
+	var out []pendingDelete
 	keep := c.mu.pending[:0]
 	for _, p := range c.mu.pending {
 		if now.After(p.due) {
-			out = append(out, p.blob)
+			out = append(out, p)
 			delete(c.mu.queued, p.blob.ID)
 		} else {
 			keep = append(keep, p)
@@ -78,6 +126,34 @@ func (c *collector) due(now time.Time) []metastore.Blob {
 	c.mu.pending = keep
 	return out
 }
+
+// postpone queues p again for a second later (a reader holds it).
+func (c *collector) postpone(p pendingDelete, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.queued[p.blob.ID] {
+		return
+	}
+	c.mu.queued[p.blob.ID] = true
+	p.due = now.Add(time.Second)
+	c.mu.pending = append(c.mu.pending, p)
+}
+
+// leased reports whether a read on this node or, in a cluster, on another
+// alive node streams the blob.
+func (e *Engine) leased(ctx context.Context, id string) bool {
+	if e.leases.held(id) {
+		return true
+	}
+	lc, ok := e.cfg.Peers.(interface {
+		BlobLeased(ctx context.Context, blobID string) bool
+	})
+	return ok && lc.BlobLeased(ctx, id)
+}
+
+// BlobLeasedHere reports whether a read on this node streams the blob:
+// the answer this node gives its peers (cluster.RegisterLeases).
+func (e *Engine) BlobLeasedHere(id string) bool { return e.leases.held(id) }
 
 func (c *collector) isQueued(id string) bool {
 	c.mu.Lock()
@@ -95,8 +171,12 @@ func (c *collector) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			for _, b := range c.due(now) {
-				c.e.deleteBlobNow(ctx, b)
+			for _, p := range c.due(now) {
+				if now.Before(p.until) && c.e.leased(ctx, p.blob.ID) {
+					c.postpone(p, now)
+					continue
+				}
+				c.e.deleteBlobNow(ctx, p.blob)
 			}
 			if iv := c.e.cfg.SweepInterval; iv > 0 && now.Sub(lastSweep) >= iv {
 				lastSweep = now
@@ -151,7 +231,7 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 				errs = append(errs, err)
 				continue
 			}
-			if live {
+			if live || c.e.leased(ctx, id) {
 				continue
 			}
 			for _, name := range f.names {
@@ -282,7 +362,7 @@ func (e *Engine) rebuildShard(ctx context.Context, b metastore.Blob, size int64,
 		pr.CloseWithError(err)
 		done <- err
 	}()
-	_, err = coder.Rebuild(ctx, e.opener(b), size, index, pw, e.preferLocal(b))
+	_, err = coder.Rebuild(ctx, e.opener(b), size, index, pw, e.preferLocal(b), erasure.HedgeAfter(e.cfg.ReadHedge))
 	pw.CloseWithError(err)
 	if perr := <-done; err == nil {
 		err = perr

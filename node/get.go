@@ -25,7 +25,8 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef
 // OpenArtifact opens a version of an artifact (the latest when
 // ref.VersionID is ""). The reader keeps the version's record, so an
 // overwrite during the read does not mix versions: the replaced shards are
-// only collected after the GC delay.
+// collected only after the GC delay, and not while a WriteRange streams
+// them (a read lease, up to Config.MaxReadLease past the delay).
 func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef) (ArtifactReader, error) {
 	a, versioned, err := e.version(ctx, tenant, ref)
 	if err != nil {
@@ -88,6 +89,9 @@ func (r *reader) WriteRange(ctx context.Context, w io.Writer, off, length int64)
 		_, err := w.Write(r.rec.Inline[off : off+length])
 		return err
 	}
+	// The version's blobs stay while this stream reads them, even when
+	// an overwrite or delete queued them for collection (gc.go, leases).
+	defer r.e.leases.hold(r.rec.Parts)()
 	var start int64 // offset of the current part within the artifact
 	for _, p := range r.rec.Parts {
 		end := start + p.Size
@@ -114,8 +118,9 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 		return err
 	}
 	e.stats.decodes.Add(1)
-	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length, e.preferLocal(b))
+	rep, err := coder.Decode(ctx, w, e.opener(b), size, off, length, e.preferLocal(b), erasure.HedgeAfter(e.cfg.ReadHedge))
 	e.stats.shardsBad.Add(int64(len(rep.Bad)))
+	e.stats.shardsSlow.Add(int64(len(rep.Slow)))
 	for _, f := range rep.Bad {
 		e.log.Warn("bad shard", "blob", b.ID, "shard", f.Index, "err", f.Err)
 		e.heal.missing(b, size, f.Index)

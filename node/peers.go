@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/drivers"
@@ -96,4 +97,27 @@ func (p *ClusterPeers) remote(node, drive string) *cluster.RemoteDriver {
 	})
 	p.remotes[k] = r
 	return r
+}
+
+// leaseTimeout bounds one peer's answer to a read-lease query: a peer too
+// slow to answer is taken to hold nothing (the lease ceiling bounds the
+// garbage either way).
+const leaseTimeout = 2 * time.Second
+
+// BlobLeased reports whether a read on another alive node streams the
+// blob (a read lease; node/gc.go). Peers that do not answer count as not
+// holding it.
+func (p *ClusterPeers) BlobLeased(ctx context.Context, blobID string) bool {
+	for _, m := range p.members.Members() {
+		if m.Self || m.ID == p.self || m.State != cluster.MemberAlive || m.Meta.RPCAddr == "" {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+		held, err := cluster.BlobLeased(lctx, p.client, m.Meta.RPCAddr, blobID)
+		cancel()
+		if err == nil && held {
+			return true
+		}
+	}
+	return false
 }

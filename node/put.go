@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -116,8 +117,13 @@ func (b *body) checkMD5(want []byte) error {
 // least the write quorum of shards is fsynced. On failure every shard it
 // wrote is removed (best effort; the sweep removes what a crash leaves).
 //
-// Shards that could not be written are returned in missing; the caller
-// queues them for healing once the blob's record is committed.
+// A shard whose drive stops taking bytes (a stalled or cut-off peer) does
+// not hold the write for its connection's timeout: a shard write blocked
+// for StallTimeout while the write quorum of the others keeps up is given
+// up, and once the write quorum is durable the others get
+// StragglerWindow to finish. Shards given up or failed are returned in
+// missing; the caller queues them for healing once the blob's record is
+// committed.
 func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blob, missing []int, err error) {
 	id := newID()
 	shape, picked := e.place(ctx, id)
@@ -132,9 +138,9 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	blob = metastore.Blob{ID: id, K: shape.Data, M: shape.Parity, BlockSize: shape.BlockSize, Shards: make([]metastore.ShardLoc, n)}
 
 	writers := make([]io.Writer, n)
-	pipes := make([]*io.PipeWriter, n)
+	shards := make([]*shardWrite, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
+	done := make(chan int, n) // shard index, once its Put returned
 	for i, pd := range picked {
 		d := pd.Drive
 		blob.Shards[i] = metastore.ShardLoc{Node: d.Node, Drive: d.ID}
@@ -142,50 +148,41 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			errs[i] = fmt.Errorf("drive %s offline", d.ID)
 			continue
 		}
-		pr, pw := io.Pipe()
-		writers[i], pipes[i] = pw, pw
-		wg.Add(1)
+		sw := newShardWrite(ctx)
+		shards[i], writers[i] = sw, sw
 		go func(i int, d Drive) {
-			defer wg.Done()
-			_, err := d.Driver.Put(ctx, shardName(id, i), pr)
-			if err != nil {
-				errs[i] = err
-				pr.CloseWithError(err) // unblocks the encoder's writes to this shard
-				return
-			}
-			pr.Close()
+			_, err := d.Driver.Put(sw.ctx, shardName(id, i), sw.pr)
+			sw.pr.CloseWithError(err) // unblocks the encoder's writes to this shard
+			sw.err = err
+			done <- i
 		}(i, d)
 	}
 	quorum := writeQuorum(shape.Data, shape.Parity)
 	e.stats.encodes.Add(1)
+	stopWatch := e.watchStalls(shards, quorum)
 	_, err = coder.Encode(ctx, r, writers, quorum)
+	stopWatch()
 	if errors.Is(err, erasure.ErrWriteQuorum) {
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	for _, pw := range pipes {
-		if pw == nil {
+	for _, sw := range shards {
+		if sw == nil {
 			continue
 		}
 		if err != nil {
-			pw.CloseWithError(err)
+			sw.pw.CloseWithError(err)
 		} else {
-			pw.Close()
+			sw.pw.Close()
 		}
 	}
-	wg.Wait()
+	ok := e.awaitShards(shards, errs, done, quorum, err != nil)
 	if err == nil {
-		ok := 0
-		for i := range errs {
-			if errs[i] == nil && writers[i] != nil {
-				ok++
-			}
-		}
 		if ok < quorum {
 			err = fmt.Errorf("%w: %d of %d shards durable, write quorum %d: %w", ErrUnavailable, ok, n, quorum, errors.Join(errs...))
 		} else if ok < n {
 			e.log.Warn("blob written below full width", "blob", id, "durable", ok, "width", n)
 			for i := range errs {
-				if errs[i] != nil || writers[i] == nil {
+				if errs[i] != nil || shards[i] == nil {
 					missing = append(missing, i)
 				}
 			}
@@ -196,6 +193,137 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 		return metastore.Blob{}, nil, err
 	}
 	return blob, missing, nil
+}
+
+// shardWrite is one shard's stream into its drive's Put: the encoder
+// writes into the pipe, the Put goroutine reads it.
+type shardWrite struct {
+	ctx    context.Context // the Put's; cancelled to give the shard up
+	cancel context.CancelCauseFunc
+	pr     *io.PipeReader
+	pw     *io.PipeWriter
+	// blocked is when the Write in progress began (Unix ns), 0 between
+	// Writes: the stall watchdog reads it.
+	blocked atomic.Int64
+	err     error // the Put's result; read after it is sent on done
+}
+
+func newShardWrite(ctx context.Context) *shardWrite {
+	pr, pw := io.Pipe()
+	sctx, cancel := context.WithCancelCause(ctx)
+	return &shardWrite{ctx: sctx, cancel: cancel, pr: pr, pw: pw}
+}
+
+func (sw *shardWrite) Write(p []byte) (int, error) {
+	sw.blocked.Store(time.Now().UnixNano())
+	n, err := sw.pw.Write(p)
+	sw.blocked.Store(0)
+	return n, err
+}
+
+// giveUp abandons the shard: its Put is cancelled and the encoder's write
+// in progress returns err.
+func (sw *shardWrite) giveUp(err error) {
+	sw.cancel(err)
+	sw.pr.CloseWithError(err)
+}
+
+// Errors of shard writes given up on.
+var (
+	errShardStalled  = errors.New("node: shard write stalled while the others kept up")
+	errShardStraggle = errors.New("node: shard write not durable within the straggler window")
+)
+
+// watchStalls gives up, while the encoder runs, on shard writes blocked
+// for StallTimeout as long as at least quorum others are not stuck (a
+// peer that stopped taking bytes holds the pipeline, and with it every
+// other shard, until its connection times out). When most writes are
+// slow together, the drives are slow, not one peer: nothing is given up.
+// The returned func stops the watch.
+func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(e.cfg.StallTimeout/4, 10*time.Millisecond))
+		defer t.Stop()
+		given := make([]bool, len(shards))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			now := time.Now().UnixNano()
+			var stuck []int
+			fine := 0
+			for i, sw := range shards {
+				if sw == nil || given[i] {
+					continue
+				}
+				if b := sw.blocked.Load(); b != 0 && now-b > int64(e.cfg.StallTimeout) {
+					stuck = append(stuck, i)
+				} else {
+					fine++
+				}
+			}
+			if len(stuck) == 0 || fine < quorum {
+				continue
+			}
+			for _, i := range stuck {
+				given[i] = true
+				e.stats.shardsStraggled.Add(1)
+				shards[i].giveUp(errShardStalled)
+			}
+		}
+	}()
+	return func() { close(stop); <-finished }
+}
+
+// awaitShards waits for the shards' Puts and fills errs; it returns how
+// many succeeded. Once quorum are durable, the rest get StragglerWindow;
+// those still running then are given up and not waited for (they are
+// missing, healed after the commit). After a failed encode (failed) every
+// Put is cancelled and awaited, so nothing is left writing.
+func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int, quorum int, failed bool) int {
+	pending := 0
+	for _, sw := range shards {
+		if sw != nil {
+			pending++
+			if failed {
+				sw.cancel(errors.New("node: write failed"))
+			}
+		}
+	}
+	ok := 0
+	returned := make([]bool, len(shards))
+	var window <-chan time.Time
+	for pending > 0 {
+		select {
+		case i := <-done:
+			pending--
+			returned[i] = true
+			errs[i] = shards[i].err
+			if errs[i] == nil {
+				ok++
+			}
+			if ok >= quorum && window == nil && pending > 0 && !failed {
+				t := time.NewTimer(e.cfg.StragglerWindow)
+				defer t.Stop()
+				window = t.C
+			}
+		case <-window:
+			for i, sw := range shards {
+				if sw != nil && !returned[i] {
+					errs[i] = errShardStraggle
+					e.stats.shardsStraggled.Add(1)
+					sw.giveUp(errShardStraggle)
+				}
+			}
+			return ok
+		}
+	}
+	return ok
 }
 
 // placedDrive is a drive chosen for a shard, with the health it had when

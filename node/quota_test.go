@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/tenancy"
@@ -115,5 +116,38 @@ func TestTenantLimitsAndEgress(t *testing.T) {
 	}
 	if _, err := e.SetContainerQuota(ctx, "acme", "nope", tenancy.Quota{MaxBytes: 1}); !errors.Is(err, node.ErrContainerNotFound) {
 		t.Fatalf("quota of missing container: %v", err)
+	}
+}
+
+// TestMeteringPrunesOldUsageHours: the leader's metering deletes hourly
+// usage records past the retention when it samples storage, and keeps
+// the others.
+func TestMeteringPrunesOldUsageHours(t *testing.T) {
+	n := nodetest.StartNode(t, nodetest.Options{})
+	e, ctx := n.Engine, context.Background()
+	if _, err := e.CreateTenant(ctx, "acme", "Acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var deltas []metastore.UsageDelta
+	for _, age := range []time.Duration{0, 47 * time.Hour, 49 * time.Hour, 24 * 400 * time.Hour} {
+		deltas = append(deltas, metastore.UsageDelta{Tenant: "acme", Start: now.Add(-age), ClassB: 1})
+	}
+	if err := n.Meta.RecordUsage(ctx, [16]byte{}, now, deltas); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.NewMetering(node.MeteringConfig{Meter: tenancy.NewMeter(nil), Retention: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := e.UsageHours(ctx, "acme", now.Add(-500*24*time.Hour), now.Add(time.Hour))
+	if err != nil || len(hours) != 2 {
+		t.Fatalf("after the prune: %d hours (%+v), %v; want the 2 within 48 h", len(hours), hours, err)
+	}
+	if _, err := e.NewMetering(node.MeteringConfig{Meter: tenancy.NewMeter(nil), Retention: time.Minute}); err == nil {
+		t.Fatal("a retention of a minute was accepted")
 	}
 }

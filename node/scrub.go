@@ -2,10 +2,50 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/vaultaire/vaultaire/metastore"
+)
+
+// Scrubbing.
+//
+// Reads verify only the shards they use (the data shards of a healthy
+// blob), so bitrot in parity shards and in artifacts nobody reads is found
+// by the scrubber alone. It walks every blob the metadata references
+// (artifacts and the parts of unfinished multipart uploads, through
+// metastore.ForEachBlobFrom) and verifies in full every shard of it on
+// this node's drives; missing and corrupt shards are queued for healing.
+//
+// It runs continuously, paced so that a pass ends within Config.
+// ScrubPeriod (default 7 days): at the start of a pass it reads the
+// bytes on its drives and verifies at that total over 80% of the period
+// (at least scrubMinRate). The next pass starts a period after the last
+// one started; the first soon after startup (ScrubStartDelay). Its
+// position (the walk's cursor) and the times of its passes are kept in
+// Config.ScrubStateFile, saved every few seconds and at stop, so a node
+// restarted more often than the period still covers everything: it
+// resumes where it stopped. StartScrub starts a pass now, unpaced.
+
+// Scrub defaults.
+const (
+	// DefaultScrubPeriod: every shard is verified at least this often.
+	DefaultScrubPeriod = 7 * 24 * time.Hour
+	// DefaultScrubStartDelay: the first pass after a start begins this
+	// late (the node has settled; a pass in progress resumes then).
+	DefaultScrubStartDelay = time.Minute
+	// scrubMinRate: bytes per second a paced pass goes at least, so small
+	// nodes finish their pass quickly.
+	scrubMinRate = 1 << 20
+	// scrubSaveEvery: how often the position is saved during a pass.
+	scrubSaveEvery = 5 * time.Second
+	// scrubStateVersion is the format of the state file.
+	scrubStateVersion = 1
 )
 
 // ScrubReport counts what one scrub pass saw.
@@ -15,73 +55,371 @@ type ScrubReport struct {
 	Bad      int // shards missing or corrupt (queued for healing)
 }
 
-// Scrub walks every artifact of every tenant and verifies, shard by shard,
-// every block checksum of the shards stored on this node's drives. Missing
-// and corrupt shards are queued for healing. Reads only verify the shards
-// they use; the scrubber is what finds bitrot in parity shards and in
-// artifacts nobody reads. Between shards it sleeps pause, its throttle.
-func (e *Engine) Scrub(ctx context.Context, pause time.Duration) (ScrubReport, error) {
-	var rep ScrubReport
-	tenants, err := e.meta.ListTenants(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for _, t := range tenants {
-		cs, err := e.meta.ListContainers(ctx, t.ID)
-		if err != nil {
-			return rep, err
-		}
-		for _, c := range cs {
-			after := ""
-			for {
-				page, err := e.meta.ListArtifacts(ctx, t.ID, c.Name, metastore.ListOptions{StartAfter: after, MaxKeys: 1000})
-				if errors.Is(err, metastore.ErrContainerNotFound) {
-					break // deleted meanwhile
-				}
-				if err != nil {
-					return rep, err
-				}
-				for _, a := range page.Artifacts {
-					for _, p := range a.Parts {
-						if err := e.scrubBlob(ctx, p, pause, &rep); err != nil {
-							return rep, err
-						}
-					}
-				}
-				if !page.Truncated {
-					break
-				}
-				after = page.Next
-			}
-		}
-	}
-	return rep, nil
+// ScrubStatus is the scrubber's state (the admin API's answer).
+type ScrubStatus struct {
+	Period time.Duration `json:"period_ns"`
+	// Running is true while a pass is under way; Fast when it is unpaced
+	// (StartScrub).
+	Running bool `json:"running"`
+	Fast    bool `json:"fast"`
+	// PassStarted is when the pass in progress started (zero: none);
+	// PassBlobs, PassShards, PassBad and PassBytes are its progress, and
+	// Progress estimates its fraction done (bytes verified over the bytes
+	// on this node's drives when it started).
+	PassStarted time.Time `json:"pass_started,omitzero"`
+	PassBlobs   int64     `json:"pass_blobs"`
+	PassShards  int64     `json:"pass_shards_verified"`
+	PassBad     int64     `json:"pass_shards_bad"`
+	PassBytes   int64     `json:"pass_bytes"`
+	Progress    float64   `json:"progress"`
+	// LastPassStarted and LastPassCompleted describe the last complete
+	// pass (zero: none yet); NextPass is when the next one is due.
+	LastPassStarted   time.Time `json:"last_pass_started,omitzero"`
+	LastPassCompleted time.Time `json:"last_pass_completed,omitzero"`
+	LastPassBlobs     int64     `json:"last_pass_blobs"`
+	LastPassBad       int64     `json:"last_pass_shards_bad"`
+	NextPass          time.Time `json:"next_pass,omitzero"`
+	// Passes counts the passes completed since this process started.
+	Passes int64 `json:"passes"`
 }
 
-func (e *Engine) scrubBlob(ctx context.Context, p metastore.Part, pause time.Duration, rep *ScrubReport) error {
-	coder, err := e.coderFor(p.Blob)
+// scrubState is what the state file keeps (JSON).
+type scrubState struct {
+	Version           int       `json:"version"`
+	PassStarted       time.Time `json:"pass_started,omitzero"`
+	Cursor            []byte    `json:"cursor,omitempty"`
+	PassBlobs         int64     `json:"pass_blobs"`
+	PassShards        int64     `json:"pass_shards"`
+	PassBad           int64     `json:"pass_bad"`
+	PassBytes         int64     `json:"pass_bytes"`
+	PassTotal         int64     `json:"pass_total_bytes"`
+	LastPassStarted   time.Time `json:"last_pass_started,omitzero"`
+	LastPassCompleted time.Time `json:"last_pass_completed,omitzero"`
+	LastPassBlobs     int64     `json:"last_pass_blobs"`
+	LastPassBad       int64     `json:"last_pass_bad"`
+}
+
+// scrubber runs the continuous scrub of one Engine.
+type scrubber struct {
+	e    *Engine
+	kick chan struct{} // StartScrub
+	mu   struct {
+		sync.Mutex
+		st      scrubState
+		running bool
+		fast    bool
+		next    time.Time
+		passes  int64
+		saved   time.Time
+	}
+}
+
+func newScrubber(e *Engine) *scrubber {
+	s := &scrubber{e: e, kick: make(chan struct{}, 1)}
+	s.mu.st.Version = scrubStateVersion
+	return s
+}
+
+// load reads the state file (a missing one is a fresh start; a bad one is
+// logged and ignored: the worst is a pass started over).
+func (s *scrubber) load() {
+	path := s.e.cfg.ScrubStateFile
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var st scrubState
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err == nil && st.Version != scrubStateVersion {
+		err = fmt.Errorf("state version %d, this node knows %d", st.Version, scrubStateVersion)
+	}
+	if err != nil {
+		s.e.log.Warn("scrub state unreadable; starting a new pass", "path", path, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.mu.st = st
+	s.mu.Unlock()
+}
+
+// save writes the state file (temp, fsync, rename).
+func (s *scrubber) save() {
+	path := s.e.cfg.ScrubStateFile
+	if path == "" {
+		return
+	}
+	s.mu.Lock()
+	b, err := json.Marshal(s.mu.st)
+	s.mu.saved = time.Now()
+	s.mu.Unlock()
+	if err == nil {
+		err = writeFileAtomic(path, b)
+	}
+	if err != nil {
+		s.e.log.Warn("scrub state not saved", "path", path, "err", err)
+	}
+}
+
+// writeFileAtomic replaces path with b durably.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// run is the scrub loop: it waits for the next pass (or StartScrub) and
+// runs it, until ctx ends.
+func (s *scrubber) run(ctx context.Context) {
+	if s.e.cfg.ScrubPeriod <= 0 {
+		return
+	}
+	s.load()
+	first := true
+	for {
+		now := time.Now()
+		s.mu.Lock()
+		next := s.mu.st.LastPassStarted.Add(s.e.cfg.ScrubPeriod)
+		if !s.mu.st.PassStarted.IsZero() || s.mu.st.LastPassStarted.IsZero() {
+			next = now // a pass to resume, or none ever
+		}
+		if delayed := now.Add(s.e.cfg.ScrubStartDelay); first && next.Before(delayed) {
+			next = delayed
+		}
+		s.mu.next = next
+		s.mu.Unlock()
+		first = false
+		t := time.NewTimer(time.Until(next))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-s.kick:
+			t.Stop()
+		}
+		if _, err := s.pass(ctx); err != nil && ctx.Err() == nil {
+			s.e.log.Warn("scrub pass interrupted; it resumes at the next", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Minute):
+			}
+		}
+	}
+}
+
+// start asks for a pass now, unpaced (a pass in progress goes on unpaced).
+func (s *scrubber) start() {
+	s.mu.Lock()
+	s.mu.fast = true
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// pass runs (or resumes) one pass to its end.
+func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
+	var rep ScrubReport
+	s.mu.Lock()
+	if s.mu.st.PassStarted.IsZero() {
+		s.mu.st.PassStarted = time.Now()
+		s.mu.st.Cursor = nil
+		s.mu.st.PassBlobs, s.mu.st.PassShards, s.mu.st.PassBad, s.mu.st.PassBytes = 0, 0, 0, 0
+		s.mu.st.PassTotal = s.e.localBytes(ctx)
+		s.e.log.Info("scrub pass started", "bytes", s.mu.st.PassTotal, "period", s.e.cfg.ScrubPeriod)
+	} else {
+		s.e.log.Info("scrub pass resumed", "started", s.mu.st.PassStarted, "blobs_done", s.mu.st.PassBlobs)
+	}
+	s.mu.running = true
+	cursor := s.mu.st.Cursor
+	// The pace: the pass's bytes over 80% of the period.
+	rate := float64(max(s.mu.st.PassTotal, 1)) / (0.8 * s.e.cfg.ScrubPeriod.Seconds())
+	rate = max(rate, scrubMinRate)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.mu.running, s.mu.fast = false, false
+		s.mu.Unlock()
+		select {
+		case <-s.kick: // a StartScrub this pass served
+		default:
+		}
+		s.save()
+	}()
+	s.save()
+	err := s.e.meta.ForEachBlobFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
+		var one ScrubReport
+		n, err := s.e.scrubBlob(ctx, b, size, s.e.cfg.ScrubPause, &one)
+		if err != nil {
+			return err
+		}
+		rep.Blobs += one.Blobs
+		rep.Verified += one.Verified
+		rep.Bad += one.Bad
+		s.mu.Lock()
+		st := &s.mu.st
+		st.Cursor = next
+		st.PassBlobs++
+		st.PassShards += int64(one.Verified)
+		st.PassBad += int64(one.Bad)
+		st.PassBytes += n
+		fast := s.mu.fast
+		due := time.Since(s.mu.saved) > scrubSaveEvery
+		s.mu.Unlock()
+		if due {
+			s.save()
+		}
+		if fast || n == 0 {
+			return nil
+		}
+		// Paced: this blob's bytes at the pass's rate.
+		t := time.NewTimer(time.Duration(float64(n) / rate * float64(time.Second)))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		case <-s.kick: // StartScrub: go on unpaced
+		}
+		return nil
+	}, metastore.Stale)
+	if err != nil {
+		return rep, err
+	}
+	s.mu.Lock()
+	st := &s.mu.st
+	st.LastPassStarted, st.LastPassCompleted = st.PassStarted, time.Now()
+	st.LastPassBlobs, st.LastPassBad = st.PassBlobs, st.PassBad
+	st.PassStarted, st.Cursor = time.Time{}, nil
+	s.mu.passes++
+	s.e.stats.scrubPasses.Add(1)
+	s.e.log.Info("scrub pass done", "blobs", st.LastPassBlobs, "shards_verified", st.PassShards, "bad", st.LastPassBad,
+		"took", st.LastPassCompleted.Sub(st.LastPassStarted).Round(time.Second))
+	s.mu.Unlock()
+	return rep, nil
+}
+
+// status reports the scrubber's state.
+func (s *scrubber) status() ScrubStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.mu.st
+	out := ScrubStatus{
+		Period: s.e.cfg.ScrubPeriod, Running: s.mu.running, Fast: s.mu.fast,
+		PassStarted: st.PassStarted, PassBlobs: st.PassBlobs, PassShards: st.PassShards, PassBad: st.PassBad, PassBytes: st.PassBytes,
+		LastPassStarted: st.LastPassStarted, LastPassCompleted: st.LastPassCompleted,
+		LastPassBlobs: st.LastPassBlobs, LastPassBad: st.LastPassBad, Passes: s.mu.passes,
+	}
+	if !st.PassStarted.IsZero() && st.PassTotal > 0 {
+		out.Progress = min(float64(st.PassBytes)/float64(st.PassTotal), 1)
+	}
+	if !s.mu.running && s.e.cfg.ScrubPeriod > 0 {
+		out.NextPass = s.mu.next
+		if st.PassStarted.IsZero() && !st.LastPassStarted.IsZero() {
+			if due := st.LastPassStarted.Add(s.e.cfg.ScrubPeriod); due.After(out.NextPass) {
+				out.NextPass = due
+			}
+		}
+	}
+	return out
+}
+
+// localBytes is the bytes used on this node's drives: the work of a pass,
+// overestimated when drives share a file system (the pace then errs on
+// the side of finishing early).
+func (e *Engine) localBytes(ctx context.Context) int64 {
+	var n int64
+	for _, d := range e.order {
+		if u, err := d.Driver.Usage(ctx); err == nil && u.Online {
+			n += u.Used
+		}
+	}
+	return n
+}
+
+// ScrubStatus reports the continuous scrub's position and passes.
+func (e *Engine) ScrubStatus() ScrubStatus { return e.scrub.status() }
+
+// StartScrub starts a scrub pass now, unpaced; a pass in progress goes on
+// unpaced. It returns false when the scrub is disabled (ScrubPeriod 0).
+func (e *Engine) StartScrub() bool {
+	if e.cfg.ScrubPeriod <= 0 {
+		return false
+	}
+	e.scrub.start()
+	return true
+}
+
+// Scrub runs one whole pass now, unpaced apart from pause between shards,
+// over every blob the metadata references (artifacts and the parts of
+// unfinished uploads), independently of the continuous scrub and its
+// state.
+func (e *Engine) Scrub(ctx context.Context, pause time.Duration) (ScrubReport, error) {
+	var rep ScrubReport
+	err := e.meta.ForEachBlobFrom(ctx, nil, func(b metastore.Blob, size int64, _ []byte) error {
+		_, err := e.scrubBlob(ctx, b, size, pause, &rep)
+		return err
+	}, metastore.Stale)
+	return rep, err
+}
+
+// scrubBlob verifies the shards of b on this node's drives and returns
+// the bytes it read.
+func (e *Engine) scrubBlob(ctx context.Context, b metastore.Blob, size int64, pause time.Duration, rep *ScrubReport) (int64, error) {
+	coder, err := e.coderFor(b)
+	if err != nil {
+		return 0, err
+	}
 	rep.Blobs++
-	open := e.opener(p.Blob)
-	for i, loc := range p.Blob.Shards {
+	open := e.opener(b)
+	var read int64
+	for i, loc := range b.Shards {
 		if !e.isLocal(loc) {
 			continue // another node scrubs its own drives
 		}
 		rc, err := open(ctx, i, 0, -1)
 		if err == nil {
-			err = coder.VerifyShard(ctx, rc, p.Size, i)
+			cr := &countReader{r: rc}
+			err = coder.VerifyShard(ctx, cr, size, i)
 			rc.Close()
+			read += cr.n
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return read, ctx.Err()
 		}
 		if err != nil {
 			rep.Bad++
 			e.stats.scrubBad.Add(1)
-			e.log.Warn("scrub: bad shard", "blob", p.Blob.ID, "shard", i, "err", err)
-			e.heal.missing(p.Blob, p.Size, i)
+			e.log.Warn("scrub: bad shard", "blob", b.ID, "shard", i, "err", err)
+			e.heal.missing(b, size, i)
 		} else {
 			rep.Verified++
 			e.stats.scrubVerified.Add(1)
@@ -89,10 +427,22 @@ func (e *Engine) scrubBlob(ctx context.Context, p metastore.Part, pause time.Dur
 		if pause > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return read, ctx.Err()
 			case <-time.After(pause):
 			}
 		}
 	}
-	return nil
+	return read, nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -27,6 +27,15 @@ type Stats struct {
 	// rebuilt on a live drive and committed there, and attempts that
 	// failed (retried by the next pass).
 	ShardsRelocated, RelocateFailed int64
+	// UploadsExpired counts unfinished multipart uploads aborted for
+	// their age (expiry.go).
+	UploadsExpired int64
+	// ShardsSlow counts shards reads gave up on as slow and read around
+	// (hedged to parity); ShardsStraggled counts shard writes given up
+	// as stalled or late once the write quorum was durable (healed).
+	ShardsSlow, ShardsStraggled int64
+	// ScrubPasses counts complete scrub passes.
+	ScrubPasses int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -37,6 +46,9 @@ type counters struct {
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
+	uploadsExpired                  atomic.Int64
+	shardsSlow, shardsStraggled     atomic.Int64
+	scrubPasses                     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -56,6 +68,10 @@ func (e *Engine) Stats() Stats {
 
 		ShardsRelocated: c.shardsRelocated.Load(),
 		RelocateFailed:  c.relocateFailed.Load(),
+		UploadsExpired:  c.uploadsExpired.Load(),
+		ShardsSlow:      c.shardsSlow.Load(),
+		ShardsStraggled: c.shardsStraggled.Load(),
+		ScrubPasses:     c.scrubPasses.Load(),
 	}
 }
 

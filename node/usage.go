@@ -23,6 +23,13 @@ const (
 	// tenant's stored figures into the current hour's record, so idle
 	// tenants are billed for storage every hour.
 	DefaultSampleInterval = 5 * time.Minute
+	// DefaultUsageRetention: hourly usage records older than this are
+	// deleted by the leader (13 months and a bit: a year of invoices and
+	// their disputes, then gone).
+	DefaultUsageRetention = 400 * 24 * time.Hour
+	// maxPruneRounds bounds the prune commands of one Flush; what is left
+	// goes at the next sample.
+	maxPruneRounds = 10
 	// maxReportDeltas splits a big report over several commands (the
 	// metastore bounds one command).
 	maxReportDeltas = 5000
@@ -37,7 +44,11 @@ type MeteringConfig struct {
 	// SampleInterval between storage samples on the leader; default
 	// DefaultSampleInterval.
 	SampleInterval time.Duration
-	Logger         *slog.Logger
+	// Retention of hourly usage records: the leader deletes older ones
+	// whenever it samples storage (default DefaultUsageRetention; < 0:
+	// kept forever).
+	Retention time.Duration
+	Logger    *slog.Logger
 }
 
 // Metering persists this node's usage meter as hourly records through
@@ -77,6 +88,12 @@ func (e *Engine) NewMetering(cfg MeteringConfig) (*Metering, error) {
 	}
 	if cfg.SampleInterval <= 0 {
 		cfg.SampleInterval = DefaultSampleInterval
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultUsageRetention
+	}
+	if cfg.Retention > 0 && cfg.Retention < time.Hour {
+		return nil, errors.New("node: MeteringConfig.Retention is below an hour")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = e.log
@@ -140,6 +157,33 @@ func (m *Metering) Flush(ctx context.Context) error {
 			return metaErr(err)
 		}
 		m.mu.lastSample = now
+		if err := m.prune(ctx, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune deletes the usage records past the retention (on the leader, with
+// each storage sample), a bounded number of commands at a time.
+func (m *Metering) prune(ctx context.Context, now time.Time) error {
+	if m.cfg.Retention < 0 {
+		return nil
+	}
+	for range maxPruneRounds {
+		n, more, err := m.e.meta.PruneUsageHours(ctx, now, m.cfg.Retention, 0)
+		if errors.Is(err, metastore.ErrUpgradeRequired) {
+			return nil // a cluster mid-upgrade keeps its records until raised
+		}
+		if err != nil {
+			return metaErr(err)
+		}
+		if n > 0 {
+			m.log.Info("pruned usage records past their retention", "records", n, "retention", m.cfg.Retention)
+		}
+		if !more {
+			return nil
+		}
 	}
 	return nil
 }

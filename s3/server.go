@@ -242,6 +242,29 @@ type reqCtx struct {
 	errCode string
 	start   time.Time
 	aborted bool
+	closed  bool // the client went away first (StatusClientClosedRequest)
+}
+
+// StatusClientClosedRequest is the status recorded (in RequestEvent, so in
+// metrics and the audit log) for a request whose client went away before
+// its response was complete: nginx's 499. It is never sent (nobody is
+// there to read it), and it is not a server error: it must not count
+// toward 5xx alerts. The event keeps the bytes moved until then.
+const StatusClientClosedRequest = 499
+
+// CodeClientClosedRequest is the error code recorded with it.
+const CodeClientClosedRequest = "ClientClosedRequest"
+
+// clientClosed reports whether err ended a request because its client went
+// away: the request's context is done (net/http cancels it when a read or
+// a write on the connection fails) and err is not an S3 error the request
+// earned on its own (a truncated body is still IncompleteBody).
+func clientClosed(r *http.Request, err error) bool {
+	if r.Context().Err() == nil {
+		return false
+	}
+	_, known := lookupError(err)
+	return !known || errors.Is(err, context.Canceled)
 }
 
 // handle is the request pipeline: endpoint, authentication, handler.
@@ -264,6 +287,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	defer s.finish(rc, sw, body, r)
 	err := s.serve(sw, r, rc)
 	if err != nil {
+		if clientClosed(r, err) {
+			// Nobody is listening: record it as what it is, not as a
+			// server error, and write nothing more.
+			rc.status, rc.errCode, rc.closed = StatusClientClosedRequest, CodeClientClosedRequest, true
+			s.log.Debug("s3: client closed the request", "request_id", rc.id, "op", rc.ep.Op.String(), "err", err)
+			if sw.wrote {
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
 		if sw.wrote {
 			// Headers went out: the only honest signal left is to cut
 			// the connection so the client sees a truncated body.
@@ -282,7 +315,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 // finish reports the request; it also runs when a handler aborts the
 // response (http.ErrAbortHandler).
 func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *http.Request) {
-	if sw.status != 0 {
+	if sw.status != 0 && !rc.closed {
 		rc.status = sw.status
 	}
 	ev := RequestEvent{

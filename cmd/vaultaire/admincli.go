@@ -52,6 +52,8 @@ Commands:
                               stored bytes, artifact count, egress bytes per month
   container quota TENANT NAME
   container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
+  scrub status                this node's scrub: pass in progress, last complete pass
+  scrub start                 start a scrub pass now, unpaced
 
 ` + adminAccountsUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
@@ -173,6 +175,9 @@ func subArgs(fs *flag.FlagSet, args []string, n int, usage string) ([]string, er
 func (c *adminClient) run(ctx context.Context, noun, verb string, args []string, asJSON bool, out io.Writer) error {
 	if noun == "cluster" {
 		return c.runCluster(ctx, verb, args, asJSON, out)
+	}
+	if noun == "scrub" {
+		return c.runScrub(ctx, verb, args, asJSON, out)
 	}
 	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
 		return err

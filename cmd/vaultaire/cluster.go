@@ -32,6 +32,10 @@ import (
 // clients' own timeouts.
 const metaApplyTimeout = 15 * time.Second
 
+// leaveTimeout bounds each of the two broadcasts of a graceful gossip
+// leave at shutdown (state "leaving", then memberlist's leave message).
+const leaveTimeout = 750 * time.Millisecond
+
 // clusterSecret returns the cluster secret: --cluster-secret (or
 // VAULTAIRE_CLUSTER_SECRET), else the one kept in --data/cluster.secret,
 // else, for a node that bootstraps a new cluster, a fresh one (kept, mode
@@ -85,9 +89,10 @@ type clusterNode struct {
 	s3Addr    string
 	adminAddr string
 
-	state atomic.Uint32 // cluster.NodeState
-	meta  atomic.Pointer[cluster.NodeMeta]
-	kick  chan struct{} // membership changed: reconcile Raft now
+	state  atomic.Uint32                     // cluster.NodeState
+	leases atomic.Pointer[func(string) bool] // the engine's read leases (node/gc.go)
+	meta   atomic.Pointer[cluster.NodeMeta]
+	kick   chan struct{} // membership changed: reconcile Raft now
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -128,6 +133,11 @@ func (c *clusterNode) serveRPC(meta *metastore.Store, drives []node.Drive) {
 	}
 	mux := http.NewServeMux()
 	cluster.RegisterMeta(mux, meta)
+	// Read leases: answered by the engine once it exists (none before).
+	cluster.RegisterLeases(mux, func(id string) bool {
+		held := c.leases.Load()
+		return held != nil && (*held)(id)
+	})
 	cluster.RegisterShards(mux, func(id string) (drivers.Driver, bool) {
 		d, ok := byID[id]
 		return d, ok
@@ -319,8 +329,12 @@ func (c *clusterNode) liveNodes() int {
 // the transports. Raft must be closed before.
 func (c *clusterNode) close() {
 	if c.members != nil {
-		c.setState(cluster.NodeLeaving)
-		if err := c.members.Leave(2 * time.Second); err != nil {
+		// Leave gossips the new state itself: no separate refresh (each
+		// waits for its broadcast), and a short wait: peers that miss the
+		// leave see the node dead a few seconds later.
+		c.state.Store(uint32(cluster.NodeLeaving))
+		c.refreshMeta(context.Background())
+		if err := c.members.Leave(leaveTimeout); err != nil {
 			c.log.Debug("gossip leave", "err", err)
 		}
 	}

@@ -246,7 +246,6 @@ const (
 var (
 	errPartWrongData  = errors.New("wrong data")
 	partBannerCluster = regexp.MustCompile(`Cluster: node (\S+), RPC at (\S+), gossip at (\S+)`)
-	partBannerSecret  = regexp.MustCompile(`Cluster secret: (vcs1_[0-9a-f]+)`)
 )
 
 // partNet is the namespaces, veths and bridge of one test; t.Cleanup
@@ -374,11 +373,12 @@ func (pn *partNet) startCluster(t *testing.T) []*partNode {
 	t.Helper()
 	env := []string{"VAULTAIRE_ADMIN_TOKEN=" + partAdminToken}
 	pn.start(t, pn.nodes[0], env)
-	m := partBannerSecret.FindStringSubmatch(pn.nodes[0].output())
-	if m == nil {
-		t.Fatalf("bootstrap node printed no cluster secret:\n%s", pn.nodes[0].output())
+	// Stdout is not a terminal: the secret is only in its file.
+	b, err := os.ReadFile(filepath.Join(pn.nodes[0].dir, "cluster.secret"))
+	if err != nil {
+		t.Fatalf("bootstrap node kept no cluster secret: %v", err)
 	}
-	env = append(env, "VAULTAIRE_CLUSTER_SECRET="+m[1])
+	env = append(env, "VAULTAIRE_CLUSTER_SECRET="+strings.TrimSpace(string(b)))
 	for _, p := range pn.nodes[1:] {
 		pn.start(t, p, env, "--join", pn.nodes[0].gossip)
 	}

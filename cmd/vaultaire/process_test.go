@@ -241,24 +241,44 @@ func getObject(ctx context.Context, c *awss3.Client, bucket, key string) ([]byte
 func TestFirstStartGeneratesAndKeepsCredentials(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="})
-	var key, secret string
+	var key string
 	deadline := time.Now().Add(10 * time.Second)
-	for key == "" || secret == "" {
-		for _, line := range strings.Split(s.output(), "\n") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Access key: "); ok {
-				key = v
-			}
-			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Secret key: "); ok {
-				secret = v
-			}
-		}
+	for !strings.Contains(s.output(), " s3 ls s3://demo") {
 		if time.Now().After(deadline) {
-			t.Fatalf("banner without credentials:\n%s", s.output())
+			t.Fatalf("banner incomplete:\n%s", s.output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	for _, line := range strings.Split(s.output(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Access key: "); ok {
+			key = v
+		}
+	}
 	if !strings.Contains(s.output(), "aws --endpoint-url "+s.endpoint+" s3 mb") {
 		t.Fatalf("banner lacks the aws example:\n%s", s.output())
+	}
+	// Stdout is a pipe, not a terminal: the generated secrets are not
+	// printed, only where they are kept (0600 files).
+	cred := filepath.Join(dir, "root.credentials")
+	b, err := os.ReadFile(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, secret, _ := strings.Cut(strings.TrimSpace(string(b)), ":")
+	cs, err := os.ReadFile(filepath.Join(dir, "cluster.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k != key || strings.Contains(s.output(), secret) || strings.Contains(s.output(), strings.TrimSpace(string(cs))) {
+		t.Fatalf("banner on a pipe shows a generated secret, or another key than %s:\n%s", cred, s.output())
+	}
+	if !strings.Contains(s.output(), "Secret key: kept in "+cred) || !strings.Contains(s.output(), "kept in "+filepath.Join(dir, "cluster.secret")) {
+		t.Fatalf("banner does not say where the secrets are kept:\n%s", s.output())
+	}
+	for _, f := range []string{cred, filepath.Join(dir, "cluster.secret")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v, mode %v; want 0600", f, err, fi.Mode().Perm())
+		}
 	}
 	ctx := context.Background()
 	if _, err := s.client(key, secret).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("first")}); err != nil {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/console"
@@ -49,6 +51,9 @@ type serverFlags struct {
 	sweepEvery  time.Duration
 	scrubEvery  time.Duration
 	inlineLimit int
+	usageKeep   time.Duration
+	gcDelay     time.Duration
+	uploadTTL   time.Duration
 	adminAddr   string
 	metricsTok  string
 	adminToken  string
@@ -95,8 +100,12 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.nodeID, "node-id", "", "node identity (default: generated once and kept in --data)")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish on SIGTERM")
 	fs.DurationVar(&f.sweepEvery, "sweep-interval", 10*time.Minute, "how often orphaned shards are swept (0: only at startup)")
-	fs.DurationVar(&f.scrubEvery, "scrub-interval", 24*time.Hour, "how often every shard on this node is verified in full (0: never)")
-	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, "artifacts up to this many `bytes` are stored inline in metadata")
+	fs.DurationVar(&f.scrubEvery, "scrub-period", node.DefaultScrubPeriod, "every shard on this node is verified in full at least this often, by a continuous paced scrub that resumes after restarts (0: never)")
+	fs.DurationVar(&f.scrubEvery, "scrub-interval", node.DefaultScrubPeriod, "old name of --scrub-period")
+	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.gcDelay, "gc-delay", node.DefaultGCDelay, "shards of replaced or deleted artifacts are removed this long after (longer while a GET still streams them)")
+	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
+	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
@@ -190,6 +199,16 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	inline, err := inlineThreshold(f.inlineLimit)
+	if err != nil {
+		return err
+	}
+	if f.uploadTTL < 0 {
+		return fmt.Errorf("invalid --upload-expiry %v: want 0 (never) or a positive duration", f.uploadTTL)
+	}
+	if f.usageKeep < 0 || (f.usageKeep > 0 && f.usageKeep < time.Hour) {
+		return fmt.Errorf("invalid --usage-retention %v: want 0 (keep forever) or at least 1h", f.usageKeep)
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -227,7 +246,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}
 		adminAddr = addr
 		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Liveness and metrics probes are quick; none should hold
+			// the exit.
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			stopAdmin(sctx)
 		}()
@@ -293,18 +314,23 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Shape:           shape,
 		Meta:            meta,
 		Peers:           node.NewClusterPeers(nodeID, cn.members, cn.trans.Client()),
-		InlineThreshold: f.inlineLimit,
+		InlineThreshold: inline,
 		SweepInterval:   f.sweepEvery,
-		ScrubInterval:   f.scrubEvery,
+		ScrubPeriod:     f.scrubEvery,
+		ScrubStateFile:  filepath.Join(f.data, "scrub.state"),
 		ScrubPause:      time.Millisecond,
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval: node.DefaultRelocateInterval,
+		UploadExpiry:     uploadExpiry(f.uploadTTL),
+		GCDelay:          f.gcDelay,
 		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
 	}
+	leased := eng.BlobLeasedHere
+	cn.leases.Store(&leased)
 	// A bootstrapping node elects itself at once; a joining one waits,
 	// retrying its seeds, until the leader has added it.
 	startCtx, cancel := ctx, context.CancelFunc(func() {})
@@ -377,7 +403,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// The operator's own tenant is not throttled by the customer default.
 	limiter.SetLimit(node.RootTenant, tenancy.Limit{})
 	// Per-tenant limits from the metastore, and usage metering (tenancy.go).
-	tn, err := startTenancy(ctx, eng, limiter, tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst}, reg.QuotaExceeded, log.With("component", "tenancy"))
+	tn, err := startTenancy(ctx, eng, limiter, tenancy.Limit{RequestsPerSec: f.rateLimit, Burst: f.rateBurst}, f.usageKeep, reg.QuotaExceeded, log.With("component", "tenancy"))
 	if err != nil {
 		return err
 	}
@@ -437,8 +463,11 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		scheme = "https"
 	}
 	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	printBanner(stdout, endpoint, f, accessKey, secretKey, generated)
-	printClusterBanner(stdout, f, cn, secret, secretGenerated)
+	// Generated secrets are shown once, and only to a person: stdout may
+	// as well be a log collector.
+	tty := isTerminal(stdout)
+	printBanner(stdout, endpoint, f, accessKey, secretKey, generated && tty)
+	printClusterBanner(stdout, f, cn, secret, secretGenerated, secretGenerated && tty)
 	if f.adminAddr != "" {
 		where := "from --admin-token / VAULTAIRE_ADMIN_TOKEN"
 		if adminTokenFile != "" {
@@ -476,6 +505,27 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	<-errc
 	return nil
+}
+
+// inlineThreshold maps --inline-threshold to node.Config: 0 turns
+// inlining off, and the value may not exceed what one forwarded metadata
+// command always carries (node.MaxInlineThreshold).
+func inlineThreshold(n int) (int, error) {
+	switch {
+	case n < 0 || n > node.MaxInlineThreshold:
+		return 0, fmt.Errorf("invalid --inline-threshold %d: want 0 (never inline) to %d bytes", n, node.MaxInlineThreshold)
+	case n == 0:
+		return node.InlineOff, nil
+	}
+	return n, nil
+}
+
+// uploadExpiry maps --upload-expiry to node.Config (0: never).
+func uploadExpiry(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // openDrives opens the --drive folders (or 4 default folders under --data).
@@ -600,14 +650,26 @@ func writeFileSync(path, content string) error {
 	return nil
 }
 
-// printClusterBanner says how other nodes join this one; the secret is
-// shown only when it was generated now.
-func printClusterBanner(w io.Writer, f serverFlags, cn *clusterNode, secret cluster.Secret, generated bool) {
+// isTerminal reports whether w is a terminal (secrets are shown only to
+// one).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// printClusterBanner says how other nodes join this one. A secret
+// generated now is shown only when show is set (stdout is a terminal);
+// otherwise the banner says where it is kept.
+func printClusterBanner(w io.Writer, f serverFlags, cn *clusterNode, secret cluster.Secret, generated, show bool) {
 	fmt.Fprintf(w, "Cluster: node %s, RPC at %s, gossip at %s\n", cn.id, cn.trans.Addr(), cn.members.Addr())
-	shown := "$(cat " + filepath.Join(f.data, "cluster.secret") + ")"
-	if generated {
-		fmt.Fprintf(w, "  Cluster secret: %s\n  (generated now, kept in %s; shown only this once)\n", secret.Encode(), filepath.Join(f.data, "cluster.secret"))
+	path := filepath.Join(f.data, "cluster.secret")
+	shown := "$(cat " + path + ")"
+	switch {
+	case show:
+		fmt.Fprintf(w, "  Cluster secret: %s\n  (generated now, kept in %s; shown only this once)\n", secret.Encode(), path)
 		shown = secret.Encode()
+	case generated:
+		fmt.Fprintf(w, "  Cluster secret: generated now, kept in %s (mode 0600; shown only on a terminal)\n", path)
 	}
 	fmt.Fprintf(w, "  Add a node:\n    VAULTAIRE_CLUSTER_SECRET=%s vaultaire server --join %s --data OTHER_DIR ...\n\n", shown, cn.members.Addr())
 }
@@ -620,7 +682,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, generated bool) {
+// printBanner says where S3 is served and with which root credentials.
+// show is set when the secret was generated now and stdout is a
+// terminal: it is printed then, and only then.
+func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string, show bool) {
 	fmt.Fprintf(w, "\nVaultaire %s is serving S3 at %s (data in %s)\n\n", version, endpoint, f.data)
 	if key == "" {
 		fmt.Fprintf(w, "  Credentials: those of the cluster (kept in root.credentials on the first node)\n\n")
@@ -628,7 +693,7 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 	}
 	fmt.Fprintf(w, "  Access key: %s\n", key)
 	switch {
-	case generated:
+	case show:
 		fmt.Fprintf(w, "  Secret key: %s\n  (generated now, kept in %s; shown only this once)\n\n", secret, filepath.Join(f.data, "root.credentials"))
 	case os.Getenv("VAULTAIRE_ROOT_SECRET_KEY") != "":
 		fmt.Fprintf(w, "  Secret key: (from VAULTAIRE_ROOT_SECRET_KEY)\n\n")
@@ -636,7 +701,7 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 		fmt.Fprintf(w, "  Secret key: kept in %s\n\n", filepath.Join(f.data, "root.credentials"))
 	}
 	shown := secret
-	if !generated {
+	if !show {
 		shown = "<secret>"
 	}
 	fmt.Fprintf(w, "Try it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n", key, shown, f.region)

@@ -55,9 +55,12 @@ type tenantRuntime struct {
 // Call close after the S3 listener has stopped: it reports the last
 // metered requests. onQuota (may be nil) is told of every request refused
 // by a quota.
-func startTenancy(ctx context.Context, eng *node.Engine, limiter *tenancy.Limiter, def tenancy.Limit, onQuota func(tenant string), log *slog.Logger) (*tenantRuntime, error) {
+func startTenancy(ctx context.Context, eng *node.Engine, limiter *tenancy.Limiter, def tenancy.Limit, retention time.Duration, onQuota func(tenant string), log *slog.Logger) (*tenantRuntime, error) {
 	meter := tenancy.NewMeter(nil)
-	metering, err := eng.NewMetering(node.MeteringConfig{Meter: meter, Logger: log})
+	if retention == 0 {
+		retention = -1 // --usage-retention 0: keep forever
+	}
+	metering, err := eng.NewMetering(node.MeteringConfig{Meter: meter, Retention: retention, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,12 @@ type Options struct {
 	// MinPasswordCost, which keeps tests fast (benchmarks of logins set
 	// node.PasswordCost).
 	PasswordCost int
+	// UploadExpiry and Now as node.Config (the multipart upload expiry
+	// and its clock).
+	UploadExpiry time.Duration
+	Now          func() time.Time
+	// Tune, when set, adjusts the engine's configuration last.
+	Tune func(*node.Config)
 }
 
 // MinPasswordCost is bcrypt's lowest cost, what test nodes hash with
@@ -134,12 +140,17 @@ func StartNode(t testing.TB, opts Options) *Node {
 	if inline < 0 {
 		inline = 0
 	}
-	eng, err := node.New(node.Config{
+	cfg := node.Config{
 		NodeID: "test-node", Drives: drives, Shape: opts.Shape, Meta: meta, Peers: opts.Peers,
 		InlineThreshold: inline, GCDelay: opts.GCDelay, MinPartSize: opts.MinPartSize,
 		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
 		PasswordCost: cmp.Or(opts.PasswordCost, MinPasswordCost),
-	})
+		UploadExpiry: opts.UploadExpiry, Now: opts.Now,
+	}
+	if opts.Tune != nil {
+		opts.Tune(&cfg)
+	}
+	eng, err := node.New(cfg)
 	if err != nil {
 		meta.Close()
 		n.closeDrives()

@@ -1,0 +1,162 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/node/nodetest"
+)
+
+// shardPaths lists the shard files under dir by shard index.
+func shardPaths(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{} // shard index -> files
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/blobs/") {
+			out[filepath.Base(path)] = append(out[filepath.Base(path)], path)
+		}
+		return nil
+	})
+	return out
+}
+
+func scrubNode(t *testing.T, dir string, period time.Duration) *nodetest.Node {
+	return nodetest.StartNode(t, nodetest.Options{Dir: dir, InlineThreshold: -1, Tune: func(c *node.Config) {
+		c.ScrubPeriod, c.ScrubStartDelay = period, 20*time.Millisecond
+		c.ScrubStateFile = filepath.Join(dir, "scrub.state")
+	}})
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestScrubRepairsParity: a flipped byte in a parity shard, which no
+// read looks at, is found by the continuous scrub's first pass soon after
+// the start, and the shard is rebuilt byte for byte; so is a parity
+// shard of an unfinished multipart upload's part.
+func TestScrubRepairsParity(t *testing.T) {
+	dir := t.TempDir()
+	setup := scrubNode(t, dir, 0) // no scrub while the data is written
+	e, ctx := setup.Engine, context.Background()
+	mustContainer(t, e, "c")
+	if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: "k", Body: bytes.NewReader(randBytes(31, 300<<10)), Size: 300 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := e.CreateUpload(ctx, tenant, node.UploadInput{Container: "c", Key: "mp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.UploadPart(ctx, tenant, node.PartInput{Container: "c", Key: "mp", UploadID: up.UploadID, Number: 1, Body: bytes.NewReader(randBytes(32, 200<<10)), Size: 200 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	// 2+2: shards 2 and 3 are parity. Corrupt shard 3 of both blobs.
+	paths := shardPaths(t, dir)["3"]
+	if len(paths) != 2 {
+		t.Fatalf("%d files of shard 3, want 2", len(paths))
+	}
+	orig := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[p] = b
+		bad := bytes.Clone(b)
+		bad[len(bad)/2] ^= 0x40
+		if err := os.WriteFile(p, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup.Close()
+	// Started with the scrub on and no state kept: the first pass starts
+	// soon after the start.
+	n := scrubNode(t, dir, time.Hour)
+	e = n.Engine
+	waitFor(t, "a scrub pass", 30*time.Second, func() bool { return e.ScrubStatus().Passes >= 1 })
+	waitFor(t, "healing", 30*time.Second, func() bool {
+		for p, want := range orig {
+			if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, want) {
+				return false
+			}
+		}
+		return true
+	})
+	st := e.ScrubStatus()
+	if st.LastPassBlobs != 2 || st.LastPassBad != 2 || st.LastPassCompleted.IsZero() || e.Stats().ScrubBad != 2 {
+		t.Fatalf("scrub status %+v, ScrubBad %d", st, e.Stats().ScrubBad)
+	}
+	// The next pass is due a period after this one started.
+	if want := st.LastPassStarted.Add(time.Hour); !st.NextPass.Equal(want) {
+		t.Fatalf("next pass %v, want %v", st.NextPass, want)
+	}
+}
+
+// TestScrubResumesAfterRestart: a node stopped in the middle of a paced
+// pass resumes it, after the restart, from the position it kept in its
+// state file, instead of starting over (a node restarted more often than
+// the scrub period would otherwise never finish a pass).
+func TestScrubResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	// A period so long that the pace is the 1 MiB/s floor: each blob of
+	// 4 x 64 KiB shards takes 0.25 s.
+	const period = 100000 * time.Hour
+	setup := scrubNode(t, dir, 0)
+	e, ctx := setup.Engine, context.Background()
+	mustContainer(t, e, "c")
+	const blobs = 24
+	for i := range blobs {
+		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: fmt.Sprint("k", i), Body: bytes.NewReader(randBytes(uint64(40+i), 128<<10)), Size: 128 << 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup.Close()
+	n := scrubNode(t, dir, period)
+	e = n.Engine
+	waitFor(t, "a pass under way", 30*time.Second, func() bool { return e.ScrubStatus().PassBlobs >= 4 })
+	before := e.ScrubStatus()
+	n.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "scrub.state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept struct {
+		PassStarted time.Time `json:"pass_started"`
+		Cursor      []byte    `json:"cursor"`
+		PassBlobs   int64     `json:"pass_blobs"`
+	}
+	if err := json.Unmarshal(b, &kept); err != nil || len(kept.Cursor) == 0 || kept.PassBlobs < 4 || kept.PassBlobs >= blobs {
+		t.Fatalf("state kept at stop: %s (%v)", b, err)
+	}
+
+	n2 := scrubNode(t, dir, period)
+	e2 := n2.Engine
+	waitFor(t, "the resumed pass under way", 30*time.Second, func() bool { return e2.ScrubStatus().Running })
+	if st := e2.ScrubStatus(); !st.PassStarted.Equal(before.PassStarted) || st.PassBlobs < kept.PassBlobs {
+		t.Fatalf("after the restart: pass started %v with %d blobs done; before: %v with %d", st.PassStarted, st.PassBlobs, before.PassStarted, kept.PassBlobs)
+	}
+	if !e2.StartScrub() { // finish it unpaced
+		t.Fatal("StartScrub refused")
+	}
+	waitFor(t, "the pass to end", 60*time.Second, func() bool { return e2.ScrubStatus().Passes >= 1 })
+	st := e2.ScrubStatus()
+	// This process verified only what was left: 4 local shards per blob.
+	if got, left := e2.Stats().ScrubVerified, 4*(blobs-kept.PassBlobs); got != left || st.LastPassBlobs != blobs {
+		t.Fatalf("resumed pass: this process verified %d shards (want %d), the pass counts %d blobs (want %d)", got, left, st.LastPassBlobs, blobs)
+	}
+}
