@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -210,10 +211,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // HTTPServer returns an http.Server for s on addr with timeouts that keep
 // slow or idle clients from holding connections, and the configured header
 // limit. Bodies are not given a deadline: uploads of gigabytes take time.
+// For HTTPS set TLSConfig (Certs.TLSConfig) and call ServeTLS(ln, "", "").
+//
+// It speaks HTTP/1.1 only, over TLS too: S3 clients (the SDKs, the aws
+// CLI, boto3, rclone, s3cmd) speak HTTP/1.1 and open several connections
+// to move data in parallel, which is what S3 itself serves. HTTP/2 would
+// add a second request path with its own flow-control windows (a cap on
+// one upload's throughput), its own 100-continue and body handling, and
+// its own denial-of-service history, for no client that needs it.
 func (s *Server) HTTPServer(addr string) *http.Server {
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
+		Protocols:         protos,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
@@ -234,6 +246,10 @@ type reqCtx struct {
 	errCode string
 	start   time.Time
 	aborted bool
+	// body is what handlers read the request body from (counted, and
+	// shaped to the tenant's bandwidth); r.Body itself stays as net/http
+	// made it (see handle).
+	body io.Reader
 }
 
 // handle is the request pipeline: endpoint, authentication, handler.
@@ -249,10 +265,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Amz-Id-2", rc.hostID)
 	h.Set("Server", "Vaultaire")
 	sw := &statusWriter{ResponseWriter: w}
+	// r.Body is never replaced: net/http recognises its own body reader
+	// after the handler to answer a request refused before its body was
+	// read. With "Expect: 100-continue" it then sends the answer at once,
+	// without "100 Continue", and closes the connection; a wrapper in
+	// r.Body hides that: net/http then reads the body before answering,
+	// while the client holds it back until "100 Continue", so the client
+	// waits out its own timeout, or for ever if it has none (botocore
+	// over TLS 1.3 takes the session tickets for the answer and waits).
 	body := &countingBody{ReadCloser: r.Body}
-	if r.Body != nil {
-		r.Body = body
-	}
+	rc.body = body
 	defer s.finish(rc, sw, body, r)
 	err := s.serve(sw, r, rc)
 	if err != nil {
@@ -268,6 +290,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 		s.writeError(sw, r, rc, err)
+	}
+	if !body.touched && r.ContentLength != 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// Answered without "100 Continue": the client holds its body back
+		// and net/http closes the connection after this answer. But first,
+		// closing the body, it would try to drain up to 256 KiB of it
+		// (golang/go#63152), keeping the connection, and a client that
+		// waits for it to close, until the client gives up. An expired
+		// read deadline ends that drain at once.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
@@ -300,13 +331,15 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *htt
 // countingBody counts the request body bytes read.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n       int64
+	touched bool // Read was called (with 100-continue: "100 Continue" was sent)
 }
 
 func (c *countingBody) Read(p []byte) (int, error) {
 	if c.ReadCloser == nil {
 		return 0, io.EOF
 	}
+	c.touched = true
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
 	return n, err
