@@ -87,8 +87,11 @@
 //
 //   - With "Expect: 100-continue" the answer goes out instead of
 //     "100 Continue", the client never sends the body, and the connection
-//     is closed after the answer (Connection: close). An accepted request
-//     gets "100 Continue" on the handler's first read of the body.
+//     is closed after the answer (Connection: close). A client that sends
+//     the body anyway (aws-sdk-go-v2 does) has it read and dropped for up
+//     to 500 ms or 64 MiB (lingerUnsent), so it reads the answer before
+//     the connection closes. An accepted request gets "100 Continue" on
+//     the handler's first read of the body.
 //   - Without it, net/http reads and discards up to 256 KiB of the unread
 //     body so the connection can be reused; past that it answers with
 //     Connection: close and closes the connection, so a client that sends
@@ -100,7 +103,7 @@
 // body through reqCtx.body (counted, and shaped to the tenant's
 // bandwidth). After a refusal without "100 Continue", handle also ends
 // the drain net/http would otherwise attempt of a body the client holds
-// back (server.go).
+// back (lingerUnsent in server.go).
 //
 // # TLS
 //

@@ -292,14 +292,37 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(sw, r, rc, err)
 	}
 	if !body.touched && r.ContentLength != 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
-		// Answered without "100 Continue": the client holds its body back
-		// and net/http closes the connection after this answer. But first,
-		// closing the body, it would try to drain up to 256 KiB of it
-		// (golang/go#63152), keeping the connection, and a client that
-		// waits for it to close, until the client gives up. An expired
-		// read deadline ends that drain at once.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+		lingerUnsent(w, r)
 	}
+}
+
+// A client told "no" to its "Expect: 100-continue" may still be sending
+// the body: lingerUnsent reads and drops it for at most this long and this
+// much, the way net/http waits before closing a connection it refused a
+// large body on (500 ms), so the client reads the answer before a reset.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 64 << 20
+)
+
+// lingerUnsent ends a request answered without "100 Continue": net/http
+// closes the connection after the answer (Connection: close), and the
+// client should not send the body. Most do not, and close the connection
+// on reading the answer. Some send it anyway: the RFC allows it, and
+// aws-sdk-go-v2 sends the Expect header on requests that Go's transport
+// then does not hold back. Closing a connection with their bytes unread
+// makes the kernel reset it, and the reset can destroy the answer before
+// the client reads it. So the answer is sent now, and the body read and
+// dropped until the client closes (at once, for a client that waits) or
+// lingerTime / lingerBytes pass. Then an expired read deadline also stops
+// the drain net/http would attempt when closing the body (golang/go#63152),
+// which would otherwise hold the connection until the client gives up.
+func lingerUnsent(w http.ResponseWriter, r *http.Request) {
+	ctl := http.NewResponseController(w)
+	if ctl.Flush() == nil && ctl.SetReadDeadline(time.Now().Add(lingerTime)) == nil {
+		_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
+	}
+	_ = ctl.SetReadDeadline(time.Unix(1, 0))
 }
 
 // finish reports the request; it also runs when a handler aborts the

@@ -602,7 +602,11 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 		shown = "<secret>"
 	}
 	fmt.Fprintf(w, "Try it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n", key, shown, f.region)
-	fmt.Fprintf(w, "  aws --endpoint-url %s s3 mb s3://demo\n  aws --endpoint-url %s s3 cp README.md s3://demo/\n  aws --endpoint-url %s s3 ls s3://demo\n\n", endpoint, endpoint, endpoint)
+	fmt.Fprintf(w, "  aws --endpoint-url %s s3 mb s3://demo\n  aws --endpoint-url %s s3 cp README.md s3://demo/\n  aws --endpoint-url %s s3 ls s3://demo\n", endpoint, endpoint, endpoint)
+	if strings.HasPrefix(endpoint, "https:") {
+		fmt.Fprintf(w, "  (a certificate of your own CA: add --ca-bundle CA.pem, or export AWS_CA_BUNDLE=CA.pem)\n")
+	}
+	fmt.Fprintln(w)
 }
 
 // watchTLS reloads the S3 port's TLS files on SIGHUP (hup) and, every
