@@ -88,9 +88,9 @@
 //   - With "Expect: 100-continue" the answer goes out instead of
 //     "100 Continue", the client never sends the body, and the connection
 //     is closed after the answer (Connection: close). A client that sends
-//     the body anyway (aws-sdk-go-v2 does) has it read and dropped for up
-//     to 500 ms or 64 MiB (lingerUnsent), so it reads the answer before
-//     the connection closes. An accepted request gets "100 Continue" on
+//     the body anyway (aws-sdk-go-v2 does) has it read and dropped while
+//     it flows (until 500 ms pass without a byte, at most 5 s or 64 MiB:
+//     lingerUnsent), so it reads the answer before the connection closes. An accepted request gets "100 Continue" on
 //     the handler's first read of the body.
 //   - Without it, net/http reads and discards up to 256 KiB of the unread
 //     body so the connection can be reused; past that it answers with

@@ -297,11 +297,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 }
 
 // A client told "no" to its "Expect: 100-continue" may still be sending
-// the body: lingerUnsent reads and drops it for at most this long and this
-// much, the way net/http waits before closing a connection it refused a
-// large body on (500 ms), so the client reads the answer before a reset.
+// the body (lingerUnsent): it is read and dropped while it flows, until
+// lingerIdle passes without a byte (what net/http waits before closing a
+// connection it refused a large body on), or lingerMax or lingerBytes in
+// all, bounds that keep a refused client from holding the connection.
 const (
-	lingerTime  = 500 * time.Millisecond
+	lingerIdle  = 500 * time.Millisecond
+	lingerMax   = 5 * time.Second
 	lingerBytes = 64 << 20
 )
 
@@ -312,15 +314,31 @@ const (
 // aws-sdk-go-v2 sends the Expect header on requests that Go's transport
 // then does not hold back. Closing a connection with their bytes unread
 // makes the kernel reset it, and the reset can destroy the answer before
-// the client reads it. So the answer is sent now, and the body read and
-// dropped until the client closes (at once, for a client that waits) or
-// lingerTime / lingerBytes pass. Then an expired read deadline also stops
-// the drain net/http would attempt when closing the body (golang/go#63152),
-// which would otherwise hold the connection until the client gives up.
+// the client reads it (or fail the client's write before it looks). So
+// the answer is sent now, and the body read and dropped while it comes:
+// a lingering close (RFC 9112, 9.6). Then an expired read deadline also
+// stops the drain net/http would attempt when closing the body
+// (golang/go#63152), which would hold the connection until the client
+// gives up.
 func lingerUnsent(w http.ResponseWriter, r *http.Request) {
 	ctl := http.NewResponseController(w)
-	if ctl.Flush() == nil && ctl.SetReadDeadline(time.Now().Add(lingerTime)) == nil {
-		_, _ = io.CopyN(io.Discard, r.Body, lingerBytes)
+	if ctl.Flush() == nil {
+		end := time.Now().Add(lingerMax)
+		buf := make([]byte, 32<<10)
+		for n := 0; n < lingerBytes; {
+			d := time.Now().Add(lingerIdle)
+			if d.After(end) {
+				d = end
+			}
+			if ctl.SetReadDeadline(d) != nil {
+				break
+			}
+			k, err := r.Body.Read(buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
 	}
 	_ = ctl.SetReadDeadline(time.Unix(1, 0))
 }
