@@ -118,6 +118,7 @@ const (
 	kindVerifyMismatch = "VerifyMismatch"
 	kindVerifySize     = "VerifySize"
 	kindVerifyList     = "VerifyList"
+	kindNotRefused     = "NotRefused"
 	kindTimeout        = "Timeout"
 	kindCanceled       = "Canceled"
 )
@@ -143,6 +144,8 @@ func ErrorKind(err error) string {
 		return kindVerifySize
 	case errors.Is(err, ErrVerifyList):
 		return kindVerifyList
+	case errors.Is(err, ErrNotRefused):
+		return kindNotRefused
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() != "" {

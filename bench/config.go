@@ -24,6 +24,9 @@ var (
 	ErrVerifySize = errors.New("bench: content size mismatch")
 	// ErrVerifyList: a listing returned other keys than were written.
 	ErrVerifyList = errors.New("bench: listing mismatch")
+	// ErrNotRefused: the refused workload's PUT to a missing bucket got
+	// another answer than NoSuchBucket.
+	ErrNotRefused = errors.New("bench: not refused")
 	// ErrBadReport: a result file does not parse or has an unknown version.
 	ErrBadReport = errors.New("bench: bad report")
 	// ErrPrepare: writing the artifacts a workload reads failed.
@@ -46,10 +49,13 @@ const (
 	WorkloadList Workload = "list"
 	// WorkloadMultipart uploads artifacts in parts.
 	WorkloadMultipart Workload = "multipart"
+	// WorkloadRefused PUTs artifacts into a bucket that does not exist:
+	// what a refusal costs (NoSuchBucket is the expected answer).
+	WorkloadRefused Workload = "refused"
 )
 
 // Workloads lists every workload.
-var Workloads = []Workload{WorkloadPut, WorkloadGet, WorkloadMixed, WorkloadList, WorkloadMultipart}
+var Workloads = []Workload{WorkloadPut, WorkloadGet, WorkloadMixed, WorkloadList, WorkloadMultipart, WorkloadRefused}
 
 // ParseWorkload reads a workload name.
 func ParseWorkload(s string) (Workload, error) {
@@ -58,7 +64,7 @@ func ParseWorkload(s string) (Workload, error) {
 			return w, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown workload %q (want put, get, mixed, list or multipart)", ErrBadConfig, s)
+	return "", fmt.Errorf("%w: unknown workload %q (want put, get, mixed, list, multipart or refused)", ErrBadConfig, s)
 }
 
 // Defaults. They are what `vaultaire bench` uses when a flag is not given.

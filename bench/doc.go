@@ -26,6 +26,10 @@
 //     exactly the prepared keys in order.
 //   - multipart: whole multipart uploads (feature/s3/manager) of
 //     Config.Size in parts of Config.PartSize, PartConcurrency at a time.
+//   - refused: PutObject of Config.Size into a bucket that does not exist;
+//     an op succeeds when the answer is NoSuchBucket (error kind
+//     NotRefused otherwise). It measures what a refusal costs, with the
+//     SDK's "Expect: 100-continue" for bodies above 2 MB.
 //
 // # Content and verification
 //

@@ -55,6 +55,8 @@ Workloads (--workload):
   mixed      GET/PUT/DELETE/STAT on --keys artifacts in the proportions of --mix
   list       page through a prefix of --keys artifacts (one op = one page)
   multipart  upload artifacts of --size in parts of --part-size
+  refused    PUT artifacts of --size into a missing bucket: the cost of a
+             refusal (each answer must be NoSuchBucket)
 
 Sizes: 4096, 4KiB, 1MiB, 1MB (10^6), 1.5GiB, 64k (K/M/G/T are binary);
 a range 1MiB..64MiB draws each size uniformly at random.
@@ -121,7 +123,7 @@ func ParseArgs(args []string, getenv func(string) string, output io.Writer) (Opt
 		signPayload  = fs.Bool("sign-payload", false, "sign the SHA-256 of every body instead of UNSIGNED-PAYLOAD (costs client CPU)")
 		checksums    = fs.Bool("checksums", false, "let the SDK send CRC32 request checksums and validate response checksums")
 		retries      = fs.Int("retries", 0, "SDK retries per request (0: every failure counts as an error)")
-		workload     = fs.String("workload", string(d.Workload), "put, get, mixed, list or multipart")
+		workload     = fs.String("workload", string(d.Workload), "put, get, mixed, list, multipart or refused")
 		mix          = fs.String("mix", d.Mix.String(), "mixed workload weights: get=N,put=N,delete=N,stat=N")
 		size         = fs.String("size", "", "artifact size or uniform range lo..hi (default 1MiB; list 0; multipart 64MiB)")
 		concurrency  = fs.Int("concurrency", d.Concurrency, "workers, each with one request in flight")

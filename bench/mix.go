@@ -19,10 +19,11 @@ const (
 	OpStat                // HeadObject
 	OpList                // one ListObjectsV2 page
 	OpMultipart           // a whole multipart upload (create, parts, complete)
+	OpRefused             // PutObject into a missing bucket, answered NoSuchBucket
 	numOps
 )
 
-var opNames = [numOps]string{"put", "get", "delete", "stat", "list", "multipart"}
+var opNames = [numOps]string{"put", "get", "delete", "stat", "list", "multipart", "refused"}
 
 // String returns the op's lower-case name as used in flags and reports.
 func (o Op) String() string {

@@ -26,7 +26,7 @@ const (
 	svgTitleSpace = 50
 )
 
-var opColors = [numOps]string{"#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b"}
+var opColors = [numOps]string{"#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#7f7f7f"}
 
 func opColor(name string) string {
 	op, err := ParseOp(name)

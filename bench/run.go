@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,6 +231,8 @@ func (r *runner) measure(ctx context.Context) (*Report, error) {
 		r.used[OpList] = true
 	case WorkloadMultipart:
 		r.used[OpMultipart] = true
+	case WorkloadRefused:
+		r.used[OpRefused] = true
 	}
 
 	workers := make([]*workerState, cfg.Concurrency)
@@ -384,6 +387,8 @@ func (r *runner) work(ctx context.Context, w *workerState) {
 			r.opList(ctx, w)
 		case WorkloadMultipart:
 			r.opMultipart(ctx, w)
+		case WorkloadRefused:
+			r.opRefused(ctx, w)
 		}
 	}
 }
@@ -486,6 +491,36 @@ func (r *runner) opPutNew(ctx context.Context, w *workerState) {
 	end := time.Now()
 	cancel()
 	r.record(w, OpPut, start, end, size, 0, err)
+}
+
+// opRefused PUTs a new artifact of the run's size into a bucket that does
+// not exist (the run's bucket name with "-absent"): the cost of a request
+// refused on its headers. SDKs send large bodies with
+// "Expect: 100-continue" (the Go SDK above 2 MB), so a server that
+// refuses at once never receives them. The op succeeds when the answer is
+// NoSuchBucket; nothing is stored, so it moves no bytes.
+func (r *runner) opRefused(ctx context.Context, w *workerState) {
+	key := fmt.Sprintf("%srefused/%04d/%09d", r.prefix, w.id, w.seq)
+	w.seq++
+	size := r.cfg.Size.Draw(w.rng)
+	bucket := strings.TrimRight(r.bucket[:min(len(r.bucket), 56)], "-.") + "-absent" // 63 at most
+	octx, cancel := r.opCtx(ctx)
+	start := time.Now()
+	_, err := r.client.PutObject(octx, &s3.PutObjectInput{
+		Bucket:        aws.String(bucket),
+		Key:           aws.String(key),
+		Body:          newContentReader(artifactSeed(r.seed, r.gen.Add(1)), key, size),
+		ContentLength: aws.Int64(size),
+	})
+	end := time.Now()
+	cancel()
+	switch {
+	case err == nil:
+		err = fmt.Errorf("%w: PUT %s/%s was accepted", ErrNotRefused, bucket, key)
+	case ErrorKind(err) == "NoSuchBucket":
+		err = nil
+	}
+	r.record(w, OpRefused, start, end, 0, 0, err)
 }
 
 func (r *runner) opMultipart(ctx context.Context, w *workerState) {

@@ -76,7 +76,7 @@ func BenchmarkUpload16MiB(b *testing.B) {
 	crc := crc64.New(crc64.MakeTable(0x9a6c9329ac4bc9b5))
 	crc.Write(data)
 	crcB64 := base64.StdEncoding.EncodeToString(crc.Sum(nil))
-	client := &http.Client{Transport: h.plainTr}
+	client := &http.Client{Transport: h.plain.sdk}
 
 	type upload struct {
 		name string

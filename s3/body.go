@@ -208,7 +208,7 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 		}
 	}
 
-	raw := &lengthReader{r: r.Body, want: -1}
+	raw := &lengthReader{r: rc.body, want: -1}
 	if !auth.Streaming() {
 		raw.want = b.size
 	}

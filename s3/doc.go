@@ -127,9 +127,36 @@
 //
 // # Early rejections and large bodies
 //
-// A request refused before its body is read (authentication, a missing
-// bucket, EntityTooLarge from Content-Length) is answered at once; net/http
-// then drains at most 256 KiB of the unread body and otherwise closes the
-// connection, so a client that sends a large body without waiting for
-// "100 Continue" may see a reset instead of the error, as it may with S3.
+// A request refused before its body is read (authentication, rate limit,
+// quota, a missing bucket, an unsupported header, EntityTooLarge from
+// Content-Length) is answered at once, the same over HTTP and HTTPS:
+//
+//   - With "Expect: 100-continue" the answer goes out instead of
+//     "100 Continue", the client never sends the body, and the connection
+//     is closed after the answer (Connection: close). A client that sends
+//     the body anyway (aws-sdk-go-v2 does) has it read and dropped while
+//     it flows (until 500 ms pass without a byte, at most 5 s or 64 MiB:
+//     lingerUnsent), so it reads the answer before the connection closes. An accepted request gets "100 Continue" on
+//     the handler's first read of the body.
+//   - Without it, net/http reads and discards up to 256 KiB of the unread
+//     body so the connection can be reused; past that it answers with
+//     Connection: close and closes the connection, so a client that sends
+//     a large body without reading the answer may see a reset instead of
+//     the error, as it may with S3.
+//
+// This works only because r.Body is never replaced: net/http recognises
+// its own 100-continue body reader after the handler. Handlers read the
+// body through reqCtx.body (counted, and shaped to the tenant's
+// bandwidth). After a refusal without "100 Continue", handle also ends
+// the drain net/http would otherwise attempt of a body the client holds
+// back (lingerUnsent in server.go).
+//
+// # TLS
+//
+// Server.HTTPServer speaks HTTP/1.1 only, over TLS too (HTTP/2 is off on
+// purpose; see there). Certs (tls.go) is the TLS identity of the port:
+// TLS 1.2 minimum, Go's default cipher suites, an optional client CA for
+// mutual TLS, and certificate files reloaded without a restart (Reload,
+// Watch) while open connections finish on the certificate they began
+// with.
 package s3

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -11,7 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,23 +28,63 @@ import (
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/s3"
+	"github.com/vaultaire/vaultaire/s3/s3test"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
 
-// harness is one real engine behind one s3.Server, served over TLS (so the
-// SDK sends aws-chunked trailer checksums, as it does against AWS) and over
-// plain HTTP (so the SDK signs payload hashes, and raw requests are easy).
+// harness is one real engine behind one s3.Server, served as vaultaire
+// serves it (Server.HTTPServer) both over HTTPS, with the production TLS
+// settings (s3.Certs) and a certificate made in the test, and over plain
+// HTTP. Every end-to-end test runs over both (overBoth); secure says which
+// one the harness's raw requests (do, signReq, rawHTTP) and ep() use.
+// The SDK over TLS sends aws-chunked trailer checksums, as it does
+// against AWS; over HTTP it signs payload hashes.
 type harness struct {
-	node  *nodetest.Node
-	eng   *node.Engine
-	cred  node.Credential
-	srv   *s3.Server
-	tls   *httptest.Server
-	plain *httptest.Server
-	// SDK transports: like the SDK's default client, they wait for
-	// "100 Continue" before sending a large body, so an early error
-	// response reaches the client instead of a reset connection.
-	tlsTr, plainTr *http.Transport
+	node       *nodetest.Node
+	eng        *node.Engine
+	cred       node.Credential
+	srv        *s3.Server
+	tls, plain *endpoint
+	secure     bool
+	ca         *s3test.CA
+}
+
+// endpoint is one listener of the harness.
+type endpoint struct {
+	URL string
+	// raw: plain net/http, as a hand-written client; sdk: like the SDK's
+	// default client, it waits up to 5 s for "100 Continue" before
+	// sending a large body.
+	raw, sdk *http.Transport
+}
+
+// Client is a client for raw requests.
+func (e *endpoint) Client() *http.Client { return &http.Client{Transport: e.raw} }
+
+// overBoth runs f as the subtests "http" and "https".
+func overBoth(t *testing.T, f func(t *testing.T, secure bool)) {
+	t.Helper()
+	for _, secure := range []bool{false, true} {
+		name := "http"
+		if secure {
+			name = "https"
+		}
+		t.Run(name, func(t *testing.T) { f(t, secure) })
+	}
+}
+
+// over makes the harness's raw requests use HTTPS (secure) or HTTP.
+func (h *harness) over(secure bool) *harness {
+	h.secure = secure
+	return h
+}
+
+// ep is the endpoint of the harness's scheme.
+func (h *harness) ep() *endpoint {
+	if h.secure {
+		return h.tls
+	}
+	return h.plain
 }
 
 func newHarnessTB(t testing.TB) *harness { return newHarnessNode(t, nodetest.Options{}, nil) }
@@ -64,21 +106,53 @@ func newHarnessNode(t testing.TB, opts nodetest.Options, mod func(*s3.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{node: n, eng: eng, cred: cred, srv: srv}
-	h.tls = httptest.NewTLSServer(srv)
-	h.plain = httptest.NewServer(srv)
-	h.tlsTr = h.tls.Client().Transport.(*http.Transport).Clone()
-	h.plainTr = h.plain.Client().Transport.(*http.Transport).Clone()
-	for _, tr := range []*http.Transport{h.tlsTr, h.plainTr} {
-		tr.ExpectContinueTimeout = 5 * time.Second
+	h := &harness{node: n, eng: eng, cred: cred, srv: srv, ca: s3test.NewCA(t, "harness CA")}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	// *.s3.local: virtual-hosted-style requests over TLS.
+	h.ca.Server(t, "harness", "127.0.0.1", "localhost", "s3.local", "*.s3.local").Write(t, certFile, keyFile)
+	certs, err := s3.NewCerts(s3.TLSFiles{CertFile: certFile, KeyFile: keyFile}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		h.tlsTr.CloseIdleConnections()
-		h.plainTr.CloseIdleConnections()
-		h.tls.Close()
-		h.plain.Close()
-	})
+	h.plain = serveHarness(t, srv, nil, nil)
+	h.tls = serveHarness(t, srv, certs, h.ca.Pool())
 	return h
+}
+
+// serveHarness serves srv on a fresh loopback port, over TLS with certs
+// when given; roots are the client's trusted CAs.
+func serveHarness(t testing.TB, srv *s3.Server, certs *s3.Certs, roots *x509.CertPool) *endpoint {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer("")
+	ep := &endpoint{URL: "http://" + ln.Addr().String()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if certs != nil {
+			hs.TLSConfig = certs.TLSConfig()
+			hs.ServeTLS(ln, "", "")
+		} else {
+			hs.Serve(ln)
+		}
+	}()
+	if certs != nil {
+		ep.URL = "https://" + ln.Addr().String()
+	}
+	ep.raw = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	ep.sdk = ep.raw.Clone()
+	ep.sdk.ExpectContinueTimeout = 5 * time.Second
+	t.Cleanup(func() {
+		ep.raw.CloseIdleConnections()
+		ep.sdk.CloseIdleConnections()
+		hs.Close()
+		<-done
+	})
+	return ep
 }
 
 func (h *harness) creds() aws.CredentialsProvider {
@@ -88,23 +162,24 @@ func (h *harness) creds() aws.CredentialsProvider {
 // client returns an SDK client, path-style, over TLS or plain HTTP, with
 // the root tenant's key unless mods say otherwise.
 func (h *harness) client(tlsOn bool, mods ...func(*awss3.Options)) *awss3.Client {
-	ts, tr := h.plain, h.plainTr
+	ep := h.plain
 	if tlsOn {
-		ts, tr = h.tls, h.tlsTr
+		ep = h.tls
 	}
 	return awss3.New(awss3.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(ts.URL),
+		BaseEndpoint: aws.String(ep.URL),
 		UsePathStyle: true,
 		Credentials:  h.creds(),
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:   &http.Client{Transport: ep.sdk},
 		Retryer:      aws.NopRetryer{},
 		// The SDK logs a warning for multipart artifacts (no checksum).
 		DisableLogOutputChecksumValidationSkipped: true,
 	}, mods...)
 }
 
-// rawReq is a request signed with the SDK's signer, sent over plain HTTP.
+// rawReq is a request signed with the SDK's signer, sent over the
+// harness's scheme.
 type rawReq struct {
 	method  string
 	path    string // escaped path and query, e.g. "/b/k?uploads"
@@ -123,7 +198,7 @@ type rawReq struct {
 
 func (h *harness) signReq(t *testing.T, rr rawReq) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(rr.method, h.plain.URL+rr.path, bytes.NewReader(rr.body))
+	req, err := http.NewRequest(rr.method, h.ep().URL+rr.path, bytes.NewReader(rr.body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +244,7 @@ func (h *harness) signReq(t *testing.T, rr rawReq) *http.Request {
 func (h *harness) do(t *testing.T, rr rawReq) (*http.Response, []byte) {
 	t.Helper()
 	req := h.signReq(t, rr)
-	resp, err := h.plain.Client().Do(req)
+	resp, err := h.ep().Client().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", rr.method, rr.path, err)
 	}
@@ -247,24 +322,39 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// rawHTTP sends bytes on a fresh TCP connection to the plain server and
-// returns what the server answered; closeWrite half-closes after sending
-// (a client that stops sending before Content-Length).
+// rawHTTP sends bytes on a fresh connection to the harness's server and
+// returns what the server answered; it half-closes after sending (a client
+// that stops sending before Content-Length). Over TLS the half-close is a
+// close_notify alert, which the server reads as the end of the stream.
 func (h *harness) rawHTTP(t *testing.T, data []byte) string {
 	t.Helper()
-	addr := strings.TrimPrefix(h.plain.URL, "http://")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := h.dialRaw(t)
 	defer conn.Close()
 	if _, err := conn.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	conn.(*net.TCPConn).CloseWrite()
+	conn.(interface{ CloseWrite() error }).CloseWrite()
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, _ := io.ReadAll(conn)
 	return string(resp)
+}
+
+// dialRaw opens a connection to the harness's server: TCP, or TLS
+// (HTTP/1.1, the harness CA trusted) when h.secure.
+func (h *harness) dialRaw(t testing.TB) net.Conn {
+	t.Helper()
+	addr := strings.TrimPrefix(strings.TrimPrefix(h.ep().URL, "http://"), "https://")
+	var conn net.Conn
+	var err error
+	if h.secure {
+		conn, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: h.ca.Pool(), NextProtos: []string{"http/1.1"}})
+	} else {
+		conn, err = net.Dial("tcp", addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // dump serialises a signed request as HTTP/1.1 bytes.

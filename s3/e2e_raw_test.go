@@ -33,7 +33,7 @@ import (
 // absent asserts that a failed write left nothing visible.
 func (h *harness) absent(t *testing.T, bucket, key string) {
 	t.Helper()
-	_, err := h.client(false).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	_, err := h.client(h.secure).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("%s/%s should not exist: %v", bucket, key, err)
 	}
@@ -41,7 +41,7 @@ func (h *harness) absent(t *testing.T, bucket, key string) {
 
 func (h *harness) content(t *testing.T, bucket, key string) []byte {
 	t.Helper()
-	g, err := h.client(false).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	g, err := h.client(h.secure).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	must(t, err)
 	defer g.Body.Close()
 	b, err := io.ReadAll(g.Body)
@@ -51,14 +51,16 @@ func (h *harness) content(t *testing.T, bucket, key string) []byte {
 
 func (h *harness) bucket(t *testing.T, name string) {
 	t.Helper()
-	_, err := h.client(false).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)})
+	_, err := h.client(h.secure).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)})
 	must(t, err)
 }
 
-func TestE2EAuth(t *testing.T) {
-	h := newHarness(t, nil)
+func TestE2EAuth(t *testing.T) { overBoth(t, testE2EAuth) }
+
+func testE2EAuth(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
 	h.bucket(t, "auth")
-	_, err := h.client(false).PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("auth"), Key: aws.String("k"), Body: strings.NewReader("secret")})
+	_, err := h.client(h.secure).PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("auth"), Key: aws.String("k"), Body: strings.NewReader("secret")})
 	must(t, err)
 
 	resp, body := h.do(t, rawReq{method: "GET", path: "/auth/k", unsigned: true})
@@ -99,10 +101,10 @@ func TestE2EAuth(t *testing.T) {
 	expectError(t, resp, body, 403, "SignatureDoesNotMatch")
 
 	// Presigned GET and PUT with plain net/http.
-	pc := awss3.NewPresignClient(h.client(false))
+	pc := awss3.NewPresignClient(h.client(h.secure))
 	pg, err := pc.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("auth"), Key: aws.String("k")}, awss3.WithPresignExpires(5*time.Minute))
 	must(t, err)
-	r, err := http.Get(pg.URL)
+	r, err := h.ep().Client().Get(pg.URL)
 	must(t, err)
 	b, _ := io.ReadAll(r.Body)
 	r.Body.Close()
@@ -117,7 +119,7 @@ func TestE2EAuth(t *testing.T) {
 			req.Header[k] = vs
 		}
 	}
-	r, err = http.DefaultClient.Do(req)
+	r, err = h.ep().Client().Do(req)
 	must(t, err)
 	b, _ = io.ReadAll(r.Body)
 	r.Body.Close()
@@ -133,7 +135,7 @@ func TestE2EAuth(t *testing.T) {
 	pdb, err := pc.PresignDeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("presigned-bucket")}, awss3.WithPresignExpires(5*time.Minute))
 	must(t, err)
 	req, _ = http.NewRequest("DELETE", pdb.URL, nil)
-	r, err = http.DefaultClient.Do(req)
+	r, err = h.ep().Client().Do(req)
 	must(t, err)
 	b, _ = io.ReadAll(r.Body)
 	r.Body.Close()
@@ -144,13 +146,13 @@ func TestE2EAuth(t *testing.T) {
 	resp, body = h.do(t, rawReq{method: "PUT", path: "/auth?acl"})
 	expectError(t, resp, body, 501, "NotImplemented")
 	// Tampered, expired and too-long presigned URLs.
-	r, err = http.Get(strings.Replace(pg.URL, "/auth/k", "/auth/up%20load", 1))
+	r, err = h.ep().Client().Get(strings.Replace(pg.URL, "/auth/k", "/auth/up%20load", 1))
 	must(t, err)
 	b, _ = io.ReadAll(r.Body)
 	r.Body.Close()
 	expectError(t, r, b, 403, "SignatureDoesNotMatch")
 	presign := func(expires time.Duration, at time.Time) string {
-		req, _ := http.NewRequest("GET", h.plain.URL+"/auth/k?X-Amz-Expires="+strconv.Itoa(int(expires/time.Second)), nil)
+		req, _ := http.NewRequest("GET", h.ep().URL+"/auth/k?X-Amz-Expires="+strconv.Itoa(int(expires/time.Second)), nil)
 		signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 		u, _, err := signer.PresignHTTP(ctx, aws.Credentials{AccessKeyID: h.cred.AccessKeyID, SecretAccessKey: h.cred.Secret}, req, sigv4.UnsignedPayload, "s3", "us-east-1", at)
 		must(t, err)
@@ -166,13 +168,13 @@ func TestE2EAuth(t *testing.T) {
 		{8 * 24 * time.Hour, time.Now(), 400, "AuthorizationQueryParametersError"},
 		{time.Hour, time.Now().Add(time.Hour), 403, "AccessDenied"},
 	} {
-		r, err := http.Get(presign(tc.expires, tc.at))
+		r, err := h.ep().Client().Get(presign(tc.expires, tc.at))
 		must(t, err)
 		b, _ := io.ReadAll(r.Body)
 		r.Body.Close()
 		expectError(t, r, b, tc.status, tc.code)
 	}
-	r, err = http.Get(presign(7*24*time.Hour, time.Now().Add(-time.Minute)))
+	r, err = h.ep().Client().Get(presign(7*24*time.Hour, time.Now().Add(-time.Minute)))
 	must(t, err)
 	r.Body.Close()
 	if r.StatusCode != 200 {
@@ -180,8 +182,10 @@ func TestE2EAuth(t *testing.T) {
 	}
 }
 
-func TestE2EBodyIntegrity(t *testing.T) {
-	h := newHarness(t, func(c *s3.Config) { c.MaxPutSize = 1 << 20 })
+func TestE2EBodyIntegrity(t *testing.T) { overBoth(t, testE2EBodyIntegrity) }
+
+func testE2EBodyIntegrity(t *testing.T, secure bool) {
+	h := newHarness(t, func(c *s3.Config) { c.MaxPutSize = 1 << 20 }).over(secure)
 	h.bucket(t, "body")
 	data := []byte("the quick brown fox jumps over the lazy dog")
 
@@ -216,7 +220,7 @@ func TestE2EBodyIntegrity(t *testing.T) {
 	expectError(t, resp, b, 400, "InvalidRequest")
 	resp, b = h.do(t, rawReq{method: "PUT", path: "/body/crc", body: data, hdr: http.Header{"X-Amz-Checksum-Crc32": {crc(data)}}})
 	expectOK(t, resp, b)
-	g, err := h.client(false).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("body"), Key: aws.String("crc"), ChecksumMode: types.ChecksumModeEnabled})
+	g, err := h.client(h.secure).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("body"), Key: aws.String("crc"), ChecksumMode: types.ChecksumModeEnabled})
 	must(t, err)
 	g.Body.Close()
 	if aws.ToString(g.ChecksumCRC32) != crc(data) {
@@ -298,15 +302,17 @@ func (h *harness) streamingPut(t *testing.T, key string, mode string, data []byt
 	if len(body) != length {
 		req.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	resp, err := h.plain.Client().Do(req)
+	resp, err := h.ep().Client().Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
 	return resp, rb
 }
 
-func TestE2EStreamingPayloads(t *testing.T) {
-	h := newHarness(t, nil)
+func TestE2EStreamingPayloads(t *testing.T) { overBoth(t, testE2EStreamingPayloads) }
+
+func testE2EStreamingPayloads(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
 	h.bucket(t, "stream")
 	data := bytes.Repeat([]byte("streaming payload "), 12000) // ~216 kB
 	crcOf := func(d []byte) string {
@@ -329,7 +335,7 @@ func TestE2EStreamingPayloads(t *testing.T) {
 				t.Fatal("content differs")
 			}
 			if tr != nil {
-				g, err := h.client(false).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("stream"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+				g, err := h.client(h.secure).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("stream"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
 				must(t, err)
 				g.Body.Close()
 				if aws.ToString(g.ChecksumCRC32C) != good[1] {
@@ -393,7 +399,7 @@ func TestE2EStreamingPayloads(t *testing.T) {
 	body := []byte("5\r\nhello\r\n0\r\n\r\n")
 	req.ContentLength = int64(len(body))
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	resp, err := h.plain.Client().Do(req)
+	resp, err := h.ep().Client().Do(req)
 	must(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -401,8 +407,10 @@ func TestE2EStreamingPayloads(t *testing.T) {
 	h.absent(t, "stream", "declen")
 }
 
-func TestE2ERouting(t *testing.T) {
-	h := newHarness(t, nil)
+func TestE2ERouting(t *testing.T) { overBoth(t, testE2ERouting) }
+
+func testE2ERouting(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
 	h.bucket(t, "route")
 	resp, b := h.do(t, rawReq{method: "PUT", path: "/route/k", body: []byte("v")})
 	expectOK(t, resp, b)
@@ -488,12 +496,14 @@ func TestE2ERouting(t *testing.T) {
 
 // TestE2EEveryHandlerRejects sends each handler unsigned, wrongly signed,
 // truncated, oversized and malformed requests.
-func TestE2EEveryHandlerRejects(t *testing.T) {
-	h := newHarness(t, func(c *s3.Config) { c.MaxPutSize = 1 << 20 })
+func TestE2EEveryHandlerRejects(t *testing.T) { overBoth(t, testE2EEveryHandlerRejects) }
+
+func testE2EEveryHandlerRejects(t *testing.T, secure bool) {
+	h := newHarness(t, func(c *s3.Config) { c.MaxPutSize = 1 << 20 }).over(secure)
 	h.bucket(t, "every")
 	resp, b := h.do(t, rawReq{method: "PUT", path: "/every/k", body: []byte("v")})
 	expectOK(t, resp, b)
-	cu, err := h.client(false).CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("every"), Key: aws.String("mp")})
+	cu, err := h.client(h.secure).CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("every"), Key: aws.String("mp")})
 	must(t, err)
 	up := *cu.UploadId
 	type op struct {
@@ -587,7 +597,7 @@ func TestE2EEveryHandlerRejects(t *testing.T) {
 		})
 	}
 	// The upload and the artifacts survived every rejected request.
-	if _, err := h.client(false).ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String("every"), Key: aws.String("mp"), UploadId: aws.String(up)}); err != nil {
+	if _, err := h.client(h.secure).ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String("every"), Key: aws.String("mp"), UploadId: aws.String(up)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.content(t, "every", "k"); string(got) != "v" {
@@ -598,14 +608,16 @@ func TestE2EEveryHandlerRejects(t *testing.T) {
 	}
 }
 
-func TestE2ETenantIsolation(t *testing.T) {
-	h := newHarness(t, nil)
+func TestE2ETenantIsolation(t *testing.T) { overBoth(t, testE2ETenantIsolation) }
+
+func testE2ETenantIsolation(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
 	meta := h.node.Meta
 	now := time.Now()
 	must(t, meta.PutTenant(ctx, metastore.Tenant{ID: "acme", Name: "Acme", Plan: "test", State: metastore.TenantActive, Created: now}))
 	must(t, meta.PutUser(ctx, metastore.User{Tenant: "acme", Name: "alice", Created: now}))
 	must(t, meta.CreateAccessKey(ctx, metastore.AccessKey{ID: "ACMEKEY", Tenant: "acme", User: "alice", Enabled: true, Created: now}, "acme-secret"))
-	root := h.client(false)
+	root := h.client(h.secure)
 	acme := h.client(false, func(o *awss3.Options) {
 		o.Credentials = credentials.NewStaticCredentialsProvider("ACMEKEY", "acme-secret", "")
 	})
@@ -649,7 +661,9 @@ func TestE2ETenantIsolation(t *testing.T) {
 	wantCode(t, err, "InvalidAccessKeyId")
 }
 
-func TestE2ERequestEvents(t *testing.T) {
+func TestE2ERequestEvents(t *testing.T) { overBoth(t, testE2ERequestEvents) }
+
+func testE2ERequestEvents(t *testing.T, secure bool) {
 	var mu sync.Mutex
 	var events []s3.RequestEvent
 	h := newHarness(t, func(c *s3.Config) {
@@ -658,7 +672,7 @@ func TestE2ERequestEvents(t *testing.T) {
 			events = append(events, ev)
 			mu.Unlock()
 		}
-	})
+	}).over(secure)
 	h.bucket(t, "events")
 	resp, b := h.do(t, rawReq{method: "PUT", path: "/events/a%20b", body: []byte("12345")})
 	expectOK(t, resp, b)
@@ -705,16 +719,18 @@ func TestE2ERequestEvents(t *testing.T) {
 	}
 }
 
-func TestE2EReadFailures(t *testing.T) {
+func TestE2EReadFailures(t *testing.T) { overBoth(t, testE2EReadFailures) }
+
+func testE2EReadFailures(t *testing.T, secure bool) {
 	var faults []*fault.Driver
 	h := newHarnessNode(t, nodetest.Options{InlineThreshold: -1, Wrap: func(i int, d *local.Drive) node.Drive {
 		f := fault.New(d)
 		faults = append(faults, f)
 		return node.Drive{ID: fmt.Sprintf("d%d", i), Node: "test-node", Driver: f}
-	}}, nil)
+	}}, nil).over(secure)
 	h.bucket(t, "faulty")
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	c := h.client(false)
+	c := h.client(h.secure)
 	_, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("faulty"), Key: aws.String("k"), Body: bytes.NewReader(data)})
 	must(t, err)
 

@@ -30,9 +30,11 @@ import (
 
 var ctx = context.Background()
 
-func TestE2EBuckets(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2EBuckets(t *testing.T) { overBoth(t, testE2EBuckets) }
+
+func testE2EBuckets(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("alpha")})
 	must(t, err)
@@ -126,8 +128,10 @@ func md5hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func TestE2EObjects(t *testing.T) {
-	h := newHarness(t, nil)
+func TestE2EObjects(t *testing.T) { overBoth(t, testE2EObjects) }
+
+func testE2EObjects(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
 	for _, tlsOn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", tlsOn), func(t *testing.T) {
 			c := h.client(tlsOn)
@@ -293,9 +297,11 @@ func TestE2EObjects(t *testing.T) {
 	}
 }
 
-func TestE2EConditionalWrites(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2EConditionalWrites(t *testing.T) { overBoth(t, testE2EConditionalWrites) }
+
+func testE2EConditionalWrites(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("cond")})
 	must(t, err)
 
@@ -349,9 +355,11 @@ func TestE2EConditionalWrites(t *testing.T) {
 	}
 }
 
-func TestE2EConcurrentOverwrites(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(false)
+func TestE2EConcurrentOverwrites(t *testing.T) { overBoth(t, testE2EConcurrentOverwrites) }
+
+func testE2EConcurrentOverwrites(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("race")})
 	must(t, err)
 	version := func(i int) []byte {
@@ -408,9 +416,11 @@ func TestE2EConcurrentOverwrites(t *testing.T) {
 	}
 }
 
-func TestE2ECopy(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2ECopy(t *testing.T) { overBoth(t, testE2ECopy) }
+
+func testE2ECopy(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	for _, b := range []string{"src", "dst"} {
 		_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(b)})
 		must(t, err)
@@ -486,9 +496,11 @@ func TestE2ECopy(t *testing.T) {
 	}
 }
 
-func TestE2EList(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(false)
+func TestE2EList(t *testing.T) { overBoth(t, testE2EList) }
+
+func testE2EList(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("list")})
 	must(t, err)
 	keys := []string{"a/1", "a/2", "a/b/3", "b/4", "c", "d e/5", "d+e/6"}
@@ -590,9 +602,11 @@ func multipartETag(parts ...[]byte) string {
 	return fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(s[:]), len(parts))
 }
 
-func TestE2EMultipart(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true) // TLS: the SDK streams parts with trailer checksums
+func TestE2EMultipart(t *testing.T) { overBoth(t, testE2EMultipart) }
+
+func testE2EMultipart(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure) // TLS: the SDK streams parts with trailer checksums
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("mpu")})
 	must(t, err)
 	key := "big/ob ject+1"
@@ -728,9 +742,11 @@ func TestE2EMultipart(t *testing.T) {
 	}
 }
 
-func TestE2EDeleteObjects(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2EDeleteObjects(t *testing.T) { overBoth(t, testE2EDeleteObjects) }
+
+func testE2EDeleteObjects(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("del")})
 	must(t, err)
 	for i := 0; i < 5; i++ {
@@ -790,11 +806,13 @@ func TestE2EDeleteObjects(t *testing.T) {
 	}
 }
 
-func TestE2EVirtualHost(t *testing.T) {
-	h := newHarness(t, func(c *s3.Config) { c.Domain = "s3.local" })
-	addr := strings.TrimPrefix(h.plain.URL, "http://")
+func TestE2EVirtualHost(t *testing.T) { overBoth(t, testE2EVirtualHost) }
+
+func testE2EVirtualHost(t *testing.T, secure bool) {
+	h := newHarness(t, func(c *s3.Config) { c.Domain = "s3.local" }).over(secure)
+	scheme, addr, _ := strings.Cut(h.ep().URL, "://")
 	_, port, _ := strings.Cut(addr, ":")
-	tr := h.plain.Client().Transport.(*http.Transport).Clone()
+	tr := h.ep().raw.Clone()
 	dialer := &net.Dialer{}
 	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		// Every *.s3.local name is this loopback server.
@@ -802,7 +820,7 @@ func TestE2EVirtualHost(t *testing.T) {
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	c := awss3.New(awss3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String("http://s3.local:" + port), UsePathStyle: false,
+		Region: "us-east-1", BaseEndpoint: aws.String(scheme + "://s3.local:" + port), UsePathStyle: false,
 		Credentials: h.creds(), HTTPClient: &http.Client{Transport: tr}, Retryer: aws.NopRetryer{},
 	})
 	var seenHosts []string
@@ -838,7 +856,7 @@ func TestE2EVirtualHost(t *testing.T) {
 	}
 	mu.Unlock()
 	// Path style still works on the same server.
-	_, err = h.client(false).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
+	_, err = h.client(h.secure).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
 	must(t, err)
 
 	// The host name resolves in the signer's tenant, like a path: another
@@ -887,12 +905,14 @@ func (h hostRecorder) Do(r *http.Request) (*http.Response, error) {
 	return h.c.Do(r)
 }
 
-func TestE2EMultipartLimits(t *testing.T) {
+func TestE2EMultipartLimits(t *testing.T) { overBoth(t, testE2EMultipartLimits) }
+
+func testE2EMultipartLimits(t *testing.T, secure bool) {
 	// Small parts keep early rejections below what net/http drains, so the
 	// client reads the error instead of a reset connection.
 	const kb = 1 << 10
-	h := newHarnessNode(t, nodetest.Options{MinPartSize: 50 * kb}, func(c *s3.Config) { c.MaxPutSize = 60 * kb; c.MaxObjectSize = 100 * kb })
-	c := h.client(false)
+	h := newHarnessNode(t, nodetest.Options{MinPartSize: 50 * kb}, func(c *s3.Config) { c.MaxPutSize = 60 * kb; c.MaxObjectSize = 100 * kb }).over(secure)
+	c := h.client(h.secure)
 	h.bucket(t, "limits")
 	cr, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("limits"), Key: aws.String("k")})
 	must(t, err)
@@ -926,9 +946,11 @@ func TestE2EMultipartLimits(t *testing.T) {
 
 // TestE2EManagerUpload drives the SDK's transfer manager as applications
 // use it: concurrent parts, default checksums, aws-chunked over TLS.
-func TestE2EManagerUpload(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2EManagerUpload(t *testing.T) { overBoth(t, testE2EManagerUpload) }
+
+func testE2EManagerUpload(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	h.bucket(t, "manager")
 	data := make([]byte, 16<<20+4321)
 	for i := range data {

@@ -98,9 +98,11 @@ func listVersions(t *testing.T, c *awss3.Client, bucket string, max int32) []str
 	}
 }
 
-func TestE2EVersioning(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2EVersioning(t *testing.T) { overBoth(t, testE2EVersioning) }
+
+func testE2EVersioning(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("ver")})
 	must(t, err)
 
@@ -297,8 +299,12 @@ func TestE2EVersioning(t *testing.T) {
 }
 
 func TestE2EVersionListingPrefixesAndEncoding(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(false)
+	overBoth(t, testE2EVersionListingPrefixesAndEncoding)
+}
+
+func testE2EVersionListingPrefixesAndEncoding(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("lvs")})
 	must(t, err)
 	versioningOn(t, c, "lvs", types.BucketVersioningStatusEnabled)
@@ -323,9 +329,11 @@ func md5b64(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
-func TestE2ETags(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+func TestE2ETags(t *testing.T) { overBoth(t, testE2ETags) }
+
+func testE2ETags(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("tags")})
 	must(t, err)
 	versioningOn(t, c, "tags", types.BucketVersioningStatusEnabled)
@@ -457,12 +465,14 @@ func TestE2ETags(t *testing.T) {
 // (plain delete only adds a marker; by version, batch, bypass, suspending
 // versioning all fail), then everything can go. The metastore's clock is
 // injected: no sleeps.
-func TestE2EObjectLockAsVeeamUsesIt(t *testing.T) {
+func TestE2EObjectLockAsVeeamUsesIt(t *testing.T) { overBoth(t, testE2EObjectLockAsVeeamUsesIt) }
+
+func testE2EObjectLockAsVeeamUsesIt(t *testing.T, secure bool) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	h := newHarnessNode(t, nodetest.Options{MetaNow: clock}, nil)
-	c := h.client(true)
+	h := newHarnessNode(t, nodetest.Options{MetaNow: clock}, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("veeam"), ObjectLockEnabledForBucket: aws.Bool(true)})
 	must(t, err)
 	gv, err := c.GetBucketVersioning(ctx, &awss3.GetBucketVersioningInput{Bucket: aws.String("veeam")})
@@ -544,8 +554,12 @@ func TestE2EObjectLockAsVeeamUsesIt(t *testing.T) {
 }
 
 func TestE2EGovernanceLegalHoldAndDefaults(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.client(true)
+	overBoth(t, testE2EGovernanceLegalHoldAndDefaults)
+}
+
+func testE2EGovernanceLegalHoldAndDefaults(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("gov"), ObjectLockEnabledForBucket: aws.Bool(true)})
 	must(t, err)
 	_, err = c.PutObjectLockConfiguration(ctx, &awss3.PutObjectLockConfigurationInput{Bucket: aws.String("gov"),
@@ -587,7 +601,7 @@ func TestE2EGovernanceLegalHoldAndDefaults(t *testing.T) {
 	must(t, err)
 	// A user that is not the tenant's root cannot bypass.
 	bob := h.userKey(t, "bob")
-	cb := h.client(true, func(o *awss3.Options) { o.Credentials = bob })
+	cb := h.client(h.secure, func(o *awss3.Options) { o.Credentials = bob })
 	_, err = cb.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("gov"), Key: aws.String("doc"), VersionId: aws.String(v),
 		BypassGovernanceRetention: aws.Bool(true)})
 	wantCode(t, err, "AccessDenied")
@@ -670,8 +684,12 @@ func (h *harness) userKey(t *testing.T, name string) aws.CredentialsProvider {
 }
 
 func TestE2EConditionalDeleteAttributesAndParts(t *testing.T) {
-	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil)
-	c := h.client(true)
+	overBoth(t, testE2EConditionalDeleteAttributesAndParts)
+}
+
+func testE2EConditionalDeleteAttributesAndParts(t *testing.T, secure bool) {
+	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil).over(secure)
+	c := h.client(h.secure)
 	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("attr")})
 	must(t, err)
 

@@ -126,7 +126,7 @@ func (h *harness) isoSend(t *testing.T, cred aws.Credentials, r isoReq, presign 
 	} else {
 		req := h.presignReq(t, cred, r)
 		var err error
-		resp, err = h.plain.Client().Do(req)
+		resp, err = h.ep().Client().Do(req)
 		must(t, err)
 		body, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -139,7 +139,7 @@ func (h *harness) isoSend(t *testing.T, cred aws.Credentials, r isoReq, presign 
 // returns the request a holder of the URL sends.
 func (h *harness) presignReq(t *testing.T, cred aws.Credentials, r isoReq) *http.Request {
 	t.Helper()
-	u := h.plain.URL + r.path
+	u := h.ep().URL + r.path
 	if strings.Contains(r.path, "?") {
 		u += "&X-Amz-Expires=300"
 	} else {
@@ -319,9 +319,11 @@ type isoListBuckets struct {
 	Buckets []string `xml:"Buckets>Bucket>Name"`
 }
 
-func TestTenantIsolationMatrix(t *testing.T) {
+func TestTenantIsolationMatrix(t *testing.T) { overBoth(t, testTenantIsolationMatrix) }
+
+func testTenantIsolationMatrix(t *testing.T, secure bool) {
 	start := time.Now()
-	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil)
+	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil).over(secure)
 	salt := isoRand(4)
 	aID, bID := "alpha-tenant-"+salt, "bravo-tenant-"+salt
 	aKeyID, aSecret := "ALPHAKEY"+strings.ToUpper(salt), "alpha-secret-"+isoRand(8)
@@ -729,7 +731,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 		req.Header.Set("X-Amz-Content-Sha256", sigv4.UnsignedPayload)
 		must(t, signer.SignHTTP(ctx, B, req, sigv4.UnsignedPayload, "s3", "us-east-1", time.Now()))
-		resp, err := h.plain.Client().Do(req)
+		resp, err := h.ep().Client().Do(req)
 		must(t, err)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -87,7 +87,7 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if r.Body == nil {
 		return errMalformedPOST
 	}
-	body := &preDataReader{r: r.Body, limit: maxPostPreData + 8<<10} // + the reader's look-ahead
+	body := &preDataReader{r: rc.body, limit: maxPostPreData + 8<<10} // + the reader's look-ahead
 	mr := multipart.NewReader(body, boundary)
 	fields := map[string]string{}
 	var file *multipart.Part
@@ -179,7 +179,7 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	var rd io.Reader = &sizeRangeReader{r: file, body: body, min: policy.minSize, max: maxSize, policyMax: policy.maxSize}
 	if bl, ok := s.cfg.Limiter.(ByteLimiter); ok {
-		rd = &shapedBody{ReadCloser: io.NopCloser(rd), ctx: ctx, lim: bl, tenant: rc.tenant}
+		rd = &shapedBody{Reader: rd, ctx: ctx, lim: bl, tenant: rc.tenant}
 	}
 	in.Body = rd
 	info, err := s.eng.PutArtifact(ctx, rc.tenant, in)

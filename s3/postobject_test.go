@@ -86,7 +86,7 @@ func (h *harness) post(t testing.TB, bucket string, f postForm) (*http.Response,
 	req, err := http.NewRequest("POST", h.plain.URL+"/"+bucket, bytes.NewReader(body))
 	must(t, err)
 	req.Header.Set("Content-Type", ct)
-	resp, err := (&http.Client{Transport: h.plainTr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	resp, err := (&http.Client{Transport: h.plain.sdk, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -24,7 +24,9 @@ func (c *fakeClock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func TestE2ERateLimit(t *testing.T) {
+func TestE2ERateLimit(t *testing.T) { overBoth(t, testE2ERateLimit) }
+
+func testE2ERateLimit(t *testing.T, secure bool) {
 	for _, status := range []int{0, http.StatusTooManyRequests} {
 		want := http.StatusServiceUnavailable
 		if status != 0 {
@@ -47,7 +49,7 @@ func TestE2ERateLimit(t *testing.T) {
 						mu.Unlock()
 					}
 				}
-			})
+			}).over(secure)
 			// The burst: three requests pass, each telling what is left.
 			for i := 0; i < 3; i++ {
 				resp, b := h.do(t, rawReq{method: "GET", path: "/"})

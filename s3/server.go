@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -218,10 +219,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // HTTPServer returns an http.Server for s on addr with timeouts that keep
 // slow or idle clients from holding connections, and the configured header
 // limit. Bodies are not given a deadline: uploads of gigabytes take time.
+// For HTTPS set TLSConfig (Certs.TLSConfig) and call ServeTLS(ln, "", "").
+//
+// It speaks HTTP/1.1 only, over TLS too: S3 clients (the SDKs, the aws
+// CLI, boto3, rclone, s3cmd) speak HTTP/1.1 and open several connections
+// to move data in parallel, which is what S3 itself serves. HTTP/2 would
+// add a second request path with its own flow-control windows (a cap on
+// one upload's throughput), its own 100-continue and body handling, and
+// its own denial-of-service history, for no client that needs it.
 func (s *Server) HTTPServer(addr string) *http.Server {
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s,
+		Protocols:         protos,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
@@ -243,6 +255,10 @@ type reqCtx struct {
 	start   time.Time
 	aborted bool
 	closed  bool // the client went away first (StatusClientClosedRequest)
+	// body is what handlers read the request body from (counted, and
+	// shaped to the tenant's bandwidth); r.Body itself stays as net/http
+	// made it (see handle).
+	body io.Reader
 }
 
 // StatusClientClosedRequest is the status recorded (in RequestEvent, so in
@@ -280,10 +296,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Amz-Id-2", rc.hostID)
 	h.Set("Server", "Vaultaire")
 	sw := &statusWriter{ResponseWriter: w}
+	// r.Body is never replaced: net/http recognises its own body reader
+	// after the handler to answer a request refused before its body was
+	// read. With "Expect: 100-continue" it then sends the answer at once,
+	// without "100 Continue", and closes the connection; a wrapper in
+	// r.Body hides that: net/http then reads the body before answering,
+	// while the client holds it back until "100 Continue", so the client
+	// waits out its own timeout, or for ever if it has none (botocore
+	// over TLS 1.3 takes the session tickets for the answer and waits).
 	body := &countingBody{ReadCloser: r.Body}
-	if r.Body != nil {
-		r.Body = body
-	}
+	rc.body = body
 	defer s.finish(rc, sw, body, r)
 	err := s.serve(sw, r, rc)
 	if err != nil {
@@ -310,6 +332,56 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeError(sw, r, rc, err)
 	}
+	if !body.touched && r.ContentLength != 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		lingerUnsent(w, r)
+	}
+}
+
+// A client told "no" to its "Expect: 100-continue" may still be sending
+// the body (lingerUnsent): it is read and dropped while it flows, until
+// lingerIdle passes without a byte (what net/http waits before closing a
+// connection it refused a large body on), or lingerMax or lingerBytes in
+// all, bounds that keep a refused client from holding the connection.
+const (
+	lingerIdle  = 500 * time.Millisecond
+	lingerMax   = 5 * time.Second
+	lingerBytes = 64 << 20
+)
+
+// lingerUnsent ends a request answered without "100 Continue": net/http
+// closes the connection after the answer (Connection: close), and the
+// client should not send the body. Most do not, and close the connection
+// on reading the answer. Some send it anyway: the RFC allows it, and
+// aws-sdk-go-v2 sends the Expect header on requests that Go's transport
+// then does not hold back. Closing a connection with their bytes unread
+// makes the kernel reset it, and the reset can destroy the answer before
+// the client reads it (or fail the client's write before it looks). So
+// the answer is sent now, and the body read and dropped while it comes:
+// a lingering close (RFC 9112, 9.6). Then an expired read deadline also
+// stops the drain net/http would attempt when closing the body
+// (golang/go#63152), which would hold the connection until the client
+// gives up.
+func lingerUnsent(w http.ResponseWriter, r *http.Request) {
+	ctl := http.NewResponseController(w)
+	if ctl.Flush() == nil {
+		end := time.Now().Add(lingerMax)
+		buf := make([]byte, 32<<10)
+		for n := 0; n < lingerBytes; {
+			d := time.Now().Add(lingerIdle)
+			if d.After(end) {
+				d = end
+			}
+			if ctl.SetReadDeadline(d) != nil {
+				break
+			}
+			k, err := r.Body.Read(buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+	}
+	_ = ctl.SetReadDeadline(time.Unix(1, 0))
 }
 
 // finish reports the request; it also runs when a handler aborts the
@@ -341,13 +413,15 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *htt
 // countingBody counts the request body bytes read.
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n       int64
+	touched bool // Read was called (with 100-continue: "100 Continue" was sent)
 }
 
 func (c *countingBody) Read(p []byte) (int, error) {
 	if c.ReadCloser == nil {
 		return 0, io.EOF
 	}
+	c.touched = true
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
 	return n, err

@@ -28,7 +28,7 @@ func (h *harness) minioClient(t *testing.T, v2 bool, trailing bool) *minio.Clien
 	}
 	c, err := minio.New(strings.TrimPrefix(h.plain.URL, "http://"), &minio.Options{
 		Creds: creds, Region: "us-east-1", TrailingHeaders: trailing,
-		Transport: h.plainTr,
+		Transport: h.plain.sdk,
 	})
 	must(t, err)
 	return c

@@ -61,9 +61,7 @@ func (s *Server) tenantLimits(ctx context.Context, w http.ResponseWriter, r *htt
 	if op == OpGetObject {
 		return &shapedWriter{ResponseWriter: w, ctx: ctx, lim: bl, tenant: rc.tenant}, nil
 	}
-	if r.Body != nil {
-		r.Body = &shapedBody{ReadCloser: r.Body, ctx: ctx, lim: bl, tenant: rc.tenant}
-	}
+	rc.body = &shapedBody{Reader: rc.body, ctx: ctx, lim: bl, tenant: rc.tenant}
 	return w, nil
 }
 
@@ -83,14 +81,14 @@ func declaredSize(r *http.Request) int64 {
 // Waiting after the read keeps the reader simple; the bucket goes
 // negative and the next read waits, so the long-run rate is the limit.
 type shapedBody struct {
-	io.ReadCloser
+	io.Reader
 	ctx    context.Context
 	lim    ByteLimiter
 	tenant string
 }
 
 func (b *shapedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
+	n, err := b.Reader.Read(p)
 	if n > 0 {
 		if werr := b.lim.WaitBytes(b.ctx, b.tenant, tenancy.Ingress, n); werr != nil {
 			return n, werr

@@ -36,9 +36,11 @@ var _ s3.ByteLimiter = (*countingLimiter)(nil)
 
 // TestE2EBandwidthShaping: artifact bodies of PutObject, UploadPart and
 // GetObject go through the tenant's byte buckets, other requests do not.
-func TestE2EBandwidthShaping(t *testing.T) {
+func TestE2EBandwidthShaping(t *testing.T) { overBoth(t, testE2EBandwidthShaping) }
+
+func testE2EBandwidthShaping(t *testing.T, secure bool) {
 	lim := &countingLimiter{bytes: map[string]int{}}
-	h := newHarness(t, func(c *s3.Config) { c.Limiter = lim })
+	h := newHarness(t, func(c *s3.Config) { c.Limiter = lim }).over(secure)
 	resp, b := h.do(t, rawReq{method: "PUT", path: "/shaped"})
 	expectOK(t, resp, b)
 	data := []byte(strings.Repeat("0123456789", 10000))

@@ -58,7 +58,7 @@ func TestTrailerVariantsByClient(t *testing.T) {
 	}
 	algs := []types.ChecksumAlgorithm{types.ChecksumAlgorithmCrc32, types.ChecksumAlgorithmCrc32c, types.ChecksumAlgorithmCrc64nvme, types.ChecksumAlgorithmSha1, types.ChecksumAlgorithmSha256}
 
-	sdkRec := &recorder{rt: h.tlsTr}
+	sdkRec := &recorder{rt: h.tls.sdk}
 	sdk := h.client(true, func(o *awss3.Options) { o.HTTPClient = &http.Client{Transport: sdkRec} })
 	for _, alg := range algs {
 		key := "sdk/" + string(alg)
@@ -74,7 +74,7 @@ func TestTrailerVariantsByClient(t *testing.T) {
 	}
 
 	for _, unsigned := range []bool{false, true} {
-		rec := &recorder{rt: h.plainTr}
+		rec := &recorder{rt: h.plain.sdk}
 		mc, err := minio.New(strings.TrimPrefix(h.plain.URL, "http://"), &minio.Options{
 			Creds: credentials.NewStaticV4(h.cred.AccessKeyID, h.cred.Secret, ""), Region: "us-east-1", TrailingHeaders: true, Transport: rec})
 		must(t, err)

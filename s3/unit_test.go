@@ -573,7 +573,7 @@ func openTestBody(t *testing.T, payloadHash string, hdr map[string]string, data 
 	for k, v := range hdr {
 		r.Header.Set(k, v)
 	}
-	rc := &reqCtx{auth: &sigv4.Result{PayloadHash: payloadHash}}
+	rc := &reqCtx{auth: &sigv4.Result{PayloadHash: payloadHash}, body: r.Body}
 	return s.openBody(r, rc, 1<<20)
 }
 

@@ -6,8 +6,12 @@
 # endpoints), next to two references measured in the same run: the raw disk
 # (dd write+fsync and read of the same filesystem) and the harness's own
 # ceiling (an in-process S3 sink that discards PUTs and serves GETs from
-# memory). Only one target runs at a time. Writes every report, plot, a
-# summary and cluster-vs-single.csv to $RESULTS.
+# memory). Only one target runs at a time. The single node is then
+# restarted on the same data with TLS (a certificate made here with
+# openssl) and the large-object, small-GET and refusal rows run again over
+# HTTPS, for HTTPS/HTTP ratios measured in the same run. Writes every
+# report, plot, a summary, cluster-vs-single.csv and https-vs-http.csv to
+# $RESULTS.
 #
 # Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS.
 set -euo pipefail
@@ -23,15 +27,17 @@ SUMMARY="$RESULTS/summary.txt"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 
 # The script's helpers (free ports, readiness, the summary tables) are
-# small python3 programs: install it on a fresh Debian machine.
-if ! command -v python3 >/dev/null 2>&1; then
+# small python3 programs, and openssl makes the HTTPS rows' certificate:
+# install them on a fresh Debian machine.
+for tool in python3 openssl; do
+  command -v "$tool" >/dev/null 2>&1 && continue
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
   else
-    echo "bench-s3 needs python3 (apt-get install python3)" >&2
+    echo "bench-s3 needs $tool (apt-get install $tool)" >&2
     exit 1
   fi
-fi
+done
 
 go build -o "$BIN" ./cmd/vaultaire
 work=$(mktemp -d "${TMPDIR:-/tmp}/vaultaire-bench-XXXXXX")
@@ -96,10 +102,27 @@ suite=(
   "get-16MiB  --workload get --size 16MiB --keys 64"
   "mixed-1MiB --workload mixed --size 1MiB --keys 500"
 )
+# Refusals: PUTs into a missing bucket (NoSuchBucket); 16 MiB bodies go
+# with Expect: 100-continue (the Go SDK's rule above 2 MB), 4 KiB without.
+refusals=(
+  "refused-4KiB  --workload refused --size 4KiB"
+  "refused-16MiB --workload refused --size 16MiB"
+)
+# What runs again over HTTPS against the same node.
+https_suite=(
+  "get-4KiB   --workload get --size 4KiB --keys 2000"
+  "put-16MiB  --workload put --size 16MiB"
+  "get-16MiB  --workload get --size 16MiB --keys 64"
+  "${refusals[@]}"
+)
 failed=()
 run_suite() { # target-name, endpoint flags...
-  local target=$1; shift
-  for spec in "${suite[@]}"; do
+  run_specs suite "$@"
+}
+run_specs() { # array-name, target-name, endpoint flags...
+  local -n specs=$1
+  local target=$2; shift 2
+  for spec in "${specs[@]}"; do
     read -r name args <<<"$spec"
     say ""
     say "== $target $name"
@@ -117,12 +140,33 @@ creds=(--access-key VABENCHROOT --secret-key vaultaire-bench-secret --path-style
 
 # --- single node ------------------------------------------------------------
 port=$(free_ports 127.0.0.1 1)
-"$BIN" server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0 \
-  --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 --console-address "" \
-  --data "$work/data" --log-level warn > "$work/server.log" 2>&1 &
+single=(server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0
+  --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 --console-address ""
+  --data "$work/data" --log-level warn)
+"$BIN" "${single[@]}" > "$work/server.log" 2>&1 &
 server_pid=$!
 wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
 run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+stop_pids "$server_pid"
+server_pid=""
+
+# --- the same node over HTTPS -------------------------------------------------
+# A CA and a P-256 server certificate for 127.0.0.1, valid two days; the
+# bench trusts the CA (--ca-file). TLS 1.3, HTTP/1.1, keep-alive.
+tlsdir="$work/tls"
+mkdir -p "$tlsdir"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=vaultaire bench CA" -keyout "$tlsdir/ca.key" -out "$tlsdir/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$tlsdir/key.pem" -out "$tlsdir/req.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$tlsdir/ext.cnf"
+openssl x509 -req -in "$tlsdir/req.csr" -CA "$tlsdir/ca.pem" -CAkey "$tlsdir/ca.key" -CAcreateserial \
+  -days 2 -extfile "$tlsdir/ext.cnf" -out "$tlsdir/cert.pem" 2>/dev/null
+"$BIN" "${single[@]}" --tls-cert "$tlsdir/cert.pem" --tls-key "$tlsdir/key.pem" > "$work/server-https.log" 2>&1 &
+server_pid=$!
+wait_tcp 127.0.0.1 "$port" || { cat "$work/server-https.log" >&2; exit 1; }
+run_specs https_suite vaultaire-https --endpoint "https://127.0.0.1:$port" --ca-file "$tlsdir/ca.pem" "${creds[@]}"
 stop_pids "$server_pid"
 server_pid=""
 rm -rf "$work/data"
@@ -254,8 +298,68 @@ with open(os.path.join(results, "cluster-vs-single.csv"), "w", newline="") as f:
     w.writeheader()
     w.writerows(out)
 EOF
+say ""
+say "== HTTPS vs HTTP, the same node and data, same run (concurrency $CONCURRENCY, $DURATION per workload)"
+python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
+import csv, json, os, sys
+results = sys.argv[1]
+
+def load(target, name):
+    try:
+        with open(os.path.join(results, target, name, "result.json")) as f:
+            return json.load(f)
+    except OSError:
+        return None
+
+def op(rep, name):
+    if rep is None:
+        return None
+    ops = [o for o in rep["ops"] if o["op"] == name]
+    return ops[0] if ops else None
+
+# (label, workload, op, what, goal): what is a throughput field or "p50"
+# (latency; its ratio is HTTP/HTTPS, so above 1 is better for both kinds).
+rows = [
+    ("16 MiB PUT MiB/s", "put-16MiB", "put", "mib_per_sec", 0.85),
+    ("16 MiB GET MiB/s", "get-16MiB", "get", "mib_per_sec", 0.85),
+    ("4 KiB GET ops/s (keep-alive)", "get-4KiB", "get", "ops_per_sec", 0.80),
+    ("refused 4 KiB PUT ops/s", "refused-4KiB", "refused", "ops_per_sec", 1.0),
+    ("refused 4 KiB PUT p50 latency", "refused-4KiB", "refused", "p50", 1.0),
+    ("refused 16 MiB PUT ops/s (100-continue)", "refused-16MiB", "refused", "ops_per_sec", 1.0),
+    ("refused 16 MiB PUT p50 latency", "refused-16MiB", "refused", "p50", 1.0),
+]
+
+def value(o, what):
+    if o is None:
+        return None
+    if what == "p50":
+        return o["latency"]["p50_ns"] / 1e6  # ms
+    return o[what]
+
+fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
+table = [("metric", "http", "https", "ratio", "goal", "errors http/https")]
+out = []
+for label, name, opname, what, goal in rows:
+    h, s = op(load("vaultaire", name), opname), op(load("vaultaire-https", name), opname)
+    a, b = value(h, what), value(s, what)
+    ratio = None
+    if a and b:
+        ratio = a / b if what == "p50" else b / a
+    unit = " ms" if what == "p50" else ""
+    errs = f"{'n/a' if h is None else h['errors']}/{'n/a' if s is None else s['errors']}"
+    table.append((label, fmt(a) + unit, fmt(b) + unit, fmt(ratio), f">= {goal:.2f}", errs))
+    out.append({"metric": label, "workload": name, "http": a, "https": b, "ratio": ratio, "goal": goal})
+widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+for r in table:
+    print("  " + "  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i]) for i, v in enumerate(r)))
+print("  (ratio: HTTPS/HTTP for throughput, HTTP/HTTPS for latency; 1.00 = the same)")
+with open(os.path.join(results, "https-vs-http.csv"), "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(out[0]))
+    w.writeheader()
+    w.writerows(out)
+EOF
 echo
-echo "reports, plots (result.svg), summary.txt and cluster-vs-single.csv in $RESULTS"
+echo "reports, plots (result.svg), summary.txt, cluster-vs-single.csv and https-vs-http.csv in $RESULTS"
 if [ ${#failed[@]} -gt 0 ]; then
   say ""
   say "FAILED workloads: ${failed[*]}"

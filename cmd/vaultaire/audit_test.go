@@ -20,7 +20,9 @@ import (
 // (it holds every request open until the test ends). Requests still all
 // complete: a dead sink cannot slow S3 down. After a graceful stop the
 // audit file holds exactly one line per request, failures and refused
-// requests included, with the fields of the request.
+// requests included, with the fields of the request. It runs over HTTPS,
+// the production mode: the audit path does not depend on the scheme, and
+// the HTTP side of every operation is covered in s3 and the process tests.
 func TestAuditEveryOperation(t *testing.T) {
 	blocked := make(chan struct{})
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,8 +34,8 @@ func TestAuditEveryOperation(t *testing.T) {
 	dir := t.TempDir()
 	auditPath := filepath.Join(dir, "audit.jsonl")
 	admin := freeAddr(t)
-	s := startServer(t, filepath.Join(dir, "data"), nil, "--audit-file", auditPath,
-		"--audit-webhook", hook.URL, "--admin-address", admin)
+	s := startServer(t, filepath.Join(dir, "data"), nil, append([]string{"--audit-file", auditPath,
+		"--audit-webhook", hook.URL, "--admin-address", admin}, httpsArgs(t)...)...)
 	c := s.client(testKey, testSecret)
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("audited")}); err != nil {

@@ -291,10 +291,21 @@ func retryable(err error) bool {
 	return false
 }
 
+// TestClusterAnyNodeServesConsistently runs 3 nodes over HTTP and over
+// HTTPS (every node serving its S3 port with TLS, internode traffic on
+// mutual TLS as always), and 5 nodes over HTTPS.
 func TestClusterAnyNodeServesConsistently(t *testing.T) {
-	for _, n := range []int{3, 5} {
-		t.Run(fmt.Sprintf("%dnodes", n), func(t *testing.T) {
-			c := startCluster(t, n)
+	for _, tc := range []struct {
+		n      int
+		scheme string
+	}{{3, "http"}, {3, "https"}, {5, "https"}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("%dnodes/%s", n, tc.scheme), func(t *testing.T) {
+			var tlsArgs []string
+			if tc.scheme == "https" {
+				tlsArgs = httpsArgs(t)
+			}
+			c := startCluster(t, n, tlsArgs...)
 			ctx := context.Background()
 			// 4 drives per node: 3 nodes write 8+4, 5 nodes 12+4.
 			c.waitMembers(n)
@@ -536,8 +547,10 @@ func TestClusterSurvivesKilledNode(t *testing.T) {
 	l.verify(t, victim)
 }
 
+// TestClusterLeaderKilled runs over HTTPS (the production mode; the
+// failover does not depend on the scheme).
 func TestClusterLeaderKilled(t *testing.T) {
-	c := startCluster(t, 3)
+	c := startCluster(t, 3, httpsArgs(t)...)
 	ctx := context.Background()
 	if _, err := c.client(0).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("lead")}); err != nil {
 		t.Fatal(err)
@@ -780,7 +793,8 @@ func TestClusterRelocatesRemovedNodeShards(t *testing.T) {
 // back with its identity. The bootstrap node is started again without
 // --join: it finds the cluster through the peers it saved.
 func TestClusterRollingRestart(t *testing.T) {
-	c := startCluster(t, 3)
+	// Over HTTPS, the production mode: restarted nodes serve TLS again.
+	c := startCluster(t, 3, httpsArgs(t)...)
 	ctx := context.Background()
 	if _, err := c.client(0).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("rolling")}); err != nil {
 		t.Fatal(err)

@@ -33,9 +33,11 @@ func content(k string, v int) []byte {
 // stream of PUTs and overwrites. After a restart every acknowledged write
 // reads back byte-identical, and every key that is visible holds exactly
 // one version that some client sent in full: nothing partial.
-func TestKillDuringPuts(t *testing.T) {
+func TestKillDuringPuts(t *testing.T) { overBoth(t, testKillDuringPuts) }
+
+func testKillDuringPuts(t *testing.T, tlsArgs []string) {
 	dir := t.TempDir()
-	s := startServer(t, dir, nil)
+	s := startServer(t, dir, nil, tlsArgs...)
 	c := s.client(testKey, testSecret)
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("crash")}); err != nil {
@@ -89,7 +91,7 @@ func TestKillDuringPuts(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	s2 := startServer(t, dir, nil)
+	s2 := startServer(t, dir, nil, tlsArgs...)
 	c2 := s2.client(testKey, testSecret)
 	if len(acked) == 0 {
 		t.Fatal("no write was acknowledged before the crash")
@@ -138,9 +140,11 @@ func TestKillDuringPuts(t *testing.T) {
 
 // TestDriveFolderRemoved deletes one of the four drive folders, first under
 // a running server and then across a restart: every artifact still reads.
-func TestDriveFolderRemoved(t *testing.T) {
+func TestDriveFolderRemoved(t *testing.T) { overBoth(t, testDriveFolderRemoved) }
+
+func testDriveFolderRemoved(t *testing.T, tlsArgs []string) {
 	dir := t.TempDir()
-	s := startServer(t, dir, nil, "--inline-threshold", "0")
+	s := startServer(t, dir, nil, append([]string{"--inline-threshold", "0"}, tlsArgs...)...)
 	c := s.client(testKey, testSecret)
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("drives")}); err != nil {
@@ -167,6 +171,6 @@ func TestDriveFolderRemoved(t *testing.T) {
 	}
 	check(c, "drive removed while running")
 	s.stop(t)
-	s2 := startServer(t, dir, nil, "--inline-threshold", "0")
+	s2 := startServer(t, dir, nil, append([]string{"--inline-threshold", "0"}, tlsArgs...)...)
 	check(s2.client(testKey, testSecret), "drive removed, after restart")
 }

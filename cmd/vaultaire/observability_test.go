@@ -84,10 +84,12 @@ func sample(text, series string) float64 {
 	return 0
 }
 
-func TestMetricsEndpointCountsRequests(t *testing.T) {
+func TestMetricsEndpointCountsRequests(t *testing.T) { overBoth(t, testMetricsEndpointCountsRequests) }
+
+func testMetricsEndpointCountsRequests(t *testing.T, tlsArgs []string) {
 	admin := freeAddr(t)
 	const token = "scrape-token-123"
-	s := startServer(t, t.TempDir(), nil, "--admin-address", admin, "--metrics-token", token)
+	s := startServer(t, t.TempDir(), nil, append([]string{"--admin-address", admin, "--metrics-token", token}, tlsArgs...)...)
 	waitAdmin(t, admin)
 	scrape := func() string {
 		t.Helper()

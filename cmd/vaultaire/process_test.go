@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +20,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/vaultaire/vaultaire/s3/s3test"
 )
 
 // These tests run the real vaultaire binary as a child process: built once
@@ -68,6 +73,53 @@ type server struct {
 	done     chan struct{}
 	exitErr  error
 	endpoint string
+	// roots are the CAs a client trusts for an https endpoint.
+	roots *x509.CertPool
+}
+
+// testCAs maps a certificate file made by httpsArgs to its CA.
+var testCAs sync.Map // string -> *s3test.CA
+
+// httpsArgs makes a CA and a server certificate for every loopback
+// address the tests use (127.0.0.1, and 127.0.0.10-49 of the cluster
+// tests) in a temp dir of t, and returns the server flags that serve
+// HTTPS with them; startServer recognises them, announces https and
+// trusts the CA in its clients.
+func httpsArgs(t testing.TB) []string {
+	t.Helper()
+	ca := s3test.NewCA(t, "vaultaire test CA")
+	hosts := []string{"127.0.0.1", "localhost"}
+	for i := 10; i < 50; i++ {
+		hosts = append(hosts, fmt.Sprintf("127.0.0.%d", i))
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	ca.Server(t, "vaultaire test server", hosts...).Write(t, certFile, keyFile)
+	ca.WriteCA(t, dir, "ca.pem")
+	testCAs.Store(certFile, ca)
+	return []string{"--tls-cert", certFile, "--tls-key", keyFile}
+}
+
+// testCA is the CA of the certificate in args made by httpsArgs, or nil
+// when args serve plain HTTP.
+func testCA(args []string) *s3test.CA {
+	for i, a := range args {
+		if (a == "--tls-cert" || a == "-tls-cert") && i+1 < len(args) {
+			if ca, ok := testCAs.Load(args[i+1]); ok {
+				return ca.(*s3test.CA)
+			}
+		}
+	}
+	return nil
+}
+
+// overBoth runs f as the subtests "http" and "https"; tlsArgs are the
+// server flags of the scheme (none for http), to pass to every server the
+// test starts.
+func overBoth(t *testing.T, f func(t *testing.T, tlsArgs []string)) {
+	t.Helper()
+	t.Run("http", func(t *testing.T) { f(t, nil) })
+	t.Run("https", func(t *testing.T) { f(t, httpsArgs(t)) })
 }
 
 func freeAddr(t *testing.T) string { return freeAddrOn(t, "127.0.0.1") }
@@ -115,6 +167,9 @@ func tryStartServer(t *testing.T, host, dir string, env []string, args ...string
 	t.Helper()
 	s := &server{t: t, dir: dir, addr: freeAddrOn(t, host), done: make(chan struct{})}
 	s.endpoint = "http://" + s.addr
+	if ca := testCA(args); ca != nil {
+		s.endpoint, s.roots = "https://"+s.addr, ca.Pool()
+	}
 	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
 	if host != "127.0.0.1" {
@@ -204,12 +259,30 @@ func (s *server) stop(t *testing.T) {
 }
 
 func (s *server) client(key, secret string) *awss3.Client {
-	return awss3.New(awss3.Options{
+	opts := awss3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
-	})
+	}
+	if s.roots != nil {
+		// The SDK's own client, trusting the test CA.
+		opts.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			if tr.TLSClientConfig == nil {
+				tr.TLSClientConfig = &tls.Config{}
+			}
+			tr.TLSClientConfig.RootCAs = s.roots
+		})
+	}
+	return awss3.New(opts)
+}
+
+// httpClient is a client for raw requests to s (trusting its CA).
+func (s *server) httpClient() *http.Client {
+	if s.roots == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}}
 }
 
 type lockedBuffer struct {
@@ -239,8 +312,12 @@ func getObject(ctx context.Context, c *awss3.Client, bucket, key string) ([]byte
 }
 
 func TestFirstStartGeneratesAndKeepsCredentials(t *testing.T) {
+	overBoth(t, testFirstStartGeneratesAndKeepsCredentials)
+}
+
+func testFirstStartGeneratesAndKeepsCredentials(t *testing.T, tlsArgs []string) {
 	dir := t.TempDir()
-	s := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="})
+	s := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="}, tlsArgs...)
 	var key string
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(s.output(), " s3 ls s3://demo") {
@@ -290,7 +367,7 @@ func TestFirstStartGeneratesAndKeepsCredentials(t *testing.T) {
 	s.stop(t)
 
 	// Second start: same key, secret not printed again, still valid.
-	s2 := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="})
+	s2 := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="}, tlsArgs...)
 	time.Sleep(100 * time.Millisecond)
 	if strings.Contains(s2.output(), secret) {
 		t.Fatal("secret printed again on restart")
@@ -301,9 +378,11 @@ func TestFirstStartGeneratesAndKeepsCredentials(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdownKeepsData(t *testing.T) {
+func TestGracefulShutdownKeepsData(t *testing.T) { overBoth(t, testGracefulShutdownKeepsData) }
+
+func testGracefulShutdownKeepsData(t *testing.T, tlsArgs []string) {
 	dir := t.TempDir()
-	s := startServer(t, dir, nil)
+	s := startServer(t, dir, nil, tlsArgs...)
 	c := s.client(testKey, testSecret)
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("bbb")}); err != nil {
@@ -314,7 +393,7 @@ func TestGracefulShutdownKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.stop(t)
-	s2 := startServer(t, dir, nil)
+	s2 := startServer(t, dir, nil, tlsArgs...)
 	got, err := getObject(ctx, s2.client(testKey, testSecret), "bbb", "k")
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after graceful restart: %v (len %d)", err, len(got))
@@ -356,9 +435,11 @@ func (b *stallingBody) Read(p []byte) (int, error) {
 // TestShutdownFinishesInFlightPut sends SIGTERM while a PUT is half
 // uploaded: the server stops accepting, lets the PUT finish, acknowledges
 // it, exits cleanly, and the artifact is there after a restart.
-func TestShutdownFinishesInFlightPut(t *testing.T) {
+func TestShutdownFinishesInFlightPut(t *testing.T) { overBoth(t, testShutdownFinishesInFlightPut) }
+
+func testShutdownFinishesInFlightPut(t *testing.T, tlsArgs []string) {
 	dir := t.TempDir()
-	s := startServer(t, dir, nil)
+	s := startServer(t, dir, nil, tlsArgs...)
 	c := s.client(testKey, testSecret)
 	ctx := context.Background()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("drain")}); err != nil {
@@ -378,7 +459,7 @@ func TestShutdownFinishesInFlightPut(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.httpClient().Do(req)
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -416,7 +497,7 @@ func TestShutdownFinishesInFlightPut(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("server did not exit after the in-flight PUT finished")
 	}
-	s2 := startServer(t, dir, nil)
+	s2 := startServer(t, dir, nil, tlsArgs...)
 	got, err := getObject(ctx, s2.client(testKey, testSecret), "drain", "late")
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("acknowledged PUT lost across shutdown: %v", err)

@@ -13,9 +13,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -44,6 +47,8 @@ type serverFlags struct {
 	regions     listFlag
 	tlsCert     string
 	tlsKey      string
+	tlsClientCA string
+	tlsReload   time.Duration
 	logLevel    string
 	logFormat   string
 	nodeID      string
@@ -95,6 +100,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(&f.regions, "extra-regions", "further `region` a bucket may be created in (its LocationConstraint); repeat, or comma-separated in the environment")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate `file` (serve HTTPS)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key `file`")
+	fs.StringVar(&f.tlsClientCA, "tls-client-ca", "", "PEM `file` of CAs for mutual TLS on the S3 port: clients must present a certificate one of them signed")
+	fs.DurationVar(&f.tlsReload, "tls-reload-interval", s3.DefaultTLSReloadInterval, "how often the TLS files are checked for changes and reloaded (0: only on SIGHUP)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.nodeID, "node-id", "", "node identity (default: generated once and kept in --data)")
@@ -211,6 +218,20 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if f.tlsClientCA != "" && f.tlsCert == "" {
+		return errors.New("--tls-client-ca needs --tls-cert and --tls-key")
+	}
+	// SIGHUP reloads the TLS files; taken from the start, so that a
+	// SIGHUP never ends the process (its default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var certs *s3.Certs
+	if f.tlsCert != "" {
+		if certs, err = s3.NewCerts(s3.TLSFiles{CertFile: f.tlsCert, KeyFile: f.tlsKey, ClientCAFile: f.tlsClientCA}, log.With("component", "tls")); err != nil {
+			return err
+		}
 	}
 	plans, err := loadPlans(f.plans)
 	if err != nil {
@@ -451,17 +472,17 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           reg.InFlight(api),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// HTTP/1.1 only, the timeouts and header limit of s3.Server.HTTPServer.
+	srv := api.HTTPServer("")
+	srv.Handler = reg.InFlight(api)
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	scheme := "http"
-	if f.tlsCert != "" {
+	if certs != nil {
 		scheme = "https"
+		srv.TLSConfig = certs.TLSConfig()
 	}
+	stopTLS := watchTLS(ctx, certs, hup, f.tlsReload, log.With("component", "tls"))
+	defer stopTLS()
 	endpoint := fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	// Generated secrets are shown once, and only to a person: stdout may
 	// as well be a log collector.
@@ -482,8 +503,8 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 
 	errc := make(chan error, 1)
 	go func() {
-		if f.tlsCert != "" {
-			errc <- srv.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -705,5 +726,43 @@ func printBanner(w io.Writer, endpoint string, f serverFlags, key, secret string
 		shown = "<secret>"
 	}
 	fmt.Fprintf(w, "Try it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s\n", key, shown, f.region)
-	fmt.Fprintf(w, "  aws --endpoint-url %s s3 mb s3://demo\n  aws --endpoint-url %s s3 cp README.md s3://demo/\n  aws --endpoint-url %s s3 ls s3://demo\n\n", endpoint, endpoint, endpoint)
+	fmt.Fprintf(w, "  aws --endpoint-url %s s3 mb s3://demo\n  aws --endpoint-url %s s3 cp README.md s3://demo/\n  aws --endpoint-url %s s3 ls s3://demo\n", endpoint, endpoint, endpoint)
+	if strings.HasPrefix(endpoint, "https:") {
+		fmt.Fprintf(w, "  (a certificate of your own CA: add --ca-bundle CA.pem, or export AWS_CA_BUNDLE=CA.pem)\n")
+	}
+	fmt.Fprintln(w)
+}
+
+// watchTLS reloads the S3 port's TLS files on SIGHUP (hup) and, every
+// interval (0: never), when they changed; new connections get the new
+// certificate, open ones finish on theirs. Without TLS a SIGHUP is only
+// logged. The returned func stops it and waits.
+func watchTLS(ctx context.Context, certs *s3.Certs, hup <-chan os.Signal, interval time.Duration, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if certs != nil && interval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); certs.Watch(ctx, interval) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			if certs == nil {
+				log.Info("SIGHUP: nothing to reload (no --tls-cert)")
+				continue
+			}
+			if err := certs.Reload(); err != nil {
+				log.Warn("SIGHUP: TLS files do not load; still serving the previous certificate", "err", err)
+				continue
+			}
+			log.Info("SIGHUP: TLS certificate reloaded", "subject", certs.Leaf().Subject.String(), "not_after", certs.Leaf().NotAfter)
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
 }

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end check with the real aws CLI against a running Vaultaire.
 # Needs: ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, WORK (scratch dir).
+# Optional: CA_BUNDLE (PEM file of the CA of an https ENDPOINT), BIG_MIB
+# (size of the multipart file, default 200).
 set -euo pipefail
 unset AWS_CA_BUNDLE AWS_PROFILE
+BIG_MIB=${BIG_MIB:-200}
+curl_tls=()
+if [ -n "${CA_BUNDLE:-}" ]; then
+  export AWS_CA_BUNDLE=$CA_BUNDLE
+  curl_tls=(--cacert "$CA_BUNDLE")
+fi
 export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
 # aws CLI v1 presigns with SigV2 unless told otherwise; this script pins SigV4 (the
 # client matrix, clients_test.go, covers SigV2 presigning).
@@ -17,15 +25,32 @@ cd "$WORK"
 step "mb"
 s3 mb s3://cli-e2e
 
-step "cp up/down a 200 MiB file through multipart"
-head -c $((200 * 1024 * 1024)) /dev/urandom > big.bin
+step "refused uploads are answered at once"
+# botocore sends Expect: 100-continue with every PutObject; a refusal must
+# come back before the body is sent, never hang (over TLS 1.3 it once
+# did). The 60 s bound only turns a hang into a failure.
+head -c 40000 /dev/urandom > small.bin
+refused() { # want-code, put-object args...
+  local want=$1 rc=0 out; shift
+  out=$(timeout 60 aws --endpoint-url "$ENDPOINT" s3api put-object --body small.bin "$@" 2>&1) || rc=$?
+  if [ "$rc" = 124 ]; then echo "refused put-object $* hung"; exit 1; fi
+  if [ "$rc" = 0 ]; then echo "put-object $* was accepted"; exit 1; fi
+  case "$out" in *"($want)"*) ;; *) echo "put-object $*: want $want, got: $out"; exit 1;; esac
+}
+refused NoSuchBucket --bucket no-such-bucket --key x
+refused NotImplemented --bucket cli-e2e --key x --server-side-encryption AES256
+AWS_SECRET_ACCESS_KEY=wrong-secret refused SignatureDoesNotMatch --bucket cli-e2e --key x
+if s3api head-object --bucket cli-e2e --key x 2>/dev/null; then echo "a refused upload was stored"; exit 1; fi
+
+step "cp up/down a $BIG_MIB MiB file through multipart"
+head -c $((BIG_MIB * 1024 * 1024)) /dev/urandom > big.bin
 s3 cp $q big.bin s3://cli-e2e/dir/big.bin
 s3 cp $q s3://cli-e2e/dir/big.bin big.back
 cmp big.bin big.back
 [ "$(sha256sum < big.bin)" = "$(sha256sum < big.back)" ]
 etag=$(s3api head-object --bucket cli-e2e --key dir/big.bin --query ETag --output text)
 case "$etag" in *-*) ;; *) echo "expected a multipart ETag, got $etag"; exit 1;; esac
-s3api head-object --bucket cli-e2e --key dir/big.bin --query ContentLength --output text | grep -qx $((200 * 1024 * 1024))
+s3api head-object --bucket cli-e2e --key dir/big.bin --query ContentLength --output text | grep -qx $((BIG_MIB * 1024 * 1024))
 
 step "ls"
 s3 ls s3://cli-e2e/ | grep -q "PRE dir/"
@@ -50,10 +75,10 @@ diff -r tree down
 
 step "presign + curl"
 url=$(aws --endpoint-url "$ENDPOINT" s3 presign s3://cli-e2e/tree/a/f1.txt --expires-in 300)
-[ "$(curl -fsS "$url")" = "changed" ]
+[ "$(curl -fsS "${curl_tls[@]}" "$url")" = "changed" ]
 # Tampering with a presigned URL is refused.
 bad=${url/X-Amz-Expires=300/X-Amz-Expires=301}
-code=$(curl -s -o /dev/null -w '%{http_code}' "$bad")
+code=$(curl -s "${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$bad")
 [ "$code" = 403 ]
 
 step "rm"
