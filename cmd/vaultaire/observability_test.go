@@ -367,7 +367,8 @@ func TestAdminInProcess(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"server", "--address", addr, "--admin-address", admin, "--data", dir,
-			"--sweep-interval", "0", "--scrub-interval", "0"}, &stdout, &stderr)
+			"--sweep-interval", "0", "--scrub-interval", "0", "--console-address", "",
+			"--rpc-address", "127.0.0.1:0", "--gossip-address", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	stopped := false
 	t.Cleanup(func() { // before dir is removed, also when the test fails

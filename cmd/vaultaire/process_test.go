@@ -172,10 +172,11 @@ func tryStartServer(t *testing.T, host, dir string, env []string, args ...string
 	}
 	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
-	if host != "127.0.0.1" {
-		for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS", "VAULTAIRE_CONSOLE_ADDRESS"} {
-			s.cmd.Env = append(s.cmd.Env, name+"="+net.JoinHostPort(host, "0"))
-		}
+	// Every listener on a free port of the node's host: the defaults
+	// (127.0.0.1:9001-9004) would collide with any other server on the
+	// machine, another test's included. Flags in args still win.
+	for _, name := range []string{"VAULTAIRE_ADMIN_ADDRESS", "VAULTAIRE_RPC_ADDRESS", "VAULTAIRE_GOSSIP_ADDRESS", "VAULTAIRE_CONSOLE_ADDRESS"} {
+		s.cmd.Env = append(s.cmd.Env, name+"="+net.JoinHostPort(host, "0"))
 	}
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.launch(t)

@@ -185,6 +185,7 @@ func StartVaultaire(t testing.TB) *Remote {
 	cmd := exec.Command(vaultaireBinary(t), "server",
 		"--address", "127.0.0.1:0",
 		"--admin-address", "",
+		"--console-address", "",
 		"--rpc-address", "127.0.0.1:0",
 		"--gossip-address", "127.0.0.1:0",
 		"--data", t.TempDir(),
