@@ -200,6 +200,34 @@ func Open(ctx context.Context, cfg Config) (s *Store, err error) {
 	return s, nil
 }
 
+// raftShutdownGrace is how long raft may take to shut down before its
+// transport is closed under it. Shutdown waits for every replication
+// goroutine, and one blocked on a follower that stopped reading (a frozen
+// or partitioned host; raft's pipeline waits for room with no other way
+// out) only returns when its connection fails: closing the transport
+// fails it at once, where the network timeout would take 10 s (without
+// one, forever).
+const raftShutdownGrace = 2 * time.Second
+
+// shutdownRaft shuts raft down, closing its transport after
+// raftShutdownGrace when it is still waiting.
+func (s *Store) shutdownRaft() error {
+	done := make(chan error, 1)
+	go func() { done <- s.raft.Shutdown().Error() }()
+	t := time.NewTimer(raftShutdownGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	s.logger.Warn("metastore: raft shutdown still waiting on replication; closing its transport", "after", raftShutdownGrace)
+	if c, ok := s.trans.(raft.WithClose); ok {
+		_ = c.Close()
+	}
+	return <-done
+}
+
 // pebbleOptions are the options of the store's Pebble instance.
 func pebbleOptions(cache *pebble.Cache, logger *slog.Logger) *pebble.Options {
 	o := &pebble.Options{
@@ -272,7 +300,7 @@ func (s *Store) close() error {
 	}
 	var errs []error
 	s.raft.DeregisterObserver(s.observer)
-	if err := s.raft.Shutdown().Error(); err != nil {
+	if err := s.shutdownRaft(); err != nil {
 		errs = append(errs, fmt.Errorf("metastore: raft shutdown: %w", err))
 	}
 	if s.ownTrans != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +152,57 @@ func TestNoQuorumReportsNotLeader(t *testing.T) {
 	defer cancel()
 	if err := f.store().CreateContainer(short, Container{Tenant: "t1", Name: "c9"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("write with the caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestCloseDoesNotWaitForAFrozenPeer: a voter that accepts connections but
+// never reads (a frozen or partitioned host) must not hold Close: raft's
+// shutdown waits for its replication goroutines, one of which is stuck
+// on that peer, so the Store closes the transport under it after
+// raftShutdownGrace.
+func TestCloseDoesNotWaitForAFrozenPeer(t *testing.T) {
+	frozen, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frozen.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := frozen.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never read
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	cfg := testConfig("n1", t.TempDir())
+	cfg.Bootstrap, cfg.BindAddr = true, "127.0.0.1:0"
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustNoErr(t, s.WaitLeader(ctxT(t)))
+	// Not waited for: the new configuration needs the frozen voter.
+	s.Raft().AddVoter("frozen", raft.ServerAddress(frozen.Addr().String()), 0, 0)
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	// A hang bound, not a performance figure: without closing the
+	// transport, raft waits out its 10 s network timeout at best.
+	if took := time.Since(start); took > raftShutdownGrace+5*time.Second {
+		t.Fatalf("Close took %v with a frozen peer", took)
 	}
 }
