@@ -83,8 +83,17 @@ func TestClusterLeaderStopAndRestartAreQuick(t *testing.T) {
 		time.Sleep(15 * time.Second)
 		c.restart(lead)
 		q := c.nodes[lead].current()
-		joined, ok1 := logTime(q.stderr.String(), 0, "joined the cluster")
-		serving, ok2 := logTime(q.stderr.String(), 0, "serving S3")
+		// The restart returns once the node answers; its log lines may
+		// trail that on a busy machine.
+		var joined, serving time.Time
+		var ok1, ok2 bool
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			joined, ok1 = logTime(q.stderr.String(), 0, "joined the cluster")
+			serving, ok2 = logTime(q.stderr.String(), 0, "serving S3")
+			if ok1 && ok2 || time.Now().After(deadline) {
+				break
+			}
+		}
 		if !ok1 || !ok2 {
 			t.Fatalf("round %d: restarted node's log lacks \"joined the cluster\" or \"serving S3\":\n%s", round, q.stderr.String())
 		}
