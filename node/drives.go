@@ -84,14 +84,14 @@ type HealJob struct {
 
 // DriveStatus describes one drive of this node.
 type DriveStatus struct {
-	ID      string `json:"id"`
-	Dir     string `json:"dir,omitempty"`
-	Online  bool   `json:"online"`
-	Held    bool   `json:"held"`
-	Cause   string `json:"cause,omitempty"`
-	Total   int64  `json:"total"`
-	Used    int64  `json:"used"`
-	Free    int64  `json:"free"`
+	ID     string `json:"id"`
+	Dir    string `json:"dir,omitempty"`
+	Online bool   `json:"online"`
+	Held   bool   `json:"held"`
+	Cause  string `json:"cause,omitempty"`
+	Total  int64  `json:"total"`
+	Used   int64  `json:"used"`
+	Free   int64  `json:"free"`
 	// Heal is the drive's last or running heal job (nil: none).
 	Heal *HealJob `json:"heal,omitempty"`
 }
