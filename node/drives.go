@@ -247,6 +247,19 @@ func (h *driveHealer) status(id string) *HealJob {
 	return &c
 }
 
+// runningCount counts the jobs whose walk is under way.
+func (h *driveHealer) runningCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, j := range h.mu.jobs {
+		if j.Running {
+			n++
+		}
+	}
+	return n
+}
+
 // update changes the job of drive id under the lock.
 func (h *driveHealer) update(id string, f func(j *HealJob)) {
 	h.mu.Lock()
@@ -349,7 +362,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 			}
 		}
 		return nil
-	}, metastore.Stale)
+	}) // the first page behind a read barrier: a restarted node catches up first
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type Stats struct {
 	// DriveHealed counts shards drive heal jobs rebuilt, DriveHealBytes
 	// their bytes (node/drives.go).
 	DriveHealed, DriveHealBytes int64
+	// DriveHealsRunning counts the heal jobs whose walk is under way.
+	DriveHealsRunning int
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -78,6 +80,8 @@ func (e *Engine) Stats() Stats {
 		ScrubPasses:     c.scrubPasses.Load(),
 		DriveHealed:     c.driveHealed.Load(),
 		DriveHealBytes:  c.driveHealBytes.Load(),
+
+		DriveHealsRunning: e.driveHeal.runningCount(),
 	}
 }
 
