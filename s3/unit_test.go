@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -464,8 +465,12 @@ func TestCompleteXML(t *testing.T) {
 	<Part><ETag>b</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
 	</CompleteMultipartUpload>`
 	parts, err := parseCompleteXML([]byte(good))
-	if err != nil || len(parts) != 2 || parts[0] != (completePart{1, "a"}) || parts[1] != (completePart{2, "b"}) {
+	if err != nil || !reflect.DeepEqual(parts, []completePart{{1, "a", nil}, {2, "b", map[string]string{"CRC32": "AAAAAA=="}}}) {
 		t.Fatal(parts, err)
+	}
+	// A part checksum that is not one of its algorithm.
+	if _, err := parseCompleteXML([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag><ChecksumSHA1>AAAAAA==</ChecksumSHA1></Part></CompleteMultipartUpload>`)); !errors.Is(err, errInvalidRequest) {
+		t.Fatalf("short SHA1 part checksum: %v", err)
 	}
 	bad := []string{"", "   ", "<CompleteMultipartUpload>", "<CompleteMultipartUpload></CompleteMultipartUpload>",
 		"<Other><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part></Other>",
