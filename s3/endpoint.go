@@ -51,6 +51,12 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// CORS (cors.go). OpPreflight is an OPTIONS request, answered from the
+	// bucket's rules without a signature.
+	OpGetBucketCors
+	OpPutBucketCors
+	OpDeleteBucketCors
+	OpPreflight
 )
 
 var opNames = [...]string{
@@ -92,6 +98,10 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketCors:              "GetBucketCors",
+	OpPutBucketCors:              "PutBucketCors",
+	OpDeleteBucketCors:           "DeleteBucketCors",
+	OpPreflight:                  "PreflightRequest",
 }
 
 func (o Operation) String() string {
@@ -125,7 +135,7 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "cors", "encryption",
+	"accelerate", "acl", "analytics", "encryption",
 	"intelligent-tiering", "inventory", "lifecycle", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
@@ -226,6 +236,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
 }
 
 // objectSubresources is bucketSubresources for objects.

@@ -146,6 +146,11 @@ var errorTable = []apiError{
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
 
+	// CORS (cors.go).
+	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
+	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
 	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
@@ -209,6 +214,10 @@ type errorBody struct {
 	XMLName xml.Name `xml:"Error"`
 	Code    string   `xml:"Code"`
 	Message string   `xml:"Message"`
+	// Method, ResourceType and BucketName: CORS errors (corsErrorFields).
+	Method       string `xml:"Method,omitempty"`
+	ResourceType string `xml:"ResourceType,omitempty"`
+	BucketName   string `xml:"BucketName,omitempty"`
 	// Extra elements some errors carry: <Region> of a request signed for
 	// another region, <HeadersNotSigned>.
 	Region           string `xml:"Region,omitempty"`
@@ -247,6 +256,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		RequestID: rc.id,
 		HostID:    rc.hostID,
 	}
+	corsErrorFields(&eb, err, rc)
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned

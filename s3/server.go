@@ -598,6 +598,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putObjectLegalHold(ctx, w, r, rc)
 	case OpGetObjectAttributes:
 		return s.getObjectAttributes(ctx, w, r, rc)
+	case OpGetBucketCors:
+		return s.getBucketCors(ctx, w, r, rc)
+	case OpPutBucketCors:
+		return s.putBucketCors(ctx, w, r, rc)
+	case OpDeleteBucketCors:
+		return s.deleteBucketCors(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

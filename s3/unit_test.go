@@ -90,7 +90,11 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "cors", false, Endpoint{OpPutBucketCors, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "cors", false, Endpoint{OpGetBucketCors, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "cors", false, Endpoint{OpDeleteBucketCors, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "cors", false, Endpoint{}, errMethodNotAllowed},
+		{"PUT", "localhost", "/b1/k", "cors", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
 		// Virtual-hosted style.
 		{"GET", "b1.s3.local", "/", "", false, Endpoint{OpListObjectsV1, "b1", ""}, nil},
