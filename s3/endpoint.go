@@ -51,6 +51,10 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// Lifecycle (issue 15).
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
 )
 
 var opNames = [...]string{
@@ -92,6 +96,9 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
 }
 
 func (o Operation) String() string {
@@ -126,7 +133,7 @@ type RouteInput struct {
 // wrong success.
 var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "cors", "encryption",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
 	"publicAccessBlock", "replication", "requestPayment", "restore",
@@ -226,6 +233,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
 }
 
 // objectSubresources is bucketSubresources for objects.

@@ -598,6 +598,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putObjectLegalHold(ctx, w, r, rc)
 	case OpGetObjectAttributes:
 		return s.getObjectAttributes(ctx, w, r, rc)
+	case OpGetBucketLifecycle:
+		return s.getBucketLifecycle(ctx, w, r, rc)
+	case OpPutBucketLifecycle:
+		return s.putBucketLifecycle(ctx, w, r, rc)
+	case OpDeleteBucketLifecycle:
+		return s.deleteBucketLifecycle(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

@@ -88,7 +88,11 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1/k", "legal-hold", false, Endpoint{OpGetObjectLegalHold, "b1", "k"}, nil},
 		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
-		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{OpPutBucketLifecycle, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "lifecycle", false, Endpoint{OpGetBucketLifecycle, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "lifecycle", false, Endpoint{OpDeleteBucketLifecycle, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "lifecycle", false, Endpoint{}, errMethodNotAllowed},
+		{"PUT", "localhost", "/b1/k", "lifecycle", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
 		// Virtual-hosted style.
