@@ -270,6 +270,15 @@ type Engine struct {
 		sync.Mutex
 		cursor expiryCursor
 	}
+	// lc is the lifecycle state: the tier resolver transition rules are
+	// checked against, and decoded configurations (lifecycle.go).
+	lc struct {
+		mu struct {
+			sync.Mutex
+			tiers TierResolver
+		}
+		cache lifecycleCache
+	}
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)

@@ -57,6 +57,10 @@ const (
 	OpPutBucketCors
 	OpDeleteBucketCors
 	OpPreflight
+	// Lifecycle (issue 15).
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
 )
 
 var opNames = [...]string{
@@ -102,6 +106,9 @@ var opNames = [...]string{
 	OpPutBucketCors:              "PutBucketCors",
 	OpDeleteBucketCors:           "DeleteBucketCors",
 	OpPreflight:                  "PreflightRequest",
+	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
 }
 
 func (o Operation) String() string {
@@ -136,7 +143,7 @@ type RouteInput struct {
 // wrong success.
 var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "encryption",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
 	"publicAccessBlock", "replication", "requestPayment", "restore",
@@ -237,6 +244,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
 	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
+	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
 }
 
 // objectSubresources is bucketSubresources for objects.

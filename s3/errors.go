@@ -144,6 +144,7 @@ var errorTable = []apiError{
 	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
 
 	// CORS (cors.go).

@@ -604,6 +604,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putBucketCors(ctx, w, r, rc)
 	case OpDeleteBucketCors:
 		return s.deleteBucketCors(ctx, w, r, rc)
+	case OpGetBucketLifecycle:
+		return s.getBucketLifecycle(ctx, w, r, rc)
+	case OpPutBucketLifecycle:
+		return s.putBucketLifecycle(ctx, w, r, rc)
+	case OpDeleteBucketLifecycle:
+		return s.deleteBucketLifecycle(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }
