@@ -49,6 +49,7 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	remoteDeletes                   atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
