@@ -562,30 +562,25 @@ func (e *Engine) tierJournalLoop(ctx context.Context) {
 
 // RecallProgress reports a recall's progress.
 type RecallProgress struct {
-	Done, Total int64 // versions
-	Bytes       int64 // bytes brought back so far
+	Done  int64 // versions brought back by this call
+	Bytes int64 // their bytes
+	// Remaining is what the tier still holds afterwards (versions, bytes).
+	Remaining, RemainingBytes int64
 }
 
-// RecallTier brings every version on a tier back to local drives. It is
-// resumable: each version moves with its own conditional commit, and a
-// rerun starts with what is still there. progress, if not nil, is called
-// after each version.
-func (e *Engine) RecallTier(ctx context.Context, name string, progress func(RecallProgress)) (RecallProgress, error) {
+// RecallTier brings versions on a tier back to local drives, at most max
+// of them (0: all). It is resumable: each version moves with its own
+// conditional commit, and a rerun starts with what is still there.
+// progress, if not nil, is called after each version.
+func (e *Engine) RecallTier(ctx context.Context, name string, max int, progress func(RecallProgress)) (RecallProgress, error) {
 	var rp RecallProgress
-	ts, us, err := e.meta.ListTiers(ctx)
+	if _, _, err := e.tierDriver(ctx, name); err != nil {
+		return rp, err
+	}
+	targets, err := e.meta.TierVersions(ctx, name, max)
 	if err != nil {
 		return rp, metaErr(err)
 	}
-	for i, t := range ts {
-		if t.Name == name {
-			rp.Total = us[i].Artifacts
-		}
-	}
-	targets, err := e.meta.TierVersions(ctx, name, 0)
-	if err != nil {
-		return rp, metaErr(err)
-	}
-	rp.Total = int64(len(targets))
 	for _, a := range targets {
 		if err := e.recallVersion(ctx, a); err != nil {
 			return rp, err
@@ -594,6 +589,20 @@ func (e *Engine) RecallTier(ctx context.Context, name string, progress func(Reca
 		rp.Bytes += a.Size
 		if progress != nil {
 			progress(rp)
+		}
+	}
+	// The recalled versions' remote objects go now (their usage with
+	// them), so that Remaining counts only what is still on the tier.
+	if _, err := e.DrainTierJournal(ctx); err != nil {
+		return rp, err
+	}
+	ts, us, err := e.meta.ListTiers(ctx)
+	if err != nil {
+		return rp, metaErr(err)
+	}
+	for i, t := range ts {
+		if t.Name == name {
+			rp.Remaining, rp.RemainingBytes = us[i].Artifacts, us[i].Bytes
 		}
 	}
 	return rp, nil

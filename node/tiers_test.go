@@ -175,7 +175,7 @@ func TestTransitionReadDeleteRecall(t *testing.T) {
 		t.Fatalf("remove a tier in use: %v", err)
 	}
 	var seen []node.RecallProgress
-	rp, err := e.RecallTier(ctx, "cold", func(p node.RecallProgress) { seen = append(seen, p) })
+	rp, err := e.RecallTier(ctx, "cold", 0, func(p node.RecallProgress) { seen = append(seen, p) })
 	if err != nil || rp.Done != 1 || rp.Bytes != int64(len(data)) || len(seen) != 1 {
 		t.Fatalf("recall: %+v %v", rp, err)
 	}
