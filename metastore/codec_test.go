@@ -295,6 +295,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
 		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
+		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

@@ -69,6 +69,9 @@ const (
 
 	// Reliability range (50-59, keys.go).
 	cmdPruneUsageHours cmdType = 50
+
+	// Access control range (90-94, keys.go).
+	cmdSetAccess cmdType = 90
 )
 
 // commandV2 is the second payload version of a command type.
@@ -149,6 +152,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
+	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -179,6 +183,7 @@ var cmdSince = map[cmdType][]int{
 	cmdSetUsagePushed:     {ClusterVersion2},
 	cmdSetPassword:        {ClusterVersion2},
 	cmdPruneUsageHours:    {ClusterVersion2},
+	cmdSetAccess:          {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

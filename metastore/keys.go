@@ -48,6 +48,9 @@ const (
 	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
+
+	// Access control (range 0x40-0x43).
+	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 )
 
 // Table bytes and command types added after the first release are taken

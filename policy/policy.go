@@ -75,6 +75,10 @@ type Policy struct {
 	// as principal, without a restricting condition): what
 	// GetBucketPolicyStatus calls IsPublic.
 	Public bool
+	// UsesExistingTags reports whether a condition reads
+	// s3:ExistingObjectTag/<k>: only then does a request need the tags of
+	// the object it addresses.
+	UsesExistingTags bool
 }
 
 // Statement is one parsed statement.
@@ -159,6 +163,11 @@ func Parse(doc []byte, kind Kind) (*Policy, error) {
 		}
 		if s.Effect == Allow && s.principals != nil && !s.notPrincipal && s.principals.any && len(s.conditions) == 0 {
 			p.Public = true
+		}
+		for _, c := range s.conditions {
+			if strings.HasPrefix(c.key, KeyExistingTag) {
+				p.UsesExistingTags = true
+			}
 		}
 		p.Statements = append(p.Statements, s)
 	}
@@ -440,3 +449,22 @@ var knownActionList = func() []string {
 	sort.Strings(l)
 	return l
 }()
+
+// ResourcesWithin checks that every Resource of p lies in bucket (the
+// bucket the policy is put on: "arn:aws:s3:::bucket" or
+// "arn:aws:s3:::bucket/..."), as S3 requires of a bucket policy; it
+// returns the first one that does not.
+func (p *Policy) ResourcesWithin(bucket string) (string, bool) {
+	arn := "arn:aws:s3:::" + bucket
+	for _, s := range p.Statements {
+		if s.notResource {
+			continue
+		}
+		for _, r := range s.resources {
+			if r.raw != arn && !strings.HasPrefix(r.raw, arn+"/") {
+				return r.raw, false
+			}
+		}
+	}
+	return "", true
+}

@@ -145,6 +145,12 @@ var errorTable = []apiError{
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
 
+	// Access control (access.go, accessapi.go).
+	{errMalformedPolicy, "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"},
+	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
+	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
+
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
 	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
