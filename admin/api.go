@@ -120,6 +120,7 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.PUT(v1+"/tenants/:tenant/containers/:container/quota", a.serve("SetContainerQuota", a.setContainerQuota))
 	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
 	a.registerAccounts(r)
+	a.registerAccess(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.

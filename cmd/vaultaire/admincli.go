@@ -55,7 +55,7 @@ Commands:
   scrub status                this node's scrub: pass in progress, last complete pass
   scrub start                 start a scrub pass now, unpaced
 
-` + adminAccountsUsage + `
+` + adminAccountsUsage + adminAccessUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
 0 means unlimited; options left out keep their value.
 (Usage records for billing: vaultaire usage export -h.)
@@ -180,6 +180,9 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 		return c.runScrub(ctx, verb, args, asJSON, out)
 	}
 	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
+		return err
+	}
+	if handled, err := c.runAccess(ctx, noun, verb, args, asJSON, out); handled {
 		return err
 	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)
