@@ -302,6 +302,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdDeleteTier, &deleteTierCmd{name: "cold"}},
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
+		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

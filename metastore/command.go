@@ -75,6 +75,8 @@ const (
 	cmdDeleteTier  cmdType = 86
 	cmdTierJournal cmdType = 87
 	cmdTransition  cmdType = 88
+	// Access control range (90-94, keys.go).
+	cmdSetAccess cmdType = 90
 )
 
 // commandV2 is the second payload version of a command type.
@@ -159,6 +161,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdDeleteTier:          {"delete-tier", commandV1, decodeDeleteTier},
 	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
 	cmdTransition:          {"transition", commandV1, decodeTransition},
+	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -193,6 +196,7 @@ var cmdSince = map[cmdType][]int{
 	cmdDeleteTier:         {ClusterVersion2},
 	cmdTierJournal:        {ClusterVersion2},
 	cmdTransition:         {ClusterVersion2},
+	cmdSetAccess:          {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

@@ -53,6 +53,8 @@ const (
 	tblTier        = 0x3c // name -> Tier + sealed secret
 	tblTierUsage   = 0x3d // name -> TierUsage
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
+	// Access control (range 0x40-0x43).
+	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 )
 
 // Table bytes and command types added after the first release are taken

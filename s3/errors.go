@@ -153,6 +153,11 @@ var errorTable = []apiError{
 	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
 	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
 	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+	// Access control (access.go, accessapi.go).
+	{errMalformedPolicy, "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"},
+	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
+	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
