@@ -307,7 +307,8 @@ func (c *clusterNode) setState(s cluster.NodeState) {
 func (c *clusterNode) refreshMeta(ctx context.Context) {
 	m := cluster.NodeMeta{
 		ID: c.id, Version: version, S3Addr: c.s3Addr, RPCAddr: c.trans.Addr(), AdminAddr: c.adminAddr,
-		State: cluster.NodeState(c.state.Load()),
+		State:          cluster.NodeState(c.state.Load()),
+		ClusterVersion: metastore.SupportedClusterVersion,
 	}
 	for _, d := range c.drives {
 		dm := cluster.DriveMeta{ID: d.ID}
