@@ -14,8 +14,14 @@ FUZZTIME ?= 1m
 
 .PHONY: build test test-short bench bench-s3 lint run clean fuzz chaos
 
+# The release identity: the tag (or commit) and the commit, printed by
+# `vaultaire version` and gossiped to the cluster.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS ?= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/vaultaire
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/vaultaire
 
 # The whole suite, as CI runs it.
 test:
