@@ -233,7 +233,7 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 		b.hasChecksum = true
 		rd = &verifyReader{r: rd, h: alg.new(), check: func(sum []byte) error {
 			if base64.StdEncoding.EncodeToString(sum) != want {
-				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", alg.name)
+				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.name))
 			}
 			return nil
 		}}
@@ -250,7 +250,7 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 				return withMessage(errInvalidRequest, "Value for %s trailing header is invalid.", alg.header)
 			}
 			if base64.StdEncoding.EncodeToString(sum) != want {
-				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", alg.name)
+				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.name))
 			}
 			checksums[alg.name] = want
 			return nil

@@ -17,7 +17,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/s3"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
@@ -41,6 +43,17 @@ func TestErrorFidelity(t *testing.T) {
 			PartNumber: aws.Int32(int32(i + 1)), Body: strings.NewReader(b)})
 		must(t, err)
 		etags = append(etags, *up.ETag)
+	}
+	// A COMPOSITE SHA256 upload with part 1.
+	ck, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("fidelity"), Key: aws.String("ck"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	must(t, err)
+	ckID := *ck.UploadId
+	ckPart, err := c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("fidelity"), Key: aws.String("ck"), UploadId: ck.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("a"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	must(t, err)
+	ckXML := func(sum string) []byte {
+		return []byte(fmt.Sprintf("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag>%s</Part></CompleteMultipartUpload>", *ckPart.ETag, sum))
 	}
 	completeXML := func(parts ...string) []byte {
 		var b strings.Builder
@@ -94,6 +107,20 @@ func TestErrorFidelity(t *testing.T) {
 			"The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 		{"entity too small", rawReq{method: "POST", path: "/fidelity/mp?uploadId=" + id, body: completeXML("1", etags[0], "2", etags[1])}, 0, 400, "EntityTooSmall",
 			"Your proposed upload is smaller than the minimum allowed object size."},
+		{"FULL_OBJECT SHA256 upload", rawReq{method: "POST", path: "/fidelity/ck?uploads", hdr: http.Header{"X-Amz-Checksum-Algorithm": {"SHA256"}, "X-Amz-Checksum-Type": {"FULL_OBJECT"}}}, 0, 400, "InvalidRequest",
+			"The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm."},
+		{"unknown checksum algorithm", rawReq{method: "POST", path: "/fidelity/ck?uploads", hdr: http.Header{"X-Amz-Checksum-Algorithm": {"MD5"}}}, 0, 400, "InvalidRequest",
+			"Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"},
+		{"COMPOSITE upload, part without checksum", rawReq{method: "PUT", path: "/fidelity/ck?partNumber=2&uploadId=" + ckID, body: body}, 0, 400, "InvalidRequest",
+			"Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null"},
+		{"part of another algorithm", rawReq{method: "PUT", path: "/fidelity/ck?partNumber=2&uploadId=" + ckID, body: body, hdr: http.Header{"X-Amz-Checksum-Crc32": {checksumOf("CRC32", body)}}}, 0, 400, "InvalidRequest",
+			"Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32"},
+		{"COMPOSITE complete without part checksums", rawReq{method: "POST", path: "/fidelity/ck?uploadId=" + ckID, body: ckXML("")}, 0, 400, "InvalidRequest",
+			"The upload was created using a sha256 checksum. The complete request must include the checksum for each part. It was missing for part 1 in the request."},
+		{"complete with a wrong part checksum", rawReq{method: "POST", path: "/fidelity/ck?uploadId=" + ckID, body: ckXML("<ChecksumSHA256>" + checksumOf("SHA256", body) + "</ChecksumSHA256>")}, 0, 400, "InvalidPart",
+			"One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
+		{"complete with a wrong whole-object checksum", rawReq{method: "POST", path: "/fidelity/ck?uploadId=" + ckID, body: ckXML("<ChecksumSHA256>" + *ckPart.ChecksumSHA256 + "</ChecksumSHA256>"),
+			hdr: http.Header{"X-Amz-Checksum-Sha256": {checksumOf("SHA256", body)}}}, 0, 400, "BadDigest", "The sha256 you specified did not match the calculated checksum."},
 		{"malformed XML", rawReq{method: "POST", path: "/fidelity/mp?uploadId=" + id, body: []byte("<CompleteMultipartUpload><Part>")}, 0, 400, "MalformedXML",
 			"The XML you provided was not well-formed or did not validate against our published schema."},
 		{"missing Content-Length", rawReq{method: "PUT", path: "/fidelity/nolen", payload: sigv4.UnsignedPayload, body: body, before: func(r *http.Request) {
@@ -105,7 +132,7 @@ func TestErrorFidelity(t *testing.T) {
 		{"wrong Content-MD5", rawReq{method: "PUT", path: "/fidelity/md5", body: body, hdr: http.Header{"Content-Md5": {md5of("other")}}}, 0, 400, "BadDigest",
 			"The Content-MD5 you specified did not match what we received."},
 		{"wrong x-amz-checksum-crc32", rawReq{method: "PUT", path: "/fidelity/crc", body: body, hdr: http.Header{"X-Amz-Checksum-Crc32": {"AAAAAA=="}}}, 0, 400, "BadDigest",
-			"The CRC32 you specified did not match the calculated checksum."},
+			"The crc32 you specified did not match the calculated checksum."},
 		{"wrong x-amz-content-sha256", rawReq{method: "PUT", path: "/fidelity/sha", body: body, payload: sha("other")}, 0, 400, "XAmzContentSHA256Mismatch",
 			"The provided 'x-amz-content-sha256' header does not match what was computed."},
 		{"wrong secret", rawReq{method: "GET", path: "/fidelity/obj", creds: &aws.Credentials{AccessKeyID: h.cred.AccessKeyID, SecretAccessKey: "wrong"}}, 0, 403, "SignatureDoesNotMatch",
@@ -149,4 +176,9 @@ func TestErrorFidelity(t *testing.T) {
 	for _, k := range []string{"cut", "big", "nolen", "md5", "crc", "sha", "sc", "meta"} {
 		h.absent(t, "fidelity", k)
 	}
+}
+
+func checksumOf(alg string, data []byte) string {
+	a, _ := checksum.ByName(alg)
+	return a.Sum(data)
 }
