@@ -104,11 +104,28 @@
 // x-amz-bypass-governance-retention from the tenant's root user
 // (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
 //
+// # Lifecycle
+//
+// ?lifecycle serves Put/Get/DeleteBucketLifecycleConfiguration
+// (lifecycle.go): rules with ID, Status, a Filter (Prefix, Tag, And,
+// ObjectSizeGreaterThan/LessThan) or the legacy top-level Prefix,
+// Expiration (Days, Date or ExpiredObjectDeleteMarker), Transition,
+// NoncurrentVersionExpiration, NoncurrentVersionTransition and
+// AbortIncompleteMultipartUpload, validated as S3 does (MalformedXML for
+// the schema, Days with Date, or no Filter; InvalidArgument for a Date not
+// at midnight UTC, non-positive days, duplicate IDs, more than 1000 rules;
+// InvalidRequest for a rule without action). A Transition or
+// NoncurrentVersionTransition is accepted only when a tier serves its
+// StorageClass (InvalidArgument "no tier is configured for storage class
+// X" otherwise). GET and HEAD of a latest version a rule will expire
+// carry x-amz-expiration: expiry-date="...", rule-id="...". The rules
+// are carried out by node's lifecycle engine.
+//
 // # Not implemented
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
 // bucket-owner-full-control on objects), grants, server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), bucket policies, lifecycle, CORS, website,
+// (SSE-S3, SSE-KMS, SSE-C), bucket policies, website,
 // logging, notifications, replication, encryption configuration, website
 // redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
@@ -117,6 +134,22 @@
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, the server-side encryption fields,
 // object lock, website redirects and x-amz-checksum-* are NotImplemented.
+//
+// # CORS
+//
+// cors.go serves ?cors (Put/Get/DeleteBucketCors). PutBucketCors needs
+// Content-MD5 or an x-amz-checksum-* (InvalidRequest "Missing required
+// header for this request: Content-MD5" without), a body of at most 64 KiB
+// (MaxMessageLengthExceeded), and a document S3's schema accepts
+// (MalformedXML otherwise: an unknown or repeated element, no rule, a rule
+// without AllowedOrigin or AllowedMethod); InvalidRequest, with S3's
+// message, for more than 100 rules, a method other than GET, PUT, HEAD,
+// POST and DELETE, more than one '*' in an AllowedOrigin or AllowedHeader,
+// a '*' in an ExposeHeader, an ID over 255 characters or a negative
+// MaxAgeSeconds. The rules are stored canonical (S3's element order, S3's
+// namespace) in the container's configuration map under "cors", and
+// GetBucketCors answers that form; without rules it is 404
+// NoSuchCORSConfiguration naming the bucket.
 //
 // # POST Object
 //
