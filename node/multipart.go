@@ -106,7 +106,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if err != nil {
 		return PartInfo{}, err
 	}
-	sums, err := partChecksums(alg, h, in.Checksums)
+	sums, err := partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
 	}
@@ -130,11 +130,14 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 // partChecksums is what a part stores: the checksums the caller verified,
 // and the upload's algorithm (alg; Name "" for none) computed by h when
 // the caller did not send it. A part of an upload with an algorithm may
-// carry no other.
-func partChecksums(alg checksum.Algorithm, h hash.Hash, sent map[string]string) (map[string]string, error) {
+// carry no other, and must carry it when required (COMPOSITE).
+func partChecksums(alg checksum.Algorithm, h hash.Hash, sent map[string]string, required bool) (map[string]string, error) {
 	sums := maps.Clone(sent)
 	if alg.Name == "" {
 		return sums, nil
+	}
+	if _, ok := sent[alg.Name]; !ok && len(sent) == 0 && required {
+		return nil, msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: null", strings.ToLower(alg.Name))
 	}
 	for name := range sent {
 		if name != alg.Name {
@@ -238,13 +241,17 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 			complete = false
 			continue
 		}
+		if _, ok := ref.Checksums[alg.Name]; !ok && len(ref.Checksums) == 0 && u.ChecksumType == checksum.Composite {
+			return msgErr(ErrChecksumRequest, "The upload was created using a %s checksum. The complete request must include the checksum for each part. It was missing for part %d in the request.",
+				strings.ToLower(alg.Name), ref.Number)
+		}
 		for name, v := range ref.Checksums {
 			if name != alg.Name {
 				return msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
 					strings.ToLower(alg.Name), strings.ToLower(name))
 			}
 			if p.Checksums[name] != v {
-				return msgErr(ErrInvalidPart, "The %s checksum of part %d did not match the uploaded part's.", name, ref.Number)
+				return fmt.Errorf("%w: the %s checksum of part %d differs from the uploaded part's", ErrInvalidPart, name, ref.Number)
 			}
 		}
 		sum, ok := p.Checksums[alg.Name]
@@ -268,7 +275,7 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 				strings.ToLower(alg.Name), strings.ToLower(name))
 		}
 		if !checksum.SameWhole(v, whole) {
-			return msgErr(ErrBadDigest, "The %s you specified did not match the calculated checksum.", alg.Name)
+			return msgErr(ErrBadDigest, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.Name))
 		}
 	}
 	in.Checksums = map[string]string{alg.Name: whole}

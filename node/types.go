@@ -362,6 +362,10 @@ type PartInput struct {
 	// after Body returned EOF (a trailer's value arrives at the end). The
 	// upload's own algorithm is computed when it is not among them.
 	Checksums map[string]string
+	// FromClient: the body comes from the client (UploadPart, not
+	// UploadPartCopy), so a part of a COMPOSITE upload must carry the
+	// upload's checksum, as S3 requires.
+	FromClient bool
 }
 
 // PartInfo describes an uploaded part.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -35,9 +36,9 @@ func writeConditions(h http.Header) (node.Conditions, error) {
 }
 
 func setChecksumHeaders(h http.Header, sums map[string]string) {
-	for _, a := range checksumAlgs {
-		if v, ok := sums[a.name]; ok && v != "" {
-			h.Set(a.header, v)
+	for _, a := range checksum.Algorithms {
+		if v, ok := sums[a.Name]; ok && v != "" {
+			h.Set(a.Header, v)
 		}
 	}
 }
