@@ -69,6 +69,10 @@ const (
 
 	// Reliability range (50-59, keys.go).
 	cmdPruneUsageHours cmdType = 50
+
+	// Encryption (range 95-99).
+	cmdSetKEK     cmdType = 95
+	cmdRewrapKeys cmdType = 96
 )
 
 // commandV2 is the second payload version of a command type.
@@ -149,6 +153,8 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
+	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
+	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -168,6 +174,8 @@ var cmdSince = map[cmdType][]int{
 	cmdCompleteUpload:     {ClusterVersion1, ClusterVersion2},
 	cmdUpdateVersion:      {ClusterVersion2},
 	cmdSetContainerConfig: {ClusterVersion2},
+	cmdSetKEK:             {ClusterVersion2},
+	cmdRewrapKeys:         {ClusterVersion2},
 	cmdPutOperator:        {ClusterVersion2},
 	cmdDeleteOperator:     {ClusterVersion2},
 	cmdRevokeSession:      {ClusterVersion2},

@@ -48,6 +48,9 @@ const (
 	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
+
+	// Encryption (range 0x44-0x47).
+	tblSSEKEK = 0x44 // (no suffix) -> current key-encryption key id (uvarint)
 )
 
 // Table bytes and command types added after the first release are taken

@@ -31,6 +31,17 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 	}
+	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	if err != nil {
+		return UploadInfo{}, metaErr(err)
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, defaultEncryption(c, in.Encryption))
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	if seal != nil {
+		u.Encryption = seal.rec
+	}
 	if err := e.meta.CreateUpload(ctx, u); err != nil {
 		return UploadInfo{}, metaErr(err)
 	}
@@ -46,19 +57,28 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if in.Size > DefaultMaxPartSize {
 		return PartInfo{}, ErrEntityTooLarge
 	}
-	if _, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale); err != nil {
+	u, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale)
+	if err != nil {
 		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
-	b := newBody(in.Body, in.Size, DefaultMaxPartSize)
-	blob, missing, err := e.writeBlob(ctx, b)
+	if err := e.checkCustomerKey(u.Encryption, in.CustomerKey); err != nil {
+		return PartInfo{}, err
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, Encryption{Mode: u.Encryption.Mode, CustomerKey: in.CustomerKey})
 	if err != nil {
 		return PartInfo{}, err
 	}
+	b := newBody(in.Body, in.Size, DefaultMaxPartSize)
+	p, missing, err := e.writePart(ctx, seal, b, b)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	blob := p.Blob
 	if err := b.checkMD5(in.ContentMD5); err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return PartInfo{}, err
 	}
-	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob}
+	p.Number, p.ETag, p.Created = in.Number, b.etag(), now()
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
@@ -141,5 +161,6 @@ func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o Up
 
 func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
-		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass}
+		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass,
+		Encryption: u.Encryption.Mode}
 }

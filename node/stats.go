@@ -36,6 +36,9 @@ type Stats struct {
 	ShardsSlow, ShardsStraggled int64
 	// ScrubPasses counts complete scrub passes.
 	ScrubPasses int64
+	// SSEPackages counts encrypted packages reads authenticated and
+	// decrypted (package sse): a range read opens only those it touches.
+	SSEPackages int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -49,6 +52,7 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	ssePackages                     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -72,6 +76,7 @@ func (e *Engine) Stats() Stats {
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),
 		ScrubPasses:     c.scrubPasses.Load(),
+		SSEPackages:     c.ssePackages.Load(),
 	}
 }
 

@@ -168,6 +168,9 @@ type ArtifactInfo struct {
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for the whole-object
 	// checksum of a multipart artifact.
 	ChecksumType string
+	// Encryption is the version's server-side encryption mode
+	// (EncryptionNone, EncryptionSSES3, EncryptionCustomer).
+	Encryption string
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.
@@ -203,12 +206,17 @@ type PutInput struct {
 	Tags         map[string]string
 	Retention    Retention
 	LegalHold    bool
+	// Encryption of the new version (Mode "" for none).
+	Encryption Encryption
 }
 
 // VersionRef names one version of an artifact: VersionID "" means the
 // latest; NullVersion the null version.
 type VersionRef struct {
 	Container, Key, VersionID string
+	// CustomerKey is the SSE-C key a read of an SSE-C version must give
+	// (HeadArtifact and OpenArtifact check it); nil otherwise.
+	CustomerKey []byte
 }
 
 // NullVersion is S3's id of the null version.
@@ -294,6 +302,8 @@ type UploadInput struct {
 	Tags         map[string]string
 	Retention    Retention
 	LegalHold    bool
+	// Encryption of the parts and of the completed artifact.
+	Encryption Encryption
 }
 
 // UploadInfo describes an in-progress multipart upload.
@@ -306,6 +316,8 @@ type UploadInfo struct {
 	Headers      map[string]string
 	Meta         map[string]string
 	StorageClass string
+	// Encryption is the upload's server-side encryption mode.
+	Encryption string
 }
 
 // PartInput is one UploadPart request.
@@ -317,6 +329,9 @@ type PartInput struct {
 	Body       io.Reader
 	Size       int64
 	ContentMD5 []byte
+	// CustomerKey is the SSE-C key of an SSE-C upload (it must be the
+	// key the upload was created with).
+	CustomerKey []byte
 }
 
 // PartInfo describes an uploaded part.

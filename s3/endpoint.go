@@ -51,6 +51,10 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// Encryption (crypt, issue 16).
+	OpGetBucketEncryption
+	OpPutBucketEncryption
+	OpDeleteBucketEncryption
 )
 
 var opNames = [...]string{
@@ -92,6 +96,9 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketEncryption:        "GetBucketEncryption",
+	OpPutBucketEncryption:        "PutBucketEncryption",
+	OpDeleteBucketEncryption:     "DeleteBucketEncryption",
 }
 
 func (o Operation) String() string {
@@ -125,7 +132,7 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "cors", "encryption",
+	"accelerate", "acl", "analytics", "cors",
 	"intelligent-tiering", "inventory", "lifecycle", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
@@ -226,6 +233,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"encryption":  {"GET": OpGetBucketEncryption, "PUT": OpPutBucketEncryption, "DELETE": OpDeleteBucketEncryption},
 }
 
 // objectSubresources is bucketSubresources for objects.

@@ -144,6 +144,13 @@ var errorTable = []apiError{
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+	// Encryption (crypt, issue 16).
+	{errInvalidEncryptionAlgorithm, "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256."},
+	{errNoEncryptionConfig, "ServerSideEncryptionConfigurationNotFoundError", 404, "The server side encryption configuration was not found"},
+	{node.ErrSSECustomerKeyMismatch, "AccessDenied", 403, "Access Denied"},
+	{node.ErrSSECustomerKeyMissing, "InvalidRequest", 400, "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."},
+	{node.ErrSSENotApplicable, "InvalidRequest", 400, "The encryption parameters are not applicable to this object."},
+	{node.ErrSSEUnavailable, "NotImplemented", 501, "Server-side encryption is not configured on this server."},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},

@@ -345,6 +345,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		RelocateInterval: node.DefaultRelocateInterval,
 		UploadExpiry:     uploadExpiry(f.uploadTTL),
 		GCDelay:          f.gcDelay,
+		SSERootKey:       secret.SSERootKey(),
 		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
