@@ -20,7 +20,11 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef
 	if err != nil {
 		return ArtifactInfo{}, err
 	}
-	return toInfo(a, versioned), nil
+	info := toInfo(a, versioned)
+	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+		return ArtifactInfo{}, err
+	}
+	return info, nil
 }
 
 // OpenArtifact opens a version of an artifact (the latest when
@@ -39,7 +43,25 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 	if err := e.checkCustomerKey(a.Encryption, ref.CustomerKey); err != nil {
 		return nil, err
 	}
-	return &reader{e: e, rec: a, info: toInfo(a, versioned), customerKey: ref.CustomerKey}, nil
+	info := toInfo(a, versioned)
+	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+		return nil, err
+	}
+	return &reader{e: e, rec: a, info: info, customerKey: ref.CustomerKey}, nil
+}
+
+// expiration sets info.Expiration when the latest version of a key is
+// read and a lifecycle rule of its container will expire it.
+func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, info *ArtifactInfo) error {
+	if ref.VersionID != "" {
+		return nil
+	}
+	c, err := e.meta.GetContainer(ctx, tenant, ref.Container)
+	if err != nil {
+		return metaErr(err)
+	}
+	e.withExpiration(info, c)
+	return nil
 }
 
 // version reads the version ref names, and whether its container has a

@@ -36,6 +36,11 @@ type Stats struct {
 	ShardsSlow, ShardsStraggled int64
 	// ScrubPasses counts complete scrub passes.
 	ScrubPasses int64
+	// DriveHealed counts shards drive heal jobs rebuilt, DriveHealBytes
+	// their bytes (node/drives.go).
+	DriveHealed, DriveHealBytes int64
+	// DriveHealsRunning counts the heal jobs whose walk is under way.
+	DriveHealsRunning int
 	// SSEPackages counts encrypted packages reads authenticated and
 	// decrypted (package sse): a range read opens only those it touches.
 	SSEPackages int64
@@ -52,6 +57,7 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	driveHealed, driveHealBytes     atomic.Int64
 	ssePackages                     atomic.Int64
 }
 
@@ -76,7 +82,11 @@ func (e *Engine) Stats() Stats {
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),
 		ScrubPasses:     c.scrubPasses.Load(),
-		SSEPackages:     c.ssePackages.Load(),
+		DriveHealed:     c.driveHealed.Load(),
+		DriveHealBytes:  c.driveHealBytes.Load(),
+
+		DriveHealsRunning: e.driveHeal.runningCount(),
+		SSEPackages:       c.ssePackages.Load(),
 	}
 }
 

@@ -51,6 +51,16 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// CORS (cors.go). OpPreflight is an OPTIONS request, answered from the
+	// bucket's rules without a signature.
+	OpGetBucketCors
+	OpPutBucketCors
+	OpDeleteBucketCors
+	OpPreflight
+	// Lifecycle (issue 15).
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
 	// Encryption (crypt, issue 16).
 	OpGetBucketEncryption
 	OpPutBucketEncryption
@@ -96,6 +106,13 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketCors:              "GetBucketCors",
+	OpPutBucketCors:              "PutBucketCors",
+	OpDeleteBucketCors:           "DeleteBucketCors",
+	OpPreflight:                  "PreflightRequest",
+	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
 	OpGetBucketEncryption:        "GetBucketEncryption",
 	OpPutBucketEncryption:        "PutBucketEncryption",
 	OpDeleteBucketEncryption:     "DeleteBucketEncryption",
@@ -132,8 +149,8 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "cors",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"accelerate", "acl", "analytics",
+	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
 	"publicAccessBlock", "replication", "requestPayment", "restore",
@@ -233,6 +250,8 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
+	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
 	"encryption":  {"GET": OpGetBucketEncryption, "PUT": OpPutBucketEncryption, "DELETE": OpDeleteBucketEncryption},
 }
 

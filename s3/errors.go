@@ -81,6 +81,7 @@ var errorTable = []apiError{
 	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
 	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
 	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{node.ErrChecksumRequest, "InvalidRequest", 400, "The checksum does not fit the multipart upload."},
 	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
@@ -143,6 +144,7 @@ var errorTable = []apiError{
 	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
 	// Encryption (crypt, issue 16).
 	{errInvalidEncryptionAlgorithm, "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256."},
@@ -151,6 +153,11 @@ var errorTable = []apiError{
 	{node.ErrSSECustomerKeyMissing, "InvalidRequest", 400, "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."},
 	{node.ErrSSENotApplicable, "InvalidRequest", 400, "The encryption parameters are not applicable to this object."},
 	{node.ErrSSEUnavailable, "NotImplemented", 501, "Server-side encryption is not configured on this server."},
+
+	// CORS (cors.go).
+	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
+	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
@@ -215,6 +222,10 @@ type errorBody struct {
 	XMLName xml.Name `xml:"Error"`
 	Code    string   `xml:"Code"`
 	Message string   `xml:"Message"`
+	// Method, ResourceType and BucketName: CORS errors (corsErrorFields).
+	Method       string `xml:"Method,omitempty"`
+	ResourceType string `xml:"ResourceType,omitempty"`
+	BucketName   string `xml:"BucketName,omitempty"`
 	// Extra elements some errors carry: <Region> of a request signed for
 	// another region, <HeadersNotSigned>.
 	Region           string `xml:"Region,omitempty"`
@@ -253,6 +264,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		RequestID: rc.id,
 		HostID:    rc.hostID,
 	}
+	corsErrorFields(&eb, err, rc)
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned
