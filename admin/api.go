@@ -185,6 +185,7 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *Error {
 		{node.ErrOperatorExists, http.StatusConflict, "OperatorExists"},
 		{node.ErrTenantNotEmpty, http.StatusConflict, "TenantNotEmpty"},
 		{node.ErrUpgradeRequired, http.StatusConflict, "UpgradeRequired"},
+		{node.ErrSSEUnavailable, http.StatusConflict, "SSEUnavailable"},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.err) {

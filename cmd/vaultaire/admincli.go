@@ -54,6 +54,7 @@ Commands:
   container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
   scrub status                this node's scrub: pass in progress, last complete pass
   scrub start                 start a scrub pass now, unpaced
+  kms rotate                  new key-encryption key for SSE-S3; re-wraps every data key (no data rewritten)
   drive list                  this node's drives: state, usage, heal job
   drive status [ID]           a drive's state and its heal job's progress
   drive heal ID               rebuild every shard the drive should hold (throttled: --heal-rate)
@@ -183,6 +184,9 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	}
 	if noun == "scrub" {
 		return c.runScrub(ctx, verb, args, asJSON, out)
+	}
+	if noun == "kms" {
+		return c.runKMS(ctx, verb, args, asJSON, out)
 	}
 	if noun == "drive" {
 		return c.runDrive(ctx, verb, args, asJSON, out)
