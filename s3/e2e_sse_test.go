@@ -22,6 +22,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/s3"
+	"github.com/vaultaire/vaultaire/s3/sigv4"
 	"github.com/vaultaire/vaultaire/sse"
 )
 
@@ -416,6 +417,25 @@ func TestBucketDefaultEncryption(t *testing.T) {
 	}
 	resp, rb := h.do(t, rawReq{method: "PUT", path: "/bkt?encryption", body: []byte("<ServerSideEncryptionConfiguration><Rule>"), creds: &aws.Credentials{AccessKeyID: "AKIDUNKNOWN", SecretAccessKey: "x"}})
 	expectError(t, resp, rb, 403, "InvalidAccessKeyId")
+	resp, rb = h.do(t, rawReq{method: "PUT", path: "/bkt?encryption", body: []byte("<ServerSideEncryptionConfiguration>"), unsigned: true})
+	expectError(t, resp, rb, 403, "AccessDenied")
+	// Oversized: a configuration beyond the XML body limit.
+	huge := "<ServerSideEncryptionConfiguration>" + strings.Repeat("<!-- pad -->", 200_000) + "</ServerSideEncryptionConfiguration>"
+	resp, rb = h.do(t, rawReq{method: "PUT", path: "/bkt?encryption", body: []byte(huge)})
+	if resp.StatusCode != 400 {
+		t.Fatalf("oversized configuration: %d %s", resp.StatusCode, rb)
+	}
+	// Truncated: Content-Length promises more than the body holds.
+	full := []byte("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>DES</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>")
+	req := h.signReq(t, rawReq{method: "PUT", path: "/bkt?encryption", body: full, payload: sigv4.UnsignedPayload})
+	if out := h.rawHTTP(t, dump(t, req, full[:len(full)/2])); !strings.HasPrefix(out, "HTTP/1.1 400") || !strings.Contains(out, "<Code>IncompleteBody</Code>") {
+		t.Fatalf("truncated configuration answered %.300s", out)
+	}
+	got, err = c.GetBucketEncryption(ctx, &awss3.GetBucketEncryptionInput{Bucket: aws.String("bkt")})
+	must(t, err)
+	if got.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != types.ServerSideEncryptionAes256 {
+		t.Fatal("configuration changed by a refused request")
+	}
 	_, err = c.DeleteBucketEncryption(ctx, &awss3.DeleteBucketEncryptionInput{Bucket: aws.String("bkt")})
 	must(t, err)
 	_, err = c.GetBucketEncryption(ctx, &awss3.GetBucketEncryptionInput{Bucket: aws.String("bkt")})
