@@ -55,6 +55,8 @@ const (
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
 	// Access control (range 0x40-0x43).
 	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
+	// Encryption (range 0x44-0x47).
+	tblSSEKEK = 0x44 // (no suffix) -> current key-encryption key id (uvarint)
 )
 
 // Table bytes and command types added after the first release are taken

@@ -13,6 +13,7 @@ import (
 	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/sse"
 )
 
 // Safety constants, with the reason beside each.
@@ -159,8 +160,13 @@ type Config struct {
 	TierJournalInterval time.Duration
 	// Now is the clock of the upload expiry (default time.Now); tests
 	// move it forward instead of waiting days.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// SSERootKey is the 32-byte root of the server-side encryption keys
+	// (derived from the cluster secret, identical on every node); nil
+	// leaves SSE unconfigured: writes asking for it fail with
+	// ErrSSEUnavailable.
+	SSERootKey []byte
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -280,7 +286,8 @@ type Engine struct {
 	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
-	tiers     tiers // cold tier drivers and health (tiers.go)
+	tiers     tiers        // cold tier drivers and health (tiers.go)
+	keyring   *sse.Keyring // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
 		sync.Mutex
@@ -330,6 +337,13 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.drives[d.ID] = d
 		e.order = append(e.order, d)
+	}
+	if cfg.SSERootKey != nil {
+		kr, err := sse.NewKeyring(cfg.SSERootKey)
+		if err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		e.keyring = kr
 	}
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
@@ -545,6 +559,7 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		Retention:    Retention(a.Retention),
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
+		Encryption:   a.Encryption.Mode,
 	}
 	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
 		info.Parts = len(a.Parts)

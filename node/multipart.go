@@ -42,6 +42,17 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
 	}
+	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	if err != nil {
+		return UploadInfo{}, metaErr(err)
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, defaultEncryption(c, in.Encryption))
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	if seal != nil {
+		u.Encryption = seal.rec
+	}
 	if err := e.meta.CreateUpload(ctx, u); err != nil {
 		return UploadInfo{}, metaErr(err)
 	}
@@ -89,6 +100,13 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if err != nil {
 		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
+	if err := e.checkCustomerKey(u.Encryption, in.CustomerKey); err != nil {
+		return PartInfo{}, err
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, Encryption{Mode: u.Encryption.Mode, CustomerKey: in.CustomerKey})
+	if err != nil {
+		return PartInfo{}, err
+	}
 	// The upload's algorithm is computed here unless the caller verifies
 	// it already (a header value is known before the body).
 	var alg checksum.Algorithm
@@ -102,10 +120,11 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		}
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
-	blob, missing, err := e.writeBlob(ctx, b)
+	p, missing, err := e.writePart(ctx, seal, b, b)
 	if err != nil {
 		return PartInfo{}, err
 	}
+	blob := p.Blob
 	sums, err := partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
@@ -114,7 +133,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return PartInfo{}, err
 	}
-	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob, Checksums: sums}
+	p.Number, p.ETag, p.Created, p.Checksums = in.Number, b.etag(), now(), sums
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
@@ -335,5 +354,6 @@ func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o Up
 func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
 		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass,
-		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType}
+		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType,
+		Encryption: u.Encryption.Mode}
 }

@@ -41,6 +41,9 @@ type Stats struct {
 	DriveHealed, DriveHealBytes int64
 	// DriveHealsRunning counts the heal jobs whose walk is under way.
 	DriveHealsRunning int
+	// SSEPackages counts encrypted packages reads authenticated and
+	// decrypted (package sse): a range read opens only those it touches.
+	SSEPackages int64
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -56,6 +59,7 @@ type counters struct {
 	scrubPasses                     atomic.Int64
 	driveHealed, driveHealBytes     atomic.Int64
 	remoteDeletes                   atomic.Int64
+	ssePackages                     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -83,6 +87,7 @@ func (e *Engine) Stats() Stats {
 		DriveHealBytes:  c.driveHealBytes.Load(),
 
 		DriveHealsRunning: e.driveHeal.runningCount(),
+		SSEPackages:       c.ssePackages.Load(),
 	}
 }
 

@@ -104,6 +104,21 @@
 // x-amz-bypass-governance-retention from the tenant's root user
 // (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
 //
+// # Server-side encryption
+//
+// x-amz-server-side-encryption: AES256 (SSE-S3) on PUT, copy and
+// CreateMultipartUpload; SSE-C with x-amz-server-side-encryption-customer-
+// algorithm/key/key-MD5 on those, on UploadPart, and on GET and HEAD (an
+// SSE-C object answers only with its key: 403 AccessDenied for a wrong
+// one, 400 InvalidRequest without); x-amz-copy-source-server-side-
+// encryption-customer-* opens an SSE-C copy source. Copies may change the
+// mode. SSE-C needs HTTPS (Config.SSECInsecure lifts that for tests).
+// Responses report the mode (x-amz-server-side-encryption, or the
+// customer algorithm and key MD5). Put/Get/DeleteBucketEncryption
+// (?encryption) set the default (AES256) new objects get;
+// ServerSideEncryptionConfigurationNotFoundError when none. The engine
+// encrypts (node/encrypt.go, package sse).
+//
 // # Lifecycle
 //
 // ?lifecycle serves Put/Get/DeleteBucketLifecycleConfiguration
@@ -124,9 +139,9 @@
 // # Not implemented
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
-// bucket-owner-full-control on objects), grants, server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), bucket policies, website,
-// logging, notifications, replication, encryption configuration, website
+// bucket-owner-full-control on objects), grants, SSE-KMS (aws:kms, as a
+// header or a bucket default), bucket policies, website,
+// logging, notifications, replication, website
 // redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. Anonymous access is refused

@@ -148,6 +148,13 @@ var errorTable = []apiError{
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+	// Encryption (crypt, issue 16).
+	{errInvalidEncryptionAlgorithm, "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256."},
+	{errNoEncryptionConfig, "ServerSideEncryptionConfigurationNotFoundError", 404, "The server side encryption configuration was not found"},
+	{node.ErrSSECustomerKeyMismatch, "AccessDenied", 403, "Access Denied"},
+	{node.ErrSSECustomerKeyMissing, "InvalidRequest", 400, "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."},
+	{node.ErrSSENotApplicable, "InvalidRequest", 400, "The encryption parameters are not applicable to this object."},
+	{node.ErrSSEUnavailable, "NotImplemented", 501, "Server-side encryption is not configured on this server."},
 
 	// CORS (cors.go).
 	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},

@@ -67,6 +67,9 @@ type Config struct {
 	// every S3 client retries with back-off; 429 as an alternative).
 	Limiter         RateLimiter
 	RateLimitStatus int
+	// SSECInsecure accepts SSE-C keys over plain HTTP. S3 refuses them
+	// (the key would cross the network in clear); only tests set it.
+	SSECInsecure bool
 }
 
 // RateLimiter decides whether a tenant may make one more request now.
@@ -659,6 +662,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.getACL(ctx, w, r, rc)
 	case OpPutBucketACL, OpPutObjectACL:
 		return s.putACL(ctx, w, r, rc)
+	case OpGetBucketEncryption:
+		return s.getBucketEncryption(ctx, w, r, rc)
+	case OpPutBucketEncryption:
+		return s.putBucketEncryption(ctx, w, r, rc)
+	case OpDeleteBucketEncryption:
+		return s.deleteBucketEncryption(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

@@ -694,9 +694,10 @@ type nilEngine struct{ Engine }
 func TestCheckWriteHeaders(t *testing.T) {
 	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"},
 		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Storage-Class": "GLACIER"}, {"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"},
-		{"X-Amz-Object-Lock-Legal-Hold": "ON"}}
+		{"X-Amz-Object-Lock-Legal-Hold": "ON"}, {"X-Amz-Server-Side-Encryption": "AES256"}}
 	bad := []map[string]string{
-		{"X-Amz-Server-Side-Encryption": "AES256"}, {"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"},
+		{"X-Amz-Server-Side-Encryption": "aws:kms"}, {"X-Amz-Server-Side-Encryption": "DES"},
+		{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"},
 		{"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
 		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"},
 		{"X-Amz-Storage-Class": "EXPRESS_ONEZONE"}, {"X-Amz-Storage-Class": "standard"},
@@ -708,7 +709,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if _, err := s.checkWriteHeaders(h); err != nil {
+		if _, err := s.checkWriteHeaders(&http.Request{Header: h}); err != nil {
 			t.Errorf("%v: %v", m, err)
 		}
 	}
@@ -717,7 +718,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 		for k, v := range m {
 			h.Set(k, v)
 		}
-		if _, err := s.checkWriteHeaders(h); err == nil {
+		if _, err := s.checkWriteHeaders(&http.Request{Header: h}); err == nil {
 			t.Errorf("%v accepted", m)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -63,22 +64,26 @@ type serverFlags struct {
 	tierJournal  time.Duration
 	uploadTTL    time.Duration
 	adminAddr    string
-	metricsTok   string
-	adminToken   string
-	maxTenants   int
-	rateLimit    float64
-	rateBurst    int
-	rateStatus   int
-	rateTenants  int
-	auditFile    string
-	auditHook    string
-	auditToken   string
-	consoleAddr  string
-	plans        string
-	stripeKey    string
-	stripeHook   string
-	stripeGrace  time.Duration
-	stripeURL    string
+	// The admin listener's TLS files, and the explicit consent to serve
+	// it in clear on a non-loopback address.
+	adminTLSCert, adminTLSKey string
+	adminInsecure             bool
+	metricsTok                string
+	adminToken                string
+	maxTenants                int
+	rateLimit                 float64
+	rateBurst                 int
+	rateStatus                int
+	rateTenants               int
+	auditFile                 string
+	auditHook                 string
+	auditToken                string
+	consoleAddr               string
+	plans                     string
+	stripeKey                 string
+	stripeHook                string
+	stripeGrace               time.Duration
+	stripeURL                 string
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -121,6 +126,9 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
+	fs.StringVar(&f.adminTLSCert, "admin-tls-cert", "", "TLS certificate `file` of the admin listener (serve it over HTTPS; may be the --tls-cert file)")
+	fs.StringVar(&f.adminTLSKey, "admin-tls-key", "", "TLS key `file` of the admin listener")
+	fs.BoolVar(&f.adminInsecure, "admin-insecure", false, "allow the admin listener on a non-loopback address without TLS (it carries the admin token and new secret keys in clear)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", tenancy.DefaultLimit.RequestsPerSec, "default requests/s per tenant (0: unlimited); the root tenant is unlimited")
@@ -229,6 +237,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if f.tlsClientCA != "" && f.tlsCert == "" {
 		return errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
+	if err := checkAdminTLS(f); err != nil {
+		return err
+	}
 	// SIGHUP reloads the TLS files; taken from the start, so that a
 	// SIGHUP never ends the process (its default action).
 	hup := make(chan os.Signal, 1)
@@ -267,8 +278,23 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// node starts; readiness says "starting" until everything is open.
 	adminH := newSwapHandler(admin.Starting(time.Now()))
 	adminAddr := ""
+	adminScheme := "http"
 	if f.adminAddr != "" {
-		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
+		var adminTLS *tls.Config
+		if f.adminTLSCert != "" {
+			adminCerts, err := s3.NewCerts(s3.TLSFiles{CertFile: f.adminTLSCert, KeyFile: f.adminTLSKey}, log.With("component", "admin-tls"))
+			if err != nil {
+				return fmt.Errorf("admin listener: %w", err)
+			}
+			adminTLS, adminScheme = adminCerts.TLSConfig(), "https"
+			if f.tlsReload > 0 {
+				wctx, stopWatch := context.WithCancel(ctx)
+				watched := make(chan struct{})
+				go func() { defer close(watched); adminCerts.Watch(wctx, f.tlsReload) }()
+				defer func() { stopWatch(); <-watched }()
+			}
+		}
+		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, adminTLS, log.With("component", "admin"))
 		if err != nil {
 			return err
 		}
@@ -357,6 +383,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		HealStateDir:        f.data,
 		TierOpener:          tierOpener(log.With("component", "tier")),
 		TierJournalInterval: f.tierJournal,
+		SSERootKey:          secret.SSERootKey(),
 		Logger:              log.With("component", "engine"),
 	})
 	if err != nil {
@@ -526,7 +553,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		if adminTokenFile != "" {
 			where = "kept in " + adminTokenFile
 		}
-		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", adminAddr, where, adminAddr, f.data)
+		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint %s://%s --data %s tenant list\n\n", adminAddr, where, adminScheme, adminAddr, f.data)
 	}
 	if consoleAddr != "" {
 		fmt.Fprintf(stdout, "Web console at %s://%s/ (operators: vaultaire admin operator create NAME --password -)\n\n", scheme, consoleAddr)
