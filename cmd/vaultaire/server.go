@@ -35,49 +35,50 @@ import (
 )
 
 type serverFlags struct {
-	config      string
-	address     string
-	data        string
-	drives      listFlag
-	allowRootFS bool
-	healRate    int64
-	erasure     string
-	blockSize   int
-	domain      string
-	region      string
-	regions     listFlag
-	tlsCert     string
-	tlsKey      string
-	tlsClientCA string
-	tlsReload   time.Duration
-	logLevel    string
-	logFormat   string
-	nodeID      string
-	shutdown    time.Duration
-	sweepEvery  time.Duration
-	scrubEvery  time.Duration
-	inlineLimit int
-	usageKeep   time.Duration
-	gcDelay     time.Duration
-	tierJournal time.Duration
-	uploadTTL   time.Duration
-	adminAddr   string
-	metricsTok  string
-	adminToken  string
-	maxTenants  int
-	rateLimit   float64
-	rateBurst   int
-	rateStatus  int
-	rateTenants int
-	auditFile   string
-	auditHook   string
-	auditToken  string
-	consoleAddr string
-	plans       string
-	stripeKey   string
-	stripeHook  string
-	stripeGrace time.Duration
-	stripeURL   string
+	config       string
+	address      string
+	data         string
+	drives       listFlag
+	allowRootFS  bool
+	autoFinalize bool
+	healRate     int64
+	erasure      string
+	blockSize    int
+	domain       string
+	region       string
+	regions      listFlag
+	tlsCert      string
+	tlsKey       string
+	tlsClientCA  string
+	tlsReload    time.Duration
+	logLevel     string
+	logFormat    string
+	nodeID       string
+	shutdown     time.Duration
+	sweepEvery   time.Duration
+	scrubEvery   time.Duration
+	inlineLimit  int
+	usageKeep    time.Duration
+	gcDelay      time.Duration
+	tierJournal  time.Duration
+	uploadTTL    time.Duration
+	adminAddr    string
+	metricsTok   string
+	adminToken   string
+	maxTenants   int
+	rateLimit    float64
+	rateBurst    int
+	rateStatus   int
+	rateTenants  int
+	auditFile    string
+	auditHook    string
+	auditToken   string
+	consoleAddr  string
+	plans        string
+	stripeKey    string
+	stripeHook   string
+	stripeGrace  time.Duration
+	stripeURL    string
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -96,6 +97,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
 	fs.Var(&f.drives, "drive", "drive `dir`, or id=ID,path=DIR (repeat for each disk; default: 4 folders under --data); a blank directory in a known slot is a replaced disk, adopted and healed")
 	fs.BoolVar(&f.allowRootFS, "drive-allow-root-fs", false, "format a blank drive directory on the root file system even when other drives are separate mounts (normally an unmounted disk)")
+	fs.BoolVar(&f.autoFinalize, "upgrade-auto-finalize", true, "raise the cluster version (enable the new release's features, ending the rollback window) as soon as every node runs this release; false: only by `vaultaire cluster upgrade finalize`")
 	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
@@ -431,6 +433,15 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Plans: plans, Logger: log,
 	})
 	adminH.set(adm.Handler())
+	if f.autoFinalize {
+		finCtx, stopFin := context.WithCancel(ctx)
+		finDone := make(chan struct{})
+		go func() {
+			defer close(finDone)
+			adm.AutoFinalize(finCtx, autoFinalizeEvery, log.With("component", "upgrade"))
+		}()
+		defer func() { stopFin(); <-finDone }()
+	}
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
 	// its share, the limit divided by the live nodes (see docs/design.md).
@@ -561,6 +572,11 @@ func inlineThreshold(n int) (int, error) {
 	}
 	return n, nil
 }
+
+// autoFinalizeEvery is how often the metadata leader checks whether a
+// rolling upgrade is complete (every member runs a binary that supports
+// this one's cluster version) to finalise it.
+const autoFinalizeEvery = 5 * time.Second
 
 // uploadExpiry maps --upload-expiry to node.Config (0: never).
 func uploadExpiry(d time.Duration) time.Duration {
