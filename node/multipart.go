@@ -190,7 +190,7 @@ func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, upl
 		Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
 		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
 	}
-	if err := e.wholeChecksum(ctx, &in, parts, cond.Checksums); err != nil {
+	if err := e.wholeChecksum(ctx, &in, parts, cond.Checksums, cond.ChecksumType); err != nil {
 		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
 	}
 	res, err := e.meta.CompleteUploadVersion(ctx, in)
@@ -210,7 +210,7 @@ const noPartChecksum = "-"
 // Complete answers with the artifact it made). The reads are
 // linearizable; the part values used go along, so the completion fails if
 // a part is replaced meanwhile.
-func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef, want map[string]string) error {
+func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef, want map[string]string, wantType string) error {
 	u, err := e.meta.GetUpload(ctx, in.Tenant, in.Container, in.Key, in.UploadID)
 	if errors.Is(err, metastore.ErrUploadNotFound) {
 		return nil
@@ -227,6 +227,9 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 	alg, ok := checksum.ByName(u.ChecksumAlgorithm)
 	if !ok {
 		return fmt.Errorf("node: upload %s has unknown checksum algorithm %q", in.UploadID, u.ChecksumAlgorithm)
+	}
+	if wantType != "" && !strings.EqualFold(wantType, u.ChecksumType) {
+		return msgErr(ErrChecksumRequest, "The upload was created using the %s checksum mode. The complete request must use the same checksum mode.", u.ChecksumType)
 	}
 	stored := make(map[int]metastore.Part, len(parts))
 	marker := 0

@@ -210,6 +210,9 @@ type Conditions struct {
 	// the client expects the completed artifact to have (x-amz-checksum-*
 	// on CompleteMultipartUpload). A COMPOSITE value may omit its "-N".
 	Checksums map[string]string
+	// ChecksumType (CompleteUpload only): the x-amz-checksum-type of the
+	// completion; when set it must be the upload's.
+	ChecksumType string
 }
 
 // PutInput is one single-request artifact write.

@@ -85,7 +85,8 @@
 // handed over in Conditions.Checksums; a COMPOSITE value may omit "-N"):
 // the Engine computes the whole-object value from the stored part
 // checksums (FULL_OBJECT by CRC combination, never re-reading the bytes)
-// and answers BadDigest when they differ. The value is returned by
+// and answers BadDigest when they differ; an x-amz-checksum-type on the
+// completion must be the upload's. The value is returned by
 // Complete, HEAD and GET with x-amz-checksum-mode: ENABLED (with
 // x-amz-checksum-type), GetObjectAttributes (Checksum and the parts'
 // checksums) and ListParts.

@@ -121,6 +121,9 @@ func TestErrorFidelity(t *testing.T) {
 			"One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 		{"complete with a wrong whole-object checksum", rawReq{method: "POST", path: "/fidelity/ck?uploadId=" + ckID, body: ckXML("<ChecksumSHA256>" + *ckPart.ChecksumSHA256 + "</ChecksumSHA256>"),
 			hdr: http.Header{"X-Amz-Checksum-Sha256": {checksumOf("SHA256", body)}}}, 0, 400, "BadDigest", "The sha256 you specified did not match the calculated checksum."},
+		{"complete with another checksum type", rawReq{method: "POST", path: "/fidelity/ck?uploadId=" + ckID, body: ckXML("<ChecksumSHA256>" + *ckPart.ChecksumSHA256 + "</ChecksumSHA256>"),
+			hdr: http.Header{"X-Amz-Checksum-Type": {"FULL_OBJECT"}}}, 0, 400, "InvalidRequest",
+			"The upload was created using the COMPOSITE checksum mode. The complete request must use the same checksum mode."},
 		{"malformed XML", rawReq{method: "POST", path: "/fidelity/mp?uploadId=" + id, body: []byte("<CompleteMultipartUpload><Part>")}, 0, 400, "MalformedXML",
 			"The XML you provided was not well-formed or did not validate against our published schema."},
 		{"missing Content-Length", rawReq{method: "PUT", path: "/fidelity/nolen", payload: sigv4.UnsignedPayload, body: body, before: func(r *http.Request) {

@@ -193,6 +193,7 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 		cond.Checksums[a.Name] = v
 	}
 	r.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
+	cond.ChecksumType = r.Header.Get("X-Amz-Checksum-Type")
 	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
 	if err != nil {
 		return err
