@@ -295,6 +295,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
 		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
+		{cmdSetLifecycleState, &setLifecycleStateCmd{state: []byte(`{"pass":1}`)}},
+		{cmdLifecycleDelete, &lifecycleDeleteCmd{LifecycleDeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", Created: t0, SoleMarker: true}}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

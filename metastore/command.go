@@ -149,6 +149,8 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
+	cmdSetLifecycleState:   {"set-lifecycle-state", commandV1, decodeSetLifecycleState},
+	cmdLifecycleDelete:     {"lifecycle-delete", commandV1, decodeLifecycleDelete},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -179,6 +181,8 @@ var cmdSince = map[cmdType][]int{
 	cmdSetUsagePushed:     {ClusterVersion2},
 	cmdSetPassword:        {ClusterVersion2},
 	cmdPruneUsageHours:    {ClusterVersion2},
+	cmdSetLifecycleState:  {ClusterVersion2},
+	cmdLifecycleDelete:    {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

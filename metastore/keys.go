@@ -48,6 +48,9 @@ const (
 	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
+
+	// Lifecycle (range 0x38-0x3b).
+	tblLifecycleState = 0x38 // (no suffix) -> lifecycle engine state (opaque, node)
 )
 
 // Table bytes and command types added after the first release are taken

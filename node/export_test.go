@@ -14,3 +14,6 @@ func (e *Engine) RelocateShard(ctx context.Context, b metastore.Blob, size int64
 
 // ErrRelocationMoot is errRelocationMoot, for the external tests.
 var ErrRelocationMoot = errRelocationMoot
+
+// SetLifecycleBatch sets the versions a lifecycle step looks at.
+func (e *Engine) SetLifecycleBatch(n int) { e.lc.batch = n }

@@ -1,9 +1,12 @@
 package node
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats are the Engine's cumulative counters since New, for metrics. Every
-// field only grows.
+// field only grows, but the gauge LifecycleOverdue.
 type Stats struct {
 	// Encodes counts blobs erasure-encoded onto drives (PUTs and parts
 	// stored as shards, not inline).
@@ -36,6 +39,17 @@ type Stats struct {
 	ShardsSlow, ShardsStraggled int64
 	// ScrubPasses counts complete scrub passes.
 	ScrubPasses int64
+	// Lifecycle engine (lifecycle_engine.go): versions expired (deleted,
+	// or given a delete marker) and their bytes, uploads aborted,
+	// versions transitioned and their bytes, actions that failed, and
+	// expirations refused by object lock (retried by later passes).
+	LifecycleExpired, LifecycleExpiredBytes           int64
+	LifecycleAborted, LifecycleFailures               int64
+	LifecycleTransitioned, LifecycleTransitionedBytes int64
+	LifecycleLocked                                   int64
+	// LifecycleOverdue is how long the oldest lifecycle action that
+	// failed has been due (0: none).
+	LifecycleOverdue time.Duration
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -49,6 +63,10 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	// Lifecycle engine (lifecycle_engine.go).
+	lcExpired, lcExpiredBytes           atomic.Int64
+	lcAborted, lcFailures, lcLocked     atomic.Int64
+	lcTransitioned, lcTransitionedBytes atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -66,12 +84,20 @@ func (e *Engine) Stats() Stats {
 		ScrubBad:       c.scrubBad.Load(),
 		BlobsCollected: c.blobsCollected.Load(),
 
-		ShardsRelocated: c.shardsRelocated.Load(),
-		RelocateFailed:  c.relocateFailed.Load(),
-		UploadsExpired:  c.uploadsExpired.Load(),
-		ShardsSlow:      c.shardsSlow.Load(),
-		ShardsStraggled: c.shardsStraggled.Load(),
-		ScrubPasses:     c.scrubPasses.Load(),
+		ShardsRelocated:            c.shardsRelocated.Load(),
+		RelocateFailed:             c.relocateFailed.Load(),
+		UploadsExpired:             c.uploadsExpired.Load(),
+		ShardsSlow:                 c.shardsSlow.Load(),
+		ShardsStraggled:            c.shardsStraggled.Load(),
+		LifecycleExpired:           c.lcExpired.Load(),
+		LifecycleExpiredBytes:      c.lcExpiredBytes.Load(),
+		LifecycleAborted:           c.lcAborted.Load(),
+		LifecycleFailures:          c.lcFailures.Load(),
+		LifecycleTransitioned:      c.lcTransitioned.Load(),
+		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
+		LifecycleLocked:            c.lcLocked.Load(),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		ScrubPasses:                c.scrubPasses.Load(),
 	}
 }
 
