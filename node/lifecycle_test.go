@@ -28,7 +28,11 @@ type auditLog struct {
 	acts []node.LifecycleAction
 }
 
-func (a *auditLog) add(x node.LifecycleAction) { a.mu.Lock(); a.acts = append(a.acts, x); a.mu.Unlock() }
+func (a *auditLog) add(x node.LifecycleAction) {
+	a.mu.Lock()
+	a.acts = append(a.acts, x)
+	a.mu.Unlock()
+}
 func (a *auditLog) list() []node.LifecycleAction {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -39,6 +39,11 @@ type Stats struct {
 	ShardsSlow, ShardsStraggled int64
 	// ScrubPasses counts complete scrub passes.
 	ScrubPasses int64
+	// DriveHealed counts shards drive heal jobs rebuilt, DriveHealBytes
+	// their bytes (node/drives.go).
+	DriveHealed, DriveHealBytes int64
+	// DriveHealsRunning counts the heal jobs whose walk is under way.
+	DriveHealsRunning int
 	// Lifecycle engine (lifecycle_engine.go): versions expired (deleted,
 	// or given a delete marker) and their bytes, uploads aborted,
 	// versions transitioned and their bytes, actions that failed, and
@@ -63,6 +68,8 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	driveHealed, driveHealBytes     atomic.Int64
+	remoteDeletes                   atomic.Int64
 	// Lifecycle engine (lifecycle_engine.go).
 	lcExpired, lcExpiredBytes           atomic.Int64
 	lcAborted, lcFailures, lcLocked     atomic.Int64
@@ -84,11 +91,17 @@ func (e *Engine) Stats() Stats {
 		ScrubBad:       c.scrubBad.Load(),
 		BlobsCollected: c.blobsCollected.Load(),
 
-		ShardsRelocated:            c.shardsRelocated.Load(),
-		RelocateFailed:             c.relocateFailed.Load(),
-		UploadsExpired:             c.uploadsExpired.Load(),
-		ShardsSlow:                 c.shardsSlow.Load(),
-		ShardsStraggled:            c.shardsStraggled.Load(),
+		ShardsRelocated: c.shardsRelocated.Load(),
+		RelocateFailed:  c.relocateFailed.Load(),
+		UploadsExpired:  c.uploadsExpired.Load(),
+		ShardsSlow:      c.shardsSlow.Load(),
+		ShardsStraggled: c.shardsStraggled.Load(),
+		ScrubPasses:     c.scrubPasses.Load(),
+		DriveHealed:     c.driveHealed.Load(),
+		DriveHealBytes:  c.driveHealBytes.Load(),
+
+		DriveHealsRunning: e.driveHeal.runningCount(),
+
 		LifecycleExpired:           c.lcExpired.Load(),
 		LifecycleExpiredBytes:      c.lcExpiredBytes.Load(),
 		LifecycleAborted:           c.lcAborted.Load(),
@@ -97,7 +110,6 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
 		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
-		ScrubPasses:                c.scrubPasses.Load(),
 	}
 }
 
