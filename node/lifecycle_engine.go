@@ -52,11 +52,13 @@ const (
 	lifecycleBatch = 1000
 )
 
-// Transitioner moves versions to a tier. The tiers work implements it
-// (Engine.SetTransitioner); the engine calls it for every due Transition
-// and NoncurrentVersionTransition of a version not on a tier yet. It must
-// commit the move conditionally (the version unchanged since Created) and
-// is called again for a version it has not moved by the next pass.
+// Transitioner moves versions to a tier. By default (none set) the engine
+// moves them itself with the tiers' transition protocol
+// (Engine.TransitionVersion: copy, then a conditional commit naming the
+// blobs copied); SetTransitioner replaces that. It is called for every
+// due Transition and NoncurrentVersionTransition of a version not on a
+// tier yet (not for artifacts stored inline in their record), and again
+// by the next pass for a version it did not move.
 type Transitioner interface {
 	Transition(ctx context.Context, t Transition) error
 }
@@ -118,12 +120,27 @@ type lcContainer struct {
 	cfg          *LifecycleConfig
 }
 
-// SetTransitioner installs the hook due transitions go to (nil: none;
-// they are then left alone).
+// SetTransitioner installs the hook due transitions go to (nil: the
+// tiers' own protocol, Engine.TransitionVersion).
 func (e *Engine) SetTransitioner(t Transitioner) {
 	e.lc.mu.Lock()
 	e.lc.mu.transitioner = t
 	e.lc.mu.Unlock()
+}
+
+// transitionNow moves one version with the tiers' protocol: the move
+// commits only if the version's blobs are still those copied, so a version
+// overwritten or deleted meanwhile is not moved.
+func (e *Engine) transitionNow(ctx context.Context, t Transition) error {
+	v := t.VersionID
+	if v == "" {
+		v = NullVersion
+	}
+	_, err := e.TransitionVersion(ctx, t.Tenant, t.Container, t.Key, v, t.Tier)
+	if errors.Is(err, ErrNoSuchVersion) || errors.Is(err, ErrArtifactNotFound) || errors.Is(err, ErrContainerNotFound) {
+		return nil // gone meanwhile
+	}
+	return err
 }
 
 func (e *Engine) transitioner() Transitioner {
@@ -407,7 +424,7 @@ func (e *Engine) lifecycleKey(c lcContainer, vs []metastore.ListedVersion, due f
 					Tenant: c.tenant, Container: c.name, Key: a.Key, Created: a.Created}})
 				break
 			}
-			if a.Tier == "" {
+			if a.Tier == "" && len(a.Parts) > 0 {
 				if tr, at, ok := cfg.transition(a, time.Time{}, 0, false); ok && due(at) {
 					tasks = append(tasks, lcTask{action: "transition", rule: tr.Rule, due: at, bytes: a.Size, trans: tr,
 						del: metastore.LifecycleDeleteInput{Tenant: c.tenant, Container: c.name, Key: a.Key}})
@@ -432,7 +449,7 @@ func (e *Engine) lifecycleKey(c lcContainer, vs []metastore.ListedVersion, due f
 		if at, rule, ok := cfg.noncurrentExpiry(a.Key, a.Size, a.Tags, since, newer); ok && due(at) {
 			tasks = append(tasks, lcTask{action: "expire-noncurrent", rule: rule, due: at, bytes: a.Size, del: metastore.LifecycleDeleteInput{
 				Tenant: c.tenant, Container: c.name, Key: a.Key, HasVersion: true, VersionID: versionOf(a), Created: a.Created}})
-		} else if !a.DeleteMarker && a.Tier == "" {
+		} else if !a.DeleteMarker && a.Tier == "" && len(a.Parts) > 0 {
 			if tr, at, ok := cfg.transition(a, since, newer, true); ok && due(at) {
 				tasks = append(tasks, lcTask{action: "transition", rule: tr.Rule, due: at, bytes: a.Size, trans: tr,
 					del: metastore.LifecycleDeleteInput{Tenant: c.tenant, Container: c.name, Key: a.Key}})
@@ -515,21 +532,18 @@ func (e *Engine) runLifecycleTask(ctx context.Context, t *lcTask) {
 			e.stats.lcAborted.Add(1)
 		}
 	case "transition":
-		tr := e.transitioner()
-		if tr == nil {
-			return
-		}
-		tier, ok := "", false
-		if r := e.tierResolver(); r != nil {
-			tier, ok = r.TierForClass(t.trans.StorageClass)
-		}
-		if !ok {
-			err = &TierError{Class: t.trans.StorageClass}
+		act.VersionID = t.trans.VersionID
+		var tier string
+		if tier, err = e.tierFor(ctx, t.trans.StorageClass); err != nil {
 			break
 		}
 		t.trans.Tier = tier
-		act.VersionID = t.trans.VersionID
-		if err = tr.Transition(ctx, *t.trans); err == nil {
+		if tr := e.transitioner(); tr != nil {
+			err = tr.Transition(ctx, *t.trans)
+		} else {
+			err = e.transitionNow(ctx, *t.trans)
+		}
+		if err == nil {
 			e.stats.lcTransitioned.Add(1)
 			e.stats.lcTransitionedBytes.Add(t.bytes)
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/drivers/mem"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
@@ -359,19 +361,23 @@ func TestLifecycleDeleteIsConditional(t *testing.T) {
 }
 
 // TestLifecycleTransitionHook: due transitions go to the Transitioner
-// with the tier the resolver names; without a hook nothing happens.
+// installed, with the tier the resolver names.
 func TestLifecycleTransitionHook(t *testing.T) {
 	n, clock, _ := startLifecycleNode(t, "")
 	e := n.Engine
 	mustContainer(t, e, "cold")
-	put(t, e, "cold", "a", []byte("x"))
+	put(t, e, "cold", "a", randBytes(4, 40<<10))
+	put(t, e, "cold", "inline", []byte("x")) // kept in its record: stays local
 	e.SetTierResolver(tierMap{"GLACIER": "lyve"})
 	setRules(t, e, "cold", node.LifecycleRule{ID: "t", Enabled: true, Transitions: []node.LifecycleTransition{{Days: 2, StorageClass: "GLACIER"}}})
-	clock.days(3)
-	runPass(t, e) // no hook: left alone
 	rec := &recordingTransitioner{}
 	e.SetTransitioner(rec)
 	clock.days(1)
+	runPass(t, e)
+	if len(rec.got) != 0 {
+		t.Fatalf("transition before it was due: %+v", rec.got)
+	}
+	clock.days(2)
 	runPass(t, e)
 	if len(rec.got) != 1 || rec.got[0].Key != "a" || rec.got[0].Tier != "lyve" || rec.got[0].StorageClass != "GLACIER" || rec.got[0].Rule != "t" {
 		t.Fatalf("transitions: %+v", rec.got)
@@ -395,4 +401,54 @@ func (r *recordingTransitioner) Transition(_ context.Context, t node.Transition)
 	r.got = append(r.got, t)
 	r.mu.Unlock()
 	return nil
+}
+
+// TestLifecycleTransitionsToTier: without a hook, due transitions move
+// versions with the tiers' own protocol to the tier that names the
+// storage class; the artifact reads back the same.
+func TestLifecycleTransitionsToTier(t *testing.T) {
+	remote := mem.New()
+	clock := &lcClock{}
+	n := nodetest.StartNode(t, nodetest.Options{InlineThreshold: -1, GCDelay: time.Millisecond, Now: clock.now, MetaNow: clock.now,
+		Tune: func(c *node.Config) {
+			c.LifecycleInterval = -1
+			c.TierOpener = func(metastore.Tier, string) (drivers.Driver, error) { return remote, nil }
+		}})
+	e, ctx := n.Engine, context.Background()
+	mustContainer(t, e, "tiered")
+	data := randBytes(9, 300<<10)
+	put(t, e, "tiered", "old/a", data)
+	put(t, e, "tiered", "new/b", data)
+	rule := node.LifecycleRule{ID: "cold", Enabled: true, Filter: node.LifecycleFilter{Prefix: "old/"}, Transitions: []node.LifecycleTransition{{Days: 2, StorageClass: "GLACIER"}}}
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "tiered", node.LifecycleConfig{Rules: []node.LifecycleRule{rule}}); !errors.Is(err, node.ErrInvalidArgument) {
+		t.Fatalf("a transition with no tier: %v", err)
+	}
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "lyve", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK", StorageClasses: []string{"GLACIER"}}, "s"); err != nil {
+		t.Fatal(err)
+	}
+	setRules(t, e, "tiered", rule)
+	clock.days(3)
+	runPass(t, e)
+	a, err := e.HeadArtifact(ctx, tenant, node.VersionRef{Container: "tiered", Key: "old/a"})
+	if err != nil || a.StorageClass != "GLACIER" {
+		t.Fatalf("old/a after the pass: class %q, %v", a.StorageClass, err)
+	}
+	b, err := e.HeadArtifact(ctx, tenant, node.VersionRef{Container: "tiered", Key: "new/b"})
+	if err != nil || b.StorageClass != "" {
+		t.Fatalf("new/b moved: class %q, %v", b.StorageClass, err)
+	}
+	if len(remoteObjects(t, remote)) == 0 {
+		t.Fatal("nothing on the tier")
+	}
+	if got := read(t, e, "tiered", "old/a", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the transitioned artifact reads back other bytes")
+	}
+	if st := e.Stats(); st.LifecycleTransitioned != 1 || st.LifecycleFailures != 0 {
+		t.Fatalf("stats: %+v", st)
+	}
+	clock.days(1)
+	runPass(t, e) // already on the tier: not moved again
+	if st := e.Stats(); st.LifecycleTransitioned != 1 {
+		t.Fatalf("moved twice: %+v", st)
+	}
 }
