@@ -33,12 +33,15 @@ import (
 //   - the set of configurations changed (a new rule applies to existing
 //     artifacts in the next pass, started at the next tick);
 //   - the earliest not-yet-due action seen by the last pass came due;
-//   - a day boundary (UTC) passed since the last pass started (artifacts
-//     written since then, versions made noncurrent, markers left alone).
+//   - the rules' horizon passed: the earliest an action can come due for
+//     what the last pass did not see (a 30-day expiration: 30 days after
+//     it started; a lone-marker cleanup or a past Date: the next day), at
+//     most maxLifecycleGap after it started.
 //
 // An idle cluster thus costs, per tick, a listing of tenants and
-// containers and one read of the state; and one pass a day over the
-// artifacts of containers with rules (docs/design.md, "Lifecycle").
+// containers and one read of the state; and a pass over the artifacts of
+// containers with rules as often as the rules' horizon asks, at most
+// weekly (docs/design.md, "Lifecycle").
 
 // Defaults of the lifecycle engine.
 const (
@@ -50,7 +53,67 @@ const (
 	// lifecycleBatch: versions looked at per step; the position is
 	// committed after each step.
 	lifecycleBatch = 1000
+	// maxLifecycleGap: passes are at most this far apart while rules
+	// exist, so a version that starts matching a rule without being
+	// written (its tags changed) waits at most this long.
+	maxLifecycleGap = 7 * 24 * time.Hour
 )
+
+// horizon is the earliest time an action of these rules can come due for
+// a version the pass that started at started did not see: written, made
+// noncurrent, left a lone delete marker or an upload begun after it.
+func (cfg *LifecycleConfig) horizon(started time.Time) time.Time {
+	h := time.Time{}
+	at := func(t time.Time) {
+		if h.IsZero() || t.Before(h) {
+			h = t
+		}
+	}
+	days := func(n int) { at(afterDays(started, n)) }
+	date := func(d time.Time) {
+		if d.After(started) {
+			at(d)
+		} else {
+			days(1) // every new version under it is due at once: daily
+		}
+	}
+	for i := range cfg.Rules {
+		r := &cfg.Rules[i]
+		if !r.Enabled {
+			continue
+		}
+		if x := r.Expiration; x != nil {
+			switch {
+			case x.ExpiredObjectDeleteMarker:
+				days(1)
+			case x.Days > 0:
+				days(x.Days)
+			default:
+				date(x.Date)
+			}
+		}
+		for _, t := range r.Transitions {
+			if t.Days > 0 {
+				days(t.Days)
+			} else {
+				date(t.Date)
+			}
+		}
+		if x := r.NoncurrentExpiration; x != nil {
+			days(x.NoncurrentDays)
+		}
+		for _, t := range r.NoncurrentTransitions {
+			days(t.NoncurrentDays)
+		}
+		if r.AbortUploadDays > 0 {
+			days(r.AbortUploadDays)
+		}
+	}
+	if h.IsZero() {
+		return started.Add(maxLifecycleGap)
+	}
+	return h
+}
 
 // Transitioner moves versions to a tier. By default (none set) the engine
 // moves them itself with the tiers' transition protocol
@@ -207,9 +270,19 @@ func (e *Engine) LifecycleStep(ctx context.Context) (more bool, err error) {
 	}
 	now := e.cfg.Now()
 	if !st.Running {
+		// Something unseen by the last pass (written, made noncurrent or
+		// left a lone delete marker since it started) comes due no
+		// earlier than the rules' horizon; maxLifecycleGap bounds how
+		// long a change that makes an old artifact match (new tags) waits.
+		horizon := st.Started.Add(maxLifecycleGap)
+		for _, c := range conts {
+			if h := c.cfg.horizon(st.Started); h.Before(horizon) {
+				horizon = h
+			}
+		}
 		due := st.Pass == 0 || sum != st.ConfigSum ||
 			!st.NextDue.IsZero() && !now.Before(st.NextDue) ||
-			now.UTC().Truncate(24*time.Hour).After(st.Started.UTC().Truncate(24*time.Hour))
+			!now.Before(horizon)
 		if !due || len(conts) == 0 && sum == st.ConfigSum {
 			return false, nil
 		}
