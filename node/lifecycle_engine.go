@@ -283,7 +283,10 @@ func (e *Engine) LifecycleStep(ctx context.Context) (more bool, err error) {
 		due := st.Pass == 0 || sum != st.ConfigSum ||
 			!st.NextDue.IsZero() && !now.Before(st.NextDue) ||
 			!now.Before(horizon)
-		if !due || len(conts) == 0 && sum == st.ConfigSum {
+		if !due || len(conts) == 0 {
+			// No rules anywhere: nothing to walk and nothing to commit
+			// (so an idle cluster, or one not yet at cluster version 2,
+			// writes nothing).
 			return false, nil
 		}
 		st = lifecycleState{Pass: st.Pass + 1, Running: true, Started: now, ConfigSum: sum, Finished: st.Finished, NextDue: st.NextDue}

@@ -452,3 +452,20 @@ func TestLifecycleTransitionsToTier(t *testing.T) {
 		t.Fatalf("moved twice: %+v", st)
 	}
 }
+
+// TestLifecycleIdleWithoutRules: with no rules anywhere the engine walks
+// nothing and commits nothing, day after day.
+func TestLifecycleIdleWithoutRules(t *testing.T) {
+	n, clock, _ := startLifecycleNode(t, "")
+	e := n.Engine
+	mustContainer(t, e, "norules")
+	put(t, e, "norules", "k", []byte("x"))
+	before := n.Meta.AppliedIndex()
+	for range 3 {
+		clock.days(10)
+		runPass(t, e)
+	}
+	if e.LifecyclePasses() != 0 || n.Meta.AppliedIndex() != before {
+		t.Fatalf("passes %d, applied index %d -> %d", e.LifecyclePasses(), before, n.Meta.AppliedIndex())
+	}
+}
