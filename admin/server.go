@@ -125,6 +125,15 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
 		}
 	})
+	m.RegisterLifecycle(func() metrics.LifecycleStats {
+		s := eng.Stats()
+		return metrics.LifecycleStats{
+			Expired: s.LifecycleExpired, ExpiredBytes: s.LifecycleExpiredBytes,
+			Aborted: s.LifecycleAborted, Failures: s.LifecycleFailures, Locked: s.LifecycleLocked,
+			Transitioned: s.LifecycleTransitioned, TransitionedBytes: s.LifecycleTransitionedBytes,
+			Overdue: s.LifecycleOverdue,
+		}
+	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {
 		out := make([]metrics.DriveStats, 0, len(drives))
 		for _, d := range drives {

@@ -31,6 +31,8 @@
 //	remote_addr       string
 //	user_agent        string
 //	admin             bool    an admin (non-S3) operation
+//	lifecycle         bool    an action of the lifecycle engine (present only then;
+//	                          operation "Lifecycle:<action>", request_id "lifecycle:<rule id>")
 //
 // Readers should ignore fields they do not know, so fields can be added
 // without a version bump.

@@ -35,6 +35,9 @@ type Event struct {
 	RemoteAddr string
 	UserAgent  string
 	Admin      bool // an admin (non-S3) operation
+	// Lifecycle marks an action of the lifecycle engine (no request: the
+	// rule's ID is in RequestID as "lifecycle:<rule>").
+	Lifecycle bool
 }
 
 // wireEvent is the JSON form of Event. The field names are the schema and
@@ -59,6 +62,7 @@ type wireEvent struct {
 	RemoteAddr      string  `json:"remote_addr"`
 	UserAgent       string  `json:"user_agent"`
 	Admin           bool    `json:"admin"`
+	Lifecycle       bool    `json:"lifecycle,omitempty"`
 }
 
 // MarshalJSON encodes e with the schema documented in the package comment:
@@ -84,6 +88,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		RemoteAddr:      e.RemoteAddr,
 		UserAgent:       e.UserAgent,
 		Admin:           e.Admin,
+		Lifecycle:       e.Lifecycle,
 	})
 }
 
@@ -119,6 +124,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Duration:    time.Duration(math.Round(w.DurationSeconds * 1e9)),
 		RemoteAddr:  w.RemoteAddr,
 		UserAgent:   w.UserAgent,
+		Lifecycle:   w.Lifecycle,
 		Admin:       w.Admin,
 	}
 	return nil

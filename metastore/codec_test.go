@@ -311,6 +311,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
 		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
+		{cmdSetLifecycleState, &setLifecycleStateCmd{state: []byte(`{"pass":1}`)}},
+		{cmdLifecycleDelete, &lifecycleDeleteCmd{LifecycleDeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", Created: t0, SoleMarker: true}}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

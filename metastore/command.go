@@ -167,6 +167,8 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
 	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
+	cmdSetLifecycleState:   {"set-lifecycle-state", commandV1, decodeSetLifecycleState},
+	cmdLifecycleDelete:     {"lifecycle-delete", commandV1, decodeLifecycleDelete},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -204,6 +206,8 @@ var cmdSince = map[cmdType][]int{
 	cmdTierJournal:        {ClusterVersion2},
 	cmdTransition:         {ClusterVersion2},
 	cmdSetAccess:          {ClusterVersion2},
+	cmdSetLifecycleState:  {ClusterVersion2},
+	cmdLifecycleDelete:    {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

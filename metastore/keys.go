@@ -49,6 +49,8 @@ const (
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
 
+	// Lifecycle (range 0x38-0x3b).
+	tblLifecycleState = 0x38 // (no suffix) -> lifecycle engine state (opaque, node)
 	// Tiers (range 0x3c-0x3f).
 	tblTier        = 0x3c // name -> Tier + sealed secret
 	tblTierUsage   = 0x3d // name -> TierUsage

@@ -363,7 +363,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return out
 	})
 
+	lcAudit := &lifecycleAuditor{node: nodeID}
 	eng, err := node.New(node.Config{
+		LifecycleAudit:  lcAudit.emit,
 		NodeID:          nodeID,
 		Drives:          drives,
 		Shape:           shape,
@@ -439,6 +441,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	lcAudit.set(auditLog)
 	defer func() {
 		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
