@@ -75,6 +75,7 @@ const (
 	cmdDeleteTier  cmdType = 86
 	cmdTierJournal cmdType = 87
 	cmdTransition  cmdType = 88
+	cmdRestore     cmdType = 89
 )
 
 // commandV2 is the second payload version of a command type.
@@ -159,6 +160,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdDeleteTier:          {"delete-tier", commandV1, decodeDeleteTier},
 	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
 	cmdTransition:          {"transition", commandV1, decodeTransition},
+	cmdRestore:             {"restore", commandV1, decodeRestore},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -193,6 +195,7 @@ var cmdSince = map[cmdType][]int{
 	cmdDeleteTier:         {ClusterVersion2},
 	cmdTierJournal:        {ClusterVersion2},
 	cmdTransition:         {ClusterVersion2},
+	cmdRestore:            {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

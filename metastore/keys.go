@@ -53,6 +53,7 @@ const (
 	tblTier        = 0x3c // name -> Tier + sealed secret
 	tblTierUsage   = 0x3d // name -> TierUsage
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
+	tblRestoreIdx  = 0x3f // be64(expiry, Unix ns) lp(tenant) lp(container) lp(key) versionID -> empty
 )
 
 // Table bytes and command types added after the first release are taken

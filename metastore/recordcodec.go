@@ -361,6 +361,9 @@ const (
 	artExtLegalHold    = 6 // bool (present only when true)
 	artExtUploadID     = 7 // str
 	artExtChecksumType = 8 // str
+
+	// Tiers (28-31).
+	artExtRestore = 28 // bool ongoing, time expiry, parts (v2) of the restored copy
 )
 
 func artifactExt(a *Artifact) extFields {
@@ -388,6 +391,13 @@ func artifactExt(a *Artifact) extFields {
 	}
 	if a.ChecksumType != "" {
 		f.add(artExtChecksumType, func(e *encoder) { e.str(a.ChecksumType) })
+	}
+	if a.Restore.Ongoing || !a.Restore.Expiry.IsZero() || len(a.Restore.Parts) > 0 {
+		f.add(artExtRestore, func(e *encoder) {
+			e.bool(a.Restore.Ongoing)
+			e.time(a.Restore.Expiry)
+			writePartsV2(e, a.Restore.Parts)
+		})
 	}
 	return f
 }
@@ -474,6 +484,8 @@ func readArtifactFields(d *decoder, v2 bool) Artifact {
 				a.UploadID = x.str()
 			case artExtChecksumType:
 				a.ChecksumType = x.str()
+			case artExtRestore:
+				a.Restore = RestoreState{Ongoing: x.bool(), Expiry: x.time(), Parts: readPartsV2(x)}
 			default:
 				return false
 			}

@@ -155,6 +155,18 @@ type Artifact struct {
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for a multipart
 	// artifact's whole-object checksum in Checksums ("" otherwise).
 	ChecksumType string
+	// Restore is the temporary local copy of a version on a tier
+	// (RestoreObject; tiers.go).
+	Restore RestoreState
+}
+
+// AllParts returns the parts whose blobs the record references: its own
+// and those of a restored copy.
+func (a *Artifact) AllParts() []Part {
+	if len(a.Restore.Parts) == 0 {
+		return a.Parts
+	}
+	return append(append(make([]Part, 0, len(a.Parts)+len(a.Restore.Parts)), a.Parts...), a.Restore.Parts...)
 }
 
 // NullVersion is the version id S3 reports for the null version: the

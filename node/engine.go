@@ -518,6 +518,10 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		Retention:    Retention(a.Retention),
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
+
+		Tier:           a.Tier,
+		RestoreOngoing: a.Restore.Ongoing,
+		RestoreExpiry:  a.Restore.Expiry,
 	}
 	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
 		info.Parts = len(a.Parts)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +24,14 @@ type tierNode struct {
 	*nodetest.Node
 	remote *mem.Driver
 	faults *fault.Driver
+	skew   atomic.Int64 // added to the engine's clock
 }
 
 func startTierNode(t *testing.T) *tierNode {
 	tn := &tierNode{remote: mem.New()}
 	tn.faults = fault.New(tn.remote)
 	tn.Node = nodetest.StartNode(t, nodetest.Options{InlineThreshold: -1, GCDelay: time.Millisecond, Tune: func(c *node.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(tn.skew.Load())) }
 		c.TierOpener = func(tr metastore.Tier, secret string) (drivers.Driver, error) {
 			if tr.Bucket == "missing" {
 				return fault.New(mem.New()), errors.New("no such bucket")
@@ -271,3 +274,89 @@ func readAll(t *testing.T, d drivers.Driver, name string) []byte {
 }
 
 var _ = strings.Contains
+
+func TestArchiveRestoreAndExpiry(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "deep", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK", Archive: true}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	mustContainer(t, e, "c")
+	data := randBytes(9, 1<<20+17)
+	put(t, e, "c", "k", data)
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 1); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("restore of a local version: %v", err)
+	}
+	info, err := e.TransitionVersion(ctx, tenant, "c", "k", "", "deep")
+	if err != nil || info.StorageClass != "GLACIER" {
+		t.Fatalf("transition: %+v %v", info, err)
+	}
+	ref := node.VersionRef{Container: "c", Key: "k"}
+	if _, err := e.OpenArtifact(ctx, tenant, ref); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("GET on an archive tier: %v", err)
+	}
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 0); !errors.Is(err, node.ErrInvalidArgument) {
+		t.Fatalf("restore for 0 days: %v", err)
+	}
+	res, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 2)
+	if err != nil || res.Already {
+		t.Fatalf("restore: %+v %v", res, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h, err := e.HeadArtifact(ctx, tenant, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.RestoreOngoing {
+			if !h.RestoreExpiry.After(time.Now().Add(2 * 24 * time.Hour)) {
+				t.Fatalf("restore expiry %v", h.RestoreExpiry)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restore did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the restored copy reads back other bytes")
+	}
+	if res, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 5); err != nil || !res.Already {
+		t.Fatalf("second restore: %+v %v", res, err)
+	}
+	if n, err := e.ExpireRestores(ctx); n != 0 || err != nil {
+		t.Fatalf("expired %d restores too early (%v)", n, err)
+	}
+	tn.skew.Store(int64(7 * 24 * time.Hour))
+	if n, err := e.ExpireRestores(ctx); n != 1 || err != nil {
+		t.Fatalf("expired %d restores, want 1 (%v)", n, err)
+	}
+	if _, err := e.OpenArtifact(ctx, tenant, ref); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("GET after the restore expired: %v", err)
+	}
+	for shardFiles(t, tn.Node) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d local shard files left after the restore expired", shardFiles(t, tn.Node))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Deleting a restored version drops its copy and its index entry.
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 1); err != nil {
+		t.Fatal(err)
+	}
+	for h, _ := e.HeadArtifact(ctx, tenant, ref); h.RestoreOngoing; h, _ = e.HeadArtifact(ctx, tenant, ref) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "c", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	tn.skew.Store(int64(30 * 24 * time.Hour))
+	if _, err := e.ExpireRestores(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.ExpireRestores(ctx); n != 0 {
+		t.Fatalf("a deleted version's restore stayed in the index")
+	}
+}

@@ -95,7 +95,7 @@
 // bucket-owner-full-control on objects), grants, server-side encryption
 // (SSE-S3, SSE-KMS, SSE-C), bucket policies, lifecycle, CORS, website,
 // logging, notifications, replication, encryption configuration, website
-// redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
+// redirects, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. Anonymous access is refused
 // (AccessDenied). A Range header naming several ranges is served as the

@@ -48,6 +48,7 @@ const (
 	OpGetObjectLegalHold
 	OpPutObjectLegalHold
 	OpGetObjectAttributes
+	OpRestoreObject
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
@@ -91,6 +92,7 @@ var opNames = [...]string{
 	OpGetObjectLegalHold:         "GetObjectLegalHold",
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
+	OpRestoreObject:              "RestoreObject",
 	OpPostObject:                 "PostObject",
 }
 
@@ -129,7 +131,7 @@ var unsupportedSubresources = []string{
 	"intelligent-tiering", "inventory", "lifecycle", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "restore",
+	"publicAccessBlock", "replication", "requestPayment",
 	"select", "session", "torrent", "website", "renameObject", "abac",
 }
 
@@ -234,6 +236,7 @@ var objectSubresources = map[string]map[string]Operation{
 	"retention":  {"GET": OpGetObjectRetention, "PUT": OpPutObjectRetention},
 	"legal-hold": {"GET": OpGetObjectLegalHold, "PUT": OpPutObjectLegalHold},
 	"attributes": {"GET": OpGetObjectAttributes},
+	"restore":    {"POST": OpRestoreObject},
 }
 
 // subresourceOp routes a request naming one of subs; ok is false when it

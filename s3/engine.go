@@ -46,6 +46,9 @@ type Engine interface {
 	SetArtifactTags(ctx context.Context, tenant string, ref node.VersionRef, tags map[string]string) (node.ArtifactInfo, error)
 	SetRetention(ctx context.Context, tenant string, ref node.VersionRef, r node.Retention, bypass bool) (node.ArtifactInfo, error)
 	SetLegalHold(ctx context.Context, tenant string, ref node.VersionRef, on bool) (node.ArtifactInfo, error)
+	// RestoreVersion makes a temporary local copy of a version on a cold
+	// tier for days (RestoreObject).
+	RestoreVersion(ctx context.Context, tenant, container, key, versionID string, days int) (node.RestoreResult, error)
 
 	CreateUpload(ctx context.Context, tenant string, in node.UploadInput) (node.UploadInfo, error)
 	UploadPart(ctx context.Context, tenant string, in node.PartInput) (node.PartInfo, error)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -183,6 +184,52 @@ func TestColdTierEndToEnd(t *testing.T) {
 	}
 	if h, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("frozen")}); err != nil || h.StorageClass != types.StorageClassGlacier {
 		t.Fatalf("HEAD on an archive tier: %+v %v", h, err)
+	}
+
+	// RestoreObject: bad input, then a restore HEAD reports until it is done.
+	restore := func(key string, days int32) error {
+		_, err := c.RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String(key),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(days)}})
+		return err
+	}
+	if err := restore("frozen", 0); s3Code(err) != "InvalidArgument" {
+		t.Fatalf("restore for 0 days: %v", err)
+	}
+	put("plain", tierData(6, 100<<10))
+	if err := restore("plain", 1); s3Code(err) != "InvalidObjectState" {
+		t.Fatalf("restore of a local object: %v", err)
+	}
+	raw, err := http.NewRequest(http.MethodPost, a.endpoint+"/data/frozen?restore", strings.NewReader("<RestoreRequest><Days>1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(raw); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsigned restore: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := restore("frozen", 2); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("frozen")})
+		if err != nil || h.Restore == nil {
+			t.Fatalf("HEAD during the restore: %+v %v", h, err)
+		}
+		if strings.Contains(*h.Restore, `ongoing-request="false", expiry-date="`) {
+			break
+		}
+		if *h.Restore != `ongoing-request="true"` || time.Now().After(deadline) {
+			t.Fatalf("x-amz-restore: %q", *h.Restore)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, err := getObject(ctx, c, "data", "frozen"); err != nil || !bytes.Equal(got, tierData(3, 200<<10)) {
+		t.Fatalf("GET of a restored object: %v", err)
+	}
+	if err := restore("frozen", 3); err != nil {
+		t.Fatalf("restore again: %v", err)
 	}
 
 	// Recall then remove.
