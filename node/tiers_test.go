@@ -360,3 +360,50 @@ func TestArchiveRestoreAndExpiry(t *testing.T) {
 		t.Fatalf("a deleted version's restore stayed in the index")
 	}
 }
+
+// TestTransitionVersionedAndLocked moves a noncurrent version of a locked,
+// versioned container: the version keeps its lock and id, the latest stays
+// local, and a delete of the locked version is still refused.
+func TestTransitionVersionedAndLocked(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "v", ObjectLock: true}); err != nil {
+		t.Fatal(err)
+	}
+	old := randBytes(11, 300<<10)
+	v1 := put(t, e, "v", "k", old)
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := e.SetRetention(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID}, node.Retention{Mode: "COMPLIANCE", Until: until}, false); err != nil {
+		t.Fatal(err)
+	}
+	cur := randBytes(12, 200<<10)
+	put(t, e, "v", "k", cur)
+	info, err := e.TransitionVersion(ctx, tenant, "v", "k", v1.VersionID, "cold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.VersionID != v1.VersionID || info.Retention.Mode != "COMPLIANCE" || !info.Retention.Until.Equal(until) {
+		t.Fatalf("transitioned version lost its id or lock: %+v", info)
+	}
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(old))); err != nil || !bytes.Equal(buf.Bytes(), old) {
+		t.Fatalf("noncurrent version from the tier: %v", err)
+	}
+	if got := read(t, e, "v", "k", 0, -1); !bytes.Equal(got, cur) {
+		t.Fatal("the latest version changed")
+	}
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "v", Key: "k", VersionID: v1.VersionID}); !errors.Is(err, node.ErrObjectLocked) {
+		t.Fatalf("delete of a locked transitioned version: %v", err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 1 {
+		t.Fatalf("%d remote objects", n)
+	}
+}
