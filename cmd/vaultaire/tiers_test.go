@@ -266,6 +266,16 @@ func TestColdTierEndToEnd(t *testing.T) {
 			t.Fatalf("GET with the tier down: %v", err)
 		}
 	}
+	// Readiness names the tier as degraded without failing.
+	if resp, err := http.Get("http://" + a.admin + "/health/ready"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"degraded_tiers": [`) || !strings.Contains(string(body), `"cold"`) {
+			t.Errorf("/health/ready with the tier down: %d %s", resp.StatusCode, body)
+		}
+	}
 	if n := strings.Count(a.stderr(), "cold tier unavailable"); n != 1 {
 		t.Errorf("the tier outage was logged %d times, want once:\n%s", n, a.stderr())
 	}
