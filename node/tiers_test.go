@@ -407,3 +407,69 @@ func TestTransitionVersionedAndLocked(t *testing.T) {
 		t.Fatalf("%d remote objects", n)
 	}
 }
+
+// TestCrashLeftoversAndHangingRemote: what a transition that crashed
+// after its upload leaves (an intent and a remote object) is deleted once
+// the intent times out, never before; a remote that hangs fails
+// transitions and reads by the caller's deadline, leaving nothing behind.
+func TestCrashLeftoversAndHangingRemote(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	// The state a crash between upload and commit leaves.
+	const orphan = "0123456789abcdef0123456789abcdef"
+	if err := tn.Meta.AddTierIntent(ctx, "cold", orphan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.remote.Put(ctx, "blobs/01/"+orphan+"/0", strings.NewReader("uploaded bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.DrainTierJournal(ctx); n != 0 || len(remoteObjects(t, tn.remote)) != 1 {
+		t.Fatal("a young intent was treated as garbage: its transition may still commit")
+	}
+	tn.skew.Store(int64(2 * node.DefaultTierIntentTimeout))
+	if n, err := e.DrainTierJournal(ctx); n != 1 || err != nil {
+		t.Fatalf("drained %d (%v), want the orphan", n, err)
+	}
+	if names := remoteObjects(t, tn.remote); len(names) != 0 {
+		t.Fatalf("orphans left: %v", names)
+	}
+	tn.skew.Store(0)
+
+	mustContainer(t, e, "c")
+	data := randBytes(5, 400<<10)
+	put(t, e, "c", "k", data)
+	f := tn.faults.Inject(fault.Rule{Op: fault.OpPut, Latency: time.Hour})
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	start := time.Now()
+	_, err := e.TransitionVersion(tctx, tenant, "c", "k", "", "cold")
+	cancel()
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("transition to a hanging remote: %v after %v", err, time.Since(start))
+	}
+	f.Remove()
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the artifact changed")
+	}
+	if ts, _ := e.ListTiers(ctx); ts[0].Pending != 0 || ts[0].Artifacts != 0 {
+		t.Fatalf("tier after a timed-out transition: %+v", ts[0])
+	}
+	if _, err := e.TransitionVersion(ctx, tenant, "c", "k", "", "cold"); err != nil {
+		t.Fatal(err)
+	}
+	f = tn.faults.Inject(fault.Rule{Op: fault.OpOpen, Latency: time.Hour})
+	defer f.Remove()
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer rcancel()
+	start = time.Now()
+	if err := r.WriteRange(rctx, io.Discard, 0, int64(len(data))); err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("read from a hanging remote: %v after %v", err, time.Since(start))
+	}
+}
