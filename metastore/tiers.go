@@ -245,6 +245,15 @@ func (t *txn) journal(blob string) (*JournalEntry, error) {
 	return &j, err
 }
 
+// blobReferenced reports whether a record references blob.
+func (t *txn) blobReferenced(blob string) bool {
+	p := blobRefPrefix(blob)
+	it := t.iter(p, prefixEnd(p))
+	live := it.First()
+	mustOK(it.Close())
+	return live
+}
+
 // doomRemote journals the remote blobs among parts that the running
 // command drops a reference to. The entry keeps the usage the blob held,
 // released when the remote object goes; a blob another record still
@@ -397,6 +406,12 @@ func (c *tierJournalCmd) apply(t *txn) result {
 		if j.State == JournalIntent && !c.freed {
 			// An intent is cleared only by its transition, or doomed.
 			return errResult(fmt.Errorf("%w: blob %s has a live intent", ErrPreconditionFailed, c.blob))
+		}
+		if !c.freed && !t.blobReferenced(c.blob) {
+			// A false alarm is cleared only while a record still names
+			// the blob: if the last reference went after the caller
+			// looked, the entry (rewritten by that command) must stay.
+			return errResult(fmt.Errorf("%w: blob %s is no longer referenced", ErrPreconditionFailed, c.blob))
 		}
 		if c.freed && (j.Bytes != 0 || j.Artifacts != 0) {
 			u, err := t.tierUsage(j.Tier)

@@ -103,6 +103,8 @@ func TestTransitionProtocol(t *testing.T) {
 		t.Fatalf("journal after overwrite = %+v", j)
 	}
 	wantErr(t, s.DeleteTier(ctx, "cold"), ErrTierInUse)
+	// The blob is no longer referenced: it cannot be cleared as a false alarm.
+	wantErr(t, s.ClearTierJournal(ctx, "remote1", false), ErrPreconditionFailed)
 	mustNoErr(t, s.ClearTierJournal(ctx, "remote1", true))
 	_, usage, _ = s.ListTiers(ctx)
 	if usage[0] != (TierUsage{}) {

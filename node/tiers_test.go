@@ -473,3 +473,54 @@ func TestCrashLeftoversAndHangingRemote(t *testing.T) {
 		t.Fatalf("read from a hanging remote: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestVersionMoveIsNotARemoteDelete: a transitioned latest version that
+// becomes noncurrent (a new PUT on a versioned bucket) moves between
+// tables; the journal entry that move leaves is cleared without deleting
+// the remote object, which the version still names.
+func TestVersionMoveIsNotARemoteDelete(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	mustContainer(t, e, "v")
+	if err := e.SetVersioning(ctx, tenant, "v", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	old := randBytes(13, 300<<10)
+	v1 := put(t, e, "v", "k", old)
+	if _, err := e.TransitionVersion(ctx, tenant, "v", "k", "", "cold"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, e, "v", "k", []byte(strings.Repeat("new", 10000)))
+	if _, err := e.DrainTierJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 1 {
+		t.Fatalf("%d remote objects after the version became noncurrent", n)
+	}
+	ts, _ := e.ListTiers(ctx)
+	if ts[0].Pending != 0 || ts[0].Artifacts != 1 {
+		t.Fatalf("tier: %+v", ts[0])
+	}
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(old))); err != nil || !bytes.Equal(buf.Bytes(), old) {
+		t.Fatalf("noncurrent version: %v", err)
+	}
+	// Deleting it for good deletes the remote object.
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "v", Key: "k", VersionID: v1.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DrainTierJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 0 {
+		t.Fatalf("%d remote objects after the version was deleted", n)
+	}
+}
