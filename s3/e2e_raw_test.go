@@ -538,6 +538,7 @@ func testE2EEveryHandlerRejects(t *testing.T, secure bool) {
 		{"CompleteMultipartUpload", "POST", "/every/mp?uploadId=" + up, complete, nil, "xml"},
 		{"AbortMultipartUpload", "DELETE", "/every/mp?uploadId=" + up, nil, nil, ""},
 		{"ListParts", "GET", "/every/mp?uploadId=" + up, nil, nil, ""},
+		{"RestoreObject", "POST", "/every/k?restore", []byte("<RestoreRequest><Days>1</Days></RestoreRequest>"), nil, "xml"},
 	}
 	for _, o := range ops {
 		t.Run(o.name, func(t *testing.T) {

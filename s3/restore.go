@@ -32,21 +32,9 @@ func (s *Server) restoreObject(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	var in restoreRequestXML
-	if err := decodeXML(data, &in); err != nil {
+	days, err := parseRestoreXML(data)
+	if err != nil {
 		return err
-	}
-	if in.Type != "" {
-		return withMessage(errNotImplemented, "SELECT restores are not implemented")
-	}
-	switch in.Tier {
-	case "", "Standard", "Bulk", "Expedited":
-	default:
-		return errMalformedXML
-	}
-	days, err := strconv.Atoi(strings.TrimSpace(in.Days))
-	if err != nil || days < 1 || days > 30000 {
-		return withMessage(errInvalidArgument, "Days must be a whole number from 1 to 30000")
 	}
 	res, err := s.eng.RestoreVersion(ctx, rc.tenant, ref.Container, ref.Key, ref.VersionID, days)
 	if err != nil {
@@ -58,4 +46,28 @@ func (s *Server) restoreObject(ctx context.Context, w http.ResponseWriter, r *ht
 		w.WriteHeader(http.StatusAccepted)
 	}
 	return nil
+}
+
+// maxRestoreDays is S3's limit on RestoreRequest Days.
+const maxRestoreDays = 30000
+
+// parseRestoreXML reads a RestoreRequest and returns its Days.
+func parseRestoreXML(data []byte) (int, error) {
+	var in restoreRequestXML
+	if err := decodeXML(data, &in); err != nil {
+		return 0, err
+	}
+	if in.Type != "" {
+		return 0, withMessage(errNotImplemented, "SELECT restores are not implemented")
+	}
+	switch in.Tier {
+	case "", "Standard", "Bulk", "Expedited":
+	default:
+		return 0, errMalformedXML
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(in.Days))
+	if err != nil || days < 1 || days > maxRestoreDays {
+		return 0, withMessage(errInvalidArgument, "Days must be a whole number from 1 to %d", maxRestoreDays)
+	}
+	return days, nil
 }
