@@ -121,6 +121,7 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
 	a.registerAccounts(r)
 	a.registerTiers(r)
+	a.registerAccess(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.

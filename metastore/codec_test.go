@@ -265,6 +265,9 @@ func TestCommandRoundTrip(t *testing.T) {
 			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Cond: Cond{IfMatchETag: "e"}, MinPartSize: 5 << 20}}},
 		{cmdCompleteUpload, &completeUploadCmd{v: commandV2, in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u",
 			Created: t0, Parts: []PartRef{{1, "a"}}}}},
+		{cmdCompleteUpload, &completeUploadCmd{v: commandV2, in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u",
+			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Checksums: map[string]string{"CRC32C": "AAAAAA==-2"}, ChecksumType: "COMPOSITE",
+			PartChecksums: []string{"p1", "p2"}}}},
 		{cmdCreateContainer, &createContainerCmd{Container{Tenant: "t", Name: "c2", VersioningState: VersioningEnabled, ObjectLock: ObjectLockConfig{Enabled: true}}}},
 		{cmdCreateUpload, &createUploadCmd{Upload{Tenant: "t", Container: "c", Key: "k", UploadID: "u2", StorageClass: "GLACIER", Tags: map[string]string{"a": "b"}}}},
 		{cmdPutPart, &putPartCmd{uploadRef{"t", "c", "k", "u"}, Part{Number: 2, Checksums: map[string]string{"CRC32": "x"}}}},
@@ -300,6 +303,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdRestore, &restoreCmd{RestoreChange{Tenant: "t", Container: "c", Key: "k", VersionID: "v", op: restoreOpComplete, Expiry: t0, From: []string{"b1"}, Parts: remoteParts("cold", "b2"), Cutoff: t0}}},
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
+		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

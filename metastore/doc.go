@@ -55,6 +55,7 @@
 //	"f" 0x3d name                          TierUsage (versions and bytes on the tier)
 //	"f" 0x3e blobID                        JournalEntry: a remote blob that may be garbage (intent or doomed)
 //	"f" 0x3f be64(expiry) lp(tenant) lp(container) lp(key) versionID   restored copy to drop at expiry (empty value)
+//	"f" 0x40 lp(tenant) name               access setting: "user/NAME" identity policy, "public-access-block" (access.go)
 //	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //
 // lp(s) is s prefixed with its length as a uvarint: tenant and container

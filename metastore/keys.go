@@ -54,6 +54,8 @@ const (
 	tblTierUsage   = 0x3d // name -> TierUsage
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
 	tblRestoreIdx  = 0x3f // be64(expiry, Unix ns) lp(tenant) lp(container) lp(key) versionID -> empty
+	// Access control (range 0x40-0x43).
+	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 )
 
 // Table bytes and command types added after the first release are taken

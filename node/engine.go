@@ -125,6 +125,14 @@ type Config struct {
 	// when it becomes leader and when the Raft configuration changes. 0
 	// disables relocation (DefaultRelocateInterval is what servers use).
 	RelocateInterval time.Duration
+	// HealRate throttles drive heal jobs, in bytes of rebuilt shards per
+	// second (0: DefaultHealRate; < 0: unthrottled). HealStateDir keeps
+	// their positions across restarts ("": in memory only).
+	// DriveRecheckInterval is how often offline drives are probed (0:
+	// DefaultDriveRecheckInterval; < 0: never). See node/drives.go.
+	HealRate             int64
+	HealStateDir         string
+	DriveRecheckInterval time.Duration
 	// NodeRemoved decides whether a node left the cluster for good; nil
 	// means "not in the metadata Raft configuration". Tests whose peers
 	// are not Raft members set it.
@@ -204,6 +212,12 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.HealRate == 0 {
+		c.HealRate = DefaultHealRate
+	}
+	if c.DriveRecheckInterval == 0 {
+		c.DriveRecheckInterval = DefaultDriveRecheckInterval
+	}
 	if c.TierIntentTimeout <= 0 {
 		c.TierIntentTimeout = DefaultTierIntentTimeout
 	}
@@ -263,6 +277,7 @@ type Engine struct {
 	leases    leases // blobs open readers stream (gc.go)
 	heal      *healer
 	scrub     *scrubber
+	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
 	tiers     tiers // cold tier drivers and health (tiers.go)
@@ -270,6 +285,15 @@ type Engine struct {
 	expiry struct {
 		sync.Mutex
 		cursor expiryCursor
+	}
+	// lc is the lifecycle state: the tier resolver transition rules are
+	// checked against, and decoded configurations (lifecycle.go).
+	lc struct {
+		mu struct {
+			sync.Mutex
+			tiers TierResolver
+		}
+		cache lifecycleCache
 	}
 
 	dummyOnce sync.Once
@@ -310,6 +334,10 @@ func New(cfg Config) (*Engine, error) {
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
+	e.driveHeal = newDriveHealer(e)
+	// Lifecycle Transition rules name storage classes; the tiers' records
+	// say which tier serves each (tiers.go).
+	e.SetTierResolver(tierClasses{e})
 	return e, nil
 }
 
@@ -334,13 +362,15 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(6)
+	e.wg.Add(7)
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
+	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	e.driveHeal.start(bg)
 	return nil
 }
 

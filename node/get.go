@@ -19,7 +19,11 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef
 	if err != nil {
 		return ArtifactInfo{}, err
 	}
-	return toInfo(a, versioned), nil
+	info := toInfo(a, versioned)
+	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+		return ArtifactInfo{}, err
+	}
+	return info, nil
 }
 
 // OpenArtifact opens a version of an artifact (the latest when
@@ -45,7 +49,25 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 			return nil, fmt.Errorf("%w: %q is on archive tier %q", ErrInvalidObjectState, a.Key, a.Tier)
 		}
 	}
-	return &reader{e: e, rec: a, info: toInfo(a, versioned)}, nil
+	info := toInfo(a, versioned)
+	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+		return nil, err
+	}
+	return &reader{e: e, rec: a, info: info}, nil
+}
+
+// expiration sets info.Expiration when the latest version of a key is
+// read and a lifecycle rule of its container will expire it.
+func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, info *ArtifactInfo) error {
+	if ref.VersionID != "" {
+		return nil
+	}
+	c, err := e.meta.GetContainer(ctx, tenant, ref.Container)
+	if err != nil {
+		return metaErr(err)
+	}
+	e.withExpiration(info, c)
+	return nil
 }
 
 // version reads the version ref names, and whether its container has a

@@ -763,3 +763,14 @@ func (e *Engine) ExpireRestores(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// tierClasses is the TierResolver of lifecycle rules (lifecycle.go): a
+// storage class is served by the tier whose record lists it (TierOf).
+type tierClasses struct{ e *Engine }
+
+func (r tierClasses) TierForClass(class string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tier, err := r.e.TierOf(ctx, class)
+	return tier, err == nil && tier != ""
+}

@@ -524,3 +524,33 @@ func TestVersionMoveIsNotARemoteDelete(t *testing.T) {
 		t.Fatalf("%d remote objects after the version was deleted", n)
 	}
 }
+
+// TestLifecycleTransitionNeedsATier: a lifecycle Transition rule is
+// accepted only for a storage class a tier serves.
+func TestLifecycleTransitionNeedsATier(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	mustContainer(t, e, "c")
+	rule := func(class string) node.LifecycleConfig {
+		return node.LifecycleConfig{Rules: []node.LifecycleRule{{ID: "r", Enabled: true,
+			Transitions: []node.LifecycleTransition{{Days: 30, StorageClass: class}}}}}
+	}
+	var te *node.TierError
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("GLACIER")); !errors.As(err, &te) {
+		t.Fatalf("transition rule without a tier: %v", err)
+	}
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "deep", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK",
+		Archive: true, StorageClasses: []string{"GLACIER", "DEEP_ARCHIVE"}}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("DEEP_ARCHIVE")); err != nil {
+		t.Fatalf("transition rule to a class a tier serves: %v", err)
+	}
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("STANDARD_IA")); !errors.As(err, &te) {
+		t.Fatalf("transition rule to a class no tier serves: %v", err)
+	}
+	if tier, err := e.TierOf(ctx, "GLACIER"); err != nil || tier != "deep" {
+		t.Fatalf("TierOf(GLACIER) = %q, %v", tier, err)
+	}
+}

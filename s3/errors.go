@@ -84,6 +84,7 @@ var errorTable = []apiError{
 	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
 	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
 	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{node.ErrChecksumRequest, "InvalidRequest", 400, "The checksum does not fit the multipart upload."},
 	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
@@ -99,7 +100,7 @@ var errorTable = []apiError{
 	{sigv4.ErrMalformedHeader, "AuthorizationHeaderMalformed", 400, "The authorization header you provided is invalid."},
 	{sigv4.ErrMalformedQuery, "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."},
 	{sigv4.ErrMissingDate, "AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header"},
-	{sigv4.ErrTimeSkewed, "RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large."},
+	{sigv4.ErrTimeSkewed, "RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large."},
 	{sigv4.ErrExpired, "AccessDenied", 403, "Request has expired"},
 	{sigv4.ErrNotYetValid, "AccessDenied", 403, "Request is not valid yet"},
 	{sigv4.ErrSignatureMismatch, "SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
@@ -123,7 +124,7 @@ var errorTable = []apiError{
 	{errInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
 	{errInvalidListType, "InvalidArgument", 400, "Invalid List Type specified in Request"},
 	{errInvalidBucketName, "InvalidBucketName", 400, "The specified bucket is not valid."},
-	{errKeyTooLong, "KeyTooLongError", 400, "Your key is too long"},
+	{errKeyTooLong, "KeyTooLongError", 400, "Your key is too long."},
 	{errMissingContentLength, "MissingContentLength", 411, "You must provide the Content-Length HTTP header."},
 	{errInvalidDigest, "InvalidDigest", 400, "The Content-MD5 you specified is not valid."},
 	{errChecksumMismatch, "BadDigest", 400, "The checksum you specified did not match the calculated checksum."},
@@ -146,7 +147,18 @@ var errorTable = []apiError{
 	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+
+	// CORS (cors.go).
+	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
+	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+	// Access control (access.go, accessapi.go).
+	{errMalformedPolicy, "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"},
+	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
+	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
@@ -211,6 +223,10 @@ type errorBody struct {
 	XMLName xml.Name `xml:"Error"`
 	Code    string   `xml:"Code"`
 	Message string   `xml:"Message"`
+	// Method, ResourceType and BucketName: CORS errors (corsErrorFields).
+	Method       string `xml:"Method,omitempty"`
+	ResourceType string `xml:"ResourceType,omitempty"`
+	BucketName   string `xml:"BucketName,omitempty"`
 	// Extra elements some errors carry: <Region> of a request signed for
 	// another region, <HeadersNotSigned>.
 	Region           string `xml:"Region,omitempty"`
@@ -249,6 +265,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		RequestID: rc.id,
 		HostID:    rc.hostID,
 	}
+	corsErrorFields(&eb, err, rc)
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -35,9 +36,9 @@ func writeConditions(h http.Header) (node.Conditions, error) {
 }
 
 func setChecksumHeaders(h http.Header, sums map[string]string) {
-	for _, a := range checksumAlgs {
-		if v, ok := sums[a.name]; ok && v != "" {
-			h.Set(a.header, v)
+	for _, a := range checksum.Algorithms {
+		if v, ok := sums[a.Name]; ok && v != "" {
+			h.Set(a.Header, v)
 		}
 	}
 }
@@ -128,6 +129,9 @@ func setArtifactHeaders(h http.Header, info node.ArtifactInfo) {
 		h.Set("X-Amz-Restore", `ongoing-request="true"`)
 	case !info.RestoreExpiry.IsZero():
 		h.Set("X-Amz-Restore", `ongoing-request="false", expiry-date="`+info.RestoreExpiry.UTC().Format(http.TimeFormat)+`"`)
+	}
+	if info.Expiration != nil {
+		h.Set("X-Amz-Expiration", expirationHeader(info.Expiration))
 	}
 }
 
@@ -333,6 +337,9 @@ func (s *Server) deleteObjects(ctx context.Context, w http.ResponseWriter, r *ht
 		err := checkKey(o.Key)
 		if err == nil && o.VersionID == "" && o.VersionIDSet {
 			err = withMessage(errInvalidArgument, "Version id cannot be the empty string")
+		}
+		if err == nil {
+			err = s.authorizeKey(ctx, r, rc, "s3:DeleteObject", o.Key, o.VersionID != "")
 		}
 		if err == nil {
 			dr, err = s.eng.DeleteArtifact(ctx, rc.tenant, node.DeleteInput{

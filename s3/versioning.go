@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -88,7 +89,7 @@ func deleteMarkerHeaders(h http.Header, err error) error {
 // isTenantRoot reports whether the request was signed by its tenant's
 // root user: the principal that may bypass a GOVERNANCE retention until
 // bucket policies say otherwise.
-func isTenantRoot(rc *reqCtx) bool { return rc.user == node.TenantRootUser }
+func isTenantRoot(rc *reqCtx) bool { return isOwnerRoot(rc) }
 
 // bypassGovernance reads x-amz-bypass-governance-retention. A principal
 // that may not bypass is treated as not asking: the lock then refuses.
@@ -257,9 +258,9 @@ func (s *Server) listObjectVersions(ctx context.Context, w http.ResponseWriter, 
 			size := v.Size
 			e.Size = &size
 			e.StorageClass = storageClassOf(v.StorageClass)
-			for _, alg := range checksumAlgs {
-				if _, ok := v.Checksums[alg.name]; ok {
-					e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.name)
+			for _, alg := range checksum.Algorithms {
+				if _, ok := v.Checksums[alg.Name]; ok {
+					e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.Name)
 					e.ChecksumType = checksumTypeOf(v)
 				}
 			}
