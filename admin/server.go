@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -80,6 +81,8 @@ type Server struct {
 	scrub    *scrubAdmin
 	kms      *kmsAdmin
 	driveAPI *drivesAdmin
+	// tiersDown lists the cold tiers this node found unreachable.
+	tiersDown func() []string
 }
 
 // New builds the admin endpoints and registers the engine, drive and
@@ -113,6 +116,9 @@ func (a *Server) SetTenancy(t Tenancy) { a.api.tenancy.Store(&t) }
 // engine, drive and metastore collectors with m.
 func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drives []node.Drive, quorum int, token string, log *slog.Logger) *Server {
 	a := &Server{metrics: m, meta: meta, drives: drives, quorum: quorum, token: token, log: log, started: time.Now()}
+	if eng != nil {
+		a.tiersDown = eng.TierDown
+	}
 	m.RegisterEngine(func() metrics.EngineStats {
 		s, sc := eng.Stats(), eng.ScrubStatus()
 		return metrics.EngineStats{
@@ -230,6 +236,9 @@ type Readiness struct {
 		Quorum int               `json:"write_quorum"`
 		Status map[string]string `json:"status"`
 	} `json:"drives"`
+	// DegradedTiers are the cold tiers this node last found unreachable:
+	// reads of their artifacts answer 503, but the node stays ready.
+	DegradedTiers []string `json:"degraded_tiers,omitempty"`
 }
 
 // ready answers 200 only when the metastore has a leader, this replica
@@ -268,6 +277,10 @@ func (a *Server) ready(w http.ResponseWriter, req *http.Request, _ httprouter.Pa
 	}
 	if rd.Drives.Online < a.quorum {
 		rd.Reasons = append(rd.Reasons, fmt.Sprintf("drives: %d of %d online, write quorum needs %d", rd.Drives.Online, rd.Drives.Total, a.quorum))
+	}
+	if a.tiersDown != nil {
+		rd.DegradedTiers = a.tiersDown()
+		sort.Strings(rd.DegradedTiers)
 	}
 	rd.Ready = len(rd.Reasons) == 0
 	status := http.StatusOK

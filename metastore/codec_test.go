@@ -308,6 +308,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
 		{cmdPutTier, &putTierCmd{rec: tierRecord{Tier: Tier{Name: "cold", Type: "s3", Endpoint: "https://x", Bucket: "b", PathStyle: true, Archive: true, StorageClasses: []string{"GLACIER"}, Created: t0}, Sealed: []byte{1, 2}}, create: true}},
 		{cmdDeleteTier, &deleteTierCmd{name: "cold"}},
+		{cmdRestore, &restoreCmd{RestoreChange{Tenant: "t", Container: "c", Key: "k", VersionID: "v", op: restoreOpComplete, Expiry: t0, From: []string{"b1"}, Parts: remoteParts("cold", "b2"), Cutoff: t0}}},
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
 		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},

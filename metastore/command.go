@@ -75,6 +75,7 @@ const (
 	cmdDeleteTier  cmdType = 86
 	cmdTierJournal cmdType = 87
 	cmdTransition  cmdType = 88
+	cmdRestore     cmdType = 89
 	// Access control range (90-94, keys.go).
 	cmdSetAccess cmdType = 90
 	// Encryption (range 95-99).
@@ -164,6 +165,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdDeleteTier:          {"delete-tier", commandV1, decodeDeleteTier},
 	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
 	cmdTransition:          {"transition", commandV1, decodeTransition},
+	cmdRestore:             {"restore", commandV1, decodeRestore},
 	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
 	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
@@ -205,6 +207,7 @@ var cmdSince = map[cmdType][]int{
 	cmdDeleteTier:         {ClusterVersion2},
 	cmdTierJournal:        {ClusterVersion2},
 	cmdTransition:         {ClusterVersion2},
+	cmdRestore:            {ClusterVersion2},
 	cmdSetAccess:          {ClusterVersion2},
 	cmdSetLifecycleState:  {ClusterVersion2},
 	cmdLifecycleDelete:    {ClusterVersion2},

@@ -52,6 +52,10 @@
 //	"f" 0x33 tenant                        BillingAccount (payment provider customer, status, usage reported)
 //	"f" 0x34 be64(created) eventID         payment provider event already applied (empty value)
 //	"f" 0x38                               lifecycle engine position (opaque, node; lifecycle.go)
+//	"f" 0x3c name                          Tier (remote S3 place, secret sealed like access-key secrets)
+//	"f" 0x3d name                          TierUsage (versions and bytes on the tier)
+//	"f" 0x3e blobID                        JournalEntry: a remote blob that may be garbage (intent or doomed)
+//	"f" 0x3f be64(expiry) lp(tenant) lp(container) lp(key) versionID   restored copy to drop at expiry (empty value)
 //	"f" 0x40 lp(tenant) name               access setting: "user/NAME" identity policy, "public-access-block" (access.go)
 //	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //

@@ -155,6 +155,7 @@ var codeErrors = [...]error{
 	codeInvalidContainerState: ErrInvalidContainerState,
 	codeTenantNotEmpty:        ErrTenantNotEmpty,
 	codeTierInUse:             ErrTierInUse,
+	codeRestoreInProgress:     ErrRestoreInProgress,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

@@ -148,7 +148,7 @@ func (t *txn) storeArtifact(a, cur *Artifact, dUpload int64) error {
 	k := artifactKey(a.Tenant, a.Container, a.Key)
 	dBytes, dCount := a.Size, int64(1)
 	if cur != nil {
-		t.unrefBlobs(k, cur.Parts)
+		t.unrefBlobs(k, cur.AllParts())
 		dBytes -= cur.Size
 		dCount = 0
 	}
@@ -551,7 +551,7 @@ func (c *deleteArtifactCmd) apply(t *txn) result {
 	if err := t.addUsage(c.in.Tenant, c.in.Container, -cur.Size, -1); err != nil {
 		return errResult(err)
 	}
-	t.unrefBlobs(k, cur.Parts)
+	t.unrefBlobs(k, cur.AllParts())
 	t.del(k)
 	return okResult(encodeOptArtifact(cur))
 }

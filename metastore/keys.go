@@ -55,6 +55,7 @@ const (
 	tblTier        = 0x3c // name -> Tier + sealed secret
 	tblTierUsage   = 0x3d // name -> TierUsage
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
+	tblRestoreIdx  = 0x3f // be64(expiry, Unix ns) lp(tenant) lp(container) lp(key) versionID -> empty
 	// Access control (range 0x40-0x43).
 	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 	// Encryption (range 0x44-0x47).

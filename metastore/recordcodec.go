@@ -375,6 +375,9 @@ const (
 	// 16-23: encryption.
 	artExtEncryption = 16 // str mode, bytes customer key MAC
 	artExtInlineKey  = 17 // bytes
+
+	// Tiers (28-31).
+	artExtRestore = 28 // bool ongoing, time expiry, parts (v2) of the restored copy
 )
 
 func artifactExt(a *Artifact) extFields {
@@ -408,6 +411,13 @@ func artifactExt(a *Artifact) extFields {
 	}
 	if a.InlineKey != nil {
 		f.add(artExtInlineKey, func(e *encoder) { e.bytes(a.InlineKey) })
+	}
+	if a.Restore.Ongoing || !a.Restore.Expiry.IsZero() || len(a.Restore.Parts) > 0 {
+		f.add(artExtRestore, func(e *encoder) {
+			e.bool(a.Restore.Ongoing)
+			e.time(a.Restore.Expiry)
+			writePartsV2(e, a.Restore.Parts)
+		})
 	}
 	return f
 }
@@ -498,6 +508,8 @@ func readArtifactFields(d *decoder, v2 bool) Artifact {
 				a.Encryption = Encryption{Mode: x.str(), CustomerKeyMAC: x.bytes()}
 			case artExtInlineKey:
 				a.InlineKey = x.bytes()
+			case artExtRestore:
+				a.Restore = RestoreState{Ongoing: x.bool(), Expiry: x.time(), Parts: readPartsV2(x)}
 			default:
 				return false
 			}

@@ -160,6 +160,18 @@ type Artifact struct {
 	// data key, package sse), its parts' under their own SealedKey.
 	Encryption Encryption
 	InlineKey  []byte
+	// Restore is the temporary local copy of a version on a tier
+	// (RestoreObject; tiers.go).
+	Restore RestoreState
+}
+
+// AllParts returns the parts whose blobs the record references: its own
+// and those of a restored copy.
+func (a *Artifact) AllParts() []Part {
+	if len(a.Restore.Parts) == 0 {
+		return a.Parts
+	}
+	return append(append(make([]Part, 0, len(a.Parts)+len(a.Restore.Parts)), a.Parts...), a.Restore.Parts...)
 }
 
 // Encryption modes of a version's bytes.

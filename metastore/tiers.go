@@ -2,6 +2,7 @@ package metastore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -116,9 +117,13 @@ type JournalEntry struct {
 // ErrTierInUse: the tier still holds versions or remote objects to delete.
 var ErrTierInUse = errors.New("metastore: tier in use")
 
+// ErrRestoreInProgress: a restore of the version is already running.
+var ErrRestoreInProgress = errors.New("metastore: restore already in progress")
+
 // Error codes of the tiers range (75-79).
 const (
-	codeTierInUse errCode = 75
+	codeTierInUse         errCode = 75
+	codeRestoreInProgress errCode = 76
 )
 
 // tierRecord is a Tier with its secret sealed under the master key.
@@ -238,6 +243,15 @@ func (t *txn) journal(blob string) (*JournalEntry, error) {
 	}
 	j, err := decodeJournal(v)
 	return &j, err
+}
+
+// blobReferenced reports whether a record references blob.
+func (t *txn) blobReferenced(blob string) bool {
+	p := blobRefPrefix(blob)
+	it := t.iter(p, prefixEnd(p))
+	live := it.First()
+	mustOK(it.Close())
+	return live
 }
 
 // doomRemote journals the remote blobs among parts that the running
@@ -393,6 +407,12 @@ func (c *tierJournalCmd) apply(t *txn) result {
 			// An intent is cleared only by its transition, or doomed.
 			return errResult(fmt.Errorf("%w: blob %s has a live intent", ErrPreconditionFailed, c.blob))
 		}
+		if !c.freed && !t.blobReferenced(c.blob) {
+			// A false alarm is cleared only while a record still names
+			// the blob: if the last reference went after the caller
+			// looked, the entry (rewritten by that command) must stay.
+			return errResult(fmt.Errorf("%w: blob %s is no longer referenced", ErrPreconditionFailed, c.blob))
+		}
 		if c.freed && (j.Bytes != 0 || j.Artifacts != 0) {
 			u, err := t.tierUsage(j.Tier)
 			if err != nil {
@@ -521,9 +541,12 @@ func (c *transitionCmd) apply(t *txn) result {
 		u.Bytes += size
 		t.set(tierUsageKey(tr.Tier), encodeTierUsage(u))
 	}
-	old := a.Parts
-	t.unrefBlobs(target.key, old) // journals the remote blobs it drops
+	t.unrefBlobs(target.key, a.AllParts()) // journals the remote blobs it drops
+	if !a.Restore.Expiry.IsZero() {
+		t.del(restoreIdxKey(a.Restore.Expiry, a.Tenant, a.Container, a.Key, a.VersionID))
+	}
 	na := *a
+	na.Restore = RestoreState{}
 	na.Parts = tr.To
 	na.Tier = tr.Tier
 	na.StorageClass = tr.StorageClass
@@ -717,4 +740,252 @@ func (s *Store) TierVersions(ctx context.Context, tier string, limit int, opts .
 		}
 	}
 	return out, nil
+}
+
+// RestoreState is the temporary local copy of a version on a tier:
+// Ongoing while it is being made, then Parts (local blobs) until Expiry.
+type RestoreState struct {
+	Ongoing bool
+	Expiry  time.Time
+	Parts   []Part
+}
+
+// restoreIdxKey indexes restores by expiry so that expired copies are
+// found without a scan: be64(expiry, Unix ns) lp(tenant) lp(container)
+// lp(key) versionID -> empty.
+func restoreIdxKey(expiry time.Time, tenant, container, key, versionID string) []byte {
+	b := binary.BigEndian.AppendUint64(tableKey(tblRestoreIdx, 8+len(tenant)+len(container)+len(key)+len(versionID)+6), uint64(max(expiry.UnixNano(), 0)))
+	b = appendLP(b, tenant)
+	b = appendLP(b, container)
+	b = appendLP(b, key)
+	return append(b, versionID...)
+}
+
+// RestoreRef names one restore of the index.
+type RestoreRef struct {
+	Tenant, Container, Key, VersionID string
+	Expiry                            time.Time
+}
+
+func parseRestoreIdx(k []byte) (RestoreRef, bool) {
+	if len(k) < 2+8 {
+		return RestoreRef{}, false
+	}
+	d := decoder{b: k[2+8:]}
+	r := RestoreRef{Expiry: time.Unix(0, int64(binary.BigEndian.Uint64(k[2:10]))).UTC()}
+	r.Tenant, r.Container, r.Key = d.str(), d.str(), d.str()
+	if d.err != nil {
+		return RestoreRef{}, false
+	}
+	r.VersionID = string(d.b)
+	return r, true
+}
+
+// Restore operations of restoreCmd.
+const (
+	restoreOpStart    = 1 // begin (or extend a finished copy's expiry)
+	restoreOpComplete = 2 // the copy is made: Parts, no longer ongoing
+	restoreOpClear    = 3 // drop the copy (expired by Cutoff, or failed)
+)
+
+// RestoreChange is one change of a version's restore.
+type RestoreChange struct {
+	Tenant, Container, Key string
+	VersionID              string // as stored ("" for the null version)
+	op                     uint8
+	// Expiry of the copy (start).
+	Expiry time.Time
+	// From are the version's blob ids the copy was made from; Parts the
+	// copy's local parts (complete).
+	From  []string
+	Parts []Part
+	// Cutoff: clear only a copy whose expiry is not after it.
+	Cutoff time.Time
+}
+
+// restoreCmd (89) applies a RestoreChange. Result: the record after the
+// change, then the parts the change released (clear).
+type restoreCmd struct{ c RestoreChange }
+
+func (c *restoreCmd) write(e *encoder) {
+	r := &c.c
+	e.str(r.Tenant)
+	e.str(r.Container)
+	e.str(r.Key)
+	e.str(r.VersionID)
+	e.u8(r.op)
+	e.time(r.Expiry)
+	e.uvarint(uint64(len(r.From)))
+	for _, id := range r.From {
+		e.str(id)
+	}
+	writePartsV2(e, r.Parts)
+	e.time(r.Cutoff)
+}
+
+func decodeRestore(d *decoder) commandBody {
+	var r RestoreChange
+	r.Tenant, r.Container, r.Key, r.VersionID = d.str(), d.str(), d.str(), d.str()
+	r.op = d.u8()
+	r.Expiry = d.time()
+	n := d.count(1)
+	for i := 0; i < n && d.err == nil; i++ {
+		r.From = append(r.From, d.str())
+	}
+	r.Parts = readPartsV2(d)
+	r.Cutoff = d.time()
+	return &restoreCmd{r}
+}
+
+// locateVersion finds a stored version (VersionID "" is the null one).
+func (t *txn) locateVersion(tenant, container, key, versionID string) (*versionEntry, error) {
+	if err := checkName("tenant", tenant); err != nil {
+		return nil, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	cur, err := t.currentArtifact(tenant, container, key)
+	if err != nil {
+		return nil, err
+	}
+	id := versionID
+	if id == "" {
+		id = NullVersion
+	}
+	if cur != nil && cur.VersionID == versionID {
+		return &versionEntry{key: artifactKey(tenant, container, key), a: cur}, nil
+	}
+	target, _, err := t.findVersion(tenant, container, key, id, cur)
+	if err != nil {
+		return nil, err
+	}
+	if target == nil || target.a.DeleteMarker {
+		return nil, fmt.Errorf("%w: %q version %s", ErrNoSuchVersion, key, id)
+	}
+	return target, nil
+}
+
+func (c *restoreCmd) apply(t *txn) result {
+	r := &c.c
+	target, err := t.locateVersion(r.Tenant, r.Container, r.Key, r.VersionID)
+	if r.op == restoreOpClear && (errors.Is(err, ErrNoSuchVersion) || errors.Is(err, ErrContainerNotFound)) {
+		// The version went (its copy with it): only the index entry is left.
+		t.del(restoreIdxKey(r.Expiry, r.Tenant, r.Container, r.Key, r.VersionID))
+		e := encoder{}
+		writeOptRecord(&e, &Artifact{})
+		writePartsV2(&e, nil)
+		return okResult(e.b)
+	}
+	if err != nil {
+		return errResult(err)
+	}
+	a := target.a
+	na := *a
+	var released []Part
+	switch r.op {
+	case restoreOpStart:
+		if a.Tier == "" {
+			return errResult(fmt.Errorf("%w: version %s of %q is not on a tier", ErrInvalidArgument, r.VersionID, r.Key))
+		}
+		if a.Restore.Ongoing {
+			return errResult(fmt.Errorf("%w: %q", ErrRestoreInProgress, r.Key))
+		}
+		if !a.Restore.Expiry.IsZero() {
+			t.del(restoreIdxKey(a.Restore.Expiry, a.Tenant, a.Container, a.Key, a.VersionID))
+		}
+		na.Restore.Expiry = r.Expiry
+		na.Restore.Ongoing = len(a.Restore.Parts) == 0
+		t.set(restoreIdxKey(r.Expiry, a.Tenant, a.Container, a.Key, a.VersionID), nil)
+	case restoreOpComplete:
+		if !a.Restore.Ongoing || len(a.Parts) != len(r.From) {
+			return errResult(fmt.Errorf("%w: no restore of %q is running", ErrPreconditionFailed, r.Key))
+		}
+		for i, p := range a.Parts {
+			if p.Blob.ID != r.From[i] {
+				return errResult(fmt.Errorf("%w: version %s of %q changed during the restore", ErrPreconditionFailed, r.VersionID, r.Key))
+			}
+		}
+		na.Restore.Ongoing = false
+		na.Restore.Parts = r.Parts
+		t.refBlobs(target.key, r.Parts)
+	case restoreOpClear:
+		if a.Restore.Expiry.IsZero() || a.Restore.Expiry.After(r.Cutoff) {
+			return errResult(fmt.Errorf("%w: the restored copy of %q has not expired", ErrPreconditionFailed, r.Key))
+		}
+		released = a.Restore.Parts
+		t.unrefBlobs(target.key, released)
+		t.del(restoreIdxKey(a.Restore.Expiry, a.Tenant, a.Container, a.Key, a.VersionID))
+		na.Restore = RestoreState{}
+	default:
+		return errResult(fmt.Errorf("%w: restore op %d", ErrInvalidArgument, r.op))
+	}
+	t.set(target.key, encodeArtifact(&na))
+	e := encoder{}
+	writeOptRecord(&e, &na)
+	writePartsV2(&e, released)
+	return okResult(e.b)
+}
+
+func (s *Store) restore(ctx context.Context, r RestoreChange) (Artifact, []Part, error) {
+	body, err := s.write(ctx, cmdRestore, &restoreCmd{r})
+	if err != nil {
+		return Artifact{}, nil, err
+	}
+	type out struct {
+		a     *Artifact
+		parts []Part
+	}
+	o, err := decodeBody(body, func(d *decoder) out { return out{readOptRecord(d), readPartsV2(d)} })
+	if err != nil || o.a == nil {
+		return Artifact{}, nil, fmt.Errorf("%w: restore result", ErrCorrupt)
+	}
+	return *o.a, o.parts, nil
+}
+
+// StartRestore begins a restore of a version on a tier, to expire at
+// expiry; on a version already restored it only moves the expiry
+// (ErrRestoreInProgress while one runs).
+func (s *Store) StartRestore(ctx context.Context, tenant, container, key, versionID string, expiry time.Time) (Artifact, error) {
+	a, _, err := s.restore(ctx, RestoreChange{Tenant: tenant, Container: container, Key: key, VersionID: versionID, op: restoreOpStart, Expiry: expiry})
+	return a, err
+}
+
+// CompleteRestore records the local copy of a restore made from the
+// version's blobs from (ErrPreconditionFailed if the version changed).
+func (s *Store) CompleteRestore(ctx context.Context, tenant, container, key, versionID string, from []string, parts []Part) (Artifact, error) {
+	a, _, err := s.restore(ctx, RestoreChange{Tenant: tenant, Container: container, Key: key, VersionID: versionID, op: restoreOpComplete, From: from, Parts: parts})
+	return a, err
+}
+
+// ClearRestore drops a restore whose expiry is not after cutoff and
+// returns the local parts it released; an index entry whose version is
+// gone is removed.
+func (s *Store) ClearRestore(ctx context.Context, r RestoreRef, cutoff time.Time) ([]Part, error) {
+	_, parts, err := s.restore(ctx, RestoreChange{Tenant: r.Tenant, Container: r.Container, Key: r.Key, VersionID: r.VersionID, op: restoreOpClear, Expiry: r.Expiry, Cutoff: cutoff})
+	return parts, err
+}
+
+// ExpiredRestores returns up to limit restores whose expiry is not after
+// cutoff, oldest first.
+func (s *Store) ExpiredRestores(ctx context.Context, cutoff time.Time, limit int, opts ...ReadOption) ([]RestoreRef, error) {
+	end, err := s.beginRead(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	p := tableKey(tblRestoreIdx, 0)
+	upper := binary.BigEndian.AppendUint64(tableKey(tblRestoreIdx, 8), uint64(max(cutoff.UnixNano(), 0))+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []RestoreRef
+	for ok := it.First(); ok && (limit <= 0 || len(out) < limit); ok = it.Next() {
+		if r, ok := parseRestoreIdx(it.Key()); ok {
+			out = append(out, r)
+		}
+	}
+	return out, it.Error()
 }

@@ -3,6 +3,7 @@ package metastore
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -103,6 +104,8 @@ func TestTransitionProtocol(t *testing.T) {
 		t.Fatalf("journal after overwrite = %+v", j)
 	}
 	wantErr(t, s.DeleteTier(ctx, "cold"), ErrTierInUse)
+	// The blob is no longer referenced: it cannot be cleared as a false alarm.
+	wantErr(t, s.ClearTierJournal(ctx, "remote1", false), ErrPreconditionFailed)
 	mustNoErr(t, s.ClearTierJournal(ctx, "remote1", true))
 	_, usage, _ = s.ListTiers(ctx)
 	if usage[0] != (TierUsage{}) {
@@ -128,4 +131,61 @@ func TestTierCommandsNeedClusterVersion2(t *testing.T) {
 	ctx := ctxT(t)
 	wantErr(t, s.PutTier(ctx, Tier{Name: "cold"}, "k", true), ErrUpgradeRequired)
 	wantErr(t, s.AddTierIntent(ctx, "cold", "b"), ErrUpgradeRequired)
+}
+
+// FuzzDecodeTierRecords: tier, journal and usage records, and artifacts
+// with a restored copy, decode or fail as ErrCorrupt, and re-encode to
+// what they decoded from.
+func FuzzDecodeTierRecords(f *testing.F) {
+	a := artifact("k", 10, "b1")
+	a.Tier = "cold"
+	a.Restore = RestoreState{Expiry: t0, Parts: remoteParts("", "b2")}
+	seeds := [][]byte{
+		encodeTier(tierRecord{Tier: Tier{Name: "cold", Type: "s3", StorageClasses: []string{"GLACIER"}, Created: t0}, Sealed: []byte{1}}),
+		encodeJournal(JournalEntry{Blob: "b", Tier: "cold", State: JournalDoomed, Since: t0, Bytes: 5, Artifacts: 1}),
+		encodeTierUsage(TierUsage{Artifacts: 1, Bytes: 2}),
+		encodeArtifact(&a),
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s)
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
+		var v, v2 any
+		var err error
+		switch kind % 4 {
+		case 0:
+			var x tierRecord
+			if x, err = decodeTier(b); err == nil {
+				v = x
+				v2, err = decodeTier(encodeTier(x))
+			}
+		case 1:
+			var x JournalEntry
+			if x, err = decodeJournal(b); err == nil {
+				v = x
+				v2, err = decodeJournal(encodeJournal(x))
+			}
+		case 2:
+			var x TierUsage
+			if x, err = decodeTierUsage(b); err == nil {
+				v = x
+				v2, err = decodeTierUsage(encodeTierUsage(x))
+			}
+		case 3:
+			var x Artifact
+			if x, err = decodeArtifact(b); err == nil {
+				v = x
+				v2, err = decodeArtifact(encodeArtifact(&x))
+			}
+		}
+		if v == nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if err != nil || !reflect.DeepEqual(v, v2) {
+			t.Fatalf("kind %d: re-encoded record differs: %v\n%#v\n%#v", kind%4, err, v, v2)
+		}
+	})
 }

@@ -281,7 +281,7 @@ func (t *txn) demote(cur *Artifact, rel *releaser) {
 	ak := artifactKey(cur.Tenant, cur.Container, cur.Key)
 	vk := versionKey(cur.Tenant, cur.Container, cur.Key, cur.Seq)
 	t.set(vk, encodeArtifact(cur))
-	rel.move(ak, vk, cur.Parts)
+	rel.move(ak, vk, cur.AllParts())
 	if cur.VersionID == "" {
 		t.setNullIndex(cur.Tenant, cur.Container, cur.Key, cur.Seq)
 	}
@@ -440,7 +440,7 @@ func (t *txn) putVersion(a *Artifact, cond Cond, extraUpload int64, rel *release
 		a.Seq, a.VersionID = t.nextSeq(), ""
 	}
 	if replace != nil {
-		rel.drop(ak, replace.Parts)
+		rel.drop(ak, replace.AllParts())
 		res.Removed = replace
 	} else if cur != nil {
 		t.demote(cur, rel)
@@ -448,7 +448,7 @@ func (t *txn) putVersion(a *Artifact, cond Cond, extraUpload int64, rel *release
 	if dropNull != nil {
 		t.del(dropNull.key)
 		t.del(nullVersionKey(a.Tenant, a.Container, a.Key))
-		rel.drop(dropNull.key, dropNull.a.Parts)
+		rel.drop(dropNull.key, dropNull.a.AllParts())
 		res.Removed = dropNull.a
 	}
 	if err := t.adjustUsage(a.Tenant, a.Container, Usage{Bytes: dBytes, Artifacts: dCount, UploadBytes: extraUpload}); err != nil {
@@ -520,7 +520,7 @@ func (t *txn) deleteVersion(in *DeleteInput) (WriteResult, error) {
 			return WriteResult{}, err
 		}
 		t.del(ak)
-		rel.drop(ak, cur.Parts)
+		rel.drop(ak, cur.AllParts())
 		res.Removed = cur
 		res.Freed = rel.freed()
 		return res, nil
@@ -553,7 +553,7 @@ func (t *txn) deleteVersion(in *DeleteInput) (WriteResult, error) {
 	if cur != nil {
 		t.del(ak)
 		if cont.VersioningState == VersioningSuspended && cur.VersionID == "" {
-			rel.drop(ak, cur.Parts)
+			rel.drop(ak, cur.AllParts())
 			res.Removed = cur
 		} else {
 			t.demote(cur, rel)
@@ -561,7 +561,7 @@ func (t *txn) deleteVersion(in *DeleteInput) (WriteResult, error) {
 	}
 	if dropNull != nil {
 		t.del(dropNull.key)
-		rel.drop(dropNull.key, dropNull.a.Parts)
+		rel.drop(dropNull.key, dropNull.a.AllParts())
 		res.Removed = dropNull.a
 	}
 	t.set(versionKey(in.Tenant, in.Container, in.Key, seq), encodeArtifact(marker))
@@ -606,7 +606,7 @@ func (t *txn) deleteOneVersion(in *DeleteInput, cont *Container, cur *Artifact) 
 	rel := newReleaser(t)
 	ak := artifactKey(in.Tenant, in.Container, in.Key)
 	t.del(target.key)
-	rel.drop(target.key, target.a.Parts)
+	rel.drop(target.key, target.a.AllParts())
 	if !isCur && target.a.VersionID == "" {
 		t.del(nullVersionKey(in.Tenant, in.Container, in.Key))
 	}
@@ -640,7 +640,7 @@ func (t *txn) deleteOneVersion(in *DeleteInput, cont *Container, cur *Artifact) 
 			t.del(nullVersionKey(in.Tenant, in.Container, in.Key))
 		}
 		t.set(ak, encodeArtifact(next.a))
-		rel.move(next.key, ak, next.a.Parts)
+		rel.move(next.key, ak, next.a.AllParts())
 	}
 	return WriteResult{Removed: target.a, Freed: rel.freed()}, nil
 }

@@ -368,6 +368,9 @@ func New(cfg Config) (*Engine, error) {
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
 	e.driveHeal = newDriveHealer(e)
+	// Lifecycle Transition rules name storage classes; the tiers' records
+	// say which tier serves each (tiers.go).
+	e.SetTierResolver(tierClasses{e})
 	return e, nil
 }
 
@@ -580,6 +583,10 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
 		Encryption:   a.Encryption.Mode,
+
+		Tier:           a.Tier,
+		RestoreOngoing: a.Restore.Ongoing,
+		RestoreExpiry:  a.Restore.Expiry,
 	}
 	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
 		info.Parts = len(a.Parts)

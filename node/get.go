@@ -45,7 +45,11 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		if rec.Archive {
+		switch restored := len(a.Restore.Parts) > 0 && a.Restore.Expiry.After(e.cfg.Now()); {
+		case restored:
+			// Read the restored local copy (same sizes, local blobs).
+			a.Parts = a.Restore.Parts
+		case rec.Archive:
 			return nil, fmt.Errorf("%w: %q is on archive tier %q", ErrInvalidObjectState, a.Key, a.Tier)
 		}
 	}

@@ -557,6 +557,9 @@ func (e *Engine) tierJournalLoop(ctx context.Context) {
 		if _, err := e.DrainTierJournal(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("tier journal drain", "err", err)
 		}
+		if _, err := e.ExpireRestores(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("restore expiry", "err", err)
+		}
 	}
 }
 
@@ -644,4 +647,130 @@ func (e *Engine) recallVersion(ctx context.Context, a metastore.Artifact) error 
 		return fail(metaErr(err))
 	}
 	return nil
+}
+
+// --- restore ---
+
+// DefaultRestoreInterval: how often the leader drops expired restored
+// copies (RestoreObject's Days are whole days; a minute is precise enough).
+const DefaultRestoreInterval = time.Minute
+
+// maxRestoreDays bounds RestoreObject's Days (S3 allows up to 30000).
+const maxRestoreDays = 30000
+
+// RestoreResult says what a restore request did.
+type RestoreResult struct {
+	// Already: the version was already restored; only its expiry moved.
+	Already bool
+	Expiry  time.Time
+}
+
+// RestoreVersion makes a temporary local erasure-coded copy of a version
+// on a tier, kept for days (RestoreObject). The copy is made in the
+// background; HEAD shows it ongoing until done. A version already
+// restored only gets the new expiry. A version not on a tier is
+// ErrInvalidObjectState; a restore running already, ErrRestoreInProgress.
+func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, versionID string, days int) (RestoreResult, error) {
+	if days < 1 || days > maxRestoreDays {
+		return RestoreResult{}, fmt.Errorf("%w: Days must be 1 to %d", ErrInvalidArgument, maxRestoreDays)
+	}
+	a, _, err := e.version(ctx, tenant, VersionRef{Container: container, Key: key, VersionID: versionID})
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	if a.Tier == "" {
+		return RestoreResult{}, fmt.Errorf("%w: %q is not in a cold tier", ErrInvalidObjectState, key)
+	}
+	// S3: the copy expires at midnight UTC after Days days.
+	expiry := e.cfg.Now().UTC().Add(time.Duration(days) * 24 * time.Hour).Truncate(24 * time.Hour).Add(24 * time.Hour)
+	na, err := e.meta.StartRestore(ctx, tenant, container, key, a.VersionID, expiry)
+	if errors.Is(err, metastore.ErrRestoreInProgress) {
+		return RestoreResult{}, fmt.Errorf("%w: %q", ErrRestoreInProgress, key)
+	}
+	if err != nil {
+		return RestoreResult{}, metaErr(err)
+	}
+	if !na.Restore.Ongoing {
+		return RestoreResult{Already: true, Expiry: expiry}, nil
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.makeRestore(na)
+	}()
+	return RestoreResult{Expiry: expiry}, nil
+}
+
+// ErrRestoreInProgress: a restore of the version is already running (S3
+// 409 RestoreAlreadyInProgress).
+var ErrRestoreInProgress = errors.New("node: restore already in progress")
+
+// makeRestore copies a version's remote parts to local blobs and commits
+// them as its restored copy. On failure the restore is dropped (a new
+// request can start it again).
+func (e *Engine) makeRestore(a metastore.Artifact) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TierIntentTimeout)
+	defer cancel()
+	var parts []metastore.Part
+	from := make([]string, len(a.Parts))
+	err := func() error {
+		for i, p := range a.Parts {
+			from[i] = p.Blob.ID
+			pr, pw := io.Pipe()
+			go func() { pw.CloseWithError(e.readPart(ctx, pw, p)) }()
+			b, missing, err := e.writeBlob(ctx, pr)
+			pr.CloseWithError(errors.New("write stopped"))
+			if err != nil {
+				return err
+			}
+			np := p
+			np.Blob = b
+			parts = append(parts, np)
+			e.healLater(np, missing)
+		}
+		_, err := e.meta.CompleteRestore(ctx, a.Tenant, a.Container, a.Key, a.VersionID, from, parts)
+		return err
+	}()
+	if err == nil {
+		e.log.Info("restored from cold tier", "tier", a.Tier, "container", a.Container, "key", a.Key, "expiry", a.Restore.Expiry)
+		return
+	}
+	e.log.Warn("restore failed; the request may be repeated", "tier", a.Tier, "container", a.Container, "key", a.Key, "err", err)
+	e.dropParts(context.WithoutCancel(ctx), parts)
+	ref := metastore.RestoreRef{Tenant: a.Tenant, Container: a.Container, Key: a.Key, VersionID: a.VersionID, Expiry: a.Restore.Expiry}
+	if _, err := e.meta.ClearRestore(context.WithoutCancel(ctx), ref, a.Restore.Expiry); err != nil {
+		e.log.Warn("clearing a failed restore; it ends at its expiry", "key", a.Key, "err", err)
+	}
+}
+
+// ExpireRestores drops the restored copies whose expiry passed (by
+// Config.Now) and returns how many it dropped.
+func (e *Engine) ExpireRestores(ctx context.Context) (int, error) {
+	now := e.cfg.Now()
+	refs, err := e.meta.ExpiredRestores(ctx, now, tierJournalBatch)
+	if err != nil {
+		return 0, metaErr(err)
+	}
+	n := 0
+	for _, r := range refs {
+		parts, err := e.meta.ClearRestore(ctx, r, now)
+		if err != nil {
+			e.log.Warn("dropping an expired restore", "key", r.Key, "err", err)
+			continue
+		}
+		e.gc.laterParts(parts)
+		n++
+	}
+	return n, nil
+}
+
+// tierClasses is the TierResolver of lifecycle rules (lifecycle.go): a
+// storage class is served by the tier whose record lists it (TierOf).
+type tierClasses struct{ e *Engine }
+
+func (r tierClasses) TierForClass(class string) (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tier, err := r.e.TierOf(ctx, class)
+	return tier, err == nil && tier != ""
 }

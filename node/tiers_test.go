@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +24,14 @@ type tierNode struct {
 	*nodetest.Node
 	remote *mem.Driver
 	faults *fault.Driver
+	skew   atomic.Int64 // added to the engine's clock
 }
 
 func startTierNode(t *testing.T) *tierNode {
 	tn := &tierNode{remote: mem.New()}
 	tn.faults = fault.New(tn.remote)
 	tn.Node = nodetest.StartNode(t, nodetest.Options{InlineThreshold: -1, GCDelay: time.Millisecond, Tune: func(c *node.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(tn.skew.Load())) }
 		c.TierOpener = func(tr metastore.Tier, secret string) (drivers.Driver, error) {
 			if tr.Bucket == "missing" {
 				return fault.New(mem.New()), errors.New("no such bucket")
@@ -271,3 +274,283 @@ func readAll(t *testing.T, d drivers.Driver, name string) []byte {
 }
 
 var _ = strings.Contains
+
+func TestArchiveRestoreAndExpiry(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "deep", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK", Archive: true}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	mustContainer(t, e, "c")
+	data := randBytes(9, 1<<20+17)
+	put(t, e, "c", "k", data)
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 1); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("restore of a local version: %v", err)
+	}
+	info, err := e.TransitionVersion(ctx, tenant, "c", "k", "", "deep")
+	if err != nil || info.StorageClass != "GLACIER" {
+		t.Fatalf("transition: %+v %v", info, err)
+	}
+	ref := node.VersionRef{Container: "c", Key: "k"}
+	if _, err := e.OpenArtifact(ctx, tenant, ref); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("GET on an archive tier: %v", err)
+	}
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 0); !errors.Is(err, node.ErrInvalidArgument) {
+		t.Fatalf("restore for 0 days: %v", err)
+	}
+	res, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 2)
+	if err != nil || res.Already {
+		t.Fatalf("restore: %+v %v", res, err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		h, err := e.HeadArtifact(ctx, tenant, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !h.RestoreOngoing {
+			if !h.RestoreExpiry.After(time.Now().Add(2 * 24 * time.Hour)) {
+				t.Fatalf("restore expiry %v", h.RestoreExpiry)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restore did not finish")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the restored copy reads back other bytes")
+	}
+	if res, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 5); err != nil || !res.Already {
+		t.Fatalf("second restore: %+v %v", res, err)
+	}
+	if n, err := e.ExpireRestores(ctx); n != 0 || err != nil {
+		t.Fatalf("expired %d restores too early (%v)", n, err)
+	}
+	tn.skew.Store(int64(7 * 24 * time.Hour))
+	if n, err := e.ExpireRestores(ctx); n != 1 || err != nil {
+		t.Fatalf("expired %d restores, want 1 (%v)", n, err)
+	}
+	if _, err := e.OpenArtifact(ctx, tenant, ref); !errors.Is(err, node.ErrInvalidObjectState) {
+		t.Fatalf("GET after the restore expired: %v", err)
+	}
+	for shardFiles(t, tn.Node) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d local shard files left after the restore expired", shardFiles(t, tn.Node))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Deleting a restored version drops its copy and its index entry.
+	if _, err := e.RestoreVersion(ctx, tenant, "c", "k", "", 1); err != nil {
+		t.Fatal(err)
+	}
+	for h, _ := e.HeadArtifact(ctx, tenant, ref); h.RestoreOngoing; h, _ = e.HeadArtifact(ctx, tenant, ref) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "c", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	tn.skew.Store(int64(30 * 24 * time.Hour))
+	if _, err := e.ExpireRestores(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.ExpireRestores(ctx); n != 0 {
+		t.Fatalf("a deleted version's restore stayed in the index")
+	}
+}
+
+// TestTransitionVersionedAndLocked moves a noncurrent version of a locked,
+// versioned container: the version keeps its lock and id, the latest stays
+// local, and a delete of the locked version is still refused.
+func TestTransitionVersionedAndLocked(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "v", ObjectLock: true}); err != nil {
+		t.Fatal(err)
+	}
+	old := randBytes(11, 300<<10)
+	v1 := put(t, e, "v", "k", old)
+	until := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
+	if _, err := e.SetRetention(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID}, node.Retention{Mode: "COMPLIANCE", Until: until}, false); err != nil {
+		t.Fatal(err)
+	}
+	cur := randBytes(12, 200<<10)
+	put(t, e, "v", "k", cur)
+	info, err := e.TransitionVersion(ctx, tenant, "v", "k", v1.VersionID, "cold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.VersionID != v1.VersionID || info.Retention.Mode != "COMPLIANCE" || !info.Retention.Until.Equal(until) {
+		t.Fatalf("transitioned version lost its id or lock: %+v", info)
+	}
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(old))); err != nil || !bytes.Equal(buf.Bytes(), old) {
+		t.Fatalf("noncurrent version from the tier: %v", err)
+	}
+	if got := read(t, e, "v", "k", 0, -1); !bytes.Equal(got, cur) {
+		t.Fatal("the latest version changed")
+	}
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "v", Key: "k", VersionID: v1.VersionID}); !errors.Is(err, node.ErrObjectLocked) {
+		t.Fatalf("delete of a locked transitioned version: %v", err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 1 {
+		t.Fatalf("%d remote objects", n)
+	}
+}
+
+// TestCrashLeftoversAndHangingRemote: what a transition that crashed
+// after its upload leaves (an intent and a remote object) is deleted once
+// the intent times out, never before; a remote that hangs fails
+// transitions and reads by the caller's deadline, leaving nothing behind.
+func TestCrashLeftoversAndHangingRemote(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	// The state a crash between upload and commit leaves.
+	const orphan = "0123456789abcdef0123456789abcdef"
+	if err := tn.Meta.AddTierIntent(ctx, "cold", orphan); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.remote.Put(ctx, "blobs/01/"+orphan+"/0", strings.NewReader("uploaded bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.DrainTierJournal(ctx); n != 0 || len(remoteObjects(t, tn.remote)) != 1 {
+		t.Fatal("a young intent was treated as garbage: its transition may still commit")
+	}
+	tn.skew.Store(int64(2 * node.DefaultTierIntentTimeout))
+	if n, err := e.DrainTierJournal(ctx); n != 1 || err != nil {
+		t.Fatalf("drained %d (%v), want the orphan", n, err)
+	}
+	if names := remoteObjects(t, tn.remote); len(names) != 0 {
+		t.Fatalf("orphans left: %v", names)
+	}
+	tn.skew.Store(0)
+
+	mustContainer(t, e, "c")
+	data := randBytes(5, 400<<10)
+	put(t, e, "c", "k", data)
+	f := tn.faults.Inject(fault.Rule{Op: fault.OpPut, Latency: time.Hour})
+	tctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	start := time.Now()
+	_, err := e.TransitionVersion(tctx, tenant, "c", "k", "", "cold")
+	cancel()
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("transition to a hanging remote: %v after %v", err, time.Since(start))
+	}
+	f.Remove()
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the artifact changed")
+	}
+	if ts, _ := e.ListTiers(ctx); ts[0].Pending != 0 || ts[0].Artifacts != 0 {
+		t.Fatalf("tier after a timed-out transition: %+v", ts[0])
+	}
+	if _, err := e.TransitionVersion(ctx, tenant, "c", "k", "", "cold"); err != nil {
+		t.Fatal(err)
+	}
+	f = tn.faults.Inject(fault.Rule{Op: fault.OpOpen, Latency: time.Hour})
+	defer f.Remove()
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer rcancel()
+	start = time.Now()
+	if err := r.WriteRange(rctx, io.Discard, 0, int64(len(data))); err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("read from a hanging remote: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestVersionMoveIsNotARemoteDelete: a transitioned latest version that
+// becomes noncurrent (a new PUT on a versioned bucket) moves between
+// tables; the journal entry that move leaves is cleared without deleting
+// the remote object, which the version still names.
+func TestVersionMoveIsNotARemoteDelete(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK"}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	mustContainer(t, e, "v")
+	if err := e.SetVersioning(ctx, tenant, "v", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	old := randBytes(13, 300<<10)
+	v1 := put(t, e, "v", "k", old)
+	if _, err := e.TransitionVersion(ctx, tenant, "v", "k", "", "cold"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, e, "v", "k", []byte(strings.Repeat("new", 10000)))
+	if _, err := e.DrainTierJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 1 {
+		t.Fatalf("%d remote objects after the version became noncurrent", n)
+	}
+	ts, _ := e.ListTiers(ctx)
+	if ts[0].Pending != 0 || ts[0].Artifacts != 1 {
+		t.Fatalf("tier: %+v", ts[0])
+	}
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "v", Key: "k", VersionID: v1.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(old))); err != nil || !bytes.Equal(buf.Bytes(), old) {
+		t.Fatalf("noncurrent version: %v", err)
+	}
+	// Deleting it for good deletes the remote object.
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "v", Key: "k", VersionID: v1.VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DrainTierJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(remoteObjects(t, tn.remote)); n != 0 {
+		t.Fatalf("%d remote objects after the version was deleted", n)
+	}
+}
+
+// TestLifecycleTransitionNeedsATier: a lifecycle Transition rule is
+// accepted only for a storage class a tier serves.
+func TestLifecycleTransitionNeedsATier(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	mustContainer(t, e, "c")
+	rule := func(class string) node.LifecycleConfig {
+		return node.LifecycleConfig{Rules: []node.LifecycleRule{{ID: "r", Enabled: true,
+			Transitions: []node.LifecycleTransition{{Days: 30, StorageClass: class}}}}}
+	}
+	var te *node.TierError
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("GLACIER")); !errors.As(err, &te) {
+		t.Fatalf("transition rule without a tier: %v", err)
+	}
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "deep", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK",
+		Archive: true, StorageClasses: []string{"GLACIER", "DEEP_ARCHIVE"}}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("DEEP_ARCHIVE")); err != nil {
+		t.Fatalf("transition rule to a class a tier serves: %v", err)
+	}
+	if err := e.SetLifecycleConfiguration(ctx, tenant, "c", rule("STANDARD_IA")); !errors.As(err, &te) {
+		t.Fatalf("transition rule to a class no tier serves: %v", err)
+	}
+	if tier, err := e.TierOf(ctx, "GLACIER"); err != nil || tier != "deep" {
+		t.Fatalf("TierOf(GLACIER) = %q, %v", tier, err)
+	}
+}

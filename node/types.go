@@ -186,9 +186,15 @@ type ArtifactInfo struct {
 	DeleteMarker bool
 	// StorageClass as the client asked ("" is STANDARD).
 	StorageClass string
-	Tags         map[string]string
-	Retention    Retention
-	LegalHold    bool
+	// Tier names the cold tier holding the bytes ("" when local); its
+	// storage class is then StorageClass. RestoreOngoing and
+	// RestoreExpiry describe a restore (RestoreObject) of it.
+	Tier           string
+	RestoreOngoing bool
+	RestoreExpiry  time.Time
+	Tags           map[string]string
+	Retention      Retention
+	LegalHold      bool
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for the whole-object
 	// checksum of a multipart artifact.
 	ChecksumType string

@@ -141,9 +141,9 @@
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
 // bucket-owner-full-control on objects), grants, SSE-KMS (aws:kms, as a
-// header or a bucket default), bucket policies, website,
-// logging, notifications, replication, website
-// redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
+// header or a bucket default), website, logging, notifications,
+// replication, website redirects, select, torrent, directory buckets, MFA
+// delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. Anonymous access is refused
 // (AccessDenied). A Range header naming several ranges is served as the

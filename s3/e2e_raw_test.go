@@ -543,6 +543,7 @@ func testE2EEveryHandlerRejects(t *testing.T, secure bool) {
 		{"CompleteMultipartUpload", "POST", "/every/mp?uploadId=" + up, complete, nil, "xml"},
 		{"AbortMultipartUpload", "DELETE", "/every/mp?uploadId=" + up, nil, nil, ""},
 		{"ListParts", "GET", "/every/mp?uploadId=" + up, nil, nil, ""},
+		{"RestoreObject", "POST", "/every/k?restore", []byte("<RestoreRequest><Days>1</Days></RestoreRequest>"), nil, "xml"},
 		{"GetBucketPolicy", "GET", "/every?policy", nil, nil, ""},
 		{"PutBucketPolicy", "PUT", "/every?policy", []byte(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::every/*"}]}`), nil, "policy"},
 		{"DeleteBucketPolicy", "DELETE", "/every?policy", nil, nil, ""},

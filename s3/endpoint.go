@@ -48,6 +48,7 @@ const (
 	OpGetObjectLegalHold
 	OpPutObjectLegalHold
 	OpGetObjectAttributes
+	OpRestoreObject
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
@@ -120,6 +121,7 @@ var opNames = [...]string{
 	OpGetObjectLegalHold:         "GetObjectLegalHold",
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
+	OpRestoreObject:              "RestoreObject",
 	OpPostObject:                 "PostObject",
 	OpGetBucketCors:              "GetBucketCors",
 	OpPutBucketCors:              "PutBucketCors",
@@ -181,7 +183,7 @@ var unsupportedSubresources = []string{
 	"accelerate", "analytics",
 	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
-	"replication", "requestPayment", "restore",
+	"replication", "requestPayment",
 	"select", "session", "torrent", "website", "renameObject", "abac",
 }
 
@@ -295,6 +297,7 @@ var objectSubresources = map[string]map[string]Operation{
 	"retention":  {"GET": OpGetObjectRetention, "PUT": OpPutObjectRetention},
 	"legal-hold": {"GET": OpGetObjectLegalHold, "PUT": OpPutObjectLegalHold},
 	"attributes": {"GET": OpGetObjectAttributes},
+	"restore":    {"POST": OpRestoreObject},
 	"acl":        {"GET": OpGetObjectACL, "PUT": OpPutObjectACL},
 }
 

@@ -74,6 +74,7 @@ var errorTable = []apiError{
 	{node.ErrInvalidPart, "InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
+	{node.ErrRestoreInProgress, "RestoreAlreadyInProgress", 409, "Object restore is already in progress."},
 	{node.ErrTierUnavailable, "ServiceUnavailable", 503, "The cold storage tier holding this object is unavailable. Please retry later."},
 	{node.ErrInvalidObjectState, "InvalidObjectState", 403, "The operation is not valid for the object's storage class: restore the object first."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},

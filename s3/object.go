@@ -126,6 +126,12 @@ func setArtifactHeaders(h http.Header, info node.ArtifactInfo) {
 	if info.LegalHold {
 		h.Set("X-Amz-Object-Lock-Legal-Hold", "ON")
 	}
+	switch {
+	case info.RestoreOngoing:
+		h.Set("X-Amz-Restore", `ongoing-request="true"`)
+	case !info.RestoreExpiry.IsZero():
+		h.Set("X-Amz-Restore", `ongoing-request="false", expiry-date="`+info.RestoreExpiry.UTC().Format(http.TimeFormat)+`"`)
+	}
 	if info.Expiration != nil {
 		h.Set("X-Amz-Expiration", expirationHeader(info.Expiration))
 	}

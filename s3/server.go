@@ -626,6 +626,8 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putObjectLegalHold(ctx, w, r, rc)
 	case OpGetObjectAttributes:
 		return s.getObjectAttributes(ctx, w, r, rc)
+	case OpRestoreObject:
+		return s.restoreObject(ctx, w, r, rc)
 	case OpGetBucketCors:
 		return s.getBucketCors(ctx, w, r, rc)
 	case OpPutBucketCors:

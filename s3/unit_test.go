@@ -804,3 +804,21 @@ func FuzzPostPolicy(f *testing.F) {
 		p.check(time.Now(), "b", map[string]string{"key": "k"})
 	})
 }
+
+func FuzzRestoreXML(f *testing.F) {
+	f.Add([]byte(`<RestoreRequest><Days>7</Days></RestoreRequest>`))
+	f.Add([]byte(`<RestoreRequest><Days>1</Days><GlacierJobParameters><Tier>Bulk</Tier></GlacierJobParameters></RestoreRequest>`))
+	f.Add([]byte(`<RestoreRequest><Days>0</Days></RestoreRequest>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		days, err := parseRestoreXML(data)
+		if err != nil {
+			if !errors.Is(err, errMalformedXML) && !errors.Is(err, errInvalidArgument) && !errors.Is(err, errNotImplemented) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if days < 1 || days > maxRestoreDays {
+			t.Fatalf("days %d accepted", days)
+		}
+	})
+}

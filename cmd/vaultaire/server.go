@@ -62,6 +62,7 @@ type serverFlags struct {
 	usageKeep    time.Duration
 	gcDelay      time.Duration
 	tierJournal  time.Duration
+	tierIntent   time.Duration
 	uploadTTL    time.Duration
 	adminAddr    string
 	// The admin listener's TLS files, and the explicit consent to serve
@@ -121,6 +122,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.scrubEvery, "scrub-period", node.DefaultScrubPeriod, "every shard on this node is verified in full at least this often, by a continuous paced scrub that resumes after restarts (0: never)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", node.DefaultScrubPeriod, "old name of --scrub-period")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.tierIntent, "tier-intent-timeout", node.DefaultTierIntentTimeout, "a transition to a cold tier that has not committed this long after its upload began is abandoned and its remote objects deleted (a crash leaves such uploads)")
 	fs.DurationVar(&f.tierJournal, "tier-journal-interval", node.DefaultTierJournalInterval, "how often the metadata leader deletes cold-tier objects no record names any more (after deletes, overwrites, recalls)")
 	fs.DurationVar(&f.gcDelay, "gc-delay", node.DefaultGCDelay, "shards of replaced or deleted artifacts are removed this long after (longer while a GET still streams them)")
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
@@ -386,6 +388,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		TierOpener:          tierOpener(log.With("component", "tier")),
 		TierJournalInterval: f.tierJournal,
 		SSERootKey:          secret.SSERootKey(),
+		TierIntentTimeout:   f.tierIntent,
 		Logger:              log.With("component", "engine"),
 	})
 	if err != nil {

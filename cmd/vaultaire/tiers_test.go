@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +189,52 @@ func TestColdTierEndToEnd(t *testing.T) {
 		t.Fatalf("HEAD on an archive tier: %+v %v", h, err)
 	}
 
+	// RestoreObject: bad input, then a restore HEAD reports until it is done.
+	restore := func(key string, days int32) error {
+		_, err := c.RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String(key),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(days)}})
+		return err
+	}
+	if err := restore("frozen", 0); s3Code(err) != "InvalidArgument" {
+		t.Fatalf("restore for 0 days: %v", err)
+	}
+	put("plain", tierData(6, 100<<10))
+	if err := restore("plain", 1); s3Code(err) != "InvalidObjectState" {
+		t.Fatalf("restore of a local object: %v", err)
+	}
+	raw, err := http.NewRequest(http.MethodPost, a.endpoint+"/data/frozen?restore", strings.NewReader("<RestoreRequest><Days>1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(raw); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("unsigned restore: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := restore("frozen", 2); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("frozen")})
+		if err != nil || h.Restore == nil {
+			t.Fatalf("HEAD during the restore: %+v %v", h, err)
+		}
+		if strings.Contains(*h.Restore, `ongoing-request="false", expiry-date="`) {
+			break
+		}
+		if *h.Restore != `ongoing-request="true"` || time.Now().After(deadline) {
+			t.Fatalf("x-amz-restore: %q", *h.Restore)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, err := getObject(ctx, c, "data", "frozen"); err != nil || !bytes.Equal(got, tierData(3, 200<<10)) {
+		t.Fatalf("GET of a restored object: %v", err)
+	}
+	if err := restore("frozen", 3); err != nil {
+		t.Fatalf("restore again: %v", err)
+	}
+
 	// Recall then remove.
 	warm := tierData(4, 2<<20)
 	put("warm1", warm)
@@ -219,7 +269,114 @@ func TestColdTierEndToEnd(t *testing.T) {
 			t.Fatalf("GET with the tier down: %v", err)
 		}
 	}
+	// Readiness names the tier as degraded without failing.
+	if resp, err := http.Get("http://" + a.admin + "/health/ready"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"degraded_tiers": [`) || !strings.Contains(string(body), `"cold"`) {
+			t.Errorf("/health/ready with the tier down: %d %s", resp.StatusCode, body)
+		}
+	}
 	if n := strings.Count(a.stderr(), "cold tier unavailable"); n != 1 {
 		t.Errorf("the tier outage was logged %d times, want once:\n%s", n, a.stderr())
+	}
+}
+
+// TestColdTierSIGKILLDuringTransitions kills the server while versions
+// move to a tier: after the restart every artifact reads back
+// byte-identical, and once the abandoned uploads time out the remote holds
+// exactly the objects the records name.
+func TestColdTierSIGKILLDuringTransitions(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	bucket := remote.NewBucket(t)
+	extra := []string{"--tier-journal-interval", "200ms", "--tier-intent-timeout", "3s"}
+	a := startAdminServer(t, extra...)
+	ctx := context.Background()
+	a.cli(t, 0, "tier", "add", "cold", "--endpoint", remote.Endpoint, "--path-style", "--bucket", bucket, "--prefix", "cold",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey)
+	c := a.client(testKey, testSecret)
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	want := map[string][]byte{}
+	for i := 0; i < n; i++ {
+		key := "obj" + strconv.Itoa(i)
+		want[key] = tierData(uint64(100+i), 300<<10+i)
+		if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(key), Body: bytes.NewReader(want[key])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Move them one by one with the CLI; kill the server mid-way.
+	var moved atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, code := runCLI(t, []string{"VAULTAIRE_ADMIN_TOKEN=" + a.token}, "admin", "--endpoint", a.admin, "tier", "move", "cold", "root", "data", "obj"+strconv.Itoa(i))
+			if code == 0 {
+				moved.Add(1)
+			}
+		}
+	}()
+	deadline := time.Now().Add(2 * time.Minute)
+	for moved.Load() < n/4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(150 * time.Millisecond) // into the next move's upload, most often
+	a.kill()
+	close(stop)
+	<-done
+	if moved.Load() == 0 {
+		t.Fatal("no transition finished before the kill")
+	}
+	a.server = startServer(t, a.dir, nil, append([]string{"--admin-address", a.admin, "--audit-file", a.audit}, extra...)...)
+	waitAdmin(t, a.admin)
+	atRestart := len(remoteKeys(t, remote, bucket))
+	c = a.client(testKey, testSecret)
+	for key, data := range want {
+		got, err := getObject(ctx, c, "data", key)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s after the kill: %d bytes, %v", key, len(got), err)
+		}
+	}
+	// The journal drains: the remote holds exactly the versions on the tier.
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		var out struct {
+			Tiers []struct {
+				Artifacts int64 `json:"artifacts"`
+				Pending   int   `json:"pending_deletes"`
+			} `json:"tiers"`
+		}
+		if err := json.Unmarshal([]byte(a.cli(t, 0, "--json", "tier", "list")), &out); err != nil || len(out.Tiers) != 1 {
+			t.Fatalf("tier list: %+v %v", out, err)
+		}
+		objs := 0
+		for _, k := range remoteKeys(t, remote, bucket) {
+			if strings.HasPrefix(k, "cold/") {
+				objs++
+			}
+		}
+		if out.Tiers[0].Pending == 0 && int64(objs) == out.Tiers[0].Artifacts {
+			if out.Tiers[0].Artifacts < moved.Load() {
+				t.Fatalf("%d versions on the tier, %d moves acknowledged", out.Tiers[0].Artifacts, moved.Load())
+			}
+			t.Logf("%d moves acknowledged before the kill, %d remote objects at the restart, %d versions on the tier after the drain, no orphan",
+				moved.Load(), atRestart, out.Tiers[0].Artifacts)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal did not drain: %+v, %d remote objects", out.Tiers[0], objs)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
