@@ -435,6 +435,10 @@ func (c *countingBody) Close() error {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: answered from the bucket's rules, unsigned.
+		return s.preflight(s.eng.ReadScope(r.Context()), w, r, rc)
+	}
 	ep, err := Resolve(RouteInput{
 		Method:     r.Method,
 		Host:       r.Host,
@@ -456,13 +460,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if ep.Op == OpPostObject {
 		// Authenticated by the signature of the form's policy, which
 		// comes in the body (postobject.go).
+		s.setCORSUnverified(ctx, w.Header(), r, ep.Container)
 		return s.postObject(ctx, w, r, rc)
 	}
 	auth, cred, err := s.authenticate(ctx, r)
 	if err != nil {
+		s.setCORSUnverified(ctx, w.Header(), r, ep.Container) // S3 lets a browser read the refusal
 		return err
 	}
 	rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
+	s.setCORS(ctx, w.Header(), r, ep.Container, []string{cred.Tenant})
 	if err := s.admit(w, rc); err != nil {
 		return err
 	}
