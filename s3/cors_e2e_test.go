@@ -181,14 +181,7 @@ func testE2EBucketCorsRejects(t *testing.T, secure bool) {
 	expectError(t, resp, b, 405, "MethodNotAllowed")
 
 	// Another tenant's bucket of the same name is another bucket.
-	now := time.Now()
-	meta := h.node.Meta
-	must(t, meta.PutTenant(ctx, metastore.Tenant{ID: "acme", Name: "Acme", Plan: "test", State: metastore.TenantActive, Created: now}))
-	must(t, meta.PutUser(ctx, metastore.User{Tenant: "acme", Name: "alice", Created: now}))
-	must(t, meta.CreateAccessKey(ctx, metastore.AccessKey{ID: "ACMEKEY", Tenant: "acme", User: "alice", Enabled: true, Created: now}, "acme-secret"))
-	acme := h.client(h.secure, func(o *awss3.Options) {
-		o.Credentials = credentials.NewStaticCredentialsProvider("ACMEKEY", "acme-secret", "")
-	})
+	acme := h.addTenant(t, "acme", "ACMEKEY", "acme-secret")
 	_, err := acme.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("rej")})
 	wantCode(t, err, "NoSuchBucket")
 	_, err = acme.DeleteBucketCors(ctx, &awss3.DeleteBucketCorsInput{Bucket: aws.String("rej")})
