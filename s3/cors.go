@@ -411,6 +411,8 @@ type ContainerFinder interface {
 // their rules are tried (docs/design.md, "CORS preflight: which tenant's
 // bucket"):
 //
+//  0. A tenant-qualified name "tenant:bucket" (access.go) names its
+//     tenant, whatever else the request says.
 //  1. The request names an access key (a presigned URL's query, which a
 //     browser's preflight carries; an Authorization header): that key's
 //     tenant, and only it. The signature is not checked (a preflight has
@@ -422,23 +424,34 @@ type ContainerFinder interface {
 //     signature, and its response carries the CORS headers of its
 //     authenticated tenant's rules only.
 //
-// Tenant-qualified bucket names, when they come, are resolved here too.
-func (s *Server) corsTenants(ctx context.Context, r *http.Request, container string) ([]string, error) {
+// It returns the tenants and the plain bucket name; no tenant when the
+// name cannot be a bucket.
+func (s *Server) corsTenants(ctx context.Context, r *http.Request, container string) ([]string, string, error) {
+	if t, b, ok := SplitQualified(container); ok {
+		if !validTenantID(t) || !ValidBucketName(b) {
+			return nil, b, nil
+		}
+		return []string{t}, b, nil
+	}
+	if !ValidBucketName(container) {
+		return nil, container, nil
+	}
 	if ak := sigv4.ClaimedAccessKey(r); ak != "" {
 		c, err := s.eng.Credential(ctx, ak)
 		if errors.Is(err, node.ErrAccessKeyUnknown) {
-			return nil, nil
+			return nil, container, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, container, err
 		}
-		return []string{c.Tenant}, nil
+		return []string{c.Tenant}, container, nil
 	}
 	f, ok := s.eng.(ContainerFinder)
 	if !ok {
-		return nil, nil
+		return nil, container, nil
 	}
-	return f.ContainerTenants(ctx, container)
+	ts, err := f.ContainerTenants(ctx, container)
+	return ts, container, err
 }
 
 // --- Preflight ---
@@ -468,13 +481,13 @@ func (s *Server) preflight(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	var cfgs []*corsConfig
 	found := false
-	if container != "" && ValidBucketName(container) {
-		tenants, err := s.corsTenants(ctx, r, container)
+	if container != "" {
+		tenants, bucket, err := s.corsTenants(ctx, r, container)
 		if err != nil {
 			return err
 		}
 		for _, t := range tenants {
-			c, err := s.storedCORS(ctx, t, container)
+			c, err := s.storedCORS(ctx, t, bucket)
 			if errors.Is(err, node.ErrContainerNotFound) {
 				continue // deleted since
 			}
@@ -547,12 +560,12 @@ func (s *Server) setCORS(ctx context.Context, h http.Header, r *http.Request, co
 // setCORSUnverified is setCORS for a request whose tenant no signature
 // vouches for (yet): the tenants of corsTenants.
 func (s *Server) setCORSUnverified(ctx context.Context, h http.Header, r *http.Request, container string) {
-	if r.Header.Get("Origin") == "" || container == "" || !ValidBucketName(container) {
+	if r.Header.Get("Origin") == "" || container == "" {
 		return
 	}
-	tenants, err := s.corsTenants(ctx, r, container)
+	tenants, bucket, err := s.corsTenants(ctx, r, container)
 	if err != nil {
 		return
 	}
-	s.setCORS(ctx, h, r, container, tenants)
+	s.setCORS(ctx, h, r, bucket, tenants)
 }

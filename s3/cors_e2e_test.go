@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
@@ -186,6 +187,26 @@ func testE2EBucketCorsRejects(t *testing.T, secure bool) {
 	wantCode(t, err, "NoSuchBucket")
 	_, err = acme.DeleteBucketCors(ctx, &awss3.DeleteBucketCorsInput{Bucket: aws.String("rej")})
 	wantCode(t, err, "NoSuchBucket")
+	// Its tenant-qualified name is no way in, signed by another tenant or
+	// unsigned: no bucket policy grants s3:*BucketCORS.
+	qualified := node.RootTenant + ":rej"
+	_, err = acme.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String(qualified)})
+	wantCode(t, err, "AccessDenied")
+	_, err = acme.DeleteBucketCors(ctx, &awss3.DeleteBucketCorsInput{Bucket: aws.String(qualified)})
+	wantCode(t, err, "AccessDenied")
+	_, err = acme.PutBucketCors(ctx, &awss3.PutBucketCorsInput{Bucket: aws.String(qualified), CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}}},
+	}})
+	wantCode(t, err, "AccessDenied")
+	for _, m := range []string{"GET", "PUT", "DELETE"} {
+		var body []byte
+		var hdr http.Header
+		if m == "PUT" {
+			body, hdr = other, md5Header(other)
+		}
+		resp, b := h.do(t, rawReq{method: m, path: "/" + qualified + "?cors", body: body, hdr: hdr, unsigned: true})
+		expectError(t, resp, b, 403, "AccessDenied")
+	}
 	unchanged(t)
 }
 
@@ -345,6 +366,11 @@ func TestE2ECorsTenants(t *testing.T) {
 		{"/shared/k", "https://root.example", 200},
 		{"/shared/k", "https://acme.example", 200},
 		{"/shared/k", "https://other.example", 403},
+		// A tenant-qualified name selects its tenant's bucket.
+		{"/root:shared/k", "https://root.example", 200},
+		{"/root:shared/k", "https://acme.example", 403},
+		{"/acme:shared/k", "https://acme.example", 200},
+		{"/nosuchtenant:shared/k", "https://acme.example", 403},
 		// An unknown key selects no bucket.
 		{"/shared/k?X-Amz-Credential=NOSUCHKEY%2F20260101%2Fus-east-1%2Fs3%2Faws4_request", "https://root.example", 403},
 	} {
