@@ -463,3 +463,37 @@ func testE2ECorsActual(t *testing.T, secure bool) {
 	}
 	allowed(t, resp, true)
 }
+
+// TestE2ECorsPostObject: a browser-form upload (its key and signature in
+// the body) gets the bucket's CORS headers, a refused one too.
+func TestE2ECorsPostObject(t *testing.T) {
+	h := newHarness(t, nil)
+	h.bucket(t, "forms")
+	h.putCORS(t, "forms", strings.ReplaceAll(corsRuleDoc, "<AllowedMethod>PUT</AllowedMethod>", "<AllowedMethod>POST</AllowedMethod>"))
+	conds := []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", "up/"}}
+	post := func(secret string) *http.Response {
+		t.Helper()
+		f := postForm{fields: append([]formField{{"key", "up/${filename}"}}, h.v4Policy(t, time.Now().Add(time.Hour), conds, secret)...),
+			fileName: "a.txt", file: []byte("from a form")}
+		ct, body := f.encode(t)
+		req, err := http.NewRequest("POST", h.plain.URL+"/forms", bytes.NewReader(body))
+		must(t, err)
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Origin", "https://app.example")
+		resp, err := h.plain.Client().Do(req)
+		must(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		secret string
+		status int
+	}{{"", 204}, {"not-the-secret", 403}} {
+		resp := post(tc.secret)
+		if resp.StatusCode != tc.status || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" ||
+			resp.Header.Get("Access-Control-Allow-Methods") != "POST, GET" {
+			t.Fatalf("status %d (want %d), headers %v", resp.StatusCode, tc.status, resp.Header)
+		}
+	}
+}
