@@ -79,6 +79,9 @@ var opActions = map[Operation]string{
 	OpPutBucketACL:               "s3:PutBucketAcl",
 	OpGetObjectACL:               "s3:GetObjectAcl",
 	OpPutObjectACL:               "s3:PutObjectAcl",
+	OpGetBucketCors:              "s3:GetBucketCORS",
+	OpPutBucketCors:              "s3:PutBucketCORS",
+	OpDeleteBucketCors:           "s3:PutBucketCORS", // S3 has no delete permission for CORS
 }
 
 // versionedActions are the actions S3 names differently when the request

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
 
 // CORS: a bucket's cross-origin rules (?cors), the unsigned OPTIONS
@@ -390,4 +393,179 @@ func (s *Server) storedCORS(ctx context.Context, tenant, container string) (*cor
 		return nil, err // written by encode: never
 	}
 	return &c, nil
+}
+
+// --- Which tenant's bucket ---
+
+// ContainerFinder is what an unsigned CORS preflight asks the Engine when
+// the request does not say whose bucket it means: the tenants that have a
+// container of that name, ordered by tenant id (*node.Engine implements
+// it). Without it, such a preflight finds no bucket.
+type ContainerFinder interface {
+	ContainerTenants(ctx context.Context, name string) ([]string, error)
+}
+
+// corsTenants is THE rule for which tenants' bucket named container an
+// unverified request (a preflight, or an actual request whose
+// authentication failed or comes in its body) addresses, in the order
+// their rules are tried (docs/design.md, "CORS preflight: which tenant's
+// bucket"):
+//
+//  0. A tenant-qualified name "tenant:bucket" (access.go) names its
+//     tenant, whatever else the request says.
+//  1. The request names an access key (a presigned URL's query, which a
+//     browser's preflight carries; an Authorization header): that key's
+//     tenant, and only it. The signature is not checked (a preflight has
+//     none that could pass); the key only selects the rules, and an
+//     unknown key selects none.
+//  2. Otherwise every active tenant that has a bucket of that name, by
+//     tenant id; the first whose rules match answers. A preflight grants
+//     nothing by itself: the actual request still needs its own
+//     signature, and its response carries the CORS headers of its
+//     authenticated tenant's rules only.
+//
+// It returns the tenants and the plain bucket name; no tenant when the
+// name cannot be a bucket.
+func (s *Server) corsTenants(ctx context.Context, r *http.Request, container string) ([]string, string, error) {
+	if t, b, ok := SplitQualified(container); ok {
+		if !validTenantID(t) || !ValidBucketName(b) {
+			return nil, b, nil
+		}
+		return []string{t}, b, nil
+	}
+	if !ValidBucketName(container) {
+		return nil, container, nil
+	}
+	if ak := sigv4.ClaimedAccessKey(r); ak != "" {
+		c, err := s.eng.Credential(ctx, ak)
+		if errors.Is(err, node.ErrAccessKeyUnknown) {
+			return nil, container, nil
+		}
+		if err != nil {
+			return nil, container, err
+		}
+		return []string{c.Tenant}, container, nil
+	}
+	f, ok := s.eng.(ContainerFinder)
+	if !ok {
+		return nil, container, nil
+	}
+	ts, err := f.ContainerTenants(ctx, container)
+	return ts, container, err
+}
+
+// --- Preflight ---
+
+// preflight answers an OPTIONS request from the addressed bucket's rules,
+// without a signature, as S3 does: 400 BadRequest without Origin; 403
+// AccessForbidden when the bucket does not exist ("Bucket not found"),
+// has no rules ("CORS is not enabled for this bucket."), or none matches
+// ("This CORS request is not allowed..."); 400 BadRequest for a missing
+// or unknown Access-Control-Request-Method on a bucket with rules; else
+// 200 with the matching rule's Access-Control-* headers and no body.
+func (s *Server) preflight(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	rc.ep.Op = OpPreflight
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return errCORSBadRequest
+	}
+	container, key, _, err := resolveTarget(RouteInput{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery}, s.cfg.Domain)
+	if err != nil {
+		return err
+	}
+	rc.ep.Container, rc.ep.Key = container, key
+	method := r.Header.Get("Access-Control-Request-Method")
+	deniedMethod := method
+	if deniedMethod == "" {
+		deniedMethod = http.MethodOptions
+	}
+	var cfgs []*corsConfig
+	found := false
+	if container != "" {
+		tenants, bucket, err := s.corsTenants(ctx, r, container)
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			c, err := s.storedCORS(ctx, t, bucket)
+			if errors.Is(err, node.ErrContainerNotFound) {
+				continue // deleted since
+			}
+			if err != nil {
+				return err
+			}
+			found = true
+			if c != nil {
+				cfgs = append(cfgs, c)
+			}
+		}
+	}
+	switch {
+	case !found:
+		return &corsDenied{msg: corsMsgNoBucket, method: deniedMethod, resource: "BUCKET"}
+	case len(cfgs) == 0:
+		return &corsDenied{msg: corsMsgNotEnabled, method: deniedMethod, resource: "BUCKET"}
+	case !corsMethods[method]:
+		if method == "" {
+			method = "null"
+		}
+		return withMessage(errCORSBadRequest, "Invalid Access-Control-Request-Method: %s", method)
+	}
+	req := corsRequest{origin: origin, method: method, headers: requestedHeaders(r.Header)}
+	for _, c := range cfgs {
+		if rule := c.match(req); rule != nil {
+			rule.setHeaders(w.Header(), req)
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+	}
+	resource := "BUCKET"
+	if key != "" {
+		resource = "OBJECT"
+	}
+	return &corsDenied{msg: corsMsgNotAllowed, method: method, resource: resource}
+}
+
+// --- Actual requests ---
+
+// setCORS gives the response of an actual request with an Origin header
+// the Access-Control-* headers of the first rule (of the first of tenants
+// with one) that matches its origin and method, as S3 does, error
+// responses included. The method is Access-Control-Request-Method when
+// the request carries one (S3 matches on it), else the request's; the
+// request's headers are not checked. Failing to read the rules only
+// leaves the headers out: the request itself goes on.
+func (s *Server) setCORS(ctx context.Context, h http.Header, r *http.Request, container string, tenants []string) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || container == "" || !ValidBucketName(container) {
+		return
+	}
+	req := corsRequest{origin: origin, method: r.Header.Get("Access-Control-Request-Method")}
+	if req.method == "" {
+		req.method = r.Method
+	}
+	for _, t := range tenants {
+		c, err := s.storedCORS(ctx, t, container)
+		if err != nil || c == nil {
+			continue
+		}
+		if rule := c.match(req); rule != nil {
+			rule.setHeaders(h, req)
+			return
+		}
+	}
+}
+
+// setCORSUnverified is setCORS for a request whose tenant no signature
+// vouches for (yet): the tenants of corsTenants.
+func (s *Server) setCORSUnverified(ctx context.Context, h http.Header, r *http.Request, container string) {
+	if r.Header.Get("Origin") == "" || container == "" {
+		return
+	}
+	tenants, bucket, err := s.corsTenants(ctx, r, container)
+	if err != nil {
+		return
+	}
+	s.setCORS(ctx, h, r, bucket, tenants)
 }

@@ -146,7 +146,7 @@
 // delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. Anonymous access is refused
-// (AccessDenied). A Range header naming several ranges is served as the
+// (AccessDenied), but for CORS preflights. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, the server-side encryption fields,
 // object lock, website redirects and x-amz-checksum-* are NotImplemented.
@@ -166,6 +166,19 @@
 // namespace) in the container's configuration map under "cors", and
 // GetBucketCors answers that form; without rules it is 404
 // NoSuchCORSConfiguration naming the bucket.
+//
+// OPTIONS is a CORS preflight, answered from the rules without a
+// signature: 400 BadRequest without Origin; 403 AccessForbidden
+// ("CORSResponse: ...", with <Method> and <ResourceType>) when the bucket
+// does not exist, has no rules, or no rule allows the origin, the
+// Access-Control-Request-Method and every Access-Control-Request-Headers
+// name; 400 for a missing or unknown Access-Control-Request-Method; else
+// 200 with the first matching rule's Access-Control-* headers and Vary.
+// A signed or presigned request with an Origin header gets the headers of
+// its tenant's first rule matching its origin and method, error responses
+// included; one whose signature fails or comes in its body (POST Object)
+// gets those of the tenants corsTenants names. Which tenant's bucket an
+// unsigned request means is decided in corsTenants alone (docs/design.md).
 //
 // # POST Object
 //

@@ -191,34 +191,9 @@ var unsupportedSubresources = []string{
 // base domain ("" disables virtual hosting). It only parses: bucket and key
 // names are validated by the handlers' caller.
 func Resolve(in RouteInput, domain string) (Endpoint, error) {
-	q, err := url.ParseQuery(in.RawQuery)
+	container, key, q, err := resolveTarget(in, domain)
 	if err != nil {
-		return Endpoint{}, errInvalidURI
-	}
-	// The AWS SDKs add x-id=<Operation> to some requests; it selects
-	// nothing.
-	q.Del("x-id")
-	if !strings.HasPrefix(in.Path, "/") {
-		return Endpoint{}, errInvalidURI
-	}
-	container, rawKey, vhost := "", "", false
-	if domain != "" {
-		if b, ok := vhostContainer(in.Host, domain); ok {
-			container, rawKey, vhost = b, in.Path[1:], true
-		}
-	}
-	if !vhost {
-		rest := in.Path[1:]
-		c, k, _ := strings.Cut(rest, "/")
-		dc, err := url.PathUnescape(c)
-		if err != nil {
-			return Endpoint{}, errInvalidURI
-		}
-		container, rawKey = dc, k
-	}
-	key, err := url.PathUnescape(rawKey)
-	if err != nil {
-		return Endpoint{}, errInvalidURI
+		return Endpoint{}, err
 	}
 	for _, sub := range unsupportedSubresources {
 		if q.Has(sub) {
@@ -242,6 +217,41 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 		return Endpoint{}, err
 	}
 	return ep, nil
+}
+
+// resolveTarget finds the container and key a request addresses (path or
+// virtual-hosted style) and parses its query.
+func resolveTarget(in RouteInput, domain string) (container, key string, q url.Values, err error) {
+	q, err = url.ParseQuery(in.RawQuery)
+	if err != nil {
+		return "", "", nil, errInvalidURI
+	}
+	// The AWS SDKs add x-id=<Operation> to some requests; it selects
+	// nothing.
+	q.Del("x-id")
+	if !strings.HasPrefix(in.Path, "/") {
+		return "", "", nil, errInvalidURI
+	}
+	rawKey, vhost := "", false
+	if domain != "" {
+		if b, ok := vhostContainer(in.Host, domain); ok {
+			container, rawKey, vhost = b, in.Path[1:], true
+		}
+	}
+	if !vhost {
+		rest := in.Path[1:]
+		c, k, _ := strings.Cut(rest, "/")
+		dc, err := url.PathUnescape(c)
+		if err != nil {
+			return "", "", nil, errInvalidURI
+		}
+		container, rawKey = dc, k
+	}
+	key, err = url.PathUnescape(rawKey)
+	if err != nil {
+		return "", "", nil, errInvalidURI
+	}
+	return container, key, q, nil
 }
 
 // vhostContainer extracts the container of a virtual-hosted-style Host.

@@ -445,6 +445,10 @@ func (c *countingBody) Close() error {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	if r.Method == http.MethodOptions {
+		// A CORS preflight: answered from the bucket's rules, unsigned.
+		return s.preflight(s.eng.ReadScope(r.Context()), w, r, rc)
+	}
 	ep, err := Resolve(RouteInput{
 		Method:     r.Method,
 		Host:       r.Host,
@@ -466,6 +470,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 	if ep.Op == OpPostObject {
 		// Authenticated by the signature of the form's policy, which
 		// comes in the body (postobject.go).
+		s.setCORSUnverified(ctx, w.Header(), r, ep.Container)
 		return s.postObject(ctx, w, r, rc)
 	}
 	auth, cred, err := s.authenticate(ctx, r)
@@ -482,6 +487,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		// (authorize), addressed by a tenant-qualified name.
 		rc.auth = &sigv4.Result{PayloadHash: sigv4.UnsignedPayload}
 	default:
+		s.setCORSUnverified(ctx, w.Header(), r, ep.Container) // S3 lets a browser read the refusal
 		return err
 	}
 	if ep.Container != "" {
@@ -490,6 +496,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 			return err
 		}
 		rc.tenant, rc.ep.Container = owner, bucket
+		// The bucket owner's rules, whoever signed (cors.go).
+		s.setCORS(ctx, w.Header(), r, bucket, []string{owner})
 	}
 	if rc.ep.Container != "" && !ValidBucketName(rc.ep.Container) {
 		// CreateBucket reports the name; elsewhere an invalid name cannot

@@ -769,3 +769,39 @@ func CanonicalQuery(rawQuery string, presigned bool) string {
 	}
 	return b.String()
 }
+
+// ClaimedAccessKey returns the access key id r names in any of the forms
+// Verify accepts (V4 or V2, header or presigned query), without checking
+// the signature, or "" when r names none or its authentication fields
+// do not parse. It is for what needs no proof of the key: an OPTIONS
+// preflight carries a presigned URL's query but never a signature it
+// could pass, and picks the key's tenant only to find the bucket whose
+// CORS rules answer it.
+func ClaimedAccessKey(r *http.Request) string {
+	if authz := r.Header.Get("Authorization"); authz != "" {
+		if strings.HasPrefix(authz, algorithmV2+" ") {
+			ak, _, err := ParseAuthorizationV2(authz)
+			if err != nil {
+				return ""
+			}
+			return ak
+		}
+		a, err := ParseAuthorization(authz)
+		if err != nil {
+			return ""
+		}
+		return a.AccessKeyID
+	}
+	q := r.URL.Query()
+	if q.Has("X-Amz-Credential") {
+		var a Authorization
+		if len(q["X-Amz-Credential"]) != 1 || a.parseCredential(q.Get("X-Amz-Credential"), ErrMalformedQuery) != nil {
+			return ""
+		}
+		return a.AccessKeyID
+	}
+	if ak := q["AWSAccessKeyId"]; len(ak) == 1 {
+		return ak[0]
+	}
+	return ""
+}

@@ -807,3 +807,31 @@ func TestUnsignedAmzHeaders(t *testing.T) {
 		t.Fatalf("presigned: %v", err)
 	}
 }
+
+func TestClaimedAccessKey(t *testing.T) {
+	const sig = "0000000000000000000000000000000000000000000000000000000000000000"
+	cases := []struct {
+		name, authz, query, want string
+	}{
+		{"none", "", "", ""},
+		{"v4 header", "AWS4-HMAC-SHA256 Credential=AKV4/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=" + sig, "", "AKV4"},
+		{"v4 header malformed", "AWS4-HMAC-SHA256 Credential=AKV4", "", ""},
+		{"v2 header", "AWS AKV2:" + "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "", "AKV2"},
+		{"v2 header malformed", "AWS AKV2", "", ""},
+		{"other scheme", "Bearer x", "", ""},
+		{"v4 query", "", "X-Amz-Credential=AKQ%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=" + sig, "AKQ"},
+		{"v4 query malformed", "", "X-Amz-Credential=AKQ", ""},
+		{"v4 query twice", "", "X-Amz-Credential=A%2F20260101%2Fr%2Fs3%2Faws4_request&X-Amz-Credential=B%2F20260101%2Fr%2Fs3%2Faws4_request", ""},
+		{"v2 query", "", "AWSAccessKeyId=AKQ2&Signature=x&Expires=1", "AKQ2"},
+		{"header wins", "AWS AKH:AAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AWSAccessKeyId=AKQ2", "AKH"},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest("OPTIONS", "/b/k?"+tc.query, nil)
+		if tc.authz != "" {
+			r.Header.Set("Authorization", tc.authz)
+		}
+		if got := ClaimedAccessKey(r); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
