@@ -5,8 +5,14 @@ PKGS    ?= ./...
 # Benchmarks: packages with Go benchmarks, and how long each runs.
 BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3
 BENCHTIME ?= 1x
+# Fault-injection suite: rounds of faults on a 3-node cluster (TestChaos in
+# cmd/vaultaire); the table goes to CHAOSOUT too.
+ROUNDS   ?= 6
+CHAOSOUT ?= chaos-table.md
+# Fuzzing: every Fuzz* target in the repo, one at a time, this long each.
+FUZZTIME ?= 1m
 
-.PHONY: build test test-short bench bench-s3 lint run clean fuzz
+.PHONY: build test test-short bench bench-s3 lint run clean fuzz chaos
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vaultaire
@@ -28,6 +34,23 @@ bench-s3:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+# The fault-injection suite: ROUNDS rounds (about a minute each) on 3 real
+# server processes; as root it adds network partitions and a full drive.
+chaos:
+	VAULTAIRE_CHAOS_ROUNDS=$(ROUNDS) VAULTAIRE_CHAOS_OUT=$(abspath $(CHAOSOUT)) \
+		$(GO) test -count=1 -timeout $$(( $(ROUNDS) * 5 + 10 ))m -run '^TestChaos$$' -v ./cmd/vaultaire
+
+# Every native fuzzer (found by grep), one at a time, for FUZZTIME each; a
+# crasher stops the run and is left in the package's testdata/fuzz.
+fuzz:
+	@set -e; git grep -l '^func Fuzz' -- '*_test.go' | while read -r f; do \
+		dir=./$$(dirname "$$f"); \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "== $$dir $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$dir" || exit 1; \
+		done; \
+	done
 
 run: build
 	./$(BIN) server

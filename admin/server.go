@@ -68,16 +68,17 @@ type Config struct {
 // Server is the admin listener's handler: health, metrics and the admin
 // API.
 type Server struct {
-	metrics *metrics.Metrics
-	meta    *metastore.Store
-	drives  []node.Drive
-	quorum  int // drives that must be online: the write quorum k+1
-	token   string
-	log     *slog.Logger
-	started time.Time
-	api     *adminAPI // /admin/v1
-	cluster *clusterAdmin
-	scrub   *scrubAdmin
+	metrics  *metrics.Metrics
+	meta     *metastore.Store
+	drives   []node.Drive
+	quorum   int // drives that must be online: the write quorum k+1
+	token    string
+	log      *slog.Logger
+	started  time.Time
+	api      *adminAPI // /admin/v1
+	cluster  *clusterAdmin
+	scrub    *scrubAdmin
+	driveAPI *drivesAdmin
 }
 
 // New builds the admin endpoints and registers the engine, drive and
@@ -94,6 +95,7 @@ func New(cfg Config) *Server {
 	}
 	a.api = &adminAPI{eng: cfg.Engine, token: cfg.Token, audit: cfg.Audit, nodeID: cfg.NodeID, plans: plans, log: log.With("component", "admin-api")}
 	a.scrub = &scrubAdmin{eng: cfg.Engine}
+	a.driveAPI = &drivesAdmin{eng: cfg.Engine}
 	if cfg.Members != nil {
 		a.cluster = &clusterAdmin{nodeID: cfg.NodeID, members: cfg.Members, client: cfg.RPCClient, meta: cfg.Meta, engine: cfg.Engine}
 	}
@@ -117,6 +119,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
 			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
+			DriveHealed: s.DriveHealed, DriveHealBytes: s.DriveHealBytes, DriveHealsRunning: s.DriveHealsRunning,
 			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
 		}
 	})
@@ -165,6 +168,9 @@ func (a *Server) handler() http.Handler {
 		a.api.register(r)
 		if a.cluster != nil {
 			a.cluster.register(r, a.api)
+		}
+		if a.driveAPI != nil {
+			a.driveAPI.register(r, a.api)
 		}
 		if a.scrub != nil {
 			a.scrub.register(r, a.api)

@@ -714,6 +714,19 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		Parts:       used,
 	}
 	if c.v >= commandV2 {
+		if n := len(in.PartChecksums); n > 0 {
+			if n != len(used) {
+				return errResult(fmt.Errorf("%w: %d part checksums for %d parts", ErrInvalidPart, n, len(used)))
+			}
+			for i, p := range used {
+				if p.Checksums[u.ChecksumAlgorithm] != in.PartChecksums[i] {
+					return errResult(fmt.Errorf("%w: part %d changed during the completion", ErrInvalidPart, p.Number))
+				}
+			}
+		}
+		if len(in.Checksums) > 0 {
+			a.Checksums, a.ChecksumType = in.Checksums, in.ChecksumType
+		}
 		a.StorageClass, a.Tags = u.StorageClass, u.Tags
 		a.Retention, a.LegalHold = u.Retention, u.LegalHold
 		a.UploadID = in.UploadID

@@ -27,6 +27,10 @@ type EngineStats struct {
 	ScrubPasses       int64
 	ScrubProgress     float64
 	ScrubLastComplete time.Time
+	// Drive heal jobs (node/drives.go): shards and bytes rebuilt, and
+	// the jobs whose walk is under way.
+	DriveHealed, DriveHealBytes int64
+	DriveHealsRunning           int
 }
 
 // DriveStats describe one drive at scrape time.
@@ -65,29 +69,32 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
 }{
-	encodes:       desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
-	decodes:       desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
-	bad:           desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
-	healed:        desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
-	healFailed:    desc("heal_failures_total", "Shard rebuilds that failed."),
-	healDropped:   desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
-	scrubOK:       desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
-	scrubBad:      desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
-	gc:            desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
-	relocated:     desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
-	expired:       desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
-	slow:          desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
-	straggled:     desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
-	scrubPasses:   desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
-	scrubProgress: desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
-	scrubLast:     desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
+	encodes:        desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
+	decodes:        desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
+	bad:            desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
+	healed:         desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
+	healFailed:     desc("heal_failures_total", "Shard rebuilds that failed."),
+	healDropped:    desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
+	scrubOK:        desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
+	scrubBad:       desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
+	gc:             desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
+	relocated:      desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	expired:        desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
+	slow:           desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
+	straggled:      desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
+	scrubPasses:    desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
+	scrubProgress:  desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
+	scrubLast:      desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
+	driveHealed:    desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
+	driveHealBytes: desc("drive_heal_bytes_total", "Bytes of the shards drive heal jobs rebuilt."),
+	driveHeals:     desc("drive_heal_jobs_running", "Drive heal jobs whose walk is under way on this node."),
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals} {
 		ch <- x
 	}
 }
@@ -117,6 +124,9 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		last = float64(s.ScrubLastComplete.UnixNano()) / 1e9
 	}
 	ch <- prometheus.MustNewConstMetric(d.scrubLast, prometheus.GaugeValue, last)
+	counter(d.driveHealed, s.DriveHealed)
+	counter(d.driveHealBytes, s.DriveHealBytes)
+	ch <- prometheus.MustNewConstMetric(d.driveHeals, prometheus.GaugeValue, float64(s.DriveHealsRunning))
 }
 
 // RegisterDrives exports per-drive health and capacity, read from drives

@@ -125,6 +125,14 @@ type Config struct {
 	// when it becomes leader and when the Raft configuration changes. 0
 	// disables relocation (DefaultRelocateInterval is what servers use).
 	RelocateInterval time.Duration
+	// HealRate throttles drive heal jobs, in bytes of rebuilt shards per
+	// second (0: DefaultHealRate; < 0: unthrottled). HealStateDir keeps
+	// their positions across restarts ("": in memory only).
+	// DriveRecheckInterval is how often offline drives are probed (0:
+	// DefaultDriveRecheckInterval; < 0: never). See node/drives.go.
+	HealRate             int64
+	HealStateDir         string
+	DriveRecheckInterval time.Duration
 	// NodeRemoved decides whether a node left the cluster for good; nil
 	// means "not in the metadata Raft configuration". Tests whose peers
 	// are not Raft members set it.
@@ -195,6 +203,12 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.HealRate == 0 {
+		c.HealRate = DefaultHealRate
+	}
+	if c.DriveRecheckInterval == 0 {
+		c.DriveRecheckInterval = DefaultDriveRecheckInterval
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -248,6 +262,7 @@ type Engine struct {
 	leases    leases // blobs open readers stream (gc.go)
 	heal      *healer
 	scrub     *scrubber
+	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
 	// expiry is where the multipart upload expiry stopped (expiry.go).
@@ -294,6 +309,7 @@ func New(cfg Config) (*Engine, error) {
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
+	e.driveHeal = newDriveHealer(e)
 	return e, nil
 }
 
@@ -318,12 +334,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(5)
+	e.wg.Add(6)
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
+	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	e.driveHeal.start(bg)
 	return nil
 }
 

@@ -36,6 +36,11 @@ type Stats struct {
 	ShardsSlow, ShardsStraggled int64
 	// ScrubPasses counts complete scrub passes.
 	ScrubPasses int64
+	// DriveHealed counts shards drive heal jobs rebuilt, DriveHealBytes
+	// their bytes (node/drives.go).
+	DriveHealed, DriveHealBytes int64
+	// DriveHealsRunning counts the heal jobs whose walk is under way.
+	DriveHealsRunning int
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -49,6 +54,7 @@ type counters struct {
 	uploadsExpired                  atomic.Int64
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
+	driveHealed, driveHealBytes     atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -72,6 +78,10 @@ func (e *Engine) Stats() Stats {
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),
 		ScrubPasses:     c.scrubPasses.Load(),
+		DriveHealed:     c.driveHealed.Load(),
+		DriveHealBytes:  c.driveHealBytes.Load(),
+
+		DriveHealsRunning: e.driveHeal.runningCount(),
 	}
 }
 

@@ -79,6 +79,9 @@ var opActions = map[Operation]string{
 	OpPutBucketACL:               "s3:PutBucketAcl",
 	OpGetObjectACL:               "s3:GetObjectAcl",
 	OpPutObjectACL:               "s3:PutObjectAcl",
+	OpGetBucketCors:              "s3:GetBucketCORS",
+	OpPutBucketCors:              "s3:PutBucketCORS",
+	OpDeleteBucketCors:           "s3:PutBucketCORS",
 }
 
 // versionedActions are the actions S3 names differently when the request
@@ -215,7 +218,12 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 	op := rc.ep.Op
 	action, ok := opActions[op]
 	if !ok {
-		return nil // routed to NotImplemented
+		// An operation without an action is only for the tenant's own
+		// users, as before policies.
+		if rc.principal.Tenant != rc.tenant {
+			return errImplicitDeny
+		}
+		return nil
 	}
 	q := r.URL.Query()
 	t := accessTarget{action: action, owner: rc.tenant, bucket: rc.ep.Container, key: rc.ep.Key, versioned: q.Get("versionId") != ""}

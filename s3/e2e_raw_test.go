@@ -433,7 +433,8 @@ func testE2ERouting(t *testing.T, secure bool) {
 		{"PUT", "/route/k?legal-hold", 400, "InvalidRequest"},
 		{"PUT", "/route?retention", 501, "NotImplemented"},
 		{"PUT", "/route?lifecycle", 501, "NotImplemented"},
-		{"PUT", "/route?cors", 501, "NotImplemented"},
+		{"PUT", "/route?cors", 400, "InvalidRequest"}, // PutBucketCors needs Content-MD5
+		{"GET", "/route?cors", 404, "NoSuchCORSConfiguration"},
 		{"POST", "/route", 412, "PreconditionFailed"}, // a bucket POST must be a form (POST Object)
 		{"DELETE", "/route/k?versionId=x", 400, "InvalidArgument"},
 		{"DELETE", "/route/k?versionId=", 400, "InvalidArgument"},

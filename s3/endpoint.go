@@ -51,6 +51,12 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// CORS (cors.go). OpPreflight is an OPTIONS request, answered from the
+	// bucket's rules without a signature.
+	OpGetBucketCors
+	OpPutBucketCors
+	OpDeleteBucketCors
+	OpPreflight
 	// Access control (access.go, accessapi.go).
 	OpGetBucketPolicy
 	OpPutBucketPolicy
@@ -107,6 +113,10 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketCors:              "GetBucketCors",
+	OpPutBucketCors:              "PutBucketCors",
+	OpDeleteBucketCors:           "DeleteBucketCors",
+	OpPreflight:                  "PreflightRequest",
 	OpGetBucketPolicy:            "GetBucketPolicy",
 	OpPutBucketPolicy:            "PutBucketPolicy",
 	OpDeleteBucketPolicy:         "DeleteBucketPolicy",
@@ -154,7 +164,7 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "analytics", "cors", "encryption",
+	"accelerate", "analytics", "encryption",
 	"intelligent-tiering", "inventory", "lifecycle", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"replication", "requestPayment", "restore",
@@ -254,6 +264,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
 	// Access control.
 	"policy":            {"GET": OpGetBucketPolicy, "PUT": OpPutBucketPolicy, "DELETE": OpDeleteBucketPolicy},
 	"policyStatus":      {"GET": OpGetBucketPolicyStatus},

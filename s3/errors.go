@@ -81,6 +81,7 @@ var errorTable = []apiError{
 	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
 	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
 	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{node.ErrChecksumRequest, "InvalidRequest", 400, "The checksum does not fit the multipart upload."},
 	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
@@ -151,6 +152,11 @@ var errorTable = []apiError{
 	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
 	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
 
+	// CORS (cors.go).
+	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
+	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
 	{errPostPreData, "MaxPostPreDataLengthExceeded", 400, "Your POST request fields preceding the upload file were too large."},
@@ -214,6 +220,10 @@ type errorBody struct {
 	XMLName xml.Name `xml:"Error"`
 	Code    string   `xml:"Code"`
 	Message string   `xml:"Message"`
+	// Method, ResourceType and BucketName: CORS errors (corsErrorFields).
+	Method       string `xml:"Method,omitempty"`
+	ResourceType string `xml:"ResourceType,omitempty"`
+	BucketName   string `xml:"BucketName,omitempty"`
 	// Extra elements some errors carry: <Region> of a request signed for
 	// another region, <HeadersNotSigned>.
 	Region           string `xml:"Region,omitempty"`
@@ -252,6 +262,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		RequestID: rc.id,
 		HostID:    rc.hostID,
 	}
+	corsErrorFields(&eb, err, rc)
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned

@@ -647,6 +647,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.getACL(ctx, w, r, rc)
 	case OpPutBucketACL, OpPutObjectACL:
 		return s.putACL(ctx, w, r, rc)
+	case OpGetBucketCors:
+		return s.getBucketCors(ctx, w, r, rc)
+	case OpPutBucketCors:
+		return s.putBucketCors(ctx, w, r, rc)
+	case OpDeleteBucketCors:
+		return s.deleteBucketCors(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,11 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "cors", false, Endpoint{OpPutBucketCors, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "cors", false, Endpoint{OpGetBucketCors, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "cors", false, Endpoint{OpDeleteBucketCors, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "cors", false, Endpoint{}, errMethodNotAllowed},
+		{"PUT", "localhost", "/b1/k", "cors", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
 		// Virtual-hosted style.
 		{"GET", "b1.s3.local", "/", "", false, Endpoint{OpListObjectsV1, "b1", ""}, nil},
@@ -474,8 +479,12 @@ func TestCompleteXML(t *testing.T) {
 	<Part><ETag>b</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
 	</CompleteMultipartUpload>`
 	parts, err := parseCompleteXML([]byte(good))
-	if err != nil || len(parts) != 2 || parts[0] != (completePart{1, "a"}) || parts[1] != (completePart{2, "b"}) {
+	if err != nil || !reflect.DeepEqual(parts, []completePart{{1, "a", nil}, {2, "b", map[string]string{"CRC32": "AAAAAA=="}}}) {
 		t.Fatal(parts, err)
+	}
+	// A part checksum that is not one of its algorithm.
+	if _, err := parseCompleteXML([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag><ChecksumSHA1>AAAAAA==</ChecksumSHA1></Part></CompleteMultipartUpload>`)); !errors.Is(err, errInvalidRequest) {
+		t.Fatalf("short SHA1 part checksum: %v", err)
 	}
 	bad := []string{"", "   ", "<CompleteMultipartUpload>", "<CompleteMultipartUpload></CompleteMultipartUpload>",
 		"<Other><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part></Other>",

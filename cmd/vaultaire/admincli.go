@@ -54,6 +54,11 @@ Commands:
   container set-quota TENANT NAME [--max-bytes N] [--max-artifacts N]
   scrub status                this node's scrub: pass in progress, last complete pass
   scrub start                 start a scrub pass now, unpaced
+  drive list                  this node's drives: state, usage, heal job
+  drive status [ID]           a drive's state and its heal job's progress
+  drive heal ID               rebuild every shard the drive should hold (throttled: --heal-rate)
+  drive offline ID            take a drive out of service (to pull the disk)
+  drive online ID             bring it back; a blank replacement disk is adopted and healed
 
 ` + adminAccountsUsage + adminAccessUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
@@ -178,6 +183,9 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	}
 	if noun == "scrub" {
 		return c.runScrub(ctx, verb, args, asJSON, out)
+	}
+	if noun == "drive" {
+		return c.runDrive(ctx, verb, args, asJSON, out)
 	}
 	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
 		return err

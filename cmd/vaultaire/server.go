@@ -26,7 +26,6 @@ import (
 	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/cluster"
 	"github.com/vaultaire/vaultaire/console"
-	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/metrics"
@@ -40,6 +39,8 @@ type serverFlags struct {
 	address     string
 	data        string
 	drives      listFlag
+	allowRootFS bool
+	healRate    int64
 	erasure     string
 	blockSize   int
 	domain      string
@@ -92,7 +93,9 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.config, "config", "", "config file of `name = value` lines (flag names)")
 	fs.StringVar(&f.address, "address", "127.0.0.1:9000", "S3 listen `host:port`")
 	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
-	fs.Var(&f.drives, "drive", "drive `dir` (repeat for each disk; default: 4 folders under --data)")
+	fs.Var(&f.drives, "drive", "drive `dir`, or id=ID,path=DIR (repeat for each disk; default: 4 folders under --data); a blank directory in a known slot is a replaced disk, adopted and healed")
+	fs.BoolVar(&f.allowRootFS, "drive-allow-root-fs", false, "format a blank drive directory on the root file system even when other drives are separate mounts (normally an unmounted disk)")
+	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
 	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
@@ -275,11 +278,12 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		}()
 	}
 
-	drives, closeDrives, err := openDrives(f, nodeID, log)
+	opened, err := openDrives(f, nodeID, log)
 	if err != nil {
 		return err
 	}
-	defer closeDrives()
+	defer opened.close()
+	drives := opened.drives
 
 	// The S3 listener is bound early: its address is gossiped.
 	ln, err := net.Listen("tcp", f.address)
@@ -345,10 +349,23 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		RelocateInterval: node.DefaultRelocateInterval,
 		UploadExpiry:     uploadExpiry(f.uploadTTL),
 		GCDelay:          f.gcDelay,
+		HealRate:         f.healRate,
+		HealStateDir:     f.data,
 		Logger:           log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
+	}
+	// Replaced drives: their heal jobs are recorded now (Start runs them).
+	for _, id := range opened.heal {
+		if err := eng.HealDrive(id); err != nil {
+			return err
+		}
+	}
+	if len(opened.heal) > 0 {
+		if err := opened.healStarted(); err != nil {
+			return err
+		}
 	}
 	leased := eng.BlobLeasedHere
 	cn.leases.Store(&leased)
@@ -547,41 +564,6 @@ func uploadExpiry(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-// openDrives opens the --drive folders (or 4 default folders under --data).
-// Each drive keeps its identity in its own format file, so placement
-// survives reordered flags and remounted disks. The caller closes them.
-func openDrives(f serverFlags, nodeID string, log *slog.Logger) ([]node.Drive, func(), error) {
-	dirs := []string(f.drives)
-	if len(dirs) == 0 {
-		for i := 1; i <= 4; i++ {
-			dirs = append(dirs, filepath.Join(f.data, "drives", fmt.Sprintf("d%d", i)))
-		}
-	}
-	var out []node.Drive
-	var opened []*local.Drive
-	closeAll := func() {
-		for _, d := range opened {
-			d.Close()
-		}
-	}
-	for _, dir := range dirs {
-		d, err := local.New(local.Config{
-			Dir:    dir,
-			Logger: log.With("component", "drive"),
-			OnOffline: func(id string, err error) {
-				log.Error("drive offline", "drive", id, "dir", dir, "err", err)
-			},
-		})
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("drive %s: %w", dir, err)
-		}
-		opened = append(opened, d)
-		out = append(out, node.Drive{ID: d.ID(), Node: nodeID, Driver: d})
-	}
-	return out, closeAll, nil
 }
 
 // rootCredentials returns the root access key and secret: from

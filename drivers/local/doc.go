@@ -49,4 +49,15 @@
 // a name too long for the file system is drivers.ErrInvalidName, and
 // process limits (EMFILE, ENFILE, ENOMEM) or a caller's failing reader
 // are returned as they are. Nothing a drive does makes the process panic.
+//
+// # Slots and replacement
+//
+// A drive directory is a slot with a stable ID (slot.go). A blank
+// directory opened with the slot's ID (Config.ID) is formatted under it,
+// and Adopt does the same for a disk swapped while the process runs
+// (after Hold, through Release): shard records naming the old drive then
+// resolve to the replacement, which the node's heal job fills. A blank
+// directory on the root file system is not formatted while a sibling
+// drive is a separate mount (ErrRootFS; Config.AllowRootFS overrides): it
+// is most likely a disk that failed to mount.
 package local

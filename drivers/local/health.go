@@ -121,6 +121,9 @@ func (d *Drive) Recheck(ctx context.Context) error {
 	if d.closed.Load() {
 		return fmt.Errorf("local %s: %w", d.id, ErrClosed)
 	}
+	if d.held.Load() {
+		return d.offlineErr(ErrHeld)
+	}
 	if err := d.probe(ctx); err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("local %s: recheck: %w", d.id, err)

@@ -34,6 +34,15 @@ var (
 	ErrDriveMismatch = errors.New("local: drive id mismatch")
 	// ErrFormat: the format file is unreadable or of an unknown version.
 	ErrFormat = errors.New("local: bad drive format")
+	// ErrRootFS: the drive directory is blank and on the root file system
+	// while its sibling drives are separate mounts: most likely a disk
+	// that did not mount. It is not formatted (Config.AllowRootFS).
+	ErrRootFS = errors.New("local: blank drive directory on the root file system")
+	// ErrNotBlank: Adopt found a directory that is not blank.
+	ErrNotBlank = errors.New("local: drive directory not blank")
+	// ErrHeld: an operator took the drive offline (Hold); only Release
+	// brings it back.
+	ErrHeld = errors.New("local: drive taken offline by the operator")
 )
 
 const (
@@ -77,6 +86,11 @@ type Config struct {
 	// failure. It must not block for long and must not call back into the
 	// Drive synchronously (Recheck it later, from elsewhere).
 	OnOffline func(id string, err error)
+	// Siblings are the directories of the node's other drives. A blank
+	// Dir on the root file system is formatted only when AllowRootFS is
+	// set or no sibling is a separate mount (see CheckRootFS).
+	Siblings    []string
+	AllowRootFS bool
 }
 
 // Validate reports every problem of the configuration at once.
@@ -100,7 +114,16 @@ type Drive struct {
 	log       *slog.Logger
 	onOffline func(string, error)
 
-	lock    *os.File // holds the flock on root/LOCK
+	siblings    []string
+	allowRootFS bool
+	// formatted: New (or Adopt) wrote the format file of a blank
+	// directory.
+	formatted atomic.Bool
+	// held: the operator took the drive offline (Hold).
+	held atomic.Bool
+
+	lockMu  sync.Mutex // guards lock (Adopt replaces it)
+	lock    *os.File   // holds the flock on root/LOCK
 	closed  atomic.Bool
 	offline atomic.Pointer[failure] // nil while online
 	// ioErrors counts I/O errors that said something about the drive:
@@ -149,14 +172,19 @@ func New(cfg Config) (*Drive, error) {
 		tmp:       filepath.Join(root, tmpDir),
 		log:       log,
 		onOffline: cfg.OnOffline,
+
+		siblings:    cfg.Siblings,
+		allowRootFS: cfg.AllowRootFS,
 	}
 	d.pending.dirs = make(map[string]int)
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("local: drive %s: %w", d.id, err)
 	}
-	if err := d.lockRoot(); err != nil {
+	lock, err := d.lockRoot()
+	if err != nil {
 		return nil, err
 	}
+	d.lock = lock
 	if err := d.initLayout(); err != nil {
 		d.lock.Close()
 		return nil, fmt.Errorf("local: drive %s: %w", d.id, err)
@@ -164,20 +192,20 @@ func New(cfg Config) (*Drive, error) {
 	return d, nil
 }
 
-func (d *Drive) lockRoot() error {
+// lockRoot flocks root/LOCK and returns the file holding the lock.
+func (d *Drive) lockRoot() (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(d.root, lockFile), os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
-		return fmt.Errorf("local: drive %s: %w", d.id, err)
+		return nil, fmt.Errorf("local: drive %s: %w", d.id, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return fmt.Errorf("local: drive %s: %s: %w", d.id, d.root, ErrLocked)
+			return nil, fmt.Errorf("local: drive %s: %s: %w", d.id, d.root, ErrLocked)
 		}
-		return fmt.Errorf("local: drive %s: lock: %w", d.id, err)
+		return nil, fmt.Errorf("local: drive %s: lock: %w", d.id, err)
 	}
-	d.lock = f
-	return nil
+	return f, nil
 }
 
 // initLayout checks or writes the format file, creates data/ and tmp/, and
@@ -199,6 +227,11 @@ func (d *Drive) initLayout() error {
 		}
 		d.log = d.log.With("drive", d.id, "dir", d.root)
 	case errors.Is(err, fs.ErrNotExist):
+		if !d.allowRootFS {
+			if err := CheckRootFS(d.root, d.siblings); err != nil {
+				return err
+			}
+		}
 		if d.id == "" {
 			d.id = newDriveID()
 		}
@@ -206,6 +239,7 @@ func (d *Drive) initLayout() error {
 		if err := writeFileDurably(fpath, encodeFormat(d.id)); err != nil {
 			return err
 		}
+		d.formatted.Store(true)
 		d.log.Info("local: formatted new drive")
 	default:
 		return err
@@ -245,6 +279,8 @@ func (d *Drive) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
+	d.lockMu.Lock()
+	defer d.lockMu.Unlock()
 	return d.lock.Close()
 }
 
