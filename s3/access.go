@@ -143,6 +143,29 @@ func (s *Server) ResolveBucket(ctx context.Context, requester, name string) (own
 	return t, b, nil
 }
 
+// qualifyVirtualHost turns a virtual-hosted "bucket.tenant.<Domain>"
+// into "tenant:bucket" when its last label names an existing tenant;
+// any other name is returned as it is. (A dotted bucket name whose last
+// label is a tenant id is thus read as tenant-qualified: docs/design.md,
+// "Access control".)
+func (s *Server) qualifyVirtualHost(ctx context.Context, r *http.Request, container string) string {
+	if s.cfg.Domain == "" || strings.Contains(container, ":") {
+		return container
+	}
+	vb, ok := vhostContainer(r.Host, s.cfg.Domain)
+	if !ok || vb != container {
+		return container
+	}
+	i := strings.LastIndexByte(vb, '.')
+	if i <= 0 || !validTenantID(vb[i+1:]) {
+		return container
+	}
+	if ok, err := s.eng.TenantExists(ctx, vb[i+1:]); err != nil || !ok {
+		return container
+	}
+	return vb[i+1:] + ":" + vb[:i]
+}
+
 // validTenantID matches the admin API's tenant ids.
 func validTenantID(s string) bool {
 	if len(s) < 3 || len(s) > 63 {

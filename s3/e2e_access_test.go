@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/vaultaire/vaultaire/s3"
 )
 
 // tenantKey creates a tenant with one user and returns its credentials.
@@ -314,4 +316,41 @@ func testE2EAccessControl(t *testing.T, secure bool) {
 		_, err = eve.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("root:newbucket")})
 		wantCode(t, err, "AccessDenied")
 	})
+}
+
+// Unsigned and forged traffic is limited per client address before any
+// metadata read: a forged key beyond the budget gets SlowDown, not
+// InvalidAccessKeyId (which would need the key's lookup).
+func TestE2EUnauthenticatedRateLimit(t *testing.T) {
+	h := newHarness(t, func(c *s3.Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
+	h.bucket(t, "rlim")
+	for i := 0; i < 3; i++ {
+		resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", unsigned: true})
+		expectError(t, resp, b, 403, "AccessDenied")
+	}
+	resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", unsigned: true})
+	expectError(t, resp, b, 503, "SlowDown")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	// Signed traffic from the same address is not held to the unsigned
+	// budget.
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim?list-type=2"})
+	expectOK(t, resp, b)
+	forged := &aws.Credentials{AccessKeyID: "NOSUCHKEY", SecretAccessKey: "x"}
+	for i := 0; i < 3; i++ {
+		resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+		expectError(t, resp, b, 403, "InvalidAccessKeyId")
+	}
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+	expectError(t, resp, b, 503, "SlowDown")
+	// Until the address refills, its signed requests wait too.
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim?list-type=2"})
+	expectError(t, resp, b, 503, "SlowDown")
+	// A limit turned off lets everything through to authentication.
+	off := newHarness(t, func(c *s3.Config) { c.UnauthRate = -1 })
+	for i := 0; i < 20; i++ {
+		resp, b := off.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+		expectError(t, resp, b, 403, "InvalidAccessKeyId")
+	}
 }
