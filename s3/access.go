@@ -23,7 +23,6 @@ import (
 const (
 	cfgPolicy            = "policy"
 	cfgPublicAccessBlock = "public-access-block"
-	cfgOwnership         = "ownership-controls"
 )
 
 // opActions is the IAM action each operation is authorized as.

@@ -88,7 +88,13 @@ type RateLimiter interface {
 type RequestEvent struct {
 	Time      time.Time // when the request arrived
 	RequestID string
-	Tenant    string // empty when authentication failed
+	// Tenant is the tenant the request acted in: the owner of the
+	// addressed bucket (another tenant's, through a tenant-qualified
+	// name), else the signer's; empty when authentication failed.
+	Tenant string
+	// Requester is the tenant of the signing key when it differs from
+	// Tenant ("" otherwise, and for anonymous requests).
+	Requester string
 	// User and AccessKeyID identify the authenticated key (empty when
 	// authentication failed); the secret and signature are never here.
 	User        string
@@ -428,6 +434,9 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *htt
 		Container: rc.ep.Container, Key: rc.ep.Key, Status: rc.status, ErrorCode: rc.errCode,
 		BytesIn: body.n, BytesOut: sw.n, Duration: s.cfg.Now().Sub(rc.start),
 		User: rc.user, RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(), RateLimited: rc.limited,
+	}
+	if rc.principal.Tenant != rc.tenant {
+		ev.Requester = rc.principal.Tenant
 	}
 	if rc.auth != nil {
 		ev.AccessKeyID = rc.auth.AccessKeyID
