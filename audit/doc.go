@@ -16,7 +16,7 @@
 //	time              string  RFC 3339 with nanoseconds, UTC ("2026-11-22T04:31:00.123456789Z")
 //	request_id        string
 //	node              string  node that served the request
-//	tenant            string  empty when authentication failed
+//	tenant            string  the tenant acted in (a bucket's owner); empty when authentication failed
 //	user              string
 //	access_key_id     string
 //	operation         string  e.g. "PutObject", or an admin operation name
@@ -31,6 +31,7 @@
 //	remote_addr       string
 //	user_agent        string
 //	admin             bool    an admin (non-S3) operation
+//	requester         string  the signer's tenant when not tenant (a bucket shared by a policy)
 //
 // Readers should ignore fields they do not know, so fields can be added
 // without a version bump.

@@ -35,6 +35,9 @@ type Event struct {
 	RemoteAddr string
 	UserAgent  string
 	Admin      bool // an admin (non-S3) operation
+	// Requester is the signer's tenant when it is not Tenant: a request
+	// in a bucket another tenant shares (Tenant is the bucket's owner).
+	Requester string
 }
 
 // wireEvent is the JSON form of Event. The field names are the schema and
@@ -59,6 +62,7 @@ type wireEvent struct {
 	RemoteAddr      string  `json:"remote_addr"`
 	UserAgent       string  `json:"user_agent"`
 	Admin           bool    `json:"admin"`
+	Requester       string  `json:"requester"`
 }
 
 // MarshalJSON encodes e with the schema documented in the package comment:
@@ -84,6 +88,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		RemoteAddr:      e.RemoteAddr,
 		UserAgent:       e.UserAgent,
 		Admin:           e.Admin,
+		Requester:       e.Requester,
 	})
 }
 
@@ -120,6 +125,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		RemoteAddr:  w.RemoteAddr,
 		UserAgent:   w.UserAgent,
 		Admin:       w.Admin,
+		Requester:   w.Requester,
 	}
 	return nil
 }

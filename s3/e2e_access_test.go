@@ -3,6 +3,7 @@ package s3_test
 import (
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,7 +63,11 @@ func readObject(t *testing.T, c *awss3.Client, bucket, key string) (string, erro
 func TestE2EAccessControl(t *testing.T) { overBoth(t, testE2EAccessControl) }
 
 func testE2EAccessControl(t *testing.T, secure bool) {
-	h := newHarness(t, nil).over(secure)
+	var mu sync.Mutex
+	var events []s3.RequestEvent
+	h := newHarness(t, func(c *s3.Config) {
+		c.OnRequest = func(ev s3.RequestEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }
+	}).over(secure)
 	owner := h.client(h.secure)
 	h.bucket(t, "shared")
 	put(t, owner, "shared", "public/a", "hello public")
@@ -91,6 +96,15 @@ func testE2EAccessControl(t *testing.T, secure bool) {
 			{"Sid":"Read","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::acme:user/eve"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}`))
 		if b, err := readObject(t, eve, "root:shared", "public/a"); err != nil || b != "hello public" {
 			t.Fatalf("granted read: %q %v", b, err)
+		}
+		mu.Lock()
+		found := false
+		for _, ev := range events {
+			found = found || ev.Operation.String() == "GetObject" && ev.Tenant == "root" && ev.Requester == "acme" && ev.User == "eve" && ev.Status == 200
+		}
+		mu.Unlock()
+		if !found {
+			t.Error("no request event names root as the tenant and acme as the requester")
 		}
 		_, err := readObject(t, eve, "root:shared", "private/b")
 		wantCode(t, err, "AccessDenied")
