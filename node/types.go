@@ -192,6 +192,9 @@ type ArtifactInfo struct {
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for the whole-object
 	// checksum of a multipart artifact.
 	ChecksumType string
+	// Expiration is set on reads of the latest version when a lifecycle
+	// rule will expire it (S3's x-amz-expiration).
+	Expiration *Expiration
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.

@@ -81,6 +81,9 @@ var opActions = map[Operation]string{
 	OpGetBucketCors:              "s3:GetBucketCORS",
 	OpPutBucketCors:              "s3:PutBucketCORS",
 	OpDeleteBucketCors:           "s3:PutBucketCORS",
+	OpGetBucketLifecycle:         "s3:GetLifecycleConfiguration",
+	OpPutBucketLifecycle:         "s3:PutLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "s3:PutLifecycleConfiguration",
 }
 
 // versionedActions are the actions S3 names differently when the request

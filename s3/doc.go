@@ -129,11 +129,28 @@
 // x-amz-bypass-governance-retention from the tenant's root user
 // (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
 //
+// # Lifecycle
+//
+// ?lifecycle serves Put/Get/DeleteBucketLifecycleConfiguration
+// (lifecycle.go): rules with ID, Status, a Filter (Prefix, Tag, And,
+// ObjectSizeGreaterThan/LessThan) or the legacy top-level Prefix,
+// Expiration (Days, Date or ExpiredObjectDeleteMarker), Transition,
+// NoncurrentVersionExpiration, NoncurrentVersionTransition and
+// AbortIncompleteMultipartUpload, validated as S3 does (MalformedXML for
+// the schema, Days with Date, or no Filter; InvalidArgument for a Date not
+// at midnight UTC, non-positive days, duplicate IDs, more than 1000 rules;
+// InvalidRequest for a rule without action). A Transition or
+// NoncurrentVersionTransition is accepted only when a tier serves its
+// StorageClass (InvalidArgument "no tier is configured for storage class
+// X" otherwise). GET and HEAD of a latest version a rule will expire
+// carry x-amz-expiration: expiry-date="...", rule-id="...". The rules
+// are carried out by node's lifecycle engine.
+//
 // # Not implemented
 //
 // Answered NotImplemented (501): Object Ownership other than
 // BucketOwnerEnforced (so ACL evaluation), server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), lifecycle, website,
+// (SSE-S3, SSE-KMS, SSE-C), website,
 // logging, notifications, replication, encryption configuration, website
 // redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage

@@ -432,9 +432,10 @@ func testE2ERouting(t *testing.T, secure bool) {
 		{"GET", "/route?tagging", 404, "NoSuchTagSet"},
 		{"PUT", "/route/k?legal-hold", 400, "InvalidRequest"},
 		{"PUT", "/route?retention", 501, "NotImplemented"},
-		{"PUT", "/route?lifecycle", 501, "NotImplemented"},
 		{"PUT", "/route?cors", 400, "InvalidRequest"}, // PutBucketCors needs Content-MD5
 		{"GET", "/route?cors", 404, "NoSuchCORSConfiguration"},
+		{"PUT", "/route?lifecycle", 400, "MalformedXML"},
+		{"GET", "/route?lifecycle", 404, "NoSuchLifecycleConfiguration"},
 		{"POST", "/route", 412, "PreconditionFailed"}, // a bucket POST must be a form (POST Object)
 		{"DELETE", "/route/k?versionId=x", 400, "InvalidArgument"},
 		{"DELETE", "/route/k?versionId=", 400, "InvalidArgument"},

@@ -57,6 +57,10 @@ const (
 	OpPutBucketCors
 	OpDeleteBucketCors
 	OpPreflight
+	// Lifecycle (issue 15).
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
 	// Access control (access.go, accessapi.go).
 	OpGetBucketPolicy
 	OpPutBucketPolicy
@@ -117,6 +121,9 @@ var opNames = [...]string{
 	OpPutBucketCors:              "PutBucketCors",
 	OpDeleteBucketCors:           "DeleteBucketCors",
 	OpPreflight:                  "PreflightRequest",
+	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
 	OpGetBucketPolicy:            "GetBucketPolicy",
 	OpPutBucketPolicy:            "PutBucketPolicy",
 	OpDeleteBucketPolicy:         "DeleteBucketPolicy",
@@ -165,7 +172,7 @@ type RouteInput struct {
 // wrong success.
 var unsupportedSubresources = []string{
 	"accelerate", "analytics", "encryption",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"replication", "requestPayment", "restore",
 	"select", "session", "torrent", "website", "renameObject", "abac",
@@ -265,6 +272,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
 	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
+	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
 	// Access control.
 	"policy":            {"GET": OpGetBucketPolicy, "PUT": OpPutBucketPolicy, "DELETE": OpDeleteBucketPolicy},
 	"policyStatus":      {"GET": OpGetBucketPolicyStatus},

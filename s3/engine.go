@@ -29,6 +29,11 @@ type Engine interface {
 	SetContainerTags(ctx context.Context, tenant, container string, tags map[string]string) error
 	ContainerConfig(ctx context.Context, tenant, container, name string) (string, error)
 	SetContainerConfig(ctx context.Context, tenant, container, name, value string) error
+	// Lifecycle configuration: ErrNoSuchLifecycle when there is none;
+	// a transition to a storage class no tier serves is a *node.TierError.
+	LifecycleConfiguration(ctx context.Context, tenant, container string) (node.LifecycleConfig, error)
+	SetLifecycleConfiguration(ctx context.Context, tenant, container string, cfg node.LifecycleConfig) error
+	DeleteLifecycleConfiguration(ctx context.Context, tenant, container string) error
 
 	PutArtifact(ctx context.Context, tenant string, in node.PutInput) (node.ArtifactInfo, error)
 	// HeadArtifact and OpenArtifact address the latest version when

@@ -123,6 +123,9 @@ func setArtifactHeaders(h http.Header, info node.ArtifactInfo) {
 	if info.LegalHold {
 		h.Set("X-Amz-Object-Lock-Legal-Hold", "ON")
 	}
+	if info.Expiration != nil {
+		h.Set("X-Amz-Expiration", expirationHeader(info.Expiration))
+	}
 }
 
 func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {

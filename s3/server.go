@@ -700,6 +700,18 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putObjectLegalHold(ctx, w, r, rc)
 	case OpGetObjectAttributes:
 		return s.getObjectAttributes(ctx, w, r, rc)
+	case OpGetBucketCors:
+		return s.getBucketCors(ctx, w, r, rc)
+	case OpPutBucketCors:
+		return s.putBucketCors(ctx, w, r, rc)
+	case OpDeleteBucketCors:
+		return s.deleteBucketCors(ctx, w, r, rc)
+	case OpGetBucketLifecycle:
+		return s.getBucketLifecycle(ctx, w, r, rc)
+	case OpPutBucketLifecycle:
+		return s.putBucketLifecycle(ctx, w, r, rc)
+	case OpDeleteBucketLifecycle:
+		return s.deleteBucketLifecycle(ctx, w, r, rc)
 	case OpGetBucketPolicy:
 		return s.getBucketPolicy(ctx, w, r, rc)
 	case OpPutBucketPolicy:
@@ -724,12 +736,6 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.getACL(ctx, w, r, rc)
 	case OpPutBucketACL, OpPutObjectACL:
 		return s.putACL(ctx, w, r, rc)
-	case OpGetBucketCors:
-		return s.getBucketCors(ctx, w, r, rc)
-	case OpPutBucketCors:
-		return s.putBucketCors(ctx, w, r, rc)
-	case OpDeleteBucketCors:
-		return s.deleteBucketCors(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }
