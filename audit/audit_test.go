@@ -65,7 +65,7 @@ func TestEventJSONSchema(t *testing.T) {
 	want := []string{"schema_version", "time", "request_id", "node", "tenant", "user",
 		"access_key_id", "operation", "container", "key", "version_id", "status",
 		"error_code", "bytes_in", "bytes_out", "duration_seconds", "remote_addr",
-		"user_agent", "admin"}
+		"user_agent", "admin", "requester"}
 	var got []string
 	for k := range m {
 		got = append(got, k)

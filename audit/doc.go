@@ -16,7 +16,7 @@
 //	time              string  RFC 3339 with nanoseconds, UTC ("2026-11-22T04:31:00.123456789Z")
 //	request_id        string
 //	node              string  node that served the request
-//	tenant            string  empty when authentication failed
+//	tenant            string  the tenant acted in (a bucket's owner); empty when authentication failed
 //	user              string
 //	access_key_id     string
 //	operation         string  e.g. "PutObject", or an admin operation name
@@ -33,6 +33,7 @@
 //	admin             bool    an admin (non-S3) operation
 //	lifecycle         bool    an action of the lifecycle engine (present only then;
 //	                          operation "Lifecycle:<action>", request_id "lifecycle:<rule id>")
+//	requester         string  the signer's tenant when not tenant (a bucket shared by a policy)
 //
 // Readers should ignore fields they do not know, so fields can be added
 // without a version bump.

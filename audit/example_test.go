@@ -35,5 +35,5 @@ func Example() {
 	b, _ := os.ReadFile(filepath.Join(dir, "audit.log"))
 	fmt.Print(string(b))
 	// Output:
-	// {"schema_version":1,"time":"2026-11-22T04:31:00Z","request_id":"req-1","node":"node-a","tenant":"acme","user":"","access_key_id":"","operation":"GetObject","container":"photos","key":"cat.jpg","version_id":"","status":200,"error_code":"","bytes_in":0,"bytes_out":1234,"duration_seconds":0.0025,"remote_addr":"","user_agent":"","admin":false}
+	// {"schema_version":1,"time":"2026-11-22T04:31:00Z","request_id":"req-1","node":"node-a","tenant":"acme","user":"","access_key_id":"","operation":"GetObject","container":"photos","key":"cat.jpg","version_id":"","status":200,"error_code":"","bytes_in":0,"bytes_out":1234,"duration_seconds":0.0025,"remote_addr":"","user_agent":"","admin":false,"requester":""}
 }

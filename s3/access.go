@@ -23,7 +23,6 @@ import (
 const (
 	cfgPolicy            = "policy"
 	cfgPublicAccessBlock = "public-access-block"
-	cfgOwnership         = "ownership-controls"
 )
 
 // opActions is the IAM action each operation is authorized as.
@@ -81,7 +80,10 @@ var opActions = map[Operation]string{
 	OpPutObjectACL:               "s3:PutObjectAcl",
 	OpGetBucketCors:              "s3:GetBucketCORS",
 	OpPutBucketCors:              "s3:PutBucketCORS",
-	OpDeleteBucketCors:           "s3:PutBucketCORS", // S3 has no delete permission for CORS
+	OpDeleteBucketCors:           "s3:PutBucketCORS",
+	OpGetBucketLifecycle:         "s3:GetLifecycleConfiguration",
+	OpPutBucketLifecycle:         "s3:PutLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "s3:PutLifecycleConfiguration",
 }
 
 // versionedActions are the actions S3 names differently when the request
@@ -141,6 +143,29 @@ func (s *Server) ResolveBucket(ctx context.Context, requester, name string) (own
 		return "", "", node.ErrContainerNotFound
 	}
 	return t, b, nil
+}
+
+// qualifyVirtualHost turns a virtual-hosted "bucket.tenant.<Domain>"
+// into "tenant:bucket" when its last label names an existing tenant;
+// any other name is returned as it is. (A dotted bucket name whose last
+// label is a tenant id is thus read as tenant-qualified: docs/design.md,
+// "Access control".)
+func (s *Server) qualifyVirtualHost(ctx context.Context, r *http.Request, container string) string {
+	if s.cfg.Domain == "" || strings.Contains(container, ":") {
+		return container
+	}
+	vb, ok := vhostContainer(r.Host, s.cfg.Domain)
+	if !ok || vb != container {
+		return container
+	}
+	i := strings.LastIndexByte(vb, '.')
+	if i <= 0 || !validTenantID(vb[i+1:]) {
+		return container
+	}
+	if ok, err := s.eng.TenantExists(ctx, vb[i+1:]); err != nil || !ok {
+		return container
+	}
+	return vb[i+1:] + ":" + vb[:i]
 }
 
 // validTenantID matches the admin API's tenant ids.
@@ -218,7 +243,12 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 	op := rc.ep.Op
 	action, ok := opActions[op]
 	if !ok {
-		return nil // routed to NotImplemented
+		// An operation without an action is only for the tenant's own
+		// users, as before policies.
+		if rc.principal.Tenant != rc.tenant {
+			return errImplicitDeny
+		}
+		return nil
 	}
 	q := r.URL.Query()
 	t := accessTarget{action: action, owner: rc.tenant, bucket: rc.ep.Container, key: rc.ep.Key, versioned: q.Get("versionId") != ""}

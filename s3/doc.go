@@ -6,6 +6,10 @@
 // # Request pipeline
 //
 //	http.Server -> Server.ServeHTTP (httprouter, one catch-all route per method)
+//	  -> per-address limits of unauthenticated traffic (addrlimit.go):
+//	     an unsigned request spends a token of its client address, a
+//	     signed one is refused while its address has spent its failed
+//	     authentications (SlowDown), before anything is read
 //	  -> Resolve: method + Host + escaped path + query (+ x-amz-copy-source)
 //	     -> Endpoint{Op, Container, Key}        (endpoint.go, a pure function)
 //	  -> sigv4.Verifier.Verify: Signature Version 4 (Authorization header
@@ -23,7 +27,19 @@
 //	     then streams the file part to the Engine
 //	  -> tenant rate limit (Config.Limiter.Allow: X-RateLimit-* headers,
 //	     SlowDown when refused)
+//	  -> bucket resolution (access.go, ResolveBucket): a plain name is
+//	     the requester's; "tenant:bucket" (or virtual-hosted
+//	     "bucket.tenant.<Domain>") another tenant's, the only names an
+//	     unsigned request may use. From here rc.tenant is the bucket's
+//	     owner and rc.principal the requester.
 //	  -> bucket-name and key validation
+//	  -> authorization (access.go, authorize): the operation's IAM
+//	     action and resource against the bucket policy and the
+//	     requester's identity policy (explicit deny, then allow, else
+//	     deny; users without an identity policy may do everything in
+//	     their tenant, the tenant's root user everything not denied),
+//	     PublicAccessBlock for public grants, x-amz-expected-bucket-owner
+//	     (the owner id is the tenant id)
 //	  -> tenant quotas and bandwidth (tenancy.go): for PutObject and
 //	     UploadPart the Engine's QuotaChecker pre-checks the declared size
 //	     (403 QuotaExceeded before any byte is read), for GetObject the
@@ -55,9 +71,18 @@
 // <Error><Code/><Message/><Resource/><RequestId/><HostId/></Error>; HEAD
 // errors and 304 have no body.
 //
+// # Access control
+//
+// accessapi.go serves ?policy (Put/Get/DeleteBucketPolicy, MalformedPolicy
+// with what is wrong, 20 KiB at most), ?policyStatus, ?publicAccessBlock,
+// ?ownershipControls (BucketOwnerEnforced only) and ?acl of buckets and
+// objects (the owner's FULL_CONTROL). The policy language is package
+// policy's; docs/design.md, "Access control", has the rules.
+//
 // # Addressing
 //
-// Path style ("/bucket/key") always works. With Config.Domain set,
+// Path style ("/bucket/key") always works; "/tenant:bucket/key" names
+// another tenant's bucket (access.go). With Config.Domain set,
 // "bucket.<Domain>" in the Host header addresses the bucket and the whole
 // path is the key. Keys are taken from the escaped path and unescaped once,
 // so "//", "%2F", "+" and any UTF-8 reach the Engine as sent.
@@ -139,14 +164,16 @@
 //
 // # Not implemented
 //
-// Answered NotImplemented (501): canned ACLs other than private (and
-// bucket-owner-full-control on objects), grants, SSE-KMS (aws:kms, as a
-// header or a bucket default), website, logging, notifications,
-// replication, website redirects, select, torrent, directory buckets, MFA
-// delete. Every storage class S3 has for general purpose
+// Answered NotImplemented (501): Object Ownership other than
+// BucketOwnerEnforced (so ACL evaluation), SSE-KMS (aws:kms, as a header
+// or a bucket default), website, logging, notifications, replication,
+// website redirects, select, torrent, directory buckets, MFA delete. Every
+// storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
-// classes"); others are InvalidStorageClass. Anonymous access is refused
-// (AccessDenied), but for CORS preflights. A Range header naming several ranges is served as the
+// classes"); others are InvalidStorageClass. ACL writes other than
+// private and bucket-owner-full-control answer
+// AccessControlListNotSupported. A copy source in another tenant is
+// NotImplemented. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, the server-side encryption fields,
 // object lock, website redirects and x-amz-checksum-* are NotImplemented.

@@ -3,12 +3,15 @@ package s3_test
 import (
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/vaultaire/vaultaire/s3"
 )
 
 // tenantKey creates a tenant with one user and returns its credentials.
@@ -60,7 +63,11 @@ func readObject(t *testing.T, c *awss3.Client, bucket, key string) (string, erro
 func TestE2EAccessControl(t *testing.T) { overBoth(t, testE2EAccessControl) }
 
 func testE2EAccessControl(t *testing.T, secure bool) {
-	h := newHarness(t, nil).over(secure)
+	var mu sync.Mutex
+	var events []s3.RequestEvent
+	h := newHarness(t, func(c *s3.Config) {
+		c.OnRequest = func(ev s3.RequestEvent) { mu.Lock(); events = append(events, ev); mu.Unlock() }
+	}).over(secure)
 	owner := h.client(h.secure)
 	h.bucket(t, "shared")
 	put(t, owner, "shared", "public/a", "hello public")
@@ -89,6 +96,15 @@ func testE2EAccessControl(t *testing.T, secure bool) {
 			{"Sid":"Read","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::acme:user/eve"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/public/*"}]}`))
 		if b, err := readObject(t, eve, "root:shared", "public/a"); err != nil || b != "hello public" {
 			t.Fatalf("granted read: %q %v", b, err)
+		}
+		mu.Lock()
+		found := false
+		for _, ev := range events {
+			found = found || ev.Operation.String() == "GetObject" && ev.Tenant == "root" && ev.Requester == "acme" && ev.User == "eve" && ev.Status == 200
+		}
+		mu.Unlock()
+		if !found {
+			t.Error("no request event names root as the tenant and acme as the requester")
 		}
 		_, err := readObject(t, eve, "root:shared", "private/b")
 		wantCode(t, err, "AccessDenied")
@@ -314,4 +330,41 @@ func testE2EAccessControl(t *testing.T, secure bool) {
 		_, err = eve.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("root:newbucket")})
 		wantCode(t, err, "AccessDenied")
 	})
+}
+
+// Unsigned and forged traffic is limited per client address before any
+// metadata read: a forged key beyond the budget gets SlowDown, not
+// InvalidAccessKeyId (which would need the key's lookup).
+func TestE2EUnauthenticatedRateLimit(t *testing.T) {
+	h := newHarness(t, func(c *s3.Config) { c.UnauthRate, c.UnauthBurst = 0.001, 3 })
+	h.bucket(t, "rlim")
+	for i := 0; i < 3; i++ {
+		resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", unsigned: true})
+		expectError(t, resp, b, 403, "AccessDenied")
+	}
+	resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", unsigned: true})
+	expectError(t, resp, b, 503, "SlowDown")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	// Signed traffic from the same address is not held to the unsigned
+	// budget.
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim?list-type=2"})
+	expectOK(t, resp, b)
+	forged := &aws.Credentials{AccessKeyID: "NOSUCHKEY", SecretAccessKey: "x"}
+	for i := 0; i < 3; i++ {
+		resp, b := h.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+		expectError(t, resp, b, 403, "InvalidAccessKeyId")
+	}
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+	expectError(t, resp, b, 503, "SlowDown")
+	// Until the address refills, its signed requests wait too.
+	resp, b = h.do(t, rawReq{method: "GET", path: "/rlim?list-type=2"})
+	expectError(t, resp, b, 503, "SlowDown")
+	// A limit turned off lets everything through to authentication.
+	off := newHarness(t, func(c *s3.Config) { c.UnauthRate = -1 })
+	for i := 0; i < 20; i++ {
+		resp, b := off.do(t, rawReq{method: "GET", path: "/rlim/k", creds: forged})
+		expectError(t, resp, b, 403, "InvalidAccessKeyId")
+	}
 }

@@ -109,8 +109,9 @@ func newHarnessNode(t testing.TB, opts nodetest.Options, mod func(*s3.Config)) *
 	h := &harness{node: n, eng: eng, cred: cred, srv: srv, ca: s3test.NewCA(t, "harness CA")}
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	// *.s3.local: virtual-hosted-style requests over TLS.
-	h.ca.Server(t, "harness", "127.0.0.1", "localhost", "s3.local", "*.s3.local").Write(t, certFile, keyFile)
+	// *.s3.local: virtual-hosted-style requests over TLS; *.root.s3.local:
+	// tenant-qualified ones (bucket.root.s3.local).
+	h.ca.Server(t, "harness", "127.0.0.1", "localhost", "s3.local", "*.s3.local", "*.root.s3.local").Write(t, certFile, keyFile)
 	certs, err := s3.NewCerts(s3.TLSFiles{CertFile: certFile, KeyFile: keyFile}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,9 @@ func testE2EBuckets(t *testing.T, secure bool) {
 	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", body: bytes.Repeat([]byte(" "), 3<<20)})
 	expectError(t, resp, body, 400, "MaxMessageLengthExceeded")
 	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Acl": {"public-read"}}})
-	expectError(t, resp, body, 400, "AccessControlListNotSupported") // ACLs are disabled (BucketOwnerEnforced)
+	expectError(t, resp, body, 400, "AccessControlListNotSupported") // ACLs are off (BucketOwnerEnforced)
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Object-Ownership": {"ObjectWriter"}}})
+	expectError(t, resp, body, 501, "NotImplemented")
 	// None of the failed creations left a bucket behind.
 	_, err = c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String("delta")})
 	if err == nil {
@@ -893,6 +895,41 @@ func testE2EVirtualHost(t *testing.T, secure bool) {
 		}
 	}
 	mu.Unlock()
+
+	// Tenant-qualified: vhost.root.s3.local is root's bucket vhost, for
+	// whoever a policy lets in (acme's alice, and anonymous readers).
+	_, err = c2.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("vhost"), Policy: aws.String(`{"Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"acme"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::vhost/*"},
+		{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::vhost/a b/*"}]}`)})
+	must(t, err)
+	acmeQ := awss3.New(acme.Options(), func(o *awss3.Options) { o.BaseEndpoint = aws.String(scheme + "://root.s3.local:" + port) })
+	g, err = acmeQ.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("a b/c")})
+	must(t, err)
+	b, _ = io.ReadAll(g.Body)
+	g.Body.Close()
+	if string(b) != "hello" {
+		t.Fatalf("vhost.root.s3.local/a b/c read %q, want root's", b)
+	}
+	_, err = acmeQ.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("vhost"), Key: aws.String("x"), Body: strings.NewReader("no")})
+	wantCode(t, err, "AccessDenied")
+	anon := &http.Client{Transport: tr}
+	resp, err := anon.Get(scheme + "://vhost.root.s3.local:" + port + "/a%20b/c")
+	must(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "hello" {
+		t.Fatalf("anonymous vhost.root.s3.local/a b/c: %d %q", resp.StatusCode, b)
+	}
+	if !secure { // the certificate names one label below s3.local
+		// A last label that names no tenant is a dotted bucket name as
+		// before: unsigned, it is refused.
+		resp, err = anon.Get(scheme + "://vhost.nosuchtenant.s3.local:" + port + "/a%20b/c")
+		must(t, err)
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("anonymous, unknown tenant label: %d", resp.StatusCode)
+		}
+	}
 }
 
 type hostRecorder struct {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -70,6 +71,15 @@ type Config struct {
 	// SSECInsecure accepts SSE-C keys over plain HTTP. S3 refuses them
 	// (the key would cross the network in clear); only tests set it.
 	SSECInsecure bool
+	// UnauthRate and UnauthBurst bound, per client address (IPv6 per
+	// /64), unsigned requests and failed authentications (forged or
+	// unknown keys), checked before any metadata read: an address over
+	// its unsigned budget gets SlowDown, and one over its failure budget
+	// gets SlowDown for every signed request until it refills. Defaults
+	// DefaultUnauthRate and DefaultUnauthBurst; a negative UnauthRate
+	// turns the limit off.
+	UnauthRate  float64
+	UnauthBurst int
 }
 
 // RateLimiter decides whether a tenant may make one more request now.
@@ -81,7 +91,13 @@ type RateLimiter interface {
 type RequestEvent struct {
 	Time      time.Time // when the request arrived
 	RequestID string
-	Tenant    string // empty when authentication failed
+	// Tenant is the tenant the request acted in: the owner of the
+	// addressed bucket (another tenant's, through a tenant-qualified
+	// name), else the signer's; empty when authentication failed.
+	Tenant string
+	// Requester is the tenant of the signing key when it differs from
+	// Tenant ("" otherwise, and for anonymous requests).
+	Requester string
 	// User and AccessKeyID identify the authenticated key (empty when
 	// authentication failed); the secret and signature are never here.
 	User        string
@@ -123,6 +139,12 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.UnauthRate == 0 {
+		c.UnauthRate = DefaultUnauthRate
+	}
+	if c.UnauthBurst == 0 {
+		c.UnauthBurst = DefaultUnauthBurst
+	}
 	return c
 }
 
@@ -151,6 +173,9 @@ func (c Config) Validate() error {
 	if c.MaxPutSize > 0 && c.MaxObjectSize > 0 && c.MaxPutSize > c.MaxObjectSize {
 		errs = append(errs, errors.New("s3: MaxPutSize exceeds MaxObjectSize"))
 	}
+	if c.UnauthBurst < 0 {
+		errs = append(errs, errors.New("s3: UnauthBurst must not be negative"))
+	}
 	if c.ClockSkew < 0 {
 		errs = append(errs, errors.New("s3: ClockSkew must not be negative"))
 	}
@@ -168,9 +193,12 @@ type Server struct {
 	router   *httprouter.Router
 	verifier *sigv4.Verifier
 	policies policyCache
-	hostID   string
-	reqSeq   atomic.Uint64
-	idPrefix string
+	// anonLim and failLim limit unsigned requests and failed
+	// authentications per client address (addrlimit.go); nil when off.
+	anonLim, failLim *addrLimiter
+	hostID           string
+	reqSeq           atomic.Uint64
+	idPrefix         string
 }
 
 // New returns a Server.
@@ -195,6 +223,10 @@ func New(cfg Config, eng Engine) (*Server, error) {
 		},
 		idPrefix: fmt.Sprintf("%X", rnd[:4]),
 		hostID:   hex.EncodeToString(rnd[4:]),
+	}
+	if cfg.UnauthRate > 0 {
+		s.anonLim = newAddrLimiter(cfg.UnauthRate, cfg.UnauthBurst, cfg.Now)
+		s.failLim = newAddrLimiter(cfg.UnauthRate, cfg.UnauthBurst, cfg.Now)
 	}
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
@@ -406,6 +438,9 @@ func (s *Server) finish(rc *reqCtx, sw *statusWriter, body *countingBody, r *htt
 		BytesIn: body.n, BytesOut: sw.n, Duration: s.cfg.Now().Sub(rc.start),
 		User: rc.user, RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(), RateLimited: rc.limited,
 	}
+	if rc.principal.Tenant != rc.tenant {
+		ev.Requester = rc.principal.Tenant
+	}
 	if rc.auth != nil {
 		ev.AccessKeyID = rc.auth.AccessKeyID
 	}
@@ -445,8 +480,13 @@ func (c *countingBody) Close() error {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	addr := clientAddr(r)
+	if err := s.admitAddr(w, rc, addr, looksSigned(r)); err != nil {
+		return err
+	}
 	if r.Method == http.MethodOptions {
-		// A CORS preflight: answered from the bucket's rules, unsigned.
+		// A CORS preflight: answered from the bucket's rules, unsigned
+		// (and limited as unsigned traffic by admitAddr).
 		return s.preflight(s.eng.ReadScope(r.Context()), w, r, rc)
 	}
 	ep, err := Resolve(RouteInput{
@@ -461,6 +501,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		// Authenticate anyway so an unsigned probe learns nothing about
 		// what is implemented; a signed one gets the routing error.
 		if _, _, aerr := s.authenticate(r.Context(), r); aerr != nil {
+			s.authFailed(addr, aerr)
 			return aerr
 		}
 		return err
@@ -473,6 +514,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		s.setCORSUnverified(ctx, w.Header(), r, ep.Container)
 		return s.postObject(ctx, w, r, rc)
 	}
+	// bucket.tenant.<Domain> is tenant:bucket (after admitAddr: it may
+	// read whether the tenant exists).
+	ep.Container = s.qualifyVirtualHost(ctx, r, ep.Container)
 	auth, cred, err := s.authenticate(ctx, r)
 	_, _, qualified := SplitQualified(ep.Container)
 	switch {
@@ -487,6 +531,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		// (authorize), addressed by a tenant-qualified name.
 		rc.auth = &sigv4.Result{PayloadHash: sigv4.UnsignedPayload}
 	default:
+		s.authFailed(addr, err)
 		s.setCORSUnverified(ctx, w.Header(), r, ep.Container) // S3 lets a browser read the refusal
 		return err
 	}
@@ -516,6 +561,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return err
 	}
 	return s.dispatch(ctx, w, r, rc)
+}
+
+// admitAddr applies the per-address limits of unauthenticated traffic
+// (addrlimit.go) before anything is read: an unsigned request spends a
+// token of its address, a signed one is refused while its address has
+// spent its failures.
+func (s *Server) admitAddr(w http.ResponseWriter, rc *reqCtx, addr netip.Addr, signed bool) error {
+	if s.anonLim == nil {
+		return nil
+	}
+	var refused bool
+	var wait time.Duration
+	if signed {
+		refused, wait = s.failLim.exhausted(addr)
+	} else {
+		ok, d := s.anonLim.take(addr)
+		refused, wait = !ok, d
+	}
+	if !refused {
+		return nil
+	}
+	rc.limited = true
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	return withMessage(errSlowDown, "Too many unsigned or unauthenticated requests from your address; retry later.")
+}
+
+// authFailed spends a failure token of addr for a signature that did not
+// verify (an unsigned request already paid in admitAddr).
+func (s *Server) authFailed(addr netip.Addr, err error) {
+	if s.failLim != nil && !errors.Is(err, sigv4.ErrAnonymous) && !errors.Is(err, node.ErrUnavailable) && !errors.Is(err, context.Canceled) {
+		s.failLim.take(addr)
+	}
 }
 
 // admit applies the tenant's rate limit: the X-RateLimit-Limit and

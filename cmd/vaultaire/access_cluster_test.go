@@ -110,3 +110,20 @@ func TestClusterAccessPolicies(t *testing.T) {
 		t.Fatalf("after removing the block: %s", got)
 	}
 }
+
+// --unauth-rate and --unauth-burst bound unsigned requests per address.
+func TestUnauthRateFlags(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, "--unauth-rate", "0.01", "--unauth-burst", "2")
+	codes := ""
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(s.endpoint + "/root:nothing/k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes += " " + resp.Status[:3]
+	}
+	if codes != " 404 404 503" {
+		t.Fatalf("unsigned requests answered%s, want 404 404 503", codes)
+	}
+}

@@ -41,6 +41,7 @@ func auditSink(l *audit.Logger, nodeID string) func(s3.RequestEvent) {
 			Operation: ev.Operation.String(), Container: ev.Container, Key: ev.Key,
 			Status: ev.Status, ErrorCode: ev.ErrorCode, BytesIn: ev.BytesIn, BytesOut: ev.BytesOut,
 			Duration: ev.Duration, RemoteAddr: ev.RemoteAddr, UserAgent: ev.UserAgent,
+			Requester: ev.Requester,
 		})
 	}
 }

@@ -76,6 +76,8 @@ type serverFlags struct {
 	rateBurst                 int
 	rateStatus                int
 	rateTenants               int
+	unauthRate                float64
+	unauthBurst               int
 	auditFile                 string
 	auditHook                 string
 	auditToken                string
@@ -136,6 +138,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Float64Var(&f.rateLimit, "rate-limit", tenancy.DefaultLimit.RequestsPerSec, "default requests/s per tenant (0: unlimited); the root tenant is unlimited")
 	fs.IntVar(&f.rateBurst, "rate-burst", tenancy.DefaultLimit.Burst, "default burst of requests per tenant")
 	fs.IntVar(&f.rateStatus, "rate-limit-status", http.StatusServiceUnavailable, "HTTP status of SlowDown when a tenant is over its rate: 503 or 429")
+	fs.Float64Var(&f.unauthRate, "unauth-rate", s3.DefaultUnauthRate, "unsigned requests/s, and failed authentications/s, per client address before SlowDown (0: unlimited)")
+	fs.IntVar(&f.unauthBurst, "unauth-burst", s3.DefaultUnauthBurst, "burst of --unauth-rate")
 	fs.IntVar(&f.rateTenants, "rate-limit-tenants", tenancy.DefaultMaxTenants, "tenants whose rate limiters are kept in memory (least recently used evicted)")
 	fs.StringVar(&f.auditFile, "audit-file", "", "audit log `file`: one JSON line per operation, rotated by size (empty: --data/audit.log)")
 	fs.StringVar(&f.auditHook, "audit-webhook", "", "also POST audit events as JSON batches to this `url`")
@@ -533,6 +537,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Region: f.region, ExtraRegions: f.regions, Domain: f.domain, Logger: log.With("component", "s3"),
 		OnRequest: requestHooks(metricsSink(reg), auditSink(auditLog, nodeID), tn.onRequest),
 		Limiter:   limiter, RateLimitStatus: f.rateStatus,
+		UnauthRate: unauthRate(f.unauthRate), UnauthBurst: f.unauthBurst,
 	}, eng)
 	if err != nil {
 		return err
@@ -800,4 +805,13 @@ func watchTLS(ctx context.Context, certs *s3.Certs, hup <-chan os.Signal, interv
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+// unauthRate maps --unauth-rate to s3.Config.UnauthRate, where 0 selects
+// the default and a negative rate turns the limit off.
+func unauthRate(r float64) float64 {
+	if r <= 0 {
+		return -1
+	}
+	return r
 }
