@@ -23,6 +23,10 @@ type Round struct {
 	// the fault, when the leader did not change); Bound says whether the
 	// issue's 2 s bound held.
 	Longest time.Duration
+	// LongestAny is the longest request on an unaffected node that was
+	// running at any time after the fault struck, wherever it started:
+	// a request stuck across the whole window leaves Longest empty.
+	LongestAny time.Duration
 	// WriteGap is the longest time during the round without an
 	// acknowledged PUT (from the fault to the end of the round).
 	WriteGap time.Duration
@@ -50,7 +54,7 @@ const StallBound = 2 * time.Second
 // WriteTable writes rounds as a Markdown table, its columns padded so it
 // reads as well in a terminal.
 func WriteTable(w io.Writer, rounds []Round) error {
-	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "max write gap", "healed", "scrub ok/bad", "corrupt left", "RSS MiB", "acked/deleted", "lost+wrong", "linearizable", "took"}}
+	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left", "RSS MiB", "acked/deleted", "lost+wrong", "linearizable", "took"}}
 	for _, r := range rounds {
 		nem := r.Nemesis
 		if r.Skipped != "" {
@@ -63,12 +67,16 @@ func WriteTable(w io.Writer, rounds []Round) error {
 				longest += " (over 2 s)"
 			}
 		}
+		longestAny := "-"
+		if r.LongestAny > 0 {
+			longestAny = r.LongestAny.Round(time.Millisecond).String()
+		}
 		var rss []string
 		for _, m := range r.RSS {
 			rss = append(rss, fmt.Sprintf("%.0f", m))
 		}
 		rows = append(rows, []string{
-			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, r.WriteGap.Round(time.Millisecond).String(),
+			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(),
 			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprint(r.BadLeft), strings.Join(rss, " "),
 			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
 		})

@@ -835,6 +835,9 @@ func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
 		if f.skipped == "" && len(f.affected) < len(cc.nodes) && !f.affected[o.node] && o.start.After(from.Add(time.Second)) && o.start.Before(faultEnd) {
 			res.Longest = max(res.Longest, o.end.Sub(o.start))
 		}
+		if f.skipped == "" && len(f.affected) < len(cc.nodes) && !f.affected[o.node] && o.end.After(f.start) && o.start.Before(faultEnd) {
+			res.LongestAny = max(res.LongestAny, o.end.Sub(o.start))
+		}
 		if o.put && o.err == nil && o.end.After(f.start) {
 			puts = append(puts, o.end)
 		}
