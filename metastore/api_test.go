@@ -606,6 +606,41 @@ func TestMinPartSizeZeroAndSinglePart(t *testing.T) {
 	}
 }
 
+// TestCompleteChecksums: the completion stores the whole-object checksum
+// it is given, and refuses when a part no longer carries the value the
+// caller computed it from.
+func TestCompleteChecksums(t *testing.T) {
+	s := openSingle(t, t.TempDir())
+	ctx := ctxT(t)
+	mkContainer(t, s, "t1", "c1")
+	up := Upload{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u", Created: t0, ChecksumAlgorithm: "CRC32", ChecksumType: "FULL_OBJECT"}
+	mustNoErr(t, s.CreateUpload(ctx, up))
+	got, err := s.GetUpload(ctx, "t1", "c1", "k", "u")
+	mustNoErr(t, err)
+	if got.ChecksumAlgorithm != "CRC32" || got.ChecksumType != "FULL_OBJECT" {
+		t.Fatalf("upload = %+v", got)
+	}
+	for i, v := range []string{"x", "y"} {
+		_, err := s.PutPart(ctx, "t1", "c1", "k", "u", Part{Number: i + 1, Size: 1, ETag: md5hex(v), Checksums: map[string]string{"CRC32": "sum-" + v}})
+		mustNoErr(t, err)
+	}
+	in := CompleteInput{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u", Parts: []PartRef{{1, md5hex("x")}, {2, md5hex("y")}},
+		Checksums: map[string]string{"CRC32": "whole"}, ChecksumType: "FULL_OBJECT", PartChecksums: []string{"sum-x", "stale"}}
+	_, err = s.CompleteUploadVersion(ctx, in)
+	wantErr(t, err, ErrInvalidPart)
+	in.PartChecksums = in.PartChecksums[:1]
+	_, err = s.CompleteUploadVersion(ctx, in)
+	wantErr(t, err, ErrInvalidPart)
+	in.PartChecksums = []string{"sum-x", "sum-y"}
+	res, err := s.CompleteUploadVersion(ctx, in)
+	mustNoErr(t, err)
+	a, err := s.GetArtifact(ctx, "t1", "c1", "k")
+	mustNoErr(t, err)
+	if res.Version.Checksums["CRC32"] != "whole" || a.Checksums["CRC32"] != "whole" || a.ChecksumType != "FULL_OBJECT" || a.Parts[1].Checksums["CRC32"] != "sum-y" {
+		t.Fatalf("completed = %+v", a)
+	}
+}
+
 func TestReadOptionsAndClosed(t *testing.T) {
 	s := openSingle(t, t.TempDir())
 	ctx := ctxT(t)

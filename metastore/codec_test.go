@@ -265,6 +265,9 @@ func TestCommandRoundTrip(t *testing.T) {
 			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Cond: Cond{IfMatchETag: "e"}, MinPartSize: 5 << 20}}},
 		{cmdCompleteUpload, &completeUploadCmd{v: commandV2, in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u",
 			Created: t0, Parts: []PartRef{{1, "a"}}}}},
+		{cmdCompleteUpload, &completeUploadCmd{v: commandV2, in: CompleteInput{Tenant: "t", Container: "c", Key: "k", UploadID: "u",
+			Created: t0, Parts: []PartRef{{1, "a"}, {2, "b"}}, Checksums: map[string]string{"CRC32C": "AAAAAA==-2"}, ChecksumType: "COMPOSITE",
+			PartChecksums: []string{"p1", "p2"}}}},
 		{cmdCreateContainer, &createContainerCmd{Container{Tenant: "t", Name: "c2", VersioningState: VersioningEnabled, ObjectLock: ObjectLockConfig{Enabled: true}}}},
 		{cmdCreateUpload, &createUploadCmd{Upload{Tenant: "t", Container: "c", Key: "k", UploadID: "u2", StorageClass: "GLACIER", Tags: map[string]string{"a": "b"}}}},
 		{cmdPutPart, &putPartCmd{uploadRef{"t", "c", "k", "u"}, Part{Number: 2, Checksums: map[string]string{"CRC32": "x"}}}},
@@ -295,6 +298,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
 		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
+		{cmdPutTier, &putTierCmd{rec: tierRecord{Tier: Tier{Name: "cold", Type: "s3", Endpoint: "https://x", Bucket: "b", PathStyle: true, Archive: true, StorageClasses: []string{"GLACIER"}, Created: t0}, Sealed: []byte{1, 2}}, create: true}},
+		{cmdDeleteTier, &deleteTierCmd{name: "cold"}},
+		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
+		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
+		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

@@ -69,6 +69,14 @@ const (
 
 	// Reliability range (50-59, keys.go).
 	cmdPruneUsageHours cmdType = 50
+
+	// Tiers (range 85-89; cluster version 2).
+	cmdPutTier     cmdType = 85
+	cmdDeleteTier  cmdType = 86
+	cmdTierJournal cmdType = 87
+	cmdTransition  cmdType = 88
+	// Access control range (90-94, keys.go).
+	cmdSetAccess cmdType = 90
 )
 
 // commandV2 is the second payload version of a command type.
@@ -149,6 +157,11 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
+	cmdPutTier:             {"put-tier", commandV1, decodePutTier},
+	cmdDeleteTier:          {"delete-tier", commandV1, decodeDeleteTier},
+	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
+	cmdTransition:          {"transition", commandV1, decodeTransition},
+	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -179,6 +192,11 @@ var cmdSince = map[cmdType][]int{
 	cmdSetUsagePushed:     {ClusterVersion2},
 	cmdSetPassword:        {ClusterVersion2},
 	cmdPruneUsageHours:    {ClusterVersion2},
+	cmdPutTier:            {ClusterVersion2},
+	cmdDeleteTier:         {ClusterVersion2},
+	cmdTierJournal:        {ClusterVersion2},
+	cmdTransition:         {ClusterVersion2},
+	cmdSetAccess:          {ClusterVersion2},
 }
 
 func (t cmdType) String() string {
@@ -581,8 +599,36 @@ func decodePutPart(d *decoder) commandBody {
 }
 
 // completeUploadCmd completes a multipart upload. Payload version 2 has
-// the same fields followed by an extension section (reserved, empty), and
-// versioned semantics with a WriteResult.
+// the same fields followed by an extension section, and versioned
+// semantics with a WriteResult.
+//
+// Extension tags of the completion payload (1-8 reserved for the object
+// surface, 9-15 checksums, 16-23 encryption):
+const (
+	completeExtChecksums     = 9  // strMap: the artifact's whole-object checksum
+	completeExtChecksumType  = 10 // str
+	completeExtPartChecksums = 11 // uvarint count, str each
+)
+
+func completeExt(in *CompleteInput) extFields {
+	var f extFields
+	if len(in.Checksums) > 0 {
+		f.add(completeExtChecksums, func(e *encoder) { e.strMap(in.Checksums) })
+	}
+	if in.ChecksumType != "" {
+		f.add(completeExtChecksumType, func(e *encoder) { e.str(in.ChecksumType) })
+	}
+	if len(in.PartChecksums) > 0 {
+		f.add(completeExtPartChecksums, func(e *encoder) {
+			e.uvarint(uint64(len(in.PartChecksums)))
+			for _, v := range in.PartChecksums {
+				e.str(v)
+			}
+		})
+	}
+	return f
+}
+
 type completeUploadCmd struct {
 	v  uint8
 	in CompleteInput
@@ -606,7 +652,7 @@ func (c *completeUploadCmd) write(e *encoder) {
 	writeCond(e, in.Cond)
 	e.varint(in.MinPartSize)
 	if c.v >= commandV2 {
-		extFields(nil).write(e)
+		completeExt(in).write(e)
 	}
 }
 
@@ -630,7 +676,24 @@ func decodeCompleteUpload(d *decoder) commandBody {
 	c := &completeUploadCmd{in: in}
 	if d.ver >= commandV2 {
 		c.v = d.ver
-		readExt(d, func(uint64, *decoder) bool { return false })
+		readExt(d, func(tag uint64, x *decoder) bool {
+			switch tag {
+			case completeExtChecksums:
+				c.in.Checksums = x.strMap()
+			case completeExtChecksumType:
+				c.in.ChecksumType = x.str()
+			case completeExtPartChecksums:
+				if n := x.count(1); n > 0 {
+					c.in.PartChecksums = make([]string, n)
+					for i := range c.in.PartChecksums {
+						c.in.PartChecksums[i] = x.str()
+					}
+				}
+			default:
+				return false
+			}
+			return true
+		})
 	}
 	return c
 }

@@ -241,7 +241,11 @@ func (t *txn) refBlobs(owner []byte, parts []Part) {
 	}
 }
 
+// Dropping a reference to a remote blob journals it (tiers.go,
+// doomRemote), so that every committed change that may leave a remote
+// object without a record is remembered in the same batch.
 func (t *txn) unrefBlobs(owner []byte, parts []Part) {
+	t.doomRemote(parts)
 	for _, p := range parts {
 		if p.Blob.ID != "" {
 			t.del(blobRefKey(p.Blob.ID, owner))
@@ -714,6 +718,19 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		Parts:       used,
 	}
 	if c.v >= commandV2 {
+		if n := len(in.PartChecksums); n > 0 {
+			if n != len(used) {
+				return errResult(fmt.Errorf("%w: %d part checksums for %d parts", ErrInvalidPart, n, len(used)))
+			}
+			for i, p := range used {
+				if p.Checksums[u.ChecksumAlgorithm] != in.PartChecksums[i] {
+					return errResult(fmt.Errorf("%w: part %d changed during the completion", ErrInvalidPart, p.Number))
+				}
+			}
+		}
+		if len(in.Checksums) > 0 {
+			a.Checksums, a.ChecksumType = in.Checksums, in.ChecksumType
+		}
 		a.StorageClass, a.Tags = u.StorageClass, u.Tags
 		a.Retention, a.LegalHold = u.Retention, u.LegalHold
 		a.UploadID = in.UploadID

@@ -48,6 +48,13 @@ const (
 	tblLoginState = 0x32 // lp(tenant) name -> LoginState (tenant "": an operator)
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
+
+	// Tiers (range 0x3c-0x3f).
+	tblTier        = 0x3c // name -> Tier + sealed secret
+	tblTierUsage   = 0x3d // name -> TierUsage
+	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
+	// Access control (range 0x40-0x43).
+	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 )
 
 // Table bytes and command types added after the first release are taken

@@ -76,6 +76,15 @@ type CompleteInput struct {
 	Parts                                       []PartRef
 	Cond                                        Cond
 	MinPartSize                                 int64
+	// Checksums and ChecksumType are the whole-object checksum the
+	// artifact gets (ClusterVersion2, payload version 2). PartChecksums,
+	// when set, holds for each listed part the value of the upload's
+	// checksum algorithm the caller computed them from; the completion
+	// fails with ErrInvalidPart if a stored part no longer carries it (a
+	// part replaced in between).
+	Checksums     map[string]string
+	ChecksumType  string
+	PartChecksums []string
 }
 
 // Forwarder lets a follower reach the leader. The cluster package

@@ -148,6 +148,15 @@ type Config struct {
 	// DefaultExpiryInterval). See node/expiry.go.
 	UploadExpiry   time.Duration
 	ExpiryInterval time.Duration
+	// TierOpener builds the driver of a cold tier (cmd/vaultaire passes
+	// drivers/s3); nil: this server cannot use tiers. TierIntentTimeout
+	// (default DefaultTierIntentTimeout) abandons a transition's upload
+	// that did not commit; TierJournalInterval (default
+	// DefaultTierJournalInterval) is how often the leader deletes remote
+	// garbage (node/tiers.go).
+	TierOpener          TierOpener
+	TierIntentTimeout   time.Duration
+	TierJournalInterval time.Duration
 	// Now is the clock of the upload expiry (default time.Now); tests
 	// move it forward instead of waiting days.
 	Now    func() time.Time
@@ -209,6 +218,12 @@ func (c *Config) setDefaults() {
 	if c.DriveRecheckInterval == 0 {
 		c.DriveRecheckInterval = DefaultDriveRecheckInterval
 	}
+	if c.TierIntentTimeout <= 0 {
+		c.TierIntentTimeout = DefaultTierIntentTimeout
+	}
+	if c.TierJournalInterval <= 0 {
+		c.TierJournalInterval = DefaultTierJournalInterval
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -265,10 +280,20 @@ type Engine struct {
 	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
+	tiers     tiers // cold tier drivers and health (tiers.go)
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
 		sync.Mutex
 		cursor expiryCursor
+	}
+	// lc is the lifecycle state: the tier resolver transition rules are
+	// checked against, and decoded configurations (lifecycle.go).
+	lc struct {
+		mu struct {
+			sync.Mutex
+			tiers TierResolver
+		}
+		cache lifecycleCache
 	}
 
 	dummyOnce sync.Once
@@ -334,7 +359,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(6)
+	e.wg.Add(7)
+	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()

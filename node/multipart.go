@@ -2,9 +2,15 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
@@ -25,16 +31,49 @@ const MaxParts = 10000
 
 // CreateUpload starts a multipart upload.
 func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput) (UploadInfo, error) {
+	alg, typ, err := uploadChecksum(in.ChecksumAlgorithm, in.ChecksumType)
+	if err != nil {
+		return UploadInfo{}, err
+	}
 	u := metastore.Upload{
 		Tenant: tenant, Container: in.Container, Key: in.Key, UploadID: newID(), Created: now(),
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta,
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
+		ChecksumAlgorithm: alg, ChecksumType: typ,
 	}
 	if err := e.meta.CreateUpload(ctx, u); err != nil {
 		return UploadInfo{}, metaErr(err)
 	}
 	return uploadInfo(u), nil
+}
+
+// uploadChecksum checks and normalises the whole-object checksum an
+// upload asks for: the algorithm's name as checksum.Algorithms spells it,
+// and the type (the algorithm's default when none is given).
+func uploadChecksum(algName, typ string) (string, string, error) {
+	if algName == "" {
+		if typ != "" {
+			return "", "", msgErr(ErrChecksumRequest, "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")
+		}
+		return "", "", nil
+	}
+	alg, ok := checksum.ByName(algName)
+	if !ok {
+		return "", "", msgErr(ErrChecksumRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+	}
+	switch typ = strings.ToUpper(typ); typ {
+	case "":
+		typ = alg.DefaultType()
+	case checksum.Composite:
+	case checksum.FullObject:
+		if !alg.CanFullObject() {
+			return "", "", msgErr(ErrChecksumRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", typ, strings.ToLower(alg.Name))
+		}
+	default:
+		return "", "", msgErr(ErrChecksumRequest, "Value for x-amz-checksum-type header is invalid.")
+	}
+	return alg.Name, typ, nil
 }
 
 // UploadPart stores one part as its own blob and records it; a part
@@ -46,19 +85,36 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if in.Size > DefaultMaxPartSize {
 		return PartInfo{}, ErrEntityTooLarge
 	}
-	if _, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale); err != nil {
+	u, err := e.meta.GetUpload(ctx, tenant, in.Container, in.Key, in.UploadID, metastore.Stale)
+	if err != nil {
 		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
-	b := newBody(in.Body, in.Size, DefaultMaxPartSize)
+	// The upload's algorithm is computed here unless the caller verifies
+	// it already (a header value is known before the body).
+	var alg checksum.Algorithm
+	var h hash.Hash
+	src := in.Body
+	if u.ChecksumAlgorithm != "" {
+		alg, _ = checksum.ByName(u.ChecksumAlgorithm)
+		if _, ok := in.Checksums[alg.Name]; !ok {
+			h = alg.New()
+			src = io.TeeReader(src, h)
+		}
+	}
+	b := newBody(src, in.Size, DefaultMaxPartSize)
 	blob, missing, err := e.writeBlob(ctx, b)
 	if err != nil {
 		return PartInfo{}, err
 	}
-	if err := b.checkMD5(in.ContentMD5); err != nil {
+	sums, err := partChecksums(alg, h, in.Checksums)
+	if err == nil {
+		err = b.checkMD5(in.ContentMD5)
+	}
+	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return PartInfo{}, err
 	}
-	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob}
+	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob, Checksums: sums}
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
@@ -68,26 +124,156 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		e.gc.later(prev.Blob)
 	}
 	e.healLater(p, missing)
-	return PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created}, nil
+	return PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created, Checksums: p.Checksums}, nil
+}
+
+// partChecksums is what a part stores: the checksums the caller verified,
+// and the upload's algorithm (alg; Name "" for none) computed by h when
+// the caller did not send it. A part of an upload with an algorithm may
+// carry no other.
+func partChecksums(alg checksum.Algorithm, h hash.Hash, sent map[string]string) (map[string]string, error) {
+	sums := maps.Clone(sent)
+	if alg.Name == "" {
+		return sums, nil
+	}
+	for name := range sent {
+		if name != alg.Name {
+			return nil, msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
+				strings.ToLower(alg.Name), strings.ToLower(name))
+		}
+	}
+	if h != nil {
+		if sums == nil {
+			sums = map[string]string{}
+		}
+		sums[alg.Name] = base64.StdEncoding.EncodeToString(h.Sum(nil))
+	}
+	return sums, nil
 }
 
 // CompleteUpload assembles the listed parts into the artifact, atomically
 // with the upload's removal; parts uploaded but not listed are collected.
+//
+// An upload created with a checksum algorithm gets its whole-object
+// checksum here, computed from the stored part checksums (never from the
+// bytes); part checksums listed by the client and the whole-object values
+// in cond.Checksums must match it.
 func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, uploadID string, parts []PartRef, cond Conditions) (ArtifactInfo, error) {
 	refs := make([]metastore.PartRef, len(parts))
 	for i, p := range parts {
 		refs[i] = metastore.PartRef{Number: p.Number, ETag: p.ETag}
 	}
-	res, err := e.meta.CompleteUploadVersion(ctx, metastore.CompleteInput{
+	in := metastore.CompleteInput{
 		Tenant: tenant, Container: container, Key: key, UploadID: uploadID,
 		Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
 		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
-	})
+	}
+	if err := e.wholeChecksum(ctx, &in, parts, cond.Checksums); err != nil {
+		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
+	}
+	res, err := e.meta.CompleteUploadVersion(ctx, in)
 	if err != nil {
 		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
 	}
 	e.gc.laterParts(res.Freed)
 	return toInfo(*res.Version, res.Version.Seq != 0), nil
+}
+
+// noPartChecksum is a part checksum no part has (not base64).
+const noPartChecksum = "-"
+
+// wholeChecksum fills in the whole-object checksum of a completion and
+// checks the client's part and whole-object values against the stored
+// parts. A missing upload is left to the completion itself (a repeated
+// Complete answers with the artifact it made). The reads are
+// linearizable; the part values used go along, so the completion fails if
+// a part is replaced meanwhile.
+func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef, want map[string]string) error {
+	u, err := e.meta.GetUpload(ctx, in.Tenant, in.Container, in.Key, in.UploadID)
+	if errors.Is(err, metastore.ErrUploadNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if u.ChecksumAlgorithm == "" {
+		for name := range want {
+			return msgErr(ErrChecksumRequest, "The upload was created without a checksum algorithm; x-amz-checksum-%s cannot be checked.", strings.ToLower(name))
+		}
+		return nil
+	}
+	alg, ok := checksum.ByName(u.ChecksumAlgorithm)
+	if !ok {
+		return fmt.Errorf("node: upload %s has unknown checksum algorithm %q", in.UploadID, u.ChecksumAlgorithm)
+	}
+	stored := make(map[int]metastore.Part, len(parts))
+	marker := 0
+	for {
+		ps, truncated, err := e.meta.ListParts(ctx, in.Tenant, in.Container, in.Key, in.UploadID, marker, 1000)
+		if errors.Is(err, metastore.ErrUploadNotFound) {
+			return nil // completed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			stored[p.Number] = p
+		}
+		if !truncated || len(ps) == 0 {
+			break
+		}
+		marker = ps[len(ps)-1].Number
+	}
+	wp := make([]checksum.Part, len(parts))
+	in.PartChecksums = make([]string, len(parts))
+	complete := true
+	for i, ref := range parts {
+		p, ok := stored[ref.Number]
+		if !ok || !strings.EqualFold(strings.Trim(ref.ETag, `"`), strings.Trim(p.ETag, `"`)) {
+			// The completion reports it, in its own order of checks
+			// (EntityTooSmall of an earlier part first). The value no
+			// stored part has keeps it from completing without a
+			// checksum should the part appear meanwhile.
+			in.PartChecksums[i] = noPartChecksum
+			complete = false
+			continue
+		}
+		for name, v := range ref.Checksums {
+			if name != alg.Name {
+				return msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
+					strings.ToLower(alg.Name), strings.ToLower(name))
+			}
+			if p.Checksums[name] != v {
+				return msgErr(ErrInvalidPart, "The %s checksum of part %d did not match the uploaded part's.", name, ref.Number)
+			}
+		}
+		sum, ok := p.Checksums[alg.Name]
+		if !ok {
+			// A part stored before the upload's algorithm was honoured.
+			return msgErr(ErrInvalidPart, "Part %d has no %s checksum; upload it again.", ref.Number, alg.Name)
+		}
+		wp[i] = checksum.Part{Sum: sum, Size: p.Size}
+		in.PartChecksums[i] = sum
+	}
+	if !complete {
+		return nil
+	}
+	whole, err := checksum.Whole(alg, u.ChecksumType, wp)
+	if err != nil {
+		return fmt.Errorf("node: upload %s: %w", in.UploadID, err)
+	}
+	for name, v := range want {
+		if name != alg.Name {
+			return msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
+				strings.ToLower(alg.Name), strings.ToLower(name))
+		}
+		if !checksum.SameWhole(v, whole) {
+			return msgErr(ErrBadDigest, "The %s you specified did not match the calculated checksum.", alg.Name)
+		}
+	}
+	in.Checksums = map[string]string{alg.Name: whole}
+	in.ChecksumType = u.ChecksumType
+	return nil
 }
 
 // AbortUpload drops an upload and collects its parts.
@@ -112,7 +298,7 @@ func (e *Engine) ListParts(ctx context.Context, tenant, container, key, uploadID
 	}
 	out := PartList{Upload: uploadInfo(u), Truncated: truncated}
 	for _, p := range parts {
-		out.Parts = append(out.Parts, PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created})
+		out.Parts = append(out.Parts, PartInfo{Number: p.Number, Size: p.Size, ETag: p.ETag, Modified: p.Created, Checksums: p.Checksums})
 	}
 	if truncated && len(parts) > 0 {
 		out.Next = parts[len(parts)-1].Number
@@ -141,5 +327,6 @@ func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o Up
 
 func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
-		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass}
+		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass,
+		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType}
 }

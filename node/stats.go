@@ -55,6 +55,7 @@ type counters struct {
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
 	driveHealed, driveHealBytes     atomic.Int64
+	remoteDeletes                   atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -57,7 +58,30 @@ var (
 	// change (suspending versioning under object lock, lock without
 	// versioning).
 	ErrInvalidContainerState = errors.New("node: invalid container state")
+
+	// Checksums. Both come wrapped in a MessageError that says what
+	// differed.
+	// ErrChecksumRequest: a checksum of a multipart upload names another
+	// algorithm or type than the upload was created with, or one the
+	// upload cannot have.
+	ErrChecksumRequest = errors.New("node: checksum does not fit the upload")
 )
+
+// MessageError wraps one of the sentinel errors above with a message safe
+// to show to the client (the s3 edge sends ClientMessage instead of its
+// default message for the code).
+type MessageError struct {
+	Err error
+	Msg string
+}
+
+func (e *MessageError) Error() string         { return e.Err.Error() + ": " + e.Msg }
+func (e *MessageError) Unwrap() error         { return e.Err }
+func (e *MessageError) ClientMessage() string { return e.Msg }
+
+func msgErr(err error, format string, args ...any) error {
+	return &MessageError{Err: err, Msg: fmt.Sprintf(format, args...)}
+}
 
 // DeleteMarkerError is returned (wrapping ErrArtifactNotFound, or
 // ErrDeleteMarker when the marker was addressed by version id) when the
@@ -168,6 +192,9 @@ type ArtifactInfo struct {
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for the whole-object
 	// checksum of a multipart artifact.
 	ChecksumType string
+	// Expiration is set on reads of the latest version when a lifecycle
+	// rule will expire it (S3's x-amz-expiration).
+	Expiration *Expiration
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.
@@ -176,6 +203,10 @@ type Conditions struct {
 	IfMatch string
 	// IfNoneMatch: "*" means the artifact must not exist.
 	IfNoneMatch string
+	// Checksums (CompleteUpload only): whole-object checksums by algorithm
+	// the client expects the completed artifact to have (x-amz-checksum-*
+	// on CompleteMultipartUpload). A COMPOSITE value may omit its "-N".
+	Checksums map[string]string
 }
 
 // PutInput is one single-request artifact write.
@@ -294,6 +325,13 @@ type UploadInput struct {
 	Tags         map[string]string
 	Retention    Retention
 	LegalHold    bool
+	// ChecksumAlgorithm ("CRC32", ... as checksum.Algorithms names them)
+	// and ChecksumType ("COMPOSITE" or "FULL_OBJECT"; "" takes the
+	// algorithm's default) ask for a whole-object checksum: every part
+	// gets the algorithm's checksum, and the completed artifact the
+	// whole-object value computed from them.
+	ChecksumAlgorithm string
+	ChecksumType      string
 }
 
 // UploadInfo describes an in-progress multipart upload.
@@ -306,6 +344,9 @@ type UploadInfo struct {
 	Headers      map[string]string
 	Meta         map[string]string
 	StorageClass string
+	// The whole-object checksum asked for ("" for none).
+	ChecksumAlgorithm string
+	ChecksumType      string
 }
 
 // PartInput is one UploadPart request.
@@ -317,6 +358,10 @@ type PartInput struct {
 	Body       io.Reader
 	Size       int64
 	ContentMD5 []byte
+	// Checksums the caller verified over Body, by algorithm, read only
+	// after Body returned EOF (a trailer's value arrives at the end). The
+	// upload's own algorithm is computed when it is not among them.
+	Checksums map[string]string
 }
 
 // PartInfo describes an uploaded part.
@@ -333,6 +378,9 @@ type PartInfo struct {
 type PartRef struct {
 	Number int
 	ETag   string
+	// Checksums the client lists for the part; each must equal the
+	// stored part's.
+	Checksums map[string]string
 }
 
 // PartList is one page of ListParts.

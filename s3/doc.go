@@ -72,8 +72,23 @@
 // has been read to its end (before io.EOF), so the Engine must copy the map
 // only after the body is consumed. Checksums are returned on GET and HEAD of
 // a whole artifact when the request says x-amz-checksum-mode: ENABLED.
-// UploadPart verifies and echoes part checksums, but the Engine has no place
-// to keep them, so completed multipart artifacts carry no checksum.
+//
+// Multipart uploads (package checksum has the arithmetic): CreateMultipart
+// Upload's x-amz-checksum-algorithm and x-amz-checksum-type (COMPOSITE for
+// every algorithm, FULL_OBJECT for the CRCs; CRC64NVME defaults to
+// FULL_OBJECT, the others to COMPOSITE) go to UploadInput. UploadPart
+// passes the verified values in PartInput.Checksums; the Engine computes
+// the upload's algorithm for a part that did not send it and refuses a
+// part of another algorithm. At CompleteMultipartUpload the part checksums
+// in the XML must equal the stored ones, and x-amz-checksum-* headers are
+// the whole object's value (taken out before the XML body is opened and
+// handed over in Conditions.Checksums; a COMPOSITE value may omit "-N"):
+// the Engine computes the whole-object value from the stored part
+// checksums (FULL_OBJECT by CRC combination, never re-reading the bytes)
+// and answers BadDigest when they differ. The value is returned by
+// Complete, HEAD and GET with x-amz-checksum-mode: ENABLED (with
+// x-amz-checksum-type), GetObjectAttributes (Checksum and the parts'
+// checksums) and ListParts.
 //
 // # Versions, object lock and tags
 //
@@ -89,11 +104,28 @@
 // x-amz-bypass-governance-retention from the tenant's root user
 // (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
 //
+// # Lifecycle
+//
+// ?lifecycle serves Put/Get/DeleteBucketLifecycleConfiguration
+// (lifecycle.go): rules with ID, Status, a Filter (Prefix, Tag, And,
+// ObjectSizeGreaterThan/LessThan) or the legacy top-level Prefix,
+// Expiration (Days, Date or ExpiredObjectDeleteMarker), Transition,
+// NoncurrentVersionExpiration, NoncurrentVersionTransition and
+// AbortIncompleteMultipartUpload, validated as S3 does (MalformedXML for
+// the schema, Days with Date, or no Filter; InvalidArgument for a Date not
+// at midnight UTC, non-positive days, duplicate IDs, more than 1000 rules;
+// InvalidRequest for a rule without action). A Transition or
+// NoncurrentVersionTransition is accepted only when a tier serves its
+// StorageClass (InvalidArgument "no tier is configured for storage class
+// X" otherwise). GET and HEAD of a latest version a rule will expire
+// carry x-amz-expiration: expiry-date="...", rule-id="...". The rules
+// are carried out by node's lifecycle engine.
+//
 // # Not implemented
 //
 // Answered NotImplemented (501): canned ACLs other than private (and
 // bucket-owner-full-control on objects), grants, server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), bucket policies, lifecycle, CORS, website,
+// (SSE-S3, SSE-KMS, SSE-C), bucket policies, website,
 // logging, notifications, replication, encryption configuration, website
 // redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
@@ -102,6 +134,22 @@
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, the server-side encryption fields,
 // object lock, website redirects and x-amz-checksum-* are NotImplemented.
+//
+// # CORS
+//
+// cors.go serves ?cors (Put/Get/DeleteBucketCors). PutBucketCors needs
+// Content-MD5 or an x-amz-checksum-* (InvalidRequest "Missing required
+// header for this request: Content-MD5" without), a body of at most 64 KiB
+// (MaxMessageLengthExceeded), and a document S3's schema accepts
+// (MalformedXML otherwise: an unknown or repeated element, no rule, a rule
+// without AllowedOrigin or AllowedMethod); InvalidRequest, with S3's
+// message, for more than 100 rules, a method other than GET, PUT, HEAD,
+// POST and DELETE, more than one '*' in an AllowedOrigin or AllowedHeader,
+// a '*' in an ExposeHeader, an ID over 255 characters or a negative
+// MaxAgeSeconds. The rules are stored canonical (S3's element order, S3's
+// namespace) in the container's configuration map under "cors", and
+// GetBucketCors answers that form; without rules it is 404
+// NoSuchCORSConfiguration naming the bucket.
 //
 // # POST Object
 //

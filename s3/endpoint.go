@@ -51,6 +51,31 @@ const (
 	// OpPostObject is the browser-form upload (POST /bucket,
 	// multipart/form-data), authenticated by its policy's signature.
 	OpPostObject
+	// CORS (cors.go). OpPreflight is an OPTIONS request, answered from the
+	// bucket's rules without a signature.
+	OpGetBucketCors
+	OpPutBucketCors
+	OpDeleteBucketCors
+	OpPreflight
+	// Lifecycle (issue 15).
+	OpGetBucketLifecycle
+	OpPutBucketLifecycle
+	OpDeleteBucketLifecycle
+	// Access control (access.go, accessapi.go).
+	OpGetBucketPolicy
+	OpPutBucketPolicy
+	OpDeleteBucketPolicy
+	OpGetBucketPolicyStatus
+	OpGetPublicAccessBlock
+	OpPutPublicAccessBlock
+	OpDeletePublicAccessBlock
+	OpGetBucketOwnership
+	OpPutBucketOwnership
+	OpDeleteBucketOwnership
+	OpGetBucketACL
+	OpPutBucketACL
+	OpGetObjectACL
+	OpPutObjectACL
 )
 
 var opNames = [...]string{
@@ -92,6 +117,27 @@ var opNames = [...]string{
 	OpPutObjectLegalHold:         "PutObjectLegalHold",
 	OpGetObjectAttributes:        "GetObjectAttributes",
 	OpPostObject:                 "PostObject",
+	OpGetBucketCors:              "GetBucketCors",
+	OpPutBucketCors:              "PutBucketCors",
+	OpDeleteBucketCors:           "DeleteBucketCors",
+	OpPreflight:                  "PreflightRequest",
+	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
+	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
+	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
+	OpGetBucketPolicy:            "GetBucketPolicy",
+	OpPutBucketPolicy:            "PutBucketPolicy",
+	OpDeleteBucketPolicy:         "DeleteBucketPolicy",
+	OpGetBucketPolicyStatus:      "GetBucketPolicyStatus",
+	OpGetPublicAccessBlock:       "GetPublicAccessBlock",
+	OpPutPublicAccessBlock:       "PutPublicAccessBlock",
+	OpDeletePublicAccessBlock:    "DeletePublicAccessBlock",
+	OpGetBucketOwnership:         "GetBucketOwnershipControls",
+	OpPutBucketOwnership:         "PutBucketOwnershipControls",
+	OpDeleteBucketOwnership:      "DeleteBucketOwnershipControls",
+	OpGetBucketACL:               "GetBucketAcl",
+	OpPutBucketACL:               "PutBucketAcl",
+	OpGetObjectACL:               "GetObjectAcl",
+	OpPutObjectACL:               "PutObjectAcl",
 }
 
 func (o Operation) String() string {
@@ -125,11 +171,10 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "cors", "encryption",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"accelerate", "analytics", "encryption",
+	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
-	"ownershipControls", "policy", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "restore",
+	"replication", "requestPayment", "restore",
 	"select", "session", "torrent", "website", "renameObject", "abac",
 }
 
@@ -226,6 +271,14 @@ var bucketSubresources = map[string]map[string]Operation{
 	"versions":    {"GET": OpListObjectVersions},
 	"object-lock": {"GET": OpGetObjectLockConfiguration, "PUT": OpPutObjectLockConfiguration},
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
+	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
+	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
+	// Access control.
+	"policy":            {"GET": OpGetBucketPolicy, "PUT": OpPutBucketPolicy, "DELETE": OpDeleteBucketPolicy},
+	"policyStatus":      {"GET": OpGetBucketPolicyStatus},
+	"publicAccessBlock": {"GET": OpGetPublicAccessBlock, "PUT": OpPutPublicAccessBlock, "DELETE": OpDeletePublicAccessBlock},
+	"ownershipControls": {"GET": OpGetBucketOwnership, "PUT": OpPutBucketOwnership, "DELETE": OpDeleteBucketOwnership},
+	"acl":               {"GET": OpGetBucketACL, "PUT": OpPutBucketACL},
 }
 
 // objectSubresources is bucketSubresources for objects.
@@ -234,6 +287,7 @@ var objectSubresources = map[string]map[string]Operation{
 	"retention":  {"GET": OpGetObjectRetention, "PUT": OpPutObjectRetention},
 	"legal-hold": {"GET": OpGetObjectLegalHold, "PUT": OpPutObjectLegalHold},
 	"attributes": {"GET": OpGetObjectAttributes},
+	"acl":        {"GET": OpGetObjectACL, "PUT": OpPutObjectACL},
 }
 
 // subresourceOp routes a request naming one of subs; ok is false when it
@@ -256,7 +310,7 @@ func bucketOp(method string, q url.Values, form bool) (Operation, error) {
 		return op, err
 	}
 	for name := range objectSubresources {
-		if name != "tagging" && q.Has(name) {
+		if name != "tagging" && name != "acl" && q.Has(name) {
 			return 0, errNotImplemented // an object's sub-resource on a bucket
 		}
 	}
@@ -306,7 +360,7 @@ func objectOp(method string, q url.Values, copySource bool) (Operation, error) {
 		return op, err
 	}
 	for name := range bucketSubresources {
-		if name != "tagging" && q.Has(name) {
+		if name != "tagging" && name != "acl" && q.Has(name) {
 			return 0, errNotImplemented // a bucket's sub-resource on an object
 		}
 	}

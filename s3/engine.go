@@ -29,6 +29,11 @@ type Engine interface {
 	SetContainerTags(ctx context.Context, tenant, container string, tags map[string]string) error
 	ContainerConfig(ctx context.Context, tenant, container, name string) (string, error)
 	SetContainerConfig(ctx context.Context, tenant, container, name, value string) error
+	// Lifecycle configuration: ErrNoSuchLifecycle when there is none;
+	// a transition to a storage class no tier serves is a *node.TierError.
+	LifecycleConfiguration(ctx context.Context, tenant, container string) (node.LifecycleConfig, error)
+	SetLifecycleConfiguration(ctx context.Context, tenant, container string, cfg node.LifecycleConfig) error
+	DeleteLifecycleConfiguration(ctx context.Context, tenant, container string) error
 
 	PutArtifact(ctx context.Context, tenant string, in node.PutInput) (node.ArtifactInfo, error)
 	// HeadArtifact and OpenArtifact address the latest version when
@@ -46,6 +51,13 @@ type Engine interface {
 	SetArtifactTags(ctx context.Context, tenant string, ref node.VersionRef, tags map[string]string) (node.ArtifactInfo, error)
 	SetRetention(ctx context.Context, tenant string, ref node.VersionRef, r node.Retention, bypass bool) (node.ArtifactInfo, error)
 	SetLegalHold(ctx context.Context, tenant string, ref node.VersionRef, on bool) (node.ArtifactInfo, error)
+
+	// Access control: a user's identity policy and a tenant's
+	// PublicAccessBlock ("" when none), and whether a tenant exists
+	// (tenant-qualified bucket names).
+	UserPolicy(ctx context.Context, tenant, user string) (string, error)
+	TenantPublicAccessBlock(ctx context.Context, tenant string) (string, error)
+	TenantExists(ctx context.Context, tenant string) (bool, error)
 
 	CreateUpload(ctx context.Context, tenant string, in node.UploadInput) (node.UploadInfo, error)
 	UploadPart(ctx context.Context, tenant string, in node.PartInput) (node.PartInfo, error)

@@ -74,6 +74,8 @@ var errorTable = []apiError{
 	{node.ErrInvalidPart, "InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
+	{node.ErrTierUnavailable, "ServiceUnavailable", 503, "The cold storage tier holding this object is unavailable. Please retry later."},
+	{node.ErrInvalidObjectState, "InvalidObjectState", 403, "The operation is not valid for the object's storage class: restore the object first."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
 	{node.ErrNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
 	{node.ErrObjectLocked, "AccessDenied", 403, "Access Denied because object protected by object lock."},
@@ -81,6 +83,7 @@ var errorTable = []apiError{
 	{node.ErrDeleteMarker, "MethodNotAllowed", 405, "The specified method is not allowed against this resource."},
 	{node.ErrInvalidContainerState, "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."},
 	{node.ErrInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
+	{node.ErrChecksumRequest, "InvalidRequest", 400, "The checksum does not fit the multipart upload."},
 	{node.ErrUpgradeRequired, "NotImplemented", 501, "This feature is not available until the cluster's rolling upgrade is finalized (vaultaire cluster upgrade finalize)."},
 
 	// Tenant limits. QuotaExceeded's message names the quota (ClientMessage).
@@ -143,7 +146,18 @@ var errorTable = []apiError{
 	{errLockConfigNotFound, "ObjectLockConfigurationNotFoundError", 404, "Object Lock configuration does not exist for this bucket"},
 	{errNoSuchObjectLockConfig, "NoSuchObjectLockConfiguration", 404, "The specified object does not have a ObjectLock configuration"},
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
+	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+
+	// CORS (cors.go).
+	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
+	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
+	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+	// Access control (access.go, accessapi.go).
+	{errMalformedPolicy, "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"},
+	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
+	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},
@@ -208,6 +222,10 @@ type errorBody struct {
 	XMLName xml.Name `xml:"Error"`
 	Code    string   `xml:"Code"`
 	Message string   `xml:"Message"`
+	// Method, ResourceType and BucketName: CORS errors (corsErrorFields).
+	Method       string `xml:"Method,omitempty"`
+	ResourceType string `xml:"ResourceType,omitempty"`
+	BucketName   string `xml:"BucketName,omitempty"`
 	// Extra elements some errors carry: <Region> of a request signed for
 	// another region, <HeadersNotSigned>.
 	Region           string `xml:"Region,omitempty"`
@@ -246,6 +264,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		RequestID: rc.id,
 		HostID:    rc.hostID,
 	}
+	corsErrorFields(&eb, err, rc)
 	var se *sigv4.Error
 	if errors.As(err, &se) {
 		eb.Region, eb.HeadersNotSigned = se.Region, se.HeadersNotSigned

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -23,12 +24,6 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
-	alg := r.Header.Get("X-Amz-Checksum-Algorithm")
-	if alg != "" {
-		if _, ok := algByName(alg); !ok {
-			return withMessage(errInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
-		}
-	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		ct = defaultContentType
@@ -36,14 +31,14 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 	u, err := s.eng.CreateUpload(ctx, rc.tenant, node.UploadInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, ContentType: ct, Headers: headers, Meta: meta,
 		StorageClass: opts.storageClass, Tags: opts.tags, Retention: opts.retention, LegalHold: opts.legalHold,
+		ChecksumAlgorithm: r.Header.Get("X-Amz-Checksum-Algorithm"), ChecksumType: r.Header.Get("X-Amz-Checksum-Type"),
 	})
 	if err != nil {
 		return err
 	}
-	if alg != "" {
-		// Part checksums are verified on each UploadPart; the completed
-		// artifact stores no composite checksum.
-		w.Header().Set("X-Amz-Checksum-Algorithm", strings.ToUpper(alg))
+	if u.ChecksumAlgorithm != "" {
+		w.Header().Set("X-Amz-Checksum-Algorithm", u.ChecksumAlgorithm)
+		w.Header().Set("X-Amz-Checksum-Type", u.ChecksumType)
 	}
 	return writeXML(w, initiateMultipartUploadResult{NS: s3NS, Bucket: rc.ep.Container, Key: rc.ep.Key, UploadID: u.UploadID})
 }
@@ -73,14 +68,14 @@ func (s *Server) uploadPart(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	p, err := s.eng.UploadPart(ctx, rc.tenant, node.PartInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, UploadID: id, Number: n,
-		Body: b, Size: b.size, ContentMD5: b.contentMD5,
+		Body: b, Size: b.size, ContentMD5: b.contentMD5, Checksums: b.checksums,
 	})
 	if err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("ETag", quoteETag(p.ETag))
-	setChecksumHeaders(h, b.checksums)
+	setChecksumHeaders(h, p.Checksums)
 	h.Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -140,7 +135,23 @@ func (s *Server) uploadPartCopy(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	return writeXML(w, copyPartResult{NS: s3NS, LastModified: isoTime(p.Modified), ETag: quoteETag(p.ETag)})
+	res := copyPartResult{NS: s3NS, LastModified: isoTime(p.Modified), ETag: quoteETag(p.ETag)}
+	if c := checksumsXML(p.Checksums, ""); c != nil {
+		res.checksumXML = *c
+	}
+	return writeXML(w, res)
+}
+
+// validWhole reports whether v is a whole-object value of a: base64 of a
+// digest, optionally followed by "-N" (a COMPOSITE value of N parts).
+func validWhole(a checksum.Algorithm, v string) bool {
+	base, n, ok := strings.Cut(v, "-")
+	if ok {
+		if k, err := strconv.Atoi(n); err != nil || k < 1 || k > maxPartNumber {
+			return false
+		}
+	}
+	return a.Valid(base)
 }
 
 func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -152,6 +163,23 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
+	// x-amz-checksum-* on a completion is the whole object's value, not
+	// the XML body's: taken out before the body is opened.
+	for _, a := range checksum.Algorithms {
+		v := r.Header.Get(a.Header)
+		if v == "" {
+			continue
+		}
+		r.Header.Del(a.Header)
+		if !validWhole(a, v) {
+			return withMessage(errInvalidRequest, "Value for %s header is invalid.", a.Header)
+		}
+		if cond.Checksums == nil {
+			cond.Checksums = map[string]string{}
+		}
+		cond.Checksums[a.Name] = v
+	}
+	r.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
 	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
 	if err != nil {
 		return err
@@ -169,7 +197,7 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 		if i > 0 && p.Number <= parts[i-1].Number {
 			return node.ErrInvalidPartOrder
 		}
-		refs[i] = node.PartRef{Number: p.Number, ETag: p.ETag}
+		refs[i] = node.PartRef{Number: p.Number, ETag: p.ETag, Checksums: p.Checksums}
 	}
 	if err := s.checkObjectSize(ctx, rc, id, refs); err != nil {
 		return err
@@ -184,9 +212,13 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 		scheme = "https"
 	}
 	loc := scheme + "://" + r.Host + "/" + rc.ep.Container + "/" + (&url.URL{Path: rc.ep.Key}).EscapedPath()
-	return writeXML(w, completeMultipartUploadResult{
+	res := completeMultipartUploadResult{
 		NS: s3NS, Location: loc, Bucket: rc.ep.Container, Key: rc.ep.Key, ETag: quoteETag(info.ETag),
-	})
+	}
+	if c := checksumsXML(info.Checksums, info.ChecksumType); c != nil {
+		res.checksumXML = *c
+	}
+	return writeXML(w, res)
 }
 
 // checkObjectSize enforces MaxObjectSize on a completion. Only when the
@@ -280,8 +312,13 @@ func (s *Server) listParts(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	res.StorageClass = storageClassOf(pl.Upload.StorageClass)
+	res.ChecksumAlgorithm, res.ChecksumType = pl.Upload.ChecksumAlgorithm, pl.Upload.ChecksumType
 	for _, p := range pl.Parts {
-		res.Parts = append(res.Parts, partEntry{PartNumber: p.Number, LastModified: isoTime(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size})
+		e := partEntry{PartNumber: p.Number, LastModified: isoTime(p.Modified), ETag: quoteETag(p.ETag), Size: p.Size}
+		if c := checksumsXML(p.Checksums, ""); c != nil {
+			e.checksumXML = *c
+		}
+		res.Parts = append(res.Parts, e)
 	}
 	res.IsTruncated = pl.Truncated
 	if pl.Truncated {

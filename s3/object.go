@@ -123,6 +123,9 @@ func setArtifactHeaders(h http.Header, info node.ArtifactInfo) {
 	if info.LegalHold {
 		h.Set("X-Amz-Object-Lock-Legal-Hold", "ON")
 	}
+	if info.Expiration != nil {
+		h.Set("X-Amz-Expiration", expirationHeader(info.Expiration))
+	}
 }
 
 func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -327,6 +330,9 @@ func (s *Server) deleteObjects(ctx context.Context, w http.ResponseWriter, r *ht
 		err := checkKey(o.Key)
 		if err == nil && o.VersionID == "" && o.VersionIDSet {
 			err = withMessage(errInvalidArgument, "Version id cannot be the empty string")
+		}
+		if err == nil {
+			err = s.authorizeKey(ctx, r, rc, "s3:DeleteObject", o.Key, o.VersionID != "")
 		}
 		if err == nil {
 			dr, err = s.eng.DeleteArtifact(ctx, rc.tenant, node.DeleteInput{

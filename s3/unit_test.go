@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,8 +71,18 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1/k", "%zz", false, Endpoint{}, errInvalidURI},
 		{"GET", "localhost", "b1/k", "", false, Endpoint{}, errInvalidURI},
 		// Unsupported sub-resources.
-		{"GET", "localhost", "/b1", "acl", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "policy", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1", "logging", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "website", false, Endpoint{}, errNotImplemented},
+		// Access control.
+		{"GET", "localhost", "/b1", "acl", false, Endpoint{OpGetBucketACL, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1/k", "acl", false, Endpoint{OpPutObjectACL, "b1", "k"}, nil},
+		{"PUT", "localhost", "/b1", "policy", false, Endpoint{OpPutBucketPolicy, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "policyStatus", false, Endpoint{OpGetBucketPolicyStatus, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "policy", false, Endpoint{}, errMethodNotAllowed},
+		{"DELETE", "localhost", "/b1", "publicAccessBlock", false, Endpoint{OpDeletePublicAccessBlock, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1", "ownershipControls", false, Endpoint{OpPutBucketOwnership, "b1", ""}, nil},
+		{"GET", "localhost", "/b1/k", "policy", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/acme:b1/k", "", false, Endpoint{OpGetObject, "acme:b1", "k"}, nil},
 		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{OpGetObjectTagging, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1/k", "tagging", false, Endpoint{OpPutObjectTagging, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "tagging", false, Endpoint{OpDeleteObjectTagging, "b1", "k"}, nil},
@@ -88,8 +99,16 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1/k", "legal-hold", false, Endpoint{OpGetObjectLegalHold, "b1", "k"}, nil},
 		{"GET", "localhost", "/b1", "retention", false, Endpoint{}, errNotImplemented},
 		{"GET", "localhost", "/b1/k", "attributes", false, Endpoint{OpGetObjectAttributes, "b1", "k"}, nil},
-		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "cors", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "cors", false, Endpoint{OpPutBucketCors, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "cors", false, Endpoint{OpGetBucketCors, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "cors", false, Endpoint{OpDeleteBucketCors, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "cors", false, Endpoint{}, errMethodNotAllowed},
+		{"PUT", "localhost", "/b1/k", "cors", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "lifecycle", false, Endpoint{OpPutBucketLifecycle, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "lifecycle", false, Endpoint{OpGetBucketLifecycle, "b1", ""}, nil},
+		{"DELETE", "localhost", "/b1", "lifecycle", false, Endpoint{OpDeleteBucketLifecycle, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "lifecycle", false, Endpoint{}, errMethodNotAllowed},
+		{"PUT", "localhost", "/b1/k", "lifecycle", false, Endpoint{}, errNotImplemented},
 		{"PUT", "localhost", "/b1", "unknownsub", false, Endpoint{}, errNotImplemented},
 		// Virtual-hosted style.
 		{"GET", "b1.s3.local", "/", "", false, Endpoint{OpListObjectsV1, "b1", ""}, nil},
@@ -115,7 +134,7 @@ func TestResolve(t *testing.T) {
 		{"/b1", "", Endpoint{OpPostObject, "b1", ""}, nil},
 		{"/b1/", "", Endpoint{OpPostObject, "b1", ""}, nil},
 		{"/b1", "delete", Endpoint{OpDeleteObjects, "b1", ""}, nil},
-		{"/b1", "acl", Endpoint{}, errNotImplemented},
+		{"/b1", "logging", Endpoint{}, errNotImplemented},
 		{"/b1/k", "", Endpoint{}, errMethodNotAllowed},
 	} {
 		got, err := Resolve(RouteInput{Method: "POST", Host: "localhost", Path: f.path, RawQuery: f.query, Form: true}, dom)
@@ -464,8 +483,12 @@ func TestCompleteXML(t *testing.T) {
 	<Part><ETag>b</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part>
 	</CompleteMultipartUpload>`
 	parts, err := parseCompleteXML([]byte(good))
-	if err != nil || len(parts) != 2 || parts[0] != (completePart{1, "a"}) || parts[1] != (completePart{2, "b"}) {
+	if err != nil || !reflect.DeepEqual(parts, []completePart{{1, "a", nil}, {2, "b", map[string]string{"CRC32": "AAAAAA=="}}}) {
 		t.Fatal(parts, err)
+	}
+	// A part checksum that is not one of its algorithm.
+	if _, err := parseCompleteXML([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag><ChecksumSHA1>AAAAAA==</ChecksumSHA1></Part></CompleteMultipartUpload>`)); !errors.Is(err, errInvalidRequest) {
+		t.Fatalf("short SHA1 part checksum: %v", err)
 	}
 	bad := []string{"", "   ", "<CompleteMultipartUpload>", "<CompleteMultipartUpload></CompleteMultipartUpload>",
 		"<Other><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part></Other>",

@@ -196,15 +196,13 @@ type writeOptions struct {
 // and reads the options of the new version.
 func (s *Server) checkWriteHeaders(h http.Header) (writeOptions, error) {
 	var o writeOptions
+	if err := checkACLHeaders(h); err != nil {
+		return o, err
+	}
 	for _, name := range unsupportedWriteHeaders {
 		if h.Get(name) != "" {
 			return o, withMessage(errNotImplemented, "The %s header is not supported.", name)
 		}
-	}
-	switch h.Get("X-Amz-Acl") {
-	case "", "private", "bucket-owner-full-control":
-	default:
-		return o, withMessage(errNotImplemented, "Only the private canned ACL is supported.")
 	}
 	var err error
 	if o.storageClass, err = storageClass(h); err != nil {

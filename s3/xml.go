@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vaultaire/vaultaire/checksum"
 )
 
 // s3NS is the namespace of S3 response documents.
@@ -197,6 +199,7 @@ type copyPartResult struct {
 	NS           string   `xml:"xmlns,attr"`
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
+	checksumXML
 }
 
 type initiateMultipartUploadResult struct {
@@ -227,6 +230,7 @@ type completeMultipartUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	checksumXML
 }
 
 type partEntry struct {
@@ -234,6 +238,7 @@ type partEntry struct {
 	LastModified string `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	checksumXML
 }
 
 type listPartsResult struct {
@@ -249,6 +254,8 @@ type listPartsResult struct {
 	NextPartNumberMarker int         `xml:"NextPartNumberMarker"`
 	MaxParts             int         `xml:"MaxParts"`
 	IsTruncated          bool        `xml:"IsTruncated"`
+	ChecksumAlgorithm    string      `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string      `xml:"ChecksumType,omitempty"`
 	Parts                []partEntry `xml:"Part"`
 }
 
@@ -302,13 +309,27 @@ func parseCompleteXML(data []byte) ([]completePart, error) {
 			return nil, errMalformedXML
 		}
 		out[i] = completePart{Number: n, ETag: etag}
+		for name, v := range map[string]string{"CRC32": p.ChecksumCRC32, "CRC32C": p.ChecksumCRC32C,
+			"CRC64NVME": p.ChecksumCRC64NVME, "SHA1": p.ChecksumSHA1, "SHA256": p.ChecksumSHA256} {
+			if v = strings.TrimSpace(v); v == "" {
+				continue
+			}
+			if a, _ := checksum.ByName(name); !a.Valid(v) {
+				return nil, withMessage(errInvalidRequest, "The Checksum%s of part %d is not a valid %s checksum.", name, n, name)
+			}
+			if out[i].Checksums == nil {
+				out[i].Checksums = map[string]string{}
+			}
+			out[i].Checksums[name] = v
+		}
 	}
 	return out, nil
 }
 
 type completePart struct {
-	Number int
-	ETag   string
+	Number    int
+	ETag      string
+	Checksums map[string]string
 }
 
 // maxDeleteKeys is S3's limit of keys per DeleteObjects request.

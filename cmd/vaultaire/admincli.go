@@ -62,7 +62,7 @@ Commands:
   metastore snapshot > FILE   a consistent backup of the cluster's metadata
                               (restore: vaultaire server --restore-metastore FILE)
 
-` + adminAccountsUsage + `
+` + adminAccountsUsage + adminTiersUsage + adminAccessUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
 0 means unlimited; options left out keep their value.
 (Usage records for billing: vaultaire usage export -h.)
@@ -192,7 +192,13 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	if noun == "metastore" {
 		return c.runMetastore(ctx, verb, args, out)
 	}
+	if noun == "tier" {
+		return c.runTier(ctx, verb, args, asJSON, out)
+	}
 	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
+		return err
+	}
+	if handled, err := c.runAccess(ctx, noun, verb, args, asJSON, out); handled {
 		return err
 	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)

@@ -1,0 +1,184 @@
+package checksum
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// split cuts data at the given offsets (clamped, ascending) into parts.
+func split(data []byte, cuts []int) [][]byte {
+	var parts [][]byte
+	last := 0
+	for _, c := range cuts {
+		if c < last {
+			c = last
+		}
+		if c > len(data) {
+			c = len(data)
+		}
+		parts = append(parts, data[last:c])
+		last = c
+	}
+	return append(parts, data[last:])
+}
+
+// checkFullObject compares the combined CRC of data's parts with the CRC
+// of data computed directly.
+func checkFullObject(t *testing.T, a Algorithm, data []byte, cuts []int) {
+	t.Helper()
+	parts := split(data, cuts)
+	ps := make([]Part, len(parts))
+	for i, p := range parts {
+		ps[i] = Part{Sum: a.Sum(p), Size: int64(len(p))}
+	}
+	got, err := Whole(a, FullObject, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := a.Sum(data); got != want {
+		t.Fatalf("%s of %d bytes in %d parts: combined %s, direct %s", a.Name, len(data), len(parts), got, want)
+	}
+}
+
+func TestFullObjectMatchesDirect(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, a := range Algorithms {
+		if !a.CanFullObject() {
+			continue
+		}
+		for i := 0; i < 200; i++ {
+			data := make([]byte, rng.Intn(1<<16))
+			rng.Read(data)
+			cuts := make([]int, rng.Intn(8))
+			for j := range cuts {
+				cuts[j] = rng.Intn(len(data) + 1)
+			}
+			// Ascending cuts; repeated ones make empty parts.
+			for j := 1; j < len(cuts); j++ {
+				if cuts[j] < cuts[j-1] {
+					cuts[j], cuts[j-1] = cuts[j-1], cuts[j]
+				}
+			}
+			checkFullObject(t, a, data, cuts)
+		}
+		// Large lengths exercise high powers of x (a 5 GiB part would
+		// take too long to hash; zeros of known CRC stand in for it).
+		checkFullObject(t, a, bytes.Repeat([]byte{0xa5}, 3<<20+7), []int{1, 1 << 20, 2<<20 + 3})
+	}
+}
+
+func TestCombineLongZeros(t *testing.T) {
+	// crc(A || 0^n) by combining with the CRC of n zero bytes, for n
+	// beyond 2^32 bits, against a direct computation built by doubling.
+	for _, a := range Algorithms[:3] {
+		zero := make([]byte, 1<<20)
+		zsum, _ := base64.StdEncoding.DecodeString(a.Sum(zero))
+		// crc of 2^k MiB of zeros by doubling with Combine.
+		sum, n := zsum, int64(len(zero))
+		for k := 0; k < 10; k++ {
+			sum = a.Combine(sum, sum, n)
+			n *= 2
+		}
+		// 1 GiB of zeros hashed in 1 MiB steps directly.
+		h := a.New()
+		for i := int64(0); i < n/int64(len(zero)); i++ {
+			h.Write(zero)
+		}
+		if !bytes.Equal(sum, h.Sum(nil)) {
+			t.Fatalf("%s: 1 GiB of zeros: combined %x, direct %x", a.Name, sum, h.Sum(nil))
+		}
+	}
+}
+
+func TestComposite(t *testing.T) {
+	parts := [][]byte{[]byte("hello "), []byte("composite "), []byte("world")}
+	for _, a := range Algorithms {
+		var ps []Part
+		h := a.New()
+		for _, p := range parts {
+			s := a.Sum(p)
+			ps = append(ps, Part{Sum: s, Size: int64(len(p))})
+			raw, _ := base64.StdEncoding.DecodeString(s)
+			h.Write(raw)
+		}
+		got, err := Whole(a, Composite, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-3"
+		if got != want {
+			t.Fatalf("%s composite %s, want %s", a.Name, got, want)
+		}
+		if !SameWhole(strings.TrimSuffix(got, "-3"), got) || !SameWhole(got, got) || SameWhole(a.Sum(nil), got) {
+			t.Fatalf("%s: SameWhole", a.Name)
+		}
+	}
+}
+
+func TestWholeRefuses(t *testing.T) {
+	sha, _ := ByName("sha256")
+	crc, _ := ByName("CRC32")
+	for _, tc := range []struct {
+		a     Algorithm
+		typ   string
+		parts []Part
+		want  error
+	}{
+		{sha, FullObject, []Part{{Sum: sha.Sum(nil)}}, ErrType},
+		{crc, "BOTH", []Part{{Sum: crc.Sum(nil)}}, ErrType},
+		{crc, Composite, nil, ErrPart},
+		{crc, Composite, []Part{{Sum: sha.Sum(nil)}}, ErrPart},
+		{crc, FullObject, []Part{{Sum: "not base64!"}}, ErrPart},
+		{crc, FullObject, []Part{{Sum: ""}}, ErrPart},
+	} {
+		if _, err := Whole(tc.a, tc.typ, tc.parts); !errors.Is(err, tc.want) {
+			t.Errorf("Whole(%s, %s, %v) = %v, want %v", tc.a.Name, tc.typ, tc.parts, err, tc.want)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	if a, ok := ByName("crc64nvme"); !ok || a.Header != "x-amz-checksum-crc64nvme" || a.DefaultType() != FullObject {
+		t.Fatal("crc64nvme")
+	}
+	if a, ok := ByHeader("X-Amz-Checksum-Crc32c"); !ok || a.Name != "CRC32C" || a.DefaultType() != Composite {
+		t.Fatal("crc32c")
+	}
+	if _, ok := ByName("md5"); ok {
+		t.Fatal("md5 is not an S3 additional checksum")
+	}
+	if a, _ := ByName("sha1"); a.CanFullObject() || a.Valid(a.Sum(nil)+"=") || !a.Valid(a.Sum(nil)) {
+		t.Fatal("sha1")
+	}
+}
+
+func FuzzCombine(f *testing.F) {
+	f.Add([]byte("123456789"), uint16(3), uint16(5))
+	f.Add([]byte{}, uint16(0), uint16(0))
+	f.Fuzz(func(t *testing.T, data []byte, c1, c2 uint16) {
+		for _, a := range Algorithms[:3] {
+			checkFullObject(t, a, data, []int{int(c1) % (len(data) + 1), int(c2) % (len(data) + 1)})
+		}
+	})
+}
+
+// BenchmarkWholeFullObject10000Parts: the largest upload, parts of one size.
+func BenchmarkWholeFullObject10000Parts(b *testing.B) {
+	for _, a := range Algorithms[:3] {
+		parts := make([]Part, 10000)
+		for i := range parts {
+			parts[i] = Part{Sum: a.Sum([]byte{byte(i), byte(i >> 8)}), Size: 5 << 20}
+		}
+		b.Run(a.Name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := Whole(a, FullObject, parts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,993 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/vaultaire/vaultaire/chaos"
+)
+
+// TestChaos is the fault-injection suite (`make chaos`, issue 19). It runs
+// only when VAULTAIRE_CHAOS_ROUNDS is set (the number of rounds): a round
+// takes about a minute, too long for every `go test`.
+//
+// It starts 3 real `vaultaire server` processes, each in its own network
+// namespace when the test runs as root (the topology of
+// TestClusterPartition), else each on its own loopback address, and plays
+// rounds. In each round a mixed load (PUT, GET of its own writes, DELETE,
+// objects from 1 KiB to 1 MiB) runs through every node, clients on every
+// node race PUT/GET/DELETE on three shared keys, and one nemesis strikes:
+// kill -9 of a follower or the leader then a restart, SIGSTOP/SIGCONT for
+// 5-15 s, a partition of one node (root only), flipped bytes in data and
+// parity shard files, a drive folder removed then replaced by an empty one
+// (the node is restarted on it), a drive that fills up (a tmpfs; root
+// only), and a rolling SIGTERM restart of every node. After the round every
+// write the load made is read back through every node (chaos.Ledger), and
+// the shared keys' history is checked for linearizability
+// (chaos.CheckLinearizable). A lost write, wrong bytes or a history that is
+// not linearizable fails the test; the per-round figures are printed as a
+// table (and written to VAULTAIRE_CHAOS_OUT when set).
+func TestChaos(t *testing.T) {
+	rounds, _ := strconv.Atoi(os.Getenv("VAULTAIRE_CHAOS_ROUNDS"))
+	if rounds <= 0 {
+		t.Skip("the fault-injection suite runs with VAULTAIRE_CHAOS_ROUNDS=N (make chaos ROUNDS=N)")
+	}
+	cc := newChaosCluster(t)
+	cc.bucket("chaos")
+	var table []chaos.Round
+	for r := 1; r <= rounds; r++ {
+		nem := chaosNemeses[(r-1)%len(chaosNemeses)]
+		res := cc.round(r, nem)
+		table = append(table, res)
+		var b strings.Builder
+		chaos.WriteTable(&b, table)
+		t.Logf("after round %d:\n%s", r, b.String())
+		if out := os.Getenv("VAULTAIRE_CHAOS_OUT"); out != "" {
+			if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+				t.Errorf("write %s: %v", out, err)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+}
+
+const (
+	chaosBucket = "chaos"
+	// chaosRequestTimeout bounds one request of the load: an answer later
+	// than this is a "timeout" error of the round.
+	chaosRequestTimeout = 30 * time.Second
+	// chaosConverge bounds the wait for the cluster to heal after a fault.
+	chaosConverge = 120 * time.Second
+	// chaosTmpfsSize is the size of the drive that fills up.
+	chaosTmpfsSize = "48m"
+)
+
+// chaosNode is one node: addresses that survive its restarts, its data
+// directory, and its process of the moment.
+type chaosNode struct {
+	i             int
+	pn            *partNode // its namespace (root), else nil
+	s3Addr, admin string
+	rpc, gossip   string
+	dir, tmpfs    string
+	client        *awss3.Client
+	mu            sync.Mutex
+	srv           *server
+	id            string
+}
+
+func (n *chaosNode) proc() *server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv
+}
+
+type chaosCluster struct {
+	t      *testing.T
+	pn     *partNet // nil when not root: no partitions
+	nodes  []*chaosNode
+	secret string
+	ledger *chaos.Ledger
+	// flips are the shard bytes the suite corrupted.
+	flips []chaosFlip
+	// runs counts how often each nemesis ran, to alternate its target.
+	runs map[string]int
+
+	mu  sync.Mutex
+	ops []chaosOp // the round's requests (load and shared keys)
+	lin []chaos.Op
+	bad []string // wrong bytes served during the round
+}
+
+// chaosOp is one request, for the round's figures.
+type chaosOp struct {
+	node       int
+	put        bool
+	start, end time.Time
+	err        error
+}
+
+type chaosFlip struct {
+	path string
+	off  int64
+	orig byte
+}
+
+func newChaosCluster(t *testing.T) *chaosCluster {
+	cc := &chaosCluster{t: t, ledger: chaos.NewLedger(), runs: map[string]int{}}
+	root := os.Geteuid() == 0
+	if root {
+		cc.pn = newPartNet(t, 3)
+	} else {
+		t.Logf("chaos: not root (uid %d): nodes on loopback addresses; the partition and full-drive nemeses are skipped", os.Geteuid())
+	}
+	base := t.TempDir()
+	for i := 0; i < 3; i++ {
+		n := &chaosNode{i: i, dir: filepath.Join(base, fmt.Sprintf("n%d", i))}
+		if cc.pn != nil {
+			p := cc.pn.nodes[i]
+			n.pn = p
+			n.s3Addr = net.JoinHostPort(p.clientIP, partS3Port)
+			n.admin = p.admin
+			n.rpc = net.JoinHostPort(p.clusterIP, partRPCPort)
+			n.gossip = p.gossip
+		} else {
+			host := fmt.Sprintf("127.0.0.%d", 60+i)
+			n.s3Addr, n.admin = net.JoinHostPort(host, "9000"), net.JoinHostPort(host, "9001")
+			n.rpc, n.gossip = net.JoinHostPort(host, "7000"), net.JoinHostPort(host, "7946")
+		}
+		n.client = awss3.New(awss3.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String("http://" + n.s3Addr),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(testKey, testSecret, ""),
+			Retryer:      aws.NopRetryer{},
+		})
+		cc.nodes = append(cc.nodes, n)
+	}
+	// The last drive of node 2 is a small tmpfs, the drive that fills up.
+	if root {
+		n := cc.nodes[2]
+		n.tmpfs = filepath.Join(n.dir, "drives", "d4")
+		if err := os.MkdirAll(n.tmpfs, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+chaosTmpfsSize, "tmpfs", n.tmpfs).CombinedOutput(); err != nil {
+			t.Logf("chaos: cannot mount a tmpfs (%v: %s): the full-drive nemesis is skipped", err, bytes.TrimSpace(out))
+			n.tmpfs = ""
+		} else {
+			t.Cleanup(func() { exec.Command("umount", "-l", n.tmpfs).Run() })
+		}
+	}
+	cc.start(cc.nodes[0], "")
+	b, err := os.ReadFile(filepath.Join(cc.nodes[0].dir, "cluster.secret"))
+	if err != nil {
+		t.Fatalf("bootstrap node kept no cluster secret: %v", err)
+	}
+	cc.secret = strings.TrimSpace(string(b))
+	for _, n := range cc.nodes[1:] {
+		cc.start(n, cc.nodes[0].gossip)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range cc.nodes {
+			if s := n.proc(); s != nil {
+				log, _, _ := strings.Cut(s.stderr.String(), "SIGQUIT: quit")
+				t.Logf("node %d (%s) stderr, last lines:\n%s", n.i, n.id, partTail(log, 30))
+			}
+		}
+	})
+	cc.waitConverged()
+	return cc
+}
+
+// start runs `vaultaire server` for n (in its namespace when there is
+// one), joining through join unless it is empty, and waits for its banner.
+func (cc *chaosCluster) start(n *chaosNode, join string) {
+	t := cc.t
+	t.Helper()
+	s := &server{t: t, dir: n.dir, addr: n.s3Addr, done: make(chan struct{})}
+	s.endpoint = "http://" + s.addr
+	host, _, _ := net.SplitHostPort(n.s3Addr)
+	argv := []string{"server",
+		"--address", n.s3Addr, "--admin-address", n.admin,
+		"--rpc-address", n.rpc, "--gossip-address", n.gossip,
+		"--data", n.dir, "--sweep-interval", "0",
+		// A short scrub period, so that corrupted parity is found
+		// and repaired within the run.
+		"--scrub-period", "3m",
+	}
+	if join != "" {
+		argv = append(argv, "--join", join)
+	}
+	if n.pn != nil {
+		s.cmd = exec.Command("ip", append([]string{"netns", "exec", n.pn.ns, binary(t)}, argv...)...)
+	} else {
+		s.cmd = exec.Command(binary(t), argv...)
+	}
+	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret,
+		"VAULTAIRE_ADMIN_TOKEN="+partAdminToken, "VAULTAIRE_CONSOLE_ADDRESS="+net.JoinHostPort(host, "0"))
+	if cc.secret != "" {
+		s.cmd.Env = append(s.cmd.Env, "VAULTAIRE_CLUSTER_SECRET="+cc.secret)
+	}
+	s.launch(t)
+	announced := "is serving S3 at " + s.endpoint + " "
+	deadline := time.Now().Add(chaosConverge)
+	for out := s.output(); !strings.Contains(out, announced) || !strings.Contains(out, "vaultaire server --join"); out = s.output() {
+		select {
+		case <-s.done:
+			t.Fatalf("node %d exited early: %v\nstderr:\n%s", n.i, s.exitErr, partTail(s.stderr.String(), 40))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d did not announce %s\nstderr:\n%s", n.i, s.endpoint, partTail(s.stderr.String(), 40))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := partBannerCluster.FindStringSubmatch(s.output())
+	if m == nil {
+		t.Fatalf("node %d's banner lacks the cluster line:\n%s", n.i, s.output())
+	}
+	n.mu.Lock()
+	n.srv, n.id = s, m[1]
+	n.mu.Unlock()
+}
+
+// restart starts n again on its data, joining through a live peer.
+func (cc *chaosCluster) restart(n *chaosNode) {
+	cc.t.Helper()
+	for _, q := range cc.nodes {
+		if q != n && q.proc().alive() {
+			cc.start(n, q.gossip)
+			return
+		}
+	}
+	cc.t.Fatalf("no live peer for node %d to rejoin through", n.i)
+}
+
+func (cc *chaosCluster) status(n *chaosNode) (clusterStatus, error) {
+	var st clusterStatus
+	code, body := partHTTPGet(n.admin, "/admin/v1/cluster", partAdminToken)
+	if code != http.StatusOK {
+		return st, fmt.Errorf("node %d cluster status: %d %s", n.i, code, partTail(body, 1))
+	}
+	return st, json.Unmarshal([]byte(body), &st)
+}
+
+// waitConverged waits until every node sees 3 alive, active members in
+// the Raft group under a leader, and answers ready.
+func (cc *chaosCluster) waitConverged() {
+	t := cc.t
+	t.Helper()
+	deadline := time.Now().Add(chaosConverge)
+	for {
+		why := ""
+		for _, n := range cc.nodes {
+			st, err := cc.status(n)
+			if err != nil {
+				why = err.Error()
+				break
+			}
+			if w := st.notConverged(len(cc.nodes)); w != "" {
+				why = fmt.Sprintf("node %d %s", n.i, w)
+				break
+			}
+			if code, body := partHTTPGet(n.admin, "/health/ready", ""); code != http.StatusOK {
+				why = fmt.Sprintf("node %d not ready: %d %s", n.i, code, body)
+				break
+			}
+		}
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster did not converge within %v: %s", chaosConverge, why)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// leader returns the node that leads the metadata group, as the first
+// node that answers says.
+func (cc *chaosCluster) leader() *chaosNode {
+	cc.t.Helper()
+	deadline := time.Now().Add(chaosConverge)
+	for time.Now().Before(deadline) {
+		for _, n := range cc.nodes {
+			if st, err := cc.status(n); err == nil && st.Leader != "" {
+				for _, q := range cc.nodes {
+					if q.id == st.Leader {
+						return q
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cc.t.Fatal("no leader")
+	return nil
+}
+
+func (cc *chaosCluster) follower() *chaosNode {
+	l := cc.leader()
+	return cc.nodes[(l.i+1+mrand.IntN(2))%len(cc.nodes)]
+}
+
+func (cc *chaosCluster) bucket(name string) {
+	cc.t.Helper()
+	deadline := time.Now().Add(chaosConverge)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
+		_, err := cc.nodes[0].client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)})
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			cc.t.Fatalf("create bucket: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// chaosSizes are the load's object sizes: inline, one stripe, several,
+// and more than a block.
+var chaosSizes = []int{1 << 10, 48 << 10, 200 << 10, 1<<20 + 7}
+
+// load runs one worker of the mixed load through n until stop.
+func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct{}) {
+	var mine []string // this worker's acknowledged keys
+	for op := 0; ; op++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
+		o := chaosOp{node: n.i, start: time.Now()}
+		switch {
+		case op%7 == 6 && len(mine) > 0: // DELETE one of this worker's keys
+			k := mine[0]
+			mine = mine[1:]
+			_, o.err = n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(k)})
+			o.end = time.Now()
+			cc.ledger.Delete(k, o.err)
+		case op%3 == 2 && len(mine) > 0: // GET one of this worker's keys
+			k := mine[mrand.IntN(len(mine))]
+			if size, ok := cc.ledger.Acked(k); ok {
+				var got []byte
+				got, o.err = getObject(ctx, n.client, chaosBucket, k)
+				o.end = time.Now()
+				if o.err == nil && !bytes.Equal(got, chaos.Payload(k, size)) {
+					cc.wrong(fmt.Sprintf("GET %s via node %d: %d bytes, not the %d acknowledged", k, n.i, len(got), size))
+				}
+			}
+		default: // PUT a new key
+			k := fmt.Sprintf("r%d/w%d/%d", round, worker, op)
+			size := chaosSizes[mrand.IntN(len(chaosSizes))]
+			o.put = true
+			o.err = putObject(ctx, n.client, chaosBucket, k, chaos.Payload(k, size))
+			o.end = time.Now()
+			cc.ledger.Put(k, size, o.err)
+			if o.err == nil {
+				mine = append(mine, k)
+			}
+		}
+		cancel()
+		if !o.end.IsZero() {
+			cc.mu.Lock()
+			cc.ops = append(cc.ops, o)
+			cc.mu.Unlock()
+		}
+		pause := 20 * time.Millisecond
+		if o.err != nil {
+			pause = 200 * time.Millisecond
+		}
+		time.Sleep(pause)
+	}
+}
+
+func (cc *chaosCluster) wrong(what string) {
+	cc.mu.Lock()
+	cc.bad = append(cc.bad, what)
+	cc.mu.Unlock()
+}
+
+// linBody is the body of a shared key's value: the value, a separator,
+// and bytes derived from the value.
+func linBody(value string, size int) []byte {
+	head := value + "|"
+	return append([]byte(head), chaos.Payload(value, max(size-len(head), 0))...)
+}
+
+// shared runs PUT/GET/DELETE on the round's shared keys through n until
+// stop, recording the history.
+func (cc *chaosCluster) shared(round int, n *chaosNode, stop <-chan struct{}) {
+	client := n.i * 1000
+	for seq := 0; ; seq++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		key := fmt.Sprintf("lin/r%d/k%d", round, mrand.IntN(3))
+		ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
+		op := chaos.Op{Client: client, Key: key, Call: time.Now()}
+		var err error
+		switch x := mrand.IntN(20); {
+		case x < 8:
+			op.Kind, op.Value = chaos.Put, chaos.Value(fmt.Sprintf("n%d", n.i), seq)
+			size := 100
+			if seq%4 == 0 {
+				size = 80 << 10 // sharded, not inline
+			}
+			err = putObject(ctx, n.client, chaosBucket, key, linBody(op.Value, size))
+		case x < 17:
+			op.Kind = chaos.Get
+			var got []byte
+			got, err = getObject(ctx, n.client, chaosBucket, key)
+			if s3Code(err) == "NoSuchKey" {
+				err = nil
+			} else if err == nil {
+				v, _, _ := bytes.Cut(got, []byte("|"))
+				op.Value = string(v)
+				if !bytes.Equal(got, linBody(op.Value, len(got))) {
+					cc.wrong(fmt.Sprintf("GET %s via node %d: %d bytes that no PUT wrote", key, n.i, len(got)))
+				}
+			}
+		default:
+			op.Kind = chaos.Delete
+			_, err = n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(key)})
+		}
+		cancel()
+		op.Return = time.Now()
+		if err != nil {
+			op.Ambiguous = true
+			client++ // a pending operation: the client goes on as a new one
+		}
+		cc.mu.Lock()
+		cc.ops = append(cc.ops, chaosOp{node: n.i, put: op.Kind == chaos.Put, start: op.Call, end: op.Return, err: err})
+		if !(op.Ambiguous && op.Kind == chaos.Get) {
+			cc.lin = append(cc.lin, op)
+		}
+		cc.mu.Unlock()
+		if err != nil {
+			time.Sleep(200 * time.Millisecond)
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// fault is what a nemesis did: the nodes it touched, when it struck, and
+// the leader before it.
+type fault struct {
+	oldLeader string
+	mu        sync.Mutex // the round's leader watcher reads what strike wrote
+	what      string
+	skipped   string
+	affected  map[int]bool
+	start     time.Time
+}
+
+// strike notes the fault as it happens: what, on which nodes, and now.
+func (f *fault) strike(what string, affected ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.what, f.start, f.affected = what, time.Now(), map[int]bool{}
+	for _, i := range affected {
+		f.affected[i] = true
+	}
+}
+
+// skip notes a fault that this run cannot play.
+func (f *fault) skip(what, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.what, f.skipped = what, why
+}
+
+func (f *fault) snapshot() (start time.Time, affected map[int]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.start, f.affected
+}
+
+type nemesis struct {
+	name string
+	run  func(cc *chaosCluster, f *fault)
+}
+
+// chaosNemeses are played in this order, round after round; the short run
+// of CI (6 rounds) plays the first six.
+var chaosNemeses = []nemesis{
+	{"kill", (*chaosCluster).killNode},
+	{"stop", (*chaosCluster).stopNode},
+	{"corrupt", (*chaosCluster).corruptShards},
+	{"partition", (*chaosCluster).partitionNode},
+	{"drive", (*chaosCluster).replaceDrive},
+	{"rolling", (*chaosCluster).rollingRestart},
+	{"kill", (*chaosCluster).killNode},
+	{"full", (*chaosCluster).fillDrive},
+	{"stop", (*chaosCluster).stopNode},
+	{"partition", (*chaosCluster).partitionNode},
+}
+
+// target picks the leader on every other run of a nemesis, else a
+// follower.
+func (cc *chaosCluster) target(name string) (*chaosNode, string) {
+	cc.runs[name]++
+	if cc.runs[name]%2 == 0 {
+		l := cc.leader()
+		return l, fmt.Sprintf("leader n%d", l.i)
+	}
+	f := cc.follower()
+	return f, fmt.Sprintf("follower n%d", f.i)
+}
+
+func (cc *chaosCluster) killNode(f *fault) {
+	n, who := cc.target("kill")
+	f.strike("kill -9 "+who+", restart after 3 s", n.i)
+	n.proc().kill()
+	time.Sleep(3 * time.Second)
+	cc.restart(n)
+}
+
+func (cc *chaosCluster) stopNode(f *fault) {
+	n, who := cc.target("stop")
+	d := time.Duration(5+mrand.IntN(11)) * time.Second
+	p := n.proc()
+	f.strike(fmt.Sprintf("SIGSTOP %s for %v", who, d), n.i)
+	p.cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(d)
+	p.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+func (cc *chaosCluster) partitionNode(f *fault) {
+	n, who := cc.target("partition")
+	what := "partition " + who + " for 12 s"
+	if cc.pn == nil {
+		f.skip(what, "not root: no network namespaces")
+		return
+	}
+	f.strike(what, n.i)
+	cc.pn.cut(cc.t, n.pn)
+	time.Sleep(12 * time.Second)
+	cc.pn.heal(cc.t, n.pn)
+}
+
+func (cc *chaosCluster) rollingRestart(f *fault) {
+	f.strike("rolling SIGTERM restart n0 n1 n2", 0, 1, 2)
+	for _, n := range cc.nodes {
+		n.proc().stop(cc.t)
+		cc.restart(n)
+		cc.waitConverged()
+	}
+}
+
+// replaceDrive removes the second drive folder of node 1 while it runs,
+// puts an empty folder in its place after 8 s and restarts the node on it
+// (what an operator does with a replaced disk). It is always the same
+// drive, so no stripe ever loses more than that one shard to this nemesis.
+func (cc *chaosCluster) replaceDrive(f *fault) {
+	n := cc.nodes[1]
+	dir := filepath.Join(n.dir, "drives", "d2")
+	f.strike("drive n1/d2 removed, empty after 8 s, node restarted", n.i)
+	if err := os.RemoveAll(dir); err != nil {
+		cc.t.Fatal(err)
+	}
+	time.Sleep(8 * time.Second)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		cc.t.Fatal(err)
+	}
+	n.proc().stop(cc.t)
+	cc.restart(n)
+}
+
+// fillDrive fills node 2's tmpfs drive with a file for 15 s, then removes
+// the file.
+func (cc *chaosCluster) fillDrive(f *fault) {
+	n := cc.nodes[2]
+	what := "drive n2/d4 (" + chaosTmpfsSize + " tmpfs) full for 15 s"
+	if n.tmpfs == "" {
+		f.skip(what, "not root: no tmpfs")
+		return
+	}
+	f.strike(what)
+	filler := filepath.Join(n.tmpfs, "filler")
+	fh, err := os.Create(filler)
+	if err != nil {
+		cc.t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := fh.Write(buf); err != nil {
+			break // ENOSPC: full
+		}
+	}
+	fh.Close()
+	time.Sleep(15 * time.Second)
+	os.Remove(filler)
+}
+
+// corruptShards flips one byte in 3 data and 3 parity shard files of
+// distinct artifacts, on every node in turn.
+func (cc *chaosCluster) corruptShards(f *fault) {
+	f.strike("flipping bytes in shards")
+	corrupted := map[string]bool{}
+	for _, fl := range cc.flips {
+		corrupted[shardBlob(fl.path)] = true
+	}
+	var data, parity int
+	var files []string
+	for _, n := range cc.nodes {
+		filepath.WalkDir(filepath.Join(n.dir, "drives"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && strings.Contains(path, string(filepath.Separator)+"data"+string(filepath.Separator)) {
+				files = append(files, path)
+			}
+			return nil
+		})
+	}
+	mrand.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
+	for _, path := range files {
+		if data >= 3 && parity >= 3 {
+			break
+		}
+		blob := shardBlob(path)
+		if corrupted[blob] {
+			continue
+		}
+		isData, off, ok := shardBlock(path)
+		if !ok || (isData && data >= 3) || (!isData && parity >= 3) {
+			continue
+		}
+		fh, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		var b [1]byte
+		if _, err := fh.ReadAt(b[:], off); err == nil {
+			if _, err := fh.WriteAt([]byte{b[0] ^ 0xff}, off); err == nil {
+				cc.flips = append(cc.flips, chaosFlip{path, off, b[0]})
+				corrupted[blob] = true
+				if isData {
+					data++
+				} else {
+					parity++
+				}
+			}
+		}
+		fh.Close()
+	}
+	f.mu.Lock()
+	f.what = fmt.Sprintf("flipped a byte in %d data and %d parity shards", data, parity)
+	f.mu.Unlock()
+}
+
+// shardBlob names the artifact of a shard file: its path without the
+// ".<index>" suffix and the drive it is on.
+func shardBlob(path string) string {
+	_, rel, _ := strings.Cut(path, string(filepath.Separator)+"data"+string(filepath.Separator))
+	if i := strings.LastIndexByte(rel, '.'); i > 0 {
+		rel = rel[:i]
+	}
+	return rel
+}
+
+// shardBlock reads a shard file's header (erasure's format) and returns
+// whether it is a data shard and the offset of a byte inside its first
+// block.
+func shardBlock(path string) (isData bool, off int64, ok bool) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, 0, false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return false, 0, false
+	}
+	var h [48]byte
+	if _, err := io.ReadFull(fh, h[:]); err != nil || string(h[:8]) != "VLTSHARD" {
+		return false, 0, false
+	}
+	k := int(h[14])<<8 | int(h[15])
+	idx := int(h[18])<<8 | int(h[19])
+	block := int64(h[20])<<24 | int64(h[21])<<16 | int64(h[22])<<8 | int64(h[23])
+	room := min(block, fi.Size()-48-48-16) // the first block, before its checksum
+	if room <= 0 {
+		return false, 0, false
+	}
+	return idx < k, 48 + mrand.Int64N(room), true
+}
+
+// badLeft returns the shard files whose flipped byte is still in place.
+func (cc *chaosCluster) badLeft() []string {
+	var left []string
+	for _, fl := range cc.flips {
+		fh, err := os.Open(fl.path)
+		if err != nil {
+			continue // removed (collected, or its drive replaced)
+		}
+		var b [1]byte
+		if _, err := fh.ReadAt(b[:], fl.off); err == nil && b[0] != fl.orig {
+			left = append(left, fmt.Sprintf("%s (byte %d)", fl.path, fl.off))
+		}
+		fh.Close()
+	}
+	return left
+}
+
+// round plays one round: load for 4 s, the nemesis, load until the
+// cluster has converged and 6 s more, then the checks.
+func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
+	t := cc.t
+	began := time.Now()
+	cc.mu.Lock()
+	cc.ops, cc.lin, cc.bad = nil, nil, nil
+	cc.mu.Unlock()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, n := range cc.nodes {
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); cc.load(r, n.i*2+w, n, stop) }()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); cc.shared(r, n, stop) }()
+	}
+	// A watcher notes when a node the fault did not touch first names a
+	// new leader.
+	f := &fault{oldLeader: cc.leader().id}
+	var elected time.Time
+	var electedMu sync.Mutex
+	watchStop := make(chan struct{})
+	var watchWG sync.WaitGroup
+	watchWG.Add(1)
+	go func() {
+		defer watchWG.Done()
+		for {
+			select {
+			case <-watchStop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			electedMu.Lock()
+			done := !elected.IsZero()
+			electedMu.Unlock()
+			start, affected := f.snapshot()
+			if done || start.IsZero() {
+				continue
+			}
+			for _, n := range cc.nodes {
+				if affected[n.i] {
+					continue
+				}
+				if st, err := cc.status(n); err == nil && st.Leader != "" && st.Leader != f.oldLeader {
+					electedMu.Lock()
+					elected = time.Now()
+					electedMu.Unlock()
+					break
+				}
+			}
+		}
+	}()
+	time.Sleep(4 * time.Second)
+	nem.run(cc, f)
+	faultEnd := time.Now()
+	cc.waitConverged()
+	time.Sleep(6 * time.Second)
+	close(stop)
+	wg.Wait()
+	close(watchStop)
+	watchWG.Wait()
+	loadEnd := time.Now()
+
+	f.mu.Lock()
+	res := chaos.Round{N: r, Nemesis: f.what, Skipped: f.skipped, Errors: map[string]int{}}
+	if f.start.IsZero() {
+		f.start = faultEnd // skipped
+	}
+	f.mu.Unlock()
+	electedMu.Lock()
+	from := f.start
+	if !elected.IsZero() {
+		from = elected
+	}
+	electedMu.Unlock()
+	cc.mu.Lock()
+	ops, lin, bad := cc.ops, cc.lin, cc.bad
+	cc.mu.Unlock()
+	res.Ops = len(ops)
+	var puts []time.Time
+	for _, o := range ops {
+		if o.err != nil {
+			res.Errors[chaosErrKind(o.err)]++
+		}
+		if f.skipped == "" && len(f.affected) < len(cc.nodes) && !f.affected[o.node] && o.start.After(from.Add(time.Second)) && o.start.Before(faultEnd) {
+			res.Longest = max(res.Longest, o.end.Sub(o.start))
+		}
+		if o.put && o.err == nil && o.end.After(f.start) {
+			puts = append(puts, o.end)
+		}
+	}
+	res.WriteGap = chaosMaxGap(f.start, loadEnd, puts)
+	for _, w := range bad {
+		t.Errorf("round %d: wrong bytes served: %s", r, w)
+		res.Lost++
+	}
+
+	// Every write of the load, through every node.
+	for _, n := range cc.nodes {
+		problems := cc.ledger.Check(cc.reader(n), 4)
+		for i, p := range problems {
+			if i < 20 {
+				t.Errorf("round %d: ledger through node %d: %v", r, n.i, p)
+			}
+		}
+		res.Lost += len(problems)
+	}
+	res.Acked, res.Deleted, _ = cc.ledger.Counts()
+	res.LinOps = len(lin)
+	switch err, unknown := chaos.CheckLinearizable(lin, 2*time.Minute); {
+	case unknown:
+		res.Linear = "unknown"
+		t.Logf("round %d: %v", r, err)
+	case err != nil:
+		res.Linear = "VIOLATION"
+		t.Errorf("round %d: %v", r, err)
+	default:
+		res.Linear = "ok"
+	}
+	for _, n := range cc.nodes {
+		m := chaosMetrics(n.admin)
+		res.Healed += m["vaultaire_heal_shards_healed_total"]
+		res.ScrubOK += m["vaultaire_scrub_shards_verified_total"]
+		res.ScrubBad += m["vaultaire_scrub_shards_bad_total"]
+		res.RSS = append(res.RSS, chaosRSS(n.proc()))
+	}
+	left := cc.badLeft()
+	res.BadLeft = len(left)
+	if len(left) > 0 {
+		t.Logf("round %d: corrupted shards not repaired yet:\n  %s", r, strings.Join(left, "\n  "))
+	}
+	res.Took = time.Since(began)
+	return res
+}
+
+// reader reads a key through n for the ledger, retrying errors that a
+// recovering cluster may answer for a while.
+func (cc *chaosCluster) reader(n *chaosNode) chaos.Reader {
+	return func(key string) ([]byte, bool, error) {
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if attempt > 0 {
+				time.Sleep(time.Second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
+			var b []byte
+			b, err = getObject(ctx, n.client, chaosBucket, key)
+			cancel()
+			if err == nil {
+				return b, true, nil
+			}
+			if s3Code(err) == "NoSuchKey" {
+				return nil, false, nil
+			}
+		}
+		return nil, false, err
+	}
+}
+
+// chaosMaxGap is the longest stretch of [from, to] without a time in ts.
+func chaosMaxGap(from, to time.Time, ts []time.Time) time.Duration {
+	sortTimes(ts)
+	gap, last := time.Duration(0), from
+	for _, x := range ts {
+		gap = max(gap, x.Sub(last))
+		last = x
+	}
+	return max(gap, to.Sub(last))
+}
+
+func sortTimes(ts []time.Time) {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+}
+
+// chaosErrKind names the kind of a failed request: its HTTP status and
+// S3 code, "timeout", or "connection".
+func chaosErrKind(err error) string {
+	var ae smithy.APIError
+	var re interface{ HTTPStatusCode() int }
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode() // 0: no answer (a transport error)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case status != 0 && errors.As(err, &ae):
+		return fmt.Sprintf("%d %s", status, ae.ErrorCode())
+	case status != 0:
+		return fmt.Sprint(status)
+	}
+	msg := err.Error()
+	for _, k := range []string{"connection refused", "connection reset", "EOF", "broken pipe", "no route to host", "i/o timeout"} {
+		if strings.Contains(msg, k) {
+			return "connection (" + k + ")"
+		}
+	}
+	return "other"
+}
+
+// chaosMetrics scrapes n's /metrics and sums each metric over its labels.
+func chaosMetrics(admin string) map[string]float64 {
+	out := map[string]float64{}
+	code, body := partHTTPGet(admin, "/metrics", "")
+	if code != http.StatusOK {
+		return out
+	}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+			_, rest, _ = strings.Cut(line, "} ")
+		}
+		if v, err := strconv.ParseFloat(strings.Fields(rest)[0], 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out
+}
+
+// chaosRSS is the resident set of s's process in MiB (0 if gone).
+func chaosRSS(s *server) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
