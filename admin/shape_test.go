@@ -12,8 +12,9 @@ func TestShapeWarnings(t *testing.T) {
 	}{
 		{8, 4, 3, 12, nil}, // 4 per node: survives a node
 		{8, 4, 2, 8, []string{"2 live nodes", "8 live drives"}}, // 6 per node > 4; 8 drives < 12
-		{2, 2, 1, 4, []string{"1 live nodes"}},                  // a single node holds all 4
-		{4, 4, 2, 8, nil},                                       // 4 per node = m
+		{2, 2, 1, 4, nil},                      // a single node: nothing to survive to
+		{2, 1, 2, 8, []string{"2 live nodes"}}, // 2 per node > 1
+		{4, 4, 2, 8, nil},                      // 4 per node = m
 		{8, 4, 4, 10, []string{"10 live drives"}},
 		{8, 4, 0, 0, nil},
 	} {
