@@ -28,6 +28,9 @@ type ClusterStatus struct {
 	// ClusterVersion is the replicated cluster version (see
 	// UpgradeStatus for a rolling upgrade's progress).
 	ClusterVersion int `json:"cluster_version"`
+	// Warnings name conditions under which new artifacts cannot survive
+	// a loss (shapeWarnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ClusterMember is one node of ClusterStatus.
@@ -86,9 +89,11 @@ func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 	roles := node.RaftRoles(ca.meta)
 	_, leader := ca.meta.Leader()
 	st := ClusterStatus{Node: ca.nodeID, Leader: string(leader), ClusterVersion: ca.meta.ClusterVersion()}
+	k, m := 0, 0
 	if ca.engine != nil {
 		sh := ca.engine.WriteShape(ctx)
 		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
+		k, m = sh.Data, sh.Parity
 	}
 	seen := map[string]bool{}
 	for _, m := range ca.members.Members() {
@@ -112,7 +117,40 @@ func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 		}
 	}
 	sort.Slice(st.Nodes, func(i, j int) bool { return st.Nodes[i].ID < st.Nodes[j].ID })
+	if k > 0 {
+		nodes, drives := 0, 0
+		for _, n := range st.Nodes {
+			online := 0
+			for _, d := range n.Drives {
+				if d.Online {
+					online++
+				}
+			}
+			if n.State == cluster.MemberAlive.String() && online > 0 {
+				nodes++
+				drives += online
+			}
+		}
+		st.Warnings = shapeWarnings(k, m, nodes, drives)
+	}
 	return st
+}
+
+// shapeWarnings states the placement rule (docs/design.md, "Too few
+// drives"): an artifact of shape k+m survives the loss of a node only if
+// no node holds more than m of its shards, and the loss of a drive only
+// if no drive holds two. With n nodes some node holds at least
+// ceil((k+m)/n) shards; with fewer than k+m drives some drive holds two.
+func shapeWarnings(k, m, nodes, drives int) []string {
+	var w []string
+	// One node cannot survive its own loss whatever the shape: no warning.
+	if nodes > 1 && (k+m+nodes-1)/nodes > m {
+		w = append(w, fmt.Sprintf("%d live nodes for shape %d+%d: some node holds more than %d shards of each new artifact, which cannot survive the loss of that node (add nodes, or use a shape with more parity)", nodes, k, m, m))
+	}
+	if drives > 0 && drives < k+m {
+		w = append(w, fmt.Sprintf("%d live drives for %d shards per artifact (%d+%d): shards share drives, and the loss of one drive can cost an artifact two shards", drives, k+m, k, m))
+	}
+	return w
 }
 
 // remove takes a node out of the metadata Raft group, asking the leader

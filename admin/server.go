@@ -186,6 +186,9 @@ func (a *Server) handler() http.Handler {
 		if a.cluster != nil {
 			a.cluster.register(r, a.api)
 		}
+		if a.meta != nil {
+			a.api.registerMetastore(r, a.meta)
+		}
 		if a.driveAPI != nil {
 			a.driveAPI.register(r, a.api)
 		}

@@ -63,6 +63,8 @@ Commands:
   drive heal ID               rebuild every shard the drive should hold (throttled: --heal-rate)
   drive offline ID            take a drive out of service (to pull the disk)
   drive online ID             bring it back; a blank replacement disk is adopted and healed
+  metastore snapshot > FILE   a consistent backup of the cluster's metadata
+                              (restore: vaultaire server --restore-metastore FILE)
 
 ` + adminAccountsUsage + adminTiersUsage + adminAccessUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
@@ -212,6 +214,9 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	}
 	if noun == "drive" {
 		return c.runDrive(ctx, verb, args, asJSON, out)
+	}
+	if noun == "metastore" {
+		return c.runMetastore(ctx, verb, args, out)
 	}
 	if noun == "tier" {
 		return c.runTier(ctx, verb, args, asJSON, out)

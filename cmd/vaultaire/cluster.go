@@ -425,6 +425,9 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 				fmt.Sprintf("%d/%d", online, total), fmt.Sprintf("%s/%s", humanBytes(cap-free), humanBytes(cap))})
 		}
 		fmt.Fprintf(out, "leader: %s   cluster version: %d   erasure shape of new artifacts (as node %s sees the cluster): %s\n", st.Leader, st.ClusterVersion, st.Node, st.Shape)
+		for _, w := range st.Warnings {
+			fmt.Fprintf(out, "WARNING: %s\n", w)
+		}
 		return table(out, "NODE\tSTATE\tNODE STATE\tRAFT\tVERSION\tS3\tRPC\tDRIVES ONLINE\tUSED/CAPACITY", rows)
 	case "upgrade":
 		return c.runUpgrade(ctx, args, asJSON, out)

@@ -42,6 +42,7 @@ type serverFlags struct {
 	drives       listFlag
 	allowRootFS  bool
 	autoFinalize bool
+	restoreMeta  string
 	healRate     int64
 	erasure      string
 	blockSize    int
@@ -105,6 +106,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
 	fs.Var(&f.drives, "drive", "drive `dir`, or id=ID,path=DIR (repeat for each disk; default: 4 folders under --data); a blank directory in a known slot is a replaced disk, adopted and healed")
 	fs.BoolVar(&f.allowRootFS, "drive-allow-root-fs", false, "format a blank drive directory on the root file system even when other drives are separate mounts (normally an unmounted disk)")
+	fs.StringVar(&f.restoreMeta, "restore-metastore", "", "start a new cluster of one from a metadata backup `file` (vaultaire admin metastore snapshot); --data must hold no metastore yet")
 	fs.BoolVar(&f.autoFinalize, "upgrade-auto-finalize", true, "raise the cluster version (enable the new release's features, ending the rollback window) as soon as every node runs this release; false: only by `vaultaire cluster upgrade finalize`")
 	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
@@ -275,6 +277,14 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return err
 	}
 	bootstrap := len(f.join) == 0
+	if f.restoreMeta != "" {
+		if !bootstrap {
+			return errors.New("--restore-metastore starts a new cluster of one: it does not go with --join (join the other nodes to it afterwards)")
+		}
+		if err := restoreMetastore(filepath.Join(f.data, "meta"), f.restoreMeta, log); err != nil {
+			return err
+		}
+	}
 
 	reg, err := metrics.New(metrics.Config{MaxTenants: f.maxTenants})
 	if err != nil {
