@@ -18,12 +18,12 @@ var allowed = map[string][]string{
 	"cmd": {"*"},
 	// admin: the admin listener's handlers; cluster and metastore for the
 	// cluster status (gossip members, Raft roles) and readiness.
-	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore", "billing"},
+	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore", "billing", "policy"},
 	// console: the web console; the Engine does its work, metrics feeds
 	// its live view, billing its plans and invoices.
 	"console": {"node", "tenancy", "metrics", "audit", "billing"},
 	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse"},
-	"s3":      {"node", "tenancy", "checksum"},
+	"s3":      {"node", "tenancy", "checksum", "policy"},
 	// cluster: metastore for the Forwarder contract and its error codec;
 	// drivers because a drive on another node is a drivers.Driver.
 	"cluster":   {"metastore", "drivers"},
@@ -32,6 +32,8 @@ var allowed = map[string][]string{
 	"sse":       {}, // server-side encryption: stream format and key sealing
 	"drivers":   {},
 	"tenancy":   {"metastore"},
+	// policy: the IAM policy language, parsed and evaluated; pure.
+	"policy": {},
 	// billing: the pure arithmetic of plans and invoices over tenancy's
 	// hourly records.
 	"billing": {"tenancy"},

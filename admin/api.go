@@ -120,6 +120,8 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	r.PUT(v1+"/tenants/:tenant/containers/:container/quota", a.serve("SetContainerQuota", a.setContainerQuota))
 	r.GET(v1+"/tenants/:tenant/usage", a.serve("GetUsage", a.getUsage))
 	a.registerAccounts(r)
+	a.registerTiers(r)
+	a.registerAccess(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.
@@ -185,6 +187,13 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *Error {
 		{node.ErrOperatorExists, http.StatusConflict, "OperatorExists"},
 		{node.ErrTenantNotEmpty, http.StatusConflict, "TenantNotEmpty"},
 		{node.ErrUpgradeRequired, http.StatusConflict, "UpgradeRequired"},
+		{node.ErrTierNotFound, http.StatusNotFound, "TierNotFound"},
+		{node.ErrTierExists, http.StatusConflict, "TierExists"},
+		{node.ErrTierInUse, http.StatusConflict, "TierInUse"},
+		{node.ErrTierCheck, http.StatusBadRequest, "TierCheckFailed"},
+		{node.ErrTierUnavailable, http.StatusServiceUnavailable, "TierUnavailable"},
+		{node.ErrArtifactNotFound, http.StatusNotFound, "ArtifactNotFound"},
+		{node.ErrNoSuchVersion, http.StatusNotFound, "NoSuchVersion"},
 		{node.ErrSSEUnavailable, http.StatusConflict, "SSEUnavailable"},
 	}
 	for _, t := range table {

@@ -390,6 +390,7 @@ func (c *deleteAccountCmd) apply(t *txn) result {
 	}
 	t.del(k)
 	t.del(loginStateKey(c.tenant, c.name))
+	t.del(accessKey(c.tenant, AccessUserPolicyPrefix+c.name))
 	return okResult(nil)
 }
 
@@ -426,7 +427,7 @@ func (c *deleteTenantCmd) apply(t *txn) result {
 		t.del(accessKeyKey(string(ik[len(p):])))
 		t.del(ik)
 	}
-	for _, group := range [][]byte{userPrefix(c.id), loginStatePrefix(c.id)} {
+	for _, group := range [][]byte{userPrefix(c.id), loginStatePrefix(c.id), accessPrefix(c.id)} {
 		for _, k := range t.keysWithPrefix(group) {
 			t.del(k)
 		}

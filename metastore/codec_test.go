@@ -306,6 +306,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetUsagePushed, &setUsagePushedCmd{tenant: "t", through: 7200, now: t0.UnixNano()}},
 		{cmdSetPassword, &setPasswordCmd{tenant: "", name: "ops", hash: []byte{4, 5}}},
 		{cmdPruneUsageHours, &pruneUsageHoursCmd{now: t0.UnixNano(), retention: 400 * 24 * 3600, max: 10000}},
+		{cmdPutTier, &putTierCmd{rec: tierRecord{Tier: Tier{Name: "cold", Type: "s3", Endpoint: "https://x", Bucket: "b", PathStyle: true, Archive: true, StorageClasses: []string{"GLACIER"}, Created: t0}, Sealed: []byte{1, 2}}, create: true}},
+		{cmdDeleteTier, &deleteTierCmd{name: "cold"}},
+		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
+		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
+		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

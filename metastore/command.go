@@ -70,6 +70,13 @@ const (
 	// Reliability range (50-59, keys.go).
 	cmdPruneUsageHours cmdType = 50
 
+	// Tiers (range 85-89; cluster version 2).
+	cmdPutTier     cmdType = 85
+	cmdDeleteTier  cmdType = 86
+	cmdTierJournal cmdType = 87
+	cmdTransition  cmdType = 88
+	// Access control range (90-94, keys.go).
+	cmdSetAccess cmdType = 90
 	// Encryption (range 95-99).
 	cmdSetKEK     cmdType = 95
 	cmdRewrapKeys cmdType = 96
@@ -153,6 +160,11 @@ var cmdTable = [...]*cmdSpec{
 	cmdSetUsagePushed:      {"set-usage-pushed", commandV1, decodeSetUsagePushed},
 	cmdSetPassword:         {"set-password", commandV1, decodeSetPassword},
 	cmdPruneUsageHours:     {"prune-usage-hours", commandV1, decodePruneUsageHours},
+	cmdPutTier:             {"put-tier", commandV1, decodePutTier},
+	cmdDeleteTier:          {"delete-tier", commandV1, decodeDeleteTier},
+	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
+	cmdTransition:          {"transition", commandV1, decodeTransition},
+	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
 	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
 	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
 }
@@ -187,6 +199,11 @@ var cmdSince = map[cmdType][]int{
 	cmdSetUsagePushed:     {ClusterVersion2},
 	cmdSetPassword:        {ClusterVersion2},
 	cmdPruneUsageHours:    {ClusterVersion2},
+	cmdPutTier:            {ClusterVersion2},
+	cmdDeleteTier:         {ClusterVersion2},
+	cmdTierJournal:        {ClusterVersion2},
+	cmdTransition:         {ClusterVersion2},
+	cmdSetAccess:          {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

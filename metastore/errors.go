@@ -154,6 +154,7 @@ var codeErrors = [...]error{
 	codeDeleteMarker:          ErrDeleteMarker,
 	codeInvalidContainerState: ErrInvalidContainerState,
 	codeTenantNotEmpty:        ErrTenantNotEmpty,
+	codeTierInUse:             ErrTierInUse,
 }
 
 // codeOf returns the code of err's sentinel, or codeOther.

@@ -241,7 +241,11 @@ func (t *txn) refBlobs(owner []byte, parts []Part) {
 	}
 }
 
+// Dropping a reference to a remote blob journals it (tiers.go,
+// doomRemote), so that every committed change that may leave a remote
+// object without a record is remembered in the same batch.
 func (t *txn) unrefBlobs(owner []byte, parts []Part) {
+	t.doomRemote(parts)
 	for _, p := range parts {
 		if p.Blob.ID != "" {
 			t.del(blobRefKey(p.Blob.ID, owner))

@@ -49,6 +49,12 @@ const (
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
 
+	// Tiers (range 0x3c-0x3f).
+	tblTier        = 0x3c // name -> Tier + sealed secret
+	tblTierUsage   = 0x3d // name -> TierUsage
+	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
+	// Access control (range 0x40-0x43).
+	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
 	// Encryption (range 0x44-0x47).
 	tblSSEKEK = 0x44 // (no suffix) -> current key-encryption key id (uvarint)
 )

@@ -149,6 +149,15 @@ type Config struct {
 	// DefaultExpiryInterval). See node/expiry.go.
 	UploadExpiry   time.Duration
 	ExpiryInterval time.Duration
+	// TierOpener builds the driver of a cold tier (cmd/vaultaire passes
+	// drivers/s3); nil: this server cannot use tiers. TierIntentTimeout
+	// (default DefaultTierIntentTimeout) abandons a transition's upload
+	// that did not commit; TierJournalInterval (default
+	// DefaultTierJournalInterval) is how often the leader deletes remote
+	// garbage (node/tiers.go).
+	TierOpener          TierOpener
+	TierIntentTimeout   time.Duration
+	TierJournalInterval time.Duration
 	// Now is the clock of the upload expiry (default time.Now); tests
 	// move it forward instead of waiting days.
 	Now func() time.Time
@@ -215,6 +224,12 @@ func (c *Config) setDefaults() {
 	if c.DriveRecheckInterval == 0 {
 		c.DriveRecheckInterval = DefaultDriveRecheckInterval
 	}
+	if c.TierIntentTimeout <= 0 {
+		c.TierIntentTimeout = DefaultTierIntentTimeout
+	}
+	if c.TierJournalInterval <= 0 {
+		c.TierJournalInterval = DefaultTierJournalInterval
+	}
 }
 
 // Validate reports every problem of the configuration at once.
@@ -271,6 +286,7 @@ type Engine struct {
 	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
+	tiers     tiers        // cold tier drivers and health (tiers.go)
 	keyring   *sse.Keyring // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
@@ -357,7 +373,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(6)
+	e.wg.Add(7)
+	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()

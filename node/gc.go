@@ -105,6 +105,9 @@ func (c *collector) later(b metastore.Blob) {
 
 func (c *collector) laterParts(parts []metastore.Part) {
 	for _, p := range parts {
+		if metastore.BlobTier(p.Blob) != "" {
+			continue // remote blobs go through the tier journal (tiers.go)
+		}
 		c.later(p.Blob)
 	}
 }
@@ -294,6 +297,9 @@ func newHealer(e *Engine) *healer {
 
 // missing reports shard index of blob b (of size bytes) as lost.
 func (h *healer) missing(b metastore.Blob, size int64, index int) {
+	if metastore.BlobTier(b) != "" {
+		return // one shard on a remote store: nothing to rebuild it from
+	}
 	k := healKey{b.ID, index}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -40,6 +40,15 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 	if err != nil {
 		return nil, err
 	}
+	if a.Tier != "" {
+		_, rec, err := e.tierDriver(ctx, a.Tier)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		if rec.Archive {
+			return nil, fmt.Errorf("%w: %q is on archive tier %q", ErrInvalidObjectState, a.Key, a.Tier)
+		}
+	}
 	if err := e.checkCustomerKey(a.Encryption, ref.CustomerKey); err != nil {
 		return nil, err
 	}
@@ -191,6 +200,18 @@ func (e *Engine) readBlob(ctx context.Context, w io.Writer, b metastore.Blob, si
 		e.log.Warn("bad shard", "blob", b.ID, "shard", f.Index, "err", f.Err)
 		e.heal.missing(b, size, f.Index)
 	}
+	if tier := metastore.BlobTier(b); tier != "" && err != nil {
+		// A remote blob has one shard and no healing: tell a tier that
+		// is down (503) from bytes that fail their checksums (never
+		// served).
+		for _, f := range rep.Bad {
+			if errors.Is(f.Err, ErrTierUnavailable) || errors.Is(f.Err, ErrTierNotFound) {
+				return fmt.Errorf("%w: %w", ErrUnavailable, f.Err)
+			}
+		}
+		e.log.Error("corrupt bytes on a cold tier: not served", "tier", tier, "blob", b.ID, "err", err)
+		return fmt.Errorf("node: blob %s on tier %q failed verification: %w", b.ID, tier, err)
+	}
 	if errors.Is(err, erasure.ErrReadQuorum) {
 		return fmt.Errorf("%w: blob %s: %w", ErrUnavailable, b.ID, err)
 	}
@@ -216,6 +237,20 @@ func (e *Engine) preferLocal(b metastore.Blob) erasure.ReadOption {
 
 // opener opens shard i of b on the drive its placement names.
 func (e *Engine) opener(b metastore.Blob) erasure.ShardOpener {
+	if tier := metastore.BlobTier(b); tier != "" {
+		// A blob on a cold tier: one shard file on the tier's driver.
+		return func(ctx context.Context, i int, off, length int64) (io.ReadCloser, error) {
+			if i != 0 {
+				return nil, fmt.Errorf("node: blob %s on tier %q has no shard %d", b.ID, tier, i)
+			}
+			d, _, err := e.tierDriver(ctx, tier)
+			if err != nil {
+				return nil, err
+			}
+			r, err := d.Open(ctx, shardName(b.ID, 0), off, length)
+			return r, e.tierHealth(tier, err)
+		}
+	}
 	return func(ctx context.Context, i int, off, length int64) (io.ReadCloser, error) {
 		if i < 0 || i >= len(b.Shards) {
 			return nil, fmt.Errorf("node: blob %s has no shard %d", b.ID, i)

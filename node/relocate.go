@@ -198,7 +198,7 @@ func (e *Engine) Relocate(ctx context.Context) (RelocateReport, error) {
 	var errs []error
 	err = e.meta.ForEachBlob(ctx, func(b metastore.Blob, size int64) error {
 		rep.Blobs++
-		if done[b.ID] {
+		if done[b.ID] || metastore.BlobTier(b) != "" {
 			return nil
 		}
 		var todo []int

@@ -58,6 +58,7 @@ type counters struct {
 	shardsSlow, shardsStraggled     atomic.Int64
 	scrubPasses                     atomic.Int64
 	driveHealed, driveHealBytes     atomic.Int64
+	remoteDeletes                   atomic.Int64
 	ssePackages                     atomic.Int64
 }
 

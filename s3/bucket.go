@@ -54,10 +54,11 @@ func (s *Server) listBuckets(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	switch r.Header.Get("X-Amz-Acl") {
-	case "", "private":
-	default:
-		return withMessage(errNotImplemented, "Only the private canned ACL is supported.")
+	if err := checkACLHeaders(r.Header); err != nil {
+		return err
+	}
+	if err := checkObjectOwnershipHeader(r.Header); err != nil {
+		return err
 	}
 	in := node.CreateContainerInput{Name: rc.ep.Container}
 	switch v := strings.TrimSpace(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled")); {

@@ -143,7 +143,7 @@ func testE2EAuth(t *testing.T, secure bool) {
 		t.Fatalf("presigned DeleteBucket: %d %s", r.StatusCode, b)
 	}
 	// A real sub-resource is still refused as not implemented.
-	resp, body = h.do(t, rawReq{method: "PUT", path: "/auth?acl"})
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/auth?logging"})
 	expectError(t, resp, body, 501, "NotImplemented")
 	// Tampered, expired and too-long presigned URLs.
 	r, err = h.ep().Client().Get(strings.Replace(pg.URL, "/auth/k", "/auth/up%20load", 1))
@@ -422,8 +422,11 @@ func testE2ERouting(t *testing.T, secure bool) {
 		{"PATCH", "/route/k", 405, "MethodNotAllowed"},
 		{"PUT", "/", 405, "MethodNotAllowed"},
 		{"POST", "/route/k", 405, "MethodNotAllowed"},
-		{"GET", "/route?acl", 501, "NotImplemented"},
-		{"PUT", "/route?policy", 501, "NotImplemented"},
+		{"GET", "/route?logging", 501, "NotImplemented"},
+		{"PUT", "/route?website", 501, "NotImplemented"},
+		{"PUT", "/route?policy", 400, "MalformedPolicy"},
+		{"GET", "/route?policy", 404, "NoSuchBucketPolicy"},
+		{"PUT", "/route?acl", 400, "MalformedXML"},
 		{"PUT", "/route?versioning", 400, "MalformedXML"},
 		{"GET", "/route/k?versions", 501, "NotImplemented"},
 		{"GET", "/route?tagging", 404, "NoSuchTagSet"},
@@ -540,6 +543,20 @@ func testE2EEveryHandlerRejects(t *testing.T, secure bool) {
 		{"CompleteMultipartUpload", "POST", "/every/mp?uploadId=" + up, complete, nil, "xml"},
 		{"AbortMultipartUpload", "DELETE", "/every/mp?uploadId=" + up, nil, nil, ""},
 		{"ListParts", "GET", "/every/mp?uploadId=" + up, nil, nil, ""},
+		{"GetBucketPolicy", "GET", "/every?policy", nil, nil, ""},
+		{"PutBucketPolicy", "PUT", "/every?policy", []byte(`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::every/*"}]}`), nil, "policy"},
+		{"DeleteBucketPolicy", "DELETE", "/every?policy", nil, nil, ""},
+		{"GetBucketPolicyStatus", "GET", "/every?policyStatus", nil, nil, ""},
+		{"GetPublicAccessBlock", "GET", "/every?publicAccessBlock", nil, nil, ""},
+		{"PutPublicAccessBlock", "PUT", "/every?publicAccessBlock", []byte("<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>"), nil, "xml"},
+		{"DeletePublicAccessBlock", "DELETE", "/every?publicAccessBlock", nil, nil, ""},
+		{"GetBucketOwnershipControls", "GET", "/every?ownershipControls", nil, nil, ""},
+		{"PutBucketOwnershipControls", "PUT", "/every?ownershipControls", []byte("<OwnershipControls><Rule><ObjectOwnership>BucketOwnerEnforced</ObjectOwnership></Rule></OwnershipControls>"), nil, "xml"},
+		{"DeleteBucketOwnershipControls", "DELETE", "/every?ownershipControls", nil, nil, ""},
+		{"GetBucketAcl", "GET", "/every?acl", nil, nil, ""},
+		{"PutBucketAcl", "PUT", "/every?acl", nil, http.Header{"X-Amz-Acl": {"private"}}, ""},
+		{"GetObjectAcl", "GET", "/every/k?acl", nil, nil, ""},
+		{"PutObjectAcl", "PUT", "/every/k?acl", nil, http.Header{"X-Amz-Acl": {"private"}}, ""},
 	}
 	for _, o := range ops {
 		t.Run(o.name, func(t *testing.T) {
@@ -595,6 +612,12 @@ func testE2EEveryHandlerRejects(t *testing.T, secure bool) {
 				}
 				resp, b = h.do(t, rawReq{method: o.method, path: o.path, body: mal, hdr: hdr})
 				check(resp, b, 400, "MalformedXML")
+			case "policy":
+				huge := append(bytes.Clone(o.body), bytes.Repeat([]byte(" "), 20<<10)...)
+				resp, b = h.do(t, rawReq{method: o.method, path: o.path, body: huge})
+				check(resp, b, 400, "MalformedPolicy")
+				resp, b = h.do(t, rawReq{method: o.method, path: o.path, body: o.body[:len(o.body)-3]})
+				check(resp, b, 400, "MalformedPolicy")
 			}
 		})
 	}

@@ -61,6 +61,21 @@ const (
 	OpGetBucketLifecycle
 	OpPutBucketLifecycle
 	OpDeleteBucketLifecycle
+	// Access control (access.go, accessapi.go).
+	OpGetBucketPolicy
+	OpPutBucketPolicy
+	OpDeleteBucketPolicy
+	OpGetBucketPolicyStatus
+	OpGetPublicAccessBlock
+	OpPutPublicAccessBlock
+	OpDeletePublicAccessBlock
+	OpGetBucketOwnership
+	OpPutBucketOwnership
+	OpDeleteBucketOwnership
+	OpGetBucketACL
+	OpPutBucketACL
+	OpGetObjectACL
+	OpPutObjectACL
 	// Encryption (crypt, issue 16).
 	OpGetBucketEncryption
 	OpPutBucketEncryption
@@ -113,6 +128,20 @@ var opNames = [...]string{
 	OpGetBucketLifecycle:         "GetBucketLifecycleConfiguration",
 	OpPutBucketLifecycle:         "PutBucketLifecycleConfiguration",
 	OpDeleteBucketLifecycle:      "DeleteBucketLifecycle",
+	OpGetBucketPolicy:            "GetBucketPolicy",
+	OpPutBucketPolicy:            "PutBucketPolicy",
+	OpDeleteBucketPolicy:         "DeleteBucketPolicy",
+	OpGetBucketPolicyStatus:      "GetBucketPolicyStatus",
+	OpGetPublicAccessBlock:       "GetPublicAccessBlock",
+	OpPutPublicAccessBlock:       "PutPublicAccessBlock",
+	OpDeletePublicAccessBlock:    "DeletePublicAccessBlock",
+	OpGetBucketOwnership:         "GetBucketOwnershipControls",
+	OpPutBucketOwnership:         "PutBucketOwnershipControls",
+	OpDeleteBucketOwnership:      "DeleteBucketOwnershipControls",
+	OpGetBucketACL:               "GetBucketAcl",
+	OpPutBucketACL:               "PutBucketAcl",
+	OpGetObjectACL:               "GetObjectAcl",
+	OpPutObjectACL:               "PutObjectAcl",
 	OpGetBucketEncryption:        "GetBucketEncryption",
 	OpPutBucketEncryption:        "PutBucketEncryption",
 	OpDeleteBucketEncryption:     "DeleteBucketEncryption",
@@ -149,11 +178,10 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics",
+	"accelerate", "analytics",
 	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
-	"ownershipControls", "policy", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "restore",
+	"replication", "requestPayment", "restore",
 	"select", "session", "torrent", "website", "renameObject", "abac",
 }
 
@@ -252,7 +280,13 @@ var bucketSubresources = map[string]map[string]Operation{
 	"tagging":     {"GET": OpGetBucketTagging, "PUT": OpPutBucketTagging, "DELETE": OpDeleteBucketTagging},
 	"cors":        {"GET": OpGetBucketCors, "PUT": OpPutBucketCors, "DELETE": OpDeleteBucketCors},
 	"lifecycle":   {"GET": OpGetBucketLifecycle, "PUT": OpPutBucketLifecycle, "DELETE": OpDeleteBucketLifecycle},
-	"encryption":  {"GET": OpGetBucketEncryption, "PUT": OpPutBucketEncryption, "DELETE": OpDeleteBucketEncryption},
+	// Access control.
+	"policy":            {"GET": OpGetBucketPolicy, "PUT": OpPutBucketPolicy, "DELETE": OpDeleteBucketPolicy},
+	"policyStatus":      {"GET": OpGetBucketPolicyStatus},
+	"publicAccessBlock": {"GET": OpGetPublicAccessBlock, "PUT": OpPutPublicAccessBlock, "DELETE": OpDeletePublicAccessBlock},
+	"ownershipControls": {"GET": OpGetBucketOwnership, "PUT": OpPutBucketOwnership, "DELETE": OpDeleteBucketOwnership},
+	"acl":               {"GET": OpGetBucketACL, "PUT": OpPutBucketACL},
+	"encryption":        {"GET": OpGetBucketEncryption, "PUT": OpPutBucketEncryption, "DELETE": OpDeleteBucketEncryption},
 }
 
 // objectSubresources is bucketSubresources for objects.
@@ -261,6 +295,7 @@ var objectSubresources = map[string]map[string]Operation{
 	"retention":  {"GET": OpGetObjectRetention, "PUT": OpPutObjectRetention},
 	"legal-hold": {"GET": OpGetObjectLegalHold, "PUT": OpPutObjectLegalHold},
 	"attributes": {"GET": OpGetObjectAttributes},
+	"acl":        {"GET": OpGetObjectACL, "PUT": OpPutObjectACL},
 }
 
 // subresourceOp routes a request naming one of subs; ok is false when it
@@ -283,7 +318,7 @@ func bucketOp(method string, q url.Values, form bool) (Operation, error) {
 		return op, err
 	}
 	for name := range objectSubresources {
-		if name != "tagging" && q.Has(name) {
+		if name != "tagging" && name != "acl" && q.Has(name) {
 			return 0, errNotImplemented // an object's sub-resource on a bucket
 		}
 	}
@@ -333,7 +368,7 @@ func objectOp(method string, q url.Values, copySource bool) (Operation, error) {
 		return op, err
 	}
 	for name := range bucketSubresources {
-		if name != "tagging" && q.Has(name) {
+		if name != "tagging" && name != "acl" && q.Has(name) {
 			return 0, errNotImplemented // a bucket's sub-resource on an object
 		}
 	}

@@ -52,6 +52,13 @@ type Engine interface {
 	SetRetention(ctx context.Context, tenant string, ref node.VersionRef, r node.Retention, bypass bool) (node.ArtifactInfo, error)
 	SetLegalHold(ctx context.Context, tenant string, ref node.VersionRef, on bool) (node.ArtifactInfo, error)
 
+	// Access control: a user's identity policy and a tenant's
+	// PublicAccessBlock ("" when none), and whether a tenant exists
+	// (tenant-qualified bucket names).
+	UserPolicy(ctx context.Context, tenant, user string) (string, error)
+	TenantPublicAccessBlock(ctx context.Context, tenant string) (string, error)
+	TenantExists(ctx context.Context, tenant string) (bool, error)
+
 	CreateUpload(ctx context.Context, tenant string, in node.UploadInput) (node.UploadInfo, error)
 	UploadPart(ctx context.Context, tenant string, in node.PartInput) (node.PartInfo, error)
 	CompleteUpload(ctx context.Context, tenant, container, key, uploadID string, parts []node.PartRef, cond node.Conditions) (node.ArtifactInfo, error)

@@ -74,6 +74,8 @@ var errorTable = []apiError{
 	{node.ErrInvalidPart, "InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."},
 	{node.ErrInvalidPartOrder, "InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."},
 	{node.ErrAccessKeyUnknown, "InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."},
+	{node.ErrTierUnavailable, "ServiceUnavailable", 503, "The cold storage tier holding this object is unavailable. Please retry later."},
+	{node.ErrInvalidObjectState, "InvalidObjectState", 403, "The operation is not valid for the object's storage class: restore the object first."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
 	{node.ErrNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
 	{node.ErrObjectLocked, "AccessDenied", 403, "Access Denied because object protected by object lock."},
@@ -158,6 +160,11 @@ var errorTable = []apiError{
 	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},
 	{errCORSForbidden, "AccessForbidden", 403, corsMsgNotAllowed},
 	{errCORSBadRequest, "BadRequest", 400, "Insufficient information. Origin request header needed."},
+	// Access control (access.go, accessapi.go).
+	{errMalformedPolicy, "MalformedPolicy", 400, "Policies must be valid JSON and the first byte must be '{'"},
+	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
+	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
+	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},

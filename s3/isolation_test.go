@@ -590,7 +590,7 @@ func testTenantIsolationMatrix(t *testing.T, secure bool) {
 			isoX(opGetObjectIfNoneMatch, 404, "NoSuchBucket"), isoX(opGetObjectVersion, 404, "NoSuchBucket"), isoX(opGetObjectPart, 404, "NoSuchBucket"),
 			isoX(opHeadObject, 404, ""), isoX(opHeadObjectIfMatch, 404, ""),
 			isoX(opDeleteObject, 404, "NoSuchBucket"), isoX(opCreateUpload, 404, "NoSuchBucket"),
-			isoX(opGetBucketACL, 501, "NotImplemented"),
+			isoX(opGetBucketACL, 404, "NoSuchBucket"),
 			isoX(opPutVersioning, 404, "NoSuchBucket"), isoX(opListObjectVersions, 404, "NoSuchBucket"),
 			isoX(opGetLockConfig, 404, "NoSuchBucket"), isoX(opPutLockConfig, 404, "NoSuchBucket"),
 			isoX(opGetBucketTagging, 404, "NoSuchBucket"), isoX(opPutBucketTagging, 404, "NoSuchBucket"),

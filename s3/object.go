@@ -337,6 +337,9 @@ func (s *Server) deleteObjects(ctx context.Context, w http.ResponseWriter, r *ht
 			err = withMessage(errInvalidArgument, "Version id cannot be the empty string")
 		}
 		if err == nil {
+			err = s.authorizeKey(ctx, r, rc, "s3:DeleteObject", o.Key, o.VersionID != "")
+		}
+		if err == nil {
 			dr, err = s.eng.DeleteArtifact(ctx, rc.tenant, node.DeleteInput{
 				Container: rc.ep.Container, Key: o.Key, VersionID: o.VersionID,
 				IfMatch: strings.Trim(strings.TrimSpace(o.ETag), `"`), BypassGovernance: bypass,

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/policy"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
 
@@ -144,6 +145,7 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 		return err
 	}
 	rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
+	rc.principal = policy.Principal{Tenant: cred.Tenant, User: cred.User}
 	if err := s.admit(w, rc); err != nil {
 		return err
 	}
@@ -153,11 +155,14 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if err := checkKey(rc.ep.Key); err != nil {
 		return err
 	}
-	policy, err := parsePostPolicy(fields["policy"])
+	if err := s.authorize(ctx, r, rc); err != nil {
+		return err
+	}
+	pp, err := parsePostPolicy(fields["policy"])
 	if err != nil {
 		return err
 	}
-	if err := policy.check(s.cfg.Now(), rc.ep.Container, fields); err != nil {
+	if err := pp.check(s.cfg.Now(), rc.ep.Container, fields); err != nil {
 		return err
 	}
 	in, err := postPutInput(rc, fields)
@@ -174,10 +179,10 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	// PUT limit enforced as it flows.
 	body.limit = -1
 	maxSize := s.cfg.MaxPutSize
-	if policy.maxSize >= 0 && policy.maxSize < maxSize {
-		maxSize = policy.maxSize
+	if pp.maxSize >= 0 && pp.maxSize < maxSize {
+		maxSize = pp.maxSize
 	}
-	var rd io.Reader = &sizeRangeReader{r: file, body: body, min: policy.minSize, max: maxSize, policyMax: policy.maxSize}
+	var rd io.Reader = &sizeRangeReader{r: file, body: body, min: pp.minSize, max: maxSize, policyMax: pp.maxSize}
 	if bl, ok := s.cfg.Limiter.(ByteLimiter); ok {
 		rd = &shapedBody{Reader: rd, ctx: ctx, lim: bl, tenant: rc.tenant}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/policy"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 	"github.com/vaultaire/vaultaire/tenancy"
 )
@@ -166,6 +167,7 @@ type Server struct {
 	log      *slog.Logger
 	router   *httprouter.Router
 	verifier *sigv4.Verifier
+	policies policyCache
 	hostID   string
 	reqSeq   atomic.Uint64
 	idPrefix string
@@ -246,18 +248,23 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 
 // reqCtx is the state of one request through the pipeline.
 type reqCtx struct {
-	id      string
-	hostID  string
-	ep      Endpoint
-	tenant  string
-	user    string
-	limited bool
-	auth    *sigv4.Result
-	status  int
-	errCode string
-	start   time.Time
-	aborted bool
-	closed  bool // the client went away first (StatusClientClosedRequest)
+	id     string
+	hostID string
+	ep     Endpoint
+	// tenant is the tenant whose namespace the request acts in: the
+	// owner of the addressed bucket (access.go, ResolveBucket), else the
+	// requester's.
+	tenant string
+	user   string
+	// principal is who signed the request (zero when unsigned).
+	principal policy.Principal
+	limited   bool
+	auth      *sigv4.Result
+	status    int
+	errCode   string
+	start     time.Time
+	aborted   bool
+	closed    bool // the client went away first (StatusClientClosedRequest)
 	// body is what handlers read the request body from (counted, and
 	// shaped to the tenant's bandwidth); r.Body itself stays as net/http
 	// made it (see handle).
@@ -462,14 +469,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		return s.postObject(ctx, w, r, rc)
 	}
 	auth, cred, err := s.authenticate(ctx, r)
-	if err != nil {
+	_, _, qualified := SplitQualified(ep.Container)
+	switch {
+	case err == nil:
+		rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
+		rc.principal = policy.Principal{Tenant: cred.Tenant, User: cred.User}
+		if err := s.admit(w, rc); err != nil {
+			return err
+		}
+	case errors.Is(err, sigv4.ErrAnonymous) && qualified:
+		// Anonymous: allowed only where a bucket policy grants "*"
+		// (authorize), addressed by a tenant-qualified name.
+		rc.auth = &sigv4.Result{PayloadHash: sigv4.UnsignedPayload}
+	default:
 		return err
 	}
-	rc.auth, rc.tenant, rc.user = auth, cred.Tenant, cred.User
-	if err := s.admit(w, rc); err != nil {
-		return err
+	if ep.Container != "" {
+		owner, bucket, err := s.ResolveBucket(ctx, rc.principal.Tenant, ep.Container)
+		if err != nil {
+			return err
+		}
+		rc.tenant, rc.ep.Container = owner, bucket
 	}
-	if ep.Container != "" && !ValidBucketName(ep.Container) {
+	if rc.ep.Container != "" && !ValidBucketName(rc.ep.Container) {
 		// CreateBucket reports the name; elsewhere an invalid name cannot
 		// exist, and S3 answers the same.
 		return errInvalidBucketName
@@ -478,6 +500,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *reqCtx) error
 		if err := checkKey(ep.Key); err != nil {
 			return err
 		}
+	}
+	if err := s.authorize(ctx, r, rc); err != nil {
+		return err
 	}
 	if w, err = s.tenantLimits(ctx, w, r, rc); err != nil { // quotas, bandwidth (tenancy.go)
 		return err
@@ -613,6 +638,30 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.putBucketLifecycle(ctx, w, r, rc)
 	case OpDeleteBucketLifecycle:
 		return s.deleteBucketLifecycle(ctx, w, r, rc)
+	case OpGetBucketPolicy:
+		return s.getBucketPolicy(ctx, w, r, rc)
+	case OpPutBucketPolicy:
+		return s.putBucketPolicy(ctx, w, r, rc)
+	case OpDeleteBucketPolicy:
+		return s.deleteBucketPolicy(ctx, w, r, rc)
+	case OpGetBucketPolicyStatus:
+		return s.getBucketPolicyStatus(ctx, w, r, rc)
+	case OpGetPublicAccessBlock:
+		return s.getPublicAccessBlock(ctx, w, r, rc)
+	case OpPutPublicAccessBlock:
+		return s.putPublicAccessBlock(ctx, w, r, rc)
+	case OpDeletePublicAccessBlock:
+		return s.deletePublicAccessBlock(ctx, w, r, rc)
+	case OpGetBucketOwnership:
+		return s.getBucketOwnership(ctx, w, r, rc)
+	case OpPutBucketOwnership:
+		return s.putBucketOwnership(ctx, w, r, rc)
+	case OpDeleteBucketOwnership:
+		return s.deleteBucketOwnership(ctx, w, r, rc)
+	case OpGetBucketACL, OpGetObjectACL:
+		return s.getACL(ctx, w, r, rc)
+	case OpPutBucketACL, OpPutObjectACL:
+		return s.putACL(ctx, w, r, rc)
 	case OpGetBucketEncryption:
 		return s.getBucketEncryption(ctx, w, r, rc)
 	case OpPutBucketEncryption:

@@ -71,8 +71,18 @@ func TestResolve(t *testing.T) {
 		{"GET", "localhost", "/b1/k", "%zz", false, Endpoint{}, errInvalidURI},
 		{"GET", "localhost", "b1/k", "", false, Endpoint{}, errInvalidURI},
 		// Unsupported sub-resources.
-		{"GET", "localhost", "/b1", "acl", false, Endpoint{}, errNotImplemented},
-		{"PUT", "localhost", "/b1", "policy", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/b1", "logging", false, Endpoint{}, errNotImplemented},
+		{"PUT", "localhost", "/b1", "website", false, Endpoint{}, errNotImplemented},
+		// Access control.
+		{"GET", "localhost", "/b1", "acl", false, Endpoint{OpGetBucketACL, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1/k", "acl", false, Endpoint{OpPutObjectACL, "b1", "k"}, nil},
+		{"PUT", "localhost", "/b1", "policy", false, Endpoint{OpPutBucketPolicy, "b1", ""}, nil},
+		{"GET", "localhost", "/b1", "policyStatus", false, Endpoint{OpGetBucketPolicyStatus, "b1", ""}, nil},
+		{"POST", "localhost", "/b1", "policy", false, Endpoint{}, errMethodNotAllowed},
+		{"DELETE", "localhost", "/b1", "publicAccessBlock", false, Endpoint{OpDeletePublicAccessBlock, "b1", ""}, nil},
+		{"PUT", "localhost", "/b1", "ownershipControls", false, Endpoint{OpPutBucketOwnership, "b1", ""}, nil},
+		{"GET", "localhost", "/b1/k", "policy", false, Endpoint{}, errNotImplemented},
+		{"GET", "localhost", "/acme:b1/k", "", false, Endpoint{OpGetObject, "acme:b1", "k"}, nil},
 		{"GET", "localhost", "/b1/k", "tagging", false, Endpoint{OpGetObjectTagging, "b1", "k"}, nil},
 		{"PUT", "localhost", "/b1/k", "tagging", false, Endpoint{OpPutObjectTagging, "b1", "k"}, nil},
 		{"DELETE", "localhost", "/b1/k", "tagging", false, Endpoint{OpDeleteObjectTagging, "b1", "k"}, nil},
@@ -124,7 +134,7 @@ func TestResolve(t *testing.T) {
 		{"/b1", "", Endpoint{OpPostObject, "b1", ""}, nil},
 		{"/b1/", "", Endpoint{OpPostObject, "b1", ""}, nil},
 		{"/b1", "delete", Endpoint{OpDeleteObjects, "b1", ""}, nil},
-		{"/b1", "acl", Endpoint{}, errNotImplemented},
+		{"/b1", "logging", Endpoint{}, errNotImplemented},
 		{"/b1/k", "", Endpoint{}, errMethodNotAllowed},
 	} {
 		got, err := Resolve(RouteInput{Method: "POST", Host: "localhost", Path: f.path, RawQuery: f.query, Form: true}, dom)

@@ -196,15 +196,13 @@ type writeOptions struct {
 func (s *Server) checkWriteHeaders(r *http.Request) (writeOptions, error) {
 	h := r.Header
 	var o writeOptions
+	if err := checkACLHeaders(h); err != nil {
+		return o, err
+	}
 	for _, name := range unsupportedWriteHeaders {
 		if h.Get(name) != "" {
 			return o, withMessage(errNotImplemented, "The %s header is not supported.", name)
 		}
-	}
-	switch h.Get("X-Amz-Acl") {
-	case "", "private", "bucket-owner-full-control":
-	default:
-		return o, withMessage(errNotImplemented, "Only the private canned ACL is supported.")
 	}
 	var err error
 	if o.encryption, o.customer, err = s.writeEncryption(r); err != nil {

@@ -88,7 +88,7 @@ func deleteMarkerHeaders(h http.Header, err error) error {
 // isTenantRoot reports whether the request was signed by its tenant's
 // root user: the principal that may bypass a GOVERNANCE retention until
 // bucket policies say otherwise.
-func isTenantRoot(rc *reqCtx) bool { return rc.user == node.TenantRootUser }
+func isTenantRoot(rc *reqCtx) bool { return isOwnerRoot(rc) }
 
 // bypassGovernance reads x-amz-bypass-governance-retention. A principal
 // that may not bypass is treated as not asking: the lock then refuses.

@@ -28,11 +28,11 @@ type adminServer struct {
 	audit string // audit file path
 }
 
-func startAdminServer(t *testing.T) *adminServer {
+func startAdminServer(t *testing.T, extra ...string) *adminServer {
 	t.Helper()
 	dir := t.TempDir()
 	a := &adminServer{admin: freeAddr(t), audit: filepath.Join(t.TempDir(), "audit.log")}
-	a.server = startServer(t, dir, nil, "--admin-address", a.admin, "--audit-file", a.audit)
+	a.server = startServer(t, dir, nil, append([]string{"--admin-address", a.admin, "--audit-file", a.audit}, extra...)...)
 	waitAdmin(t, a.admin)
 	fi, err := os.Stat(filepath.Join(dir, "admin.token"))
 	if err != nil {

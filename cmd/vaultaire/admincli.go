@@ -64,7 +64,7 @@ Commands:
   drive offline ID            take a drive out of service (to pull the disk)
   drive online ID             bring it back; a blank replacement disk is adopted and healed
 
-` + adminAccountsUsage + `
+` + adminAccountsUsage + adminTiersUsage + adminAccessUsage + `
 Byte amounts take K, M, G, T (10^3...) or Ki, Mi, Gi, Ti (2^10...) suffixes;
 0 means unlimited; options left out keep their value.
 (Usage records for billing: vaultaire usage export -h.)
@@ -213,7 +213,13 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	if noun == "drive" {
 		return c.runDrive(ctx, verb, args, asJSON, out)
 	}
+	if noun == "tier" {
+		return c.runTier(ctx, verb, args, asJSON, out)
+	}
 	if handled, err := c.runAccounts(ctx, noun, verb, args, asJSON, out); handled {
+		return err
+	}
+	if handled, err := c.runAccess(ctx, noun, verb, args, asJSON, out); handled {
 		return err
 	}
 	fs := flag.NewFlagSet(noun+" "+verb, flag.ContinueOnError)

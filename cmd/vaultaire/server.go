@@ -60,6 +60,7 @@ type serverFlags struct {
 	inlineLimit int
 	usageKeep   time.Duration
 	gcDelay     time.Duration
+	tierJournal time.Duration
 	uploadTTL   time.Duration
 	adminAddr   string
 	// The admin listener's TLS files, and the explicit consent to serve
@@ -118,6 +119,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.scrubEvery, "scrub-period", node.DefaultScrubPeriod, "every shard on this node is verified in full at least this often, by a continuous paced scrub that resumes after restarts (0: never)")
 	fs.DurationVar(&f.scrubEvery, "scrub-interval", node.DefaultScrubPeriod, "old name of --scrub-period")
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
+	fs.DurationVar(&f.tierJournal, "tier-journal-interval", node.DefaultTierJournalInterval, "how often the metadata leader deletes cold-tier objects no record names any more (after deletes, overwrites, recalls)")
 	fs.DurationVar(&f.gcDelay, "gc-delay", node.DefaultGCDelay, "shards of replaced or deleted artifacts are removed this long after (longer while a GET still streams them)")
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
@@ -372,13 +374,15 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		ScrubPause:      time.Millisecond,
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
-		RelocateInterval: node.DefaultRelocateInterval,
-		UploadExpiry:     uploadExpiry(f.uploadTTL),
-		GCDelay:          f.gcDelay,
-		HealRate:         f.healRate,
-		HealStateDir:     f.data,
-		SSERootKey:       secret.SSERootKey(),
-		Logger:           log.With("component", "engine"),
+		RelocateInterval:    node.DefaultRelocateInterval,
+		UploadExpiry:        uploadExpiry(f.uploadTTL),
+		GCDelay:             f.gcDelay,
+		HealRate:            f.healRate,
+		HealStateDir:        f.data,
+		TierOpener:          tierOpener(log.With("component", "tier")),
+		TierJournalInterval: f.tierJournal,
+		SSERootKey:          secret.SSERootKey(),
+		Logger:              log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
