@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 	"github.com/vaultaire/vaultaire/sse"
@@ -315,5 +316,42 @@ func TestSSERotateKEK(t *testing.T) {
 	putSSE(t, e, "c", "new", big)
 	if a, err := n.Meta.GetLatest(ctx, tenant, "c", "new"); err != nil || kekOf(a.Parts[0].SealedKey) != 3 {
 		t.Fatalf("new write: %v", err)
+	}
+}
+
+// TestSSETransitionKeepsCiphertext: an SSE-S3 artifact moved to a cold
+// tier travels as ciphertext (the remote object holds no plaintext), reads
+// back by range through its data key, and comes back intact on recall.
+func TestSSETransitionKeepsCiphertext(t *testing.T) {
+	tn := startTierNode(t)
+	ctx := context.Background()
+	e := tn.Engine
+	if _, err := e.AddTier(ctx, metastore.Tier{Name: "cold", Type: "s3", Endpoint: "http://x", Bucket: "b", AccessKey: "AK", StorageClasses: []string{"STANDARD_IA"}}, "good"); err != nil {
+		t.Fatal(err)
+	}
+	mustContainer(t, e, "c")
+	data := bytes.Repeat([]byte("plaintext-marker-"), 3*sse.PackageSize/17)
+	putSSE(t, e, "c", "k", data)
+	if _, err := e.TransitionVersion(ctx, tenant, "c", "k", "", "cold"); err != nil {
+		t.Fatal(err)
+	}
+	names := remoteObjects(t, tn.remote)
+	if len(names) != 1 {
+		t.Fatalf("remote objects %v", names)
+	}
+	if remote := readAll(t, tn.remote, names[0]); bytes.Contains(remote, []byte("plaintext-marker-")) || int64(len(remote)) < sse.EncryptedSize(int64(len(data))) {
+		t.Fatalf("remote object of %d bytes holds plaintext or too little", len(remote))
+	}
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("transitioned SSE artifact differs")
+	}
+	if got := read(t, e, "c", "k", sse.PackageSize-3, 7); !bytes.Equal(got, data[sse.PackageSize-3:sse.PackageSize+4]) {
+		t.Fatal("range of a transitioned SSE artifact differs")
+	}
+	if _, err := e.RecallTier(ctx, "cold", 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("recalled SSE artifact differs")
 	}
 }

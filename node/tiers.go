@@ -463,10 +463,12 @@ func (e *Engine) copyBlob(ctx context.Context, p metastore.Part, d drivers.Drive
 	return err
 }
 
-// readPart streams the whole of part p (a local or remote blob).
+// readPart streams the whole blob of part p (a local or remote blob),
+// as stored: an encrypted part's ciphertext (BlobSize), which moves
+// between drives and tiers without its key.
 func (e *Engine) readPart(ctx context.Context, w io.Writer, p metastore.Part) error {
 	defer e.leases.hold([]metastore.Part{p})()
-	return e.readBlob(ctx, w, p.Blob, p.Size, 0, p.Size)
+	return e.readBlob(ctx, w, p.Blob, p.BlobSize(), 0, p.BlobSize())
 }
 
 // abandon gives up remote blobs of a failed transition: their intents are
