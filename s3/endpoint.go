@@ -202,6 +202,9 @@ func Resolve(in RouteInput, domain string) (Endpoint, error) {
 	}
 	ep := Endpoint{Container: container, Key: key}
 	switch {
+	case container == "" && key != "":
+		// "//k": a key without a bucket (found by FuzzResolve).
+		return Endpoint{}, errInvalidURI
 	case container == "":
 		if in.Method == "GET" {
 			ep.Op = OpListBuckets
