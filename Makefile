@@ -14,8 +14,14 @@ FUZZTIME ?= 1m
 
 .PHONY: build test test-short bench bench-s3 lint run clean fuzz chaos
 
+# The release identity: the tag (or commit) and the commit, printed by
+# `vaultaire version` and gossiped to the cluster.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS ?= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/vaultaire
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/vaultaire
 
 # The whole suite, as CI runs it.
 test:
@@ -41,14 +47,23 @@ chaos:
 	VAULTAIRE_CHAOS_ROUNDS=$(ROUNDS) VAULTAIRE_CHAOS_OUT=$(abspath $(CHAOSOUT)) \
 		$(GO) test -count=1 -timeout $$(( $(ROUNDS) * 5 + 10 ))m -run '^TestChaos$$' -v ./cmd/vaultaire
 
-# Every native fuzzer (found by grep), one at a time, for FUZZTIME each; a
-# crasher stops the run and is left in the package's testdata/fuzz.
+# Every native fuzzer (found by grep), one at a time, for FUZZTIME each;
+# FUZZDIRS limits the run to some package dirs (e.g. "s3 erasure"). A
+# crasher stops the run and stays in the package's testdata/fuzz. A failure
+# that wrote no crasher is Go's coordinator race at the end of -fuzztime
+# (golang/go#75804, "context deadline exceeded"): reported, not fatal.
 fuzz:
 	@set -e; git grep -l '^func Fuzz' -- '*_test.go' | while read -r f; do \
-		dir=./$$(dirname "$$f"); \
+		dir=$$(dirname "$$f"); \
+		if [ -n "$(FUZZDIRS)" ] && ! echo " $(FUZZDIRS) " | grep -q " $$dir "; then continue; fi; \
 		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
-			echo "== $$dir $$name ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "$$dir" || exit 1; \
+			echo "== ./$$dir $$name ($(FUZZTIME))"; \
+			before=$$(ls "$$dir/testdata/fuzz/$$name" 2>/dev/null | wc -l); \
+			if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "./$$dir"; then \
+				after=$$(ls "$$dir/testdata/fuzz/$$name" 2>/dev/null | wc -l); \
+				if [ "$$after" -gt "$$before" ]; then echo "crasher in $$dir/testdata/fuzz/$$name"; exit 1; fi; \
+				echo "== $$name: failed without a crasher (golang/go#75804), going on"; \
+			fi; \
 		done; \
 	done
 

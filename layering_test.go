@@ -22,13 +22,14 @@ var allowed = map[string][]string{
 	// console: the web console; the Engine does its work, metrics feeds
 	// its live view, billing its plans and invoices.
 	"console": {"node", "tenancy", "metrics", "audit", "billing"},
-	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum"},
+	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse"},
 	"s3":      {"node", "tenancy", "checksum", "policy"},
 	// cluster: metastore for the Forwarder contract and its error codec;
 	// drivers because a drive on another node is a drivers.Driver.
 	"cluster":   {"metastore", "drivers"},
 	"metastore": {},
 	"erasure":   {},
+	"sse":       {}, // server-side encryption: stream format and key sealing
 	"drivers":   {},
 	"tenancy":   {"metastore"},
 	// policy: the IAM policy language, parsed and evaluated; pure.

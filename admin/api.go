@@ -194,6 +194,7 @@ func (a *adminAPI) translate(err error, ev *audit.Event) *Error {
 		{node.ErrTierUnavailable, http.StatusServiceUnavailable, "TierUnavailable"},
 		{node.ErrArtifactNotFound, http.StatusNotFound, "ArtifactNotFound"},
 		{node.ErrNoSuchVersion, http.StatusNotFound, "NoSuchVersion"},
+		{node.ErrSSEUnavailable, http.StatusConflict, "SSEUnavailable"},
 	}
 	for _, t := range table {
 		if errors.Is(err, t.err) {

@@ -25,20 +25,26 @@ type ClusterStatus struct {
 	// Shape is the erasure shape this node's PUTs use now ("8+4").
 	Shape string          `json:"erasure_shape"`
 	Nodes []ClusterMember `json:"nodes"`
+	// ClusterVersion is the replicated cluster version (see
+	// UpgradeStatus for a rolling upgrade's progress).
+	ClusterVersion int `json:"cluster_version"`
 }
 
 // ClusterMember is one node of ClusterStatus.
 type ClusterMember struct {
-	ID        string         `json:"id"`
-	State     string         `json:"state"`      // gossip: alive, suspect, dead, left
-	NodeState string         `json:"node_state"` // joining, active, draining, leaving
-	Version   string         `json:"version"`
-	RaftRole  string         `json:"raft_role"` // leader, voter, nonvoter, none
-	S3        string         `json:"s3_address"`
-	RPC       string         `json:"rpc_address"`
-	Admin     string         `json:"admin_address"`
-	Gossip    string         `json:"gossip_address"`
-	Drives    []ClusterDrive `json:"drives"`
+	ID        string `json:"id"`
+	State     string `json:"state"`      // gossip: alive, suspect, dead, left
+	NodeState string `json:"node_state"` // joining, active, draining, leaving
+	Version   string `json:"version"`
+	// Supports is the newest cluster version the node's binary applies
+	// (0: not advertised, a first-release node).
+	Supports int            `json:"supports_cluster_version"`
+	RaftRole string         `json:"raft_role"` // leader, voter, nonvoter, none
+	S3       string         `json:"s3_address"`
+	RPC      string         `json:"rpc_address"`
+	Admin    string         `json:"admin_address"`
+	Gossip   string         `json:"gossip_address"`
+	Drives   []ClusterDrive `json:"drives"`
 }
 
 // ClusterDrive is one drive of a ClusterMember.
@@ -60,6 +66,7 @@ type clusterAdmin struct {
 func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
 	r.GET("/admin/v1/cluster", api.serve("ClusterStatus", ca.status))
 	r.POST("/admin/v1/cluster/nodes/:node/remove", api.serve("RemoveNode", ca.remove))
+	ca.registerUpgrade(r, api)
 }
 
 func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {
@@ -78,7 +85,7 @@ func (a *Server) ClusterStatus(ctx context.Context) (st ClusterStatus, ok bool) 
 func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 	roles := node.RaftRoles(ca.meta)
 	_, leader := ca.meta.Leader()
-	st := ClusterStatus{Node: ca.nodeID, Leader: string(leader)}
+	st := ClusterStatus{Node: ca.nodeID, Leader: string(leader), ClusterVersion: ca.meta.ClusterVersion()}
 	if ca.engine != nil {
 		sh := ca.engine.WriteShape(ctx)
 		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
@@ -86,7 +93,7 @@ func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 	seen := map[string]bool{}
 	for _, m := range ca.members.Members() {
 		cm := ClusterMember{
-			ID: m.ID, State: m.State.String(), NodeState: m.Meta.State.String(), Version: m.Meta.Version,
+			ID: m.ID, State: m.State.String(), NodeState: m.Meta.State.String(), Version: m.Meta.Version, Supports: m.Meta.ClusterVersion,
 			RaftRole: roles[m.ID], S3: m.Meta.S3Addr, RPC: m.Meta.RPCAddr, Admin: m.Meta.AdminAddr, Gossip: m.GossipAddr,
 		}
 		if cm.RaftRole == "" {

@@ -78,6 +78,7 @@ type Server struct {
 	api      *adminAPI // /admin/v1
 	cluster  *clusterAdmin
 	scrub    *scrubAdmin
+	kms      *kmsAdmin
 	driveAPI *drivesAdmin
 }
 
@@ -95,6 +96,7 @@ func New(cfg Config) *Server {
 	}
 	a.api = &adminAPI{eng: cfg.Engine, token: cfg.Token, audit: cfg.Audit, nodeID: cfg.NodeID, plans: plans, log: log.With("component", "admin-api")}
 	a.scrub = &scrubAdmin{eng: cfg.Engine}
+	a.kms = &kmsAdmin{eng: cfg.Engine}
 	a.driveAPI = &drivesAdmin{eng: cfg.Engine}
 	if cfg.Members != nil {
 		a.cluster = &clusterAdmin{nodeID: cfg.NodeID, members: cfg.Members, client: cfg.RPCClient, meta: cfg.Meta, engine: cfg.Engine}
@@ -121,6 +123,15 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
 			DriveHealed: s.DriveHealed, DriveHealBytes: s.DriveHealBytes, DriveHealsRunning: s.DriveHealsRunning,
 			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
+		}
+	})
+	m.RegisterLifecycle(func() metrics.LifecycleStats {
+		s := eng.Stats()
+		return metrics.LifecycleStats{
+			Expired: s.LifecycleExpired, ExpiredBytes: s.LifecycleExpiredBytes,
+			Aborted: s.LifecycleAborted, Failures: s.LifecycleFailures, Locked: s.LifecycleLocked,
+			Transitioned: s.LifecycleTransitioned, TransitionedBytes: s.LifecycleTransitionedBytes,
+			Overdue: s.LifecycleOverdue,
 		}
 	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {
@@ -174,6 +185,9 @@ func (a *Server) handler() http.Handler {
 		}
 		if a.scrub != nil {
 			a.scrub.register(r, a.api)
+		}
+		if a.kms != nil {
+			a.kms.register(r, a.api)
 		}
 		// Unknown /admin paths answer 401 before 404, so the listener
 		// does not tell a caller without the token which routes exist.

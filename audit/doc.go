@@ -32,6 +32,8 @@
 //	user_agent        string
 //	admin             bool    an admin (non-S3) operation
 //	requester         string  the signer's tenant when not tenant (a bucket shared by a policy)
+//	lifecycle         bool    an action of the lifecycle engine (present only then;
+//	                          operation "Lifecycle:<action>", request_id "lifecycle:<rule id>")
 //
 // Readers should ignore fields they do not know, so fields can be added
 // without a version bump.

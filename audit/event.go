@@ -38,6 +38,9 @@ type Event struct {
 	// Requester is the signer's tenant when it is not Tenant: a request
 	// in a bucket another tenant shares (Tenant is the bucket's owner).
 	Requester string
+	// Lifecycle marks an action of the lifecycle engine (no request: the
+	// rule's ID is in RequestID as "lifecycle:<rule>").
+	Lifecycle bool
 }
 
 // wireEvent is the JSON form of Event. The field names are the schema and
@@ -63,6 +66,7 @@ type wireEvent struct {
 	UserAgent       string  `json:"user_agent"`
 	Admin           bool    `json:"admin"`
 	Requester       string  `json:"requester"`
+	Lifecycle       bool    `json:"lifecycle,omitempty"`
 }
 
 // MarshalJSON encodes e with the schema documented in the package comment:
@@ -89,6 +93,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		UserAgent:       e.UserAgent,
 		Admin:           e.Admin,
 		Requester:       e.Requester,
+		Lifecycle:       e.Lifecycle,
 	})
 }
 
@@ -124,6 +129,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Duration:    time.Duration(math.Round(w.DurationSeconds * 1e9)),
 		RemoteAddr:  w.RemoteAddr,
 		UserAgent:   w.UserAgent,
+		Lifecycle:   w.Lifecycle,
 		Admin:       w.Admin,
 		Requester:   w.Requester,
 	}

@@ -3,6 +3,7 @@ package checksum
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"math/rand"
 	"strings"
@@ -137,6 +138,33 @@ func TestWholeRefuses(t *testing.T) {
 	} {
 		if _, err := Whole(tc.a, tc.typ, tc.parts); !errors.Is(err, tc.want) {
 			t.Errorf("Whole(%s, %s, %v) = %v, want %v", tc.a.Name, tc.typ, tc.parts, err, tc.want)
+		}
+	}
+}
+
+func TestCheckValues(t *testing.T) {
+	// Standard check values of "123456789".
+	want := map[string]uint64{"CRC32": 0xcbf43926, "CRC32C": 0xe3069283, "CRC64NVME": 0xae8b14860a799888}
+	for _, a := range Algorithms {
+		h := a.New()
+		h.Write([]byte("123456789"))
+		sum := h.Sum(nil)
+		if len(sum) != a.Size {
+			t.Fatalf("%s size %d", a.Name, len(sum))
+		}
+		if w, ok := want[a.Name]; ok {
+			var got uint64
+			if a.Size == 4 {
+				got = uint64(binary.BigEndian.Uint32(sum))
+			} else {
+				got = binary.BigEndian.Uint64(sum)
+			}
+			if got != w {
+				t.Errorf("%s = %x, want %x", a.Name, got, w)
+			}
+		}
+		if !a.Valid(base64.StdEncoding.EncodeToString(sum)) || a.Valid("AAAA") {
+			t.Errorf("%s value validation", a.Name)
 		}
 	}
 }

@@ -65,6 +65,11 @@ type NodeMeta struct {
 	// DrivesTruncated is set by the decoder when the sender had more
 	// drives than fit in the metadata; Drives is then a prefix of them.
 	DrivesTruncated bool
+	// ClusterVersion is the newest cluster version (metastore) the node's
+	// binary can apply; 0 from a release that did not advertise it (the
+	// first, which applies cluster version 1 only). The cluster version is
+	// raised only when every voter advertises at least the target.
+	ClusterVersion int
 }
 
 // MemberState is what this node knows of a member's liveness.
@@ -633,6 +638,7 @@ func (d *mlDelegate) MergeRemoteState(buf []byte, join bool)     {}
 //	string  ID, Version, S3Addr, RPCAddr, AdminAddr   (uvarint length + bytes)
 //	uvarint drive count, then per drive:
 //	        string ID, varint Total, varint Free, byte Online (0/1)
+//	uvarint ClusterVersion (appended by the second release; absent: 0)
 //
 // Readers ignore bytes after the last field they know, so a later release
 // may append fields without a new version; the version changes only when
@@ -678,14 +684,15 @@ func encodeNodeMeta(meta NodeMeta, limit int) ([]byte, error) {
 		} else {
 			next = append(next, 0)
 		}
-		if len(b)+uvarintLen(uint64(n+1))+len(next) > limit {
+		if len(b)+uvarintLen(uint64(n+1))+len(next)+uvarintLen(uint64(meta.ClusterVersion)) > limit {
 			b[1] |= metaFlagTruncated
 			break
 		}
 		drives, n = next, n+1
 	}
 	b = binary.AppendUvarint(b, uint64(n))
-	return append(b, drives...), nil
+	b = append(b, drives...)
+	return binary.AppendUvarint(b, uint64(max(meta.ClusterVersion, 0))), nil
 }
 
 func appendMetaString(b []byte, s string) []byte {
@@ -732,6 +739,11 @@ func decodeNodeMeta(b []byte) (NodeMeta, error) {
 		d.Online = r.byte() == 1
 		if r.err == nil {
 			meta.Drives = append(meta.Drives, d)
+		}
+	}
+	if r.err == nil && len(r.b) > 0 {
+		if v := r.uvarint(); v <= 1<<16 {
+			meta.ClusterVersion = int(v)
 		}
 	}
 	if r.err != nil {

@@ -304,7 +304,7 @@ func TestNodeMetaRoundTrip(t *testing.T) {
 	tests := []NodeMeta{
 		{ID: "n1"},
 		{ID: "n1", Version: "v0.1.0", S3Addr: "10.0.0.1:9000", RPCAddr: "10.0.0.1:9001", AdminAddr: "10.0.0.1:9002", State: NodeDraining,
-			Drives: []DriveMeta{{ID: "d1", Total: 1 << 42, Free: 0, Online: true}, {ID: "d2", Total: -1, Free: 5}}},
+			Drives: []DriveMeta{{ID: "d1", Total: 1 << 42, Free: 0, Online: true}, {ID: "d2", Total: -1, Free: 5}}, ClusterVersion: 2},
 		{ID: "n", State: NodeLeaving, Drives: []DriveMeta{}},
 	}
 	for i, want := range tests {
@@ -325,8 +325,12 @@ func TestNodeMetaRoundTrip(t *testing.T) {
 	}
 	// Trailing bytes from a later release are ignored.
 	b, _ := encodeNodeMeta(tests[1], 512)
-	if got, err := decodeNodeMeta(append(b, 9, 9, 9)); err != nil || got.S3Addr != tests[1].S3Addr {
+	if got, err := decodeNodeMeta(append(b, 9, 9, 9)); err != nil || got.S3Addr != tests[1].S3Addr || got.ClusterVersion != 2 {
 		t.Fatalf("with trailing bytes: %+v, %v", got, err)
+	}
+	// The first release sent no cluster version: it reads as 0.
+	if got, err := decodeNodeMeta(b[:len(b)-1]); err != nil || got.ClusterVersion != 0 || len(got.Drives) != 2 {
+		t.Fatalf("without the cluster version: %+v, %v", got, err)
 	}
 	// Another layout version is refused, not misread.
 	b[0] = 2

@@ -39,6 +39,7 @@ const (
 	purposeTLSCA      = "tls-ca"
 	purposeSession    = "console-session-hs256"
 	purposeCSRF       = "console-csrf-hmac"
+	purposeSSERoot    = "sse-root-key"
 )
 
 // GenerateSecret returns a new random Secret from crypto/rand.
@@ -138,6 +139,11 @@ func (s Secret) MasterKey() []byte { return s.Derive(purposeMasterKey, 32) }
 // tokens, identical on every node, so any node accepts a session another
 // node issued.
 func (s Secret) SessionKey() []byte { return s.Derive(purposeSession, 32) }
+
+// SSERootKey is the root of the server-side encryption keys (package
+// sse): the key-encryption keys that seal artifact data keys and the key
+// of SSE-C key hashes are derived from it.
+func (s Secret) SSERootKey() []byte { return s.Derive(purposeSSERoot, 32) }
 
 // CSRFKey is the HMAC key of the web console's anti-forgery tokens.
 func (s Secret) CSRFKey() []byte { return s.Derive(purposeCSRF, 32) }

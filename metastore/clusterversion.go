@@ -35,6 +35,11 @@ const (
 // cluster version) to use the feature.
 var ErrUpgradeRequired = errors.New("metastore: cluster version too old for this command")
 
+// ErrBinaryTooOld: the node's metadata is at a cluster version this
+// binary cannot apply (the cluster was upgraded past it): Open refuses to
+// start rather than meet entries it does not know.
+var ErrBinaryTooOld = errors.New("metastore: binary too old for the cluster version")
+
 // setClusterVersionCmd raises the cluster version (never lowers it). It is
 // itself a version-1 command type, but only a binary that supports the
 // target version knows it: proposers send it only once every member runs
@@ -59,6 +64,24 @@ func (c *setClusterVersionCmd) apply(t *txn) result {
 	e.uvarint(c.v)
 	t.set(keyClusterVersion, e.b)
 	return okResult(nil)
+}
+
+// checkClusterVersion refuses a state whose cluster version this binary
+// does not support, naming the version needed.
+func checkClusterVersion(db *pebble.DB) error {
+	v, err := getCopy(db, keyClusterVersion)
+	if err != nil || v == nil {
+		return err
+	}
+	cv, err := decodeClusterVersion(v)
+	if err != nil {
+		return err
+	}
+	if cv > SupportedClusterVersion {
+		return fmt.Errorf("%w: this node's metadata is at cluster version %d; this binary supports up to %d: run a release that supports cluster version %d",
+			ErrBinaryTooOld, cv, SupportedClusterVersion, cv)
+	}
+	return nil
 }
 
 // clusterVersion is the cluster version in the state the command applies

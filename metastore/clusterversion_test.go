@@ -3,6 +3,8 @@ package metastore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +137,29 @@ func TestStateMachineStopsOnVersionItCannotApply(t *testing.T) {
 		}
 	}()
 	f.ApplyBatch([]*raft.Log{{Index: 1, Type: raft.LogCommand, Data: cmd}})
+}
+
+// A node whose metadata was raised past what its binary supports (an old
+// binary put back after finalisation) refuses to open, naming the
+// version it needs, and leaves the state as it was.
+func TestOpenRefusesNewerClusterVersion(t *testing.T) {
+	dir := t.TempDir()
+	s := openSingle(t, dir)
+	mustNoErr(t, s.Close())
+	db, err := pebble.Open(dir+"/pebble", &pebble.Options{})
+	mustNoErr(t, err)
+	e := encoder{}
+	e.uvarint(SupportedClusterVersion + 1)
+	mustNoErr(t, db.Set(keyClusterVersion, e.b, pebble.Sync))
+	mustNoErr(t, db.Close())
+	cfg := testConfig("n1", dir)
+	_, trans := raft.NewInmemTransport("n1-addr")
+	defer trans.Close()
+	cfg.Transport = trans
+	_, err = Open(context.Background(), cfg)
+	wantErr(t, err, ErrBinaryTooOld)
+	want := fmt.Sprintf("supports cluster version %d", SupportedClusterVersion+1)
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
 }

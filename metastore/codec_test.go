@@ -65,6 +65,9 @@ func randPart(r *rand.Rand) Part {
 	if r.IntN(2) == 0 {
 		p.Checksums = randMap(r)
 	}
+	if r.IntN(3) == 0 {
+		p.SealedKey, p.StoredSize = []byte(randString(r, 65)+"x"), r.Int64()
+	}
 	return p
 }
 
@@ -81,7 +84,7 @@ func v1Artifact(a Artifact) Artifact {
 		ContentType: a.ContentType, Headers: a.Headers, Meta: a.Meta, Checksums: a.Checksums, Created: a.Created,
 		Inline: a.Inline, Tier: a.Tier}
 	for _, p := range a.Parts {
-		p.Checksums = nil
+		p.Checksums, p.SealedKey, p.StoredSize = nil, nil, 0
 		b.Parts = append(b.Parts, p)
 	}
 	return b
@@ -105,6 +108,8 @@ func randArtifact(r *rand.Rand) Artifact {
 		a.LegalHold = r.IntN(2) == 0
 		a.UploadID = randString(r, 8)
 		a.ChecksumType = randString(r, 8)
+		a.Encryption = Encryption{Mode: randString(r, 5) + "m", CustomerKeyMAC: []byte(randString(r, 32) + "x")}
+		a.InlineKey = []byte(randString(r, 65) + "x")
 	}
 	if !artifactNeedsV2(&a) {
 		a.VersionID = "" // a version-1 record is the null version
@@ -162,6 +167,7 @@ func TestRecordRoundTrip(t *testing.T) {
 				u.StorageClass, u.Tags = randString(r, 5), randMap(r)
 				u.Retention, u.LegalHold = randRetention(r), r.IntN(2) == 0
 				u.ChecksumAlgorithm, u.ChecksumType = randString(r, 5), randString(r, 5)
+				u.Encryption = Encryption{Mode: "SSE-C", CustomerKeyMAC: []byte(randString(r, 32) + "x")}
 			}
 			return u
 		}, func(v interface{}) []byte { u := v.(Upload); return encodeUpload(&u) },
@@ -286,6 +292,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSampleStorage, &sampleStorageCmd{now: t0.UnixNano()}},
 		{cmdRelocateShard, &relocateShardCmd{blob: "b1", index: 3, from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d7"}}},
 		{cmdSetClusterVersion, &setClusterVersionCmd{v: 2}},
+		{cmdSetKEK, &setKEKCmd{id: 7}},
+		{cmdRewrapKeys, &rewrapKeysCmd{owner: []byte{prefixFSM, tblArtifact, 1, 't'}, keys: []Rewrap{{Old: []byte{1, 2}, New: []byte{3, 4}}, {Old: []byte{5}, New: []byte{6}}}}},
 		{cmdPutOperator, &putOperatorCmd{op: Operator{Name: "ops", PasswordHash: []byte{3}, Created: t0}, create: true}},
 		{cmdDeleteOperator, &deleteOperatorCmd{name: "ops"}},
 		{cmdRevokeSession, &revokeSessionCmd{sid: "s1", expiry: 1700000000, now: t0.UnixNano()}},
@@ -303,6 +311,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
 		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
+		{cmdSetLifecycleState, &setLifecycleStateCmd{state: []byte(`{"pass":1}`)}},
+		{cmdLifecycleDelete, &lifecycleDeleteCmd{LifecycleDeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", Created: t0, SoleMarker: true}}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

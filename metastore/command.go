@@ -77,6 +77,9 @@ const (
 	cmdTransition  cmdType = 88
 	// Access control range (90-94, keys.go).
 	cmdSetAccess cmdType = 90
+	// Encryption (range 95-99).
+	cmdSetKEK     cmdType = 95
+	cmdRewrapKeys cmdType = 96
 )
 
 // commandV2 is the second payload version of a command type.
@@ -162,6 +165,10 @@ var cmdTable = [...]*cmdSpec{
 	cmdTierJournal:         {"tier-journal", commandV1, decodeTierJournal},
 	cmdTransition:          {"transition", commandV1, decodeTransition},
 	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
+	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
+	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
+	cmdSetLifecycleState:   {"set-lifecycle-state", commandV1, decodeSetLifecycleState},
+	cmdLifecycleDelete:     {"lifecycle-delete", commandV1, decodeLifecycleDelete},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -181,6 +188,8 @@ var cmdSince = map[cmdType][]int{
 	cmdCompleteUpload:     {ClusterVersion1, ClusterVersion2},
 	cmdUpdateVersion:      {ClusterVersion2},
 	cmdSetContainerConfig: {ClusterVersion2},
+	cmdSetKEK:             {ClusterVersion2},
+	cmdRewrapKeys:         {ClusterVersion2},
 	cmdPutOperator:        {ClusterVersion2},
 	cmdDeleteOperator:     {ClusterVersion2},
 	cmdRevokeSession:      {ClusterVersion2},
@@ -197,6 +206,8 @@ var cmdSince = map[cmdType][]int{
 	cmdTierJournal:        {ClusterVersion2},
 	cmdTransition:         {ClusterVersion2},
 	cmdSetAccess:          {ClusterVersion2},
+	cmdSetLifecycleState:  {ClusterVersion2},
+	cmdLifecycleDelete:    {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

@@ -51,6 +51,7 @@
 //	"f" 0x32 lp(tenant) name               LoginState of an account (tenant "": an operator)
 //	"f" 0x33 tenant                        BillingAccount (payment provider customer, status, usage reported)
 //	"f" 0x34 be64(created) eventID         payment provider event already applied (empty value)
+//	"f" 0x38                               lifecycle engine position (opaque, node; lifecycle.go)
 //	"f" 0x40 lp(tenant) name               access setting: "user/NAME" identity policy, "public-access-block" (access.go)
 //	"v"                                    this node bootstrapped a cluster whose version is not set yet (local)
 //

@@ -734,6 +734,7 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		a.StorageClass, a.Tags = u.StorageClass, u.Tags
 		a.Retention, a.LegalHold = u.Retention, u.LegalHold
 		a.UploadID = in.UploadID
+		a.Encryption = u.Encryption
 		rel := newReleaser(t)
 		for i, p := range stored {
 			rel.drop(keys[i], []Part{p})

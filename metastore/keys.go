@@ -49,12 +49,16 @@ const (
 	tblBilling    = 0x33 // tenant -> BillingAccount
 	tblEventSeen  = 0x34 // be64(event created, Unix s) event id -> empty
 
+	// Lifecycle (range 0x38-0x3b).
+	tblLifecycleState = 0x38 // (no suffix) -> lifecycle engine state (opaque, node)
 	// Tiers (range 0x3c-0x3f).
 	tblTier        = 0x3c // name -> Tier + sealed secret
 	tblTierUsage   = 0x3d // name -> TierUsage
 	tblTierJournal = 0x3e // blob id -> JournalEntry (remote blob that may be garbage)
 	// Access control (range 0x40-0x43).
 	tblAccess = 0x40 // lp(tenant) name -> opaque access setting (access.go)
+	// Encryption (range 0x44-0x47).
+	tblSSEKEK = 0x44 // (no suffix) -> current key-encryption key id (uvarint)
 )
 
 // Table bytes and command types added after the first release are taken

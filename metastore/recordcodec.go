@@ -234,12 +234,19 @@ func readBlob(d *decoder) Blob {
 // artifact). 1-15 object surface; 16-23 encryption.
 const (
 	partExtChecksums = 1 // strMap
+	// 16-23: encryption.
+	partExtSealedKey  = 16 // bytes
+	partExtStoredSize = 17 // varint
 )
 
 func partExt(p *Part) extFields {
 	var f extFields
 	if len(p.Checksums) > 0 {
 		f.add(partExtChecksums, func(e *encoder) { e.strMap(p.Checksums) })
+	}
+	if p.SealedKey != nil {
+		f.add(partExtSealedKey, func(e *encoder) { e.bytes(p.SealedKey) })
+		f.add(partExtStoredSize, func(e *encoder) { e.varint(p.StoredSize) })
 	}
 	return f
 }
@@ -249,6 +256,10 @@ func readPartExt(d *decoder, p *Part) {
 		switch tag {
 		case partExtChecksums:
 			p.Checksums = x.strMap()
+		case partExtSealedKey:
+			p.SealedKey = x.bytes()
+		case partExtStoredSize:
+			p.StoredSize = x.varint()
 		default:
 			return false
 		}
@@ -361,6 +372,9 @@ const (
 	artExtLegalHold    = 6 // bool (present only when true)
 	artExtUploadID     = 7 // str
 	artExtChecksumType = 8 // str
+	// 16-23: encryption.
+	artExtEncryption = 16 // str mode, bytes customer key MAC
+	artExtInlineKey  = 17 // bytes
 )
 
 func artifactExt(a *Artifact) extFields {
@@ -388,6 +402,12 @@ func artifactExt(a *Artifact) extFields {
 	}
 	if a.ChecksumType != "" {
 		f.add(artExtChecksumType, func(e *encoder) { e.str(a.ChecksumType) })
+	}
+	if a.Encryption.Mode != "" {
+		f.add(artExtEncryption, func(e *encoder) { e.str(a.Encryption.Mode); e.bytes(a.Encryption.CustomerKeyMAC) })
+	}
+	if a.InlineKey != nil {
+		f.add(artExtInlineKey, func(e *encoder) { e.bytes(a.InlineKey) })
 	}
 	return f
 }
@@ -474,6 +494,10 @@ func readArtifactFields(d *decoder, v2 bool) Artifact {
 				a.UploadID = x.str()
 			case artExtChecksumType:
 				a.ChecksumType = x.str()
+			case artExtEncryption:
+				a.Encryption = Encryption{Mode: x.str(), CustomerKeyMAC: x.bytes()}
+			case artExtInlineKey:
+				a.InlineKey = x.bytes()
 			default:
 				return false
 			}
@@ -525,6 +549,8 @@ const (
 	upExtRetention    = 3 // str mode, time until
 	upExtLegalHold    = 4 // bool (present only when true)
 	upExtChecksum     = 5 // str algorithm, str type
+	// 16-23: encryption.
+	upExtEncryption = 16 // str mode, bytes customer key MAC
 )
 
 func uploadExt(u *Upload) extFields {
@@ -543,6 +569,9 @@ func uploadExt(u *Upload) extFields {
 	}
 	if u.ChecksumAlgorithm != "" || u.ChecksumType != "" {
 		f.add(upExtChecksum, func(e *encoder) { e.str(u.ChecksumAlgorithm); e.str(u.ChecksumType) })
+	}
+	if u.Encryption.Mode != "" {
+		f.add(upExtEncryption, func(e *encoder) { e.str(u.Encryption.Mode); e.bytes(u.Encryption.CustomerKeyMAC) })
 	}
 	return f
 }
@@ -601,6 +630,8 @@ func readUploadExt(d *decoder, u *Upload) {
 			u.LegalHold = x.bool()
 		case upExtChecksum:
 			u.ChecksumAlgorithm, u.ChecksumType = x.str(), x.str()
+		case upExtEncryption:
+			u.Encryption = Encryption{Mode: x.str(), CustomerKeyMAC: x.bytes()}
 		default:
 			return false
 		}

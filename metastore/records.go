@@ -155,6 +155,28 @@ type Artifact struct {
 	// ChecksumType is "COMPOSITE" or "FULL_OBJECT" for a multipart
 	// artifact's whole-object checksum in Checksums ("" otherwise).
 	ChecksumType string
+	// Encryption is how the version's bytes are encrypted at rest; its
+	// Inline bytes, when encrypted, are sealed under InlineKey (a sealed
+	// data key, package sse), its parts' under their own SealedKey.
+	Encryption Encryption
+	InlineKey  []byte
+}
+
+// Encryption modes of a version's bytes.
+const (
+	EncryptionNone     = ""
+	EncryptionSSES3    = "AES256"
+	EncryptionCustomer = "SSE-C"
+)
+
+// Encryption describes the server-side encryption of a version (or of
+// the parts of an upload).
+type Encryption struct {
+	// Mode is EncryptionNone, EncryptionSSES3 or EncryptionCustomer.
+	Mode string
+	// CustomerKeyMAC is a keyed hash (HMAC-SHA256) of the SSE-C key: it
+	// recognises a wrong key; the key itself is never stored.
+	CustomerKeyMAC []byte
 }
 
 // NullVersion is the version id S3 reports for the null version: the
@@ -171,6 +193,19 @@ type Part struct {
 	Blob    Blob
 	// Checksums of the part's bytes by algorithm, base64 (version 2).
 	Checksums map[string]string
+	// SealedKey is the sealed data key of an encrypted part (package
+	// sse); its blob then holds StoredSize bytes of ciphertext for Size
+	// bytes of plaintext.
+	SealedKey  []byte
+	StoredSize int64
+}
+
+// BlobSize is the number of bytes the part's blob holds.
+func (p *Part) BlobSize() int64 {
+	if p.SealedKey != nil {
+		return p.StoredSize
+	}
+	return p.Size
 }
 
 // Blob is one erasure-coded byte stream: K data and M parity shards of
@@ -208,6 +243,8 @@ type Upload struct {
 	// the client asked for at creation (x-amz-checksum-algorithm, -type).
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Encryption of the parts, and of the artifact the upload completes.
+	Encryption Encryption
 }
 
 // Usage is a tenant's (or container's) current stored figures, maintained by

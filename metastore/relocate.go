@@ -214,7 +214,7 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 						}
 						for _, part := range a.Parts {
 							if part.Blob.ID != "" {
-								page = append(page, item{part.Blob, part.Size, next})
+								page = append(page, item{part.Blob, part.BlobSize(), next})
 							}
 						}
 						continue
@@ -224,7 +224,7 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 						return err
 					}
 					if part.Blob.ID != "" {
-						page = append(page, item{part.Blob, part.Size, next})
+						page = append(page, item{part.Blob, part.BlobSize(), next})
 					}
 				}
 				if n < forEachBlobPage {

@@ -115,12 +115,17 @@ func Open(ctx context.Context, cfg Config) (s *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("metastore: open pebble: %w", err)
 	}
-	cleanup = append(cleanup, func() { _ = s.db.Close() })
+	// Cleanups capture what they close: an error return sets s to nil.
+	db := s.db
+	cleanup = append(cleanup, func() { _ = db.Close() })
 
 	if s.logs, err = newLogStore(s.db); err != nil {
 		return nil, err
 	}
 	if s.fsm, err = openFSM(s.db, logger); err != nil {
+		return nil, err
+	}
+	if err := checkClusterVersion(s.db); err != nil {
 		return nil, err
 	}
 	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, cfg.SnapshotRetain, newHCLog(logger, "snapshots"))
@@ -147,7 +152,8 @@ func Open(ctx context.Context, cfg Config) (s *Store, err error) {
 			Timeout: 10 * time.Second,
 		})
 		s.trans = s.ownTrans
-		cleanup = append(cleanup, func() { _ = s.ownTrans.Close() })
+		ownTrans := s.ownTrans
+		cleanup = append(cleanup, func() { _ = ownTrans.Close() })
 	}
 
 	rc := cfg.raftConfig()

@@ -30,6 +30,10 @@
 //	vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
 //	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
 //	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total
+//	vaultaire_lifecycle_expired_total, vaultaire_lifecycle_expired_bytes_total,
+//	vaultaire_lifecycle_aborted_total, vaultaire_lifecycle_failures_total, vaultaire_lifecycle_locked_total,
+//	vaultaire_lifecycle_transitioned_total, vaultaire_lifecycle_transitioned_bytes_total,
+//	vaultaire_lifecycle_oldest_overdue_seconds
 //	vaultaire_drive_online{drive}, vaultaire_drive_capacity_bytes{drive},
 //	vaultaire_drive_free_bytes{drive}, vaultaire_drive_io_errors_total{drive}
 //	vaultaire_raft_state{state}, vaultaire_raft_has_leader, vaultaire_raft_term,

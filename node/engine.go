@@ -13,6 +13,7 @@ import (
 	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/sse"
 )
 
 // Safety constants, with the reason beside each.
@@ -157,10 +158,23 @@ type Config struct {
 	TierOpener          TierOpener
 	TierIntentTimeout   time.Duration
 	TierJournalInterval time.Duration
-	// Now is the clock of the upload expiry (default time.Now); tests
-	// move it forward instead of waiting days.
-	Now    func() time.Time
-	Logger *slog.Logger
+	// LifecycleInterval: how often the metadata leader checks whether a
+	// lifecycle pass is due (default DefaultLifecycleInterval; < 0:
+	// never); LifecycleConcurrency: actions carried out at once (default
+	// DefaultLifecycleConcurrency). LifecycleAudit, when set, is told of
+	// every lifecycle action (node/lifecycle_engine.go).
+	LifecycleInterval    time.Duration
+	LifecycleConcurrency int
+	LifecycleAudit       func(LifecycleAction)
+	// Now is the clock of the upload expiry and the lifecycle engine
+	// (default time.Now); tests move it forward instead of waiting days.
+	Now func() time.Time
+	// SSERootKey is the 32-byte root of the server-side encryption keys
+	// (derived from the cluster secret, identical on every node); nil
+	// leaves SSE unconfigured: writes asking for it fail with
+	// ErrSSEUnavailable.
+	SSERootKey []byte
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -205,6 +219,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.UploadExpiry == 0 {
 		c.UploadExpiry = DefaultUploadExpiry
+	}
+	if c.LifecycleInterval == 0 {
+		c.LifecycleInterval = DefaultLifecycleInterval
+	}
+	if c.LifecycleConcurrency <= 0 {
+		c.LifecycleConcurrency = DefaultLifecycleConcurrency
 	}
 	if c.ExpiryInterval <= 0 {
 		c.ExpiryInterval = DefaultExpiryInterval
@@ -280,7 +300,8 @@ type Engine struct {
 	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
-	tiers     tiers // cold tier drivers and health (tiers.go)
+	tiers     tiers        // cold tier drivers and health (tiers.go)
+	keyring   *sse.Keyring // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
 		sync.Mutex
@@ -291,9 +312,13 @@ type Engine struct {
 	lc struct {
 		mu struct {
 			sync.Mutex
-			tiers TierResolver
+			tiers        TierResolver
+			transitioner Transitioner
 		}
 		cache lifecycleCache
+		step  sync.Mutex // one LifecycleStep at a time
+		pass  lcPass
+		batch int // versions per step (lifecycleBatch; tests lower it)
 	}
 
 	dummyOnce sync.Once
@@ -331,6 +356,14 @@ func New(cfg Config) (*Engine, error) {
 		e.drives[d.ID] = d
 		e.order = append(e.order, d)
 	}
+	if cfg.SSERootKey != nil {
+		kr, err := sse.NewKeyring(cfg.SSERootKey)
+		if err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		e.keyring = kr
+	}
+	e.lc.batch = lifecycleBatch
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
@@ -359,13 +392,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(7)
+	e.wg.Add(8)
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
+	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
@@ -545,6 +579,7 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		Retention:    Retention(a.Retention),
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
+		Encryption:   a.Encryption.Mode,
 	}
 	if len(a.Parts) > 1 || (len(a.Parts) == 1 && a.Parts[0].Number > 0) {
 		info.Parts = len(a.Parts)

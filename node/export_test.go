@@ -14,3 +14,16 @@ func (e *Engine) RelocateShard(ctx context.Context, b metastore.Blob, size int64
 
 // ErrRelocationMoot is errRelocationMoot, for the external tests.
 var ErrRelocationMoot = errRelocationMoot
+
+// SetLifecycleBatch sets the versions a lifecycle step looks at.
+func (e *Engine) SetLifecycleBatch(n int) { e.lc.batch = n }
+
+// LifecyclePasses is the number of lifecycle passes started (from the
+// replicated state).
+func (e *Engine) LifecyclePasses() int64 {
+	st, err := e.loadLifecycleState(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	return st.Pass
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/sse"
 )
 
 // HeadArtifact describes a version of an artifact (linearizable): the
@@ -27,7 +28,10 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef
 }
 
 // OpenArtifact opens a version of an artifact (the latest when
-// ref.VersionID is ""). The reader keeps the version's record, so an
+// ref.VersionID is ""). For an SSE-C version ref.CustomerKey must be its
+// key (ErrSSECustomerKeyMissing, ErrSSECustomerKeyMismatch); a key given
+// for another version is ErrSSENotApplicable. HeadArtifact asks for no
+// key: it serves the sub-resources (tags, retention) S3 serves without. The reader keeps the version's record, so an
 // overwrite during the read does not mix versions: the replaced shards are
 // collected only after the GC delay, and not while a WriteRange streams
 // them (a read lease, up to Config.MaxReadLease past the delay).
@@ -45,11 +49,14 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 			return nil, fmt.Errorf("%w: %q is on archive tier %q", ErrInvalidObjectState, a.Key, a.Tier)
 		}
 	}
+	if err := e.checkCustomerKey(a.Encryption, ref.CustomerKey); err != nil {
+		return nil, err
+	}
 	info := toInfo(a, versioned)
 	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
 		return nil, err
 	}
-	return &reader{e: e, rec: a, info: info}, nil
+	return &reader{e: e, rec: a, info: info, customerKey: ref.CustomerKey}, nil
 }
 
 // expiration sets info.Expiration when the latest version of a key is
@@ -100,9 +107,10 @@ func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (me
 }
 
 type reader struct {
-	e    *Engine
-	rec  metastore.Artifact
-	info ArtifactInfo
+	e           *Engine
+	rec         metastore.Artifact
+	info        ArtifactInfo
+	customerKey []byte // of an SSE-C version
 }
 
 func (r *reader) Info() ArtifactInfo { return r.info }
@@ -117,7 +125,17 @@ func (r *reader) WriteRange(ctx context.Context, w io.Writer, off, length int64)
 		return nil
 	}
 	if r.rec.Parts == nil {
-		_, err := w.Write(r.rec.Inline[off : off+length])
+		inline := r.rec.Inline
+		if r.rec.InlineKey != nil {
+			dk, err := r.e.openKey(&r.rec, r.rec.InlineKey, r.customerKey)
+			if err != nil {
+				return err
+			}
+			if inline, err = sse.Decrypt(dk, inline, r.rec.Size); err != nil {
+				return fmt.Errorf("%w: inline bytes of %s/%s: %w", metastore.ErrCorrupt, r.rec.Container, r.rec.Key, err)
+			}
+		}
+		_, err := w.Write(inline[off : off+length])
 		return err
 	}
 	// The version's blobs stay while this stream reads them, even when
@@ -129,7 +147,7 @@ func (r *reader) WriteRange(ctx context.Context, w io.Writer, off, length int64)
 		if end > off && start < off+length {
 			from := max(off, start) - start
 			to := min(off+length, end) - start
-			if err := r.e.readBlob(ctx, w, p.Blob, p.Size, from, to-from); err != nil {
+			if err := r.readPart(ctx, w, &p, from, to-from); err != nil {
 				return err
 			}
 		}
@@ -139,6 +157,32 @@ func (r *reader) WriteRange(ctx context.Context, w io.Writer, off, length int64)
 		}
 	}
 	return nil
+}
+
+// readPart writes [off, off+length) of part p's plaintext to w: for an
+// encrypted part, it reads only the packages holding the range and opens
+// them after the erasure decode verified their blocks.
+func (r *reader) readPart(ctx context.Context, w io.Writer, p *metastore.Part, off, length int64) error {
+	if p.SealedKey == nil {
+		return r.e.readBlob(ctx, w, p.Blob, p.Size, off, length)
+	}
+	dk, err := r.e.openKey(&r.rec, p.SealedKey, r.customerKey)
+	if err != nil {
+		return err
+	}
+	cOff, cLen, _ := sse.CiphertextRange(p.Size, off, length)
+	dw := sse.NewDecryptWriter(w, dk, p.Size, off, length)
+	err = r.e.readBlob(ctx, dw, p.Blob, p.StoredSize, cOff, cLen)
+	r.e.stats.ssePackages.Add(dw.Opened)
+	if err == nil {
+		err = dw.Close()
+	}
+	if errors.Is(err, sse.ErrAuth) {
+		// The erasure layer verified every block: ciphertext that still
+		// fails authentication was written wrong or the record is.
+		return fmt.Errorf("%w: part %d of %s/%s: %w", metastore.ErrCorrupt, p.Number, r.rec.Container, r.rec.Key, err)
+	}
+	return err
 }
 
 // readBlob decodes [off, off+length) of a blob of size bytes into w.

@@ -97,9 +97,10 @@ type NoncurrentTransition struct {
 	StorageClass            string `json:"storageClass"`
 }
 
-// TierResolver maps S3 storage classes to the tiers that serve them. The
-// tiers work implements it; until one is set (Engine.SetTierResolver),
-// no storage class has a tier and every Transition rule is refused.
+// TierResolver maps S3 storage classes to the tiers that serve them. By
+// default (none set) the cluster's tiers decide (Engine.TierOf, from the
+// storage classes each tier names); SetTierResolver replaces that
+// mapping. A Transition rule to a class no tier serves is refused.
 type TierResolver interface {
 	// TierForClass returns the tier serving class, and whether one does.
 	TierForClass(class string) (tier string, ok bool)
@@ -123,7 +124,7 @@ func (e *TierError) Unwrap() error { return ErrInvalidArgument }
 var ErrNoSuchLifecycle = errors.New("node: no lifecycle configuration")
 
 // SetTierResolver installs the tier resolver transition rules are checked
-// against (nil: none). Call it before serving requests.
+// against (nil: the cluster's tiers, Engine.TierOf).
 func (e *Engine) SetTierResolver(r TierResolver) {
 	e.lc.mu.Lock()
 	e.lc.mu.tiers = r
@@ -134,6 +135,26 @@ func (e *Engine) tierResolver() TierResolver {
 	e.lc.mu.Lock()
 	defer e.lc.mu.Unlock()
 	return e.lc.mu.tiers
+}
+
+// tierFor names the tier serving a storage class: the installed
+// TierResolver's answer, or else the cluster's tiers (TierOf, the one
+// mapping of storage classes to tiers). *TierError when none does.
+func (e *Engine) tierFor(ctx context.Context, class string) (string, error) {
+	if r := e.tierResolver(); r != nil {
+		if t, ok := r.TierForClass(class); ok {
+			return t, nil
+		}
+		return "", &TierError{Class: class}
+	}
+	t, err := e.TierOf(ctx, class)
+	if err != nil {
+		return "", err
+	}
+	if t == "" {
+		return "", &TierError{Class: class}
+	}
+	return t, nil
 }
 
 // LifecycleConfiguration returns a container's lifecycle configuration,
@@ -157,7 +178,6 @@ func (e *Engine) SetLifecycleConfiguration(ctx context.Context, tenant, containe
 	if len(cfg.Rules) == 0 || len(cfg.Rules) > MaxLifecycleRules {
 		return fmt.Errorf("%w: a lifecycle configuration holds 1 to %d rules", ErrInvalidArgument, MaxLifecycleRules)
 	}
-	tiers := e.tierResolver()
 	for _, r := range cfg.Rules {
 		classes := make([]string, 0, len(r.Transitions)+len(r.NoncurrentTransitions))
 		for _, t := range r.Transitions {
@@ -167,11 +187,8 @@ func (e *Engine) SetLifecycleConfiguration(ctx context.Context, tenant, containe
 			classes = append(classes, t.StorageClass)
 		}
 		for _, class := range classes {
-			if tiers == nil {
-				return &TierError{Class: class}
-			}
-			if _, ok := tiers.TierForClass(class); !ok {
-				return &TierError{Class: class}
+			if _, err := e.tierFor(ctx, class); err != nil {
+				return err
 			}
 		}
 	}

@@ -42,6 +42,17 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
 	}
+	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	if err != nil {
+		return UploadInfo{}, metaErr(err)
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, defaultEncryption(c, in.Encryption))
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	if seal != nil {
+		u.Encryption = seal.rec
+	}
 	if err := e.meta.CreateUpload(ctx, u); err != nil {
 		return UploadInfo{}, metaErr(err)
 	}
@@ -89,6 +100,13 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if err != nil {
 		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
+	if err := e.checkCustomerKey(u.Encryption, in.CustomerKey); err != nil {
+		return PartInfo{}, err
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, Encryption{Mode: u.Encryption.Mode, CustomerKey: in.CustomerKey})
+	if err != nil {
+		return PartInfo{}, err
+	}
 	// The upload's algorithm is computed here unless the caller verifies
 	// it already (a header value is known before the body).
 	var alg checksum.Algorithm
@@ -102,11 +120,12 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		}
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
-	blob, missing, err := e.writeBlob(ctx, b)
+	p, missing, err := e.writePart(ctx, seal, b, b)
 	if err != nil {
 		return PartInfo{}, err
 	}
-	sums, err := partChecksums(alg, h, in.Checksums)
+	blob := p.Blob
+	sums, err := partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
 	}
@@ -114,7 +133,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return PartInfo{}, err
 	}
-	p := metastore.Part{Number: in.Number, Size: b.n, ETag: b.etag(), Created: now(), Blob: blob, Checksums: sums}
+	p.Number, p.ETag, p.Created, p.Checksums = in.Number, b.etag(), now(), sums
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
@@ -130,11 +149,14 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 // partChecksums is what a part stores: the checksums the caller verified,
 // and the upload's algorithm (alg; Name "" for none) computed by h when
 // the caller did not send it. A part of an upload with an algorithm may
-// carry no other.
-func partChecksums(alg checksum.Algorithm, h hash.Hash, sent map[string]string) (map[string]string, error) {
+// carry no other, and must carry it when required (COMPOSITE).
+func partChecksums(alg checksum.Algorithm, h hash.Hash, sent map[string]string, required bool) (map[string]string, error) {
 	sums := maps.Clone(sent)
 	if alg.Name == "" {
 		return sums, nil
+	}
+	if _, ok := sent[alg.Name]; !ok && len(sent) == 0 && required {
+		return nil, msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: null", strings.ToLower(alg.Name))
 	}
 	for name := range sent {
 		if name != alg.Name {
@@ -168,7 +190,7 @@ func (e *Engine) CompleteUpload(ctx context.Context, tenant, container, key, upl
 		Created: now(), Parts: refs, MinPartSize: e.cfg.MinPartSize,
 		Cond: metastore.Cond{IfNoneMatch: cond.IfNoneMatch == "*", IfMatchETag: cond.IfMatch},
 	}
-	if err := e.wholeChecksum(ctx, &in, parts, cond.Checksums); err != nil {
+	if err := e.wholeChecksum(ctx, &in, parts, cond.Checksums, cond.ChecksumType); err != nil {
 		return ArtifactInfo{}, e.uploadErr(ctx, tenant, container, err)
 	}
 	res, err := e.meta.CompleteUploadVersion(ctx, in)
@@ -188,7 +210,7 @@ const noPartChecksum = "-"
 // Complete answers with the artifact it made). The reads are
 // linearizable; the part values used go along, so the completion fails if
 // a part is replaced meanwhile.
-func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef, want map[string]string) error {
+func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef, want map[string]string, wantType string) error {
 	u, err := e.meta.GetUpload(ctx, in.Tenant, in.Container, in.Key, in.UploadID)
 	if errors.Is(err, metastore.ErrUploadNotFound) {
 		return nil
@@ -205,6 +227,9 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 	alg, ok := checksum.ByName(u.ChecksumAlgorithm)
 	if !ok {
 		return fmt.Errorf("node: upload %s has unknown checksum algorithm %q", in.UploadID, u.ChecksumAlgorithm)
+	}
+	if wantType != "" && !strings.EqualFold(wantType, u.ChecksumType) {
+		return msgErr(ErrChecksumRequest, "The upload was created using the %s checksum mode. The complete request must use the same checksum mode.", u.ChecksumType)
 	}
 	stored := make(map[int]metastore.Part, len(parts))
 	marker := 0
@@ -238,13 +263,17 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 			complete = false
 			continue
 		}
+		if _, ok := ref.Checksums[alg.Name]; !ok && len(ref.Checksums) == 0 && u.ChecksumType == checksum.Composite {
+			return msgErr(ErrChecksumRequest, "The upload was created using a %s checksum. The complete request must include the checksum for each part. It was missing for part %d in the request.",
+				strings.ToLower(alg.Name), ref.Number)
+		}
 		for name, v := range ref.Checksums {
 			if name != alg.Name {
 				return msgErr(ErrChecksumRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s",
 					strings.ToLower(alg.Name), strings.ToLower(name))
 			}
 			if p.Checksums[name] != v {
-				return msgErr(ErrInvalidPart, "The %s checksum of part %d did not match the uploaded part's.", name, ref.Number)
+				return fmt.Errorf("%w: the %s checksum of part %d differs from the uploaded part's", ErrInvalidPart, name, ref.Number)
 			}
 		}
 		sum, ok := p.Checksums[alg.Name]
@@ -268,7 +297,7 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 				strings.ToLower(alg.Name), strings.ToLower(name))
 		}
 		if !checksum.SameWhole(v, whole) {
-			return msgErr(ErrBadDigest, "The %s you specified did not match the calculated checksum.", alg.Name)
+			return msgErr(ErrBadDigest, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.Name))
 		}
 	}
 	in.Checksums = map[string]string{alg.Name: whole}
@@ -328,5 +357,6 @@ func (e *Engine) ListUploads(ctx context.Context, tenant, container string, o Up
 func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
 		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass,
-		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType}
+		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType,
+		Encryption: u.Encryption.Mode}
 }

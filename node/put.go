@@ -14,6 +14,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
+	"github.com/vaultaire/vaultaire/sse"
 )
 
 // writeQuorum is the number of shards that must be durable before a blob
@@ -364,8 +365,13 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	}
 	// Fail fast on a missing container before moving any bytes; the
 	// metastore checks again when it commits.
-	if _, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale); err != nil {
+	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
+	}
+	seal, err := e.newSealer(tenant, in.Container, in.Key, defaultEncryption(c, in.Encryption))
+	if err != nil {
+		return ArtifactInfo{}, err
 	}
 	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
 	// The version id (none for a null version) and the default retention
@@ -377,22 +383,31 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 	}
+	if seal != nil {
+		rec.Encryption = seal.rec
+	}
 	// Peek: a body that ends within the inline threshold is kept inline.
 	var missing []int
 	head := make([]byte, e.cfg.InlineThreshold+1)
 	hn, err := io.ReadFull(b, head)
 	switch {
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && seal != nil:
+		dk, sealed, err := seal.newKey()
+		if err != nil {
+			return ArtifactInfo{}, err
+		}
+		rec.Inline, rec.InlineKey = sse.Encrypt(dk, head[:hn]), sealed
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		rec.Inline = append([]byte(nil), head[:hn]...)
 	case err != nil:
 		return ArtifactInfo{}, err
 	default:
-		blob, m, err := e.writeBlob(ctx, io.MultiReader(bytes.NewReader(head[:hn]), b))
+		part, m, err := e.writePart(ctx, seal, io.MultiReader(bytes.NewReader(head[:hn]), b), b)
 		if err != nil {
 			return ArtifactInfo{}, err
 		}
 		missing = m
-		rec.Parts = []metastore.Part{{Number: 0, Size: b.n, Blob: blob}}
+		rec.Parts = []metastore.Part{part}
 	}
 	if err := b.checkMD5(in.ContentMD5); err != nil {
 		e.dropParts(ctx, rec.Parts)
@@ -414,11 +429,35 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	return toInfo(*res.Version, res.Version.Seq != 0), nil
 }
 
+// writePart stores the bytes of r (read through b, which counts them) as
+// one blob, sealed first when seal is not nil, and returns the part
+// (Number 0, without ETag and times).
+func (e *Engine) writePart(ctx context.Context, seal *sealer, r io.Reader, b *body) (metastore.Part, []int, error) {
+	var sealed []byte
+	if seal != nil {
+		dk, s, err := seal.newKey()
+		if err != nil {
+			return metastore.Part{}, nil, err
+		}
+		sealed = s
+		r = sse.NewEncryptReader(r, dk)
+	}
+	blob, missing, err := e.writeBlob(ctx, r)
+	if err != nil {
+		return metastore.Part{}, nil, err
+	}
+	p := metastore.Part{Size: b.n, Blob: blob, SealedKey: sealed}
+	if sealed != nil {
+		p.StoredSize = sse.EncryptedSize(b.n)
+	}
+	return p, missing, nil
+}
+
 // healLater queues the shards of a just-committed part that its write
 // could not place.
 func (e *Engine) healLater(p metastore.Part, missing []int) {
 	for _, i := range missing {
-		e.heal.missing(p.Blob, p.Size, i)
+		e.heal.missing(p.Blob, p.BlobSize(), i)
 	}
 }
 

@@ -1,9 +1,12 @@
 package node
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats are the Engine's cumulative counters since New, for metrics. Every
-// field only grows.
+// field only grows, but the gauge LifecycleOverdue.
 type Stats struct {
 	// Encodes counts blobs erasure-encoded onto drives (PUTs and parts
 	// stored as shards, not inline).
@@ -41,6 +44,20 @@ type Stats struct {
 	DriveHealed, DriveHealBytes int64
 	// DriveHealsRunning counts the heal jobs whose walk is under way.
 	DriveHealsRunning int
+	// SSEPackages counts encrypted packages reads authenticated and
+	// decrypted (package sse): a range read opens only those it touches.
+	SSEPackages int64
+	// Lifecycle engine (lifecycle_engine.go): versions expired (deleted,
+	// or given a delete marker) and their bytes, uploads aborted,
+	// versions transitioned and their bytes, actions that failed, and
+	// expirations refused by object lock (retried by later passes).
+	LifecycleExpired, LifecycleExpiredBytes           int64
+	LifecycleAborted, LifecycleFailures               int64
+	LifecycleTransitioned, LifecycleTransitionedBytes int64
+	LifecycleLocked                                   int64
+	// LifecycleOverdue is how long the oldest lifecycle action that
+	// failed has been due (0: none).
+	LifecycleOverdue time.Duration
 }
 
 // counters are the Engine's live Stats; atomics, so no request path takes
@@ -56,6 +73,11 @@ type counters struct {
 	scrubPasses                     atomic.Int64
 	driveHealed, driveHealBytes     atomic.Int64
 	remoteDeletes                   atomic.Int64
+	ssePackages                     atomic.Int64
+	// Lifecycle engine (lifecycle_engine.go).
+	lcExpired, lcExpiredBytes           atomic.Int64
+	lcAborted, lcFailures, lcLocked     atomic.Int64
+	lcTransitioned, lcTransitionedBytes atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -83,6 +105,16 @@ func (e *Engine) Stats() Stats {
 		DriveHealBytes:  c.driveHealBytes.Load(),
 
 		DriveHealsRunning: e.driveHeal.runningCount(),
+		SSEPackages:       c.ssePackages.Load(),
+
+		LifecycleExpired:           c.lcExpired.Load(),
+		LifecycleExpiredBytes:      c.lcExpiredBytes.Load(),
+		LifecycleAborted:           c.lcAborted.Load(),
+		LifecycleFailures:          c.lcFailures.Load(),
+		LifecycleTransitioned:      c.lcTransitioned.Load(),
+		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
+		LifecycleLocked:            c.lcLocked.Load(),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
 	}
 }
 

@@ -195,6 +195,9 @@ type ArtifactInfo struct {
 	// Expiration is set on reads of the latest version when a lifecycle
 	// rule will expire it (S3's x-amz-expiration).
 	Expiration *Expiration
+	// Encryption is the version's server-side encryption mode
+	// (EncryptionNone, EncryptionSSES3, EncryptionCustomer).
+	Encryption string
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.
@@ -207,6 +210,9 @@ type Conditions struct {
 	// the client expects the completed artifact to have (x-amz-checksum-*
 	// on CompleteMultipartUpload). A COMPOSITE value may omit its "-N".
 	Checksums map[string]string
+	// ChecksumType (CompleteUpload only): the x-amz-checksum-type of the
+	// completion; when set it must be the upload's.
+	ChecksumType string
 }
 
 // PutInput is one single-request artifact write.
@@ -234,12 +240,17 @@ type PutInput struct {
 	Tags         map[string]string
 	Retention    Retention
 	LegalHold    bool
+	// Encryption of the new version (Mode "" for none).
+	Encryption Encryption
 }
 
 // VersionRef names one version of an artifact: VersionID "" means the
 // latest; NullVersion the null version.
 type VersionRef struct {
 	Container, Key, VersionID string
+	// CustomerKey is the SSE-C key a read of an SSE-C version must give
+	// (HeadArtifact and OpenArtifact check it); nil otherwise.
+	CustomerKey []byte
 }
 
 // NullVersion is S3's id of the null version.
@@ -332,6 +343,8 @@ type UploadInput struct {
 	// whole-object value computed from them.
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Encryption of the parts and of the completed artifact.
+	Encryption Encryption
 }
 
 // UploadInfo describes an in-progress multipart upload.
@@ -347,6 +360,8 @@ type UploadInfo struct {
 	// The whole-object checksum asked for ("" for none).
 	ChecksumAlgorithm string
 	ChecksumType      string
+	// Encryption is the upload's server-side encryption mode.
+	Encryption string
 }
 
 // PartInput is one UploadPart request.
@@ -362,6 +377,13 @@ type PartInput struct {
 	// after Body returned EOF (a trailer's value arrives at the end). The
 	// upload's own algorithm is computed when it is not among them.
 	Checksums map[string]string
+	// FromClient: the body comes from the client (UploadPart, not
+	// UploadPartCopy), so a part of a COMPOSITE upload must carry the
+	// upload's checksum, as S3 requires.
+	FromClient bool
+	// CustomerKey is the SSE-C key of an SSE-C upload (it must be the
+	// key the upload was created with).
+	CustomerKey []byte
 }
 
 // PartInfo describes an uploaded part.

@@ -84,6 +84,9 @@ var opActions = map[Operation]string{
 	OpGetBucketLifecycle:         "s3:GetLifecycleConfiguration",
 	OpPutBucketLifecycle:         "s3:PutLifecycleConfiguration",
 	OpDeleteBucketLifecycle:      "s3:PutLifecycleConfiguration",
+	OpGetBucketEncryption:        "s3:GetEncryptionConfiguration",
+	OpPutBucketEncryption:        "s3:PutEncryptionConfiguration",
+	OpDeleteBucketEncryption:     "s3:PutEncryptionConfiguration",
 }
 
 // versionedActions are the actions S3 names differently when the request

@@ -2,67 +2,20 @@ package s3
 
 import (
 	"crypto/md5"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
-
-// checksumAlg is one of S3's additional checksum algorithms.
-type checksumAlg struct {
-	name   string // as node.ArtifactInfo.Checksums and x-amz-sdk-checksum-algorithm
-	header string // x-amz-checksum-<lower name>
-	size   int    // digest bytes
-	new    func() hash.Hash
-}
-
-// crc64NVME is the CRC-64/NVME table (reflected polynomial 0x9a6c9329ac4bc9b5).
-var crc64NVME = crc64.MakeTable(0x9a6c9329ac4bc9b5)
-
-var checksumAlgs = []checksumAlg{
-	{"CRC32", "x-amz-checksum-crc32", 4, func() hash.Hash { return crc32.NewIEEE() }},
-	{"CRC32C", "x-amz-checksum-crc32c", 4, func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }},
-	{"CRC64NVME", "x-amz-checksum-crc64nvme", 8, func() hash.Hash { return crc64.New(crc64NVME) }},
-	{"SHA1", "x-amz-checksum-sha1", 20, sha1.New},
-	{"SHA256", "x-amz-checksum-sha256", 32, sha256.New},
-}
-
-func algByHeader(h string) (checksumAlg, bool) {
-	h = strings.ToLower(h)
-	for _, a := range checksumAlgs {
-		if a.header == h {
-			return a, true
-		}
-	}
-	return checksumAlg{}, false
-}
-
-func algByName(n string) (checksumAlg, bool) {
-	n = strings.ToUpper(n)
-	for _, a := range checksumAlgs {
-		if a.name == n {
-			return a, true
-		}
-	}
-	return checksumAlg{}, false
-}
-
-// validChecksumValue reports whether v is the base64 of a digest of alg.
-func validChecksumValue(alg checksumAlg, v string) bool {
-	b, err := base64.StdEncoding.DecodeString(v)
-	return err == nil && len(b) == alg.size
-}
 
 // verifyReader hashes everything read and, at the end of the stream,
 // calls check with the digest; a failed check is returned instead of
@@ -163,32 +116,32 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 	}
 
 	// Checksums: at most one of the header and trailer kinds.
-	var headerAlg *checksumAlg
+	var headerAlg *checksum.Algorithm
 	var headerVal string
-	for _, a := range checksumAlgs {
-		v := r.Header.Get(a.header)
+	for _, a := range checksum.Algorithms {
+		v := r.Header.Get(a.Header)
 		if v == "" {
 			continue
 		}
 		if headerAlg != nil {
 			return nil, withMessage(errInvalidRequest, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 		}
-		if !validChecksumValue(a, v) {
-			return nil, withMessage(errInvalidRequest, "Value for %s header is invalid.", a.header)
+		if !a.Valid(v) {
+			return nil, withMessage(errInvalidRequest, "Value for %s header is invalid.", a.Header)
 		}
 		headerAlg, headerVal = &a, v
 	}
 	if sdk := r.Header.Get("X-Amz-Sdk-Checksum-Algorithm"); sdk != "" {
-		a, ok := algByName(sdk)
+		a, ok := checksum.ByName(sdk)
 		if !ok {
 			return nil, withMessage(errInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
 		}
-		if headerAlg != nil && headerAlg.name != a.name {
+		if headerAlg != nil && headerAlg.Name != a.Name {
 			return nil, withMessage(errInvalidRequest, "Value for x-amz-sdk-checksum-algorithm header is invalid.")
 		}
 	}
 	var trailers []string
-	var trailerAlg *checksumAlg
+	var trailerAlg *checksum.Algorithm
 	// minio-go sends one X-Amz-Trailer line per trailer.
 	if t := strings.Join(r.Header.Values("X-Amz-Trailer"), ","); t != "" {
 		if !auth.Streaming() || auth.PayloadHash == sigv4.StreamingSigned {
@@ -196,7 +149,7 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 		}
 		for _, name := range strings.Split(t, ",") {
 			name = strings.ToLower(strings.TrimSpace(name))
-			a, ok := algByHeader(name)
+			a, ok := checksum.ByHeader(name)
 			if !ok {
 				return nil, withMessage(errInvalidRequest, "The value specified in the x-amz-trailer header is not supported")
 			}
@@ -229,11 +182,11 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 	}
 	if headerAlg != nil {
 		alg, want := *headerAlg, headerVal
-		b.checksums[alg.name] = want
+		b.checksums[alg.Name] = want
 		b.hasChecksum = true
-		rd = &verifyReader{r: rd, h: alg.new(), check: func(sum []byte) error {
+		rd = &verifyReader{r: rd, h: alg.New(), check: func(sum []byte) error {
 			if base64.StdEncoding.EncodeToString(sum) != want {
-				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", alg.name)
+				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.Name))
 			}
 			return nil
 		}}
@@ -241,18 +194,18 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 	if trailerAlg != nil {
 		alg, checksums := *trailerAlg, b.checksums
 		b.hasChecksum = true
-		rd = &verifyReader{r: rd, h: alg.new(), check: func(sum []byte) error {
-			want, ok := chunked.Trailer(alg.header)
+		rd = &verifyReader{r: rd, h: alg.New(), check: func(sum []byte) error {
+			want, ok := chunked.Trailer(alg.Header)
 			if !ok {
 				return sigv4.ErrTrailerMalformed
 			}
-			if !validChecksumValue(alg, want) {
-				return withMessage(errInvalidRequest, "Value for %s trailing header is invalid.", alg.header)
+			if !alg.Valid(want) {
+				return withMessage(errInvalidRequest, "Value for %s trailing header is invalid.", alg.Header)
 			}
 			if base64.StdEncoding.EncodeToString(sum) != want {
-				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", alg.name)
+				return withMessage(errChecksumMismatch, "The %s you specified did not match the calculated checksum.", strings.ToLower(alg.Name))
 			}
-			checksums[alg.name] = want
+			checksums[alg.Name] = want
 			return nil
 		}}
 	}

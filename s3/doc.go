@@ -110,7 +110,8 @@
 // handed over in Conditions.Checksums; a COMPOSITE value may omit "-N"):
 // the Engine computes the whole-object value from the stored part
 // checksums (FULL_OBJECT by CRC combination, never re-reading the bytes)
-// and answers BadDigest when they differ. The value is returned by
+// and answers BadDigest when they differ; an x-amz-checksum-type on the
+// completion must be the upload's. The value is returned by
 // Complete, HEAD and GET with x-amz-checksum-mode: ENABLED (with
 // x-amz-checksum-type), GetObjectAttributes (Checksum and the parts'
 // checksums) and ListParts.
@@ -128,6 +129,21 @@
 // state machine; a retention in GOVERNANCE mode is bypassed only with
 // x-amz-bypass-governance-retention from the tenant's root user
 // (node.TenantRootUser). Lock settings need Content-MD5 or a checksum.
+//
+// # Server-side encryption
+//
+// x-amz-server-side-encryption: AES256 (SSE-S3) on PUT, copy and
+// CreateMultipartUpload; SSE-C with x-amz-server-side-encryption-customer-
+// algorithm/key/key-MD5 on those, on UploadPart, and on GET and HEAD (an
+// SSE-C object answers only with its key: 403 AccessDenied for a wrong
+// one, 400 InvalidRequest without); x-amz-copy-source-server-side-
+// encryption-customer-* opens an SSE-C copy source. Copies may change the
+// mode. SSE-C needs HTTPS (Config.SSECInsecure lifts that for tests).
+// Responses report the mode (x-amz-server-side-encryption, or the
+// customer algorithm and key MD5). Put/Get/DeleteBucketEncryption
+// (?encryption) set the default (AES256) new objects get;
+// ServerSideEncryptionConfigurationNotFoundError when none. The engine
+// encrypts (node/encrypt.go, package sse).
 //
 // # Lifecycle
 //
@@ -149,9 +165,9 @@
 // # Not implemented
 //
 // Answered NotImplemented (501): Object Ownership other than
-// BucketOwnerEnforced (so ACL evaluation), server-side encryption
-// (SSE-S3, SSE-KMS, SSE-C), website,
-// logging, notifications, replication, encryption configuration, website
+// BucketOwnerEnforced (so ACL evaluation), SSE-KMS (aws:kms, as a
+// header or a bucket default), website,
+// logging, notifications, replication, website
 // redirects, restore, select, torrent, directory buckets, MFA delete. Every storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. ACL writes other than

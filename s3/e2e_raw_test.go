@@ -462,7 +462,7 @@ func testE2ERouting(t *testing.T, secure bool) {
 		t.Run(tc.method+" "+tc.path[:min(len(tc.path), 30)], func(t *testing.T) { expectError(t, resp, b, tc.status, tc.code) })
 	}
 	// Features a client would wrongly believe it got.
-	for _, hd := range []http.Header{{"X-Amz-Server-Side-Encryption": {"AES256"}}} {
+	for _, hd := range []http.Header{{"X-Amz-Server-Side-Encryption": {"aws:kms"}}} {
 		resp, b := h.do(t, rawReq{method: "PUT", path: "/route/sse", body: []byte("v"), hdr: hd})
 		expectError(t, resp, b, 501, "NotImplemented")
 		resp, b = h.do(t, rawReq{method: "POST", path: "/route/sse?uploads", hdr: hd})

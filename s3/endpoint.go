@@ -76,6 +76,10 @@ const (
 	OpPutBucketACL
 	OpGetObjectACL
 	OpPutObjectACL
+	// Encryption (crypt, issue 16).
+	OpGetBucketEncryption
+	OpPutBucketEncryption
+	OpDeleteBucketEncryption
 )
 
 var opNames = [...]string{
@@ -138,6 +142,9 @@ var opNames = [...]string{
 	OpPutBucketACL:               "PutBucketAcl",
 	OpGetObjectACL:               "GetObjectAcl",
 	OpPutObjectACL:               "PutObjectAcl",
+	OpGetBucketEncryption:        "GetBucketEncryption",
+	OpPutBucketEncryption:        "PutBucketEncryption",
+	OpDeleteBucketEncryption:     "DeleteBucketEncryption",
 }
 
 func (o Operation) String() string {
@@ -171,7 +178,7 @@ type RouteInput struct {
 // implement; a request naming one is answered NotImplemented, never with a
 // wrong success.
 var unsupportedSubresources = []string{
-	"accelerate", "analytics", "encryption",
+	"accelerate", "analytics",
 	"intelligent-tiering", "inventory", "logging",
 	"metadataConfiguration", "metadataTable", "metrics", "notification",
 	"replication", "requestPayment", "restore",
@@ -279,6 +286,7 @@ var bucketSubresources = map[string]map[string]Operation{
 	"publicAccessBlock": {"GET": OpGetPublicAccessBlock, "PUT": OpPutPublicAccessBlock, "DELETE": OpDeletePublicAccessBlock},
 	"ownershipControls": {"GET": OpGetBucketOwnership, "PUT": OpPutBucketOwnership, "DELETE": OpDeleteBucketOwnership},
 	"acl":               {"GET": OpGetBucketACL, "PUT": OpPutBucketACL},
+	"encryption":        {"GET": OpGetBucketEncryption, "PUT": OpPutBucketEncryption, "DELETE": OpDeleteBucketEncryption},
 }
 
 // objectSubresources is bucketSubresources for objects.

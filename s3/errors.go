@@ -99,7 +99,7 @@ var errorTable = []apiError{
 	{sigv4.ErrMalformedHeader, "AuthorizationHeaderMalformed", 400, "The authorization header you provided is invalid."},
 	{sigv4.ErrMalformedQuery, "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."},
 	{sigv4.ErrMissingDate, "AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header"},
-	{sigv4.ErrTimeSkewed, "RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large."},
+	{sigv4.ErrTimeSkewed, "RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large."},
 	{sigv4.ErrExpired, "AccessDenied", 403, "Request has expired"},
 	{sigv4.ErrNotYetValid, "AccessDenied", 403, "Request is not valid yet"},
 	{sigv4.ErrSignatureMismatch, "SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
@@ -123,7 +123,7 @@ var errorTable = []apiError{
 	{errInvalidArgument, "InvalidArgument", 400, "Invalid Argument"},
 	{errInvalidListType, "InvalidArgument", 400, "Invalid List Type specified in Request"},
 	{errInvalidBucketName, "InvalidBucketName", 400, "The specified bucket is not valid."},
-	{errKeyTooLong, "KeyTooLongError", 400, "Your key is too long"},
+	{errKeyTooLong, "KeyTooLongError", 400, "Your key is too long."},
 	{errMissingContentLength, "MissingContentLength", 411, "You must provide the Content-Length HTTP header."},
 	{errInvalidDigest, "InvalidDigest", 400, "The Content-MD5 you specified is not valid."},
 	{errChecksumMismatch, "BadDigest", 400, "The checksum you specified did not match the calculated checksum."},
@@ -148,6 +148,13 @@ var errorTable = []apiError{
 	{errInvalidVersionID, "InvalidArgument", 400, "Invalid version id specified"},
 	{errNoSuchLifecycle, "NoSuchLifecycleConfiguration", 404, "The lifecycle configuration does not exist"},
 	{errObjectLockInvalidHeaders, "InvalidArgument", 400, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied"},
+	// Encryption (crypt, issue 16).
+	{errInvalidEncryptionAlgorithm, "InvalidEncryptionAlgorithmError", 400, "The encryption request you specified is not valid. The valid value is AES256."},
+	{errNoEncryptionConfig, "ServerSideEncryptionConfigurationNotFoundError", 404, "The server side encryption configuration was not found"},
+	{node.ErrSSECustomerKeyMismatch, "AccessDenied", 403, "Access Denied"},
+	{node.ErrSSECustomerKeyMissing, "InvalidRequest", 400, "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."},
+	{node.ErrSSENotApplicable, "InvalidRequest", 400, "The encryption parameters are not applicable to this object."},
+	{node.ErrSSEUnavailable, "NotImplemented", 501, "Server-side encryption is not configured on this server."},
 
 	// CORS (cors.go).
 	{errNoSuchCORSConfiguration, "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"},

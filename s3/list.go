@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -83,9 +84,9 @@ func (s *Server) listObjects(ctx context.Context, w http.ResponseWriter, r *http
 			Key: enc(a.Key), LastModified: isoTime(a.Modified), ETag: quoteETag(a.ETag),
 			Size: a.Size, StorageClass: storageClassOf(a.StorageClass),
 		}
-		for _, alg := range checksumAlgs {
-			if _, ok := a.Checksums[alg.name]; ok {
-				e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.name)
+		for _, alg := range checksum.Algorithms {
+			if _, ok := a.Checksums[alg.Name]; ok {
+				e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.Name)
 				e.ChecksumType = checksumTypeOf(a)
 			}
 		}

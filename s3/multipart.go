@@ -16,7 +16,7 @@ import (
 const maxListParts = 1000
 
 func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	opts, err := s.checkWriteHeaders(r.Header)
+	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
 		return err
 	}
@@ -32,10 +32,12 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		Container: rc.ep.Container, Key: rc.ep.Key, ContentType: ct, Headers: headers, Meta: meta,
 		StorageClass: opts.storageClass, Tags: opts.tags, Retention: opts.retention, LegalHold: opts.legalHold,
 		ChecksumAlgorithm: r.Header.Get("X-Amz-Checksum-Algorithm"), ChecksumType: r.Header.Get("X-Amz-Checksum-Type"),
+		Encryption: opts.encryption,
 	})
 	if err != nil {
 		return err
 	}
+	setEncryptionHeaders(w.Header(), u.Encryption, opts.customer)
 	if u.ChecksumAlgorithm != "" {
 		w.Header().Set("X-Amz-Checksum-Algorithm", u.ChecksumAlgorithm)
 		w.Header().Set("X-Amz-Checksum-Type", u.ChecksumType)
@@ -62,18 +64,25 @@ func (s *Server) uploadPart(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
+	ck, err := s.customerKey(r, hdrSSECPrefix)
+	if err != nil {
+		return err
+	}
 	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
 	if err != nil {
 		return err
 	}
 	p, err := s.eng.UploadPart(ctx, rc.tenant, node.PartInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, UploadID: id, Number: n,
-		Body: b, Size: b.size, ContentMD5: b.contentMD5, Checksums: b.checksums,
+		Body: b, Size: b.size, ContentMD5: b.contentMD5, Checksums: b.checksums, FromClient: true, CustomerKey: ck.keyOrNil(),
 	})
 	if err != nil {
 		return err
 	}
 	h := w.Header()
+	if ck != nil {
+		setEncryptionHeaders(h, node.EncryptionCustomer, ck)
+	}
 	h.Set("ETag", quoteETag(p.ETag))
 	setChecksumHeaders(h, p.Checksums)
 	h.Set("Content-Length", "0")
@@ -109,6 +118,10 @@ func (s *Server) uploadPartCopy(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
+	ck, err := s.customerKey(r, hdrSSECPrefix)
+	if err != nil {
+		return err
+	}
 	_, src, err := s.openCopySource(ctx, w, r, rc)
 	if err != nil {
 		return err
@@ -128,7 +141,7 @@ func (s *Server) uploadPartCopy(ctx context.Context, w http.ResponseWriter, r *h
 		var err error
 		p, err = s.eng.UploadPart(ctx, rc.tenant, node.PartInput{
 			Container: rc.ep.Container, Key: rc.ep.Key, UploadID: id, Number: n,
-			Body: body, Size: rng.length,
+			Body: body, Size: rng.length, CustomerKey: ck.keyOrNil(),
 		})
 		return err
 	})
@@ -180,6 +193,7 @@ func (s *Server) completeUpload(ctx context.Context, w http.ResponseWriter, r *h
 		cond.Checksums[a.Name] = v
 	}
 	r.Header.Del("X-Amz-Sdk-Checksum-Algorithm")
+	cond.ChecksumType = r.Header.Get("X-Amz-Checksum-Type")
 	b, err := s.openBody(r, rc, s.cfg.MaxPutSize)
 	if err != nil {
 		return err

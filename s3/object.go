@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -35,15 +36,15 @@ func writeConditions(h http.Header) (node.Conditions, error) {
 }
 
 func setChecksumHeaders(h http.Header, sums map[string]string) {
-	for _, a := range checksumAlgs {
-		if v, ok := sums[a.name]; ok && v != "" {
-			h.Set(a.header, v)
+	for _, a := range checksum.Algorithms {
+		if v, ok := sums[a.Name]; ok && v != "" {
+			h.Set(a.Header, v)
 		}
 	}
 }
 
 func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	opts, err := s.checkWriteHeaders(r.Header)
+	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
 		return err
 	}
@@ -81,11 +82,13 @@ func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		Tags:         opts.tags,
 		Retention:    opts.retention,
 		LegalHold:    opts.legalHold,
+		Encryption:   opts.encryption,
 	})
 	if err != nil {
 		return err
 	}
 	h := w.Header()
+	setEncryptionHeaders(h, info.Encryption, opts.customer)
 	h.Set("ETag", quoteETag(info.ETag))
 	setVersionHeaders(h, info.Versioned, info.VersionID, false)
 	setChecksumHeaders(h, b.checksums)
@@ -143,16 +146,18 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
+	ck, err := s.customerKey(r, hdrSSECPrefix)
+	if err != nil {
+		return err
+	}
+	ref.CustomerKey = ck.keyOrNil()
 	h := w.Header()
 	var info node.ArtifactInfo
-	var rd node.ArtifactReader
-	if head {
-		info, err = s.eng.HeadArtifact(ctx, rc.tenant, ref)
-	} else {
-		rd, err = s.eng.OpenArtifact(ctx, rc.tenant, ref)
-		if err == nil {
-			info = rd.Info()
-		}
+	// HEAD opens the version too (no bytes are read): an SSE-C version
+	// answers HEAD only with its key, as in S3.
+	rd, err := s.eng.OpenArtifact(ctx, rc.tenant, ref)
+	if err == nil {
+		info = rd.Info()
 	}
 	if err != nil {
 		if errors.Is(err, node.ErrInvalidArgument) {
@@ -189,6 +194,7 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		partial = partNumber > 0 && info.Parts > 0
 	}
 	setArtifactHeaders(h, info)
+	setEncryptionHeaders(h, info.Encryption, ck)
 	ct := info.ContentType
 	if ct == "" {
 		ct = defaultContentType
@@ -431,7 +437,11 @@ func (s *Server) openCopySource(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return cs, nil, err
 	}
-	src, err := s.eng.OpenArtifact(ctx, rc.tenant, node.VersionRef{Container: cs.container, Key: cs.key, VersionID: cs.versionID})
+	ck, err := s.customerKey(r, hdrCopySSEPrefix)
+	if err != nil {
+		return cs, nil, err
+	}
+	src, err := s.eng.OpenArtifact(ctx, rc.tenant, node.VersionRef{Container: cs.container, Key: cs.key, VersionID: cs.versionID, CustomerKey: ck.keyOrNil()})
 	if err != nil {
 		switch {
 		case errors.Is(err, node.ErrInvalidArgument):
@@ -472,7 +482,7 @@ func pipeCopy(ctx context.Context, src node.ArtifactReader, off, length int64, w
 }
 
 func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	opts, err := s.checkWriteHeaders(r.Header)
+	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
 		return err
 	}
@@ -502,7 +512,8 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	info := src.Info()
 	if cs.container == rc.ep.Container && cs.key == rc.ep.Key && cs.versionID == "" && directive != "REPLACE" &&
-		tagDirective != "REPLACE" && opts.storageClass == info.StorageClass && !opts.lockHeaders {
+		tagDirective != "REPLACE" && opts.storageClass == info.StorageClass && !opts.lockHeaders &&
+		opts.encryption.Mode == node.EncryptionNone {
 		return withMessage(errInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	if info.Size > s.cfg.MaxPutSize {
@@ -513,6 +524,7 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 		ContentType: info.ContentType, Headers: info.Headers, Meta: info.Meta,
 		Checksums: info.Checksums, StorageClass: opts.storageClass,
 		Tags: info.Tags, Retention: opts.retention, LegalHold: opts.legalHold,
+		Encryption: opts.encryption,
 	}
 	if tagDirective == "REPLACE" {
 		in.Tags = opts.tags
@@ -536,6 +548,7 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 		return err
 	}
 	setVersionHeaders(w.Header(), out.Versioned, out.VersionID, false)
+	setEncryptionHeaders(w.Header(), out.Encryption, opts.customer)
 	res := copyObjectResult{NS: s3NS, LastModified: isoTime(out.Modified), ETag: quoteETag(out.ETag)}
 	sums := info.Checksums
 	res.ChecksumCRC32, res.ChecksumCRC32C, res.ChecksumCRC64 = sums["CRC32"], sums["CRC32C"], sums["CRC64NVME"]

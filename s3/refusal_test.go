@@ -102,7 +102,7 @@ func (r *refusalRig) refusals() []refusal {
 		{name: "wrong signature", status: 403, code: "SignatureDoesNotMatch", req: signed("/refuse/k", &wrong, nil)},
 		{name: "quota exceeded", status: 403, code: "QuotaExceeded", req: signed("/full/k1", nil, nil)},
 		{name: "rate limited", status: 503, code: "SlowDown", req: signed("/refuse/k", &r.limited, nil)},
-		{name: "unsupported header", status: 501, code: "NotImplemented", req: signed("/refuse/k", nil, http.Header{"X-Amz-Server-Side-Encryption": {"AES256"}})},
+		{name: "unsupported header", status: 501, code: "NotImplemented", req: signed("/refuse/k", nil, http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}})},
 		{name: "oversized body", status: 400, code: "EntityTooLarge", small: true, req: signed("/refuse/k", nil, nil)},
 		{name: "expired presign", status: 403, code: "AccessDenied", req: func(t *testing.T, h *harness, body []byte, rd io.Reader) *http.Request {
 			req, err := http.NewRequest("PUT", h.ep().URL+"/refuse/k?X-Amz-Expires=60", bytes.NewReader(body))
@@ -231,7 +231,7 @@ func testExpectContinue(t *testing.T, secure bool) {
 		{name: "missing bucket chunked", path: "/nosuchbucket/k", chunked: true, status: 404, code: "NoSuchBucket"},
 		{name: "wrong signature", path: "/cont/k", creds: &wrong, status: 403, code: "SignatureDoesNotMatch"},
 		{name: "unsigned", path: "/cont/k", status: 403, code: "AccessDenied"},
-		{name: "unsupported header", path: "/cont/k", hdr: http.Header{"X-Amz-Server-Side-Encryption": {"AES256"}}, status: 501, code: "NotImplemented"},
+		{name: "unsupported header", path: "/cont/k", hdr: http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}}, status: 501, code: "NotImplemented"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rr := rawReq{method: "PUT", path: tc.path, body: data, creds: tc.creds, hdr: tc.hdr, payload: sigv4.UnsignedPayload, unsigned: tc.name == "unsigned"}
@@ -338,7 +338,7 @@ func testSDKRefusedLargePut(t *testing.T, secure bool) {
 		_, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("no-such-bucket"), Key: aws.String("k"), Body: bytes.NewReader(data)})
 		wantCode(t, err, "NoSuchBucket")
 		_, err = c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("sdk"), Key: aws.String("k"), Body: bytes.NewReader(data),
-			ServerSideEncryption: types.ServerSideEncryptionAes256})
+			ServerSideEncryption: types.ServerSideEncryptionAwsKms})
 		wantCode(t, err, "NotImplemented")
 	}
 	h.absent(t, "sdk", "k")

@@ -77,6 +77,9 @@ type Config struct {
 	// turns the limit off.
 	UnauthRate  float64
 	UnauthBurst int
+	// SSECInsecure accepts SSE-C keys over plain HTTP. S3 refuses them
+	// (the key would cross the network in clear); only tests set it.
+	SSECInsecure bool
 }
 
 // RateLimiter decides whether a tenant may make one more request now.
@@ -736,6 +739,12 @@ func (s *Server) dispatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return s.getACL(ctx, w, r, rc)
 	case OpPutBucketACL, OpPutObjectACL:
 		return s.putACL(ctx, w, r, rc)
+	case OpGetBucketEncryption:
+		return s.getBucketEncryption(ctx, w, r, rc)
+	case OpPutBucketEncryption:
+		return s.putBucketEncryption(ctx, w, r, rc)
+	case OpDeleteBucketEncryption:
+		return s.deleteBucketEncryption(ctx, w, r, rc)
 	}
 	return errNotImplemented
 }

@@ -171,10 +171,6 @@ func storageClassOf(c string) string {
 // wrong success: a client that asks for encryption, grants or a website
 // redirect must not believe it got them.
 var unsupportedWriteHeaders = []string{
-	"X-Amz-Server-Side-Encryption",
-	"X-Amz-Server-Side-Encryption-Customer-Algorithm",
-	"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id",
-	"X-Amz-Copy-Source-Server-Side-Encryption-Customer-Algorithm",
 	"X-Amz-Grant-Read",
 	"X-Amz-Grant-Read-Acp",
 	"X-Amz-Grant-Write-Acp",
@@ -190,11 +186,15 @@ type writeOptions struct {
 	retention    node.Retention
 	legalHold    bool
 	lockHeaders  bool // any x-amz-object-lock-* header was sent
+	// encryption asked for, and the SSE-C key when given.
+	encryption node.Encryption
+	customer   *sseCustomer
 }
 
 // checkWriteHeaders refuses writes that ask for what is not implemented
 // and reads the options of the new version.
-func (s *Server) checkWriteHeaders(h http.Header) (writeOptions, error) {
+func (s *Server) checkWriteHeaders(r *http.Request) (writeOptions, error) {
+	h := r.Header
 	var o writeOptions
 	if err := checkACLHeaders(h); err != nil {
 		return o, err
@@ -205,6 +205,9 @@ func (s *Server) checkWriteHeaders(h http.Header) (writeOptions, error) {
 		}
 	}
 	var err error
+	if o.encryption, o.customer, err = s.writeEncryption(r); err != nil {
+		return o, err
+	}
 	if o.storageClass, err = storageClass(h); err != nil {
 		return o, err
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -257,9 +258,9 @@ func (s *Server) listObjectVersions(ctx context.Context, w http.ResponseWriter, 
 			size := v.Size
 			e.Size = &size
 			e.StorageClass = storageClassOf(v.StorageClass)
-			for _, alg := range checksumAlgs {
-				if _, ok := v.Checksums[alg.name]; ok {
-					e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.name)
+			for _, alg := range checksum.Algorithms {
+				if _, ok := v.Checksums[alg.Name]; ok {
+					e.ChecksumAlgorithm = append(e.ChecksumAlgorithm, alg.Name)
 					e.ChecksumType = checksumTypeOf(v)
 				}
 			}

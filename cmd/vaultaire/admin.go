@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,9 +73,38 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	(*s.h.Load()).ServeHTTP(w, r)
 }
 
-// startAdmin listens on addr and serves h until the returned stop is
-// called (it shuts the listener down within ctx's deadline).
-func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(ctx context.Context), bound string, err error) {
+// checkAdminTLS refuses an admin listener that would carry the admin
+// token and new secret keys in clear beyond this machine: a non-loopback
+// --admin-address needs --admin-tls-cert/--admin-tls-key, or an explicit
+// --admin-insecure.
+func checkAdminTLS(f serverFlags) error {
+	if (f.adminTLSCert == "") != (f.adminTLSKey == "") {
+		return errors.New("--admin-tls-cert and --admin-tls-key go together")
+	}
+	if f.adminAddr == "" || f.adminTLSCert != "" || f.adminInsecure || loopbackAddr(f.adminAddr) {
+		return nil
+	}
+	return fmt.Errorf("--admin-address %s is not a loopback address: serve the admin listener over TLS (--admin-tls-cert, --admin-tls-key) or accept clear text with --admin-insecure", f.adminAddr)
+}
+
+// loopbackAddr reports whether a listen address binds only loopback
+// interfaces ("localhost" or a loopback IP; an empty host binds all).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// startAdmin listens on addr and serves h, over TLS when conf is not nil,
+// until the returned stop is called (it shuts the listener down within
+// ctx's deadline).
+func startAdmin(addr string, h http.Handler, conf *tls.Config, log *slog.Logger) (stop func(ctx context.Context), bound string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("admin listener: %w", err)
@@ -85,11 +115,16 @@ func startAdmin(addr string, h http.Handler, log *slog.Logger) (stop func(ctx co
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         conf,
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if conf != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin listener failed", "err", err)
 		}
 	}()

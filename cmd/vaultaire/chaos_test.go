@@ -729,9 +729,9 @@ func shardBlock(path string) (isData bool, off int64, ok bool) {
 	return idx < k, 48 + mrand.Int64N(room), true
 }
 
-// badLeft counts the flipped bytes still in place.
-func (cc *chaosCluster) badLeft() int {
-	left := 0
+// badLeft returns the shard files whose flipped byte is still in place.
+func (cc *chaosCluster) badLeft() []string {
+	var left []string
 	for _, fl := range cc.flips {
 		fh, err := os.Open(fl.path)
 		if err != nil {
@@ -739,7 +739,7 @@ func (cc *chaosCluster) badLeft() int {
 		}
 		var b [1]byte
 		if _, err := fh.ReadAt(b[:], fl.off); err == nil && b[0] != fl.orig {
-			left++
+			left = append(left, fmt.Sprintf("%s (byte %d)", fl.path, fl.off))
 		}
 		fh.Close()
 	}
@@ -874,7 +874,11 @@ func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
 		res.ScrubBad += m["vaultaire_scrub_shards_bad_total"]
 		res.RSS = append(res.RSS, chaosRSS(n.proc()))
 	}
-	res.BadLeft = cc.badLeft()
+	left := cc.badLeft()
+	res.BadLeft = len(left)
+	if len(left) > 0 {
+		t.Logf("round %d: corrupted shards not repaired yet:\n  %s", r, strings.Join(left, "\n  "))
+	}
 	res.Took = time.Since(began)
 	return res
 }

@@ -192,13 +192,10 @@ func testMinioGo(t *testing.T, e clientEnv) {
 			sameBytes(t, key, minioGet(t, c, e.bucket, key), data)
 		}
 	}
-	// FPutObject, multipart (5 MiB parts). A client with trailing headers
-	// on (or any Checksum option) also asks for a whole-object checksum
-	// (x-amz-checksum-algorithm on CreateMultipartUpload, a COMPOSITE
-	// x-amz-checksum-crc32c and -type on Complete), which is the other half
-	// of issue 14 (whole-object multipart checksums); until it lands that
-	// case fails with BadDigest at Complete, so the upload here goes
-	// through a client without them. Add the checksum case here then.
+	// FPutObject, multipart (5 MiB parts): through a client without
+	// checksums, and checksum-enabled (x-amz-checksum-algorithm and -type
+	// on CreateMultipartUpload, the whole-object value on Complete), read
+	// back with checksum mode.
 	big := randomBytes(12 << 20)
 	path := filepath.Join(e.work, "big.bin")
 	if err := os.WriteFile(path, big, 0o600); err != nil {
@@ -212,6 +209,23 @@ func testMinioGo(t *testing.T, e clientEnv) {
 		t.Fatalf("FPutObject: %v", err)
 	}
 	sameBytes(t, "FPutObject", minioGet(t, c, e.bucket, "fput/big.bin"), big)
+	for _, ck := range []struct {
+		t   minio.ChecksumType
+		typ string
+	}{{minio.ChecksumCRC32C, "COMPOSITE"}, {minio.ChecksumFullObjectCRC32, "FULL_OBJECT"}, {minio.ChecksumCRC64NVME, "FULL_OBJECT"}} {
+		key := "fput/checksum-" + ck.t.String()
+		if _, err := c.FPutObject(ctx, e.bucket, key, path, minio.PutObjectOptions{Checksum: ck.t, PartSize: 5 << 20}); err != nil {
+			t.Fatalf("FPutObject with %s: %v", ck.t, err)
+		}
+		st, err := c.StatObject(ctx, e.bucket, key, minio.StatObjectOptions{Checksum: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ChecksumMode != ck.typ || st.ChecksumCRC32C+st.ChecksumCRC32+st.ChecksumCRC64NVME == "" {
+			t.Fatalf("%s: checksum type %q, values %+v", key, st.ChecksumMode, st)
+		}
+		sameBytes(t, key, minioGet(t, c, e.bucket, key), big)
+	}
 	// CopyObject and ComposeObject (server-side UploadPartCopy).
 	if _, err := c.CopyObject(ctx, minio.CopyDestOptions{Bucket: e.bucket, Object: "copy/small"},
 		minio.CopySrcOptions{Bucket: e.bucket, Object: "put/CRC32C-unsigned-false"}); err != nil {

@@ -307,7 +307,8 @@ func (c *clusterNode) setState(s cluster.NodeState) {
 func (c *clusterNode) refreshMeta(ctx context.Context) {
 	m := cluster.NodeMeta{
 		ID: c.id, Version: version, S3Addr: c.s3Addr, RPCAddr: c.trans.Addr(), AdminAddr: c.adminAddr,
-		State: cluster.NodeState(c.state.Load()),
+		State:          cluster.NodeState(c.state.Load()),
+		ClusterVersion: metastore.SupportedClusterVersion,
 	}
 	for _, d := range c.drives {
 		dm := cluster.DriveMeta{ID: d.ID}
@@ -356,6 +357,11 @@ const clusterUsage = `Usage: vaultaire cluster [flags] <command>
 Commands:
   status          nodes, their state, version, Raft role, drives with usage and health
   remove NODE     take a stopped node out of the metadata Raft group
+  upgrade status  the cluster version, each node's release and the cluster version it supports,
+                  and what keeps the upgrade from being finalized
+  upgrade finalize
+                  raise the cluster version now (every node must run the new release);
+                  enables the release's new features and ends the rollback window
 
 Flags (as for vaultaire admin):
   --endpoint URL  admin endpoint of any node (default $VAULTAIRE_ADMIN_ENDPOINT or http://127.0.0.1:9001)
@@ -418,8 +424,10 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 			rows = append(rows, []string{n.ID, n.State, n.NodeState, n.RaftRole, n.Version, n.S3, n.RPC,
 				fmt.Sprintf("%d/%d", online, total), fmt.Sprintf("%s/%s", humanBytes(cap-free), humanBytes(cap))})
 		}
-		fmt.Fprintf(out, "leader: %s   erasure shape of new artifacts (as node %s sees the cluster): %s\n", st.Leader, st.Node, st.Shape)
+		fmt.Fprintf(out, "leader: %s   cluster version: %d   erasure shape of new artifacts (as node %s sees the cluster): %s\n", st.Leader, st.ClusterVersion, st.Node, st.Shape)
 		return table(out, "NODE\tSTATE\tNODE STATE\tRAFT\tVERSION\tS3\tRPC\tDRIVES ONLINE\tUSED/CAPACITY", rows)
+	case "upgrade":
+		return c.runUpgrade(ctx, args, asJSON, out)
 	case "remove":
 		if len(args) != 1 {
 			return fmt.Errorf("%w: cluster remove NODE", errUsage)
@@ -444,4 +452,43 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// runUpgrade is "cluster upgrade status|finalize".
+func (c *adminClient) runUpgrade(ctx context.Context, args []string, asJSON bool, out io.Writer) error {
+	if len(args) != 1 || args[0] != "status" && args[0] != "finalize" {
+		return fmt.Errorf("%w: cluster upgrade status|finalize", errUsage)
+	}
+	method, path := http.MethodGet, "/admin/v1/cluster/upgrade"
+	if args[0] == "finalize" {
+		method, path = http.MethodPost, path+"/finalize"
+	}
+	raw, err := c.do(ctx, method, path, nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err = out.Write(raw)
+		return err
+	}
+	var st admin.UpgradeStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return err
+	}
+	state := "finalized"
+	switch {
+	case !st.Finalized && len(st.Blockers) > 0:
+		state = "in progress (not finalized)"
+	case !st.Finalized:
+		state = fmt.Sprintf("ready to finalize to cluster version %d", st.Target)
+	}
+	fmt.Fprintf(out, "cluster version: %d   upgrade: %s\n", st.ClusterVersion, state)
+	for _, b := range st.Blockers {
+		fmt.Fprintf(out, "  - %s\n", b)
+	}
+	var rows [][]string
+	for _, n := range st.Nodes {
+		rows = append(rows, []string{n.ID, n.RaftRole, n.State, n.Version, fmt.Sprint(n.Supports)})
+	}
+	return table(out, "NODE\tRAFT\tSTATE\tVERSION\tSUPPORTS", rows)
 }

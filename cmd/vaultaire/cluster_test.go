@@ -36,6 +36,8 @@ type testCluster struct {
 	nodes  []*clusterProc
 	secret string
 	seed   string // gossip address of node 0
+	// bin is the binary new nodes run ("": this tree's).
+	bin string
 }
 
 // clusterProc is one node of a testCluster: its process (replaced on
@@ -44,6 +46,7 @@ type clusterProc struct {
 	*server                      // written under mu; load goroutines read it through current
 	host, id, gossip, rpc, admin string
 	args                         []string
+	bin                          string // "": this tree's binary
 	mu                           sync.Mutex
 }
 
@@ -91,11 +94,11 @@ func (c *testCluster) addNode(args ...string) *clusterProc {
 	t := c.t
 	t.Helper()
 	i := len(c.nodes)
-	p := &clusterProc{host: fmt.Sprintf("127.0.0.%d", 10+i), args: args}
+	p := &clusterProc{host: fmt.Sprintf("127.0.0.%d", 10+i), args: args, bin: c.bin}
 	if i > 0 {
 		p.args = append([]string{"--join", c.seed}, args...)
 	}
-	p.server = startServerOn(t, p.host, filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i)), c.env(), p.args...)
+	p.server = startServerBin(t, p.binary(t), p.host, filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i)), c.env(), p.args...)
 	p.parseBanner(t)
 	if i == 0 {
 		// Stdout is not a terminal: the secret is only in its file.
@@ -107,6 +110,14 @@ func (c *testCluster) addNode(args ...string) *clusterProc {
 	}
 	c.nodes = append(c.nodes, p)
 	return p
+}
+
+// binary is the binary the node runs.
+func (p *clusterProc) binary(t *testing.T) string {
+	if p.bin != "" {
+		return p.bin
+	}
+	return binary(t)
 }
 
 func (p *clusterProc) parseBanner(t *testing.T) {
@@ -141,7 +152,7 @@ func (c *testCluster) restart(i int) {
 			}
 		}
 	}
-	p.setServer(startServerOn(c.t, p.host, p.dir, c.env(), args...))
+	p.setServer(startServerBin(c.t, p.binary(c.t), p.host, p.dir, c.env(), args...))
 	p.parseBanner(c.t)
 }
 

@@ -20,9 +20,6 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -46,7 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "vaultaire", version)
+		printVersion(stdout)
 		return 0
 	case "help", "--help", "-h":
 		usage(stdout)
@@ -67,7 +64,7 @@ Usage:
   vaultaire usage export     export a tenant's hourly usage as CSV or JSON (vaultaire usage -h)
   vaultaire cluster <cmd>    cluster status and node removal (vaultaire cluster -h)
   vaultaire bench [flags]    benchmark an S3 endpoint (vaultaire bench -h)
-  vaultaire version          print the version
+  vaultaire version          print the version, commit and the cluster versions it supports
 
 Run "vaultaire server -h" for the server's flags and environment variables.
 `)

@@ -146,11 +146,17 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *server
 // address, so cluster tests give each node its own).
 func startServerOn(t *testing.T, host, dir string, env []string, args ...string) *server {
 	t.Helper()
+	return startServerBin(t, binary(t), host, dir, env, args...)
+}
+
+// startServerBin is startServerOn with another binary (an older release).
+func startServerBin(t *testing.T, bin, host, dir string, env []string, args ...string) *server {
+	t.Helper()
 	// freeAddr's port is free only until someone else binds it (another
 	// test, or this very server's admin listener on 127.0.0.1:0), so a
 	// lost bind race is retried on a fresh port.
 	for attempt := 1; ; attempt++ {
-		s, lostRace := tryStartServer(t, host, dir, env, args...)
+		s, lostRace := tryStartServer(t, bin, host, dir, env, args...)
 		if s != nil {
 			return s
 		}
@@ -163,14 +169,14 @@ func startServerOn(t *testing.T, host, dir string, env []string, args ...string)
 // tryStartServer starts one server process and waits until it announces
 // its S3 endpoint: a successful dial alone could reach whoever else holds
 // the port. It reports a lost port race instead of failing on it.
-func tryStartServer(t *testing.T, host, dir string, env []string, args ...string) (srv *server, lostRace bool) {
+func tryStartServer(t *testing.T, bin, host, dir string, env []string, args ...string) (srv *server, lostRace bool) {
 	t.Helper()
 	s := &server{t: t, dir: dir, addr: freeAddrOn(t, host), done: make(chan struct{})}
 	s.endpoint = "http://" + s.addr
 	if ca := testCA(args); ca != nil {
 		s.endpoint, s.roots = "https://"+s.addr, ca.Pool()
 	}
-	s.cmd = exec.Command(binary(t), append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"server", "--address", s.addr, "--data", dir, "--sweep-interval", "0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), "VAULTAIRE_ROOT_ACCESS_KEY="+testKey, "VAULTAIRE_ROOT_SECRET_KEY="+testSecret)
 	// Every listener on a free port of the node's host: the defaults
 	// (127.0.0.1:9001-9004) would collide with any other server on the

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -35,51 +36,56 @@ import (
 )
 
 type serverFlags struct {
-	config      string
-	address     string
-	data        string
-	drives      listFlag
-	allowRootFS bool
-	healRate    int64
-	erasure     string
-	blockSize   int
-	domain      string
-	region      string
-	regions     listFlag
-	tlsCert     string
-	tlsKey      string
-	tlsClientCA string
-	tlsReload   time.Duration
-	logLevel    string
-	logFormat   string
-	nodeID      string
-	shutdown    time.Duration
-	sweepEvery  time.Duration
-	scrubEvery  time.Duration
-	inlineLimit int
-	usageKeep   time.Duration
-	gcDelay     time.Duration
-	tierJournal time.Duration
-	uploadTTL   time.Duration
-	adminAddr   string
-	metricsTok  string
-	adminToken  string
-	maxTenants  int
-	rateLimit   float64
-	rateBurst   int
-	rateStatus  int
-	rateTenants int
-	unauthRate  float64
-	unauthBurst int
-	auditFile   string
-	auditHook   string
-	auditToken  string
-	consoleAddr string
-	plans       string
-	stripeKey   string
-	stripeHook  string
-	stripeGrace time.Duration
-	stripeURL   string
+	config       string
+	address      string
+	data         string
+	drives       listFlag
+	allowRootFS  bool
+	autoFinalize bool
+	healRate     int64
+	erasure      string
+	blockSize    int
+	domain       string
+	region       string
+	regions      listFlag
+	tlsCert      string
+	tlsKey       string
+	tlsClientCA  string
+	tlsReload    time.Duration
+	logLevel     string
+	logFormat    string
+	nodeID       string
+	shutdown     time.Duration
+	sweepEvery   time.Duration
+	scrubEvery   time.Duration
+	inlineLimit  int
+	usageKeep    time.Duration
+	gcDelay      time.Duration
+	tierJournal  time.Duration
+	uploadTTL    time.Duration
+	adminAddr    string
+	// The admin listener's TLS files, and the explicit consent to serve
+	// it in clear on a non-loopback address.
+	adminTLSCert, adminTLSKey string
+	adminInsecure             bool
+	metricsTok                string
+	adminToken                string
+	maxTenants                int
+	rateLimit                 float64
+	rateBurst                 int
+	rateStatus                int
+	rateTenants               int
+	auditFile                 string
+	auditHook                 string
+	auditToken                string
+	consoleAddr               string
+	plans                     string
+	stripeKey                 string
+	stripeHook                string
+	stripeGrace               time.Duration
+	stripeURL                 string
+	unauthRate                float64
+	unauthBurst               int
 
 	rpcAddr         string
 	rpcAdvertise    string
@@ -98,6 +104,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.data, "data", "data", "data `dir`: metastore, credentials and (without --drive) the drives")
 	fs.Var(&f.drives, "drive", "drive `dir`, or id=ID,path=DIR (repeat for each disk; default: 4 folders under --data); a blank directory in a known slot is a replaced disk, adopted and healed")
 	fs.BoolVar(&f.allowRootFS, "drive-allow-root-fs", false, "format a blank drive directory on the root file system even when other drives are separate mounts (normally an unmounted disk)")
+	fs.BoolVar(&f.autoFinalize, "upgrade-auto-finalize", true, "raise the cluster version (enable the new release's features, ending the rollback window) as soon as every node runs this release; false: only by `vaultaire cluster upgrade finalize`")
 	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
@@ -121,6 +128,9 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
 	fs.StringVar(&f.adminAddr, "admin-address", "127.0.0.1:9001", "admin listen `host:port`: /metrics, /health/live, /health/ready, /admin/v1 (empty: off)")
+	fs.StringVar(&f.adminTLSCert, "admin-tls-cert", "", "TLS certificate `file` of the admin listener (serve it over HTTPS; may be the --tls-cert file)")
+	fs.StringVar(&f.adminTLSKey, "admin-tls-key", "", "TLS key `file` of the admin listener")
+	fs.BoolVar(&f.adminInsecure, "admin-insecure", false, "allow the admin listener on a non-loopback address without TLS (it carries the admin token and new secret keys in clear)")
 	fs.StringVar(&f.adminToken, "admin-token", "", "bearer `token` for the admin API /admin/v1 (default: generated once into --data/admin.token; prefer VAULTAIRE_ADMIN_TOKEN, which ps does not show)")
 	fs.StringVar(&f.metricsTok, "metrics-token", "", "bearer `token` required by /metrics (default: none)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", tenancy.DefaultLimit.RequestsPerSec, "default requests/s per tenant (0: unlimited); the root tenant is unlimited")
@@ -231,6 +241,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if f.tlsClientCA != "" && f.tlsCert == "" {
 		return errors.New("--tls-client-ca needs --tls-cert and --tls-key")
 	}
+	if err := checkAdminTLS(f); err != nil {
+		return err
+	}
 	// SIGHUP reloads the TLS files; taken from the start, so that a
 	// SIGHUP never ends the process (its default action).
 	hup := make(chan os.Signal, 1)
@@ -269,8 +282,23 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	// node starts; readiness says "starting" until everything is open.
 	adminH := newSwapHandler(admin.Starting(time.Now()))
 	adminAddr := ""
+	adminScheme := "http"
 	if f.adminAddr != "" {
-		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, log.With("component", "admin"))
+		var adminTLS *tls.Config
+		if f.adminTLSCert != "" {
+			adminCerts, err := s3.NewCerts(s3.TLSFiles{CertFile: f.adminTLSCert, KeyFile: f.adminTLSKey}, log.With("component", "admin-tls"))
+			if err != nil {
+				return fmt.Errorf("admin listener: %w", err)
+			}
+			adminTLS, adminScheme = adminCerts.TLSConfig(), "https"
+			if f.tlsReload > 0 {
+				wctx, stopWatch := context.WithCancel(ctx)
+				watched := make(chan struct{})
+				go func() { defer close(watched); adminCerts.Watch(wctx, f.tlsReload) }()
+				defer func() { stopWatch(); <-watched }()
+			}
+		}
+		stopAdmin, addr, err := startAdmin(f.adminAddr, adminH, adminTLS, log.With("component", "admin"))
 		if err != nil {
 			return err
 		}
@@ -339,7 +367,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		return out
 	})
 
+	lcAudit := &lifecycleAuditor{node: nodeID}
 	eng, err := node.New(node.Config{
+		LifecycleAudit:  lcAudit.emit,
 		NodeID:          nodeID,
 		Drives:          drives,
 		Shape:           shape,
@@ -359,6 +389,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		HealStateDir:        f.data,
 		TierOpener:          tierOpener(log.With("component", "tier")),
 		TierJournalInterval: f.tierJournal,
+		SSERootKey:          secret.SSERootKey(),
 		Logger:              log.With("component", "engine"),
 	})
 	if err != nil {
@@ -414,6 +445,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	lcAudit.set(auditLog)
 	defer func() {
 		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -435,6 +467,15 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		Plans: plans, Logger: log,
 	})
 	adminH.set(adm.Handler())
+	if f.autoFinalize {
+		finCtx, stopFin := context.WithCancel(ctx)
+		finDone := make(chan struct{})
+		go func() {
+			defer close(finDone)
+			adm.AutoFinalize(finCtx, autoFinalizeEvery, log.With("component", "upgrade"))
+		}()
+		defer func() { stopFin(); <-finDone }()
+	}
 
 	// A tenant's rate is its limit for the whole cluster: each node admits
 	// its share, the limit divided by the live nodes (see docs/design.md).
@@ -520,7 +561,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		if adminTokenFile != "" {
 			where = "kept in " + adminTokenFile
 		}
-		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint http://%s --data %s tenant list\n\n", adminAddr, where, adminAddr, f.data)
+		fmt.Fprintf(stdout, "Admin API on %s (admin token %s):\n  vaultaire admin --endpoint %s://%s --data %s tenant list\n\n", adminAddr, where, adminScheme, adminAddr, f.data)
 	}
 	if consoleAddr != "" {
 		fmt.Fprintf(stdout, "Web console at %s://%s/ (operators: vaultaire admin operator create NAME --password -)\n\n", scheme, consoleAddr)
@@ -566,6 +607,11 @@ func inlineThreshold(n int) (int, error) {
 	}
 	return n, nil
 }
+
+// autoFinalizeEvery is how often the metadata leader checks whether a
+// rolling upgrade is complete (every member runs a binary that supports
+// this one's cluster version) to finalise it.
+const autoFinalizeEvery = 5 * time.Second
 
 // uploadExpiry maps --upload-expiry to node.Config (0: never).
 func uploadExpiry(d time.Duration) time.Duration {

@@ -146,6 +146,7 @@ func StartNode(t testing.TB, opts Options) *Node {
 		NodeRemoved: opts.NodeRemoved, RelocateInterval: opts.RelocateInterval,
 		PasswordCost: cmp.Or(opts.PasswordCost, MinPasswordCost),
 		UploadExpiry: opts.UploadExpiry, Now: opts.Now,
+		SSERootKey: []byte("nodetest-sse-root-key-32-bytes!!"),
 	}
 	if opts.Tune != nil {
 		opts.Tune(&cfg)

@@ -1,0 +1,214 @@
+package sse
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"testing"
+)
+
+func randBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sizes around package boundaries.
+var sizes = []int{0, 1, PackageSize - 1, PackageSize, PackageSize + 1, 3*PackageSize - 7, 3 * PackageSize}
+
+func TestStreamRoundTrip(t *testing.T) {
+	for _, n := range sizes {
+		key, _ := NewDataKey()
+		plain := randBytes(t, n)
+		// Small reads exercise the reader's buffering.
+		c, err := io.ReadAll(io.LimitReader(struct{ io.Reader }{NewEncryptReader(bytes.NewReader(plain), key)}, 1<<30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(c)) != EncryptedSize(int64(n)) {
+			t.Fatalf("n=%d: ciphertext %d bytes, EncryptedSize %d", n, len(c), EncryptedSize(int64(n)))
+		}
+		if mem := Encrypt(key, plain); !bytes.Equal(mem, c) {
+			t.Fatalf("n=%d: Encrypt and EncryptReader differ", n)
+		}
+		if n >= 16 && bytes.Contains(c, plain[:16]) {
+			t.Fatalf("n=%d: plaintext visible in ciphertext", n)
+		}
+		got, err := Decrypt(key, c, int64(n))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("n=%d: Decrypt: %v", n, err)
+		}
+	}
+}
+
+func TestRanges(t *testing.T) {
+	const n = 3*PackageSize + 100
+	key, _ := NewDataKey()
+	plain := randBytes(t, n)
+	c := Encrypt(key, plain)
+	cases := [][2]int64{
+		{0, 1}, {0, n}, {PackageSize - 1, 2}, {PackageSize, 1}, {PackageSize - 1, 1},
+		{2*PackageSize + 5, PackageSize + 95}, {n - 1, 1}, {10, 3 * PackageSize},
+	}
+	for _, tc := range cases {
+		off, length := tc[0], tc[1]
+		cOff, cLen, first := CiphertextRange(n, off, length)
+		var out bytes.Buffer
+		w := NewDecryptWriter(&out, key, n, off, length)
+		// Feed in odd-sized chunks.
+		src := c[cOff : cOff+cLen]
+		for len(src) > 0 {
+			k := min(len(src), 1000)
+			if _, err := w.Write(src[:k]); err != nil {
+				t.Fatalf("[%d,+%d): %v", off, length, err)
+			}
+			src = src[k:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), plain[off:off+length]) {
+			t.Fatalf("[%d,+%d): wrong bytes", off, length)
+		}
+		wantPk := (off+length-1)/PackageSize - first + 1
+		if w.Opened != wantPk {
+			t.Fatalf("[%d,+%d): opened %d packages, want %d", off, length, w.Opened, wantPk)
+		}
+	}
+}
+
+func TestTamperTruncateReorder(t *testing.T) {
+	const n = 2*PackageSize + 10
+	key, _ := NewDataKey()
+	plain := randBytes(t, n)
+	c := Encrypt(key, plain)
+	flip := append([]byte(nil), c...)
+	flip[PackageSize+20] ^= 1
+	if _, err := Decrypt(key, flip, n); !errors.Is(err, ErrAuth) {
+		t.Fatalf("flipped byte: %v", err)
+	}
+	// Truncated to whole packages: the new last one was not sealed final.
+	if _, err := Decrypt(key, c[:2*sealedPackageSize], 2*PackageSize); !errors.Is(err, ErrAuth) {
+		t.Fatalf("truncated: %v", err)
+	}
+	swapped := append(append(append([]byte(nil), c[sealedPackageSize:2*sealedPackageSize]...), c[:sealedPackageSize]...), c[2*sealedPackageSize:]...)
+	if _, err := Decrypt(key, swapped, n); !errors.Is(err, ErrAuth) {
+		t.Fatalf("reordered: %v", err)
+	}
+	other, _ := NewDataKey()
+	if _, err := Decrypt(other, c, n); !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	w := NewDecryptWriter(io.Discard, key, n, 0, n)
+	w.Write(c[:100])
+	if err := w.Close(); !errors.Is(err, ErrAuth) {
+		t.Fatalf("short stream Close: %v", err)
+	}
+}
+
+func TestSealRewrap(t *testing.T) {
+	ring, err := NewKeyring(randBytes(t, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, _ := ring.KEK(1)
+	k2, _ := ring.KEK(2)
+	if k1.Key == k2.Key {
+		t.Fatal("KEKs 1 and 2 equal")
+	}
+	dk, _ := NewDataKey()
+	ctx := []byte("t/c/k")
+	s1, err := SealKey(k1, dk, ctx)
+	if err != nil || len(s1) != SealedKeySize {
+		t.Fatalf("seal: %v %d", err, len(s1))
+	}
+	if id, _ := SealedKEKID(s1); id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	if got, err := OpenKey(k1, s1, ctx); err != nil || got != dk {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := OpenKey(k1, s1, []byte("t/c/other")); !errors.Is(err, ErrAuth) {
+		t.Fatalf("moved to another artifact: %v", err)
+	}
+	if _, err := OpenKey(k2, s1, ctx); !errors.Is(err, ErrUnknownKEK) {
+		t.Fatalf("wrong KEK: %v", err)
+	}
+	s2, err := Rewrap(k1, k2, s1, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenKey(k2, s2, ctx); err != nil || got != dk {
+		t.Fatalf("open rewrapped: %v", err)
+	}
+	// A forged KEK id is caught by the additional data.
+	forged := append([]byte(nil), s2...)
+	forged[4] = 1
+	if _, err := OpenKey(k1, forged, ctx); !errors.Is(err, ErrAuth) {
+		t.Fatalf("forged id: %v", err)
+	}
+	if _, err := OpenKey(k1, s1[:10], ctx); !errors.Is(err, ErrFormat) {
+		t.Fatalf("short: %v", err)
+	}
+	ck, err := CustomerKEK(randBytes(t, 32))
+	if err != nil || ck.ID != CustomerKEKID {
+		t.Fatal(err)
+	}
+	if _, err := CustomerKEK(randBytes(t, 31)); err == nil {
+		t.Fatal("31-byte customer key accepted")
+	}
+}
+
+func FuzzDecryptWriter(f *testing.F) {
+	var key DataKey
+	f.Add(Encrypt(key, []byte("hello")), int64(5), int64(0), int64(5))
+	f.Add(Encrypt(key, make([]byte, PackageSize+3)), int64(PackageSize+3), int64(PackageSize-1), int64(2))
+	f.Fuzz(func(t *testing.T, c []byte, size, off, length int64) {
+		if size < 0 || size > 1<<20 || off < 0 || length <= 0 || off+length > size {
+			return
+		}
+		var out bytes.Buffer
+		w := NewDecryptWriter(&out, key, size, off, length)
+		_, err := w.Write(c)
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			return
+		}
+		// Accepted: the bytes must be what sealing their plaintext gives.
+		if int64(out.Len()) != length {
+			t.Fatalf("wrote %d bytes, want %d", out.Len(), length)
+		}
+		if off == 0 && length == size {
+			if !bytes.Equal(Encrypt(key, out.Bytes()), c[:EncryptedSize(size)]) {
+				t.Fatal("accepted bytes that are not the sealed plaintext")
+			}
+		}
+	})
+}
+
+func BenchmarkEncryptReader(b *testing.B) {
+	key, _ := NewDataKey()
+	plain := randBytes(b, 16<<20)
+	b.SetBytes(int64(len(plain)))
+	for b.Loop() {
+		io.Copy(io.Discard, NewEncryptReader(bytes.NewReader(plain), key))
+	}
+}
+
+func BenchmarkDecryptWriter(b *testing.B) {
+	key, _ := NewDataKey()
+	plain := randBytes(b, 16<<20)
+	c := Encrypt(key, plain)
+	b.SetBytes(int64(len(plain)))
+	for b.Loop() {
+		w := NewDecryptWriter(io.Discard, key, int64(len(plain)), 0, int64(len(plain)))
+		if _, err := w.Write(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
