@@ -77,6 +77,10 @@ func uploadChecksum(algName, typ string) (string, string, error) {
 	case "":
 		typ = alg.DefaultType()
 	case checksum.Composite:
+		if alg.Name == "CRC64NVME" {
+			// S3 computes CRC64NVME over the whole object only.
+			return "", "", msgErr(ErrChecksumRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", typ, strings.ToLower(alg.Name))
+		}
 	case checksum.FullObject:
 		if !alg.CanFullObject() {
 			return "", "", msgErr(ErrChecksumRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", typ, strings.ToLower(alg.Name))

@@ -109,6 +109,8 @@ func TestErrorFidelity(t *testing.T) {
 			"Your proposed upload is smaller than the minimum allowed object size."},
 		{"FULL_OBJECT SHA256 upload", rawReq{method: "POST", path: "/fidelity/ck?uploads", hdr: http.Header{"X-Amz-Checksum-Algorithm": {"SHA256"}, "X-Amz-Checksum-Type": {"FULL_OBJECT"}}}, 0, 400, "InvalidRequest",
 			"The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm."},
+		{"COMPOSITE CRC64NVME upload", rawReq{method: "POST", path: "/fidelity/ck?uploads", hdr: http.Header{"X-Amz-Checksum-Algorithm": {"CRC64NVME"}, "X-Amz-Checksum-Type": {"COMPOSITE"}}}, 0, 400, "InvalidRequest",
+			"The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm."},
 		{"unknown checksum algorithm", rawReq{method: "POST", path: "/fidelity/ck?uploads", hdr: http.Header{"X-Amz-Checksum-Algorithm": {"MD5"}}}, 0, 400, "InvalidRequest",
 			"Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"},
 		{"COMPOSITE upload, part without checksum", rawReq{method: "PUT", path: "/fidelity/ck?partNumber=2&uploadId=" + ckID, body: body}, 0, 400, "InvalidRequest",
