@@ -228,11 +228,29 @@ func (s *Store) shutdownRaft() error {
 	case <-t.C:
 	}
 	s.logger.Warn("metastore: raft shutdown still waiting on replication; closing its transport", "after", raftShutdownGrace)
+	if nt, ok := s.trans.(*raft.NetworkTransport); ok {
+		nt.CloseStreams() // pooled connections too, not only the listener
+	}
 	if c, ok := s.trans.(raft.WithClose); ok {
 		_ = c.Close()
 	}
-	return <-done
+	t.Reset(raftShutdownGrace)
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+	}
+	// A replication goroutine is still blocked on a connection its
+	// transport cannot interrupt. Stop waiting: the process is leaving,
+	// and every acknowledged entry is already synced to the log.
+	s.logger.Error("metastore: raft shutdown did not finish; leaving it behind", "after", 2*raftShutdownGrace)
+	return errRaftStuck
 }
+
+// errRaftStuck: raft did not finish shutting down; Close leaves Pebble
+// open under it (as after a crash, which recovery handles) instead of
+// closing it under a goroutine that may still write.
+var errRaftStuck = errors.New("metastore: raft shutdown did not finish")
 
 // pebbleOptions are the options of the store's Pebble instance.
 func pebbleOptions(cache *pebble.Cache, logger *slog.Logger) *pebble.Options {
@@ -307,6 +325,12 @@ func (s *Store) close() error {
 	var errs []error
 	s.raft.DeregisterObserver(s.observer)
 	if err := s.shutdownRaft(); err != nil {
+		if errors.Is(err, errRaftStuck) {
+			if s.ownTrans != nil {
+				_ = s.ownTrans.Close()
+			}
+			return err
+		}
 		errs = append(errs, fmt.Errorf("metastore: raft shutdown: %w", err))
 	}
 	if s.ownTrans != nil {
