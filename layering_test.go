@@ -20,8 +20,9 @@ var allowed = map[string][]string{
 	// cluster status (gossip members, Raft roles) and readiness.
 	"admin": {"node", "tenancy", "metrics", "audit", "cluster", "metastore", "billing", "policy"},
 	// console: the web console; the Engine does its work, metrics feeds
-	// its live view, billing its plans and invoices.
-	"console": {"node", "tenancy", "metrics", "audit", "billing"},
+	// its live view, billing its plans and invoices, policy validates a
+	// bucket policy set on the settings page as the S3 edge does.
+	"console": {"node", "tenancy", "metrics", "audit", "billing", "policy"},
 	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse"},
 	"s3":      {"node", "tenancy", "checksum", "policy"},
 	// cluster: metastore for the Forwarder contract and its error codec;

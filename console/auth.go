@@ -34,6 +34,7 @@ func (s *Server) routes() http.Handler {
 	r.GET("/buckets/:bucket", t(s.bucket))
 	r.POST("/buckets/:bucket/delete", t(s.deleteBucket))
 	r.GET("/buckets/:bucket/settings", t(s.bucketSettings))
+	r.POST("/buckets/:bucket/settings/:setting", t(s.changeSetting))
 	r.GET("/buckets/:bucket/object", t(s.object))
 	r.GET("/buckets/:bucket/download", t(s.download))
 	r.POST("/buckets/:bucket/delete-object", t(s.deleteObject))

@@ -63,6 +63,13 @@ type Engine interface {
 	HeadContainer(ctx context.Context, tenant, name string) (node.ContainerInfo, error)
 	DeleteContainer(ctx context.Context, tenant, name string) error
 	ContainerQuota(ctx context.Context, tenant, container string) (node.ContainerQuota, error)
+	// Bucket settings (settings.go).
+	SetVersioning(ctx context.Context, tenant, container, state string) error
+	ContainerConfig(ctx context.Context, tenant, container, name string) (string, error)
+	SetContainerConfig(ctx context.Context, tenant, container, name, value string) error
+	LifecycleConfiguration(ctx context.Context, tenant, container string) (node.LifecycleConfig, error)
+	DeleteLifecycleConfiguration(ctx context.Context, tenant, container string) error
+	TenantPublicAccessBlock(ctx context.Context, tenant string) (string, error)
 
 	PutArtifact(ctx context.Context, tenant string, in node.PutInput) (node.ArtifactInfo, error)
 	HeadArtifact(ctx context.Context, tenant string, ref node.VersionRef) (node.ArtifactInfo, error)
@@ -574,6 +581,7 @@ var flashes = map[string]string{
 	"bucket-deleted":   "Bucket deleted.",
 	"object-deleted":   "Object deleted.",
 	"uploaded":         "Upload complete.",
+	"setting-saved":    "Setting saved.",
 	"key-disabled":     "Access key disabled: requests signed with it are refused from now on.",
 	"key-enabled":      "Access key enabled.",
 	"key-deleted":      "Access key deleted.",

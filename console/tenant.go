@@ -185,44 +185,14 @@ func crumbs(prefix string) []crumb {
 	return out
 }
 
-// settingsSection is one part of a bucket's settings page. Features that
-// exist on this cluster show their state; the others say so. New features
-// (versioning, object lock, lifecycle, policy, CORS, encryption) add a
-// section here.
+// settingsSection is one plain part of a bucket's settings page (a table
+// of facts); the settings that can be changed have blocks of their own
+// (settings.go).
 type settingsSection struct {
 	Name      string
 	Available bool
 	Rows      [][2]string
 	Note      string
-}
-
-func (s *Server) bucketSettings(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session) error {
-	name, err := s.bucketParam(r, p, sess)
-	if err != nil {
-		return err
-	}
-	info, err := s.eng.HeadContainer(r.Context(), sess.acct.Tenant, name)
-	if err != nil {
-		return err
-	}
-	cq, err := s.eng.ContainerQuota(r.Context(), sess.acct.Tenant, name)
-	if err != nil {
-		return err
-	}
-	sections := []settingsSection{
-		{Name: "General", Available: true, Rows: [][2]string{{"Name", name}, {"Created", info.Created.UTC().Format(time.RFC1123)}}},
-		{Name: "Usage and quota", Available: true, Rows: [][2]string{
-			{"Stored", humanBytes(cq.Usage.Bytes) + fmt.Sprintf(" in %d objects", cq.Usage.Artifacts)},
-			{"Unfinished uploads", humanBytes(cq.Usage.UploadBytes)},
-			{"Quota (bytes)", limitText(cq.Quota.MaxBytes, humanBytes)},
-			{"Quota (objects)", limitText(cq.Quota.MaxArtifacts, func(n int64) string { return strconv.FormatInt(n, 10) })},
-		}, Note: "Quotas are set by your operator."},
-	}
-	for _, f := range []string{"Versioning", "Object lock", "Lifecycle", "Bucket policy", "CORS", "Default encryption"} {
-		sections = append(sections, settingsSection{Name: f, Note: "Not available on this cluster yet."})
-	}
-	return s.render(w, r, http.StatusOK, "settings", &page{Title: name + " settings", Session: sess, Nav: "buckets",
-		Data: map[string]any{"Bucket": name, "Sections": sections}})
 }
 
 func limitText(n int64, f func(int64) string) string {
