@@ -69,6 +69,7 @@ type Engine interface {
 	SetContainerConfig(ctx context.Context, tenant, container, name, value string) error
 	LifecycleConfiguration(ctx context.Context, tenant, container string) (node.LifecycleConfig, error)
 	DeleteLifecycleConfiguration(ctx context.Context, tenant, container string) error
+	SetLifecycleConfiguration(ctx context.Context, tenant, container string, cfg node.LifecycleConfig) error
 	TenantPublicAccessBlock(ctx context.Context, tenant string) (string, error)
 
 	PutArtifact(ctx context.Context, tenant string, in node.PutInput) (node.ArtifactInfo, error)
@@ -191,6 +192,13 @@ type Config struct {
 	Plans billing.Catalog
 	// ValidBucketName is S3's bucket naming rule (s3.ValidBucketName).
 	ValidBucketName func(string) bool
+	// ParseLifecycle and ParseCORS validate lifecycle and CORS documents
+	// with the S3 edge's own parsers (s3.ParseLifecycleConfiguration,
+	// s3.ParseCORSConfiguration; refusals as *s3.ConfigError, whose
+	// Error() is "Code: message"). ParseCORS returns the stored form.
+	// Nil: those rules can only be deleted here.
+	ParseLifecycle func(doc []byte) (node.LifecycleConfig, error)
+	ParseCORS      func(doc []byte) (string, error)
 	// OnRequest meters the console's data operations for a tenant, named
 	// as the S3 operations they stand for (tenancy.Meter.Record).
 	OnRequest func(tenant, operation string, bytesIn, bytesOut int64)

@@ -30,9 +30,10 @@ import (
 //     ResourcesWithin and the public access block, the S3 edge's path;
 //   - default encryption: on (AES256, the one algorithm the S3 edge
 //     accepts) or off;
-//   - lifecycle and CORS: shown and deleted. Setting them needs their
-//     wire parsers, which live in s3 (a leaf the console may not import);
-//     the page points to the S3 API for them.
+//   - lifecycle and CORS: set (the S3 XML document) and deleted; a
+//     document is validated by the S3 edge's own parsers, which
+//     cmd/vaultaire hands in (Config.ParseLifecycle, Config.ParseCORS:
+//     the console may not import s3).
 //
 // Object lock is shown only: it can only be enabled when a bucket is
 // created, and its default retention is set through the S3 API.
@@ -62,6 +63,9 @@ type settingsView struct {
 	// by setting.
 	Error map[string]string
 	Draft map[string]string
+	// SetLifecycle and SetCORS: the rules can be set here (the server
+	// handed in the S3 edge's parsers).
+	SetLifecycle, SetCORS bool
 }
 
 func (s *Server) bucketSettings(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session) error {
@@ -96,6 +100,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, sess *se
 			{"Quota (objects)", limitText(cq.Quota.MaxArtifacts, func(n int64) string { return strconv.FormatInt(n, 10) })},
 		}, Note: "Quotas are set by your operator."},
 	}
+	v.SetLifecycle, v.SetCORS = s.cfg.ParseLifecycle != nil, s.cfg.ParseCORS != nil
 	lc, err := s.eng.LifecycleConfiguration(ctx, tenant, name)
 	switch {
 	case errors.Is(err, node.ErrNoSuchLifecycle):
@@ -172,6 +177,22 @@ func (s *Server) changeSetting(w http.ResponseWriter, r *http.Request, p httprou
 	case setting == "encryption" && action == "delete":
 		op = "DeleteBucketEncryption"
 		err = s.eng.SetContainerConfig(r.Context(), sess.acct.Tenant, name, node.ContainerConfigEncryption, "")
+	case setting == "lifecycle" && action == "set" && s.cfg.ParseLifecycle != nil:
+		op = "PutBucketLifecycleConfiguration"
+		var cfg node.LifecycleConfig
+		if cfg, err = s.cfg.ParseLifecycle([]byte(value)); err != nil {
+			err = refusedDoc(err)
+			break
+		}
+		err = s.eng.SetLifecycleConfiguration(r.Context(), sess.acct.Tenant, name, cfg)
+	case setting == "cors" && action == "set" && s.cfg.ParseCORS != nil:
+		op = "PutBucketCors"
+		var doc string
+		if doc, err = s.cfg.ParseCORS([]byte(value)); err != nil {
+			err = refusedDoc(err)
+			break
+		}
+		err = s.eng.SetContainerConfig(r.Context(), sess.acct.Tenant, name, cfgCORS, doc)
 	case setting == "lifecycle" && action == "delete":
 		op = "DeleteBucketLifecycle"
 		err = s.eng.DeleteLifecycleConfiguration(r.Context(), sess.acct.Tenant, name)
@@ -198,6 +219,16 @@ func (s *Server) changeSetting(w http.ResponseWriter, r *http.Request, p httprou
 	}
 	redirect(w, r, withFlash("/buckets/"+url.PathEscape(name)+"/settings", "setting-saved"))
 	return nil
+}
+
+// refusedDoc turns a parser's refusal ("Code: message", the form of
+// s3.ConfigError) into the page's message.
+func refusedDoc(err error) error {
+	code, msg, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		return &settingRefused{"MalformedXML", err.Error()}
+	}
+	return &settingRefused{code, msg}
 }
 
 func (s *Server) setVersioning(r *http.Request, sess *session, name, state string) error {

@@ -66,8 +66,8 @@ func s3Code(err error) string {
 
 const goodPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"ro<script>","Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}`
 
-func settingsEnv(t *testing.T) (*env, *browser, *awss3.Client) {
-	e := newEnv(t)
+func settingsEnv(t *testing.T, mod ...func(*Config)) (*env, *browser, *awss3.Client) {
+	e := newEnv(t, mod...)
 	if err := e.eng.CreateContainer(context.Background(), "acme", node.CreateContainerInput{Name: "photos"}); err != nil {
 		t.Fatal(err)
 	}
@@ -271,9 +271,66 @@ func TestSettingsLifecycleAndCORS(t *testing.T) {
 	if len(e.events("ConsoleDeleteBucketLifecycle")) != 1 || len(e.events("ConsoleDeleteBucketCors")) != 1 {
 		t.Fatal("audit events missing")
 	}
-	// Setting them is the S3 API's (their parsers live in s3).
+	// Without the S3 edge's parsers (Config.ParseLifecycle, ParseCORS)
+	// they cannot be set here.
 	if r := b.setting("cors", "set", "<CORSConfiguration/>"); r.status != http.StatusNotFound {
 		t.Fatalf("cors set: %d", r.status)
+	}
+}
+
+// withS3Parsers hands the console the S3 edge's parsers, as
+// cmd/vaultaire does.
+func withS3Parsers(c *Config) {
+	c.ParseLifecycle, c.ParseCORS = s3.ParseLifecycleConfiguration, s3.ParseCORSConfiguration
+}
+
+// TestSettingsSetLifecycleAndCORS: rules set in the console are what S3
+// answers; a document S3 would refuse is refused with S3's message and
+// changes nothing.
+func TestSettingsSetLifecycleAndCORS(t *testing.T) {
+	e, b, c := settingsEnv(t, withS3Parsers)
+	ctx := context.Background()
+	const lc = `<LifecycleConfiguration><Rule><ID>old-logs</ID><Status>Enabled</Status><Filter><Prefix>logs/</Prefix></Filter><Expiration><Days>30</Days></Expiration></Rule></LifecycleConfiguration>`
+	if r := b.setting("lifecycle", "set", lc); r.status != http.StatusSeeOther {
+		t.Fatalf("lifecycle set: %d %s", r.status, r.body)
+	}
+	got, err := c.GetBucketLifecycleConfiguration(ctx, &awss3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("photos")})
+	if err != nil || len(got.Rules) != 1 || aws.ToString(got.Rules[0].ID) != "old-logs" || aws.ToInt32(got.Rules[0].Expiration.Days) != 30 {
+		t.Fatalf("S3 sees %+v, %v", got, err)
+	}
+	const cors = `<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin><AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>`
+	if r := b.setting("cors", "set", cors); r.status != http.StatusSeeOther {
+		t.Fatalf("cors set: %d %s", r.status, r.body)
+	}
+	cg, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("photos")})
+	if err != nil || len(cg.CORSRules) != 1 || cg.CORSRules[0].AllowedMethods[0] != "PUT" {
+		t.Fatalf("S3 sees %+v, %v", cg, err)
+	}
+	for _, bad := range []struct{ setting, doc, want string }{
+		{"lifecycle", "<LifecycleConfiguration><Rule>", "not well-formed"},
+		{"lifecycle", `<LifecycleConfiguration><Rule><ID>x</ID><Status>Enabled</Status><Filter/><Expiration><Days>3</Days><Date>2030-01-01T00:00:00Z</Date></Expiration></Rule></LifecycleConfiguration>`, ""},
+		{"lifecycle", `<LifecycleConfiguration><Rule><ID>t</ID><Status>Enabled</Status><Filter/><Transition><Days>3</Days><StorageClass>GLACIER</StorageClass></Transition></Rule></LifecycleConfiguration>`, "no tier"},
+		{"cors", `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`, "PATCH"},
+		{"cors", `<CORSConfiguration><CORSRule>`, "not well-formed"},
+	} {
+		r := b.setting(bad.setting, "set", bad.doc)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, `class="error"`) || !strings.Contains(html.UnescapeString(r.body), bad.want) {
+			t.Fatalf("%s %q: %d, want 400 with %q:\n%s", bad.setting, bad.doc, r.status, bad.want, r.body)
+		}
+	}
+	// Nothing changed.
+	if got, err := c.GetBucketLifecycleConfiguration(ctx, &awss3.GetBucketLifecycleConfigurationInput{Bucket: aws.String("photos")}); err != nil || len(got.Rules) != 1 || aws.ToString(got.Rules[0].ID) != "old-logs" {
+		t.Fatalf("after refusals: %+v, %v", got, err)
+	}
+	if cg, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("photos")}); err != nil || cg.CORSRules[0].AllowedMethods[0] != "PUT" {
+		t.Fatalf("after refusals: %+v, %v", cg, err)
+	}
+	if len(e.events("ConsolePutBucketLifecycleConfiguration")) != 4 || len(e.events("ConsolePutBucketCors")) != 3 {
+		t.Fatal("audit events missing")
+	}
+	// Without the token: refused, unchanged.
+	if r := b.post("/buckets/photos/settings/cors", url.Values{"action": {"set"}, "value": {cors}}); r.status != http.StatusForbidden {
+		t.Fatalf("cors set without token: %d", r.status)
 	}
 }
 

@@ -62,6 +62,8 @@ func newConsole(w consoleWiring, opts ...func(*console.Config)) (*console.Server
 		Secure:          w.f.tlsCert != "",
 		Plans:           w.plans,
 		ValidBucketName: s3.ValidBucketName,
+		ParseLifecycle:  s3.ParseLifecycleConfiguration,
+		ParseCORS:       s3.ParseCORSConfiguration,
 		OnRequest:       w.tn.meter.Record,
 		Allow: func(tenant string) (bool, time.Duration) {
 			d := w.limiter.Allow(tenant)
