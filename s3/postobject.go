@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bufio"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -20,6 +21,13 @@ import (
 // maxPostPreData bounds the form fields that precede the file of a POST
 // upload, all together (S3's limit: MaxPostPreDataLengthExceeded beyond).
 const maxPostPreData = 20 << 10
+
+// postReadBuffer is how much of a POST body is read from the connection
+// at a time. mime/multipart reads its input 4 KiB at a time, which for a
+// large file is one read system call per 4 KiB (a 16 MiB upload spent
+// about a tenth of its CPU in them); a larger buffer under it makes those
+// reads copies. It is allocated per POST, so it stays modest.
+const postReadBuffer = 64 << 10
 
 // postFieldHeaders are the form fields stored as artifact headers.
 var postFieldHeaders = map[string]string{
@@ -88,7 +96,9 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if r.Body == nil {
 		return errMalformedPOST
 	}
-	body := &preDataReader{r: rc.body, limit: maxPostPreData + 8<<10} // + the reader's look-ahead
+	// The pre-data limit counts what multipart consumes (plus its 4 KiB
+	// look-ahead), not the connection buffer below it.
+	body := &preDataReader{r: bufio.NewReaderSize(rc.body, postReadBuffer), limit: maxPostPreData + 8<<10}
 	mr := multipart.NewReader(body, boundary)
 	fields := map[string]string{}
 	var file *multipart.Part
