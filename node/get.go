@@ -40,7 +40,7 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 	if err != nil {
 		return nil, err
 	}
-	if a.Tier != "" {
+	if a.Tier != "" && !ref.MetadataOnly {
 		_, rec, err := e.tierDriver(ctx, a.Tier)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)

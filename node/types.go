@@ -257,6 +257,10 @@ type VersionRef struct {
 	// CustomerKey is the SSE-C key a read of an SSE-C version must give
 	// (HeadArtifact and OpenArtifact check it); nil otherwise.
 	CustomerKey []byte
+	// MetadataOnly opens the version for its metadata only (a HEAD): no
+	// byte is read, so a version on an archive tier, or on a tier that is
+	// down, opens, as S3 answers HEAD of an archived object.
+	MetadataOnly bool
 }
 
 // NullVersion is S3's id of the null version.

@@ -64,6 +64,7 @@ var opActions = map[Operation]string{
 	OpPutObjectLegalHold:         "s3:PutObjectLegalHold",
 	OpGetObjectAttributes:        "s3:GetObjectAttributes",
 	OpPostObject:                 "s3:PutObject",
+	OpRestoreObject:              "s3:RestoreObject",
 	OpGetBucketPolicy:            "s3:GetBucketPolicy",
 	OpPutBucketPolicy:            "s3:PutBucketPolicy",
 	OpDeleteBucketPolicy:         "s3:DeleteBucketPolicy",

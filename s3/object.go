@@ -157,10 +157,12 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		return err
 	}
 	ref.CustomerKey = ck.keyOrNil()
+	ref.MetadataOnly = head
 	h := w.Header()
 	var info node.ArtifactInfo
 	// HEAD opens the version too (no bytes are read): an SSE-C version
-	// answers HEAD only with its key, as in S3.
+	// answers HEAD only with its key, as in S3, and an archived version
+	// answers HEAD without a restore.
 	rd, err := s.eng.OpenArtifact(ctx, rc.tenant, ref)
 	if err == nil {
 		info = rd.Info()

@@ -406,7 +406,7 @@ func (pn *partNet) start(t *testing.T, p *partNode, env []string, args ...string
 	s.endpoint = "http://" + s.addr
 	argv := append([]string{"netns", "exec", p.ns, binary(t), "server",
 		"--address", s.addr,
-		"--admin-address", p.admin,
+		"--admin-address", p.admin, "--admin-insecure", // the namespace's own address, a private test network
 		"--rpc-address", net.JoinHostPort(p.clusterIP, partRPCPort),
 		"--gossip-address", p.gossip,
 		"--data", dir,

@@ -38,7 +38,7 @@ refused() { # want-code, put-object args...
   case "$out" in *"($want)"*) ;; *) echo "put-object $*: want $want, got: $out"; exit 1;; esac
 }
 refused NoSuchBucket --bucket no-such-bucket --key x
-refused NotImplemented --bucket cli-e2e --key x --server-side-encryption AES256
+refused NotImplemented --bucket cli-e2e --key x --server-side-encryption aws:kms
 AWS_SECRET_ACCESS_KEY=wrong-secret refused SignatureDoesNotMatch --bucket cli-e2e --key x
 if s3api head-object --bucket cli-e2e --key x 2>/dev/null; then echo "a refused upload was stored"; exit 1; fi
 
