@@ -218,7 +218,7 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 	s.endpoint = "http://" + s.addr
 	host, _, _ := net.SplitHostPort(n.s3Addr)
 	argv := []string{"server",
-		"--address", n.s3Addr, "--admin-address", n.admin, "--admin-insecure",
+		"--address", n.s3Addr, "--admin-address", n.admin, "--admin-insecure", "--drive-allow-root-fs",
 		"--rpc-address", n.rpc, "--gossip-address", n.gossip,
 		"--data", n.dir, "--sweep-interval", "0",
 		// A short scrub period, so that corrupted parity is found
