@@ -40,20 +40,8 @@ type TenantPublicAccessBlock struct {
 	policy.PublicAccessBlock
 }
 
-func (a *adminAPI) userParams(c *adminCall) (tenant, user string, err error) {
-	if tenant, err = tenantParam(c); err != nil {
-		return "", "", err
-	}
-	user = c.p.ByName("user")
-	if err := checkUserName(user); err != nil {
-		return "", "", err
-	}
-	c.ev.User = user
-	return tenant, user, nil
-}
-
 func (a *adminAPI) getUserPolicy(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, user, err := a.userParams(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -87,7 +75,7 @@ func (a *adminAPI) userExists(ctx context.Context, tenant, user string) error {
 }
 
 func (a *adminAPI) setUserPolicy(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, user, err := a.userParams(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -111,7 +99,7 @@ func (a *adminAPI) setUserPolicy(ctx context.Context, c *adminCall) (int, any, e
 }
 
 func (a *adminAPI) deleteUserPolicy(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, user, err := a.userParams(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -139,15 +139,10 @@ func (a *adminAPI) resetOperatorPassword(ctx context.Context, c *adminCall) (int
 }
 
 func (a *adminAPI) resetUserPassword(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, err := tenantParam(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	user := c.p.ByName("user")
-	if err := checkUserName(user); err != nil {
-		return 0, nil, err
-	}
-	c.ev.User = user
 	pw, err := passwordBody(c)
 	if err != nil {
 		return 0, nil, err
@@ -159,15 +154,10 @@ func (a *adminAPI) resetUserPassword(ctx context.Context, c *adminCall) (int, an
 }
 
 func (a *adminAPI) deleteUser(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, err := tenantParam(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	user := c.p.ByName("user")
-	if err := checkUserName(user); err != nil {
-		return 0, nil, err
-	}
-	c.ev.User = user
 	if err := a.eng.DeleteUser(ctx, tenant, user); err != nil {
 		return 0, nil, err
 	}

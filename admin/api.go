@@ -243,6 +243,20 @@ func tenantParam(c *adminCall) (string, error) {
 	return id, nil
 }
 
+// userParams reads and checks the tenant and user of a user's route, and
+// names them in the audit event.
+func userParams(c *adminCall) (tenant, user string, err error) {
+	if tenant, err = tenantParam(c); err != nil {
+		return "", "", err
+	}
+	user = c.p.ByName("user")
+	if err := checkUserName(user); err != nil {
+		return "", "", err
+	}
+	c.ev.User = user
+	return tenant, user, nil
+}
+
 func checkUserName(name string) error {
 	if !userNameRe.MatchString(name) {
 		return badRequest("InvalidUserName", "user name must be 1-64 characters of A-Z, a-z, 0-9 and ._@+-")
@@ -426,15 +440,10 @@ func (a *adminAPI) listUsers(ctx context.Context, c *adminCall) (int, any, error
 }
 
 func (a *adminAPI) createKey(ctx context.Context, c *adminCall) (int, any, error) {
-	tenant, err := tenantParam(c)
+	tenant, user, err := userParams(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	user := c.p.ByName("user")
-	if err := checkUserName(user); err != nil {
-		return 0, nil, err
-	}
-	c.ev.User = user
 	cred, err := a.eng.CreateAccessKey(ctx, tenant, user)
 	if err != nil {
 		return 0, nil, err
