@@ -194,8 +194,8 @@ type Config struct {
 	ValidBucketName func(string) bool
 	// ParseLifecycle and ParseCORS validate lifecycle and CORS documents
 	// with the S3 edge's own parsers (s3.ParseLifecycleConfiguration,
-	// s3.ParseCORSConfiguration; refusals as *s3.ConfigError, whose
-	// Error() is "Code: message"). ParseCORS returns the stored form.
+	// s3.ParseCORSConfiguration; refusals as *s3.ConfigError, read
+	// through its S3Error method). ParseCORS returns the stored form.
 	// Nil: those rules can only be deleted here.
 	ParseLifecycle func(doc []byte) (node.LifecycleConfig, error)
 	ParseCORS      func(doc []byte) (string, error)

@@ -221,14 +221,16 @@ func (s *Server) changeSetting(w http.ResponseWriter, r *http.Request, p httprou
 	return nil
 }
 
-// refusedDoc turns a parser's refusal ("Code: message", the form of
-// s3.ConfigError) into the page's message.
+// refusedDoc turns a parser's refusal (an s3.ConfigError, seen through
+// the method it has, as the console may not import s3) into the page's
+// message.
 func refusedDoc(err error) error {
-	code, msg, ok := strings.Cut(err.Error(), ": ")
-	if !ok {
-		return &settingRefused{"MalformedXML", err.Error()}
+	var s3err interface{ S3Error() (code, message string) }
+	if errors.As(err, &s3err) {
+		code, msg := s3err.S3Error()
+		return &settingRefused{code, msg}
 	}
-	return &settingRefused{code, msg}
+	return &settingRefused{"MalformedXML", err.Error()}
 }
 
 func (s *Server) setVersioning(r *http.Request, sess *session, name, state string) error {

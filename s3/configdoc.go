@@ -14,6 +14,9 @@ type ConfigError struct{ Code, Message string }
 
 func (e *ConfigError) Error() string { return e.Code + ": " + e.Message }
 
+// S3Error is the code and message S3 would answer with.
+func (e *ConfigError) S3Error() (code, message string) { return e.Code, e.Message }
+
 func configError(err error) error {
 	row, _ := lookupError(err)
 	return &ConfigError{Code: row.code, Message: row.message}
@@ -23,7 +26,7 @@ func configError(err error) error {
 // configuration (the XML body of PutBucketLifecycleConfiguration).
 func ParseLifecycleConfiguration(doc []byte) (node.LifecycleConfig, error) {
 	if len(doc) > maxXMLBody {
-		return node.LifecycleConfig{}, &ConfigError{Code: "MaxMessageLengthExceeded", Message: "Your request was too big."}
+		return node.LifecycleConfig{}, configError(errMaxMessageLength)
 	}
 	cfg, err := parseLifecycle(doc)
 	if err != nil {
@@ -37,7 +40,7 @@ func ParseLifecycleConfiguration(doc []byte) (node.LifecycleConfig, error) {
 // container's configuration.
 func ParseCORSConfiguration(doc []byte) (string, error) {
 	if len(doc) > corsMaxBody {
-		return "", &ConfigError{Code: "MaxMessageLengthExceeded", Message: "Your request was too big."}
+		return "", configError(errMaxMessageLength)
 	}
 	c, err := parseCORS(doc)
 	if err != nil {
