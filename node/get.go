@@ -16,12 +16,12 @@ import (
 // marker, or a delete marker addressed by id, is a *DeleteMarkerError
 // (ErrArtifactNotFound or ErrDeleteMarker).
 func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef) (ArtifactInfo, error) {
-	a, versioned, err := e.version(ctx, tenant, ref)
+	a, versioned, c, err := e.version(ctx, tenant, ref)
 	if err != nil {
 		return ArtifactInfo{}, err
 	}
 	info := toInfo(a, versioned)
-	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+	if err := e.expiration(ctx, tenant, ref, c, &info); err != nil {
 		return ArtifactInfo{}, err
 	}
 	return info, nil
@@ -36,7 +36,7 @@ func (e *Engine) HeadArtifact(ctx context.Context, tenant string, ref VersionRef
 // collected only after the GC delay, and not while a WriteRange streams
 // them (a read lease, up to Config.MaxReadLease past the delay).
 func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef) (ArtifactReader, error) {
-	a, versioned, err := e.version(ctx, tenant, ref)
+	a, versioned, c, err := e.version(ctx, tenant, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 		return nil, err
 	}
 	info := toInfo(a, versioned)
-	if err := e.expiration(ctx, tenant, ref, &info); err != nil {
+	if err := e.expiration(ctx, tenant, ref, c, &info); err != nil {
 		return nil, err
 	}
 	return &reader{e: e, rec: a, info: info, customerKey: ref.CustomerKey}, nil
@@ -65,21 +65,28 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 
 // expiration sets info.Expiration when the latest version of a key is
 // read and a lifecycle rule of its container will expire it.
-func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, info *ArtifactInfo) error {
+// c is the container record when version already read it (nil: read it
+// here), so a GET reads it at most once.
+func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, c *metastore.Container, info *ArtifactInfo) error {
 	if ref.VersionID != "" {
 		return nil
 	}
-	c, err := e.meta.GetContainer(ctx, tenant, ref.Container)
-	if err != nil {
-		return metaErr(err)
+	if c == nil {
+		rec, err := e.meta.GetContainer(ctx, tenant, ref.Container)
+		if err != nil {
+			return metaErr(err)
+		}
+		c = &rec
 	}
-	e.withExpiration(info, c)
+	e.withExpiration(info, *c)
 	return nil
 }
 
 // version reads the version ref names, and whether its container has a
-// versioning state. Delete markers come back as *DeleteMarkerError.
-func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (metastore.Artifact, bool, error) {
+// versioning state, with the container record when it had to read it
+// (nil otherwise). Delete markers come back as *DeleteMarkerError.
+func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (metastore.Artifact, bool, *metastore.Container, error) {
+	var cont *metastore.Container
 	var a metastore.Artifact
 	var err error
 	if ref.VersionID == "" {
@@ -88,7 +95,7 @@ func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (me
 		a, err = e.meta.GetVersion(ctx, tenant, ref.Container, ref.Key, ref.VersionID)
 	}
 	if err != nil {
-		return a, false, metaErr(err)
+		return a, false, nil, metaErr(err)
 	}
 	versioned := a.Seq != 0
 	if !versioned {
@@ -96,18 +103,19 @@ func (e *Engine) version(ctx context.Context, tenant string, ref VersionRef) (me
 		// container says whether S3 reports "null" as its id.
 		c, err := e.meta.GetContainer(ctx, tenant, ref.Container)
 		if err != nil {
-			return a, false, metaErr(err)
+			return a, false, nil, metaErr(err)
 		}
 		versioned = c.VersioningState != ""
+		cont = &c
 	}
 	if a.DeleteMarker {
 		sentinel := ErrArtifactNotFound
 		if ref.VersionID != "" {
 			sentinel = ErrDeleteMarker
 		}
-		return a, versioned, &DeleteMarkerError{Sentinel: sentinel, VersionID: a.VersionID, Modified: a.Created}
+		return a, versioned, cont, &DeleteMarkerError{Sentinel: sentinel, VersionID: a.VersionID, Modified: a.Created}
 	}
-	return a, versioned, nil
+	return a, versioned, cont, nil
 }
 
 type reader struct {

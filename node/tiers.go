@@ -376,7 +376,7 @@ func (e *Engine) TierOf(ctx context.Context, storageClass string) (string, error
 // the top of this file). versionID "" is the latest version. A version
 // already on the tier is left alone; one on another tier is refused.
 func (e *Engine) TransitionVersion(ctx context.Context, tenant, container, key, versionID, tier string) (ArtifactInfo, error) {
-	a, versioned, err := e.version(ctx, tenant, VersionRef{Container: container, Key: key, VersionID: versionID})
+	a, versioned, _, err := e.version(ctx, tenant, VersionRef{Container: container, Key: key, VersionID: versionID})
 	if err != nil {
 		return ArtifactInfo{}, err
 	}
@@ -676,7 +676,7 @@ func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, ver
 	if days < 1 || days > maxRestoreDays {
 		return RestoreResult{}, fmt.Errorf("%w: Days must be 1 to %d", ErrInvalidArgument, maxRestoreDays)
 	}
-	a, _, err := e.version(ctx, tenant, VersionRef{Container: container, Key: key, VersionID: versionID})
+	a, _, _, err := e.version(ctx, tenant, VersionRef{Container: container, Key: key, VersionID: versionID})
 	if err != nil {
 		return RestoreResult{}, err
 	}
