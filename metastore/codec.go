@@ -41,6 +41,14 @@ func (e *encoder) time(t time.Time) {
 	e.uvarint(uint64(t.Nanosecond()))
 }
 
+// strs writes a list of strings: its length, then each (decoder.strs).
+func (e *encoder) strs(l []string) {
+	e.uvarint(uint64(len(l)))
+	for _, s := range l {
+		e.str(s)
+	}
+}
+
 func (e *encoder) strMap(m map[string]string) {
 	e.uvarint(uint64(len(m)))
 	if len(m) == 0 {
@@ -184,6 +192,16 @@ func (d *decoder) count(minSize int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// strs reads what encoder.strs wrote (nil for an empty list).
+func (d *decoder) strs() []string {
+	n := d.count(1)
+	var l []string
+	for i := 0; i < n && d.err == nil; i++ {
+		l = append(l, d.str())
+	}
+	return l
 }
 
 func (d *decoder) strMap() map[string]string {

@@ -153,10 +153,7 @@ func encodeTier(r tierRecord) []byte {
 	e.str(r.CAFile)
 	e.str(r.AccessKey)
 	e.bool(r.Archive)
-	e.uvarint(uint64(len(r.StorageClasses)))
-	for _, c := range r.StorageClasses {
-		e.str(c)
-	}
+	e.strs(r.StorageClasses)
 	e.time(r.Created)
 	e.bytes(r.Sealed)
 	return e.b
@@ -172,10 +169,7 @@ func decodeTier(b []byte) (tierRecord, error) {
 	r.PathStyle = d.bool()
 	r.CAFile, r.AccessKey = d.str(), d.str()
 	r.Archive = d.bool()
-	n := d.count(1)
-	for i := 0; i < n && d.err == nil; i++ {
-		r.StorageClasses = append(r.StorageClasses, d.str())
-	}
+	r.StorageClasses = d.strs()
 	r.Created = d.time()
 	r.Sealed = d.bytes()
 	if err := d.done(); err != nil {
@@ -453,10 +447,7 @@ func (c *transitionCmd) write(e *encoder) {
 	e.str(tr.Container)
 	e.str(tr.Key)
 	e.str(tr.VersionID)
-	e.uvarint(uint64(len(tr.From)))
-	for _, id := range tr.From {
-		e.str(id)
-	}
+	e.strs(tr.From)
 	writePartsV2(e, tr.To)
 	e.str(tr.Tier)
 	e.str(tr.StorageClass)
@@ -465,10 +456,7 @@ func (c *transitionCmd) write(e *encoder) {
 func decodeTransition(d *decoder) commandBody {
 	var tr Transition
 	tr.Tenant, tr.Container, tr.Key, tr.VersionID = d.str(), d.str(), d.str(), d.str()
-	n := d.count(1)
-	for i := 0; i < n && d.err == nil; i++ {
-		tr.From = append(tr.From, d.str())
-	}
+	tr.From = d.strs()
 	tr.To = readPartsV2(d)
 	tr.Tier, tr.StorageClass = d.str(), d.str()
 	return &transitionCmd{tr}
@@ -815,10 +803,7 @@ func (c *restoreCmd) write(e *encoder) {
 	e.str(r.VersionID)
 	e.u8(r.op)
 	e.time(r.Expiry)
-	e.uvarint(uint64(len(r.From)))
-	for _, id := range r.From {
-		e.str(id)
-	}
+	e.strs(r.From)
 	writePartsV2(e, r.Parts)
 	e.time(r.Cutoff)
 }
@@ -828,10 +813,7 @@ func decodeRestore(d *decoder) commandBody {
 	r.Tenant, r.Container, r.Key, r.VersionID = d.str(), d.str(), d.str(), d.str()
 	r.op = d.u8()
 	r.Expiry = d.time()
-	n := d.count(1)
-	for i := 0; i < n && d.err == nil; i++ {
-		r.From = append(r.From, d.str())
-	}
+	r.From = d.strs()
 	r.Parts = readPartsV2(d)
 	r.Cutoff = d.time()
 	return &restoreCmd{r}
