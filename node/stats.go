@@ -114,7 +114,7 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitioned:      c.lcTransitioned.Load(),
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
-		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.LifecycleNow()),
 	}
 }
 
