@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/vaultaire/vaultaire/admin"
+	"github.com/vaultaire/vaultaire/drivers/s3/s3test"
 )
 
 // The lifecycle fault tests run real 3-node clusters whose lifecycle
@@ -527,4 +528,229 @@ func TestLifecycleLeaderKillExpiration(t *testing.T) {
 		t.Fatalf("the killed leader audited %d actions and the nodes left counted %v: more than the %v due", byVictim, newCount, total)
 	}
 	t.Logf("%d lifecycle actions audited once each (%d by the killed leader), %v counted by the nodes left after the kill", audited, byVictim, newCount)
+}
+
+// adminCLI runs `vaultaire admin ARGS` against node via and returns its
+// stdout; it fails the test unless the exit code is want.
+func (c *testCluster) adminCLI(via, want int, args ...string) string {
+	c.t.Helper()
+	stdout, stderr, code := runCLI(c.t, nil, append([]string{"admin", "--endpoint", "http://" + c.nodes[via].admin, "--token", clusterAdminToken}, args...)...)
+	if code != want {
+		c.t.Fatalf("vaultaire admin %v via node %d: exit %d, want %d\n%s%s", args, via, code, want, stdout, stderr)
+	}
+	return stdout
+}
+
+// tierState is one tier's line of `tier list --json`.
+type tierState struct {
+	Name      string `json:"name"`
+	Artifacts int64  `json:"artifacts"`
+	Bytes     int64  `json:"bytes"`
+	Pending   int    `json:"pending_deletes"`
+}
+
+func (c *testCluster) tierState(via int, name string) tierState {
+	c.t.Helper()
+	var out struct {
+		Tiers []tierState `json:"tiers"`
+	}
+	raw := c.adminCLI(via, 0, "--json", "tier", "list")
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		c.t.Fatalf("tier list: %v\n%s", err, raw)
+	}
+	for _, ts := range out.Tiers {
+		if ts.Name == name {
+			return ts
+		}
+	}
+	c.t.Fatalf("tier list lacks %s:\n%s", name, raw)
+	return tierState{}
+}
+
+// shardFiles counts the shard files on the drives of the nodes (all when
+// none are named).
+func (c *testCluster) shardFiles(nodes ...int) int {
+	c.t.Helper()
+	if len(nodes) == 0 {
+		for i := range c.nodes {
+			nodes = append(nodes, i)
+		}
+	}
+	n := 0
+	for _, i := range nodes {
+		p := c.nodes[i]
+		err := filepath.WalkDir(filepath.Join(p.dir, "drives"), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				if os.IsNotExist(err) {
+					return nil // removed while walking
+				}
+				return err
+			}
+			if !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/data/blobs/") {
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// TestTransitionLeaderKillTransition: a versioned bucket on a 3-node
+// cluster whose lifecycle clock runs three days ahead transitions its
+// current and noncurrent versions to a tier served by a second Vaultaire
+// process; the metadata leader, which also does the copies, is SIGKILLed
+// while transitions run. Afterwards every version is listed and reads
+// back byte-identical through every node, every due version is on the
+// tier exactly once, the remote holds exactly the objects the records
+// name once the abandoned uploads time out, and local shards are gone
+// only for versions whose move committed.
+func TestTransitionLeaderKillTransition(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	rbucket := remote.NewBucket(t)
+	c := startClusterEnv(t, 3, lifecycleEnv(72*time.Hour, 10),
+		"--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s", "--gc-delay", "1s")
+	ctx := context.Background()
+	c.adminCLI(0, 0, "tier", "add", "cold", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "cold",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey, "--storage-class", "STANDARD_IA")
+	cl := c.client(1)
+	if _, err := cl.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutBucketVersioning(ctx, &awss3.PutBucketVersioningInput{Bucket: aws.String("data"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	// Erasure-coded sizes (above the inline threshold): 40 keys under
+	// cold/, 12 of them with a second version (the first then moves as
+	// noncurrent), and 6 under local/ that no rule matches.
+	const coldKeys, twice, localKeys = 40, 12, 6
+	var first, second, local []*lcObject
+	for i := 0; i < coldKeys; i++ {
+		first = append(first, &lcObject{bucket: "data", key: fmt.Sprintf("cold/%03d", i), body: payload(384<<10+i*1111, byte(i))})
+		if i < twice {
+			second = append(second, &lcObject{bucket: "data", key: fmt.Sprintf("cold/%03d", i), body: payload(256<<10+i*777, byte(100+i))})
+		}
+	}
+	for i := 0; i < localKeys; i++ {
+		local = append(local, &lcObject{bucket: "data", key: fmt.Sprintf("local/%d", i), body: payload(70<<10+i, byte(200+i))})
+	}
+	c.putVersions(ctx, append(first, local...))
+	c.putVersions(ctx, second)
+	all := append(append(append([]*lcObject{}, first...), second...), local...)
+	moving := len(first) + len(second)
+	shardsBefore := c.shardFiles()
+	if shardsBefore != 12*len(all) {
+		t.Fatalf("%d shard files for %d erasure-coded versions, want 12 each", shardsBefore, len(all))
+	}
+
+	rule := types.LifecycleRule{ID: aws.String("cold"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("cold/")},
+		Transitions:                  []types.Transition{{Days: aws.Int32(1), StorageClass: types.TransitionStorageClassStandardIa}},
+		NoncurrentVersionTransitions: []types.NoncurrentVersionTransition{{NoncurrentDays: aws.Int32(1), StorageClass: types.TransitionStorageClassStandardIa}}}
+	if _, err := c.client(2).PutBucketLifecycleConfiguration(ctx, &awss3.PutBucketLifecycleConfigurationInput{Bucket: aws.String("data"),
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{rule}}}); err != nil {
+		t.Fatal(err)
+	}
+	victim, atKill := c.killLeaderWhen("vaultaire_lifecycle_transitioned_total", 8, float64(moving))
+	killedAt := time.Now()
+	atKillRemote := len(remoteKeys(t, remote, rbucket))
+	atKillTier := c.tierState((victim+1)%3, "cold")
+	t.Logf("killed the leader (node %d) after %v of %d transitions; the remote holds %d objects, %d versions are on the tier",
+		victim, atKill, moving, atKillRemote, atKillTier.Artifacts)
+
+	// The new leader moves the rest; the journal drops what the killed
+	// leader uploaded without committing.
+	live := (victim + 1) % 3
+	deadline := time.Now().Add(90 * time.Second)
+	var ts tierState
+	for {
+		ts = c.tierState(live, "cold")
+		objs := len(remoteKeys(t, remote, rbucket))
+		if ts.Artifacts == int64(moving) && ts.Pending == 0 && objs == moving {
+			break
+		}
+		if ts.Artifacts > int64(moving) {
+			t.Fatalf("%d versions on the tier, only %d were due", ts.Artifacts, moving)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("90 s after the kill: tier %+v, %d remote objects, want %d versions and as many objects", ts, objs, moving)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("all %d versions on the tier, no orphan on the remote, %v after the kill", moving, time.Since(killedAt).Round(time.Millisecond))
+	newCount := c.lifecycleCounter("vaultaire_lifecycle_transitioned_total")
+	if newCount == 0 || newCount+atKill > float64(moving) {
+		t.Fatalf("%v transitions counted by the nodes left, %v before the kill, %d due", newCount, atKill, moving)
+	}
+	var wantBytes int64
+	for _, o := range append(append([]*lcObject{}, first...), second...) {
+		wantBytes += int64(len(o.body))
+	}
+	if ts.Bytes != wantBytes {
+		t.Errorf("tier holds %d bytes, want %d", ts.Bytes, wantBytes)
+	}
+
+	// The killed node comes back; every version is listed and reads back
+	// byte-identical, with its storage class, through every node.
+	c.restart(victim)
+	c.waitMembers(3)
+	for i := range c.nodes {
+		listed, err := c.listVersions(ctx, i, "data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range listed {
+			n += len(l)
+		}
+		if n != len(all) {
+			t.Fatalf("node %d lists %d versions, want %d: %v", i, n, len(all), listed)
+		}
+		for _, o := range all {
+			out, err := c.client(i).GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key), VersionId: aws.String(o.version)})
+			if err != nil {
+				t.Fatalf("GET %s@%s through node %d: %v", o.key, o.version, i, err)
+			}
+			got, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil || !bytes.Equal(got, o.body) {
+				t.Fatalf("GET %s@%s through node %d: %d bytes, %v", o.key, o.version, i, len(got), err)
+			}
+			want := types.StorageClassStandardIa
+			if strings.HasPrefix(o.key, "local/") {
+				want = types.StorageClassStandard
+			}
+			if out.StorageClass != want && !(want == types.StorageClassStandard && out.StorageClass == "") {
+				t.Fatalf("GET %s@%s through node %d: storage class %q, want %q", o.key, o.version, i, out.StorageClass, want)
+			}
+		}
+	}
+	// Local shards (3 nodes of 4 drives: 8+4, 4 shards of each version on
+	// every node): the versions that stay keep all of theirs. On the nodes
+	// that lived, those of moved versions go, except the ones whose move
+	// the killed leader committed without living to collect them; the
+	// killed node keeps those of every move made while it was down (left
+	// to its orphan sweep).
+	survivors := []int{(victim + 1) % 3, (victim + 2) % 3}
+	maxLeft := 8*localKeys + 8*(moving-int(newCount))
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if n := c.shardFiles(victim); n < 4*localKeys {
+			t.Fatalf("the killed node holds %d shard files, fewer than the %d of the versions still local", n, 4*localKeys)
+		}
+		n := c.shardFiles(survivors...)
+		if n < 8*localKeys {
+			t.Fatalf("the nodes that lived hold %d shard files, fewer than the %d of the versions still local", n, 8*localKeys)
+		}
+		if n <= maxLeft {
+			t.Logf("the nodes that lived hold %d shard files: %d of local versions; the killed node %d", n, 8*localKeys, c.shardFiles(victim))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes that lived hold %d shard files 30 s after the moves; want at most %d", n, maxLeft)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
