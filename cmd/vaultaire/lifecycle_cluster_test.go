@@ -763,3 +763,167 @@ func TestTransitionLeaderKillTransition(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestLifecycleLeaderKillTieredExpiry: artifacts on a tier (a second
+// Vaultaire), some restored to local copies, expire while the metadata
+// leader is SIGKILLed mid-pass, and restores race the new leader's
+// expirations. Afterwards every one is gone through every node, the
+// remote holds no object once the tier journal drains (each remote delete
+// happened after its record went), the restored copies' local shards are
+// freed, and usage counts only what is left.
+func TestLifecycleLeaderKillTieredExpiry(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	rbucket := remote.NewBucket(t)
+	c := startClusterEnv(t, 3, lifecycleEnv(72*time.Hour, 10),
+		"--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s", "--gc-delay", "1s")
+	ctx := context.Background()
+	c.adminCLI(0, 0, "tier", "add", "cold", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "cold",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey, "--storage-class", "STANDARD_IA")
+	if _, err := c.client(1).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	const tiered, localKeys = 30, 4
+	var objs, local []*lcObject
+	for i := 0; i < tiered; i++ {
+		objs = append(objs, &lcObject{bucket: "data", key: fmt.Sprintf("t/%03d", i), body: payload(150<<10+i*333, byte(i))})
+	}
+	for i := 0; i < localKeys; i++ {
+		local = append(local, &lcObject{bucket: "data", key: fmt.Sprintf("local/%d", i), body: payload(60<<10+i, byte(90+i))})
+	}
+	c.putVersions(ctx, append(append([]*lcObject{}, objs...), local...))
+	setRule := func(r types.LifecycleRule) {
+		t.Helper()
+		if _, err := c.client(2).PutBucketLifecycleConfiguration(ctx, &awss3.PutBucketLifecycleConfigurationInput{Bucket: aws.String("data"),
+			LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{r}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := &types.LifecycleRuleFilter{Prefix: aws.String("t/")}
+	setRule(types.LifecycleRule{ID: aws.String("cold"), Status: types.ExpirationStatusEnabled, Filter: prefix,
+		Transitions: []types.Transition{{Days: aws.Int32(1), StorageClass: types.TransitionStorageClassStandardIa}}})
+	// wait polls cond every 200ms for a minute.
+	wait := func(what string, cond func() string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			why := cond()
+			if why == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", what, why)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	wait("transitions", func() string {
+		ts, objs := c.tierState(0, "cold"), len(remoteKeys(t, remote, rbucket))
+		if ts.Artifacts != tiered || objs != tiered || c.shardFiles() != 12*localKeys {
+			return fmt.Sprintf("tier %+v, %d remote objects, %d shard files", ts, objs, c.shardFiles())
+		}
+		return ""
+	})
+
+	// Keys 20-24 are restored before the pass; 25-29 are asked to restore
+	// while the new leader expires them. The killed leader expires at most
+	// keys 0-19 (it dies before its counter reaches 10, in steps of 10).
+	restore := func(via int, o *lcObject) error {
+		_, err := c.client(via).RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(1)}})
+		return err
+	}
+	for _, o := range objs[20:25] {
+		if err := restore(1, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait("restores", func() string {
+		for _, o := range objs[20:25] {
+			h, err := c.client(2).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key)})
+			if err != nil || !strings.Contains(aws.ToString(h.Restore), `ongoing-request="false"`) {
+				return fmt.Sprintf("%s: %v %v", o.key, h, err)
+			}
+		}
+		return ""
+	})
+	if n := c.shardFiles(); n != 12*(localKeys+5) {
+		t.Fatalf("%d shard files with 5 restored copies, want %d", n, 12*(localKeys+5))
+	}
+
+	setRule(types.LifecycleRule{ID: aws.String("gone"), Status: types.ExpirationStatusEnabled, Filter: prefix,
+		Expiration: &types.LifecycleExpiration{Days: aws.Int32(2)}})
+	victim, atKill := c.killLeaderWhen("vaultaire_lifecycle_expired_total", 4, tiered, nil)
+	live := (victim + 1) % 3
+	t.Logf("killed the leader (node %d) after %v of %d expirations", victim, atKill, tiered)
+	// Restores race the new leader's expirations: each is accepted or
+	// finds the artifact gone, never anything else.
+	accepted := 0
+	for _, o := range objs[25:] {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			err := restore(live, o)
+			if err == nil {
+				accepted++
+			}
+			if err == nil || s3Code(err) == "NoSuchKey" {
+				break
+			}
+			if !retryable(err) || time.Now().After(deadline) {
+				t.Fatalf("restore of %s racing the expiry: %v", o.key, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("%d of 5 restores racing the expiry were accepted, the others found the artifact gone", accepted)
+	wait("expirations after the kill", func() string {
+		out, err := c.client(live).ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("data")})
+		if err != nil {
+			return err.Error()
+		}
+		if len(out.Contents) != localKeys {
+			return fmt.Sprintf("%d objects listed, want the %d local ones", len(out.Contents), localKeys)
+		}
+		ts, objs := c.tierState(live, "cold"), len(remoteKeys(t, remote, rbucket))
+		if ts.Artifacts != 0 || ts.Pending != 0 || objs != 0 {
+			return fmt.Sprintf("tier %+v, %d remote objects", ts, objs)
+		}
+		// The restored copies' shards: gone from the nodes that lived (the
+		// killed one keeps its share of those freed while it was down).
+		if n := c.shardFiles(live, (victim+2)%3); n != 8*localKeys {
+			return fmt.Sprintf("the nodes that lived hold %d shard files, want the %d of the local artifacts", n, 8*localKeys)
+		}
+		return ""
+	})
+	for _, ev := range c.lifecycleAudits() {
+		if ev.Node == c.nodes[victim].id && ev.Operation == "Lifecycle:expire" && ev.Key >= objs[20].key {
+			t.Fatalf("the killed leader expired %s: it was to die before reaching the restored keys", ev.Key)
+		}
+	}
+	newCount := c.lifecycleCounter("vaultaire_lifecycle_expired_total")
+	if newCount == 0 || newCount+atKill > tiered {
+		t.Fatalf("%v expirations counted by the nodes left, %v before the kill, %d due", newCount, atKill, tiered)
+	}
+	c.restart(victim)
+	c.waitMembers(3)
+	var wantBytes int64
+	for _, o := range local {
+		wantBytes += int64(len(o.body))
+	}
+	for i := range c.nodes {
+		if n := c.shardFiles(i); n < 4*localKeys {
+			t.Fatalf("node %d holds %d shard files, fewer than its %d of the local artifacts", i, n, 4*localKeys)
+		}
+		for _, o := range objs {
+			if _, err := c.client(i).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key)}); httpStatus(err) != http.StatusNotFound {
+				t.Fatalf("HEAD %s through node %d after its expiry: %v", o.key, i, err)
+			}
+		}
+		for _, o := range local {
+			if got, err := getObject(ctx, c.client(i), "data", o.key); err != nil || !bytes.Equal(got, o.body) {
+				t.Fatalf("GET %s through node %d: %d bytes, %v", o.key, i, len(got), err)
+			}
+		}
+		if u := c.containerUsage(i, "data"); u.Bytes != wantBytes || u.Artifacts != localKeys {
+			t.Fatalf("usage through node %d: %+v, want %d bytes in %d artifacts", i, u, wantBytes, localKeys)
+		}
+	}
+}
