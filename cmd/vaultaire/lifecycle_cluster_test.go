@@ -927,3 +927,99 @@ func TestLifecycleLeaderKillTieredExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestTransitionLeaderKillRestoreCopier: a restore from an archive tier
+// (a second Vaultaire) is accepted by the metadata leader, which then
+// copies it, and the leader is SIGKILLed mid-copy. The restore stays
+// "ongoing" only until the new leader has seen it so longer than a copy
+// can take (--tier-intent-timeout): then it is cleared, a new request
+// through another node restores the version, and it reads back
+// byte-identical through every node.
+func TestTransitionLeaderKillRestoreCopier(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	rbucket := remote.NewBucket(t)
+	c := startClusterEnv(t, 3, nil, "--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s")
+	ctx := context.Background()
+	c.adminCLI(0, 0, "tier", "add", "deep", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "deep",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey, "--archive")
+	if _, err := c.client(1).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	body := payload(24<<20+3, 77)
+	if err := putObject(ctx, c.client(1), "data", "big", body); err != nil {
+		t.Fatal(err)
+	}
+	c.adminCLI(1, 0, "tier", "move", "deep", "root", "data", "big")
+	restore := func(via int) error {
+		_, err := c.client(via).RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String("big"),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(1)}})
+		return err
+	}
+	head := func(via int) (string, error) {
+		h, err := c.client(via).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("big")})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(h.Restore), nil
+	}
+	lead := c.leader()
+	if err := restore(lead); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[lead].kill()
+	killedAt := time.Now()
+	live := (lead + 1) % 3
+	// The copy died with its node: still recorded as running.
+	for {
+		r, err := head(live)
+		if err == nil {
+			if r != `ongoing-request="true"` {
+				t.Fatalf("x-amz-restore %q after the copier's death: the copy ended before the kill", r)
+			}
+			break
+		}
+		if !retryable(err) || time.Since(killedAt) > 30*time.Second {
+			t.Fatalf("HEAD after the kill: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// New requests are refused while it may still run, then accepted.
+	refused := 0
+	for {
+		err := restore(live)
+		if err == nil {
+			break
+		}
+		if s3Code(err) == "RestoreAlreadyInProgress" {
+			refused++
+		} else if !retryable(err) {
+			t.Fatalf("restore after the copier's death: %v", err)
+		}
+		if time.Since(killedAt) > 60*time.Second {
+			t.Fatalf("a minute after the copier's death the restore is still refused: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the abandoned restore was cleared %v after the kill (%d requests refused meanwhile)", time.Since(killedAt).Round(time.Millisecond), refused)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := head(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(r, `ongoing-request="false", expiry-date="`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("x-amz-restore %q a minute after the new request", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.restart(lead)
+	c.waitMembers(3)
+	for i := range c.nodes {
+		if got, err := getObject(ctx, c.client(i), "data", "big"); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("GET of the restored artifact through node %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+}
