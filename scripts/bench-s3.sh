@@ -13,11 +13,15 @@
 # report, plot, a summary, cluster-vs-single.csv and https-vs-http.csv to
 # $RESULTS.
 #
-# Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS.
+# Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS,
+# ONLY=https (just the single node's HTTPS-vs-HTTP rows: no raw disk,
+# cluster or sink; a few minutes, for repeating the pair on a busy machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-16}
+ONLY=${ONLY:-}
+case "$ONLY" in ""|https) ;; *) echo "ONLY must be empty or https" >&2; exit 2 ;; esac
 RESULTS=${RESULTS:-results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=bin/vaultaire
 CLUSTER_IPS=(127.0.0.21 127.0.0.22 127.0.0.23)
@@ -119,14 +123,16 @@ EOF
 # cpu_ticks PID: user+system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-say "== raw disk ($(df -P "$work" | awk 'NR==2{print $1}'), 1 GiB, dd)"
-dd if=/dev/urandom of="$work/src" bs=1M count=1024 status=none
-w=$(dd if="$work/src" of="$work/raw" bs=1M conv=fsync 2>&1 | tail -1)
-sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-r=$(dd if="$work/raw" of=/dev/null bs=1M 2>&1 | tail -1)
-say "  write+fsync: $w"
-say "  read:        $r"
-rm -f "$work/src" "$work/raw"
+if [ -z "$ONLY" ]; then
+  say "== raw disk ($(df -P "$work" | awk 'NR==2{print $1}'), 1 GiB, dd)"
+  dd if=/dev/urandom of="$work/src" bs=1M count=1024 status=none
+  w=$(dd if="$work/src" of="$work/raw" bs=1M conv=fsync 2>&1 | tail -1)
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  r=$(dd if="$work/raw" of=/dev/null bs=1M 2>&1 | tail -1)
+  say "  write+fsync: $w"
+  say "  read:        $r"
+  rm -f "$work/src" "$work/raw"
+fi
 
 suite=(
   "put-4KiB   --workload put --size 4KiB"
@@ -179,22 +185,26 @@ single=(server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0
 "$BIN" "${single[@]}" > "$work/server.log" 2>&1 &
 server_pid=$!
 wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
-run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
-# 16 MiB PUT once more, for the server's CPU per GiB stored and the ratio
-# to the disk's bound measured just before and just after (the shared disk
-# drifts within minutes).
-say ""
-say "== vaultaire put-16MiB-cpu (server CPU per GiB; disk bound before and after)"
-bound_before=$(disk_bound "$work/diskbound")
-t0=$(cpu_ticks "$server_pid")
-"$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 16MiB \
-  --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never \
-  --out "$RESULTS/vaultaire/put-16MiB-cpu" | tee -a "$SUMMARY" || failed+=("vaultaire/put-16MiB-cpu")
-t1=$(cpu_ticks "$server_pid")
-bound_after=$(disk_bound "$work/diskbound")
-echo "{\"cpu_ticks\": $((t1 - t0)), \"ticks_per_sec\": $(getconf CLK_TCK), \"disk_bound_before\": $bound_before, \"disk_bound_after\": $bound_after, \"drives\": $(ls "$work/data/drives" | wc -l)}" \
-  > "$RESULTS/vaultaire/put-16MiB-cpu/cpu.json"
-run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+if [ "$ONLY" = https ]; then
+  run_specs https_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+else
+  run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+  # 16 MiB PUT once more, for the server's CPU per GiB stored and the ratio
+  # to the disk's bound measured just before and just after (the shared disk
+  # drifts within minutes).
+  say ""
+  say "== vaultaire put-16MiB-cpu (server CPU per GiB; disk bound before and after)"
+  bound_before=$(disk_bound "$work/diskbound")
+  t0=$(cpu_ticks "$server_pid")
+  "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 16MiB \
+    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never \
+    --out "$RESULTS/vaultaire/put-16MiB-cpu" | tee -a "$SUMMARY" || failed+=("vaultaire/put-16MiB-cpu")
+  t1=$(cpu_ticks "$server_pid")
+  bound_after=$(disk_bound "$work/diskbound")
+  echo "{\"cpu_ticks\": $((t1 - t0)), \"ticks_per_sec\": $(getconf CLK_TCK), \"disk_bound_before\": $bound_before, \"disk_bound_after\": $bound_after, \"drives\": $(ls "$work/data/drives" | wc -l)}" \
+    > "$RESULTS/vaultaire/put-16MiB-cpu/cpu.json"
+  run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+fi
 stop_pids "$server_pid"
 server_pid=""
 
@@ -218,6 +228,7 @@ stop_pids "$server_pid"
 server_pid=""
 rm -rf "$work/data"
 
+if [ -z "$ONLY" ]; then
 # --- 3-node cluster ---------------------------------------------------------
 # Node 0 bootstraps and keeps the generated secret in its data dir; the
 # others join its gossip address with that secret (from the environment,
@@ -345,6 +356,7 @@ with open(os.path.join(results, "cluster-vs-single.csv"), "w", newline="") as f:
     w.writeheader()
     w.writerows(out)
 EOF
+fi # [ -z "$ONLY" ]: cluster, sink and their tables
 say ""
 say "== HTTPS vs HTTP, the same node and data, same run (concurrency $CONCURRENCY, $DURATION per workload)"
 python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
