@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"html/template"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,7 +34,7 @@ const (
 )
 
 // pageCache holds rendered page content by tenant and page. Content is
-// rendered with a placeholder for the anti-forgery token (csrfMark) that is
+// rendered with a placeholder for the anti-forgery token (mark) that is
 // replaced by the viewer's own token on the way out, so one rendering
 // serves every session of the tenant.
 //
@@ -43,7 +44,7 @@ const (
 // and served only while its generation is current. So nothing read before
 // a write ends is served after it.
 type pageCache struct {
-	mark []byte // csrfMark: random per server, so no object key can hold it
+	mark string // random per server, so no object key can hold it
 	mu   struct {
 		sync.Mutex
 		tenants map[string]*tenantCache
@@ -58,7 +59,7 @@ type tenantCache struct {
 }
 
 type cachedPage struct {
-	content []byte
+	content string
 	gen     uint64
 	at      time.Time
 }
@@ -68,7 +69,7 @@ func newPageCache() *pageCache {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
 	}
-	c := &pageCache{mark: []byte("csrf" + hex.EncodeToString(b[:]))}
+	c := &pageCache{mark: "csrf" + hex.EncodeToString(b[:])}
 	c.mu.tenants = map[string]*tenantCache{}
 	return c
 }
@@ -86,7 +87,7 @@ func (c *pageCache) tenant(t string) *tenantCache {
 // get returns a page's content if it is current, else (ok false) the
 // generation a fresh rendering is to be stored under. A tenant's
 // generation is its own plus the operators' (both only grow).
-func (c *pageCache) get(tenant, key string, now time.Time) (content []byte, gen uint64, ok bool) {
+func (c *pageCache) get(tenant, key string, now time.Time) (content string, gen uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tc := c.tenant(tenant)
@@ -94,12 +95,12 @@ func (c *pageCache) get(tenant, key string, now time.Time) (content []byte, gen 
 	if p, hit := tc.pages[key]; hit && p.gen == gen && now.Sub(p.at) < cacheTTL {
 		return p.content, gen, true
 	}
-	return nil, gen, false
+	return "", gen, false
 }
 
 // put stores a page rendered at generation gen, unless a write began
 // since.
-func (c *pageCache) put(tenant, key string, content []byte, gen uint64, now time.Time) {
+func (c *pageCache) put(tenant, key string, content string, gen uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tc := c.tenant(tenant)
@@ -155,8 +156,8 @@ func (c *pageCache) writing(tenant string) (done func()) {
 }
 
 // personal puts the viewer's anti-forgery token into cached content.
-func (c *pageCache) personal(content []byte, csrf string) []byte {
-	return bytes.ReplaceAll(content, c.mark, []byte(csrf))
+func (c *pageCache) personal(content, csrf string) string {
+	return strings.ReplaceAll(content, c.mark, csrf)
 }
 
 // execute runs a template when a render slot is free: page rendering

@@ -22,20 +22,20 @@ func TestPageCacheGenerations(t *testing.T) {
 	}{
 		{"stored then served", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			_, _, hit := c.get("acme", "k", now.Add(cacheTTL-time.Millisecond))
 			return hit
 		}},
 		{"expired", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			_, _, hit := c.get("acme", "k", now.Add(cacheTTL))
 			return hit
 		}},
 		{"a write began while rendering: not stored", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
 			done := c.writing("acme")
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			done()
 			_, g, _ = c.get("acme", "k", now)
 			_, _, hit := c.get("acme", "k", now)
@@ -44,34 +44,34 @@ func TestPageCacheGenerations(t *testing.T) {
 		{"rendered during a write: not served after it", func(c *pageCache) bool {
 			done := c.writing("acme")
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			done()
 			_, _, hit := c.get("acme", "k", now)
 			return hit
 		}},
 		{"another tenant's write changes nothing", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			c.writing("beta")()
 			_, _, hit := c.get("acme", "k", now)
 			return hit
 		}},
 		{"an operator's write drops every tenant's", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			c.writing("")()
 			_, _, hit := c.get("acme", "k", now)
 			return hit
 		}},
 		{"tenants apart", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", []byte("x"), g, now)
+			c.put("acme", "k", "x", g, now)
 			_, _, hit := c.get("beta", "k", now)
 			return hit
 		}},
 		{"too large for the cache", func(c *pageCache) bool {
 			_, g, _ := c.get("acme", "k", now)
-			c.put("acme", "k", make([]byte, cacheBytes/4+1), g, now)
+			c.put("acme", "k", strings.Repeat("x", cacheBytes/4+1), g, now)
 			_, _, hit := c.get("acme", "k", now)
 			return hit
 		}},
@@ -90,7 +90,7 @@ func TestPageCacheGenerations(t *testing.T) {
 func TestPageCacheBounded(t *testing.T) {
 	c := newPageCache()
 	now := time.Unix(1_700_000_000, 0)
-	page := bytes.Repeat([]byte("r"), cacheBytes/16)
+	page := strings.Repeat("r", cacheBytes/16)
 	for i := 0; i < 100; i++ {
 		k := fmt.Sprint(i)
 		_, g, _ := c.get("acme", k, now)
@@ -98,7 +98,7 @@ func TestPageCacheBounded(t *testing.T) {
 		if c.mu.bytes > cacheBytes {
 			t.Fatalf("after %d pages: %d bytes", i+1, c.mu.bytes)
 		}
-		if got, _, hit := c.get("acme", k, now); !hit || !bytes.Equal(got, page) {
+		if got, _, hit := c.get("acme", k, now); !hit || got != page {
 			t.Fatalf("page %d just stored is not served", i)
 		}
 	}
@@ -149,7 +149,7 @@ func TestBucketPageCache(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s: %d", id, r.status)
 			}
-			if strings.Contains(r.body, string(e.con.cache.mark)) {
+			if strings.Contains(r.body, e.con.cache.mark) {
 				t.Errorf("%s: the token placeholder reached the page", id)
 			}
 			for other, ob := range users {
@@ -227,5 +227,26 @@ func TestRendersTakeTurns(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// The usage page is shared for a moment too, but an operator's change of
+// the tenant's quota shows on it at once.
+func TestUsagePageCache(t *testing.T) {
+	e := newEnv(t)
+	tb := e.browser()
+	tb.login("acme", "alice", "alice password")
+	o := e.browser()
+	o.login("", "ops", "operator password")
+	for i := 0; i < 2; i++ {
+		if r := tb.get("/usage"); r.status != 200 || strings.Contains(r.body, "of 7 (") {
+			t.Fatalf("usage: %d", r.status)
+		}
+	}
+	if r := o.post("/operator/tenants/acme/quota", url.Values{"max_artifacts": {"7"}, "csrf": {o.csrf}}); r.status != http.StatusSeeOther {
+		t.Fatalf("quota: %d %s", r.status, r.body)
+	}
+	if r := tb.get("/usage"); !strings.Contains(r.body, "0 of 7 (0%)") {
+		t.Errorf("the usage page after a quota change does not show it:\n%s", r.body)
 	}
 }

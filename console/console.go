@@ -350,6 +350,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pg.CSRF = pg.Session.csrf
 	}
 	var buf bytes.Buffer
+	buf.Grow(len(pg.Content) + 8<<10)
 	block := "layout"
 	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") != "" && t.Lookup("fragment") != nil {
 		block = "fragment"
@@ -383,10 +384,10 @@ func (s *Server) renderCached(w http.ResponseWriter, r *http.Request, name, key 
 			return err
 		}
 		var buf bytes.Buffer
-		if err := s.execute(t, &buf, "content", &page{Session: pg.Session, CSRF: string(s.cache.mark), Data: d}); err != nil {
+		if err := s.execute(t, &buf, "content", &page{Session: pg.Session, CSRF: s.cache.mark, Data: d}); err != nil {
 			return err
 		}
-		content = buf.Bytes()
+		content = buf.String()
 		s.cache.put(tenant, key, content, gen, now)
 	}
 	pg.Content = template.HTML(s.cache.personal(content, pg.Session.csrf))
