@@ -148,7 +148,8 @@ const consoleUsers = 10
 // BenchmarkS3WithConsoleUsers measures the p99 latency of 4 KiB S3 GETs
 // sent at a steady s3Rate to one node, without and with consoleUsers
 // console users of the same node (each signed in with a session of its
-// own) refreshing a page every second. The two kinds of phase alternate
+// own) reloading a page every second, as a browser does (the page, and its
+// assets revalidated). The two kinds of phase alternate
 // in the same run, in ABBA order (without-with, then with-without), so a
 // drift of the machine's load weighs on both alike; a discarded warm-up
 // pair comes first. It reports the ratio of the p99s of all GETs of each
@@ -226,21 +227,38 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 				case <-time.After(time.Duration(u) * time.Second / time.Duration(users)):
 				}
 				pages := []string{"/buckets/photos", "/usage", "/keys", "/buckets"}
+				// A reload, as a browser does it: the page, then its
+				// assets revalidated with the ETags it keeps.
+				tags := map[string]string{}
+				get := func(path string) {
+					req, _ := http.NewRequest(http.MethodGet, consrv.URL+path, nil)
+					req.AddCookie(cookies[u])
+					if tags[path] != "" {
+						req.Header.Set("If-None-Match", tags[path])
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						pagesFailed.Add(1)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == http.StatusNotModified:
+					case resp.StatusCode != http.StatusOK:
+						pagesFailed.Add(1)
+					case strings.HasPrefix(path, "/static/"):
+						tags[path] = resp.Header.Get("ETag")
+					default:
+						pagesServed.Add(1)
+					}
+				}
 				t := time.NewTicker(time.Second)
 				defer t.Stop()
 				for i := u; ; i++ {
-					req, _ := http.NewRequest(http.MethodGet, consrv.URL+pages[i%len(pages)], nil)
-					req.AddCookie(cookies[u])
-					if resp, err := http.DefaultClient.Do(req); err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode == http.StatusOK {
-							pagesServed.Add(1)
-						} else {
-							pagesFailed.Add(1)
-						}
-					} else {
-						pagesFailed.Add(1)
+					get(pages[i%len(pages)])
+					for _, a := range []string{"/static/console.css", "/static/htmx.min.js", "/static/console.js"} {
+						get(a)
 					}
 					select {
 					case <-stop:

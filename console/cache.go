@@ -3,8 +3,10 @@ package console
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"html/template"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -168,4 +170,22 @@ func (s *Server) execute(t *template.Template, buf *bytes.Buffer, block string, 
 	s.renders <- struct{}{}
 	defer func() { <-s.renders }()
 	return t.ExecuteTemplate(buf, block, data)
+}
+
+// assetTags is a strong ETag for each static asset: its content's hash.
+func assetTags(static fs.FS) (map[string]string, error) {
+	tags := map[string]string{}
+	err := fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tags[path] = `"` + hex.EncodeToString(sum[:16]) + `"`
+		return nil
+	})
+	return tags, err
 }

@@ -250,3 +250,25 @@ func TestUsagePageCache(t *testing.T) {
 		t.Errorf("the usage page after a quota change does not show it:\n%s", r.body)
 	}
 }
+
+// A static asset carries a validator, so a browser's reload gets a 304.
+func TestStaticAssetsRevalidate(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for _, path := range []string{"/static/htmx.min.js", "/static/console.css", "/static/console.js"} {
+		r := b.get(path)
+		tag := r.header.Get("ETag")
+		if r.status != 200 || tag == "" || !strings.Contains(r.header.Get("Cache-Control"), "max-age") {
+			t.Fatalf("%s: %d, ETag %q", path, r.status, tag)
+		}
+		if r := b.do("GET", path, nil, map[string]string{"If-None-Match": tag}); r.status != http.StatusNotModified || r.body != "" {
+			t.Errorf("%s revalidated: %d, %d bytes", path, r.status, len(r.body))
+		}
+		if r := b.do("GET", path, nil, map[string]string{"If-None-Match": `"stale"`}); r.status != 200 || r.body == "" {
+			t.Errorf("%s with a stale tag: %d", path, r.status)
+		}
+	}
+	if r := b.get("/static/nope.js"); r.status != http.StatusNotFound {
+		t.Errorf("missing asset: %d", r.status)
+	}
+}
