@@ -111,12 +111,13 @@ type Config struct {
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
 	// ScrubPeriod: the continuous scrub verifies every local shard in
-	// full at least this often, paced to spread a pass over it (0
-	// disables it; DefaultScrubPeriod is what servers use). The first
-	// pass starts ScrubStartDelay after Start (default
+	// full at least once in any span this long, with paced passes every
+	// half period (0 disables it; DefaultScrubPeriod is what servers
+	// use). The first pass starts ScrubStartDelay after Start (default
 	// DefaultScrubStartDelay). ScrubStateFile keeps its position and
 	// passes across restarts ("" keeps them in memory). ScrubPause is a
-	// pause between shards, on top of the pace. See node/scrub.go.
+	// pause between shards, counted within the pace (a pause so long that
+	// a pass cannot keep to it breaks the period). See node/scrub.go.
 	ScrubPeriod     time.Duration
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
