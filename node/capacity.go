@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
@@ -50,10 +51,16 @@ const (
 	// capacityBatch bounds the versions one round moves, and so the
 	// memory of the candidate heap; the next round goes on.
 	capacityBatch = 1000
-	// capacityPendingSlack is added to the GC delay before the bytes a
-	// round moved are assumed to be gone from the drives (the collector
-	// runs its queue on a timer; readers may hold leases).
-	capacityPendingSlack = time.Minute
+	// capacityPendingSlack is added to the GC delay (and at least two
+	// intervals) before the bytes a round moved are assumed to be gone
+	// from the drives (the collector runs its queue on a timer; readers
+	// may hold leases).
+	capacityPendingSlack = 10 * time.Second
+	// capacityMarginDiv: a round aims 1/200 (0.5%) of the capacity below
+	// the low watermark, so that what the estimate of freed bytes misses
+	// (directories, metadata of the file system) does not leave usage a
+	// hair above it and the fallback spilling for another round.
+	capacityMarginDiv = 200
 )
 
 // CapacityStatus is the capacity fallback as this node sees it.
@@ -217,9 +224,14 @@ func (e *Engine) CapacityRound(ctx context.Context) (CapacityResult, error) {
 	if st.Tier == "" || !st.Spilling {
 		return res, nil
 	}
-	need := st.Used - st.Pending - int64(st.Low*float64(st.Total))
+	need := st.Used - st.Pending - int64(st.Low*float64(st.Total)) + st.Total/capacityMarginDiv
 	if need <= 0 {
 		return res, nil // what earlier rounds moved is still being collected
+	}
+	// A tier that does not exist (a typo in the setting) or is down fails
+	// the round once, not each version.
+	if _, _, err := e.tierDriver(ctx, st.Tier); err != nil {
+		return res, fmt.Errorf("capacity fallback to tier %q: %w", st.Tier, err)
 	}
 	cands, err := e.coldestVersions(ctx, need)
 	if err != nil {
@@ -269,7 +281,7 @@ func (e *Engine) capacityMove(ctx context.Context, c capCandidate) error {
 		e.stats.capMoved.Add(1)
 		e.stats.capMovedBytes.Add(c.size)
 		e.capacity.mu.Lock()
-		e.capacity.mu.pending = append(e.capacity.mu.pending, pendingFree{bytes: c.raw, until: time.Now().Add(e.cfg.GCDelay + capacityPendingSlack)})
+		e.capacity.mu.pending = append(e.capacity.mu.pending, pendingFree{bytes: c.raw, until: time.Now().Add(e.cfg.GCDelay + max(capacityPendingSlack, 2*e.cfg.CapacityInterval))})
 		e.capacity.mu.Unlock()
 	}
 	if f := e.cfg.LifecycleAudit; f != nil {
@@ -301,13 +313,22 @@ func (h *capHeap) Pop() any {
 	return x
 }
 
-// rawBytes estimates the raw bytes a version's shards take on the drives.
+// fsBlock is the allocation unit shard files are rounded up to.
+const fsBlock = 4096
+
+// rawBytes estimates the raw bytes a version's shards take on the drives:
+// each shard file's exact size (erasure.ShardFileSize: header, blocks with
+// their checksums, trailer) rounded up to a file-system block.
 func rawBytes(a *metastore.Artifact) int64 {
 	var n int64
 	for i := range a.Parts {
 		p := &a.Parts[i]
-		k := int64(max(p.Blob.K, 1))
-		n += p.BlobSize() * int64(len(p.Blob.Shards)) / k
+		bs := p.Blob.BlockSize
+		if bs == 0 {
+			bs = erasure.DefaultBlockSize
+		}
+		f := erasure.ShardFileSize(erasure.Shape{Data: max(p.Blob.K, 1), Parity: p.Blob.M, BlockSize: bs}, p.BlobSize())
+		n += (f + fsBlock - 1) / fsBlock * fsBlock * int64(len(p.Blob.Shards))
 	}
 	return n
 }

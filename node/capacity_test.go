@@ -176,6 +176,7 @@ func TestCapacityFallbackSpillsOldest(t *testing.T) {
 		t.Fatalf("round above the high watermark: %+v %v", res, err)
 	}
 	after := cn.waitUsage(t, 0.3)
+	t.Logf("usage %.3f before the round, %.3f after moving %d versions (low watermark 0.30)", res.Status.UsedRatio(), after.UsedRatio(), res.Moved)
 	// Just enough: the usage went below the low watermark, not far below
 	// it (one version is 2 MiB of raw bytes in shape 2+2, ~4% of 48 MiB).
 	if r := after.UsedRatio(); r < 0.3-0.06 {
