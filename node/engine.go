@@ -158,6 +158,12 @@ type Config struct {
 	TierOpener          TierOpener
 	TierIntentTimeout   time.Duration
 	TierJournalInterval time.Duration
+	// TierReadFirstByte and TierReadTimeout bound every read of a blob on
+	// a tier: no byte within the first, or not done within the second,
+	// fails it as the tier being unavailable (defaults
+	// DefaultTierReadFirstByte, DefaultTierReadTimeout; node/tierread.go).
+	TierReadFirstByte time.Duration
+	TierReadTimeout   time.Duration
 	// LifecycleInterval: how often the metadata leader checks whether a
 	// lifecycle pass is due (default DefaultLifecycleInterval; < 0:
 	// never); LifecycleConcurrency: actions carried out at once (default
@@ -255,6 +261,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.TierJournalInterval <= 0 {
 		c.TierJournalInterval = DefaultTierJournalInterval
+	}
+	if c.TierReadFirstByte <= 0 {
+		c.TierReadFirstByte = DefaultTierReadFirstByte
+	}
+	if c.TierReadTimeout <= 0 {
+		c.TierReadTimeout = DefaultTierReadTimeout
 	}
 	if c.CapacityHigh == 0 {
 		c.CapacityHigh = DefaultCapacityHigh
