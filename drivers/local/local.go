@@ -649,7 +649,8 @@ func (d *Drive) Delete(ctx context.Context, name string) error {
 
 // Usage implements drivers.Driver from statfs(2) of the drive: Total and
 // Free (available to unprivileged users) of the whole file system, Used
-// its blocks in use. It never fails because the drive is offline.
+// its blocks in use, Device the file system's device number (stat(2)). It
+// never fails because the drive is offline.
 func (d *Drive) Usage(ctx context.Context) (drivers.Usage, error) {
 	if err := ctx.Err(); err != nil {
 		return drivers.Usage{}, fmt.Errorf("local %s: usage: %w", d.id, err)
@@ -666,6 +667,10 @@ func (d *Drive) Usage(ctx context.Context) (drivers.Usage, error) {
 		u.Total = int64(st.Blocks) * bs
 		u.Free = int64(st.Bavail) * bs
 		u.Used = int64(st.Blocks-st.Bfree) * bs
+		var sd unix.Stat_t
+		if unix.Stat(d.data, &sd) == nil {
+			u.Device = fmt.Sprintf("dev:%x", sd.Dev)
+		}
 	}
 	if f := d.offline.Load(); f != nil {
 		u.Err = f.cause
