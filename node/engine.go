@@ -188,6 +188,14 @@ type Config struct {
 	// Now is the clock of the upload expiry and the lifecycle engine
 	// (default time.Now); tests move it forward instead of waiting days.
 	Now func() time.Time
+	// LifecycleNow, when set, is the clock the lifecycle engine alone
+	// judges due actions by (default Now): process tests run it days
+	// ahead (cmd/vaultaire's guarded test clock offset) while upload
+	// expiry, tier intents, restores, Raft and TLS keep the real time.
+	// LifecycleBatch: versions looked at per lifecycle step, the
+	// position committed after each (default lifecycleBatch).
+	LifecycleNow   func() time.Time
+	LifecycleBatch int
 	// SSERootKey is the 32-byte root of the server-side encryption keys
 	// (derived from the cluster secret, identical on every node); nil
 	// leaves SSE unconfigured: writes asking for it fail with
@@ -250,6 +258,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LifecycleNow == nil {
+		c.LifecycleNow = c.Now
+	}
+	if c.LifecycleBatch <= 0 {
+		c.LifecycleBatch = lifecycleBatch
 	}
 	if c.HealRate == 0 {
 		c.HealRate = DefaultHealRate
@@ -399,7 +413,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.keyring = kr
 	}
-	e.lc.batch = lifecycleBatch
+	e.lc.batch = e.cfg.LifecycleBatch
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)

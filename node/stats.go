@@ -119,7 +119,7 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitioned:      c.lcTransitioned.Load(),
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
-		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.LifecycleNow()),
 		CapacityMoved:              c.capMoved.Load(),
 		CapacityMovedBytes:         c.capMovedBytes.Load(),
 		CapacityFailures:           c.capFailures.Load(),
