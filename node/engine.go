@@ -121,6 +121,9 @@ type Config struct {
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
 	ScrubPause      time.Duration
+	// OnDecommissioned is called once when this node's decommission is
+	// done (decom.go): the server stops serving. Nil: the node only logs.
+	OnDecommissioned func()
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -395,7 +398,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(8)
+	e.wg.Add(9)
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
@@ -404,6 +407,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	go func() { defer e.wg.Done(); e.decomLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
 }

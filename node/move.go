@@ -166,10 +166,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return k, err
 }
 
-// limitReader paces reads of r through lim (bytes per second); nil or an
-// infinite limit reads at full speed.
+// limitReader paces reads of r through lim (bytes per second); nil reads
+// at full speed, and so does an infinite limit (the limit may change
+// while the reader runs).
 func limitReader(ctx context.Context, r io.Reader, lim *rate.Limiter) io.Reader {
-	if lim == nil || lim.Limit() == rate.Inf {
+	if lim == nil {
 		return r
 	}
 	return &rateReader{ctx: ctx, r: r, lim: lim}
@@ -187,7 +188,7 @@ func (t *rateReader) Read(p []byte) (int, error) {
 		p = p[:b]
 	}
 	n, err := t.r.Read(p)
-	if n > 0 {
+	if n > 0 && t.lim.Limit() != rate.Inf {
 		if werr := t.lim.WaitN(t.ctx, n); werr != nil {
 			return n, werr
 		}
