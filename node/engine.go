@@ -122,6 +122,9 @@ type Config struct {
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
 	ScrubPause      time.Duration
+	// OnDecommissioned is called once when this node's decommission is
+	// done (decom.go): the server stops serving. Nil: the node only logs.
+	OnDecommissioned func()
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -445,7 +448,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(9)
+	e.wg.Add(10)
 	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
@@ -455,6 +458,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	go func() { defer e.wg.Done(); e.decomLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
 }

@@ -245,6 +245,9 @@ func parseShape(s string, blockSize int) (erasure.Shape, error) {
 }
 
 func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logger) error {
+	// A decommissioned node stops as on SIGTERM (node/decom.go).
+	ctx, decommissioned := context.WithCancel(ctx)
+	defer decommissioned()
 	shape, err := parseShape(f.erasure, f.blockSize)
 	if err != nil {
 		return err
@@ -415,6 +418,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval:    node.DefaultRelocateInterval,
+		OnDecommissioned:    decommissioned,
 		UploadExpiry:        uploadExpiry(f.uploadTTL),
 		GCDelay:             f.gcDelay,
 		HealRate:            f.healRate,
