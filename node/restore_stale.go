@@ -82,10 +82,14 @@ func (e *Engine) AbandonStaleRestores(ctx context.Context) (int, error) {
 		if now.Sub(first) < grace {
 			continue
 		}
-		if _, err := e.meta.ClearRestore(ctx, r, r.Expiry); err != nil {
+		parts, err := e.meta.ClearRestore(ctx, r, r.Expiry)
+		if err != nil {
 			e.log.Warn("clearing an abandoned restore", "container", r.Container, "key", r.Key, "err", err)
 			continue
 		}
+		// None, unless a copier committed between the read and the
+		// clear: then its copy is freed like an expired one.
+		e.gc.laterParts(parts)
 		e.log.Warn("restore abandoned: no node has been copying it for longer than a copy can take (its node died?); a new restore request starts it again",
 			"tenant", r.Tenant, "container", r.Container, "key", r.Key, "version", r.VersionID, "ongoing_for", now.Sub(first).Round(time.Second))
 		delete(ongoing, k)
