@@ -162,14 +162,29 @@ func (s *Server) qualifyVirtualHost(ctx context.Context, r *http.Request, contai
 	if !ok || vb != container {
 		return container
 	}
+	b, ok := s.qualifiedVirtualHostBucket(ctx, r.Host)
+	if !ok {
+		return container
+	}
+	return vb[len(b)+1:] + ":" + b
+}
+
+// qualifiedVirtualHostBucket returns the bucket of a virtual-hosted
+// "bucket.tenant.<Domain>" whose last label names an existing tenant, the
+// same condition qualifyVirtualHost reads it as "tenant:bucket" under.
+func (s *Server) qualifiedVirtualHostBucket(ctx context.Context, host string) (string, bool) {
+	vb, ok := vhostContainer(host, s.cfg.Domain)
+	if !ok {
+		return "", false
+	}
 	i := strings.LastIndexByte(vb, '.')
 	if i <= 0 || !validTenantID(vb[i+1:]) {
-		return container
+		return "", false
 	}
 	if ok, err := s.eng.TenantExists(ctx, vb[i+1:]); err != nil || !ok {
-		return container
+		return "", false
 	}
-	return vb[i+1:] + ":" + vb[:i]
+	return vb[:i], true
 }
 
 // validTenantID matches the admin API's tenant ids.
