@@ -288,16 +288,17 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 		return err
 	}
 	if op == OpCopyObject || op == OpUploadPartCopy {
-		// The source is in the destination's tenant (a copy between
-		// tenants is not supported: parseCopySource takes plain names).
-		src, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+		// The source resolves like a bucket name of the requester's
+		// (plain: its own; "tenant:bucket": another tenant's) and is
+		// authorized for reading by its own bucket's policy.
+		src, err := s.copySourceOf(ctx, r, rc)
 		if err != nil {
 			return err
 		}
-		if exp := r.Header.Get("X-Amz-Source-Expected-Bucket-Owner"); exp != "" && exp != rc.tenant {
+		if exp := r.Header.Get("X-Amz-Source-Expected-Bucket-Owner"); exp != "" && exp != src.owner {
 			return withMessage(errAccessDenied, "The expected source bucket owner does not own the bucket.")
 		}
-		st := accessTarget{action: "s3:GetObject", owner: rc.tenant, bucket: src.container, key: src.key, versioned: src.versionID != ""}
+		st := accessTarget{action: "s3:GetObject", owner: src.owner, bucket: src.container, key: src.key, versioned: src.versionID != ""}
 		return s.authorizeTarget(ctx, r, rc, st)
 	}
 	return nil

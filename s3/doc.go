@@ -172,8 +172,7 @@
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. ACL writes other than
 // private and bucket-owner-full-control answer
-// AccessControlListNotSupported. A copy source in another tenant is
-// NotImplemented. A Range header naming several ranges is served as the
+// AccessControlListNotSupported. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, object lock, website redirects and
 // x-amz-checksum-* are NotImplemented (the server-side encryption fields
