@@ -122,6 +122,9 @@ type Config struct {
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
 	ScrubPause      time.Duration
+	// OnDecommissioned is called once when this node's decommission is
+	// done (decom.go): the server stops serving. Nil: the node only logs.
+	OnDecommissioned func()
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -188,6 +191,14 @@ type Config struct {
 	// Now is the clock of the upload expiry and the lifecycle engine
 	// (default time.Now); tests move it forward instead of waiting days.
 	Now func() time.Time
+	// LifecycleNow, when set, is the clock the lifecycle engine alone
+	// judges due actions by (default Now): process tests run it days
+	// ahead (cmd/vaultaire's guarded test clock offset) while upload
+	// expiry, tier intents, restores, Raft and TLS keep the real time.
+	// LifecycleBatch: versions looked at per lifecycle step, the
+	// position committed after each (default lifecycleBatch).
+	LifecycleNow   func() time.Time
+	LifecycleBatch int
 	// SSERootKey is the 32-byte root of the server-side encryption keys
 	// (derived from the cluster secret, identical on every node); nil
 	// leaves SSE unconfigured: writes asking for it fail with
@@ -250,6 +261,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LifecycleNow == nil {
+		c.LifecycleNow = c.Now
+	}
+	if c.LifecycleBatch <= 0 {
+		c.LifecycleBatch = lifecycleBatch
 	}
 	if c.HealRate == 0 {
 		c.HealRate = DefaultHealRate
@@ -399,7 +416,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.keyring = kr
 	}
-	e.lc.batch = lifecycleBatch
+	e.lc.batch = e.cfg.LifecycleBatch
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
@@ -431,7 +448,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(9)
+	e.wg.Add(10)
 	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
@@ -441,6 +458,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	go func() { defer e.wg.Done(); e.decomLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
 }
