@@ -116,6 +116,19 @@ func TestSSERangeReadsOnePackage(t *testing.T) {
 	if opened := e.Stats().SSEPackages - before; opened != 2 {
 		t.Fatalf("boundary read opened %d packages, want 2", opened)
 	}
+	// Ranges over several of the decrypting writer's batches open
+	// exactly the packages they touch, and the whole object reads back.
+	for _, rg := range [][2]int64{{sse.PackageSize + 7, 20*sse.PackageSize + 3}, {3<<20 + 1, 2 << 20}, {0, size}} {
+		off, length := rg[0], rg[1]
+		before := e.Stats().SSEPackages
+		if got := read(t, e, "c", "big", off, length); !bytes.Equal(got, data[off:off+length]) {
+			t.Fatalf("range [%d,+%d) wrong", off, length)
+		}
+		want := (off+length-1)/sse.PackageSize - off/sse.PackageSize + 1
+		if opened := e.Stats().SSEPackages - before; opened != want {
+			t.Fatalf("range [%d,+%d) opened %d packages, want %d", off, length, opened, want)
+		}
+	}
 }
 
 // TestSSEInlineAndCustomerKey covers inline SSE artifacts and the SSE-C
