@@ -477,6 +477,20 @@ func errVersionedNeedsV2(cont *Container) error {
 	return fmt.Errorf("%w: container %q is versioned; the request needs cluster version %d", ErrUpgradeRequired, cont.Name, ClusterVersion2)
 }
 
+// withoutInline returns r with the written version's inline bytes left
+// out: the proposer already holds them (PutVersion puts them back), and
+// the result is kept as the command's dedupe entry, so carrying a small
+// artifact's body there would write it to Pebble a third time (after the
+// Raft log and the record) for every PUT.
+func withoutInline(r WriteResult) WriteResult {
+	if r.Version != nil && len(r.Version.Inline) > 0 {
+		v := *r.Version
+		v.Inline = nil
+		r.Version = &v
+	}
+	return r
+}
+
 func (c *putArtifactCmd) apply(t *txn) result {
 	a := c.a
 	if c.v >= commandV2 {
@@ -486,7 +500,7 @@ func (c *putArtifactCmd) apply(t *txn) result {
 			return errResult(err)
 		}
 		res.Freed = rel.freed()
-		return okResult(encodeWriteResult(res))
+		return okResult(encodeWriteResult(withoutInline(res)))
 	}
 	if err := checkArtifact(&a); err != nil {
 		return errResult(err)

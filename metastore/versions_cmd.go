@@ -282,7 +282,13 @@ func (s *Store) PutVersion(ctx context.Context, a Artifact, cond Cond) (WriteRes
 	if err != nil {
 		return WriteResult{}, err
 	}
-	return decodeBody(body, readWriteResult)
+	res, err := decodeBody(body, readWriteResult)
+	if err == nil && res.Version != nil && res.Version.Inline == nil {
+		// The state machine leaves the inline bytes out of the result
+		// (withoutInline); the record holds a's, unchanged.
+		res.Version.Inline = a.Inline
+	}
+	return res, err
 }
 
 // partsNotIn returns the parts of prev whose blobs keep is not using

@@ -1,6 +1,7 @@
 package metastore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble"
 )
 
 // --- a model of S3 versioning: each key's versions, newest first ---
@@ -670,5 +673,43 @@ func TestVersionedPayloadsWaitForClusterVersion(t *testing.T) {
 	mustNoErr(t, err)
 	if r.Removed == nil || len(r.Freed) != 1 || r.Freed[0].Blob.ID != "b2" {
 		t.Fatalf("delete at version 1: %+v", r)
+	}
+}
+
+// A small artifact's body is written to Pebble in the Raft log and in its
+// record, not a third time in the put's dedupe entry; PutVersion still
+// returns the version with its inline bytes.
+func TestPutResultLeavesInlineBytesToTheProposer(t *testing.T) {
+	s := openSingle(t, t.TempDir())
+	ctx := ctxT(t)
+	mkContainer(t, s, "t1", "c1")
+	if !s.v2() {
+		t.Fatal("a fresh single node is below cluster version 2")
+	}
+	a := artifact("small", 4096, "")
+	a.Inline = bytes.Repeat([]byte("0123456789abcdef"), 256)
+	a.Size = int64(len(a.Inline))
+	r, err := s.PutVersion(ctx, a, Cond{})
+	mustNoErr(t, err)
+	if !bytes.Equal(r.Version.Inline, a.Inline) {
+		t.Fatalf("the result's inline bytes are %d bytes, want the %d put", len(r.Version.Inline), len(a.Inline))
+	}
+	got, err := s.GetArtifact(ctx, "t1", "c1", "small")
+	mustNoErr(t, err)
+	if !bytes.Equal(got.Inline, a.Inline) {
+		t.Fatalf("the record holds %d inline bytes, want %d", len(got.Inline), len(a.Inline))
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: tableKey(tblDedupe, 0), UpperBound: tableKey(tblDedupe+1, 0)})
+	mustNoErr(t, err)
+	defer it.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		n++
+		if bytes.Contains(it.Value(), a.Inline[:64]) {
+			t.Fatalf("a dedupe entry of %d bytes holds the artifact's body", len(it.Value()))
+		}
+	}
+	if n == 0 {
+		t.Fatal("no dedupe entry: the test no longer sees what it checks")
 	}
 }
