@@ -57,7 +57,7 @@ func (s *Store) GetTenant(ctx context.Context, id string, opts ...ReadOption) (T
 		return Tenant{}, err
 	}
 	defer end()
-	v, err := getCopy(s.db, tenantKey(id))
+	v, err := s.fsm.hot.get(s.db, tenantKey(id))
 	if err != nil {
 		return Tenant{}, err
 	}
@@ -150,7 +150,7 @@ func (s *Store) GetAccessKey(ctx context.Context, id string, opts ...ReadOption)
 		return AccessKey{}, "", err
 	}
 	defer end()
-	v, err := getCopy(s.db, accessKeyKey(id))
+	v, err := s.fsm.hot.get(s.db, accessKeyKey(id))
 	if err != nil {
 		return AccessKey{}, "", err
 	}
@@ -252,7 +252,7 @@ func (s *Store) GetContainer(ctx context.Context, tenant, name string, opts ...R
 		return Container{}, err
 	}
 	defer end()
-	v, err := getCopy(s.db, containerKey(tenant, name))
+	v, err := s.fsm.hot.get(s.db, containerKey(tenant, name))
 	if err != nil {
 		return Container{}, err
 	}
@@ -326,7 +326,7 @@ func (s *Store) GetArtifact(ctx context.Context, tenant, container, key string, 
 
 // containerExists returns nil, ErrContainerNotFound or a storage error.
 func (s *Store) containerExists(tenant, name string) error {
-	v, err := getCopy(s.db, containerKey(tenant, name))
+	v, err := s.fsm.hot.get(s.db, containerKey(tenant, name))
 	if err != nil {
 		return err
 	}

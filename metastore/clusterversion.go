@@ -137,7 +137,7 @@ func gate(cmd []byte, cv int) error {
 func (s *Store) ClusterVersion() int {
 	s.fsm.restoreMu.RLock()
 	defer s.fsm.restoreMu.RUnlock()
-	v, err := getCopy(s.db, keyClusterVersion)
+	v, err := s.fsm.hot.get(s.db, keyClusterVersion)
 	if err != nil || v == nil {
 		return ClusterVersion1
 	}

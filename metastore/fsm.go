@@ -51,6 +51,9 @@ type fsm struct {
 	// the replicated state is incomplete until a restore succeeds.
 	broken atomic.Bool
 
+	// hot caches the records every request reads (hotcache.go).
+	hot hotCache
+
 	// Dedupe bookkeeping, owned by the goroutine that applies (raft's FSM
 	// goroutine) and by Restore, which raft never runs concurrently with
 	// Apply. It mirrors tblDedupe (in log index order) and tblClock.
@@ -238,6 +241,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 		// cluster: stop the node rather than diverge.
 		panic(fmt.Sprintf("metastore: commit state machine batch at index %d: %v", last, err))
 	}
+	f.hot.changed(&tx.touched) // before readers waiting for last can read
 	f.setApplied(last)
 	return out
 }
@@ -330,6 +334,9 @@ type txn struct {
 	ops   []txnOp
 	cache map[string][]byte   // cached tables: key -> value, nil for absent
 	dirty map[string]struct{} // coalesced keys written in this batch
+	// touched marks the tables this batch wrote (by fsmTable), for the
+	// hot cache.
+	touched [256]bool
 }
 
 func fsmTable(key []byte) byte {
@@ -395,6 +402,7 @@ func (t *txn) flush() {
 // write sets key to val (deletes it when val is nil), bypassing the
 // staging of ops: for flush and the state machine's own bookkeeping.
 func (t *txn) write(key, val []byte) {
+	t.touched[fsmTable(key)] = true
 	if t.cache != nil && deferrable(key) {
 		t.cache[string(key)] = val
 		t.dirty[string(key)] = struct{}{}

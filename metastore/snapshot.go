@@ -244,6 +244,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.restoreMu.Lock()
 	defer f.restoreMu.Unlock()
+	defer f.hot.changedAll() // before readers come back
 	f.broken.Store(true)
 
 	b := f.db.NewBatch()

@@ -323,7 +323,7 @@ func (s *Store) GetTenantSettings(ctx context.Context, tenant string, opts ...Re
 		return TenantSettings{}, err
 	}
 	defer end()
-	v, err := getCopy(s.db, tenantCfgKey(tenant))
+	v, err := s.fsm.hot.get(s.db, tenantCfgKey(tenant))
 	if err != nil {
 		return TenantSettings{}, err
 	}
