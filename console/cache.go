@@ -14,16 +14,18 @@ import (
 	"time"
 )
 
-// Console work is kept from slowing S3 traffic on the same node in two
+// Console work is kept from slowing S3 traffic on the same node in three
 // ways (docs/design.md, "Console and S3 on one node"):
 //
 //   - pageCache keeps the rendered content of the object browser's pages
-//     (the costly ones: a listing and a hundred rows of template) for
-//     cacheTTL, shared by the tenant's users, so users refreshing the same
-//     folder do not each list and render it;
+//     (the costly ones: a listing and a hundred rows of template) and of
+//     the usage page for cacheTTL, shared by the tenant's users, so users
+//     refreshing the same page do not each read and render it;
 //   - templates execute at most renderSlots at a time (execute), so
 //     console rendering never holds more than one core, however many
-//     users refresh at once.
+//     users refresh at once;
+//   - static assets are linked by versioned URLs cached as immutable
+//     (serveAsset), so a reload fetches only the page.
 
 const (
 	// cacheTTL is how long a rendered listing is served again. A listing
