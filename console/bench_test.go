@@ -214,6 +214,15 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 		cookies[u] = w.Result().Cookies()[0]
 	}
 	var pagesServed, pagesFailed atomic.Int64
+	// Each user's browser cache: assets held as immutable, and ETags.
+	type browserCache struct {
+		immutable map[string]bool
+		tags      map[string]string
+	}
+	browsers := make([]browserCache, consoleUsers)
+	for u := range browsers {
+		browsers[u] = browserCache{map[string]bool{}, map[string]string{}}
+	}
 
 	// phase sends GETs for d, with users console users refreshing, and
 	// returns the GETs' latencies.
@@ -234,8 +243,9 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 				// A reload, as a browser does it: the page, then the
 				// assets it links, each fetched unless the browser's
 				// cache holds it as immutable, else revalidated with the
-				// ETag kept (a new user's cache is empty each phase).
-				immutable, tags := map[string]bool{}, map[string]string{}
+				// ETag kept. The same users come back every phase, with
+				// their browser caches (filled in the warm-up).
+				immutable, tags := browsers[u].immutable, browsers[u].tags
 				get := func(path string) []byte {
 					req, _ := http.NewRequest(http.MethodGet, consrv.URL+path, nil)
 					req.AddCookie(cookies[u])
