@@ -112,13 +112,14 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		return PartInfo{}, err
 	}
 	// The upload's algorithm is computed here unless the caller verifies
-	// it already (a header value is known before the body).
+	// it already: a header value is known before the body, a trailer's
+	// (TrailerChecksum) after it.
 	var alg checksum.Algorithm
 	var h hash.Hash
 	src := in.Body
 	if u.ChecksumAlgorithm != "" {
 		alg, _ = checksum.ByName(u.ChecksumAlgorithm)
-		if _, ok := in.Checksums[alg.Name]; !ok {
+		if _, ok := in.Checksums[alg.Name]; !ok && in.TrailerChecksum != alg.Name {
 			h = alg.New()
 			src = io.TeeReader(src, h)
 		}
@@ -129,7 +130,12 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		return PartInfo{}, err
 	}
 	blob := p.Blob
-	sums, err := partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
+	var sums map[string]string
+	if _, ok := in.Checksums[in.TrailerChecksum]; in.TrailerChecksum != "" && !ok {
+		err = fmt.Errorf("node: the %s checksum of part %d was not in Checksums after the body", in.TrailerChecksum, in.Number)
+	} else {
+		sums, err = partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
+	}
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
 	}
