@@ -148,6 +148,32 @@ func TestE2EMultipartChecksums(t *testing.T) {
 				sumOf(tc.alg, g.ChecksumCRC32, g.ChecksumCRC32C, g.ChecksumCRC64NVME, g.ChecksumSHA1, g.ChecksumSHA256) != want {
 				t.Fatalf("GET: %d bytes, type %q", len(body), g.ChecksumType)
 			}
+			// One part (partNumber) with checksum mode: a COMPOSITE
+			// object's part reports its own checksum (the SDK validates it
+			// against the part's bytes); a FULL_OBJECT one of several
+			// parts reports none, as S3 does.
+			hp, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("cksums"), Key: aws.String(key), PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+			must(t, err)
+			gp, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("cksums"), Key: aws.String(key), PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+			must(t, err)
+			pbody, err := io.ReadAll(gp.Body)
+			gp.Body.Close()
+			must(t, err)
+			if !bytes.Equal(pbody, partData[1]) {
+				t.Fatalf("GET part 2: %d bytes", len(pbody))
+			}
+			wantPart, wantType := wp[1].Sum, typ
+			if typ == checksum.FullObject {
+				wantPart, wantType = "", ""
+			}
+			for what, r := range map[string][2]string{
+				"HEAD": {sumOf(tc.alg, hp.ChecksumCRC32, hp.ChecksumCRC32C, hp.ChecksumCRC64NVME, hp.ChecksumSHA1, hp.ChecksumSHA256), string(hp.ChecksumType)},
+				"GET":  {sumOf(tc.alg, gp.ChecksumCRC32, gp.ChecksumCRC32C, gp.ChecksumCRC64NVME, gp.ChecksumSHA1, gp.ChecksumSHA256), string(gp.ChecksumType)},
+			} {
+				if r[0] != wantPart || r[1] != wantType {
+					t.Fatalf("%s part 2 with checksum mode: %q %q, want %q %q", what, r[0], r[1], wantPart, wantType)
+				}
+			}
 			at, err := c.GetObjectAttributes(ctx, &awss3.GetObjectAttributesInput{Bucket: aws.String("cksums"), Key: aws.String(key),
 				ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts}})
 			must(t, err)
