@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 )
@@ -82,5 +83,61 @@ func TestUploadPartTrailerChecksum(t *testing.T) {
 	}
 	if len(parts.Parts) != 1 || parts.Parts[0].Number != 1 || parts.Parts[0].Checksums["CRC32C"] != callers {
 		t.Fatalf("stored parts %+v", parts.Parts)
+	}
+}
+
+// TestUploadDefaultChecksum: an upload created without a checksum
+// algorithm gets S3's default, a FULL_OBJECT CRC64NVME of the whole
+// object, combined from its parts' CRC64NVMEs: computed by the engine for
+// a part that sent none, or one that sent another algorithm, and taken
+// from a trailer when the client sent CRC64NVME itself. A completion
+// that names a whole-object value is still refused.
+func TestUploadDefaultChecksum(t *testing.T) {
+	n := nodetest.StartNode(t, nodetest.Options{MinPartSize: 1})
+	e := n.Engine
+	ctx := context.Background()
+	mustContainer(t, e, "c")
+	up, err := e.CreateUpload(ctx, tenant, node.UploadInput{Container: "c", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crc64 := func(b []byte) string {
+		a, _ := checksum.ByName("CRC64NVME")
+		return a.Sum(b)
+	}
+	parts := [][]byte{randBytes(11, 100<<10), randBytes(12, 70<<10), randBytes(13, 333)}
+	var refs []node.PartRef
+	for i, data := range parts {
+		sums := map[string]string{}
+		in := node.PartInput{Container: "c", Key: "k", UploadID: up.UploadID, Number: i + 1, Size: int64(len(data)), Checksums: sums, FromClient: true}
+		switch i {
+		case 0: // no checksum
+			in.Body = bytes.NewReader(data)
+		case 1: // the client's CRC32
+			a, _ := checksum.ByName("CRC32")
+			sums["CRC32"] = a.Sum(data)
+			in.Body = bytes.NewReader(data)
+		case 2: // the client's CRC64NVME, in a trailer
+			in.Body = &trailerBody{r: bytes.NewReader(data), sums: sums, alg: "CRC64NVME", value: crc64(data)}
+			in.TrailerChecksum = "CRC64NVME"
+		}
+		p, err := e.UploadPart(ctx, tenant, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Checksums["CRC64NVME"] != crc64(data) {
+			t.Fatalf("part %d checksums %v, want CRC64NVME %s", i+1, p.Checksums, crc64(data))
+		}
+		refs = append(refs, node.PartRef{Number: i + 1, ETag: p.ETag})
+	}
+	if _, err := e.CompleteUpload(ctx, tenant, "c", "k", up.UploadID, refs, node.Conditions{Checksums: map[string]string{"CRC64NVME": crc64(bytes.Join(parts, nil))}}); !errors.Is(err, node.ErrChecksumRequest) {
+		t.Fatalf("whole-object value on an upload without algorithm: %v", err)
+	}
+	info, err := e.CompleteUpload(ctx, tenant, "c", "k", up.UploadID, refs, node.Conditions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := crc64(bytes.Join(parts, nil)); info.Checksums["CRC64NVME"] != want || info.ChecksumType != "FULL_OBJECT" || len(info.Checksums) != 1 {
+		t.Fatalf("completed with %v %q, want CRC64NVME %s FULL_OBJECT", info.Checksums, info.ChecksumType, want)
 	}
 }

@@ -115,7 +115,9 @@
 // completion must be the upload's. The value is returned by
 // Complete, HEAD and GET with x-amz-checksum-mode: ENABLED (with
 // x-amz-checksum-type), GetObjectAttributes (Checksum and the parts'
-// checksums) and ListParts. GET and HEAD of one part (?partNumber=N) with
+// checksums) and ListParts. An upload created without an algorithm gets
+// S3's default, a FULL_OBJECT CRC64NVME combined from its parts (which the
+// Engine hashes with CRC64NVME unless they sent it). GET and HEAD of one part (?partNumber=N) with
 // x-amz-checksum-mode: ENABLED return that part's own checksum of a
 // COMPOSITE object (type COMPOSITE), and of a FULL_OBJECT one only when it
 // has that single part (its checksum is the object's), as S3 does.

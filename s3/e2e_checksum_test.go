@@ -325,3 +325,50 @@ func TestMinioMultipartChecksums(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EMultipartDefaultChecksum: an upload created without a checksum
+// algorithm completes with S3's default FULL_OBJECT CRC64NVME, reported on
+// Complete and on HEAD and GET with checksum mode (the SDK validates the
+// GET's bytes against it).
+func TestE2EMultipartDefaultChecksum(t *testing.T) {
+	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil)
+	c := h.client(false)
+	ctx := context.Background()
+	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("dflt")})
+	must(t, err)
+	partData := [][]byte{make([]byte, 90<<10), make([]byte, 4321)}
+	for _, p := range partData {
+		rand.Read(p)
+	}
+	cr, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("dflt"), Key: aws.String("k")})
+	must(t, err)
+	var parts []types.CompletedPart
+	for i, b := range partData {
+		up, err := c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("dflt"), Key: aws.String("k"), UploadId: cr.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(b)})
+		must(t, err)
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag})
+	}
+	cm, err := c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("dflt"), Key: aws.String("k"), UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	must(t, err)
+	alg, _ := checksum.ByName("CRC64NVME")
+	whole := bytes.Join(partData, nil)
+	want := alg.Sum(whole)
+	if aws.ToString(cm.ChecksumCRC64NVME) != want || cm.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("complete: %q %q, want %q FULL_OBJECT", aws.ToString(cm.ChecksumCRC64NVME), cm.ChecksumType, want)
+	}
+	hd, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("dflt"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err)
+	if aws.ToString(hd.ChecksumCRC64NVME) != want || hd.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("HEAD: %q %q", aws.ToString(hd.ChecksumCRC64NVME), hd.ChecksumType)
+	}
+	g, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("dflt"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err)
+	body, err := io.ReadAll(g.Body)
+	g.Body.Close()
+	must(t, err)
+	if !bytes.Equal(body, whole) || aws.ToString(g.ChecksumCRC64NVME) != want {
+		t.Fatalf("GET: %d bytes, checksum %q", len(body), aws.ToString(g.ChecksumCRC64NVME))
+	}
+}
