@@ -248,8 +248,11 @@
 //     is closed after the answer (Connection: close). A client that sends
 //     the body anyway (aws-sdk-go-v2 does) has it read and dropped while
 //     it flows (until 500 ms pass without a byte, at most 5 s or 64 MiB:
-//     lingerUnsent), so it reads the answer before the connection closes. An accepted request gets "100 Continue" on
-//     the handler's first read of the body.
+//     lingerUnsent), so it reads the answer before the connection closes.
+//     The server takes the connection over for that: it ends its side at
+//     once (close_notify, FIN) and drops the bytes from the socket, below
+//     TLS, so over HTTPS they are never decrypted. An accepted request
+//     gets "100 Continue" on the handler's first read of the body.
 //   - Without it, net/http reads and discards up to 256 KiB of the unread
 //     body so the connection can be reused; past that it answers with
 //     Connection: close and closes the connection, so a client that sends
