@@ -445,7 +445,7 @@ func (e *Engine) copyBlob(ctx context.Context, p metastore.Part, d drivers.Drive
 	}
 	src, srcW := io.Pipe()
 	go func() {
-		srcW.CloseWithError(e.readPart(ctx, srcW, p))
+		srcW.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, srcW), p))
 	}()
 	dst, dstW := io.Pipe()
 	encErr := make(chan error, 1)
@@ -622,7 +622,7 @@ func (e *Engine) recallVersion(ctx context.Context, a metastore.Artifact) error 
 	}
 	for _, p := range a.Parts {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(e.readPart(ctx, pw, p)) }()
+		go func() { pw.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, pw), p)) }()
 		b, missing, err := e.writeBlob(ctx, pr)
 		pr.CloseWithError(errors.New("write stopped"))
 		if err != nil {
@@ -719,7 +719,7 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 		for i, p := range a.Parts {
 			from[i] = p.Blob.ID
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(e.readPart(ctx, pw, p)) }()
+			go func() { pw.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, pw), p)) }()
 			b, missing, err := e.writeBlob(ctx, pr)
 			pr.CloseWithError(errors.New("write stopped"))
 			if err != nil {
