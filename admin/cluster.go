@@ -74,6 +74,9 @@ func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
 	r.GET("/admin/v1/cluster", api.serve("ClusterStatus", ca.status))
 	r.POST("/admin/v1/cluster/nodes/:node/remove", api.serve("RemoveNode", ca.remove))
 	ca.registerUpgrade(r, api)
+	if ca.engine != nil {
+		ca.registerDecom(r, api)
+	}
 }
 
 func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {

@@ -113,16 +113,20 @@ type Config struct {
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
 	// ScrubPeriod: the continuous scrub verifies every local shard in
-	// full at least this often, paced to spread a pass over it (0
-	// disables it; DefaultScrubPeriod is what servers use). The first
-	// pass starts ScrubStartDelay after Start (default
+	// full at least once in any span this long, with paced passes every
+	// half period (0 disables it; DefaultScrubPeriod is what servers
+	// use). The first pass starts ScrubStartDelay after Start (default
 	// DefaultScrubStartDelay). ScrubStateFile keeps its position and
 	// passes across restarts ("" keeps them in memory). ScrubPause is a
-	// pause between shards, on top of the pace. See node/scrub.go.
+	// pause between shards, counted within the pace (a pause so long that
+	// a pass cannot keep to it breaks the period). See node/scrub.go.
 	ScrubPeriod     time.Duration
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
 	ScrubPause      time.Duration
+	// OnDecommissioned is called once when this node's decommission is
+	// done (decom.go): the server stops serving. Nil: the node only logs.
+	OnDecommissioned func()
 	// RelocateInterval is how often the metadata leader moves the shards
 	// of removed nodes onto live drives (node/relocate.go); it also does
 	// when it becomes leader and when the Raft configuration changes. 0
@@ -193,6 +197,14 @@ type Config struct {
 	// Now is the clock of the upload expiry and the lifecycle engine
 	// (default time.Now); tests move it forward instead of waiting days.
 	Now func() time.Time
+	// LifecycleNow, when set, is the clock the lifecycle engine alone
+	// judges due actions by (default Now): process tests run it days
+	// ahead (cmd/vaultaire's guarded test clock offset) while upload
+	// expiry, tier intents, restores, Raft and TLS keep the real time.
+	// LifecycleBatch: versions looked at per lifecycle step, the
+	// position committed after each (default lifecycleBatch).
+	LifecycleNow   func() time.Time
+	LifecycleBatch int
 	// SSERootKey is the 32-byte root of the server-side encryption keys
 	// (derived from the cluster secret, identical on every node); nil
 	// leaves SSE unconfigured: writes asking for it fail with
@@ -255,6 +267,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LifecycleNow == nil {
+		c.LifecycleNow = c.Now
+	}
+	if c.LifecycleBatch <= 0 {
+		c.LifecycleBatch = lifecycleBatch
 	}
 	if c.HealRate == 0 {
 		c.HealRate = DefaultHealRate
@@ -406,7 +424,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.keyring = kr
 	}
-	e.lc.batch = lifecycleBatch
+	e.lc.batch = e.cfg.LifecycleBatch
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
@@ -438,7 +456,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(9)
+	e.wg.Add(10)
 	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
@@ -448,6 +466,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()
+	go func() { defer e.wg.Done(); e.decomLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
 }

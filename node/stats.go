@@ -71,12 +71,14 @@ type counters struct {
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
-	uploadsExpired                  atomic.Int64
-	shardsSlow, shardsStraggled     atomic.Int64
-	scrubPasses                     atomic.Int64
-	driveHealed, driveHealBytes     atomic.Int64
-	remoteDeletes                   atomic.Int64
-	ssePackages                     atomic.Int64
+	// shardsMisplacedSwept: shard files of live blobs no placement named.
+	shardsMisplacedSwept        atomic.Int64
+	uploadsExpired              atomic.Int64
+	shardsSlow, shardsStraggled atomic.Int64
+	scrubPasses                 atomic.Int64
+	driveHealed, driveHealBytes atomic.Int64
+	remoteDeletes               atomic.Int64
+	ssePackages                 atomic.Int64
 	// Lifecycle engine (lifecycle_engine.go).
 	lcExpired, lcExpiredBytes           atomic.Int64
 	lcAborted, lcFailures, lcLocked     atomic.Int64
@@ -119,7 +121,7 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitioned:      c.lcTransitioned.Load(),
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
-		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.LifecycleNow()),
 		CapacityMoved:              c.capMoved.Load(),
 		CapacityMovedBytes:         c.capMovedBytes.Load(),
 		CapacityFailures:           c.capFailures.Load(),

@@ -102,6 +102,9 @@ type serverFlags struct {
 	gossipAdvertise string
 	join            listFlag
 	clusterSecret   string
+
+	// test: test-only knobs from the environment (testknobs.go).
+	test testKnobs
 }
 
 func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -195,6 +198,11 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "vaultaire:", err)
 		return 2
 	}
+	if f.test, err = readTestKnobs(os.Getenv); err != nil {
+		fmt.Fprintln(stderr, "vaultaire:", err)
+		return 2
+	}
+	f.test.warn(log)
 	if err := serve(ctx, f, stdout, log); err != nil {
 		log.Error("server failed", "err", err)
 		return 1
@@ -239,6 +247,9 @@ func parseShape(s string, blockSize int) (erasure.Shape, error) {
 }
 
 func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logger) error {
+	// A decommissioned node stops as on SIGTERM (node/decom.go).
+	ctx, decommissioned := context.WithCancel(ctx)
+	defer decommissioned()
 	shape, err := parseShape(f.erasure, f.blockSize)
 	if err != nil {
 		return err
@@ -394,7 +405,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	})
 
 	lcAudit := &lifecycleAuditor{node: nodeID}
-	eng, err := node.New(node.Config{
+	ecfg := node.Config{
 		LifecycleAudit:  lcAudit.emit,
 		NodeID:          nodeID,
 		Drives:          drives,
@@ -409,6 +420,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval:    node.DefaultRelocateInterval,
+		OnDecommissioned:    decommissioned,
 		UploadExpiry:        uploadExpiry(f.uploadTTL),
 		GCDelay:             f.gcDelay,
 		HealRate:            f.healRate,
@@ -425,7 +437,9 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		CapacityLow:         f.capLow / 100,
 		CapacityInterval:    f.capInterval,
 		Logger:              log.With("component", "engine"),
-	})
+	}
+	f.test.apply(&ecfg)
+	eng, err := node.New(ecfg)
 	if err != nil {
 		return err
 	}
