@@ -361,6 +361,7 @@ type Engine struct {
 	tiers     tiers         // cold tier drivers and health (tiers.go)
 	capacity  capacityState // the capacity fallback (capacity.go)
 	tierRate  *rate.Limiter // nil: tier moves unthrottled (tierrate.go)
+	restores  restoreWatch  // ongoing restores (restoreresume.go)
 	keyring   *sse.Keyring  // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {

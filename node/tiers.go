@@ -562,6 +562,9 @@ func (e *Engine) tierJournalLoop(ctx context.Context) {
 		if _, err := e.ExpireRestores(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("restore expiry", "err", err)
 		}
+		if _, err := e.ResumeRestores(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("restore takeover", "err", err)
+		}
 	}
 }
 
@@ -695,12 +698,16 @@ func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, ver
 	if !na.Restore.Ongoing {
 		return RestoreResult{Already: true, Expiry: expiry}, nil
 	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		e.makeRestore(na)
-	}()
+	e.startCopy(na)
 	return RestoreResult{Expiry: expiry}, nil
+}
+
+// cmpVersion is the VersionRef id of a version id ("" is the null version).
+func cmpVersion(v string) string {
+	if v == "" {
+		return NullVersion
+	}
+	return v
 }
 
 // ErrRestoreInProgress: a restore of the version is already running (S3
@@ -739,6 +746,14 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 	}
 	e.log.Warn("restore failed; the request may be repeated", "tier", a.Tier, "container", a.Container, "key", a.Key, "err", err)
 	e.dropParts(context.WithoutCancel(ctx), parts)
+	if errors.Is(err, metastore.ErrPreconditionFailed) {
+		// Another copy may have completed it (a takeover by
+		// ResumeRestores): then the restore is not ours to clear.
+		cur, _, _, rerr := e.version(context.WithoutCancel(ctx), a.Tenant, VersionRef{Container: a.Container, Key: a.Key, VersionID: cmpVersion(a.VersionID)})
+		if rerr != nil || !cur.Restore.Ongoing {
+			return
+		}
+	}
 	ref := metastore.RestoreRef{Tenant: a.Tenant, Container: a.Container, Key: a.Key, VersionID: a.VersionID, Expiry: a.Restore.Expiry}
 	if _, err := e.meta.ClearRestore(context.WithoutCancel(ctx), ref, a.Restore.Expiry); err != nil {
 		e.log.Warn("clearing a failed restore; it ends at its expiry", "key", a.Key, "err", err)
