@@ -361,7 +361,6 @@ type Engine struct {
 	tiers     tiers         // cold tier drivers and health (tiers.go)
 	capacity  capacityState // the capacity fallback (capacity.go)
 	tierRate  *rate.Limiter // nil: tier moves unthrottled (tierrate.go)
-	restores  restoreWatch  // ongoing restores (restoreresume.go)
 	keyring   *sse.Keyring  // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
@@ -381,6 +380,8 @@ type Engine struct {
 		pass  lcPass
 		batch int // versions per step (lifecycleBatch; tests lower it)
 	}
+	// staleRestores: restores the leader saw ongoing (restore_stale.go).
+	staleRestores staleRestores
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)

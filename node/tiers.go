@@ -562,8 +562,8 @@ func (e *Engine) tierJournalLoop(ctx context.Context) {
 		if _, err := e.ExpireRestores(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("restore expiry", "err", err)
 		}
-		if _, err := e.ResumeRestores(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("restore takeover", "err", err)
+		if _, err := e.AbandonStaleRestores(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("abandoned restores", "err", err)
 		}
 	}
 }
@@ -698,7 +698,11 @@ func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, ver
 	if !na.Restore.Ongoing {
 		return RestoreResult{Already: true, Expiry: expiry}, nil
 	}
-	e.startCopy(na)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.makeRestore(na)
+	}()
 	return RestoreResult{Expiry: expiry}, nil
 }
 
@@ -747,8 +751,9 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 	e.log.Warn("restore failed; the request may be repeated", "tier", a.Tier, "container", a.Container, "key", a.Key, "err", err)
 	e.dropParts(context.WithoutCancel(ctx), parts)
 	if errors.Is(err, metastore.ErrPreconditionFailed) {
-		// Another copy may have completed it (a takeover by
-		// ResumeRestores): then the restore is not ours to clear.
+		// The restore may have been cleared meanwhile (by the leader as
+		// abandoned: AbandonStaleRestores) or restarted: then it is not
+		// this copy's to clear.
 		cur, _, _, rerr := e.version(context.WithoutCancel(ctx), a.Tenant, VersionRef{Container: a.Container, Key: a.Key, VersionID: cmpVersion(a.VersionID)})
 		if rerr != nil || !cur.Restore.Ongoing {
 			return
