@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -168,6 +170,10 @@ type Config struct {
 	// DefaultTierReadFirstByte, DefaultTierReadTimeout; node/tierread.go).
 	TierReadFirstByte time.Duration
 	TierReadTimeout   time.Duration
+	// TierRate throttles the bytes transitions, recalls and restores move
+	// between the local drives and tiers, in bytes per second on this
+	// node (0: unthrottled; node/tierrate.go).
+	TierRate int64
 	// LifecycleInterval: how often the metadata leader checks whether a
 	// lifecycle pass is due (default DefaultLifecycleInterval; < 0:
 	// never); LifecycleConcurrency: actions carried out at once (default
@@ -354,6 +360,7 @@ type Engine struct {
 	stats     counters
 	tiers     tiers         // cold tier drivers and health (tiers.go)
 	capacity  capacityState // the capacity fallback (capacity.go)
+	tierRate  *rate.Limiter // nil: tier moves unthrottled (tierrate.go)
 	keyring   *sse.Keyring  // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
@@ -398,6 +405,7 @@ func New(cfg Config) (*Engine, error) {
 		drives: make(map[string]Drive, len(cfg.Drives)),
 
 		relocKick: make(chan struct{}, 1),
+		tierRate:  newTierLimiter(cfg.TierRate),
 	}
 	if cfg.Shape.Data > 0 {
 		if _, err := e.coders.get(cfg.Shape); err != nil {

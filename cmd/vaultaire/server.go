@@ -65,6 +65,7 @@ type serverFlags struct {
 	tierJournal  time.Duration
 	tierIntent   time.Duration
 	tierFirst    time.Duration
+	tierRate     int64
 	tierRead     time.Duration
 	capTier      string
 	capHigh      float64
@@ -137,6 +138,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
 	fs.DurationVar(&f.tierIntent, "tier-intent-timeout", node.DefaultTierIntentTimeout, "a transition to a cold tier that has not committed this long after its upload began is abandoned and its remote objects deleted (a crash leaves such uploads)")
 	fs.DurationVar(&f.tierJournal, "tier-journal-interval", node.DefaultTierJournalInterval, "how often the metadata leader deletes cold-tier objects no record names any more (after deletes, overwrites, recalls)")
+	fs.Int64Var(&f.tierRate, "tier-rate", 0, "transitions, recalls and restores move at most this many `bytes` per second between this node's drives and cold tiers, all together (0: unthrottled)")
 	fs.DurationVar(&f.tierFirst, "tier-read-first-byte", node.DefaultTierReadFirstByte, "a read from a cold tier that has no byte this long after it was asked fails: GET answers 503 naming the tier")
 	fs.DurationVar(&f.tierRead, "tier-read-timeout", node.DefaultTierReadTimeout, "a read from a cold tier (a GET, or the copy a restore or recall makes of a part) that is not done this long after it began fails")
 	fs.StringVar(&f.capTier, "capacity-tier", "", "default cold `tier` of the capacity fallback: when the cluster's drives are --capacity-high-watermark used, the metadata leader moves the least recently written versions there until usage is below --capacity-low-watermark (empty: off; set it alike on every node)")
@@ -428,6 +430,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		SSERootKey:          secret.SSERootKey(),
 		TierIntentTimeout:   f.tierIntent,
 		TierReadFirstByte:   f.tierFirst,
+		TierRate:            f.tierRate,
 		TierReadTimeout:     f.tierRead,
 		CapacityTier:        f.capTier,
 		CapacityHigh:        f.capHigh / 100,
