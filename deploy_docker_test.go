@@ -33,6 +33,15 @@ var (
 	dockerBinErr  error
 )
 
+// TestMain removes the binary dockerfileBuild made.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dockerBin != "" {
+		os.RemoveAll(filepath.Dir(dockerBin))
+	}
+	os.Exit(code)
+}
+
 // dockerfileBuild runs the Dockerfile's `RUN ... go build` line, as the
 // builder stage would, with test build args, into a temp dir; it returns
 // the binary (built once per test run).
