@@ -44,6 +44,8 @@ type serverFlags struct {
 	autoFinalize bool
 	restoreMeta  string
 	healRate     int64
+	restripeRate int64
+	restripeIv   time.Duration
 	erasure      string
 	blockSize    int
 	domain       string
@@ -119,6 +121,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.restoreMeta, "restore-metastore", "", "start a new cluster of one from a metadata backup `file` (vaultaire admin metastore snapshot); --data must hold no metastore yet")
 	fs.BoolVar(&f.autoFinalize, "upgrade-auto-finalize", true, "raise the cluster version (enable the new release's features, ending the rollback window) as soon as every node runs this release; false: only by `vaultaire cluster upgrade finalize`")
 	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
+	fs.Int64Var(&f.restripeRate, "restripe-rate", node.DefaultRestripeRate, "the metadata leader rewrites artifacts written at a degraded erasure shape (a node was down) at the cluster's shape at most this many `bytes` per second (-1: unthrottled)")
+	fs.DurationVar(&f.restripeIv, "restripe-interval", node.DefaultRestripeInterval, "how often the metadata leader looks for artifacts at a degraded erasure shape, while every node is up (0: never)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
 	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
@@ -420,6 +424,8 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval:    node.DefaultRelocateInterval,
+		RestripeInterval:    f.restripeIv,
+		RestripeRate:        f.restripeRate,
 		OnDecommissioned:    decommissioned,
 		UploadExpiry:        uploadExpiry(f.uploadTTL),
 		GCDelay:             f.gcDelay,
