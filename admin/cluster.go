@@ -31,6 +31,10 @@ type ClusterStatus struct {
 	// Warnings name conditions under which new artifacts cannot survive
 	// a loss (shapeWarnings).
 	Warnings []string `json:"warnings,omitempty"`
+	// Capacity is the capacity fallback as the answering node sees it:
+	// raw drive usage, the watermarks, the default tier and whether
+	// versions are spilling to it (node/capacity.go).
+	Capacity *node.CapacityStatus `json:"capacity,omitempty"`
 }
 
 // ClusterMember is one node of ClusterStatus.
@@ -70,6 +74,9 @@ func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
 	r.GET("/admin/v1/cluster", api.serve("ClusterStatus", ca.status))
 	r.POST("/admin/v1/cluster/nodes/:node/remove", api.serve("RemoveNode", ca.remove))
 	ca.registerUpgrade(r, api)
+	if ca.engine != nil {
+		ca.registerDecom(r, api)
+	}
 }
 
 func (ca *clusterAdmin) status(ctx context.Context, call *adminCall) (int, any, error) {
@@ -94,6 +101,8 @@ func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 		sh := ca.engine.WriteShape(ctx)
 		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
 		k, m = sh.Data, sh.Parity
+		c := ca.engine.CapacityStatus(ctx)
+		st.Capacity = &c
 	}
 	seen := map[string]bool{}
 	for _, m := range ca.members.Members() {

@@ -47,6 +47,9 @@
 //	DELETE /admin/v1/operators/:name
 //	GET    /admin/v1/cluster                       nodes, state, version, Raft role, drives
 //	POST   /admin/v1/cluster/nodes/:node/remove    take a stopped node out of the Raft group
+//	POST   /admin/v1/cluster/nodes/:node/decommission[?throttle=B]  drain a live node, then remove it (decom.go)
+//	GET    /admin/v1/cluster/nodes/:node/decommission  its progress; .../pause, .../resume, .../cancel (POST)
+//	GET    /admin/v1/cluster/decommissions         every decommission
 //
 // Limits and quotas are partial updates: fields left out keep their
 // value; 0 means unlimited; "default": true drops the request-rate

@@ -314,6 +314,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
 		{cmdSetLifecycleState, &setLifecycleStateCmd{state: []byte(`{"pass":1}`)}},
 		{cmdLifecycleDelete, &lifecycleDeleteCmd{LifecycleDeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", Created: t0, SoleMarker: true}}},
+		{cmdSetOpJob, &setOpJobCmd{name: "decom/node-b", value: []byte(`{"state":"draining"}`)}},
 	}
 	seen := map[cmdType]bool{}
 	for _, b := range bodies {

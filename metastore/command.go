@@ -171,6 +171,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
 	cmdSetLifecycleState:   {"set-lifecycle-state", commandV1, decodeSetLifecycleState},
 	cmdLifecycleDelete:     {"lifecycle-delete", commandV1, decodeLifecycleDelete},
+	cmdSetOpJob:            {"set-op-job", commandV1, decodeSetOpJob},
 }
 
 // cmdSince lists, for command types added after the first release, the
@@ -211,6 +212,7 @@ var cmdSince = map[cmdType][]int{
 	cmdSetAccess:          {ClusterVersion2},
 	cmdSetLifecycleState:  {ClusterVersion2},
 	cmdLifecycleDelete:    {ClusterVersion2},
+	cmdSetOpJob:           {ClusterVersion2},
 }
 
 func (t cmdType) String() string {

@@ -42,6 +42,8 @@ const (
 	tblNullVersion = 0x13 // lp(tenant) lp(container) key -> seq (uvarint) of the null version in tblVersion
 	tblVersionSeq  = 0x14 // (no suffix) -> last version sequence number assigned (uvarint)
 
+	// Operations (range 0x28-0x2f).
+	tblOpJob = 0x28 // job name -> opaque job value (opjobs.go)
 	// Console, sessions and billing (range 0x30-0x37).
 	tblOperator   = 0x30 // name -> Operator
 	tblRevoked    = 0x31 // be64(session expiry, Unix s) session id -> empty

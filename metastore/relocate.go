@@ -250,3 +250,59 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 	}
 	return nil
 }
+
+// BlobPlacements returns the placement of a blob in every record that
+// references it (artifacts, versions and uploaded parts), through the blob
+// reference index; none when nothing references it. The orphan sweep uses
+// it to find shard files a placement no longer names (a shard move that
+// crashed before its commit, or whose old copy was not deleted).
+func (s *Store) BlobPlacements(ctx context.Context, blobID string, opts ...ReadOption) ([]Blob, error) {
+	end, err := s.beginRead(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	p := blobRefPrefix(blobID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	var owners [][]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		owners = append(owners, append([]byte(nil), it.Key()[len(p):]...))
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	var out []Blob
+	for _, owner := range owners {
+		v, err := getCopy(s.db, owner)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		var parts []Part
+		switch fsmTable(owner) {
+		case tblArtifact, tblVersion:
+			a, err := decodeArtifact(v)
+			if err != nil {
+				return nil, err
+			}
+			parts = a.Parts
+		case tblPart:
+			part, err := decodePart(v)
+			if err != nil {
+				return nil, err
+			}
+			parts = []Part{part}
+		}
+		for _, part := range parts {
+			if part.Blob.ID == blobID {
+				out = append(out, part.Blob)
+			}
+		}
+	}
+	return out, nil
+}

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/vaultaire/vaultaire/metastore"
 )
@@ -27,3 +29,26 @@ func (e *Engine) LifecyclePasses() int64 {
 	}
 	return st.Pass
 }
+
+// MoveShard exposes one shard move to the external tests.
+func (e *Engine) MoveShard(ctx context.Context, b metastore.Blob, size int64, i int, to Drive, bytesPerSec int64) (bytes int64, rebuilt bool, err error) {
+	b.Shards = slices.Clone(b.Shards) // the caller's placement stays as read
+	res, err := e.moveShard(ctx, &b, size, i, to, newMoveLimiter(bytesPerSec))
+	return res.Bytes, res.Rebuilt, err
+}
+
+// ErrMoveMoot is errMoveMoot, for the external tests.
+var ErrMoveMoot = errMoveMoot
+
+// Sweep runs one orphan sweep with the given grace, misplaced shards
+// included with no grace of their own.
+func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
+	old := misplacedGrace
+	misplacedGrace = 0
+	defer func() { misplacedGrace = old }()
+	return e.gc.sweep(ctx, grace)
+}
+
+// MisplacedSwept counts shard files the sweep removed because no
+// placement named them.
+func (e *Engine) MisplacedSwept() int64 { return e.stats.shardsMisplacedSwept.Load() }

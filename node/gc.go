@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -198,9 +200,14 @@ func (c *collector) run(ctx context.Context) {
 func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error) {
 	type found struct {
 		names  []string
+		times  []time.Time
 		newest time.Time
 	}
 	cutoff := time.Now().Add(-grace)
+	// A misplaced shard may be a move's copy waiting for its commit
+	// (move.go), perhaps written by another node: never younger than
+	// misplacedGrace, even at startup.
+	misplacedCutoff := time.Now().Add(-max(grace, misplacedGrace))
 	removed := map[string]bool{}
 	var errs []error
 	for _, d := range c.e.order {
@@ -216,6 +223,7 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 				blobs[id] = f
 			}
 			f.names = append(f.names, fi.Name)
+			f.times = append(f.times, fi.ModTime)
 			if fi.ModTime.After(f.newest) {
 				f.newest = fi.ModTime
 			}
@@ -234,7 +242,13 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 				errs = append(errs, err)
 				continue
 			}
-			if live || c.e.leased(ctx, id) {
+			if live {
+				if err := c.sweepMisplaced(ctx, d, id, f.names, f.times, misplacedCutoff); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
+			if c.e.leased(ctx, id) {
 				continue
 			}
 			for _, name := range f.names {
@@ -247,6 +261,64 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 	}
 	c.e.stats.blobsCollected.Add(int64(len(removed)))
 	return len(removed), errors.Join(errs...)
+}
+
+// misplacedGrace is the least age of a shard file of a live blob that no
+// placement names before the sweep removes it: a shard move writes its
+// copy, then commits (move.go), and a commit waits at most a few Raft
+// round trips; ten minutes leaves room for a stalled leader election.
+var misplacedGrace = 10 * time.Minute
+
+// sweepMisplaced removes the shard files of live blob id on drive d that
+// no record places there (a move that crashed before its commit, or the
+// old copy a move could not delete), when older than cutoff.
+func (c *collector) sweepMisplaced(ctx context.Context, d Drive, id string, names []string, times []time.Time, cutoff time.Time) error {
+	var old []int
+	for j := range names {
+		if times[j].Before(cutoff) {
+			old = append(old, j)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	placements, err := c.e.meta.BlobPlacements(ctx, id)
+	if err != nil || len(placements) == 0 {
+		return err // none: the blob went away meanwhile; the next sweep takes it
+	}
+	var errs []error
+	for _, j := range old {
+		idx, ok := shardIndex(names[j])
+		if !ok {
+			continue
+		}
+		placed := false
+		for _, b := range placements {
+			if idx < len(b.Shards) && b.Shards[idx].Drive == d.ID && (b.Shards[idx].Node == "" || b.Shards[idx].Node == d.Node) {
+				placed = true
+			}
+		}
+		if placed {
+			continue
+		}
+		if err := d.Driver.Delete(ctx, names[j]); err != nil && !errors.Is(err, drivers.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		c.e.stats.shardsMisplacedSwept.Add(1)
+		c.e.log.Info("orphan sweep removed a shard no placement names", "shard", names[j], "drive", d.ID)
+	}
+	return errors.Join(errs...)
+}
+
+// shardIndex parses the shard index out of a shard name (blobs/ab/<id>/<i>).
+func shardIndex(name string) (int, bool) {
+	k := strings.LastIndexByte(name, '/')
+	if k < 0 {
+		return 0, false
+	}
+	i, err := strconv.Atoi(name[k+1:])
+	return i, err == nil && i >= 0
 }
 
 // deleteBlobNow removes every shard of b (missing shards are fine).
@@ -357,14 +429,24 @@ func (e *Engine) healShard(ctx context.Context, it healItem) error {
 // others, local ones first, and streams it into d. A failed rebuild fails
 // the Put, so d keeps nothing of it (drivers commit on success only).
 func (e *Engine) rebuildShard(ctx context.Context, b metastore.Blob, size int64, index int, d drivers.Driver) error {
+	return e.rebuildShardWith(ctx, b, size, index, d, nil)
+}
+
+// rebuildShardWith is rebuildShard with the bytes written passing through
+// wrap (nil: none), which may pace or count them.
+func (e *Engine) rebuildShardWith(ctx context.Context, b metastore.Blob, size int64, index int, d drivers.Driver, wrap func(io.Reader) io.Reader) error {
 	coder, err := e.coderFor(b)
 	if err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
+	var in io.Reader = pr
+	if wrap != nil {
+		in = wrap(pr)
+	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := d.Put(ctx, shardName(b.ID, index), pr)
+		_, err := d.Put(ctx, shardName(b.ID, index), in)
 		pr.CloseWithError(err)
 		done <- err
 	}()

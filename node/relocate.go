@@ -265,34 +265,21 @@ func (e *Engine) relocateShard(ctx context.Context, b *metastore.Blob, size int6
 		return fmt.Errorf("node: no live drive to relocate shard %d of blob %s to", i, b.ID)
 	}
 	target := drives[j]
-	from, to := b.Shards[i], metastore.ShardLoc{Node: target.Node, Drive: target.ID}
-	name := shardName(b.ID, i)
-	if err := e.rebuildShard(ctx, *b, size, i, target.Driver); err != nil {
-		// A failed Put leaves nothing behind (drivers commit on success
-		// only), and a failed rebuild fails the Put: no copy to delete,
-		// and none that might be another relocator's committed one.
-		return fmt.Errorf("rebuilding on %s/%s: %w", to.Node, to.Drive, err)
+	from := b.Shards[i]
+	// The removed node's drives are unknown: the mover rebuilds.
+	if _, err := e.moveShard(ctx, b, size, i, target, nil); err != nil {
+		if errors.Is(err, errMoveMoot) {
+			return errRelocationMoot
+		}
+		return err
 	}
-	err := e.meta.RelocateShard(ctx, b.ID, i, from, to)
-	if errors.Is(err, metastore.ErrPreconditionFailed) {
-		// Nothing references the shard on from any more: the copy is
-		// garbage (a record that already had it on to answers success).
-		e.dropShard(ctx, target.Driver, name)
-		return errRelocationMoot
-	}
-	if err != nil {
-		// The outcome is unknown: the copy stays (it may be referenced);
-		// the next pass finds the shard wherever the record says.
-		return fmt.Errorf("committing relocation: %w", err)
-	}
-	b.Shards[i] = to
-	e.log.Info("shard relocated", "blob", b.ID, "shard", i, "from", from.Node+"/"+from.Drive, "to", to.Node+"/"+to.Drive)
+	e.log.Info("shard relocated", "blob", b.ID, "shard", i, "from", from.Node+"/"+from.Drive, "to", target.Node+"/"+target.ID)
 	return nil
 }
 
 func (e *Engine) dropShard(ctx context.Context, d drivers.Driver, name string) {
 	if err := d.Delete(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, drivers.ErrNotFound) {
-		e.log.Warn("deleting unused relocated shard failed", "shard", name, "err", err)
+		e.log.Warn("deleting a shard copy no placement names failed (the orphan sweep retries)", "shard", name, "err", err)
 	}
 }
 

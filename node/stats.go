@@ -55,6 +55,9 @@ type Stats struct {
 	LifecycleAborted, LifecycleFailures               int64
 	LifecycleTransitioned, LifecycleTransitionedBytes int64
 	LifecycleLocked                                   int64
+	// Capacity fallback (capacity.go): versions moved to the default
+	// tier, their bytes, and moves that failed.
+	CapacityMoved, CapacityMovedBytes, CapacityFailures int64
 	// LifecycleOverdue is how long the oldest lifecycle action that
 	// failed has been due (0: none).
 	LifecycleOverdue time.Duration
@@ -68,16 +71,20 @@ type counters struct {
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
-	uploadsExpired                  atomic.Int64
-	shardsSlow, shardsStraggled     atomic.Int64
-	scrubPasses                     atomic.Int64
-	driveHealed, driveHealBytes     atomic.Int64
-	remoteDeletes                   atomic.Int64
-	ssePackages                     atomic.Int64
+	// shardsMisplacedSwept: shard files of live blobs no placement named.
+	shardsMisplacedSwept        atomic.Int64
+	uploadsExpired              atomic.Int64
+	shardsSlow, shardsStraggled atomic.Int64
+	scrubPasses                 atomic.Int64
+	driveHealed, driveHealBytes atomic.Int64
+	remoteDeletes               atomic.Int64
+	ssePackages                 atomic.Int64
 	// Lifecycle engine (lifecycle_engine.go).
 	lcExpired, lcExpiredBytes           atomic.Int64
 	lcAborted, lcFailures, lcLocked     atomic.Int64
 	lcTransitioned, lcTransitionedBytes atomic.Int64
+	// Capacity fallback (capacity.go).
+	capMoved, capMovedBytes, capFailures atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -114,7 +121,10 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitioned:      c.lcTransitioned.Load(),
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
-		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.LifecycleNow()),
+		CapacityMoved:              c.capMoved.Load(),
+		CapacityMovedBytes:         c.capMovedBytes.Load(),
+		CapacityFailures:           c.capFailures.Load(),
 	}
 }
 

@@ -101,6 +101,19 @@ func (e *Engine) candidates(ctx context.Context) []candidate {
 			out = append(out, candidate{Drive: pd.Drive, online: pd.Online})
 		}
 	}
+	// Nodes being decommissioned take no new shards (decom.go), unless
+	// no other node is left to take them.
+	if draining := e.drainingNodes(ctx); len(draining) > 0 {
+		kept := make([]candidate, 0, len(out))
+		for _, c := range out {
+			if !draining[c.Node] {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) > 0 {
+			out = kept
+		}
+	}
 	return out
 }
 

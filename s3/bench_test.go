@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +145,40 @@ func BenchmarkUpload16MiB(b *testing.B) {
 			return req
 		}},
 	}
+	elapsed, cpu := map[string]time.Duration{}, map[string]time.Duration{}
+	do := func(b *testing.B, u upload) {
+		req := u.req()
+		start, cpu0 := time.Now(), processCPU(b)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			b.Fatalf("%s: %d %s", u.name, resp.StatusCode, out)
+		}
+		elapsed[u.name] += time.Since(start)
+		cpu[u.name] += processCPU(b) - cpu0
+	}
+	// post-vs-put alternates a put-sha256 and a post-policy in each
+	// iteration and reports post/put, the ratio of their throughputs (the
+	// goal of issue 14: >= 0.9): on a shared machine, load that comes and
+	// goes between two sub-benchmarks run one after the other weighs on
+	// both alike here. post/put-cpu is the same ratio for the process's
+	// CPU time (client and server; the client's share is the same for
+	// both), which load disturbs less.
+	b.Run("post-vs-put", func(b *testing.B) {
+		b.SetBytes(2 * size)
+		clear(elapsed)
+		clear(cpu)
+		for i := 0; i < b.N; i++ {
+			do(b, uploads[0])              // put-sha256
+			do(b, uploads[len(uploads)-1]) // post-policy
+		}
+		b.ReportMetric(float64(elapsed["put-sha256"])/float64(elapsed["post-policy"]), "post/put")
+		b.ReportMetric(float64(cpu["put-sha256"])/float64(cpu["post-policy"]), "post/put-cpu")
+	})
 	for _, u := range uploads {
 		b.Run(u.name, func(b *testing.B) {
 			b.SetBytes(size)
@@ -163,6 +198,15 @@ func BenchmarkUpload16MiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (h *harness) bucketTB(tb testing.TB, name string) {

@@ -222,7 +222,9 @@
 // file's name; every field but the signature fields, policy, file and
 // x-ignore-* must be named by a condition. Content-Type, Cache-Control,
 // Content-Disposition, Content-Encoding, Content-Language, Expires and
-// x-amz-meta-* fields are stored as for PUT. The file part is streamed to
+// x-amz-meta-* fields are stored as for PUT. The form is read by
+// postform.go's formReader (RFC 7578/2046 framing; lines must end in
+// CRLF), not mime/multipart. The file part is streamed to
 // the Engine (size unknown up front); content-length-range and the PUT
 // limit are enforced as it flows, so a violation commits nothing. Answer:
 // 303 to success_action_redirect (with bucket, key and etag added to its
