@@ -35,6 +35,11 @@ func BenchmarkPutObject1MiBTLS(b *testing.B) { benchObject(b, true, 1<<20, true)
 func BenchmarkGetObject1MiB(b *testing.B)    { benchObject(b, false, 1<<20, false) }
 func BenchmarkPutObject4KiB(b *testing.B)    { benchObject(b, false, 4<<10, true) }
 
+// The large GET over HTTP and HTTPS, for their ratio in one run (and a
+// profile of the HTTPS one: go test -bench GetObject16MiBTLS -cpuprofile).
+func BenchmarkGetObject16MiB(b *testing.B)    { benchObject(b, false, 16<<20, false) }
+func BenchmarkGetObject16MiBTLS(b *testing.B) { benchObject(b, true, 16<<20, false) }
+
 func benchObject(b *testing.B, tlsOn bool, size int, put bool) {
 	h := newHarnessTB(b)
 	c := h.client(tlsOn)
