@@ -217,7 +217,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []interface{} {
 	applied := f.applied.Load()
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
-	tx := &txn{b: b, cache: make(map[string][]byte), dirty: make(map[string]struct{})}
+	tx := &txn{b: b, cache: make(map[string][]byte), dirty: make(map[string]struct{}), db: f.db, hot: &f.hot}
 	last := applied
 	for i, l := range logs {
 		if l.Index <= applied {
@@ -337,6 +337,10 @@ type txn struct {
 	// touched marks the tables this batch wrote (by fsmTable), for the
 	// hot cache.
 	touched [256]bool
+	// db and hot, when set, serve reads of hot-cached tables the batch
+	// has not written (see get).
+	db  *pebble.DB
+	hot *hotCache
 }
 
 func fsmTable(key []byte) byte {
@@ -427,7 +431,16 @@ func (t *txn) get(key []byte) []byte {
 			return v
 		}
 	}
-	v, err := getCopy(t.b, key)
+	var v []byte
+	var err error
+	if c && t.hot != nil && hotTable(fsmTable(key)) {
+		// Every write of a cached table in this batch is in t.cache, so
+		// the key holds its committed value, which the hot cache serves
+		// without a lookup through the batch and every Pebble level.
+		v, err = t.hot.get(t.db, key)
+	} else {
+		v, err = getCopy(t.b, key)
+	}
 	mustOK(err)
 	if c {
 		t.cache[string(key)] = v
