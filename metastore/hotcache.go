@@ -16,7 +16,9 @@ const hotCacheMax = 4096
 // request reads outside the state machine: the access key that signed it,
 // the tenant, its settings, the container and the cluster version. Each
 // is a Pebble point lookup otherwise, walking the memtables and every
-// level (about 7% of a single node's CPU under 4 KiB PUTs).
+// level (about 7% of a single node's CPU under 4 KiB PUTs). The state
+// machine reads them through it too (txn.get), for keys its batch has not
+// written.
 //
 // Correctness rests on one generation per table: an entry is used only
 // while its table's generation is the one loaded before the entry was
