@@ -143,7 +143,7 @@ func (e *Engine) StartDecommission(ctx context.Context, node string, throttle in
 	if !slices.Contains(members, node) {
 		return DecomStatus{}, fmt.Errorf("%w: %q", ErrNotMember, node)
 	}
-	reqs, err := e.decomRequests(ctx)
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return DecomStatus{}, metaErr(err)
 	}
@@ -178,7 +178,7 @@ func (e *Engine) ResumeDecommission(ctx context.Context, node string) (DecomStat
 }
 
 func (e *Engine) setDecomState(ctx context.Context, node, state string) (DecomStatus, error) {
-	reqs, err := e.decomRequests(ctx)
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return DecomStatus{}, metaErr(err)
 	}
@@ -227,11 +227,12 @@ func (e *Engine) DecommissionStatus(ctx context.Context, node string) (DecomStat
 
 // Decommissions returns every decommission the cluster knows, by node.
 func (e *Engine) Decommissions(ctx context.Context) ([]DecomStatus, error) {
-	reqs, err := e.decomRequests(ctx)
+	ctx = metastore.WithReadScope(ctx) // one read barrier: what was acknowledged
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return nil, metaErr(err)
 	}
-	progs, err := e.decomProgresses(ctx, metastore.Stale)
+	progs, err := e.decomProgresses(ctx)
 	if err != nil {
 		return nil, metaErr(err)
 	}
@@ -272,10 +273,13 @@ func (e *Engine) putDecomProgress(ctx context.Context, p DecomProgress) error {
 	return e.meta.SetOpJob(ctx, decomProgPrefix+p.Node, b)
 }
 
-// decomRequests reads the requests from this node's state (stale reads:
-// placement asks on every PUT).
-func (e *Engine) decomRequests(ctx context.Context) (map[string]DecomRequest, error) {
-	raw, err := e.meta.OpJobs(ctx, decomReqPrefix, metastore.Stale)
+// decomRequests reads the requests from this node's state: stale reads
+// unless opts say otherwise (the job loop asks every second).
+func (e *Engine) decomRequests(ctx context.Context, opts ...metastore.ReadOption) (map[string]DecomRequest, error) {
+	if opts == nil {
+		opts = []metastore.ReadOption{metastore.Stale}
+	}
+	raw, err := e.meta.OpJobs(ctx, decomReqPrefix, opts...)
 	if err != nil {
 		return nil, err
 	}
