@@ -122,6 +122,7 @@ func (a *adminAPI) register(r *httprouter.Router) {
 	a.registerAccounts(r)
 	a.registerTiers(r)
 	a.registerAccess(r)
+	a.registerProfiling(r)
 }
 
 // serve wraps h with authentication, error translation and auditing.

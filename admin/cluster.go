@@ -31,6 +31,10 @@ type ClusterStatus struct {
 	// Warnings name conditions under which new artifacts cannot survive
 	// a loss (shapeWarnings).
 	Warnings []string `json:"warnings,omitempty"`
+	// Capacity is the capacity fallback as the answering node sees it:
+	// raw drive usage, the watermarks, the default tier and whether
+	// versions are spilling to it (node/capacity.go).
+	Capacity *node.CapacityStatus `json:"capacity,omitempty"`
 }
 
 // ClusterMember is one node of ClusterStatus.
@@ -97,6 +101,8 @@ func (ca *clusterAdmin) clusterStatus(ctx context.Context) ClusterStatus {
 		sh := ca.engine.WriteShape(ctx)
 		st.Shape = fmt.Sprintf("%d+%d", sh.Data, sh.Parity)
 		k, m = sh.Data, sh.Parity
+		c := ca.engine.CapacityStatus(ctx)
+		st.Capacity = &c
 	}
 	seen := map[string]bool{}
 	for _, m := range ca.members.Members() {

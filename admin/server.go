@@ -140,6 +140,13 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			Overdue: s.LifecycleOverdue,
 		}
 	})
+	m.RegisterCapacity(func(ctx context.Context) metrics.CapacityStats {
+		c := eng.CapacityStatus(ctx)
+		return metrics.CapacityStats{
+			Used: c.Used, Total: c.Total, High: c.High, Low: c.Low, Spilling: c.Spilling,
+			Moved: c.Moved, MovedBytes: c.MovedBytes, Failures: c.Failures,
+		}
+	})
 	m.RegisterDrives(func(ctx context.Context) []metrics.DriveStats {
 		out := make([]metrics.DriveStats, 0, len(drives))
 		for _, d := range drives {

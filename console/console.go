@@ -235,6 +235,9 @@ type Server struct {
 	throttle *throttle
 	live     *liveStats
 	handler  http.Handler
+	etags    map[string]string // static asset path -> ETag
+	cache    *pageCache        // rendered listings (cache.go)
+	renders  chan struct{}     // render slots (gated)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -280,10 +283,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	etags, err := assetTags(sub)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, keys: keys{session: cfg.SessionKey, csrf: cfg.CSRFKey},
 		log: cfg.Logger, pages: pages, throttle: newThrottle(cfg.LoginRate, cfg.LoginBurst, 10000),
 		static: http.StripPrefix("/static/", http.FileServerFS(sub)),
+		cache:  newPageCache(), renders: make(chan struct{}, renderSlots), etags: etags,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
@@ -328,6 +336,9 @@ type page struct {
 	Flash   string // a one-line confirmation
 	Error   string
 	Data    any
+	// Content, when set, is the page's content already rendered (from
+	// the cache: renderCached), shown in place of its "content" block.
+	Content template.HTML
 }
 
 // Operator reports whether the page is an operator's.
@@ -344,11 +355,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		pg.CSRF = pg.Session.csrf
 	}
 	var buf bytes.Buffer
+	buf.Grow(len(pg.Content) + 8<<10)
 	block := "layout"
 	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") != "" && t.Lookup("fragment") != nil {
 		block = "fragment"
 	}
-	if err := t.ExecuteTemplate(&buf, block, pg); err != nil {
+	if err := s.execute(t, &buf, block, pg); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -356,6 +368,35 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// renderCached renders a tenant page whose content depends only on its
+// Data and the anti-forgery token, through the page cache: data (the
+// costly read) runs only when the tenant's rendering of the page under
+// key is not current. The content is rendered with the cache's token
+// placeholder and given the viewer's token on the way out.
+func (s *Server) renderCached(w http.ResponseWriter, r *http.Request, name, key string, pg *page, data func() (any, error)) error {
+	t, ok := s.pages[name]
+	if !ok {
+		return fmt.Errorf("console: no page %q", name)
+	}
+	tenant, key := pg.Session.acct.Tenant, name+"\x00"+key
+	now := time.Now()
+	content, gen, hit := s.cache.get(tenant, key, now)
+	if !hit {
+		d, err := data()
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := s.execute(t, &buf, "content", &page{Session: pg.Session, CSRF: s.cache.mark, Data: d}); err != nil {
+			return err
+		}
+		content = buf.String()
+		s.cache.put(tenant, key, content, gen, now)
+	}
+	pg.Content = template.HTML(s.cache.personal(content, pg.Session.csrf))
+	return s.render(w, r, http.StatusOK, name, pg)
 }
 
 // httpError is an error shown to the user as it is, with a status.
@@ -491,6 +532,15 @@ func (s *Server) authed(operator bool, h handle) httprouter.Handle {
 				s.fail(w, r, sess, userError(http.StatusForbidden, "This form has expired or did not come from this console (anti-forgery token missing or wrong). Reload the page and try again."))
 				return
 			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// A write: no page rendered before it ends is served from
+			// the cache after it (an operator's may touch any tenant).
+			tenant := sess.acct.Tenant
+			if operator {
+				tenant = ""
+			}
+			defer s.cache.writing(tenant)()
 		}
 		if err := h(w, r, p, sess); err != nil {
 			s.fail(w, r, sess, err)

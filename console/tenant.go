@@ -145,30 +145,39 @@ func (s *Server) bucket(w http.ResponseWriter, r *http.Request, p httprouter.Par
 	if len(d.Prefix) > maxKeyLen || len(d.After) > maxKeyLen || !utf8.ValidString(d.Prefix) || !utf8.ValidString(d.After) {
 		return userError(http.StatusBadRequest, "Invalid prefix.")
 	}
-	opts := node.ListOptions{Prefix: d.Prefix, StartAfter: d.After, MaxKeys: pageSize}
-	if !d.Search {
-		opts.Delimiter = "/"
-	}
-	res, err := s.eng.ListArtifacts(r.Context(), sess.acct.Tenant, name, opts)
-	if err != nil {
-		return err
-	}
-	s.meter(sess, "ListObjectsV2", 0, 0)
-	d.Crumbs = crumbs(d.Prefix)
-	for _, cp := range res.CommonPrefixes {
-		d.Folders = append(d.Folders, crumb{Name: strings.TrimPrefix(cp, d.Prefix), Prefix: cp})
-	}
-	for _, a := range res.Artifacts {
-		n := a.Key
+	// The listing is the page's cost: users of the tenant refreshing the
+	// same folder share one rendering for a moment (cache.go).
+	key := strings.Join([]string{name, d.Prefix, d.After, strconv.FormatBool(d.Search)}, "\x00")
+	pg := &page{Title: name, Session: sess, Nav: "buckets", Flash: flash(r)}
+	err = s.renderCached(w, r, "bucket", key, pg, func() (any, error) {
+		opts := node.ListOptions{Prefix: d.Prefix, StartAfter: d.After, MaxKeys: pageSize}
 		if !d.Search {
-			n = strings.TrimPrefix(a.Key, d.Prefix)
+			opts.Delimiter = "/"
 		}
-		d.Objects = append(d.Objects, objectRow{Key: a.Key, Name: n, Size: a.Size, Modified: a.Modified})
+		res, err := s.eng.ListArtifacts(r.Context(), sess.acct.Tenant, name, opts)
+		if err != nil {
+			return nil, err
+		}
+		d.Crumbs = crumbs(d.Prefix)
+		for _, cp := range res.CommonPrefixes {
+			d.Folders = append(d.Folders, crumb{Name: strings.TrimPrefix(cp, d.Prefix), Prefix: cp})
+		}
+		for _, a := range res.Artifacts {
+			n := a.Key
+			if !d.Search {
+				n = strings.TrimPrefix(a.Key, d.Prefix)
+			}
+			d.Objects = append(d.Objects, objectRow{Key: a.Key, Name: n, Size: a.Size, Modified: a.Modified})
+		}
+		if res.Truncated {
+			d.Next = res.Next
+		}
+		return d, nil
+	})
+	if err == nil {
+		s.meter(sess, "ListObjectsV2", 0, 0)
 	}
-	if res.Truncated {
-		d.Next = res.Next
-	}
-	return s.render(w, r, http.StatusOK, "bucket", &page{Title: name, Session: sess, Nav: "buckets", Flash: flash(r), Data: d})
+	return err
 }
 
 // crumbs splits a prefix into its folders for navigation.

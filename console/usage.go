@@ -136,18 +136,21 @@ type usageData struct {
 // usage is the tenant's usage page: charts of the last 30 days from the
 // hourly records, quota bars, the plan and the bill of a month.
 func (s *Server) usage(w http.ResponseWriter, r *http.Request, _ httprouter.Params, sess *session) error {
-	ctx := r.Context()
 	month, err := monthParam(r)
 	if err != nil {
 		return err
 	}
-	d, err := s.usageData(r, sess.acct.Tenant, month)
-	if err != nil {
-		return err
-	}
-	d.InvoiceURL = "/usage/invoice"
-	_ = ctx
-	return s.render(w, r, http.StatusOK, "usage", &page{Title: "Usage and billing", Session: sess, Nav: "usage", Data: d})
+	// A month's usage and bill are the same for every user of the tenant
+	// and move slowly (hourly records): shared for a moment (cache.go).
+	pg := &page{Title: "Usage and billing", Session: sess, Nav: "usage"}
+	return s.renderCached(w, r, "usage", month.Format(time.RFC3339), pg, func() (any, error) {
+		d, err := s.usageData(r, sess.acct.Tenant, month)
+		if err != nil {
+			return nil, err
+		}
+		d.InvoiceURL = "/usage/invoice"
+		return d, nil
+	})
 }
 
 func (s *Server) usageData(r *http.Request, tenant string, month time.Time) (usageData, error) {

@@ -110,6 +110,10 @@ type Info struct {
 // driver cannot know them (a remote tier).
 type Usage struct {
 	Total, Free, Used int64
+	// Device identifies the file system holding the drive ("": unknown):
+	// drives with the same Device share Total and Free, so capacity sums
+	// count them once.
+	Device string
 	// Online is false when the driver has been marked offline.
 	Online bool
 	// Err is the failure that took the driver offline, if any.

@@ -34,6 +34,9 @@
 //	vaultaire_lifecycle_aborted_total, vaultaire_lifecycle_failures_total, vaultaire_lifecycle_locked_total,
 //	vaultaire_lifecycle_transitioned_total, vaultaire_lifecycle_transitioned_bytes_total,
 //	vaultaire_lifecycle_oldest_overdue_seconds
+//	vaultaire_capacity_used_bytes, vaultaire_capacity_total_bytes, vaultaire_capacity_high_watermark_ratio,
+//	vaultaire_capacity_low_watermark_ratio, vaultaire_capacity_spilling, vaultaire_capacity_transitioned_total,
+//	vaultaire_capacity_transitioned_bytes_total, vaultaire_capacity_failures_total
 //	vaultaire_drive_online{drive}, vaultaire_drive_capacity_bytes{drive},
 //	vaultaire_drive_free_bytes{drive}, vaultaire_drive_io_errors_total{drive}
 //	vaultaire_raft_state{state}, vaultaire_raft_has_leader, vaultaire_raft_term,

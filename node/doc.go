@@ -34,7 +34,8 @@
 //     delay), and sweeps orphaned shards (gc.go);
 //   - the healer rebuilds shards reads, writes and the scrub found
 //     missing or bad (gc.go);
-//   - the scrub verifies every local shard within ScrubPeriod, paced, and
+//   - the scrub verifies every local shard at least once in any span of
+//     ScrubPeriod (paced passes every half period), and
 //     keeps its position in ScrubStateFile across restarts (scrub.go);
 //   - on the metadata leader: the relocator moves the shards of removed
 //     nodes (relocate.go), the upload expiry aborts multipart uploads

@@ -111,12 +111,13 @@ type Config struct {
 	// periodic sweep (the startup sweep still runs).
 	SweepInterval time.Duration
 	// ScrubPeriod: the continuous scrub verifies every local shard in
-	// full at least this often, paced to spread a pass over it (0
-	// disables it; DefaultScrubPeriod is what servers use). The first
-	// pass starts ScrubStartDelay after Start (default
+	// full at least once in any span this long, with paced passes every
+	// half period (0 disables it; DefaultScrubPeriod is what servers
+	// use). The first pass starts ScrubStartDelay after Start (default
 	// DefaultScrubStartDelay). ScrubStateFile keeps its position and
 	// passes across restarts ("" keeps them in memory). ScrubPause is a
-	// pause between shards, on top of the pace. See node/scrub.go.
+	// pause between shards, counted within the pace (a pause so long that
+	// a pass cannot keep to it breaks the period). See node/scrub.go.
 	ScrubPeriod     time.Duration
 	ScrubStartDelay time.Duration
 	ScrubStateFile  string
@@ -161,6 +162,12 @@ type Config struct {
 	TierOpener          TierOpener
 	TierIntentTimeout   time.Duration
 	TierJournalInterval time.Duration
+	// TierReadFirstByte and TierReadTimeout bound every read of a blob on
+	// a tier: no byte within the first, or not done within the second,
+	// fails it as the tier being unavailable (defaults
+	// DefaultTierReadFirstByte, DefaultTierReadTimeout; node/tierread.go).
+	TierReadFirstByte time.Duration
+	TierReadTimeout   time.Duration
 	// LifecycleInterval: how often the metadata leader checks whether a
 	// lifecycle pass is due (default DefaultLifecycleInterval; < 0:
 	// never); LifecycleConcurrency: actions carried out at once (default
@@ -169,9 +176,29 @@ type Config struct {
 	LifecycleInterval    time.Duration
 	LifecycleConcurrency int
 	LifecycleAudit       func(LifecycleAction)
+	// CapacityTier is the default tier of the capacity fallback ("": no
+	// fallback): when the cluster's drives are CapacityHigh used (a
+	// fraction, default DefaultCapacityHigh), the metadata leader moves
+	// the least recently written versions there until usage is below
+	// CapacityLow (default DefaultCapacityLow), measuring every
+	// CapacityInterval (default DefaultCapacityInterval; < 0: only when
+	// CapacityRound is called). Moves are audited through LifecycleAudit
+	// (node/capacity.go).
+	CapacityTier     string
+	CapacityHigh     float64
+	CapacityLow      float64
+	CapacityInterval time.Duration
 	// Now is the clock of the upload expiry and the lifecycle engine
 	// (default time.Now); tests move it forward instead of waiting days.
 	Now func() time.Time
+	// LifecycleNow, when set, is the clock the lifecycle engine alone
+	// judges due actions by (default Now): process tests run it days
+	// ahead (cmd/vaultaire's guarded test clock offset) while upload
+	// expiry, tier intents, restores, Raft and TLS keep the real time.
+	// LifecycleBatch: versions looked at per lifecycle step, the
+	// position committed after each (default lifecycleBatch).
+	LifecycleNow   func() time.Time
+	LifecycleBatch int
 	// SSERootKey is the 32-byte root of the server-side encryption keys
 	// (derived from the cluster secret, identical on every node); nil
 	// leaves SSE unconfigured: writes asking for it fail with
@@ -235,6 +262,12 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.LifecycleNow == nil {
+		c.LifecycleNow = c.Now
+	}
+	if c.LifecycleBatch <= 0 {
+		c.LifecycleBatch = lifecycleBatch
+	}
 	if c.HealRate == 0 {
 		c.HealRate = DefaultHealRate
 	}
@@ -246,6 +279,21 @@ func (c *Config) setDefaults() {
 	}
 	if c.TierJournalInterval <= 0 {
 		c.TierJournalInterval = DefaultTierJournalInterval
+	}
+	if c.TierReadFirstByte <= 0 {
+		c.TierReadFirstByte = DefaultTierReadFirstByte
+	}
+	if c.TierReadTimeout <= 0 {
+		c.TierReadTimeout = DefaultTierReadTimeout
+	}
+	if c.CapacityHigh == 0 {
+		c.CapacityHigh = DefaultCapacityHigh
+	}
+	if c.CapacityLow == 0 {
+		c.CapacityLow = DefaultCapacityLow
+	}
+	if c.CapacityInterval == 0 {
+		c.CapacityInterval = DefaultCapacityInterval
 	}
 }
 
@@ -282,6 +330,7 @@ func (c Config) Validate() error {
 	if c.InlineThreshold < InlineOff || c.InlineThreshold > MaxInlineThreshold {
 		errs = append(errs, fmt.Errorf("node: InlineThreshold %d outside 0..%d (or InlineOff)", c.InlineThreshold, MaxInlineThreshold))
 	}
+	errs = append(errs, c.validCapacity()...)
 	return errors.Join(errs...)
 }
 
@@ -303,8 +352,9 @@ type Engine struct {
 	driveHeal *driveHealer
 	relocKick chan struct{}
 	stats     counters
-	tiers     tiers        // cold tier drivers and health (tiers.go)
-	keyring   *sse.Keyring // nil without Config.SSERootKey
+	tiers     tiers         // cold tier drivers and health (tiers.go)
+	capacity  capacityState // the capacity fallback (capacity.go)
+	keyring   *sse.Keyring  // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
 		sync.Mutex
@@ -366,7 +416,7 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.keyring = kr
 	}
-	e.lc.batch = lifecycleBatch
+	e.lc.batch = e.cfg.LifecycleBatch
 	e.gc = newCollector(e)
 	e.heal = newHealer(e)
 	e.scrub = newScrubber(e)
@@ -398,7 +448,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(9)
+	e.wg.Add(10)
+	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()

@@ -259,8 +259,7 @@ func (e *Engine) opener(b metastore.Blob) erasure.ShardOpener {
 			if err != nil {
 				return nil, err
 			}
-			r, err := d.Open(ctx, shardName(b.ID, 0), off, length)
-			return r, e.tierHealth(tier, err)
+			return e.openTier(ctx, tier, d, shardName(b.ID, 0), off, length)
 		}
 	}
 	return func(ctx context.Context, i int, off, length int64) (io.ReadCloser, error) {

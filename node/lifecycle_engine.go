@@ -268,7 +268,7 @@ func (e *Engine) LifecycleStep(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	now := e.cfg.Now()
+	now := e.cfg.LifecycleNow()
 	if !st.Running {
 		// Something unseen by the last pass (written, made noncurrent or
 		// left a lone delete marker since it started) comes due no

@@ -22,14 +22,27 @@ import (
 // metastore.ForEachBlobFrom) and verifies in full every shard of it on
 // this node's drives; missing and corrupt shards are queued for healing.
 //
-// It runs continuously, paced so that a pass ends within Config.
-// ScrubPeriod (default 7 days): at the start of a pass it reads the
-// bytes on its drives and verifies at that total over 80% of the period
-// (at least scrubMinRate). The next pass starts a period after the last
-// one started; the first soon after startup (ScrubStartDelay). Its
-// position (the walk's cursor) and the times of its passes are kept in
-// Config.ScrubStateFile, saved every few seconds and at stop, so a node
-// restarted more often than the period still covers everything: it
+// It runs continuously so that every shard is verified at least once in
+// any span of Config.ScrubPeriod (default 7 days), so a flipped byte is
+// found, and queued for healing, within one period wherever it lands:
+//
+//   - a pass starts half a period after the last one started
+//     (scrubPassEvery), the first soon after startup (ScrubStartDelay);
+//   - a pass is paced to end scrubPassShare (40%) of a period after it
+//     started: at its start it reads the bytes on its drives, and it
+//     sleeps only while it is ahead of that schedule (at least
+//     scrubMinRate), so the time verification itself takes, the pauses
+//     between shards and a restart in the middle all count against it
+//     and it catches up after them.
+//
+// Two verifications of a shard are then at most half a period plus one
+// pass apart (0.9 of a period), which leaves a tenth for healing. A pass
+// pinned to a whole period (the first design) let a shard just verified
+// wait a period for the next pass, plus whatever that pass overran.
+//
+// Its position (the walk's cursor) and the times of its passes are kept
+// in Config.ScrubStateFile, saved every few seconds and at stop, so a
+// node restarted more often than the period still covers everything: it
 // resumes where it stopped. StartScrub starts a pass now, unpaced.
 
 // Scrub defaults.
@@ -42,6 +55,11 @@ const (
 	// scrubMinRate: bytes per second a paced pass goes at least, so small
 	// nodes finish their pass quickly.
 	scrubMinRate = 1 << 20
+	// scrubPassEvery and scrubPassShare (of the period): passes start
+	// half a period apart and are paced to end within 40% of one, so a
+	// shard's two verifications are at most 0.9 of a period apart.
+	scrubPassEvery = 0.5
+	scrubPassShare = 0.4
 	// scrubSaveEvery: how often the position is saved during a pass.
 	scrubSaveEvery = 5 * time.Second
 	// scrubStateVersion is the format of the state file.
@@ -204,7 +222,7 @@ func (s *scrubber) run(ctx context.Context) {
 	for {
 		now := time.Now()
 		s.mu.Lock()
-		next := s.mu.st.LastPassStarted.Add(s.e.cfg.ScrubPeriod)
+		next := s.mu.st.LastPassStarted.Add(s.passEvery())
 		if !s.mu.st.PassStarted.IsZero() || s.mu.st.LastPassStarted.IsZero() {
 			next = now // a pass to resume, or none ever
 		}
@@ -234,6 +252,11 @@ func (s *scrubber) run(ctx context.Context) {
 	}
 }
 
+// passEvery is how long after a pass started the next one starts.
+func (s *scrubber) passEvery() time.Duration {
+	return time.Duration(scrubPassEvery * float64(s.e.cfg.ScrubPeriod))
+}
+
 // start asks for a pass now, unpaced (a pass in progress goes on unpaced).
 func (s *scrubber) start() {
 	s.mu.Lock()
@@ -260,9 +283,11 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 	}
 	s.mu.running = true
 	cursor := s.mu.st.Cursor
-	// The pace: the pass's bytes over 80% of the period.
-	rate := float64(max(s.mu.st.PassTotal, 1)) / (0.8 * s.e.cfg.ScrubPeriod.Seconds())
+	// The pace: the pass's bytes over its share of the period, on a
+	// schedule that starts when the pass started (before any restart).
+	rate := float64(max(s.mu.st.PassTotal, 1)) / (scrubPassShare * s.e.cfg.ScrubPeriod.Seconds())
 	rate = max(rate, scrubMinRate)
+	started := s.mu.st.PassStarted
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -291,6 +316,7 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 		st.PassShards += int64(one.Verified)
 		st.PassBad += int64(one.Bad)
 		st.PassBytes += n
+		done := st.PassBytes
 		fast := s.mu.fast
 		due := time.Since(s.mu.saved) > scrubSaveEvery
 		s.mu.Unlock()
@@ -300,8 +326,13 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 		if fast || n == 0 {
 			return nil
 		}
-		// Paced: this blob's bytes at the pass's rate.
-		t := time.NewTimer(time.Duration(float64(n) / rate * float64(time.Second)))
+		// Paced: wait only while ahead of the schedule (the bytes done
+		// at the pass's rate since it started); behind it, go on.
+		ahead := time.Until(started.Add(time.Duration(float64(done) / rate * float64(time.Second))))
+		if ahead <= 0 {
+			return nil
+		}
+		t := time.NewTimer(ahead)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
@@ -344,7 +375,7 @@ func (s *scrubber) status() ScrubStatus {
 	if !s.mu.running && s.e.cfg.ScrubPeriod > 0 {
 		out.NextPass = s.mu.next
 		if st.PassStarted.IsZero() && !st.LastPassStarted.IsZero() {
-			if due := st.LastPassStarted.Add(s.e.cfg.ScrubPeriod); due.After(out.NextPass) {
+			if due := st.LastPassStarted.Add(s.passEvery()); due.After(out.NextPass) {
 				out.NextPass = due
 			}
 		}

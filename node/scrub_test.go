@@ -101,8 +101,8 @@ func TestScrubRepairsParity(t *testing.T) {
 	if st.LastPassBlobs != 2 || st.LastPassBad != 2 || st.LastPassCompleted.IsZero() || e.Stats().ScrubBad != 2 {
 		t.Fatalf("scrub status %+v, ScrubBad %d", st, e.Stats().ScrubBad)
 	}
-	// The next pass is due a period after this one started.
-	if want := st.LastPassStarted.Add(time.Hour); !st.NextPass.Equal(want) {
+	// The next pass is due half a period after this one started.
+	if want := st.LastPassStarted.Add(time.Hour / 2); !st.NextPass.Equal(want) {
 		t.Fatalf("next pass %v, want %v", st.NextPass, want)
 	}
 }
@@ -159,4 +159,85 @@ func TestScrubResumesAfterRestart(t *testing.T) {
 	if got, left := e2.Stats().ScrubVerified, 4*(blobs-kept.PassBlobs); got != left || st.LastPassBlobs != blobs {
 		t.Fatalf("resumed pass: this process verified %d shards (want %d), the pass counts %d blobs (want %d)", got, left, st.LastPassBlobs, blobs)
 	}
+}
+
+// TestScrubRepairsWithinOnePeriod: a byte flipped in a shard just after
+// the scrub verified it (the worst moment: at the end of a pass, and just
+// after the next one began) is repaired within one scrub period, also
+// when verification and the pauses between shards take a good part of a
+// pass's time. The first design paced a pass over 80% of the period on top
+// of the verification time and started passes a period apart, so the last
+// shard of a pass waited over a period for the next look.
+func TestScrubRepairsWithinOnePeriod(t *testing.T) {
+	dir := t.TempDir()
+	setup := scrubNode(t, dir, 0)
+	e, ctx := setup.Engine, context.Background()
+	mustContainer(t, e, "c")
+	const blobs = 48 // 4 local shards of 64 KiB each: 12 MiB, 192 shards
+	for i := range blobs {
+		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: fmt.Sprint("k", i), Body: bytes.NewReader(randBytes(uint64(60+i), 128<<10)), Size: 128 << 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup.Close()
+	paths := shardPaths(t, dir)["3"] // a parity shard of every blob: no read looks at it
+	if len(paths) != blobs {
+		t.Fatalf("%d files of shard 3, want %d", len(paths), blobs)
+	}
+	orig := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[p] = b
+	}
+	const period = 10 * time.Second
+	n := nodetest.StartNode(t, nodetest.Options{Dir: dir, InlineThreshold: -1, Tune: func(c *node.Config) {
+		c.ScrubPeriod, c.ScrubStartDelay = period, 20*time.Millisecond
+		c.ScrubStateFile = filepath.Join(dir, "scrub.state")
+		c.ScrubPause = 15 * time.Millisecond // 2.9 s of a pass's time in pauses
+	}})
+	e = n.Engine
+	flipAll := func() time.Time {
+		for _, p := range paths {
+			bad := bytes.Clone(orig[p])
+			bad[len(bad)/3] ^= 0x08
+			if err := os.WriteFile(p, bad, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return time.Now()
+	}
+	repaired := func(what string, at time.Time) {
+		t.Helper()
+		for {
+			all := true
+			for p, want := range orig {
+				if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, want) {
+					all = false
+					break
+				}
+			}
+			took := time.Since(at)
+			if all && took <= period {
+				t.Logf("%s: repaired %v after the flip (period %v)", what, took.Round(10*time.Millisecond), period)
+				return
+			}
+			if took > period {
+				t.Fatalf("%s: not every flipped shard is repaired within one scrub period (%v)", what, period)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// Just after a pass ended: its last blob was verified a moment ago.
+	waitFor(t, "a first pass", 60*time.Second, func() bool { return e.ScrubStatus().Passes >= 1 })
+	repaired("flipped at the end of a pass", flipAll())
+	// Just after a pass verified its first blob.
+	passes := e.ScrubStatus().Passes
+	waitFor(t, "the next pass under way", 60*time.Second, func() bool {
+		st := e.ScrubStatus()
+		return st.Passes > passes || (st.Running && st.PassBlobs >= 1)
+	})
+	repaired("flipped at the start of a pass", flipAll())
 }

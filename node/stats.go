@@ -55,6 +55,9 @@ type Stats struct {
 	LifecycleAborted, LifecycleFailures               int64
 	LifecycleTransitioned, LifecycleTransitionedBytes int64
 	LifecycleLocked                                   int64
+	// Capacity fallback (capacity.go): versions moved to the default
+	// tier, their bytes, and moves that failed.
+	CapacityMoved, CapacityMovedBytes, CapacityFailures int64
 	// LifecycleOverdue is how long the oldest lifecycle action that
 	// failed has been due (0: none).
 	LifecycleOverdue time.Duration
@@ -80,6 +83,8 @@ type counters struct {
 	lcExpired, lcExpiredBytes           atomic.Int64
 	lcAborted, lcFailures, lcLocked     atomic.Int64
 	lcTransitioned, lcTransitionedBytes atomic.Int64
+	// Capacity fallback (capacity.go).
+	capMoved, capMovedBytes, capFailures atomic.Int64
 }
 
 // Stats returns the Engine's counters. It is cheap and safe for
@@ -116,7 +121,10 @@ func (e *Engine) Stats() Stats {
 		LifecycleTransitioned:      c.lcTransitioned.Load(),
 		LifecycleTransitionedBytes: c.lcTransitionedBytes.Load(),
 		LifecycleLocked:            c.lcLocked.Load(),
-		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.Now()),
+		LifecycleOverdue:           e.lc.pass.oldestOverdue(e.cfg.LifecycleNow()),
+		CapacityMoved:              c.capMoved.Load(),
+		CapacityMovedBytes:         c.capMovedBytes.Load(),
+		CapacityFailures:           c.capFailures.Load(),
 	}
 }
 

@@ -160,7 +160,7 @@ func (e *Engine) tierHealth(name string, err error) error {
 		e.log.Info("cold tier available again", "tier", name)
 	}
 	if down {
-		return fmt.Errorf("%w: tier %q: %w", ErrTierUnavailable, name, err)
+		return &TierUnavailableError{Tier: name, Err: err}
 	}
 	return err
 }

@@ -222,7 +222,9 @@
 // file's name; every field but the signature fields, policy, file and
 // x-ignore-* must be named by a condition. Content-Type, Cache-Control,
 // Content-Disposition, Content-Encoding, Content-Language, Expires and
-// x-amz-meta-* fields are stored as for PUT. The file part is streamed to
+// x-amz-meta-* fields are stored as for PUT. The form is read by
+// postform.go's formReader (RFC 7578/2046 framing; lines must end in
+// CRLF), not mime/multipart. The file part is streamed to
 // the Engine (size unknown up front); content-length-range and the PUT
 // limit are enforced as it flows, so a violation commits nothing. Answer:
 // 303 to success_action_redirect (with bucket, key and etag added to its
@@ -240,8 +242,11 @@
 //     is closed after the answer (Connection: close). A client that sends
 //     the body anyway (aws-sdk-go-v2 does) has it read and dropped while
 //     it flows (until 500 ms pass without a byte, at most 5 s or 64 MiB:
-//     lingerUnsent), so it reads the answer before the connection closes. An accepted request gets "100 Continue" on
-//     the handler's first read of the body.
+//     lingerUnsent), so it reads the answer before the connection closes.
+//     The server takes the connection over for that: it ends its side at
+//     once (close_notify, FIN) and drops the bytes from the socket, below
+//     TLS, so over HTTPS they are never decrypted. An accepted request
+//     gets "100 Continue" on the handler's first read of the body.
 //   - Without it, net/http reads and discards up to 256 KiB of the unread
 //     body so the connection can be reused; past that it answers with
 //     Connection: close and closes the connection, so a client that sends

@@ -1,13 +1,12 @@
 package s3
 
 import (
-	"bufio"
 	"context"
 	"encoding/xml"
 	"errors"
 	"io"
 	"mime"
-	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,13 +20,6 @@ import (
 // maxPostPreData bounds the form fields that precede the file of a POST
 // upload, all together (S3's limit: MaxPostPreDataLengthExceeded beyond).
 const maxPostPreData = 20 << 10
-
-// postReadBuffer is how much of a POST body is read from the connection
-// at a time. mime/multipart reads its input 4 KiB at a time, which for a
-// large file is one read system call per 4 KiB (a 16 MiB upload spent
-// about a tenth of its CPU in them); a larger buffer under it makes those
-// reads copies. It is allocated per POST, so it stays modest.
-const postReadBuffer = 64 << 10
 
 // postFieldHeaders are the form fields stored as artifact headers.
 var postFieldHeaders = map[string]string{
@@ -57,30 +49,6 @@ func isForm(ct string) bool {
 	return err == nil && mt == "multipart/form-data"
 }
 
-// preDataReader counts the bytes read from a POST body and refuses more
-// than limit until the file starts (limit < 0: no limit).
-type preDataReader struct {
-	r     io.Reader
-	n     int64
-	limit int64
-	err   error // the body's own error, io.EOF excluded
-}
-
-func (p *preDataReader) Read(b []byte) (int, error) {
-	if p.limit >= 0 && p.n >= p.limit {
-		return 0, errPostPreData
-	}
-	if p.limit >= 0 && int64(len(b)) > p.limit-p.n {
-		b = b[:p.limit-p.n]
-	}
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if err != nil && err != io.EOF {
-		p.err = err
-	}
-	return n, err
-}
-
 // postObject is S3's POST Object: a browser-form upload to a bucket,
 // multipart/form-data, authenticated by a signed policy document instead
 // of a request signature. The fields before the file are read (bounded by
@@ -96,38 +64,35 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if r.Body == nil {
 		return errMalformedPOST
 	}
-	// The pre-data limit counts what multipart consumes (plus its 4 KiB
-	// look-ahead), not the connection buffer below it.
-	body := &preDataReader{r: bufio.NewReaderSize(rc.body, postReadBuffer), limit: maxPostPreData + 8<<10}
-	mr := multipart.NewReader(body, boundary)
+	// The fields before the file, and the file part's header, are
+	// parsed within the first maxPostPreData+8 KiB of the body (the 8 KiB
+	// for delimiters and part headers).
+	form, err := newFormReader(rc.body, boundary, maxPostPreData+8<<10)
+	if err != nil {
+		return err
+	}
 	fields := map[string]string{}
-	var file *multipart.Part
+	var file *formPart
 	preData := 0
 	for {
-		part, err := mr.NextPart()
+		part, err := form.nextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if errors.Is(err, errPostPreData) {
-				return err
-			}
-			return errMalformedPOST
+			return preDataErr(err)
 		}
-		name := strings.ToLower(part.FormName())
+		name := strings.ToLower(part.name)
 		if name == "" {
 			continue
 		}
 		if name == "file" {
-			file = part
+			file = &part
 			break
 		}
-		v, err := io.ReadAll(io.LimitReader(part, int64(maxPostPreData-preData)+1))
+		v, err := form.value(part, maxPostPreData-preData)
 		if err != nil {
-			if errors.Is(err, errPostPreData) {
-				return err
-			}
-			return errMalformedPOST
+			return preDataErr(err)
 		}
 		if preData += len(name) + len(v); preData > maxPostPreData {
 			return errPostPreData
@@ -144,8 +109,8 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if file == nil {
 		return withMessage(errInvalidArgument, "POST requires exactly one file upload per request.")
 	}
-	if fn := file.FileName(); strings.Contains(key, "${filename}") {
-		fields["key"] = strings.ReplaceAll(key, "${filename}", fn)
+	if strings.Contains(key, "${filename}") {
+		fields["key"] = strings.ReplaceAll(key, "${filename}", file.fileName)
 	}
 	rc.ep.Key = fields["key"]
 
@@ -187,12 +152,16 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 
 	// The file: streamed, with the policy's size range and the server's
 	// PUT limit enforced as it flows.
-	body.limit = -1
+	form.setLimit(-1)
 	maxSize := s.cfg.MaxPutSize
 	if pp.maxSize >= 0 && pp.maxSize < maxSize {
 		maxSize = pp.maxSize
 	}
-	var rd io.Reader = &sizeRangeReader{r: file, body: body, min: pp.minSize, max: maxSize, policyMax: pp.maxSize}
+	var content io.Reader = form
+	if file.qp {
+		content = &qpContent{r: quotedprintable.NewReader(form), form: form}
+	}
+	var rd io.Reader = &sizeRangeReader{r: content, min: pp.minSize, max: maxSize, policyMax: pp.maxSize}
 	if bl, ok := s.cfg.Limiter.(ByteLimiter); ok {
 		rd = &shapedBody{Reader: rd, ctx: ctx, lim: bl, tenant: rc.tenant}
 	}
@@ -265,12 +234,36 @@ func postPutInput(rc *reqCtx, fields map[string]string) (node.PutInput, error) {
 	return in, nil
 }
 
+// preDataErr is the answer to a form that failed before its file:
+// errPostPreData, or MalformedPOSTRequest for whatever else (a truncated
+// body included).
+func preDataErr(err error) error {
+	if errors.Is(err, errPostPreData) {
+		return errPostPreData
+	}
+	return errMalformedPOST
+}
+
+// qpContent decodes a quoted-printable file part; a bad encoding is
+// errMalformedPOST.
+type qpContent struct {
+	r    io.Reader
+	form *formReader
+}
+
+func (q *qpContent) Read(p []byte) (int, error) {
+	n, err := q.r.Read(p)
+	if err != nil && err != io.EOF && q.form.err == nil {
+		err = errMalformedPOST
+	}
+	return n, err
+}
+
 // sizeRangeReader enforces content-length-range on a stream: more than
 // max is EntityTooLarge at once, less than min is EntityTooSmall at the
 // end (instead of io.EOF, so nothing is committed).
 type sizeRangeReader struct {
 	r         io.Reader
-	body      *preDataReader
 	n         int64
 	min, max  int64
 	policyMax int64
@@ -288,16 +281,11 @@ func (s *sizeRangeReader) Read(p []byte) (int, error) {
 	if err == io.EOF && s.min >= 0 && s.n < s.min {
 		return n, withMessage(node.ErrEntityTooSmall, "Your proposed upload is smaller than the minimum allowed size")
 	}
-	if err != nil && err != io.EOF {
-		switch {
-		case s.body.err != nil && errors.Is(s.body.err, io.ErrUnexpectedEOF):
-			return n, errIncompleteBody // shorter than its Content-Length
-		case s.body.err != nil:
-			return n, err // the connection's own failure
-		}
-		// The body ended, but the form did not (no closing boundary).
-		return n, errMalformedPOST
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return n, errIncompleteBody // shorter than its Content-Length
 	}
+	// errMalformedPOST when the body ended before the form did, or the
+	// connection's own failure.
 	return n, err
 }
 

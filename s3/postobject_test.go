@@ -204,6 +204,12 @@ func TestPostObject(t *testing.T) {
 	req.Header.Set("Content-Type", ct)
 	resp, body = h.doVia(t, req)
 	expectError(t, resp, body, 400, "MalformedPOSTRequest")
+	// A body cut short of its Content-Length inside the file.
+	req, _ = http.NewRequest("POST", h.plain.URL+"/forms", bytes.NewReader(full))
+	req.Header.Set("Content-Type", ct)
+	if out := h.rawHTTP(t, dump(t, req, full[:len(full)-200])); !strings.Contains(out, "400 Bad Request") || !strings.Contains(out, "<Code>IncompleteBody</Code>") {
+		t.Fatalf("body cut short answered %q", out)
+	}
 	h.bucket(t, "other")
 	resp, body = h.post(t, "nosuchbucket", postForm{fields: append(fields()[:4], h.v4Policy(t, hour, append([]any{map[string]string{"bucket": "nosuchbucket"}}, base[1:]...), "")...), fileName: "f", file: []byte("x")})
 	expectError(t, resp, body, 404, "NoSuchBucket")
@@ -264,5 +270,36 @@ func TestPostObjectMinio(t *testing.T) {
 				t.Fatal("content differs")
 			}
 		})
+	}
+}
+
+// TestPostObjectFraming posts hand-framed forms: a preamble, transport
+// padding after the delimiters, an epilogue, fields after the file
+// (ignored), and a 3 MiB file holding near-delimiters across the reader's
+// window; the file is stored byte for byte.
+func TestPostObjectFraming(t *testing.T) {
+	h := newHarness(t, nil)
+	h.bucket(t, "framed")
+	auth := h.v4Policy(t, time.Now().Add(time.Hour), []any{map[string]string{"bucket": "framed"}, []any{"starts-with", "$key", ""}}, "")
+	file := bytes.Repeat([]byte("0123456789abcdef"), 3<<16)
+	for _, at := range []int{256<<10 - 5, 512<<10 - 1, 1 << 20} {
+		copy(file[at:], "\r\n--xYz-")
+	}
+	var b bytes.Buffer
+	b.WriteString("preamble, ignored\r\n")
+	for _, f := range append([]formField{{"key", "framed-key"}}, auth...) {
+		fmt.Fprintf(&b, "--xYz \t\r\nContent-Disposition: form-data; name=%q\r\n\r\n%s\r\n", f.name, f.value)
+	}
+	b.WriteString("--xYz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+	b.Write(file)
+	b.WriteString("\r\n--xYz\r\nContent-Disposition: form-data; name=\"after\"\r\n\r\nignored\r\n--xYz-- \r\nepilogue")
+	req, _ := http.NewRequest("POST", h.plain.URL+"/framed", bytes.NewReader(b.Bytes()))
+	req.Header.Set("Content-Type", `multipart/form-data; boundary="xYz"`)
+	resp, body := h.doVia(t, req)
+	if resp.StatusCode != 204 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if got := h.content(t, "framed", "framed-key"); !bytes.Equal(got, file) {
+		t.Fatalf("content differs (%d bytes, want %d)", len(got), len(file))
 	}
 }

@@ -343,3 +343,79 @@ func testSDKRefusedLargePut(t *testing.T, secure bool) {
 	}
 	h.absent(t, "sdk", "k")
 }
+
+// TestRefusalEndsWriteSideAtOnce: after refusing a request whose body it
+// did not ask for ("Expect: 100-continue"), the server says at once that
+// it will send nothing more (a TLS close_notify, or a TCP FIN) while it
+// still drops what the client sends, so a client sending the body anyway
+// sees the end of the answer without waiting out the drain; and the drain
+// still ends (lingerMax) while the client keeps sending.
+func TestRefusalEndsWriteSideAtOnce(t *testing.T) { overBoth(t, testRefusalEndsWriteSideAtOnce) }
+
+func testRefusalEndsWriteSideAtOnce(t *testing.T, secure bool) {
+	h := newHarness(t, nil).over(secure)
+	req := h.signReq(t, rawReq{method: "PUT", path: "/nosuchbucket/k", payload: sigv4.UnsignedPayload})
+	var head bytes.Buffer
+	head.WriteString("PUT " + req.URL.RequestURI() + " HTTP/1.1\r\nHost: " + req.URL.Host + "\r\n")
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			head.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	head.WriteString("Content-Length: " + strconv.Itoa(64<<20) + "\r\nExpect: 100-continue\r\n\r\n")
+	conn := h.dialRaw(t)
+	defer conn.Close()
+	if _, err := conn.Write(head.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	// The body, sent without waiting and slowly enough that the drain's
+	// idle bound never ends it: only its total bound does.
+	stop := make(chan struct{})
+	defer close(stop)
+	wrote := make(chan time.Duration, 1)
+	start := time.Now()
+	go func() {
+		chunk := make([]byte, 16<<10)
+		for {
+			select {
+			case <-stop:
+				wrote <- 0
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := conn.Write(chunk); err != nil {
+				wrote <- time.Since(start)
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, resp, b, 404, "NoSuchBucket")
+	// The end of the answer comes at once, not after the drain (5 s).
+	readStart := time.Now()
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the answer: read %d bytes, %v; want EOF", n, err)
+	}
+	if took := time.Since(readStart); took > answerBound {
+		t.Fatalf("end of the answer after %v", took)
+	}
+	// The server still reads the body it is sent, then gives up on it:
+	// the client's writes fail once the drain's total bound passes.
+	select {
+	case took := <-wrote:
+		if took < time.Second {
+			t.Fatalf("the server stopped reading the body after %v, before the answer could be read", took)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server still reads the body after 30 s")
+	}
+}

@@ -3,11 +3,13 @@ package s3
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -399,31 +401,73 @@ const (
 // makes the kernel reset it, and the reset can destroy the answer before
 // the client reads it (or fail the client's write before it looks). So
 // the answer is sent now, and the body read and dropped while it comes:
-// a lingering close (RFC 9112, 9.6). Then an expired read deadline also
-// stops the drain net/http would attempt when closing the body
+// a lingering close (RFC 9112, 9.6).
+//
+// The connection is taken over (hijacked) for that, once the answer is
+// complete (framed by its Content-Length): the answer is
+// flushed, the write side closed (a TLS close_notify, or a TCP FIN), and
+// what still arrives is read from the socket itself and dropped. Over TLS
+// those bytes are never decrypted, so a refusal costs the server the same
+// over HTTPS as over HTTP (the aws-sdk-go-v2 sends megabytes of a refused
+// 16 MiB body before it reads the answer). Where the connection cannot be
+// taken over, the body is read through net/http, and then an expired read
+// deadline stops the drain net/http would attempt when closing the body
 // (golang/go#63152), which would hold the connection until the client
 // gives up.
 func lingerUnsent(w http.ResponseWriter, r *http.Request) {
 	ctl := http.NewResponseController(w)
-	if ctl.Flush() == nil {
-		end := time.Now().Add(lingerMax)
-		buf := make([]byte, 32<<10)
-		for n := 0; n < lingerBytes; {
-			d := time.Now().Add(lingerIdle)
-			if d.After(end) {
-				d = end
-			}
-			if ctl.SetReadDeadline(d) != nil {
-				break
-			}
-			k, err := r.Body.Read(buf)
-			n += k
-			if err != nil {
-				break
-			}
+	if ctl.Flush() != nil {
+		_ = ctl.SetReadDeadline(time.Unix(1, 0))
+		return
+	}
+	// Only an answer framed by its Content-Length (every S3 error) is
+	// complete once flushed: a chunked one ends when net/http ends it.
+	if w.Header().Get("Content-Length") != "" {
+		if conn, _, err := ctl.Hijack(); err == nil {
+			lingerRaw(conn)
+			return
 		}
 	}
+	drainFor(r.Body, ctl.SetReadDeadline)
 	_ = ctl.SetReadDeadline(time.Unix(1, 0))
+}
+
+// lingerRaw closes the write side of a taken-over connection whose answer
+// is sent, drops what the client still sends (below TLS when there is
+// TLS), and closes it.
+func lingerRaw(conn net.Conn) {
+	defer conn.Close()
+	raw := conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		_ = tc.SetWriteDeadline(time.Now().Add(lingerIdle))
+		_ = tc.CloseWrite() // close_notify: no more records from us
+		raw = tc.NetConn()
+	}
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	drainFor(raw, raw.SetReadDeadline)
+}
+
+// drainFor reads and drops src until it ends or fails, lingerIdle passes
+// without a byte, or lingerMax or lingerBytes in all.
+func drainFor(src io.Reader, setReadDeadline func(time.Time) error) {
+	end := time.Now().Add(lingerMax)
+	buf := make([]byte, 32<<10)
+	for n := 0; n < lingerBytes; {
+		d := time.Now().Add(lingerIdle)
+		if d.After(end) {
+			d = end
+		}
+		if setReadDeadline(d) != nil {
+			return
+		}
+		k, err := src.Read(buf)
+		n += k
+		if err != nil {
+			return
+		}
+	}
 }
 
 // finish reports the request; it also runs when a handler aborts the

@@ -368,6 +368,12 @@ func TestErrorTable(t *testing.T) {
 			t.Errorf("%v -> %+v", err, row)
 		}
 	}
+	// A tier that does not answer: 503 naming the tier, not the cause's text.
+	tierErr := fmt.Errorf("%w: %w", node.ErrUnavailable, &node.TierUnavailableError{Tier: "lyve", Err: errors.New("dial tcp 10.1.2.3:443: i/o timeout")})
+	if row, ok := lookupError(tierErr); !ok || row.status != 503 || row.code != "ServiceUnavailable" ||
+		!strings.Contains(row.message, `"lyve"`) || strings.Contains(row.message, "10.1.2.3") {
+		t.Errorf("tier unavailable -> %+v", row)
+	}
 	// Details replace the message, unknown errors never leak.
 	row, _ := lookupError(withMessage(errInvalidArgument, "detail %d", 7))
 	if row.code != "InvalidArgument" || row.message != "detail 7" {

@@ -13,11 +13,15 @@
 # report, plot, a summary, cluster-vs-single.csv and https-vs-http.csv to
 # $RESULTS.
 #
-# Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS.
+# Knobs: DURATION (default 10s per workload), CONCURRENCY (16), RESULTS,
+# ONLY=https (just the single node's HTTPS-vs-HTTP rows: no raw disk,
+# cluster or sink; a few minutes, for repeating the pair on a busy machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-16}
+ONLY=${ONLY:-}
+case "$ONLY" in ""|https) ;; *) echo "ONLY must be empty or https" >&2; exit 2 ;; esac
 RESULTS=${RESULTS:-results/$(date -u +%Y%m%dT%H%M%SZ)}
 BIN=bin/vaultaire
 CLUSTER_IPS=(127.0.0.21 127.0.0.22 127.0.0.23)
@@ -86,14 +90,49 @@ for s in socks:
 EOF
 }
 
-say "== raw disk ($(df -P "$work" | awk 'NR==2{print $1}'), 1 GiB, dd)"
-dd if=/dev/urandom of="$work/src" bs=1M count=1024 status=none
-w=$(dd if="$work/src" of="$work/raw" bs=1M conv=fsync 2>&1 | tail -1)
-sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-r=$(dd if="$work/raw" of=/dev/null bs=1M 2>&1 | tail -1)
-say "  write+fsync: $w"
-say "  read:        $r"
-rm -f "$work/src" "$work/raw"
+# disk_bound DIR: MiB/s that 16 concurrent writers of 16 MiB files, each
+# made durable with fdatasync, get from DIR's file system for 6 s: the
+# write bound of a 16 MiB PUT (divided by (k+m)/k for the data rate).
+disk_bound() {
+  python3 - "$1" <<'EOF'
+import os, sys, threading, time
+d, size, dur = sys.argv[1], 16 << 20, 6.0
+buf = os.urandom(1 << 20)
+os.makedirs(d, exist_ok=True)
+total, lock, stop = [0], threading.Lock(), time.time() + dur
+def writer(i):
+    n = 0
+    while time.time() < stop:
+        p = os.path.join(d, f"w{i}-{n % 4}")
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for _ in range(size >> 20):
+            os.write(fd, buf)
+        os.fdatasync(fd)
+        os.close(fd)
+        n += 1
+        with lock:
+            total[0] += size
+start = time.time()
+ts = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+for f in os.listdir(d): os.remove(os.path.join(d, f))
+print(f"{total[0] / (1 << 20) / (time.time() - start):.1f}")
+EOF
+}
+# cpu_ticks PID: user+system clock ticks the process has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+if [ -z "$ONLY" ]; then
+  say "== raw disk ($(df -P "$work" | awk 'NR==2{print $1}'), 1 GiB, dd)"
+  dd if=/dev/urandom of="$work/src" bs=1M count=1024 status=none
+  w=$(dd if="$work/src" of="$work/raw" bs=1M conv=fsync 2>&1 | tail -1)
+  sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+  r=$(dd if="$work/raw" of=/dev/null bs=1M 2>&1 | tail -1)
+  say "  write+fsync: $w"
+  say "  read:        $r"
+  rm -f "$work/src" "$work/raw"
+fi
 
 suite=(
   "put-4KiB   --workload put --size 4KiB"
@@ -146,8 +185,26 @@ single=(server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0
 "$BIN" "${single[@]}" > "$work/server.log" 2>&1 &
 server_pid=$!
 wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
-run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
-run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+if [ "$ONLY" = https ]; then
+  run_specs https_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+else
+  run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+  # 16 MiB PUT once more, for the server's CPU per GiB stored and the ratio
+  # to the disk's bound measured just before and just after (the shared disk
+  # drifts within minutes).
+  say ""
+  say "== vaultaire put-16MiB-cpu (server CPU per GiB; disk bound before and after)"
+  bound_before=$(disk_bound "$work/diskbound")
+  t0=$(cpu_ticks "$server_pid")
+  "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 16MiB \
+    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never \
+    --out "$RESULTS/vaultaire/put-16MiB-cpu" | tee -a "$SUMMARY" || failed+=("vaultaire/put-16MiB-cpu")
+  t1=$(cpu_ticks "$server_pid")
+  bound_after=$(disk_bound "$work/diskbound")
+  echo "{\"cpu_ticks\": $((t1 - t0)), \"ticks_per_sec\": $(getconf CLK_TCK), \"disk_bound_before\": $bound_before, \"disk_bound_after\": $bound_after, \"drives\": $(ls "$work/data/drives" | wc -l)}" \
+    > "$RESULTS/vaultaire/put-16MiB-cpu/cpu.json"
+  run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+fi
 stop_pids "$server_pid"
 server_pid=""
 
@@ -171,6 +228,7 @@ stop_pids "$server_pid"
 server_pid=""
 rm -rf "$work/data"
 
+if [ -z "$ONLY" ]; then
 # --- 3-node cluster ---------------------------------------------------------
 # Node 0 bootstraps and keeps the generated secret in its data dir; the
 # others join its gossip address with that secret (from the environment,
@@ -298,6 +356,7 @@ with open(os.path.join(results, "cluster-vs-single.csv"), "w", newline="") as f:
     w.writeheader()
     w.writerows(out)
 EOF
+fi # [ -z "$ONLY" ]: cluster, sink and their tables
 say ""
 say "== HTTPS vs HTTP, the same node and data, same run (concurrency $CONCURRENCY, $DURATION per workload)"
 python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
@@ -357,6 +416,36 @@ with open(os.path.join(results, "https-vs-http.csv"), "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(out[0]))
     w.writeheader()
     w.writerows(out)
+EOF
+say ""
+say "== 16 MiB PUT on one node: CPU per GiB and the disk bound, same run"
+python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
+import json, os, sys
+d = os.path.join(sys.argv[1], "vaultaire", "put-16MiB-cpu")
+try:
+    rep = json.load(open(os.path.join(d, "result.json")))
+    cpu = json.load(open(os.path.join(d, "cpu.json")))
+except OSError as e:
+    print(f"  n/a ({e})")
+    sys.exit(0)
+put = [o for o in rep["ops"] if o["op"] == "put"][0]
+gib = put["bytes"] / (1 << 30)
+cpus = cpu["cpu_ticks"] / cpu["ticks_per_sec"]
+# The single node's shape: erasure auto gives 2+2 on its 4 drives, so the
+# disk takes (k+m)/k bytes per byte stored.
+n = cpu["drives"]
+k, m = n - n // 2, n // 2
+raw = (cpu["disk_bound_before"] + cpu["disk_bound_after"]) / 2
+bound = raw * k / (k + m)
+rows = [
+    ("PUT MiB/s", f"{put['mib_per_sec']:.1f}", ""),
+    ("server CPU-s per GiB stored", f"{cpus / gib:.2f}" if gib else "n/a", "goal <= 3.3"),
+    (f"disk bound MiB/s (16 writers with fdatasync: {cpu['disk_bound_before']:.0f} before, {cpu['disk_bound_after']:.0f} after; / {(k + m) / k:.1f} for {k}+{m})", f"{bound:.1f}", ""),
+    ("PUT / disk bound", f"{put['mib_per_sec'] / bound:.2f}" if bound else "n/a", "goal >= 0.80"),
+]
+w = max(len(r[0]) for r in rows)
+for r in rows:
+    print(f"  {r[0].ljust(w)}  {r[1].rjust(8)}  {r[2]}")
 EOF
 echo
 echo "reports, plots (result.svg), summary.txt, cluster-vs-single.csv and https-vs-http.csv in $RESULTS"

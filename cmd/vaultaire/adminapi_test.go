@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -99,6 +100,10 @@ func TestAdminAPIAuthAndValidation(t *testing.T) {
 		{"PUT", "/admin/v1/tenants/root/containers/b/quota"},
 		{"GET", "/admin/v1/tenants/root/usage"},
 		{"GET", "/admin/v1/no-such-route"},
+		{"GET", "/debug/pprof/"},
+		{"GET", "/debug/pprof/heap"},
+		{"GET", "/debug/pprof/profile"},
+		{"GET", "/debug/pprof/trace"},
 	}
 	for _, r := range routes {
 		for _, tok := range []string{"", "wrong-token", testSecret, a.token + "x"} {
@@ -383,5 +388,54 @@ func TestAdminCLIKeysAndTenantIsolation(t *testing.T) {
 		if strings.Contains(a.stderr(), s) {
 			t.Errorf("a secret appears in the server's stderr")
 		}
+	}
+}
+
+// TestAdminProfiling: the runtime profiles answer only with the admin
+// token, and every request is audited.
+func TestAdminProfiling(t *testing.T) {
+	a := startAdminServer(t)
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+a.admin+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, body := get("/debug/pprof/heap?debug=1", a.token); st != 200 || !strings.Contains(body, "heap profile") {
+		t.Fatalf("heap profile: %d %.200q", st, body)
+	}
+	if st, body := get("/debug/pprof/goroutine?debug=1", a.token); st != 200 || !strings.Contains(body, "goroutine profile") {
+		t.Fatalf("goroutine profile: %d %.200q", st, body)
+	}
+	if st, body := get("/debug/pprof/profile?seconds=1", a.token); st != 200 || len(body) == 0 {
+		t.Fatalf("CPU profile: %d, %d bytes", st, len(body))
+	}
+	if st, _ := get("/debug/pprof/no-such-profile", a.token); st != 404 {
+		t.Fatalf("unknown profile: %d, want 404", st)
+	}
+	if st, body := get("/debug/pprof/heap?debug=1", ""); st != 401 || strings.Contains(body, "heap profile") {
+		t.Fatalf("heap profile without the token: %d %.200q", st, body)
+	}
+	// The audit file gets one line per request, the refused one included.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(a.audit)
+		if n := strings.Count(string(b), `"Profile"`); n >= 5 {
+			if !strings.Contains(string(b), `"/debug/pprof/heap"`) {
+				t.Fatalf("audit lacks the profile path:\n%s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit has not 5 Profile events:\n%s", b)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

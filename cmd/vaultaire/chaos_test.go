@@ -84,8 +84,12 @@ const (
 	chaosRequestTimeout = 30 * time.Second
 	// chaosConverge bounds the wait for the cluster to heal after a fault.
 	chaosConverge = 120 * time.Second
-	// chaosTmpfsSize is the size of the drive that fills up.
-	chaosTmpfsSize = "48m"
+	// chaosTmpfsSize caps the tmpfs drive that fills up. It takes its
+	// share of the load's data like any drive (RAM, only as data lands),
+	// so it is large enough for a long run: the nemesis fills it by
+	// shrinking the mount to what it holds (fillTmpfs), not by writing a
+	// filler of its size.
+	chaosTmpfsSize = "4g"
 )
 
 // chaosNode is one node: addresses that survive its restarts, its data
@@ -612,30 +616,74 @@ func (cc *chaosCluster) replaceDrive(f *fault) {
 	cc.restart(n)
 }
 
-// fillDrive fills node 2's tmpfs drive with a file for 15 s, then removes
-// the file.
+// fillDrive makes node 2's tmpfs drive full for 15 s, then gives its room
+// back.
 func (cc *chaosCluster) fillDrive(f *fault) {
 	n := cc.nodes[2]
-	what := "drive n2/d4 (" + chaosTmpfsSize + " tmpfs) full for 15 s"
+	what := "drive n2/d4 (tmpfs) full for 15 s"
 	if n.tmpfs == "" {
 		f.skip(what, "not root: no tmpfs")
 		return
 	}
 	f.strike(what)
-	filler := filepath.Join(n.tmpfs, "filler")
-	fh, err := os.Create(filler)
+	restore, err := fillTmpfs(n.tmpfs)
 	if err != nil {
 		cc.t.Fatal(err)
 	}
-	buf := make([]byte, 1<<20)
+	time.Sleep(15 * time.Second)
+	if err := restore(); err != nil {
+		cc.t.Fatal(err)
+	}
+}
+
+// fillTmpfs makes the tmpfs mounted at dir full: it shrinks the mount to
+// what it holds plus a slack of at most 1 MiB, and fills the slack with a
+// file. restore removes the file and gives the mount its chaosTmpfsSize
+// again. Over a long run the drive fills with real data, so a filler of
+// the mount's size would need ever less room until heals onto the drive
+// fail for good; shrinking to the data keeps the fault the same each time
+// and costs no RAM.
+func fillTmpfs(dir string) (restore func() error, err error) {
+	remount := func(size string) error {
+		if out, err := exec.Command("mount", "-o", "remount,size="+size, dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("remount %s size=%s: %v: %s", dir, size, err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	// The drive is written to meanwhile: a size below what it holds is
+	// refused, so measure again and retry.
+	for try := 0; ; try++ {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			return nil, err
+		}
+		used := (st.Blocks - st.Bfree) * uint64(st.Bsize)
+		err = remount(strconv.FormatUint(used+1<<20, 10))
+		if err == nil {
+			break
+		}
+		if try == 10 {
+			return nil, err
+		}
+	}
+	filler := filepath.Join(dir, "filler")
+	restore = func() error {
+		os.Remove(filler)
+		return remount(chaosTmpfsSize)
+	}
+	fh, err := os.Create(filler)
+	if err != nil {
+		restore()
+		return nil, err
+	}
+	buf := make([]byte, 64<<10)
 	for {
 		if _, err := fh.Write(buf); err != nil {
 			break // ENOSPC: full
 		}
 	}
 	fh.Close()
-	time.Sleep(15 * time.Second)
-	os.Remove(filler)
+	return restore, nil
 }
 
 // corruptShards flips one byte in 3 data and 3 parity shard files of
@@ -993,4 +1041,52 @@ func chaosRSS(s *server) float64 {
 		}
 	}
 	return 0
+}
+
+// TestChaosFillTmpfs checks the full-drive nemesis on a tmpfs that already
+// holds data: it is full (a write fails with ENOSPC, the data stays), and
+// after restore it takes more than it held (root only, as the nemesis).
+func TestChaosFillTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (the full-drive nemesis is skipped likewise)")
+	}
+	dir := filepath.Join(t.TempDir(), "d4")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v: %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	// More data than the old 48 MiB drive could ever hold again after a
+	// filler: the drive is 32 MiB and holds 24 MiB.
+	data := bytes.Repeat([]byte("d"), 24<<20)
+	if err := os.WriteFile(filepath.Join(dir, "shard"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 2; round++ { // the nemesis strikes again and again
+		restore, err := fillTmpfs(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = os.WriteFile(filepath.Join(dir, "heal"), make([]byte, 64<<10), 0o644)
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("round %d: a write to the full drive: %v", round, err)
+		}
+		os.Remove(filepath.Join(dir, "heal"))
+		if got, err := os.ReadFile(filepath.Join(dir, "shard")); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: the drive's data changed: %v", round, err)
+		}
+		if err := restore(); err != nil {
+			t.Fatal(err)
+		}
+		// Restored to chaosTmpfsSize: room for more than the drive held.
+		if err := os.WriteFile(filepath.Join(dir, "heal"), make([]byte, 40<<20), 0o644); err != nil {
+			t.Errorf("round %d: after restore: %v", round, err)
+		}
+		os.Remove(filepath.Join(dir, "heal"))
+		if _, err := os.Stat(filepath.Join(dir, "filler")); !os.IsNotExist(err) {
+			t.Errorf("round %d: the filler stayed: %v", round, err)
+		}
+	}
 }

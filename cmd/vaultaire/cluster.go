@@ -430,6 +430,9 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 				fmt.Sprintf("%d/%d", online, total), fmt.Sprintf("%s/%s", humanBytes(cap-free), humanBytes(cap))})
 		}
 		fmt.Fprintf(out, "leader: %s   cluster version: %d   erasure shape of new artifacts (as node %s sees the cluster): %s\n", st.Leader, st.ClusterVersion, st.Node, st.Shape)
+		if c := st.Capacity; c != nil {
+			fmt.Fprintln(out, capacityLine(*c))
+		}
 		for _, w := range st.Warnings {
 			fmt.Fprintf(out, "WARNING: %s\n", w)
 		}
@@ -449,6 +452,19 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 		return nil
 	}
 	return fmt.Errorf("%w: unknown cluster command %q", errUsage, verb)
+}
+
+// capacityLine is the capacity fallback's line of `cluster status`.
+func capacityLine(c node.CapacityStatus) string {
+	used := fmt.Sprintf("capacity: %s of %s used (%.1f%%)", humanBytes(c.Used), humanBytes(c.Total), 100*c.UsedRatio())
+	switch {
+	case c.Tier == "":
+		return used + "   capacity fallback: off (no --capacity-tier; writes fail when the drives are full)"
+	case c.Spilling:
+		return fmt.Sprintf("%s   capacity fallback: SPILLING to tier %s until below %.0f%% (started at %.0f%%; moved %d versions, %s)",
+			used, c.Tier, 100*c.Low, 100*c.High, c.Moved, humanBytes(c.MovedBytes))
+	}
+	return fmt.Sprintf("%s   capacity fallback: to tier %s above %.0f%%, down to %.0f%% (moved %d versions, %s)", used, c.Tier, 100*c.High, 100*c.Low, c.Moved, humanBytes(c.MovedBytes))
 }
 
 func humanBytes(n int64) string {

@@ -38,6 +38,9 @@ type testCluster struct {
 	seed   string // gossip address of node 0
 	// bin is the binary new nodes run ("": this tree's).
 	bin string
+	// extraEnv is added to every node's environment (the test knobs of
+	// testknobs.go).
+	extraEnv []string
 }
 
 // clusterProc is one node of a testCluster: its process (replaced on
@@ -86,7 +89,7 @@ func (c *testCluster) env() []string {
 	if c.secret != "" {
 		env = append(env, "VAULTAIRE_CLUSTER_SECRET="+c.secret)
 	}
-	return env
+	return append(env, c.extraEnv...)
 }
 
 // addNode starts one more node (joining node 0 unless it is node 0).

@@ -37,7 +37,7 @@ var (
 	binErr  error
 )
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "vaultaire-bin-")
@@ -63,7 +63,7 @@ const (
 )
 
 type server struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	addr     string
 	dir      string
@@ -125,7 +125,7 @@ func overBoth(t *testing.T, f func(t *testing.T, tlsArgs []string)) {
 func freeAddr(t *testing.T) string { return freeAddrOn(t, "127.0.0.1") }
 
 // freeAddrOn returns a free TCP host:port on a loopback address.
-func freeAddrOn(t *testing.T, host string) string {
+func freeAddrOn(t testing.TB, host string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -137,20 +137,20 @@ func freeAddrOn(t *testing.T, host string) string {
 
 // startServer runs `vaultaire server` on dir; env adds variables (the test
 // root credentials unless env sets VAULTAIRE_ROOT_ACCESS_KEY="").
-func startServer(t *testing.T, dir string, env []string, args ...string) *server {
+func startServer(t testing.TB, dir string, env []string, args ...string) *server {
 	t.Helper()
 	return startServerOn(t, "127.0.0.1", dir, env, args...)
 }
 
 // startServerOn is startServer with every listener on host (a 127.0.0.x
 // address, so cluster tests give each node its own).
-func startServerOn(t *testing.T, host, dir string, env []string, args ...string) *server {
+func startServerOn(t testing.TB, host, dir string, env []string, args ...string) *server {
 	t.Helper()
 	return startServerBin(t, binary(t), host, dir, env, args...)
 }
 
 // startServerBin is startServerOn with another binary (an older release).
-func startServerBin(t *testing.T, bin, host, dir string, env []string, args ...string) *server {
+func startServerBin(t testing.TB, bin, host, dir string, env []string, args ...string) *server {
 	t.Helper()
 	// freeAddr's port is free only until someone else binds it (another
 	// test, or this very server's admin listener on 127.0.0.1:0), so a
@@ -169,7 +169,7 @@ func startServerBin(t *testing.T, bin, host, dir string, env []string, args ...s
 // tryStartServer starts one server process and waits until it announces
 // its S3 endpoint: a successful dial alone could reach whoever else holds
 // the port. It reports a lost port race instead of failing on it.
-func tryStartServer(t *testing.T, bin, host, dir string, env []string, args ...string) (srv *server, lostRace bool) {
+func tryStartServer(t testing.TB, bin, host, dir string, env []string, args ...string) (srv *server, lostRace bool) {
 	t.Helper()
 	s := &server{t: t, dir: dir, addr: freeAddrOn(t, host), done: make(chan struct{})}
 	s.endpoint = "http://" + s.addr
@@ -211,7 +211,7 @@ func tryStartServer(t *testing.T, bin, host, dir string, env []string, args ...s
 
 // launch starts s.cmd, collecting its stdout (output) and stderr, noting
 // its exit in s.done and s.exitErr; the test's cleanup kills it.
-func (s *server) launch(t *testing.T) {
+func (s *server) launch(t testing.TB) {
 	t.Helper()
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -252,7 +252,7 @@ func (s *server) kill() {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -64,6 +64,12 @@ type serverFlags struct {
 	gcDelay      time.Duration
 	tierJournal  time.Duration
 	tierIntent   time.Duration
+	tierFirst    time.Duration
+	tierRead     time.Duration
+	capTier      string
+	capHigh      float64
+	capLow       float64
+	capInterval  time.Duration
 	uploadTTL    time.Duration
 	adminAddr    string
 	// The admin listener's TLS files, and the explicit consent to serve
@@ -95,6 +101,9 @@ type serverFlags struct {
 	gossipAdvertise string
 	join            listFlag
 	clusterSecret   string
+
+	// test: test-only knobs from the environment (testknobs.go).
+	test testKnobs
 }
 
 func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -128,6 +137,12 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
 	fs.DurationVar(&f.tierIntent, "tier-intent-timeout", node.DefaultTierIntentTimeout, "a transition to a cold tier that has not committed this long after its upload began is abandoned and its remote objects deleted (a crash leaves such uploads)")
 	fs.DurationVar(&f.tierJournal, "tier-journal-interval", node.DefaultTierJournalInterval, "how often the metadata leader deletes cold-tier objects no record names any more (after deletes, overwrites, recalls)")
+	fs.DurationVar(&f.tierFirst, "tier-read-first-byte", node.DefaultTierReadFirstByte, "a read from a cold tier that has no byte this long after it was asked fails: GET answers 503 naming the tier")
+	fs.DurationVar(&f.tierRead, "tier-read-timeout", node.DefaultTierReadTimeout, "a read from a cold tier (a GET, or the copy a restore or recall makes of a part) that is not done this long after it began fails")
+	fs.StringVar(&f.capTier, "capacity-tier", "", "default cold `tier` of the capacity fallback: when the cluster's drives are --capacity-high-watermark used, the metadata leader moves the least recently written versions there until usage is below --capacity-low-watermark (empty: off; set it alike on every node)")
+	fs.Float64Var(&f.capHigh, "capacity-high-watermark", node.DefaultCapacityHigh*100, "`percent` of the drives' capacity in use at which the capacity fallback starts moving versions to --capacity-tier")
+	fs.Float64Var(&f.capLow, "capacity-low-watermark", node.DefaultCapacityLow*100, "`percent` of the drives' capacity in use the capacity fallback moves versions until")
+	fs.DurationVar(&f.capInterval, "capacity-interval", node.DefaultCapacityInterval, "how often the drives' usage is measured for the capacity fallback")
 	fs.DurationVar(&f.gcDelay, "gc-delay", node.DefaultGCDelay, "shards of replaced or deleted artifacts are removed this long after (longer while a GET still streams them)")
 	fs.DurationVar(&f.uploadTTL, "upload-expiry", node.DefaultUploadExpiry, "unfinished multipart uploads older than this are aborted and their parts freed, whatever the bucket's rules (0: never)")
 	fs.DurationVar(&f.usageKeep, "usage-retention", node.DefaultUsageRetention, "hourly usage records older than this are deleted (0: kept forever; else at least 1h)")
@@ -181,6 +196,11 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "vaultaire:", err)
 		return 2
 	}
+	if f.test, err = readTestKnobs(os.Getenv); err != nil {
+		fmt.Fprintln(stderr, "vaultaire:", err)
+		return 2
+	}
+	f.test.warn(log)
 	if err := serve(ctx, f, stdout, log); err != nil {
 		log.Error("server failed", "err", err)
 		return 1
@@ -383,7 +403,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	})
 
 	lcAudit := &lifecycleAuditor{node: nodeID}
-	eng, err := node.New(node.Config{
+	ecfg := node.Config{
 		LifecycleAudit:  lcAudit.emit,
 		NodeID:          nodeID,
 		Drives:          drives,
@@ -407,8 +427,16 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		TierJournalInterval: f.tierJournal,
 		SSERootKey:          secret.SSERootKey(),
 		TierIntentTimeout:   f.tierIntent,
+		TierReadFirstByte:   f.tierFirst,
+		TierReadTimeout:     f.tierRead,
+		CapacityTier:        f.capTier,
+		CapacityHigh:        f.capHigh / 100,
+		CapacityLow:         f.capLow / 100,
+		CapacityInterval:    f.capInterval,
 		Logger:              log.With("component", "engine"),
-	})
+	}
+	f.test.apply(&ecfg)
+	eng, err := node.New(ecfg)
 	if err != nil {
 		return err
 	}

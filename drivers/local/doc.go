@@ -27,7 +27,9 @@
 //
 // # Durability
 //
-// Put streams into tmp/<random> through a bounded buffer, fsyncs the file,
+// Put streams into tmp/<random> through a bounded buffer (1 MiB, aligned;
+// a stream longer than one buffer is written with O_DIRECT, which skips the
+// page cache's copy: direct.go), makes the file durable with fdatasync,
 // renames it to data/<name> (creating missing parent directories, fsyncing
 // the parent of each new one), then fsyncs the object's directory. When Put
 // returns nil the object survives a crash; until the rename nothing is

@@ -129,6 +129,8 @@ type Drive struct {
 	// ioErrors counts I/O errors that said something about the drive:
 	// failures that take it offline and a full file system (IOErrors).
 	ioErrors atomic.Int64
+	// direct: whether the file system takes O_DIRECT (direct.go).
+	direct directState
 
 	// pending counts directories being created under data whose parent
 	// directory is not yet fsynced; a Put that finds such a directory
@@ -146,7 +148,7 @@ type failure struct {
 }
 
 var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, putBufferSize)
+	b := alignedBuffer(putBufferSize)
 	return &b
 }}
 
@@ -356,7 +358,7 @@ func (d *Drive) Put(ctx context.Context, name string, r io.Reader) (int64, error
 		}
 	}()
 
-	n, rerr, werr := copyCtx(ctx, f, r)
+	n, rerr, werr := copyToFile(ctx, f, r, &d.direct)
 	switch {
 	case werr != nil:
 		return n, d.fail("put", name, werr)
@@ -364,7 +366,7 @@ func (d *Drive) Put(ctx context.Context, name string, r io.Reader) (int64, error
 		// The caller's reader (or context) failed, not the drive.
 		return n, fmt.Errorf("local %s: put %q: %w", d.id, name, rerr)
 	}
-	if err := f.Sync(); err != nil {
+	if err := datasync(f); err != nil {
 		return n, d.fail("put", name, err)
 	}
 	if err := f.Close(); err != nil {
@@ -440,33 +442,6 @@ func (d *Drive) putFail(name string, err error) error {
 		return fmt.Errorf("local %s: put %q: %w", d.id, name, err)
 	}
 	return d.fail("put", name, err)
-}
-
-// copyCtx copies r to w through a pooled buffer, checking ctx between
-// chunks. It tells the reader's (or context's) error from the writer's.
-func copyCtx(ctx context.Context, w io.Writer, r io.Reader) (n int64, rerr, werr error) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err, nil
-		}
-		m, err := fill(r, buf)
-		if m > 0 {
-			w, e := w.Write(buf[:m])
-			n += int64(w)
-			if e != nil {
-				return n, nil, e
-			}
-		}
-		if err == io.EOF {
-			return n, nil, nil
-		}
-		if err != nil {
-			return n, err, nil
-		}
-	}
 }
 
 // fill reads into buf until it is full or r fails. Unlike io.ReadFull it
@@ -674,7 +649,8 @@ func (d *Drive) Delete(ctx context.Context, name string) error {
 
 // Usage implements drivers.Driver from statfs(2) of the drive: Total and
 // Free (available to unprivileged users) of the whole file system, Used
-// its blocks in use. It never fails because the drive is offline.
+// its blocks in use, Device the file system's device number (stat(2)). It
+// never fails because the drive is offline.
 func (d *Drive) Usage(ctx context.Context) (drivers.Usage, error) {
 	if err := ctx.Err(); err != nil {
 		return drivers.Usage{}, fmt.Errorf("local %s: usage: %w", d.id, err)
@@ -691,6 +667,10 @@ func (d *Drive) Usage(ctx context.Context) (drivers.Usage, error) {
 		u.Total = int64(st.Blocks) * bs
 		u.Free = int64(st.Bavail) * bs
 		u.Used = int64(st.Blocks-st.Bfree) * bs
+		var sd unix.Stat_t
+		if unix.Stat(d.data, &sd) == nil {
+			u.Device = fmt.Sprintf("dev:%x", sd.Dev)
+		}
 	}
 	if f := d.offline.Load(); f != nil {
 		u.Err = f.cause

@@ -20,7 +20,10 @@ import (
 	"github.com/vaultaire/vaultaire/drivers/local"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	local.DirectPutChild() // the child process of TestDirectPutKilledMidStream
+	goleak.VerifyTestMain(m)
+}
 
 var ctx = context.Background()
 
