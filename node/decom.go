@@ -325,8 +325,9 @@ func (e *Engine) drainingNodes(ctx context.Context) map[string]bool {
 	return out
 }
 
-// decomLoop runs decommission jobs on the metadata leader and, on every
-// node, watches for its own end.
+// decomLoop runs decommission jobs on the metadata leader (then, when no
+// node drains, the rebalance job) and, on every node, watches for its own
+// end.
 func (e *Engine) decomLoop(ctx context.Context) {
 	t := time.NewTicker(decomCheck)
 	defer t.Stop()
@@ -353,7 +354,15 @@ func (e *Engine) decomLoop(ctx context.Context) {
 			continue
 		}
 		reqs, err := e.decomRequests(ctx)
-		if err != nil || len(reqs) == 0 {
+		if err != nil {
+			continue
+		}
+		if len(reqs) == 0 {
+			// No node drains: a rebalance may run (rebalance.go).
+			if err := e.rebalanceStep(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Warn("rebalance round failed", "err", err)
+				e.sleep(ctx, decomRetry)
+			}
 			continue
 		}
 		if _, self := reqs[e.cfg.NodeID]; self {
@@ -496,10 +505,18 @@ func (e *Engine) decomPass(ctx context.Context, r DecomRequest, p *DecomProgress
 	}
 	throttle := r.Throttle
 	lim := newMoveLimiter(decomRate(throttle))
-	start, startBytes := time.Now(), p.Bytes
+	start, base := time.Now(), *p
 	lastCheck, lastSave := time.Now(), time.Now()
-	var failed int
-	var errs []error
+	pool := newMovePool(moveParallel)
+	update := func() {
+		st := pool.stats()
+		p.Moved, p.Rebuilt, p.Failed = base.Moved+st.Moved, base.Rebuilt+st.Rebuilt, base.Failed+st.Failed
+		p.Bytes = base.Bytes + st.Bytes
+		p.Remaining = max(base.Remaining-st.Attempted, 0)
+		if el := time.Since(start).Seconds(); el > 0 {
+			p.Rate = float64(st.Bytes) / el
+		}
+	}
 	seen := map[string]bool{}
 	err = e.meta.ForEachBlob(ctx, func(b metastore.Blob, size int64) error {
 		if seen[b.ID] || metastore.BlobTier(b) != "" {
@@ -515,67 +532,54 @@ func (e *Engine) decomPass(ctx context.Context, r DecomRequest, p *DecomProgress
 			return nil
 		}
 		seen[b.ID] = true
-		b.Shards = slices.Clone(b.Shards)
-		for _, i := range todo {
-			if time.Since(lastCheck) >= decomCheck {
-				lastCheck = time.Now()
-				if !e.meta.IsLeader() {
-					return errNotLeader
-				}
-				reqs, err := e.decomRequests(ctx)
-				if err != nil {
-					return err
-				}
-				cur, ok := reqs[node]
-				if !ok || cur.State != DecomDraining {
-					return errDecomInterrupted
-				}
-				if cur.Throttle != throttle {
-					throttle = cur.Throttle
-					setMoveLimit(lim, decomRate(throttle))
-				}
+		if time.Since(lastCheck) >= decomCheck {
+			lastCheck = time.Now()
+			if !e.meta.IsLeader() {
+				return errNotLeader
 			}
-			res, err := e.decomMoveShard(ctx, &b, size, i, lim)
-			switch {
-			case err == nil:
-				p.Moved++
-				p.Bytes += res.Bytes
-				if res.Rebuilt {
-					p.Rebuilt++
-				}
-			case errors.Is(err, errMoveMoot):
-				// Overwritten or deleted meanwhile: nothing to move.
-			case ctx.Err() != nil:
-				return ctx.Err()
-			default:
-				failed++
-				p.Failed++
-				if len(errs) < 5 {
-					errs = append(errs, err)
-				}
-				e.log.Warn("decommission: moving shard failed", "blob", b.ID, "shard", i, "err", err)
+			reqs, err := e.decomRequests(ctx)
+			if err != nil {
+				return err
 			}
-			p.Remaining = max(p.Remaining-1, 0)
-			if el := time.Since(start).Seconds(); el > 0 {
-				p.Rate = float64(p.Bytes-startBytes) / el
+			cur, ok := reqs[node]
+			if !ok || cur.State != DecomDraining {
+				return errDecomInterrupted
 			}
-			if time.Since(lastSave) >= decomSaveEvery {
-				lastSave = time.Now()
-				if err := e.putDecomProgress(ctx, *p); err != nil {
-					return err
-				}
+			if cur.Throttle != throttle {
+				throttle = cur.Throttle
+				setMoveLimit(lim, decomRate(throttle))
 			}
 		}
-		return nil
+		if time.Since(lastSave) >= decomSaveEvery {
+			lastSave = time.Now()
+			update()
+			if err := e.putDecomProgress(ctx, *p); err != nil {
+				return err
+			}
+		}
+		b.Shards = slices.Clone(b.Shards)
+		// The moves of one blob run in order (each target depends on
+		// where the others went); blobs move side by side.
+		return pool.do(ctx, func() {
+			for _, i := range todo {
+				res, err := e.decomMoveShard(ctx, &b, size, i, lim)
+				if err != nil && !errors.Is(err, errMoveMoot) && ctx.Err() == nil {
+					e.log.Warn("decommission: moving shard failed", "blob", b.ID, "shard", i, "err", err)
+				}
+				pool.record(res, err)
+			}
+		})
 	}, metastore.Stale)
+	pool.wait()
+	update()
 	if errors.Is(err, errDecomInterrupted) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if failed > 0 {
-		return false, fmt.Errorf("%d shard moves failed: %w", failed, errors.Join(errs...))
+	if err := pool.err(); err != nil {
+		return false, err
 	}
 	// The next step counts again and ends the phase when nothing is
 	// left (writes during the pass went elsewhere).

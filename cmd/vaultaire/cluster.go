@@ -362,6 +362,10 @@ Commands:
                   others (throttled, default 64MiB/s), leadership moves off it, it stops and
                   leaves the Raft group; follows the progress (shards, bytes, rate, ETA)
   decommission status [NODE] | pause NODE | resume NODE | cancel NODE
+  rebalance --plan [--tolerance F]
+                  what moving shards to each drive's capacity share would move (per-drive shares)
+  rebalance [--throttle RATE|off] [--tolerance F] [--detach]
+                  apply it, throttled, following the progress; rebalance status|pause|resume|cancel
   upgrade status  the cluster version, each node's release and the cluster version it supports,
                   and what keeps the upgrade from being finalized
   upgrade finalize
@@ -441,6 +445,8 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 		return c.runUpgrade(ctx, args, asJSON, out)
 	case "decommission":
 		return c.runDecommission(ctx, args, asJSON, out)
+	case "rebalance":
+		return c.runRebalance(ctx, args, asJSON, out)
 	case "remove":
 		if len(args) != 1 {
 			return fmt.Errorf("%w: cluster remove NODE", errUsage)

@@ -162,19 +162,28 @@ func TestDecommissionUnderLoad(t *testing.T) {
 	if len(l.errs) > 0 || len(lv.errs) > 0 {
 		t.Fatalf("failed client requests: %v %v", l.errs, lv.errs)
 	}
-	// It left the metadata group; the others lead.
+	// It left the metadata group (a follower learns the new
+	// configuration from the log: wait for it); the others lead.
 	for _, i := range stay {
-		s, err := c.status(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Leader == id || s.Leader == "" {
-			t.Fatalf("node %d: leader %q", i, s.Leader)
-		}
-		for _, m := range s.Nodes {
-			if m.ID == id && m.RaftRole != "none" {
-				t.Fatalf("node %d still lists %s with Raft role %s", i, id, m.RaftRole)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			s, err := c.status(i)
+			if err != nil {
+				t.Fatal(err)
 			}
+			role := "none"
+			for _, m := range s.Nodes {
+				if m.ID == id {
+					role = m.RaftRole
+				}
+			}
+			if s.Leader != id && s.Leader != "" && role == "none" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d: leader %q, the decommissioned node's Raft role %q", i, s.Leader, role)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	if after := shardFilesUnder(t, c.nodes[victim].dir); after != 0 {
