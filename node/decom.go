@@ -625,6 +625,6 @@ func setMoveLimit(lim *rate.Limiter, bytesPerSec int64) {
 		lim.SetLimit(rate.Inf)
 		return
 	}
-	lim.SetBurst(int(max(bytesPerSec, 1<<20)))
+	lim.SetBurst(moveBurst(bytesPerSec))
 	lim.SetLimit(rate.Limit(bytesPerSec))
 }

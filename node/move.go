@@ -198,13 +198,19 @@ func (t *rateReader) Read(p []byte) (int, error) {
 }
 
 // newMoveLimiter returns the token bucket of a job moving at most
-// bytesPerSec (<= 0: unthrottled), with a burst of one second's worth,
-// at least 1 MiB (a shard block).
+// bytesPerSec (<= 0: unthrottled), with a burst of moveBurst.
 func newMoveLimiter(bytesPerSec int64) *rate.Limiter {
 	if bytesPerSec <= 0 {
 		return rate.NewLimiter(rate.Inf, 0)
 	}
-	return rate.NewLimiter(rate.Limit(bytesPerSec), int(max(bytesPerSec, 1<<20)))
+	return rate.NewLimiter(rate.Limit(bytesPerSec), moveBurst(bytesPerSec))
+}
+
+// moveBurst is an eighth of a second's worth, between 1 MiB (a shard
+// block) and 8 MiB: a job keeps to its rate over any second, not only
+// on average.
+func moveBurst(bytesPerSec int64) int {
+	return int(min(max(bytesPerSec/8, 1<<20), 8<<20))
 }
 
 // moveParallel is how many blobs a job moves shards of at once: a move
