@@ -19,8 +19,10 @@ type EngineStats struct {
 	ScrubVerified, ScrubBad         int64
 	BlobsCollected                  int64
 	ShardsRelocated                 int64
-	UploadsExpired                  int64
-	ShardsSlow, ShardsStraggled     int64
+	// The shard mover (decommission, rebalance, relocation).
+	ShardsMoved, ShardMoveBytes, ShardsMisplacedSwept int64
+	UploadsExpired                                    int64
+	ShardsSlow, ShardsStraggled                       int64
 	// The continuous scrub: passes completed, the fraction of the pass
 	// in progress done (0 when none runs), and when the last pass
 	// completed (zero: none yet).
@@ -69,7 +71,7 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, moved, moveBytes, misplaced, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
 }{
 	encodes:        desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
 	decodes:        desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
@@ -81,6 +83,9 @@ var engineDescs = struct {
 	scrubBad:       desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
 	gc:             desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
 	relocated:      desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	moved:          desc("shards_moved_total", "Shard moves committed by decommission, rebalance and relocation (counted on the metadata leader)."),
+	moveBytes:      desc("shard_move_bytes_total", "Bytes the committed shard moves wrote."),
+	misplaced:      desc("shards_misplaced_swept_total", "Shard files of live artifacts the orphan sweep removed because no placement names them (a move interrupted before its commit, an old copy left behind)."),
 	expired:        desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
 	slow:           desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
 	straggled:      desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
@@ -94,7 +99,7 @@ var engineDescs = struct {
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.moved, d.moveBytes, d.misplaced, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals} {
 		ch <- x
 	}
 }
@@ -114,6 +119,9 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.scrubBad, s.ScrubBad)
 	counter(d.gc, s.BlobsCollected)
 	counter(d.relocated, s.ShardsRelocated)
+	counter(d.moved, s.ShardsMoved)
+	counter(d.moveBytes, s.ShardMoveBytes)
+	counter(d.misplaced, s.ShardsMisplacedSwept)
 	counter(d.expired, s.UploadsExpired)
 	counter(d.slow, s.ShardsSlow)
 	counter(d.straggled, s.ShardsStraggled)

@@ -101,6 +101,8 @@ func (e *Engine) moveShard(ctx context.Context, b *metastore.Blob, size int64, i
 		return res, fmt.Errorf("committing the move of shard %d of blob %s: %w", i, b.ID, err)
 	}
 	b.Shards[i] = dest
+	e.stats.shardsMoved.Add(1)
+	e.stats.shardMoveBytes.Add(n)
 	if src, ok := e.shardDriver(from); ok {
 		e.dropShard(ctx, src, name)
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // TestRebalanceAfterJoin: three nodes hold every blob evenly; a fourth
-// joins with empty drives of the same capacity. The plan moves shards
+// joins with empty drives of the same capacity. The plan (tolerance 25%:
+// a dozen blobs of random sizes are coarse grains) moves shards
 // onto it until every drive is within the tolerance of its share, never
 // two shards of a blob on one drive nor more than m on one node; applied
 // by the leader's job, a new plan is empty and every artifact reads back
@@ -31,7 +32,7 @@ func TestRebalanceAfterJoin(t *testing.T) {
 		t.Fatalf("plan of a balanced cluster: %d moves, balanced %v, %v", plan.Moves, plan.Balanced, err)
 	}
 	p.add("node-d")
-	plan, err := e.PlanRebalance(ctx, 0.1)
+	plan, err := e.PlanRebalance(ctx, 0.25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestRebalanceAfterJoin(t *testing.T) {
 			t.Fatalf("a planned move goes to %s, not to the new node", m.To.Node)
 		}
 	}
-	if _, err := e.StartRebalance(ctx, -1, 0.1); err != nil {
+	if _, err := e.StartRebalance(ctx, -1, 0.25); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Minute)
@@ -60,7 +61,7 @@ func TestRebalanceAfterJoin(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	after, err := e.PlanRebalance(ctx, 0.1)
+	after, err := e.PlanRebalance(ctx, 0.25)
 	if err != nil || after.Moves != 0 || !after.Balanced {
 		t.Fatalf("plan after the rebalance: %d moves, balanced %v, %v", after.Moves, after.Balanced, err)
 	}

@@ -30,6 +30,11 @@ type Stats struct {
 	// rebuilt on a live drive and committed there, and attempts that
 	// failed (retried by the next pass).
 	ShardsRelocated, RelocateFailed int64
+	// ShardsMoved and ShardMoveBytes count shard moves committed by the
+	// shard mover (decommission, rebalance, relocation) and the bytes
+	// they wrote; ShardsMisplacedSwept the shard files of live blobs the
+	// orphan sweep removed because no placement named them.
+	ShardsMoved, ShardMoveBytes, ShardsMisplacedSwept int64
 	// UploadsExpired counts unfinished multipart uploads aborted for
 	// their age (expiry.go).
 	UploadsExpired int64
@@ -73,6 +78,7 @@ type counters struct {
 	shardsRelocated, relocateFailed atomic.Int64
 	// shardsMisplacedSwept: shard files of live blobs no placement named.
 	shardsMisplacedSwept        atomic.Int64
+	shardsMoved, shardMoveBytes atomic.Int64
 	uploadsExpired              atomic.Int64
 	shardsSlow, shardsStraggled atomic.Int64
 	scrubPasses                 atomic.Int64
@@ -104,12 +110,16 @@ func (e *Engine) Stats() Stats {
 
 		ShardsRelocated: c.shardsRelocated.Load(),
 		RelocateFailed:  c.relocateFailed.Load(),
-		UploadsExpired:  c.uploadsExpired.Load(),
-		ShardsSlow:      c.shardsSlow.Load(),
-		ShardsStraggled: c.shardsStraggled.Load(),
-		ScrubPasses:     c.scrubPasses.Load(),
-		DriveHealed:     c.driveHealed.Load(),
-		DriveHealBytes:  c.driveHealBytes.Load(),
+		ShardsMoved:     c.shardsMoved.Load(),
+		ShardMoveBytes:  c.shardMoveBytes.Load(),
+
+		ShardsMisplacedSwept: c.shardsMisplacedSwept.Load(),
+		UploadsExpired:       c.uploadsExpired.Load(),
+		ShardsSlow:           c.shardsSlow.Load(),
+		ShardsStraggled:      c.shardsStraggled.Load(),
+		ScrubPasses:          c.scrubPasses.Load(),
+		DriveHealed:          c.driveHealed.Load(),
+		DriveHealBytes:       c.driveHealBytes.Load(),
 
 		DriveHealsRunning: e.driveHeal.runningCount(),
 		SSEPackages:       c.ssePackages.Load(),
