@@ -373,6 +373,8 @@ type Engine struct {
 		pass  lcPass
 		batch int // versions per step (lifecycleBatch; tests lower it)
 	}
+	// staleRestores: restores the leader saw ongoing (restore_stale.go).
+	staleRestores staleRestores
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)

@@ -185,10 +185,12 @@ func (r *reader) readPart(ctx context.Context, w io.Writer, p *metastore.Part, o
 	cOff, cLen, _ := sse.CiphertextRange(p.Size, off, length)
 	dw := sse.NewDecryptWriter(w, dk, p.Size, off, length)
 	err = r.e.readBlob(ctx, dw, p.Blob, p.StoredSize, cOff, cLen)
-	r.e.stats.ssePackages.Add(dw.Opened)
-	if err == nil {
-		err = dw.Close()
+	// Close always: it waits for the packages being opened in the
+	// background to reach w (or fail), so nothing writes to w afterwards.
+	if cerr := dw.Close(); err == nil {
+		err = cerr
 	}
+	r.e.stats.ssePackages.Add(dw.Opened)
 	if errors.Is(err, sse.ErrAuth) {
 		// The erasure layer verified every block: ciphertext that still
 		// fails authentication was written wrong or the record is.

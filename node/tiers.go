@@ -562,6 +562,9 @@ func (e *Engine) tierJournalLoop(ctx context.Context) {
 		if _, err := e.ExpireRestores(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("restore expiry", "err", err)
 		}
+		if _, err := e.AbandonStaleRestores(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("abandoned restores", "err", err)
+		}
 	}
 }
 

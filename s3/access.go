@@ -162,14 +162,29 @@ func (s *Server) qualifyVirtualHost(ctx context.Context, r *http.Request, contai
 	if !ok || vb != container {
 		return container
 	}
+	b, ok := s.qualifiedVirtualHostBucket(ctx, r.Host)
+	if !ok {
+		return container
+	}
+	return vb[len(b)+1:] + ":" + b
+}
+
+// qualifiedVirtualHostBucket returns the bucket of a virtual-hosted
+// "bucket.tenant.<Domain>" whose last label names an existing tenant, the
+// same condition qualifyVirtualHost reads it as "tenant:bucket" under.
+func (s *Server) qualifiedVirtualHostBucket(ctx context.Context, host string) (string, bool) {
+	vb, ok := vhostContainer(host, s.cfg.Domain)
+	if !ok {
+		return "", false
+	}
 	i := strings.LastIndexByte(vb, '.')
 	if i <= 0 || !validTenantID(vb[i+1:]) {
-		return container
+		return "", false
 	}
 	if ok, err := s.eng.TenantExists(ctx, vb[i+1:]); err != nil || !ok {
-		return container
+		return "", false
 	}
-	return vb[i+1:] + ":" + vb[:i]
+	return vb[:i], true
 }
 
 // validTenantID matches the admin API's tenant ids.
@@ -273,16 +288,17 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 		return err
 	}
 	if op == OpCopyObject || op == OpUploadPartCopy {
-		// The source is in the destination's tenant (a copy between
-		// tenants is not supported: parseCopySource takes plain names).
-		src, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+		// The source resolves like a bucket name of the requester's
+		// (plain: its own; "tenant:bucket": another tenant's) and is
+		// authorized for reading by its own bucket's policy.
+		src, err := s.copySourceOf(ctx, r, rc)
 		if err != nil {
 			return err
 		}
-		if exp := r.Header.Get("X-Amz-Source-Expected-Bucket-Owner"); exp != "" && exp != rc.tenant {
+		if exp := r.Header.Get("X-Amz-Source-Expected-Bucket-Owner"); exp != "" && exp != src.owner {
 			return withMessage(errAccessDenied, "The expected source bucket owner does not own the bucket.")
 		}
-		st := accessTarget{action: "s3:GetObject", owner: rc.tenant, bucket: src.container, key: src.key, versioned: src.versionID != ""}
+		st := accessTarget{action: "s3:GetObject", owner: src.owner, bucket: src.container, key: src.key, versioned: src.versionID != ""}
 		return s.authorizeTarget(ctx, r, rc, st)
 	}
 	return nil

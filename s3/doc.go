@@ -172,11 +172,11 @@
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. ACL writes other than
 // private and bucket-owner-full-control answer
-// AccessControlListNotSupported. A copy source in another tenant is
-// NotImplemented. A Range header naming several ranges is served as the
+// AccessControlListNotSupported. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
-// Object forms, the fields tagging, the server-side encryption fields,
-// object lock, website redirects and x-amz-checksum-* are NotImplemented.
+// Object forms, the fields tagging, object lock, website redirects and
+// x-amz-checksum-* are NotImplemented (the server-side encryption fields
+// work as PUT's headers do, aws:kms aside).
 //
 // # CORS
 //
@@ -222,7 +222,12 @@
 // file's name; every field but the signature fields, policy, file and
 // x-ignore-* must be named by a condition. Content-Type, Cache-Control,
 // Content-Disposition, Content-Encoding, Content-Language, Expires and
-// x-amz-meta-* fields are stored as for PUT. The form is read by
+// x-amz-meta-* fields are stored as for PUT. The fields
+// x-amz-server-side-encryption and x-amz-server-side-encryption-customer-*
+// (algorithm, key, key-MD5) replace the request's headers of those names
+// before authorization, so they encrypt as PUT's headers do (SSE-C needs
+// TLS) and a bucket policy's s3:x-amz-server-side-encryption sees them;
+// the answer reports the encryption as PUT's does. The form is read by
 // postform.go's formReader (RFC 7578/2046 framing; lines must end in
 // CRLF), not mime/multipart. The file part is streamed to
 // the Engine (size unknown up front); content-length-range and the PUT

@@ -393,13 +393,15 @@ func versionOrNull(id string) string {
 	return id
 }
 
-// copySource is a parsed x-amz-copy-source.
+// copySource is a parsed x-amz-copy-source. tenant is the tenant of a
+// qualified bucket ("tenant:bucket/key"), "" for a plain name; owner is
+// the tenant the bucket was resolved to (copySourceOf).
 type copySource struct {
-	container, key, versionID string
+	tenant, owner, container, key, versionID string
 }
 
-// parseCopySource parses "[/]bucket/key[?versionId=id]" with the key
-// URL-encoded, as S3 accepts it.
+// parseCopySource parses "[/][tenant:]bucket/key[?versionId=id]" with the
+// key URL-encoded, as S3 accepts it.
 func parseCopySource(v string) (copySource, error) {
 	bad := withMessage(errInvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	path, query, hasQuery := strings.Cut(v, "?")
@@ -428,6 +430,12 @@ func parseCopySource(v string) (copySource, error) {
 	if !ok || c == "" || k == "" {
 		return cs, bad
 	}
+	if t, b, qualified := SplitQualified(c); qualified {
+		if !validTenantID(t) {
+			return cs, errInvalidBucketName
+		}
+		cs.tenant, c = t, b
+	}
 	if !ValidBucketName(c) {
 		return cs, errInvalidBucketName
 	}
@@ -438,10 +446,27 @@ func parseCopySource(v string) (copySource, error) {
 	return cs, nil
 }
 
+// copySourceOf parses the request's x-amz-copy-source and resolves its
+// bucket as a request's own bucket name is resolved (ResolveBucket): a
+// plain name is the requester's bucket, "tenant:bucket" another tenant's
+// (which must exist). Whether the requester may read it is authorize's.
+func (s *Server) copySourceOf(ctx context.Context, r *http.Request, rc *reqCtx) (copySource, error) {
+	cs, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	if err != nil {
+		return cs, err
+	}
+	name := cs.container
+	if cs.tenant != "" {
+		name = cs.tenant + ":" + cs.container
+	}
+	cs.owner, _, err = s.ResolveBucket(ctx, rc.principal.Tenant, name)
+	return cs, err
+}
+
 // openCopySource opens the source of a copy (the version it names, or
 // the latest) and applies its x-amz-copy-source-if-* conditions.
 func (s *Server) openCopySource(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) (copySource, node.ArtifactReader, error) {
-	cs, err := parseCopySource(r.Header.Get("X-Amz-Copy-Source"))
+	cs, err := s.copySourceOf(ctx, r, rc)
 	if err != nil {
 		return cs, nil, err
 	}
@@ -449,7 +474,7 @@ func (s *Server) openCopySource(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return cs, nil, err
 	}
-	src, err := s.eng.OpenArtifact(ctx, rc.tenant, node.VersionRef{Container: cs.container, Key: cs.key, VersionID: cs.versionID, CustomerKey: ck.keyOrNil()})
+	src, err := s.eng.OpenArtifact(ctx, cs.owner, node.VersionRef{Container: cs.container, Key: cs.key, VersionID: cs.versionID, CustomerKey: ck.keyOrNil()})
 	if err != nil {
 		switch {
 		case errors.Is(err, node.ErrInvalidArgument):
@@ -519,7 +544,7 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 		return err
 	}
 	info := src.Info()
-	if cs.container == rc.ep.Container && cs.key == rc.ep.Key && cs.versionID == "" && directive != "REPLACE" &&
+	if cs.owner == rc.tenant && cs.container == rc.ep.Container && cs.key == rc.ep.Key && cs.versionID == "" && directive != "REPLACE" &&
 		tagDirective != "REPLACE" && opts.storageClass == info.StorageClass && !opts.lockHeaders &&
 		opts.encryption.Mode == node.EncryptionNone {
 		return withMessage(errInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")

@@ -33,14 +33,23 @@ var postFieldHeaders = map[string]string{
 // postUnsupported are fields that ask for what is not implemented (as
 // unsupportedWriteHeaders for PUT).
 var postUnsupported = []string{
-	"x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
-	"x-amz-server-side-encryption-customer-algorithm", "tagging",
+	"tagging",
 	"x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
 	"x-amz-website-redirect-location",
 	// Checksum fields would need the file hashed against them; refused
 	// rather than silently unverified.
 	"x-amz-checksum-algorithm", "x-amz-checksum-crc32", "x-amz-checksum-crc32c",
 	"x-amz-checksum-crc64nvme", "x-amz-checksum-sha1", "x-amz-checksum-sha256",
+}
+
+// postSSEFields are the form fields that ask for encryption. They stand
+// for the PUT headers of the same names (the request's own headers of
+// those names are dropped): the encryption is read as a PUT's is, and a
+// bucket policy's s3:x-amz-server-side-encryption condition sees it.
+var postSSEFields = []string{
+	"x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+	"x-amz-server-side-encryption-customer-algorithm", "x-amz-server-side-encryption-customer-key",
+	"x-amz-server-side-encryption-customer-key-md5",
 }
 
 // isForm reports a multipart/form-data Content-Type.
@@ -130,6 +139,13 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if err := checkKey(rc.ep.Key); err != nil {
 		return err
 	}
+	for _, f := range postSSEFields {
+		name := http.CanonicalHeaderKey(f)
+		r.Header.Del(name)
+		if v := fields[f]; v != "" {
+			r.Header.Set(name, v)
+		}
+	}
 	if err := s.authorize(ctx, r, rc); err != nil {
 		return err
 	}
@@ -142,6 +158,10 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	in, err := postPutInput(rc, fields)
 	if err != nil {
+		return err
+	}
+	var ck *sseCustomer
+	if in.Encryption, ck, err = s.writeEncryption(r); err != nil {
 		return err
 	}
 	if qc, ok := s.eng.(QuotaChecker); ok {
@@ -170,6 +190,7 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	if err != nil {
 		return err
 	}
+	setEncryptionHeaders(w.Header(), info.Encryption, ck)
 	return s.postResponse(w, r, rc, fields, info)
 }
 

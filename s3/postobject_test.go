@@ -19,6 +19,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/minio/minio-go/v7"
 
+	"github.com/vaultaire/vaultaire/s3"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 )
 
@@ -302,4 +303,107 @@ func TestPostObjectFraming(t *testing.T) {
 	if got := h.content(t, "framed", "framed-key"); !bytes.Equal(got, file) {
 		t.Fatalf("content differs (%d bytes, want %d)", len(got), len(file))
 	}
+}
+
+// TestPostObjectSSE uploads through a form asking for SSE-S3 and SSE-C
+// (as a PUT's headers would), checks a bucket policy that denies
+// unencrypted uploads sees the form's field, and the bad input table.
+func TestPostObjectSSE(t *testing.T) {
+	h := newHarness(t, func(c *s3.Config) { c.SSECInsecure = true })
+	h.bucket(t, "forms")
+	c := h.client(false)
+	hour := time.Now().Add(time.Hour)
+	// The policy names the encryption fields (any value), as S3 asks.
+	sseConds := []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", ""},
+		[]any{"starts-with", "$x-amz-server-side-encryption", ""}}
+	k := newSSECKey(t)
+	ssecConds := []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", ""},
+		[]any{"starts-with", "$x-amz-server-side-encryption-customer-algorithm", ""},
+		[]any{"starts-with", "$x-amz-server-side-encryption-customer-key", ""},
+		[]any{"starts-with", "$x-amz-server-side-encryption-customer-key-MD5", ""}}
+	form := func(key string, conds []any, extra ...formField) postForm {
+		fs := append([]formField{{"key", key}}, extra...)
+		return postForm{fields: append(fs, h.v4Policy(t, hour, conds, "")...), fileName: "f", file: []byte("secret form bytes " + key)}
+	}
+
+	// SSE-S3: stored encrypted, reported by the answer and by HEAD.
+	resp, body := h.post(t, "forms", form("s3", sseConds, formField{"x-amz-server-side-encryption", "AES256"}))
+	if resp.StatusCode != 204 || resp.Header.Get("X-Amz-Server-Side-Encryption") != "AES256" {
+		t.Fatalf("SSE-S3 post: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	hd, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("forms"), Key: aws.String("s3")})
+	must(t, err)
+	if hd.ServerSideEncryption != "AES256" {
+		t.Fatalf("head: %q", hd.ServerSideEncryption)
+	}
+	if got := h.content(t, "forms", "s3"); string(got) != "secret form bytes s3" {
+		t.Fatalf("content %q", got)
+	}
+
+	// SSE-C: readable only with the key.
+	resp, body = h.post(t, "forms", form("c", ssecConds, formField{"x-amz-server-side-encryption-customer-algorithm", "AES256"},
+		formField{"x-amz-server-side-encryption-customer-key", *k.key}, formField{"x-amz-server-side-encryption-customer-key-MD5", *k.md5}))
+	if resp.StatusCode != 204 || resp.Header.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "AES256" || resp.Header.Get("X-Amz-Server-Side-Encryption-Customer-Key-Md5") != *k.md5 {
+		t.Fatalf("SSE-C post: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	got, _ := getBytes(t, c, &awss3.GetObjectInput{Bucket: aws.String("forms"), Key: aws.String("c"),
+		SSECustomerAlgorithm: k.alg, SSECustomerKey: k.key, SSECustomerKeyMD5: k.md5})
+	if string(got) != "secret form bytes c" {
+		t.Fatalf("SSE-C content %q", got)
+	}
+	if _, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("forms"), Key: aws.String("c")}); err == nil {
+		t.Fatal("SSE-C object read without its key")
+	}
+
+	// A bucket policy denying unencrypted uploads sees the form's field.
+	must(t, putPolicy(t, c, "forms", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject",
+		"Resource":"arn:aws:s3:::forms/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"AES256"}}}]}`))
+	resp, body = h.post(t, "forms", form("plain", []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", ""}}))
+	expectError(t, resp, body, 403, "AccessDenied")
+	resp, body = h.post(t, "forms", form("enc", sseConds, formField{"x-amz-server-side-encryption", "AES256"}))
+	if resp.StatusCode != 204 {
+		t.Fatalf("encrypted post under the deny policy: %d %s", resp.StatusCode, body)
+	}
+	_, err = c.DeleteBucketPolicy(ctx, &awss3.DeleteBucketPolicyInput{Bucket: aws.String("forms")})
+	must(t, err)
+
+	// Bad input: S3's code, nothing stored (the snapshot heads every
+	// object, so the SSE-C one goes first).
+	_, err = c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("forms"), Key: aws.String("c")})
+	must(t, err)
+	before := h.snapshot(t, "forms")
+	badMD5 := base64.StdEncoding.EncodeToString(make([]byte, 16))
+	for _, tc := range []struct {
+		name   string
+		form   postForm
+		status int
+		code   string
+	}{
+		{"unknown algorithm", form("x", sseConds, formField{"x-amz-server-side-encryption", "AES257"}), 400, "InvalidArgument"},
+		{"kms", form("x", sseConds, formField{"x-amz-server-side-encryption", "aws:kms"}), 501, "NotImplemented"},
+		{"field outside the policy", form("x", []any{map[string]string{"bucket": "forms"}, []any{"starts-with", "$key", ""}},
+			formField{"x-amz-server-side-encryption", "AES256"}), 403, "AccessDenied"},
+		{"SSE-C with a wrong MD5", form("x", ssecConds, formField{"x-amz-server-side-encryption-customer-algorithm", "AES256"},
+			formField{"x-amz-server-side-encryption-customer-key", *k.key}, formField{"x-amz-server-side-encryption-customer-key-MD5", badMD5}), 400, "InvalidArgument"},
+		{"SSE-C with a short key", form("x", ssecConds, formField{"x-amz-server-side-encryption-customer-algorithm", "AES256"},
+			formField{"x-amz-server-side-encryption-customer-key", base64.StdEncoding.EncodeToString(make([]byte, 31))}, formField{"x-amz-server-side-encryption-customer-key-MD5", *k.md5}), 400, "InvalidArgument"},
+		{"SSE-S3 and SSE-C together", form("x", append(ssecConds, sseConds[2]), formField{"x-amz-server-side-encryption", "AES256"}, formField{"x-amz-server-side-encryption-customer-algorithm", "AES256"},
+			formField{"x-amz-server-side-encryption-customer-key", *k.key}, formField{"x-amz-server-side-encryption-customer-key-MD5", *k.md5}), 400, "InvalidArgument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := h.post(t, "forms", tc.form)
+			expectError(t, resp, body, tc.status, tc.code)
+			if after := h.snapshot(t, "forms"); after != before {
+				t.Fatalf("state changed:\n%s\n%s", before, after)
+			}
+		})
+	}
+
+	// SSE-C needs TLS unless the insecure test setting is on.
+	strict := newHarness(t, nil)
+	strict.bucket(t, "forms")
+	resp, body = strict.post(t, "forms", postForm{fields: append([]formField{{"key", "c"},
+		{"x-amz-server-side-encryption-customer-algorithm", "AES256"}, {"x-amz-server-side-encryption-customer-key", *k.key},
+		{"x-amz-server-side-encryption-customer-key-MD5", *k.md5}}, strict.v4Policy(t, hour, ssecConds, "")...), fileName: "f", file: []byte("x")})
+	expectError(t, resp, body, 400, "InvalidRequest")
 }

@@ -246,6 +246,10 @@ func New(cfg Config, eng Engine) (*Server, error) {
 	if cfg.Domain != "" {
 		// Signature Version 2 signs "/bucket/key" for bucket.domain/key.
 		s.verifier.VirtualHost = func(host string) (string, bool) { return vhostContainer(host, cfg.Domain) }
+		// A tenant-qualified bucket.tenant.<domain> is signed "/bucket/key"
+		// by clients whose endpoint is tenant.<domain> (s3cmd's
+		// host_bucket, boto's V2 calling format).
+		s.verifier.VirtualHostAlias = s.qualifiedVirtualHostBucket
 	}
 	return s, nil
 }

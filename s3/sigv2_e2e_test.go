@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
@@ -207,5 +209,64 @@ func TestSigV2VirtualHost(t *testing.T) {
 	expectOK(t, resp, b)
 	if string(b) != "v" {
 		t.Fatalf("got %q", b)
+	}
+}
+
+// TestSigV2QualifiedVirtualHost: a tenant-qualified virtual host
+// (bucket.tenant.<domain>) takes a V2 signature over "/bucket/key" (a
+// client whose endpoint is tenant.<domain>) or over "/bucket.tenant/key"
+// (one whose endpoint is <domain>); the policy still decides, and a last
+// label naming no tenant gets no alias.
+func TestSigV2QualifiedVirtualHost(t *testing.T) {
+	h := newHarness(t, func(c *s3.Config) { c.Domain = "s3.test" })
+	h.bucket(t, "vqb")
+	owner := h.client(false)
+	_, err := owner.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("vqb"), Key: aws.String("k"), Body: strings.NewReader("v")})
+	must(t, err)
+	must(t, putPolicy(t, owner, "vqb", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::acme:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::vqb/*"}]}`))
+	alice, err := h.tenantKey(t, "acme", "alice").Retrieve(ctx)
+	must(t, err)
+	mallory, err := h.tenantKey(t, "acme", "mallory").Retrieve(ctx)
+	must(t, err)
+
+	send := func(method, host, path, resource, ak, secret string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.plain.URL+path, nil)
+		req.Host = host
+		date := time.Now().UTC().Format(http.TimeFormat)
+		req.Header.Set("Date", date)
+		sts := method + "\n\n\n" + date + "\n" + resource
+		req.Header.Set("Authorization", "AWS "+ak+":"+sigv4.SignV2(secret, sts))
+		return h.doVia(t, req)
+	}
+	for _, resource := range []string{"/vqb/k", "/vqb.root/k"} {
+		resp, b := send("GET", "vqb.root.s3.test", "/k", resource, alice.AccessKeyID, alice.SecretAccessKey)
+		expectOK(t, resp, b)
+		if string(b) != "v" {
+			t.Fatalf("signed %s: got %q", resource, b)
+		}
+	}
+	for _, tc := range []struct {
+		name, method, host, resource, ak, secret string
+		status                                   int
+		code                                     string
+	}{
+		{"write the policy does not grant", "PUT", "vqb.root.s3.test", "/vqb/x", alice.AccessKeyID, alice.SecretAccessKey, 403, "AccessDenied"},
+		{"user the policy does not name", "GET", "vqb.root.s3.test", "/vqb/k", mallory.AccessKeyID, mallory.SecretAccessKey, 403, "AccessDenied"},
+		{"wrong secret", "GET", "vqb.root.s3.test", "/vqb/k", alice.AccessKeyID, "wrong", 403, "SignatureDoesNotMatch"},
+		{"another bucket in the resource", "GET", "vqb.root.s3.test", "/other/k", alice.AccessKeyID, alice.SecretAccessKey, 403, "SignatureDoesNotMatch"},
+		{"no such tenant: no alias", "GET", "vqb.nosuchtenant.s3.test", "/vqb/k", alice.AccessKeyID, alice.SecretAccessKey, 403, "SignatureDoesNotMatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/k"
+			if tc.method == "PUT" {
+				path = "/x"
+			}
+			resp, b := send(tc.method, tc.host, path, tc.resource, tc.ak, tc.secret)
+			expectError(t, resp, b, tc.status, tc.code)
+		})
+	}
+	if _, err := owner.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("vqb"), Key: aws.String("x")}); err == nil {
+		t.Fatal("the refused PUT stored an object")
 	}
 }

@@ -422,11 +422,17 @@ func TestParseCopySource(t *testing.T) {
 		want copySource
 		err  error
 	}{
-		{"bkt/key", copySource{"bkt", "key", ""}, nil},
-		{"/bkt/a%20b/c%2Bd", copySource{"bkt", "a b/c+d", ""}, nil},
-		{"/bkt/k?versionId=v1", copySource{"bkt", "k", "v1"}, nil},
-		{"/bkt//x", copySource{"bkt", "/x", ""}, nil},
-		{"/bkt/%E2%9C%93", copySource{"bkt", "✓", ""}, nil},
+		{"bkt/key", copySource{container: "bkt", key: "key"}, nil},
+		{"/bkt/a%20b/c%2Bd", copySource{container: "bkt", key: "a b/c+d"}, nil},
+		{"/bkt/k?versionId=v1", copySource{container: "bkt", key: "k", versionID: "v1"}, nil},
+		{"/bkt//x", copySource{container: "bkt", key: "/x"}, nil},
+		{"/bkt/%E2%9C%93", copySource{container: "bkt", key: "✓"}, nil},
+		{"acme:bkt/k", copySource{tenant: "acme", container: "bkt", key: "k"}, nil},
+		{"/acme%3Abkt/k?versionId=v2", copySource{tenant: "acme", container: "bkt", key: "k", versionID: "v2"}, nil},
+		{":bkt/k", copySource{}, errInvalidBucketName},
+		{"AC:bkt/k", copySource{}, errInvalidBucketName},
+		{"acme:/k", copySource{}, errInvalidBucketName},
+		{"acme:b:c/k", copySource{}, errInvalidBucketName},
 		{"bkt", copySource{}, errInvalidArgument},
 		{"/bkt/", copySource{}, errInvalidArgument},
 		{"", copySource{}, errInvalidArgument},

@@ -173,8 +173,8 @@ func FuzzDecryptWriter(f *testing.F) {
 		var out bytes.Buffer
 		w := NewDecryptWriter(&out, key, size, off, length)
 		_, err := w.Write(c)
-		if err == nil {
-			err = w.Close()
+		if cerr := w.Close(); err == nil {
+			err = cerr
 		}
 		if err != nil {
 			return
@@ -212,3 +212,89 @@ func BenchmarkDecryptWriter(b *testing.B) {
 		}
 	}
 }
+
+// TestDecryptPipeline feeds ranges spanning several batches (opened in the
+// background, in parallel) in chunks of odd sizes, and checks the bytes,
+// the packages opened, a tampered package in a later batch, a failing
+// destination, and a stream that stops between batches.
+func TestDecryptPipeline(t *testing.T) {
+	const n = 2*batchPackages*PackageSize + 5*PackageSize + 123
+	key, _ := NewDataKey()
+	plain := randBytes(t, n)
+	c := Encrypt(key, plain)
+	feed := func(w *DecryptWriter, src []byte, chunk int) error {
+		for len(src) > 0 {
+			k := min(len(src), chunk)
+			if _, err := w.Write(src[:k]); err != nil {
+				return err
+			}
+			src = src[k:]
+		}
+		return nil
+	}
+	cases := [][2]int64{
+		{0, n}, {1, n - 1}, {0, batchPackages * PackageSize}, {0, batchPackages*PackageSize + 1},
+		{batchPackages*PackageSize - 1, 2}, {PackageSize + 7, 2 * batchPackages * PackageSize}, {n - 1, 1},
+	}
+	for _, chunk := range []int{1000, 256 << 10, sealedPackageSize, n + 1<<20} {
+		for _, tc := range cases {
+			off, length := tc[0], tc[1]
+			cOff, cLen, first := CiphertextRange(n, off, length)
+			var out bytes.Buffer
+			w := NewDecryptWriter(&out, key, n, off, length)
+			if err := feed(w, c[cOff:cOff+cLen], chunk); err != nil {
+				t.Fatalf("chunk %d [%d,+%d): %v", chunk, off, length, err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("chunk %d [%d,+%d): close: %v", chunk, off, length, err)
+			}
+			if !bytes.Equal(out.Bytes(), plain[off:off+length]) {
+				t.Fatalf("chunk %d [%d,+%d): wrong bytes (%d written)", chunk, off, length, out.Len())
+			}
+			if want := (off+length-1)/PackageSize - first + 1; w.Opened != want {
+				t.Fatalf("chunk %d [%d,+%d): opened %d packages, want %d", chunk, off, length, w.Opened, want)
+			}
+		}
+	}
+
+	// A flipped byte in the third batch: refused by a Write or by Close,
+	// and nothing of that batch or later is written.
+	flip := append([]byte(nil), c...)
+	flip[2*batchPackages*sealedPackageSize+100] ^= 1
+	var out bytes.Buffer
+	w := NewDecryptWriter(&out, key, n, 0, n)
+	err := feed(w, flip, 64<<10)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("tampered third batch: %v", err)
+	}
+	if out.Len() > 2*batchPackages*PackageSize || !bytes.Equal(out.Bytes(), plain[:out.Len()]) {
+		t.Fatalf("tampered: wrote %d bytes", out.Len())
+	}
+
+	// The destination fails: its error comes back.
+	errDest := errors.New("client gone")
+	w = NewDecryptWriter(failWriter{errDest}, key, n, 0, n)
+	err = feed(w, c, 300<<10)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if !errors.Is(err, errDest) {
+		t.Fatalf("failing destination: %v", err)
+	}
+
+	// The stream stops after one whole batch.
+	w = NewDecryptWriter(io.Discard, key, n, 0, n)
+	if err := feed(w, c[:batchSize+10], 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); !errors.Is(err, ErrAuth) {
+		t.Fatalf("short stream: %v", err)
+	}
+}
+
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }

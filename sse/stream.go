@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // PackageSize is the plaintext size of a package. 64 KiB keeps the
@@ -192,20 +195,65 @@ func (e *EncryptReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Decryption pipeline. A DecryptWriter opens the whole packages of each
+// Write straight from the caller's buffer (the erasure decoder's shards)
+// into a plaintext batch, split across up to maxWorkers goroutines (the
+// caller's among them); only a package cut by a Write boundary is copied
+// first. A full batch goes to the destination from a writer goroutine
+// while the caller decodes the next one. Memory per stream: two batches
+// and one package.
+const (
+	batchPackages = 8
+	batchSize     = batchPackages * PackageSize
+	batchBuffers  = 2
+	maxWorkers    = 4
+)
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchSize); return &b }}
+
 // DecryptWriter takes the stored bytes of a range of whole packages (as
 // CiphertextRange names them) and writes the plaintext range asked for to
-// w. Close reports a range that ended early.
+// w. A failure to authenticate is returned by the Write that fed the
+// package; a failure of w by a later Write or by Close. Close must be
+// called: it waits until everything opened is written, and reports a range
+// that ended early.
 type DecryptWriter struct {
 	w      io.Writer
-	aead   cipher.AEAD
-	size   int64 // plaintext size of the whole stream
-	seq    uint64
-	skip   int64 // plaintext bytes to drop before the range
-	remain int64 // plaintext bytes of the range still to write
-	buf    []byte
-	plain  []byte
+	key    DataKey
+	aeads  []cipher.AEAD // one per worker: an AEAD is not shared across goroutines
+	size   int64         // plaintext size of the whole stream
+	seq    uint64        // number of the next package to open
+	last   int64         // number of the range's last package (-1: none)
+	skip   int64         // plaintext bytes to drop before the range
+	remain int64         // plaintext bytes of the range not yet handed to w
+	stage  []byte        // a package split across writes
+	out    []byte        // the plaintext batch being filled
+
+	// The writer goroutine, started with the second batch: full carries
+	// batches to it, free brings their buffers back.
+	full    chan batch
+	free    chan []byte
+	done    chan struct{}
+	buffers int
+	mu      sync.Mutex
+	err     error // of w
+	closed  bool
+
 	// Opened counts the packages authenticated and decrypted.
 	Opened int64
+}
+
+// openJob is one open call's packages, claimed by index.
+type openJob struct {
+	next    atomic.Int64
+	pending atomic.Int64
+	done    chan struct{}
+	errs    []error
+}
+
+type batch struct {
+	buf    []byte
+	lo, hi int
 }
 
 // NewDecryptWriter returns a writer that decrypts the packages holding
@@ -213,70 +261,220 @@ type DecryptWriter struct {
 // first of them, and writes exactly that range to w.
 func NewDecryptWriter(w io.Writer, key DataKey, size, off, length int64) *DecryptWriter {
 	first := off / PackageSize
-	return &DecryptWriter{
-		w: w, aead: key.aead(), size: size, seq: uint64(first),
+	d := &DecryptWriter{
+		w: w, key: key, size: size, seq: uint64(first), last: -1,
 		skip: off - first*PackageSize, remain: length,
-		buf: make([]byte, 0, sealedPackageSize), plain: make([]byte, 0, PackageSize),
 	}
+	if length > 0 {
+		d.last = (off + length - 1) / PackageSize
+	}
+	return d
 }
 
-// packageLen is the stored length of package seq.
-func (d *DecryptWriter) packageLen() int {
-	start := int64(d.seq) * PackageSize
-	return int(min(d.size-start, PackageSize)) + TagSize
+func (d *DecryptWriter) failed() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// packageLen is the stored length of package seq (<= TagSize: past the
+// stream's end).
+func (d *DecryptWriter) packageLen(seq uint64) int {
+	return int(max(min(d.size-int64(seq)*PackageSize, PackageSize), 0)) + TagSize
 }
 
 func (d *DecryptWriter) Write(p []byte) (int, error) {
+	if err := d.failed(); err != nil {
+		return 0, err
+	}
 	total := len(p)
-	for len(p) > 0 {
-		if d.remain <= 0 {
-			// Stored bytes past the range (a whole last package was
-			// already written): ignore them.
-			return total, nil
+	for len(p) > 0 && int64(d.seq) <= d.last {
+		want := d.packageLen(d.seq)
+		if want <= TagSize {
+			return total - len(p), fmt.Errorf("%w: package %d is past the stream's end", ErrAuth, d.seq)
 		}
-		want := d.packageLen()
-		if len(d.buf) == 0 && len(p) >= want {
-			// A whole package in p: open it in place, without a copy.
-			if err := d.open(p[:want]); err != nil {
-				return total - len(p), err
+		if d.out == nil {
+			d.out = d.buffer()
+		}
+		if len(d.stage) > 0 || len(p) < want {
+			if d.stage == nil {
+				d.stage = make([]byte, 0, sealedPackageSize)
 			}
-			p = p[want:]
+			n := min(want-len(d.stage), len(p))
+			d.stage = append(d.stage, p[:n]...)
+			p = p[n:]
+			if len(d.stage) == want {
+				if err := d.open(d.stage, []int{want}); err != nil {
+					return total - len(p), err
+				}
+				d.stage = d.stage[:0]
+			}
 			continue
 		}
-		n := min(want-len(d.buf), len(p))
-		d.buf = append(d.buf, p[:n]...)
-		p = p[n:]
-		if len(d.buf) < want {
-			continue
+		// The whole packages at the head of p, as many as the batch
+		// has room for.
+		var lens [batchPackages]int
+		k, n := 0, 0
+		room := (cap(d.out) - len(d.out)) / PackageSize
+		for k < max(room, 1) && int64(d.seq)+int64(k) <= d.last {
+			l := d.packageLen(d.seq + uint64(k))
+			if l <= TagSize || n+l > len(p) {
+				break
+			}
+			lens[k] = l
+			k, n = k+1, n+l
 		}
-		if err := d.open(d.buf); err != nil {
+		if err := d.open(p[:n], lens[:k]); err != nil {
 			return total - len(p), err
 		}
-		d.buf = d.buf[:0]
+		p = p[n:]
 	}
+	// Stored bytes past the range (a whole last package was already
+	// opened) are ignored.
 	return total, nil
 }
 
-func (d *DecryptWriter) open(sealed []byte) error {
-	final := int64(d.seq+1)*PackageSize >= d.size
-	plain, err := d.aead.Open(d.plain[:0], nonce(d.seq, final), sealed, nil)
-	if err != nil {
-		return fmt.Errorf("%w: package %d", ErrAuth, d.seq)
+// buffer returns an empty plaintext batch: a new one while fewer than
+// batchBuffers are in use, else one the writer gave back.
+func (d *DecryptWriter) buffer() []byte {
+	if d.buffers >= batchBuffers {
+		return <-d.free
 	}
-	d.Opened++
-	d.seq++
-	plain = plain[min(d.skip, int64(len(plain))):]
-	d.skip = 0
-	if int64(len(plain)) > d.remain {
-		plain = plain[:d.remain]
+	d.buffers++
+	if need := (d.last - int64(d.seq) + 1) * PackageSize; need < batchSize && d.full == nil {
+		// A range of less than one batch: a buffer of its size (a
+		// 1-byte range read holds one package).
+		return make([]byte, 0, need)
 	}
-	d.remain -= int64(len(plain))
-	_, err = d.w.Write(plain)
-	return err
+	return (*batchPool.Get().(*[]byte))[:0]
 }
 
-// Close reports a stream that ended before the range was complete.
+// open opens the packages sealed in src (lengths lens, from d.seq on) into
+// the batch, in parallel when there are several, and hands the batch over
+// when it is full or holds the range's last package.
+func (d *DecryptWriter) open(src []byte, lens []int) error {
+	k := len(lens)
+	workers := min(k, maxWorkers, runtime.GOMAXPROCS(0))
+	for len(d.aeads) < workers {
+		d.aeads = append(d.aeads, d.key.aead())
+	}
+	base := len(d.out)
+	dst := d.out[:cap(d.out)]
+	// Packages are claimed one at a time: a helper the scheduler does
+	// not run soon (a loaded machine) claims nothing, and the caller,
+	// having opened the rest itself, waits only for packages a helper is
+	// opening. A helper started late finds its job's counter exhausted
+	// and touches nothing else.
+	j := &openJob{errs: make([]error, k)}
+	j.pending.Add(int64(k))
+	offs := make([]int, k)
+	for i, lo := 0, 0; i < k; i++ {
+		offs[i] = lo
+		lo += lens[i]
+	}
+	work := func(wk int) {
+		for {
+			i := int(j.next.Add(1) - 1)
+			if i >= k {
+				return
+			}
+			seq := d.seq + uint64(i)
+			final := int64(seq+1)*PackageSize >= d.size
+			at := base + i*PackageSize
+			if _, err := d.aeads[wk].Open(dst[at:at], nonce(seq, final), src[offs[i]:offs[i]+lens[i]], nil); err != nil {
+				j.errs[i] = fmt.Errorf("%w: package %d", ErrAuth, seq)
+			}
+			if j.pending.Add(-1) == 0 {
+				close(j.done)
+			}
+		}
+	}
+	j.done = make(chan struct{})
+	for wk := 1; wk < workers; wk++ {
+		go work(wk)
+	}
+	work(0)
+	<-j.done
+	for _, err := range j.errs {
+		if err != nil {
+			return err
+		}
+	}
+	plain := 0
+	for _, l := range lens {
+		plain += l - TagSize
+	}
+	d.out = d.out[:base+plain]
+	d.seq += uint64(k)
+	d.Opened += int64(k)
+	if len(d.out) == cap(d.out) || int64(d.seq) > d.last {
+		return d.flush()
+	}
+	return nil
+}
+
+// flush hands the batch's part of the range to w: inline when it is the
+// whole range, else through the writer goroutine.
+func (d *DecryptWriter) flush() error {
+	b := batch{buf: d.out, lo: int(min(d.skip, int64(len(d.out))))}
+	b.hi = int(min(int64(len(d.out)), int64(b.lo)+d.remain))
+	d.out, d.skip = nil, 0
+	d.remain -= int64(b.hi - b.lo)
+	if d.full == nil && int64(d.seq) > d.last {
+		_, err := d.w.Write(b.buf[b.lo:b.hi])
+		d.release(b.buf)
+		return err
+	}
+	if d.full == nil {
+		d.full = make(chan batch, 1)
+		d.free = make(chan []byte, batchBuffers)
+		d.done = make(chan struct{})
+		go d.run()
+	}
+	d.full <- b
+	return d.failed()
+}
+
+func (d *DecryptWriter) release(b []byte) {
+	if cap(b) == batchSize {
+		b = b[:0]
+		batchPool.Put(&b)
+	}
+}
+
+// run writes the batches in order; after a failure it only gives the
+// buffers back.
+func (d *DecryptWriter) run() {
+	defer close(d.done)
+	for b := range d.full {
+		if d.failed() == nil {
+			if _, err := d.w.Write(b.buf[b.lo:b.hi]); err != nil {
+				d.mu.Lock()
+				d.err = err
+				d.mu.Unlock()
+			}
+		}
+		d.free <- b.buf[:0]
+	}
+}
+
+// Close waits until every batch is written, gives the buffers back and
+// reports a failure of w, or a stream that ended before the range was
+// complete.
 func (d *DecryptWriter) Close() error {
+	if !d.closed {
+		d.closed = true
+		if d.full != nil {
+			close(d.full)
+			<-d.done
+			for range len(d.free) {
+				d.release(<-d.free)
+			}
+		}
+	}
+	if err := d.failed(); err != nil {
+		return err
+	}
 	if d.remain > 0 {
 		return fmt.Errorf("%w: stream ended %d bytes before the range", ErrAuth, d.remain)
 	}

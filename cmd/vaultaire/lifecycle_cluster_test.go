@@ -763,3 +763,263 @@ func TestTransitionLeaderKillTransition(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestLifecycleLeaderKillTieredExpiry: artifacts on a tier (a second
+// Vaultaire), some restored to local copies, expire while the metadata
+// leader is SIGKILLed mid-pass, and restores race the new leader's
+// expirations. Afterwards every one is gone through every node, the
+// remote holds no object once the tier journal drains (each remote delete
+// happened after its record went), the restored copies' local shards are
+// freed, and usage counts only what is left.
+func TestLifecycleLeaderKillTieredExpiry(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	rbucket := remote.NewBucket(t)
+	c := startClusterEnv(t, 3, lifecycleEnv(72*time.Hour, 10),
+		"--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s", "--gc-delay", "1s")
+	ctx := context.Background()
+	c.adminCLI(0, 0, "tier", "add", "cold", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "cold",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey, "--storage-class", "STANDARD_IA")
+	if _, err := c.client(1).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	const tiered, localKeys = 30, 4
+	var objs, local []*lcObject
+	for i := 0; i < tiered; i++ {
+		objs = append(objs, &lcObject{bucket: "data", key: fmt.Sprintf("t/%03d", i), body: payload(150<<10+i*333, byte(i))})
+	}
+	for i := 0; i < localKeys; i++ {
+		local = append(local, &lcObject{bucket: "data", key: fmt.Sprintf("local/%d", i), body: payload(60<<10+i, byte(90+i))})
+	}
+	c.putVersions(ctx, append(append([]*lcObject{}, objs...), local...))
+	setRule := func(r types.LifecycleRule) {
+		t.Helper()
+		if _, err := c.client(2).PutBucketLifecycleConfiguration(ctx, &awss3.PutBucketLifecycleConfigurationInput{Bucket: aws.String("data"),
+			LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{r}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefix := &types.LifecycleRuleFilter{Prefix: aws.String("t/")}
+	setRule(types.LifecycleRule{ID: aws.String("cold"), Status: types.ExpirationStatusEnabled, Filter: prefix,
+		Transitions: []types.Transition{{Days: aws.Int32(1), StorageClass: types.TransitionStorageClassStandardIa}}})
+	// wait polls cond every 200ms for a minute.
+	wait := func(what string, cond func() string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			why := cond()
+			if why == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", what, why)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	wait("transitions", func() string {
+		ts, objs := c.tierState(0, "cold"), len(remoteKeys(t, remote, rbucket))
+		if ts.Artifacts != tiered || objs != tiered || c.shardFiles() != 12*localKeys {
+			return fmt.Sprintf("tier %+v, %d remote objects, %d shard files", ts, objs, c.shardFiles())
+		}
+		return ""
+	})
+
+	// Keys 20-24 are restored before the pass; 25-29 are asked to restore
+	// while the new leader expires them. The killed leader expires at most
+	// keys 0-19 (it dies before its counter reaches 10, in steps of 10).
+	restore := func(via int, o *lcObject) error {
+		_, err := c.client(via).RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(1)}})
+		return err
+	}
+	for _, o := range objs[20:25] {
+		if err := restore(1, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait("restores", func() string {
+		for _, o := range objs[20:25] {
+			h, err := c.client(2).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key)})
+			if err != nil || !strings.Contains(aws.ToString(h.Restore), `ongoing-request="false"`) {
+				return fmt.Sprintf("%s: %v %v", o.key, h, err)
+			}
+		}
+		return ""
+	})
+	if n := c.shardFiles(); n != 12*(localKeys+5) {
+		t.Fatalf("%d shard files with 5 restored copies, want %d", n, 12*(localKeys+5))
+	}
+
+	setRule(types.LifecycleRule{ID: aws.String("gone"), Status: types.ExpirationStatusEnabled, Filter: prefix,
+		Expiration: &types.LifecycleExpiration{Days: aws.Int32(2)}})
+	victim, atKill := c.killLeaderWhen("vaultaire_lifecycle_expired_total", 4, tiered, nil)
+	live := (victim + 1) % 3
+	t.Logf("killed the leader (node %d) after %v of %d expirations", victim, atKill, tiered)
+	// Restores race the new leader's expirations: each is accepted or
+	// finds the artifact gone, never anything else.
+	accepted := 0
+	for _, o := range objs[25:] {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			err := restore(live, o)
+			if err == nil {
+				accepted++
+			}
+			if err == nil || s3Code(err) == "NoSuchKey" {
+				break
+			}
+			if !retryable(err) || time.Now().After(deadline) {
+				t.Fatalf("restore of %s racing the expiry: %v", o.key, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("%d of 5 restores racing the expiry were accepted, the others found the artifact gone", accepted)
+	wait("expirations after the kill", func() string {
+		out, err := c.client(live).ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("data")})
+		if err != nil {
+			return err.Error()
+		}
+		if len(out.Contents) != localKeys {
+			return fmt.Sprintf("%d objects listed, want the %d local ones", len(out.Contents), localKeys)
+		}
+		ts, objs := c.tierState(live, "cold"), len(remoteKeys(t, remote, rbucket))
+		if ts.Artifacts != 0 || ts.Pending != 0 || objs != 0 {
+			return fmt.Sprintf("tier %+v, %d remote objects", ts, objs)
+		}
+		// The restored copies' shards: gone from the nodes that lived (the
+		// killed one keeps its share of those freed while it was down).
+		if n := c.shardFiles(live, (victim+2)%3); n != 8*localKeys {
+			return fmt.Sprintf("the nodes that lived hold %d shard files, want the %d of the local artifacts", n, 8*localKeys)
+		}
+		return ""
+	})
+	for _, ev := range c.lifecycleAudits() {
+		if ev.Node == c.nodes[victim].id && ev.Operation == "Lifecycle:expire" && ev.Key >= objs[20].key {
+			t.Fatalf("the killed leader expired %s: it was to die before reaching the restored keys", ev.Key)
+		}
+	}
+	newCount := c.lifecycleCounter("vaultaire_lifecycle_expired_total")
+	if newCount == 0 || newCount+atKill > tiered {
+		t.Fatalf("%v expirations counted by the nodes left, %v before the kill, %d due", newCount, atKill, tiered)
+	}
+	c.restart(victim)
+	c.waitMembers(3)
+	var wantBytes int64
+	for _, o := range local {
+		wantBytes += int64(len(o.body))
+	}
+	for i := range c.nodes {
+		if n := c.shardFiles(i); n < 4*localKeys {
+			t.Fatalf("node %d holds %d shard files, fewer than its %d of the local artifacts", i, n, 4*localKeys)
+		}
+		for _, o := range objs {
+			if _, err := c.client(i).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String(o.key)}); httpStatus(err) != http.StatusNotFound {
+				t.Fatalf("HEAD %s through node %d after its expiry: %v", o.key, i, err)
+			}
+		}
+		for _, o := range local {
+			if got, err := getObject(ctx, c.client(i), "data", o.key); err != nil || !bytes.Equal(got, o.body) {
+				t.Fatalf("GET %s through node %d: %d bytes, %v", o.key, i, len(got), err)
+			}
+		}
+		if u := c.containerUsage(i, "data"); u.Bytes != wantBytes || u.Artifacts != localKeys {
+			t.Fatalf("usage through node %d: %+v, want %d bytes in %d artifacts", i, u, wantBytes, localKeys)
+		}
+	}
+}
+
+// TestTransitionLeaderKillRestoreCopier: a restore from an archive tier
+// (a second Vaultaire) is accepted by the metadata leader, which then
+// copies it, and the leader is SIGKILLed mid-copy. The restore stays
+// "ongoing" only until the new leader has seen it so longer than a copy
+// can take (--tier-intent-timeout): then it is cleared, a new request
+// through another node restores the version, and it reads back
+// byte-identical through every node.
+func TestTransitionLeaderKillRestoreCopier(t *testing.T) {
+	remote := s3test.StartVaultaire(t)
+	rbucket := remote.NewBucket(t)
+	c := startClusterEnv(t, 3, nil, "--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s")
+	ctx := context.Background()
+	c.adminCLI(0, 0, "tier", "add", "deep", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "deep",
+		"--access-key", remote.AccessKey, "--secret-key", remote.SecretKey, "--archive")
+	if _, err := c.client(1).CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	body := payload(24<<20+3, 77)
+	if err := putObject(ctx, c.client(1), "data", "big", body); err != nil {
+		t.Fatal(err)
+	}
+	c.adminCLI(1, 0, "tier", "move", "deep", "root", "data", "big")
+	restore := func(via int) error {
+		_, err := c.client(via).RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: aws.String("data"), Key: aws.String("big"),
+			RestoreRequest: &types.RestoreRequest{Days: aws.Int32(1)}})
+		return err
+	}
+	head := func(via int) (string, error) {
+		h, err := c.client(via).HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("data"), Key: aws.String("big")})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(h.Restore), nil
+	}
+	lead := c.leader()
+	if err := restore(lead); err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[lead].kill()
+	killedAt := time.Now()
+	live := (lead + 1) % 3
+	// The copy died with its node: still recorded as running.
+	for {
+		r, err := head(live)
+		if err == nil {
+			if r != `ongoing-request="true"` {
+				t.Fatalf("x-amz-restore %q after the copier's death: the copy ended before the kill", r)
+			}
+			break
+		}
+		if !retryable(err) || time.Since(killedAt) > 30*time.Second {
+			t.Fatalf("HEAD after the kill: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// New requests are refused while it may still run, then accepted.
+	refused := 0
+	for {
+		err := restore(live)
+		if err == nil {
+			break
+		}
+		if s3Code(err) == "RestoreAlreadyInProgress" {
+			refused++
+		} else if !retryable(err) {
+			t.Fatalf("restore after the copier's death: %v", err)
+		}
+		if time.Since(killedAt) > 60*time.Second {
+			t.Fatalf("a minute after the copier's death the restore is still refused: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the abandoned restore was cleared %v after the kill (%d requests refused meanwhile)", time.Since(killedAt).Round(time.Millisecond), refused)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r, err := head(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(r, `ongoing-request="false", expiry-date="`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("x-amz-restore %q a minute after the new request", r)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c.restart(lead)
+	c.waitMembers(3)
+	for i := range c.nodes {
+		if got, err := getObject(ctx, c.client(i), "data", "big"); err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("GET of the restored artifact through node %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+}

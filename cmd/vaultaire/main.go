@@ -4,6 +4,7 @@
 //	vaultaire server [flags]     run a node (single-node by default)
 //	vaultaire admin [flags] ...  manage tenants, users and access keys
 //	vaultaire bench [flags]      load-test any S3 endpoint
+//	vaultaire health [flags]     probe the node's readiness (container health checks)
 //	vaultaire version            print the version
 //
 // Configuration precedence for every server setting, highest first:
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return clusterCommand(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
+	case "health":
+		return healthCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		printVersion(stdout)
 		return 0
@@ -64,6 +67,7 @@ Usage:
   vaultaire usage export     export a tenant's hourly usage as CSV or JSON (vaultaire usage -h)
   vaultaire cluster <cmd>    cluster status and node removal (vaultaire cluster -h)
   vaultaire bench [flags]    benchmark an S3 endpoint (vaultaire bench -h)
+  vaultaire health           probe this node's /health/ready (exit 0 when ready; for container health checks)
   vaultaire version          print the version, commit and the cluster versions it supports
 
 Run "vaultaire server -h" for the server's flags and environment variables.

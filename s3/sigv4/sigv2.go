@@ -170,7 +170,8 @@ func (v *Verifier) verifyPresignV2(ctx context.Context, r *http.Request, q url.V
 // path exactly as sent and, when different, with the path re-encoded the
 // way the SDKs encode it, and with "/bucket/" for a path-style "/bucket"
 // (botocore signs the bucket with its slash but sends it without):
-// clients differ, and each form is one the client could have meant.
+// clients differ, and each form is one the client could have meant. A
+// virtual-hosted request also matches over VirtualHostAlias's bucket.
 func (v *Verifier) checkV2(ctx context.Context, r *http.Request, ak string, sig []byte, date string, presigned bool, secret SecretFunc) (*Result, error) {
 	payload := UnsignedPayload
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
@@ -197,13 +198,29 @@ func (v *Verifier) checkV2(ctx context.Context, r *http.Request, ak string, sig 
 		paths = append(paths, raw+"/")
 	}
 	m := hmac.New(sha1.New, []byte(sec))
-	ok := false
-	for _, path := range paths {
-		m.Reset()
-		m.Write([]byte(stringToSignV2(r, date, v.resourceV2(r, path), presigned)))
-		if hmac.Equal(m.Sum(nil), sig) {
-			ok = true
-			break
+	matches := func(bucket string) bool {
+		for _, path := range paths {
+			m.Reset()
+			m.Write([]byte(stringToSignV2(r, date, resourceV2(r, bucket, path), presigned)))
+			if hmac.Equal(m.Sum(nil), sig) {
+				return true
+			}
+		}
+		return false
+	}
+	// The bucket of a virtual-hosted request as the Host names it, then
+	// (looked up only when that fails) the alias a client may have
+	// signed instead.
+	bucket, vh := "", false
+	if v.VirtualHost != nil {
+		if bucket, vh = v.VirtualHost(r.Host); !vh {
+			bucket = ""
+		}
+	}
+	ok := matches(bucket)
+	if !ok && vh && v.VirtualHostAlias != nil {
+		if alias, found := v.VirtualHostAlias(ctx, r.Host); found && alias != bucket {
+			ok = matches(alias)
 		}
 	}
 	if !ok {
@@ -225,12 +242,22 @@ func rawPath(r *http.Request) string {
 // request, the path, and the sub-resources that count, sorted, with their
 // decoded values ("?acl", "?partNumber=2&uploadId=x").
 func (v *Verifier) resourceV2(r *http.Request, path string) string {
-	var b strings.Builder
+	bucket := ""
 	if v.VirtualHost != nil {
-		if bucket, ok := v.VirtualHost(r.Host); ok {
-			b.WriteByte('/')
-			b.WriteString(bucket)
+		if b, ok := v.VirtualHost(r.Host); ok {
+			bucket = b
 		}
+	}
+	return resourceV2(r, bucket, path)
+}
+
+// resourceV2 is the canonical resource of r for the virtual-hosted bucket
+// ("" for a path-style request).
+func resourceV2(r *http.Request, bucket, path string) string {
+	var b strings.Builder
+	if bucket != "" {
+		b.WriteByte('/')
+		b.WriteString(bucket)
 	}
 	if path == "" {
 		path = "/"

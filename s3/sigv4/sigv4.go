@@ -306,6 +306,12 @@ type Verifier struct {
 	// VirtualHost, when set, returns the bucket a virtual-hosted-style
 	// Host names; Signature Version 2 puts it in the canonical resource.
 	VirtualHost func(host string) (bucket string, ok bool)
+	// VirtualHostAlias, when set, returns a second bucket name a V2
+	// client may have signed for a virtual-hosted Host: one whose
+	// endpoint included part of the host (Vaultaire's
+	// bucket.tenant.<domain>, signed as "/bucket/key" by a client whose
+	// endpoint is tenant.<domain>).
+	VirtualHostAlias func(ctx context.Context, host string) (bucket string, ok bool)
 }
 
 // SecretFunc returns the secret of an access key. It returns an error that
