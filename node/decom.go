@@ -195,14 +195,15 @@ func (e *Engine) setDecomState(ctx context.Context, node, state string) (DecomSt
 
 // CancelDecommission ends node's decommission: it takes new shards
 // again; shards already moved stay where they went. A node already told
-// to stop (phase done) cannot be cancelled.
+// to stop (phase done) cannot be cancelled; once removed, cancelling
+// forgets the job, so its ID may join the cluster again.
 func (e *Engine) CancelDecommission(ctx context.Context, node string) error {
 	st, err := e.DecommissionStatus(ctx, node)
 	if err != nil {
 		return err
 	}
 	if st.Progress != nil && st.Progress.Phase == DecomDone {
-		return fmt.Errorf("%w: node %s was already told to stop; remove it with cluster remove", ErrInvalidArgument, node)
+		return fmt.Errorf("%w: node %s was already told to stop; wait until it is removed", ErrInvalidArgument, node)
 	}
 	if err := e.meta.SetOpJob(ctx, decomReqPrefix+node, nil); err != nil {
 		return metaErr(err)
@@ -627,4 +628,23 @@ func setMoveLimit(lim *rate.Limiter, bytesPerSec int64) {
 	}
 	lim.SetBurst(moveBurst(bytesPerSec))
 	lim.SetLimit(rate.Limit(bytesPerSec))
+}
+
+// retiredNodes returns the nodes whose decommission told them to stop
+// (phase done or removed): the Raft membership reconciler never adds
+// them back. Cancelling the job (which deletes its progress) lets the ID
+// join again.
+func retiredNodes(meta *metastore.Store) map[string]bool {
+	raw, err := meta.OpJobs(context.Background(), decomProgPrefix, metastore.Stale)
+	if err != nil || len(raw) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, v := range raw {
+		var p DecomProgress
+		if json.Unmarshal(v, &p) == nil && (p.Phase == DecomDone || p.Phase == DecomRemoved) {
+			out[p.Node] = true
+		}
+	}
+	return out
 }
