@@ -31,6 +31,8 @@
 //	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
 //	vaultaire_shards_moved_total, vaultaire_shard_move_bytes_total, vaultaire_shards_misplaced_swept_total,
 //	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total
+//	vaultaire_restripe_versions_total, vaultaire_restripe_bytes_total, vaultaire_restripe_failures_total,
+//	vaultaire_restripe_passes_total, vaultaire_restripe_last_pass_pending_versions
 //	vaultaire_lifecycle_expired_total, vaultaire_lifecycle_expired_bytes_total,
 //	vaultaire_lifecycle_aborted_total, vaultaire_lifecycle_failures_total, vaultaire_lifecycle_locked_total,
 //	vaultaire_lifecycle_transitioned_total, vaultaire_lifecycle_transitioned_bytes_total,

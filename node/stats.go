@@ -35,6 +35,10 @@ type Stats struct {
 	// they wrote; ShardsMisplacedSwept the shard files of live blobs the
 	// orphan sweep removed because no placement named them.
 	ShardsMoved, ShardMoveBytes, ShardsMisplacedSwept int64
+	// Restriped counts versions the re-striper rewrote at the current
+	// shape, RestripeBytes their bytes, RestripeFailed the rewrites that
+	// failed (retried by the next pass; node/restripe.go).
+	Restriped, RestripeBytes, RestripeFailed int64
 	// UploadsExpired counts unfinished multipart uploads aborted for
 	// their age (expiry.go).
 	UploadsExpired int64
@@ -76,6 +80,8 @@ type counters struct {
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
+	restriped, restripeBytes        atomic.Int64
+	restripeFailed                  atomic.Int64
 	// shardsMisplacedSwept: shard files of live blobs no placement named.
 	shardsMisplacedSwept        atomic.Int64
 	shardsMoved, shardMoveBytes atomic.Int64
@@ -112,14 +118,17 @@ func (e *Engine) Stats() Stats {
 		RelocateFailed:  c.relocateFailed.Load(),
 		ShardsMoved:     c.shardsMoved.Load(),
 		ShardMoveBytes:  c.shardMoveBytes.Load(),
+		Restriped:       c.restriped.Load(),
+		RestripeBytes:   c.restripeBytes.Load(),
+		RestripeFailed:  c.restripeFailed.Load(),
+		UploadsExpired:  c.uploadsExpired.Load(),
+		ShardsSlow:      c.shardsSlow.Load(),
+		ShardsStraggled: c.shardsStraggled.Load(),
+		ScrubPasses:     c.scrubPasses.Load(),
+		DriveHealed:     c.driveHealed.Load(),
+		DriveHealBytes:  c.driveHealBytes.Load(),
 
 		ShardsMisplacedSwept: c.shardsMisplacedSwept.Load(),
-		UploadsExpired:       c.uploadsExpired.Load(),
-		ShardsSlow:           c.shardsSlow.Load(),
-		ShardsStraggled:      c.shardsStraggled.Load(),
-		ScrubPasses:          c.scrubPasses.Load(),
-		DriveHealed:          c.driveHealed.Load(),
-		DriveHealBytes:       c.driveHealBytes.Load(),
 
 		DriveHealsRunning: e.driveHeal.runningCount(),
 		SSEPackages:       c.ssePackages.Load(),
