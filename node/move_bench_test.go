@@ -127,7 +127,7 @@ func BenchmarkForegroundDuringRebalance(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		bps  int64 // 0: idle
-	}{{"idle", 0}, {"rebalancing-default-throttle", node.DefaultMoveRate}, {"rebalancing-16MiB", 16 << 20}} {
+	}{{"idle", 0}, {"rebalancing-default-throttle", node.DefaultMoveRate}, {"rebalancing-32MiB", 32 << 20}, {"rebalancing-16MiB", 16 << 20}} {
 		b.Run(mode.name, func(b *testing.B) {
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
