@@ -120,8 +120,10 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 		a.tiersDown = eng.TierDown
 	}
 	m.RegisterEngine(func() metrics.EngineStats {
-		s, sc := eng.Stats(), eng.ScrubStatus()
+		s, sc, rs := eng.Stats(), eng.ScrubStatus(), eng.RestripeStatus()
 		return metrics.EngineStats{
+			Restriped: s.Restriped, RestripeBytes: s.RestripeBytes, RestripeFailed: s.RestripeFailed,
+			RestripePasses: rs.Passes, RestripeLastPending: rs.LastPending,
 			ScrubPasses: s.ScrubPasses, ScrubProgress: sc.Progress, ScrubLastComplete: sc.LastPassCompleted,
 			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,

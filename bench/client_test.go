@@ -2,13 +2,16 @@ package bench
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -140,4 +143,46 @@ func TestCAFile(t *testing.T) {
 
 func writeFile(path, content string) error {
 	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+// TestTransportResumesTLSSessions: a reconnect (here every request: the
+// server keeps no connection) resumes the TLS session instead of a full
+// handshake, and stays on HTTP/1.1.
+func TestTransportResumesTLSSessions(t *testing.T) {
+	var resumed, full, h1 atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS.DidResume {
+			resumed.Add(1)
+		} else {
+			full.Add(1)
+		}
+		if r.ProtoMajor == 1 {
+			h1.Add(1)
+		}
+	}))
+	srv.EnableHTTP2 = true // offered by the server: the client must still speak HTTP/1.1
+	srv.Config.SetKeepAlivesEnabled(false)
+	srv.StartTLS()
+	defer srv.Close()
+	path := t.TempDir() + "/ca.pem"
+	if err := writeFile(path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := newHTTPTransport(Config{CAFile: path}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	for i := 0; i < 4; i++ {
+		resp, err := hc.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if full.Load() != 1 || resumed.Load() != 3 || h1.Load() != 4 {
+		t.Fatalf("%d full handshakes, %d resumed, %d HTTP/1 requests; want 1, 3, 4", full.Load(), resumed.Load(), h1.Load())
+	}
 }

@@ -17,13 +17,7 @@ func (s *Server) routes() http.Handler {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
 	r.GET("/static/*file", func(w http.ResponseWriter, req *http.Request, p httprouter.Params) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		// Embedded files have no modification time: the ETag lets a
-		// browser's reload revalidate an asset with a 304, not fetch it.
-		if tag, ok := s.etags[strings.TrimPrefix(p.ByName("file"), "/")]; ok {
-			w.Header().Set("ETag", tag)
-		}
-		s.static.ServeHTTP(w, req)
+		s.serveAsset(w, req, strings.TrimPrefix(p.ByName("file"), "/"))
 	})
 	r.GET("/", s.home)
 	r.GET("/login", s.loginPage(false))

@@ -5,23 +5,27 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io/fs"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Console work is kept from slowing S3 traffic on the same node in two
+// Console work is kept from slowing S3 traffic on the same node in three
 // ways (docs/design.md, "Console and S3 on one node"):
 //
 //   - pageCache keeps the rendered content of the object browser's pages
-//     (the costly ones: a listing and a hundred rows of template) for
-//     cacheTTL, shared by the tenant's users, so users refreshing the same
-//     folder do not each list and render it;
+//     (the costly ones: a listing and a hundred rows of template) and of
+//     the usage page for cacheTTL, shared by the tenant's users, so users
+//     refreshing the same page do not each read and render it;
 //   - templates execute at most renderSlots at a time (execute), so
 //     console rendering never holds more than one core, however many
-//     users refresh at once.
+//     users refresh at once;
+//   - static assets are linked by versioned URLs cached as immutable
+//     (serveAsset), so a reload fetches only the page.
 
 const (
 	// cacheTTL is how long a rendered listing is served again. A listing
@@ -172,20 +176,63 @@ func (s *Server) execute(t *template.Template, buf *bytes.Buffer, block string, 
 	return t.ExecuteTemplate(buf, block, data)
 }
 
-// assetTags is a strong ETag for each static asset: its content's hash.
-func assetTags(static fs.FS) (map[string]string, error) {
-	tags := map[string]string{}
-	err := fs.WalkDir(static, ".", func(path string, d fs.DirEntry, err error) error {
+// Static assets are embedded, so their content is known at start: each
+// has a version (a hash of its content) that pages put in its URL
+// (/static/console.css?v=...). A URL with the current version never
+// changes, so it is cached as immutable and a browser's reload does not
+// even revalidate it; other URLs are cached for an hour and revalidate
+// with the version as a strong ETag (embedded files have no modification
+// time, so http.FileServer alone sends no validator).
+const (
+	assetCacheVersioned = "public, max-age=31536000, immutable"
+	assetCacheOther     = "public, max-age=3600"
+)
+
+// assetVersions is the version of each static asset, by path under
+// static/.
+var assetVersions = func() map[string]string {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	v := map[string]string{}
+	err = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(static, path)
+		b, err := fs.ReadFile(sub, path)
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		tags[path] = `"` + hex.EncodeToString(sum[:16]) + `"`
+		v[path] = hex.EncodeToString(sum[:12])
 		return nil
 	})
-	return tags, err
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
+
+// assetURL is the versioned URL of a static asset (the template func
+// "asset").
+func assetURL(name string) (string, error) {
+	v, ok := assetVersions[name]
+	if !ok {
+		return "", fmt.Errorf("console: no static asset %q", name)
+	}
+	return "/static/" + name + "?v=" + v, nil
+}
+
+// serveAsset serves a static asset with its caching headers.
+func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
+	if v, ok := assetVersions[name]; ok {
+		w.Header().Set("ETag", `"`+v+`"`)
+		if r.URL.Query().Get("v") == v {
+			w.Header().Set("Cache-Control", assetCacheVersioned)
+		} else {
+			w.Header().Set("Cache-Control", assetCacheOther)
+		}
+	}
+	s.static.ServeHTTP(w, r)
 }

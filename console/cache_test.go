@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -251,17 +252,30 @@ func TestUsagePageCache(t *testing.T) {
 	}
 }
 
-// A static asset carries a validator, so a browser's reload gets a 304.
-func TestStaticAssetsRevalidate(t *testing.T) {
+// Pages link static assets by versioned URLs, cached as immutable (a
+// reload fetches nothing); any asset URL carries a validator, so a
+// revalidation is a 304.
+func TestStaticAssetsCaching(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
-	for _, path := range []string{"/static/htmx.min.js", "/static/console.css", "/static/console.js"} {
-		r := b.get(path)
-		tag := r.header.Get("ETag")
-		if r.status != 200 || tag == "" || !strings.Contains(r.header.Get("Cache-Control"), "max-age") {
-			t.Fatalf("%s: %d, ETag %q", path, r.status, tag)
+	login := b.get("/login")
+	links := regexp.MustCompile(`(?:href|src)="(/static/[^"?]+)\?v=([0-9a-f]+)"`).FindAllStringSubmatch(login.body, -1)
+	if len(links) != 3 {
+		t.Fatalf("versioned asset links in the page: %q", links)
+	}
+	for _, l := range links {
+		path, v := l[1], l[2]
+		r := b.get(path + "?v=" + v)
+		if r.status != 200 || r.header.Get("Cache-Control") != assetCacheVersioned || r.header.Get("ETag") != `"`+v+`"` {
+			t.Errorf("%s?v=%s: %d, Cache-Control %q, ETag %q", path, v, r.status, r.header.Get("Cache-Control"), r.header.Get("ETag"))
 		}
-		if r := b.do("GET", path, nil, map[string]string{"If-None-Match": tag}); r.status != http.StatusNotModified || r.body != "" {
+		for _, u := range []string{path, path + "?v=0ld"} { // not the current version: short-lived
+			r := b.get(u)
+			if r.status != 200 || r.body == "" || r.header.Get("Cache-Control") != assetCacheOther {
+				t.Errorf("%s: %d, Cache-Control %q", u, r.status, r.header.Get("Cache-Control"))
+			}
+		}
+		if r := b.do("GET", path, nil, map[string]string{"If-None-Match": `"` + v + `"`}); r.status != http.StatusNotModified || r.body != "" {
 			t.Errorf("%s revalidated: %d, %d bytes", path, r.status, len(r.body))
 		}
 		if r := b.do("GET", path, nil, map[string]string{"If-None-Match": `"stale"`}); r.status != 200 || r.body == "" {

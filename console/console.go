@@ -235,9 +235,8 @@ type Server struct {
 	throttle *throttle
 	live     *liveStats
 	handler  http.Handler
-	etags    map[string]string // static asset path -> ETag
-	cache    *pageCache        // rendered listings (cache.go)
-	renders  chan struct{}     // render slots (gated)
+	cache    *pageCache    // rendered listings (cache.go)
+	renders  chan struct{} // render slots (gated)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -283,15 +282,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	etags, err := assetTags(sub)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, keys: keys{session: cfg.SessionKey, csrf: cfg.CSRFKey},
 		log: cfg.Logger, pages: pages, throttle: newThrottle(cfg.LoginRate, cfg.LoginBurst, 10000),
 		static: http.StripPrefix("/static/", http.FileServerFS(sub)),
-		cache:  newPageCache(), renders: make(chan struct{}, renderSlots), etags: etags,
+		cache:  newPageCache(), renders: make(chan struct{}, renderSlots),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel

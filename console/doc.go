@@ -59,6 +59,13 @@
 // checked by the state machine as for S3. Downloads stream
 // OpenArtifact/WriteRange.
 //
+// The console shares its node with S3 and keeps out of its way
+// (cache.go): the object browser's listing and the usage page are
+// rendered once per tenant for 2 s and shared by its users (this node's
+// console writes show at once; changes made elsewhere within 2 s),
+// templates execute one at a time, and static assets are linked by
+// versioned URLs cached as immutable.
+//
 // # Routes
 //
 //	GET  /login, /operator/login       sign-in forms; POST them to sign in

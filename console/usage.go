@@ -217,6 +217,7 @@ func humanBytes(n int64) string {
 // templateFuncs are the helpers templates use; none of them returns
 // markup built from input.
 var templateFuncs = template.FuncMap{
+	"asset": assetURL,
 	"bytes": humanBytes,
 	"time": func(t time.Time) string {
 		if t.IsZero() {

@@ -31,6 +31,12 @@ type EngineStats struct {
 	// the jobs whose walk is under way.
 	DriveHealed, DriveHealBytes int64
 	DriveHealsRunning           int
+	// The re-striper (node/restripe.go, on the metadata leader): versions
+	// rewritten at the current shape, their bytes, rewrites that failed,
+	// complete passes, and the versions the last complete pass found at
+	// another shape (0: every blob is at the cluster's shape).
+	Restriped, RestripeBytes, RestripeFailed int64
+	RestripePasses, RestripeLastPending      int64
 }
 
 // DriveStats describe one drive at scrape time.
@@ -70,31 +76,37 @@ type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
 	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
+	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                          *prometheus.Desc
 }{
-	encodes:        desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
-	decodes:        desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
-	bad:            desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
-	healed:         desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
-	healFailed:     desc("heal_failures_total", "Shard rebuilds that failed."),
-	healDropped:    desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
-	scrubOK:        desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
-	scrubBad:       desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
-	gc:             desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
-	relocated:      desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
-	expired:        desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
-	slow:           desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
-	straggled:      desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
-	scrubPasses:    desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
-	scrubProgress:  desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
-	scrubLast:      desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
-	driveHealed:    desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
-	driveHealBytes: desc("drive_heal_bytes_total", "Bytes of the shards drive heal jobs rebuilt."),
-	driveHeals:     desc("drive_heal_jobs_running", "Drive heal jobs whose walk is under way on this node."),
+	encodes:         desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
+	decodes:         desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
+	bad:             desc("shards_bad_total", "Shards reads found missing or corrupt (queued for healing)."),
+	healed:          desc("heal_shards_healed_total", "Shards rebuilt by the healer."),
+	healFailed:      desc("heal_failures_total", "Shard rebuilds that failed."),
+	healDropped:     desc("heal_reports_dropped_total", "Heal reports dropped because the heal queue was full."),
+	scrubOK:         desc("scrub_shards_verified_total", "Shards the scrubber verified intact."),
+	scrubBad:        desc("scrub_shards_bad_total", "Shards the scrubber found missing or corrupt."),
+	gc:              desc("gc_blobs_collected_total", "Blobs whose shards the garbage collector removed."),
+	relocated:       desc("shards_relocated_total", "Shards of removed nodes rebuilt on a live drive and committed there (counted on the metadata leader)."),
+	expired:         desc("uploads_expired_total", "Unfinished multipart uploads aborted for their age (counted on the metadata leader)."),
+	slow:            desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
+	straggled:       desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
+	scrubPasses:     desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
+	scrubProgress:   desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
+	scrubLast:       desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
+	driveHealed:     desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
+	driveHealBytes:  desc("drive_heal_bytes_total", "Bytes of the shards drive heal jobs rebuilt."),
+	driveHeals:      desc("drive_heal_jobs_running", "Drive heal jobs whose walk is under way on this node."),
+	restriped:       desc("restripe_versions_total", "Versions written at a degraded shape that the re-striper rewrote at the cluster's shape (counted on the metadata leader)."),
+	restripeBytes:   desc("restripe_bytes_total", "Bytes of the versions the re-striper rewrote."),
+	restripeFailed:  desc("restripe_failures_total", "Re-stripes that failed (retried by the next pass)."),
+	restripePasses:  desc("restripe_passes_total", "Complete re-striping passes on this node (it runs on the metadata leader while every node is up)."),
+	restripePending: desc("restripe_last_pass_pending_versions", "Versions the last complete re-striping pass found at another shape than the cluster's (0: all at the cluster's shape)."),
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
 		ch <- x
 	}
 }
@@ -127,6 +139,11 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.driveHealed, s.DriveHealed)
 	counter(d.driveHealBytes, s.DriveHealBytes)
 	ch <- prometheus.MustNewConstMetric(d.driveHeals, prometheus.GaugeValue, float64(s.DriveHealsRunning))
+	counter(d.restriped, s.Restriped)
+	counter(d.restripeBytes, s.RestripeBytes)
+	counter(d.restripeFailed, s.RestripeFailed)
+	counter(d.restripePasses, s.RestripePasses)
+	ch <- prometheus.MustNewConstMetric(d.restripePending, prometheus.GaugeValue, float64(s.RestripeLastPending))
 }
 
 // RegisterDrives exports per-drive health and capacity, read from drives

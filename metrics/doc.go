@@ -30,6 +30,8 @@
 //	vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
 //	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
 //	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total
+//	vaultaire_restripe_versions_total, vaultaire_restripe_bytes_total, vaultaire_restripe_failures_total,
+//	vaultaire_restripe_passes_total, vaultaire_restripe_last_pass_pending_versions
 //	vaultaire_lifecycle_expired_total, vaultaire_lifecycle_expired_bytes_total,
 //	vaultaire_lifecycle_aborted_total, vaultaire_lifecycle_failures_total, vaultaire_lifecycle_locked_total,
 //	vaultaire_lifecycle_transitioned_total, vaultaire_lifecycle_transitioned_bytes_total,

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/metastore"
@@ -130,6 +132,13 @@ type Config struct {
 	// when it becomes leader and when the Raft configuration changes. 0
 	// disables relocation (DefaultRelocateInterval is what servers use).
 	RelocateInterval time.Duration
+	// RestripeInterval is how often the metadata leader rewrites blobs
+	// written at a degraded automatic shape at the current one
+	// (node/restripe.go); 0 disables it (DefaultRestripeInterval is what
+	// servers use). RestripeRate throttles it, in bytes rewritten per
+	// second (0: DefaultRestripeRate; < 0: unthrottled).
+	RestripeInterval time.Duration
+	RestripeRate     int64
 	// HealRate throttles drive heal jobs, in bytes of rebuilt shards per
 	// second (0: DefaultHealRate; < 0: unthrottled). HealStateDir keeps
 	// their positions across restarts ("": in memory only).
@@ -168,6 +177,10 @@ type Config struct {
 	// DefaultTierReadFirstByte, DefaultTierReadTimeout; node/tierread.go).
 	TierReadFirstByte time.Duration
 	TierReadTimeout   time.Duration
+	// TierRate throttles the bytes transitions, recalls and restores move
+	// between the local drives and tiers, in bytes per second on this
+	// node (0: unthrottled; node/tierrate.go).
+	TierRate int64
 	// LifecycleInterval: how often the metadata leader checks whether a
 	// lifecycle pass is due (default DefaultLifecycleInterval; < 0:
 	// never); LifecycleConcurrency: actions carried out at once (default
@@ -262,6 +275,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.RestripeRate == 0 {
+		c.RestripeRate = DefaultRestripeRate
+	}
 	if c.LifecycleNow == nil {
 		c.LifecycleNow = c.Now
 	}
@@ -351,9 +367,11 @@ type Engine struct {
 	scrub     *scrubber
 	driveHeal *driveHealer
 	relocKick chan struct{}
+	restripe  restriper
 	stats     counters
 	tiers     tiers         // cold tier drivers and health (tiers.go)
 	capacity  capacityState // the capacity fallback (capacity.go)
+	tierRate  *rate.Limiter // nil: tier moves unthrottled (tierrate.go)
 	keyring   *sse.Keyring  // nil without Config.SSERootKey
 	// expiry is where the multipart upload expiry stopped (expiry.go).
 	expiry struct {
@@ -398,6 +416,7 @@ func New(cfg Config) (*Engine, error) {
 		drives: make(map[string]Drive, len(cfg.Drives)),
 
 		relocKick: make(chan struct{}, 1),
+		tierRate:  newTierLimiter(cfg.TierRate),
 	}
 	if cfg.Shape.Data > 0 {
 		if _, err := e.coders.get(cfg.Shape); err != nil {
@@ -450,13 +469,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.wg.Add(10)
+	e.wg.Add(11)
 	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
 	go func() { defer e.wg.Done(); e.gc.run(bg) }()
 	go func() { defer e.wg.Done(); e.heal.run(bg) }()
 	go func() { defer e.wg.Done(); e.scrub.run(bg) }()
 	go func() { defer e.wg.Done(); e.relocateLoop(bg) }()
+	go func() { defer e.wg.Done(); e.restripeLoop(bg) }()
 	go func() { defer e.wg.Done(); e.expiryLoop(bg) }()
 	go func() { defer e.wg.Done(); e.lifecycleLoop(bg) }()
 	go func() { defer e.wg.Done(); e.recheckLoop(bg) }()

@@ -357,8 +357,9 @@ type healItem struct {
 	index int
 }
 
-// healQueueLen bounds the healer's memory; reports beyond it are dropped
-// (and counted) because the same shard is found again by the next read.
+// healQueueLen bounds the healer's memory; reports of reads beyond it are
+// dropped (and counted) because the same shard is found again by the next
+// read; the scrub's wait for room (missingWait).
 const healQueueLen = 1024
 
 func newHealer(e *Engine) *healer {
@@ -383,6 +384,38 @@ func (h *healer) missing(b metastore.Blob, size int64, index int) {
 		h.mu.inflight[k] = true
 	default:
 		h.e.stats.healDropped.Add(1)
+	}
+}
+
+// missingWait is missing for the scrub: when the queue is full it waits
+// for room instead of dropping the report, because nothing but the next
+// pass would find the shard again (no read looks at a parity shard). The
+// scrub then goes at the healer's speed while there is much to heal (a
+// drive replaced empty).
+func (h *healer) missingWait(ctx context.Context, b metastore.Blob, size int64, index int) error {
+	if metastore.BlobTier(b) != "" {
+		return nil
+	}
+	k := healKey{b.ID, index}
+	for {
+		h.mu.Lock()
+		if h.mu.inflight[k] {
+			h.mu.Unlock()
+			return nil
+		}
+		select {
+		case h.queue <- healItem{blob: b, size: size, index: index}:
+			h.mu.inflight[k] = true
+			h.mu.Unlock()
+			return nil
+		default:
+		}
+		h.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

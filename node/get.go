@@ -63,14 +63,13 @@ func (e *Engine) OpenArtifact(ctx context.Context, tenant string, ref VersionRef
 	return &reader{e: e, rec: a, info: info, customerKey: ref.CustomerKey}, nil
 }
 
-// expiration sets info.Expiration when the latest version of a key is
-// read and a lifecycle rule of its container will expire it.
-// c is the container record when version already read it (nil: read it
-// here), so a GET reads it at most once.
+// expiration sets info.Expiration when a lifecycle rule of its container
+// will expire the version read: the current-version rules for the latest
+// version, the noncurrent-version rules (counted from when the next newer
+// version was written) for an older one named by its id. c is the
+// container record when version already read it (nil: read it here), so a
+// GET reads it at most once.
 func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, c *metastore.Container, info *ArtifactInfo) error {
-	if ref.VersionID != "" {
-		return nil
-	}
 	if c == nil {
 		rec, err := e.meta.GetContainer(ctx, tenant, ref.Container)
 		if err != nil {
@@ -78,8 +77,51 @@ func (e *Engine) expiration(ctx context.Context, tenant string, ref VersionRef, 
 		}
 		c = &rec
 	}
-	e.withExpiration(info, *c)
-	return nil
+	if ref.VersionID == "" {
+		e.withExpiration(info, *c)
+		return nil
+	}
+	cfg := e.lc.cache.get(c.Config[LifecycleConfigName])
+	if cfg == nil || info.DeleteMarker {
+		return nil
+	}
+	// Where the version stands among the key's versions (newest first):
+	// the latest, or noncurrent since its successor was written, with
+	// how many newer noncurrent versions (as the lifecycle engine counts).
+	var prev *metastore.ListedVersion
+	newer := 0
+	keyMarker, vidMarker := "", ""
+	for {
+		page, err := e.meta.ListVersions(ctx, tenant, ref.Container, metastore.VersionListOptions{Prefix: ref.Key, KeyMarker: keyMarker, VersionIDMarker: vidMarker})
+		if err != nil {
+			return metaErr(err)
+		}
+		for i := range page.Versions {
+			v := &page.Versions[i]
+			if v.Key != ref.Key {
+				return nil // past the key's versions without finding it
+			}
+			if v.VersionID == info.VersionID {
+				if v.IsLatest {
+					e.withExpiration(info, *c)
+				} else if prev != nil {
+					if due, rule, ok := cfg.noncurrentExpiry(v.Key, v.Size, v.Tags, prev.Created, newer); ok {
+						info.Expiration = &Expiration{Date: due, RuleID: rule}
+					}
+				}
+				return nil
+			}
+			if !v.IsLatest && !v.DeleteMarker {
+				newer++
+			}
+			cp := *v
+			prev = &cp
+		}
+		if !page.Truncated {
+			return nil
+		}
+		keyMarker, vidMarker = page.NextKeyMarker, page.NextVersionIDMarker
+	}
 }
 
 // version reads the version ref names, and whether its container has a

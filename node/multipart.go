@@ -112,16 +112,23 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		return PartInfo{}, err
 	}
 	// The upload's algorithm is computed here unless the caller verifies
-	// it already (a header value is known before the body).
+	// it already: a header value is known before the body, a trailer's
+	// (TrailerChecksum) after it.
 	var alg checksum.Algorithm
 	var h hash.Hash
 	src := in.Body
+	var dflt hash.Hash
 	if u.ChecksumAlgorithm != "" {
 		alg, _ = checksum.ByName(u.ChecksumAlgorithm)
-		if _, ok := in.Checksums[alg.Name]; !ok {
+		if _, ok := in.Checksums[alg.Name]; !ok && in.TrailerChecksum != alg.Name {
 			h = alg.New()
 			src = io.TeeReader(src, h)
 		}
+	} else if _, ok := in.Checksums[defaultChecksum.Name]; !ok && in.TrailerChecksum != defaultChecksum.Name {
+		// An upload without an algorithm gets S3's default FULL_OBJECT
+		// CRC64NVME at completion, combined from its parts' values.
+		dflt = defaultChecksum.New()
+		src = io.TeeReader(src, dflt)
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
 	p, missing, err := e.writePart(ctx, seal, b, b)
@@ -129,7 +136,18 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		return PartInfo{}, err
 	}
 	blob := p.Blob
-	sums, err := partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
+	var sums map[string]string
+	if _, ok := in.Checksums[in.TrailerChecksum]; in.TrailerChecksum != "" && !ok {
+		err = fmt.Errorf("node: the %s checksum of part %d was not in Checksums after the body", in.TrailerChecksum, in.Number)
+	} else {
+		sums, err = partChecksums(alg, h, in.Checksums, in.FromClient && u.ChecksumType == checksum.Composite)
+	}
+	if err == nil && dflt != nil {
+		if sums == nil {
+			sums = map[string]string{}
+		}
+		sums[defaultChecksum.Name] = base64.StdEncoding.EncodeToString(dflt.Sum(nil))
+	}
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
 	}
@@ -226,7 +244,7 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 		for name := range want {
 			return msgErr(ErrChecksumRequest, "The upload was created without a checksum algorithm; x-amz-checksum-%s cannot be checked.", strings.ToLower(name))
 		}
-		return nil
+		return e.defaultWholeChecksum(ctx, in, parts)
 	}
 	alg, ok := checksum.ByName(u.ChecksumAlgorithm)
 	if !ok {
@@ -235,23 +253,9 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 	if wantType != "" && !strings.EqualFold(wantType, u.ChecksumType) {
 		return msgErr(ErrChecksumRequest, "The upload was created using the %s checksum mode. The complete request must use the same checksum mode.", u.ChecksumType)
 	}
-	stored := make(map[int]metastore.Part, len(parts))
-	marker := 0
-	for {
-		ps, truncated, err := e.meta.ListParts(ctx, in.Tenant, in.Container, in.Key, in.UploadID, marker, 1000)
-		if errors.Is(err, metastore.ErrUploadNotFound) {
-			return nil // completed meanwhile
-		}
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			stored[p.Number] = p
-		}
-		if !truncated || len(ps) == 0 {
-			break
-		}
-		marker = ps[len(ps)-1].Number
+	stored, err := e.storedParts(ctx, in)
+	if err != nil || stored == nil {
+		return err
 	}
 	wp := make([]checksum.Part, len(parts))
 	in.PartChecksums = make([]string, len(parts))
@@ -307,6 +311,69 @@ func (e *Engine) wholeChecksum(ctx context.Context, in *metastore.CompleteInput,
 	in.Checksums = map[string]string{alg.Name: whole}
 	in.ChecksumType = u.ChecksumType
 	return nil
+}
+
+// defaultChecksum is the whole-object checksum S3 gives an upload created
+// without an algorithm (FULL_OBJECT). Its parts are hashed with it as they
+// are written: about 2 % of the MD5 every part pays (checksum's
+// BenchmarkHashVsMD5, docs/design.md).
+var defaultChecksum, _ = checksum.ByName("CRC64NVME")
+
+// defaultWholeChecksum gives a completion of an upload without an
+// algorithm the FULL_OBJECT CRC64NVME of its parts, when every listed
+// part has one (parts written before the default have none; the object
+// then gets no checksum, as before). The part values do not go along
+// (the state machine checks them under the upload's algorithm, which
+// this upload lacks): the completion's own check of each part's ETag, the
+// MD5 of its bytes, is what keeps a part replaced meanwhile from giving
+// the object a stale value.
+func (e *Engine) defaultWholeChecksum(ctx context.Context, in *metastore.CompleteInput, parts []PartRef) error {
+	stored, err := e.storedParts(ctx, in)
+	if err != nil || stored == nil {
+		return err
+	}
+	wp := make([]checksum.Part, len(parts))
+	for i, ref := range parts {
+		p, ok := stored[ref.Number]
+		if !ok || !strings.EqualFold(strings.Trim(ref.ETag, `"`), strings.Trim(p.ETag, `"`)) {
+			return nil // the completion reports it
+		}
+		sum, ok := p.Checksums[defaultChecksum.Name]
+		if !ok {
+			return nil
+		}
+		wp[i] = checksum.Part{Sum: sum, Size: p.Size}
+	}
+	whole, err := checksum.Whole(defaultChecksum, checksum.FullObject, wp)
+	if err != nil {
+		return fmt.Errorf("node: upload %s: %w", in.UploadID, err)
+	}
+	in.Checksums = map[string]string{defaultChecksum.Name: whole}
+	in.ChecksumType = checksum.FullObject
+	return nil
+}
+
+// storedParts reads all the parts of the completion's upload (linearizable),
+// by number; nil when the upload is gone (completed meanwhile).
+func (e *Engine) storedParts(ctx context.Context, in *metastore.CompleteInput) (map[int]metastore.Part, error) {
+	stored := map[int]metastore.Part{}
+	marker := 0
+	for {
+		ps, truncated, err := e.meta.ListParts(ctx, in.Tenant, in.Container, in.Key, in.UploadID, marker, 1000)
+		if errors.Is(err, metastore.ErrUploadNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			stored[p.Number] = p
+		}
+		if !truncated || len(ps) == 0 {
+			return stored, nil
+		}
+		marker = ps[len(ps)-1].Number
+	}
 }
 
 // AbortUpload drops an upload and collects its parts.

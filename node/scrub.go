@@ -450,7 +450,9 @@ func (e *Engine) scrubBlob(ctx context.Context, b metastore.Blob, size int64, pa
 			rep.Bad++
 			e.stats.scrubBad.Add(1)
 			e.log.Warn("scrub: bad shard", "blob", b.ID, "shard", i, "err", err)
-			e.heal.missing(b, size, i)
+			if err := e.heal.missingWait(ctx, b, size, i); err != nil {
+				return read, err
+			}
 		} else {
 			rep.Verified++
 			e.stats.scrubVerified.Add(1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +241,59 @@ func TestScrubRepairsWithinOnePeriod(t *testing.T) {
 		return st.Passes > passes || (st.Running && st.PassBlobs >= 1)
 	})
 	repaired("flipped at the start of a pass", flipAll())
+}
+
+// TestScrubReportsEveryBadShard: when the scrub finds more bad shards
+// than the healer's queue holds (a drive replaced empty), it waits for
+// room rather than drop reports, so every shard it found is rebuilt in
+// that pass, not one pass later (no read would find a parity shard).
+func TestScrubReportsEveryBadShard(t *testing.T) {
+	dir := t.TempDir()
+	n := scrubNode(t, dir, 0)
+	e, ctx := n.Engine, context.Background()
+	mustContainer(t, e, "c")
+	const blobs = 1300 // more than the heal queue (1024)
+	var wg sync.WaitGroup
+	errs := make(chan error, blobs)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < blobs; i += 16 {
+				if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: fmt.Sprint("k", i), Body: bytes.NewReader(randBytes(uint64(i), 4<<10)), Size: 4 << 10}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	paths := shardPaths(t, dir)["3"] // the last parity shard of every blob
+	if len(paths) != blobs {
+		t.Fatalf("%d files of shard 3, want %d", len(paths), blobs)
+	}
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := e.Scrub(ctx, 0)
+	if err != nil || rep.Bad != blobs {
+		t.Fatalf("scrub: %+v, %v", rep, err)
+	}
+	waitFor(t, "every shard the scrub found rebuilt", 120*time.Second, func() bool {
+		for _, p := range paths {
+			if _, err := os.Stat(p); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if d := e.Stats().HealDropped; d != 0 {
+		t.Errorf("%d heal reports dropped", d)
+	}
 }

@@ -30,6 +30,10 @@ type Stats struct {
 	// rebuilt on a live drive and committed there, and attempts that
 	// failed (retried by the next pass).
 	ShardsRelocated, RelocateFailed int64
+	// Restriped counts versions the re-striper rewrote at the current
+	// shape, RestripeBytes their bytes, RestripeFailed the rewrites that
+	// failed (retried by the next pass; node/restripe.go).
+	Restriped, RestripeBytes, RestripeFailed int64
 	// UploadsExpired counts unfinished multipart uploads aborted for
 	// their age (expiry.go).
 	UploadsExpired int64
@@ -71,6 +75,8 @@ type counters struct {
 	blobsCollected                  atomic.Int64
 	healed, healFailed, healDropped atomic.Int64
 	shardsRelocated, relocateFailed atomic.Int64
+	restriped, restripeBytes        atomic.Int64
+	restripeFailed                  atomic.Int64
 	// shardsMisplacedSwept: shard files of live blobs no placement named.
 	shardsMisplacedSwept        atomic.Int64
 	uploadsExpired              atomic.Int64
@@ -104,6 +110,9 @@ func (e *Engine) Stats() Stats {
 
 		ShardsRelocated: c.shardsRelocated.Load(),
 		RelocateFailed:  c.relocateFailed.Load(),
+		Restriped:       c.restriped.Load(),
+		RestripeBytes:   c.restripeBytes.Load(),
+		RestripeFailed:  c.restripeFailed.Load(),
 		UploadsExpired:  c.uploadsExpired.Load(),
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),

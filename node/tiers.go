@@ -445,7 +445,7 @@ func (e *Engine) copyBlob(ctx context.Context, p metastore.Part, d drivers.Drive
 	}
 	src, srcW := io.Pipe()
 	go func() {
-		srcW.CloseWithError(e.readPart(ctx, srcW, p))
+		srcW.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, srcW), p))
 	}()
 	dst, dstW := io.Pipe()
 	encErr := make(chan error, 1)
@@ -625,7 +625,7 @@ func (e *Engine) recallVersion(ctx context.Context, a metastore.Artifact) error 
 	}
 	for _, p := range a.Parts {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(e.readPart(ctx, pw, p)) }()
+		go func() { pw.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, pw), p)) }()
 		b, missing, err := e.writeBlob(ctx, pr)
 		pr.CloseWithError(errors.New("write stopped"))
 		if err != nil {
@@ -706,6 +706,14 @@ func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, ver
 	return RestoreResult{Expiry: expiry}, nil
 }
 
+// cmpVersion is the VersionRef id of a version id ("" is the null version).
+func cmpVersion(v string) string {
+	if v == "" {
+		return NullVersion
+	}
+	return v
+}
+
 // ErrRestoreInProgress: a restore of the version is already running (S3
 // 409 RestoreAlreadyInProgress).
 var ErrRestoreInProgress = errors.New("node: restore already in progress")
@@ -722,7 +730,7 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 		for i, p := range a.Parts {
 			from[i] = p.Blob.ID
 			pr, pw := io.Pipe()
-			go func() { pw.CloseWithError(e.readPart(ctx, pw, p)) }()
+			go func() { pw.CloseWithError(e.readPart(ctx, e.tierThrottle(ctx, pw), p)) }()
 			b, missing, err := e.writeBlob(ctx, pr)
 			pr.CloseWithError(errors.New("write stopped"))
 			if err != nil {
@@ -742,6 +750,15 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 	}
 	e.log.Warn("restore failed; the request may be repeated", "tier", a.Tier, "container", a.Container, "key", a.Key, "err", err)
 	e.dropParts(context.WithoutCancel(ctx), parts)
+	if errors.Is(err, metastore.ErrPreconditionFailed) {
+		// The restore may have been cleared meanwhile (by the leader as
+		// abandoned: AbandonStaleRestores) or restarted: then it is not
+		// this copy's to clear.
+		cur, _, _, rerr := e.version(context.WithoutCancel(ctx), a.Tenant, VersionRef{Container: a.Container, Key: a.Key, VersionID: cmpVersion(a.VersionID)})
+		if rerr != nil || !cur.Restore.Ongoing {
+			return
+		}
+	}
 	ref := metastore.RestoreRef{Tenant: a.Tenant, Container: a.Container, Key: a.Key, VersionID: a.VersionID, Expiry: a.Restore.Expiry}
 	if _, err := e.meta.ClearRestore(context.WithoutCancel(ctx), ref, a.Restore.Expiry); err != nil {
 		e.log.Warn("clearing a failed restore; it ends at its expiry", "key", a.Key, "err", err)

@@ -387,6 +387,12 @@ type PartInput struct {
 	// after Body returned EOF (a trailer's value arrives at the end). The
 	// upload's own algorithm is computed when it is not among them.
 	Checksums map[string]string
+	// TrailerChecksum names the algorithm (as checksum.Algorithms name
+	// them) of a checksum that the caller verifies over Body itself and
+	// puts into Checksums before Body returns io.EOF: a trailer's. The
+	// upload's algorithm is then not computed a second time here; a
+	// value missing after the body is an error.
+	TrailerChecksum string
 	// FromClient: the body comes from the client (UploadPart, not
 	// UploadPartCopy), so a part of a COMPOSITE upload must carry the
 	// upload's checksum, as S3 requires.

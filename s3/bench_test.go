@@ -35,6 +35,11 @@ func BenchmarkPutObject1MiBTLS(b *testing.B) { benchObject(b, true, 1<<20, true)
 func BenchmarkGetObject1MiB(b *testing.B)    { benchObject(b, false, 1<<20, false) }
 func BenchmarkPutObject4KiB(b *testing.B)    { benchObject(b, false, 4<<10, true) }
 
+// The large GET over HTTP and HTTPS, for their ratio in one run (and a
+// profile of the HTTPS one: go test -bench GetObject16MiBTLS -cpuprofile).
+func BenchmarkGetObject16MiB(b *testing.B)    { benchObject(b, false, 16<<20, false) }
+func BenchmarkGetObject16MiBTLS(b *testing.B) { benchObject(b, true, 16<<20, false) }
+
 func benchObject(b *testing.B, tlsOn bool, size int, put bool) {
 	h := newHarnessTB(b)
 	c := h.client(tlsOn)
@@ -161,23 +166,28 @@ func BenchmarkUpload16MiB(b *testing.B) {
 		elapsed[u.name] += time.Since(start)
 		cpu[u.name] += processCPU(b) - cpu0
 	}
-	// post-vs-put alternates a put-sha256 and a post-policy in each
-	// iteration and reports post/put, the ratio of their throughputs (the
-	// goal of issue 14: >= 0.9): on a shared machine, load that comes and
-	// goes between two sub-benchmarks run one after the other weighs on
-	// both alike here. post/put-cpu is the same ratio for the process's
-	// CPU time (client and server; the client's share is the same for
-	// both), which load disturbs less.
-	b.Run("post-vs-put", func(b *testing.B) {
-		b.SetBytes(2 * size)
+	// interleaved alternates a put-sha256, a post-policy and a
+	// put-crc64nvme-trailer in each iteration and reports post/put and
+	// trailer/put, the ratios of their throughputs to put-sha256's (issue
+	// 14's goals: >= 0.9 each): on a shared machine, load that comes and
+	// goes between sub-benchmarks run one after the other weighs on all
+	// alike here. The -cpu ratios are the same for the process's CPU time
+	// (client and server; the client's share is about the same for all),
+	// which load disturbs less.
+	b.Run("interleaved", func(b *testing.B) {
+		b.SetBytes(3 * size)
 		clear(elapsed)
 		clear(cpu)
 		for i := 0; i < b.N; i++ {
 			do(b, uploads[0])              // put-sha256
 			do(b, uploads[len(uploads)-1]) // post-policy
+			do(b, uploads[2])              // put-crc64nvme-trailer
 		}
-		b.ReportMetric(float64(elapsed["put-sha256"])/float64(elapsed["post-policy"]), "post/put")
-		b.ReportMetric(float64(cpu["put-sha256"])/float64(cpu["post-policy"]), "post/put-cpu")
+		put, putCPU := float64(elapsed["put-sha256"]), float64(cpu["put-sha256"])
+		b.ReportMetric(put/float64(elapsed["post-policy"]), "post/put")
+		b.ReportMetric(putCPU/float64(cpu["post-policy"]), "post/put-cpu")
+		b.ReportMetric(put/float64(elapsed["put-crc64nvme-trailer"]), "trailer/put")
+		b.ReportMetric(putCPU/float64(cpu["put-crc64nvme-trailer"]), "trailer/put-cpu")
 	})
 	for _, u := range uploads {
 		b.Run(u.name, func(b *testing.B) {

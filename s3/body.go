@@ -76,6 +76,9 @@ type body struct {
 	// present at once; a value sent in a trailer is added when the body
 	// has been read to its end, before Read returns io.EOF.
 	checksums map[string]string
+	// trailer is the algorithm of a checksum trailer (its value joins
+	// checksums at the end, verified), "" for none.
+	trailer string
 	// contentMD5 is the decoded Content-MD5, nil when absent.
 	contentMD5 []byte
 	// hasChecksum: Content-MD5 or an x-amz-checksum value (header or
@@ -193,7 +196,7 @@ func (s *Server) openBody(r *http.Request, rc *reqCtx, limit int64) (*body, erro
 	}
 	if trailerAlg != nil {
 		alg, checksums := *trailerAlg, b.checksums
-		b.hasChecksum = true
+		b.hasChecksum, b.trailer = true, alg.Name
 		rd = &verifyReader{r: rd, h: alg.New(), check: func(sum []byte) error {
 			want, ok := chunked.Trailer(alg.Header)
 			if !ok {

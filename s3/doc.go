@@ -102,7 +102,8 @@
 // Upload's x-amz-checksum-algorithm and x-amz-checksum-type (COMPOSITE for
 // every algorithm, FULL_OBJECT for the CRCs; CRC64NVME defaults to
 // FULL_OBJECT, the others to COMPOSITE) go to UploadInput. UploadPart
-// passes the verified values in PartInput.Checksums; the Engine computes
+// passes the verified values in PartInput.Checksums (and a trailer's
+// algorithm in PartInput.TrailerChecksum, so it is hashed once); the Engine computes
 // the upload's algorithm for a part that did not send it and refuses a
 // part of another algorithm. At CompleteMultipartUpload the part checksums
 // in the XML must equal the stored ones, and x-amz-checksum-* headers are
@@ -114,7 +115,12 @@
 // completion must be the upload's. The value is returned by
 // Complete, HEAD and GET with x-amz-checksum-mode: ENABLED (with
 // x-amz-checksum-type), GetObjectAttributes (Checksum and the parts'
-// checksums) and ListParts.
+// checksums) and ListParts. An upload created without an algorithm gets
+// S3's default, a FULL_OBJECT CRC64NVME combined from its parts (which the
+// Engine hashes with CRC64NVME unless they sent it). GET and HEAD of one part (?partNumber=N) with
+// x-amz-checksum-mode: ENABLED return that part's own checksum of a
+// COMPOSITE object (type COMPOSITE), and of a FULL_OBJECT one only when it
+// has that single part (its checksum is the object's), as S3 does.
 //
 // # Versions, object lock and tags
 //

@@ -148,6 +148,32 @@ func TestE2EMultipartChecksums(t *testing.T) {
 				sumOf(tc.alg, g.ChecksumCRC32, g.ChecksumCRC32C, g.ChecksumCRC64NVME, g.ChecksumSHA1, g.ChecksumSHA256) != want {
 				t.Fatalf("GET: %d bytes, type %q", len(body), g.ChecksumType)
 			}
+			// One part (partNumber) with checksum mode: a COMPOSITE
+			// object's part reports its own checksum (the SDK validates it
+			// against the part's bytes); a FULL_OBJECT one of several
+			// parts reports none, as S3 does.
+			hp, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("cksums"), Key: aws.String(key), PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+			must(t, err)
+			gp, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("cksums"), Key: aws.String(key), PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+			must(t, err)
+			pbody, err := io.ReadAll(gp.Body)
+			gp.Body.Close()
+			must(t, err)
+			if !bytes.Equal(pbody, partData[1]) {
+				t.Fatalf("GET part 2: %d bytes", len(pbody))
+			}
+			wantPart, wantType := wp[1].Sum, typ
+			if typ == checksum.FullObject {
+				wantPart, wantType = "", ""
+			}
+			for what, r := range map[string][2]string{
+				"HEAD": {sumOf(tc.alg, hp.ChecksumCRC32, hp.ChecksumCRC32C, hp.ChecksumCRC64NVME, hp.ChecksumSHA1, hp.ChecksumSHA256), string(hp.ChecksumType)},
+				"GET":  {sumOf(tc.alg, gp.ChecksumCRC32, gp.ChecksumCRC32C, gp.ChecksumCRC64NVME, gp.ChecksumSHA1, gp.ChecksumSHA256), string(gp.ChecksumType)},
+			} {
+				if r[0] != wantPart || r[1] != wantType {
+					t.Fatalf("%s part 2 with checksum mode: %q %q, want %q %q", what, r[0], r[1], wantPart, wantType)
+				}
+			}
 			at, err := c.GetObjectAttributes(ctx, &awss3.GetObjectAttributesInput{Bucket: aws.String("cksums"), Key: aws.String(key),
 				ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts}})
 			must(t, err)
@@ -297,5 +323,52 @@ func TestMinioMultipartChecksums(t *testing.T) {
 				t.Fatalf("%s: read back %d bytes", key, len(b))
 			}
 		}
+	}
+}
+
+// TestE2EMultipartDefaultChecksum: an upload created without a checksum
+// algorithm completes with S3's default FULL_OBJECT CRC64NVME, reported on
+// Complete and on HEAD and GET with checksum mode (the SDK validates the
+// GET's bytes against it).
+func TestE2EMultipartDefaultChecksum(t *testing.T) {
+	h := newHarnessNode(t, nodetest.Options{MinPartSize: 1}, nil)
+	c := h.client(false)
+	ctx := context.Background()
+	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("dflt")})
+	must(t, err)
+	partData := [][]byte{make([]byte, 90<<10), make([]byte, 4321)}
+	for _, p := range partData {
+		rand.Read(p)
+	}
+	cr, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("dflt"), Key: aws.String("k")})
+	must(t, err)
+	var parts []types.CompletedPart
+	for i, b := range partData {
+		up, err := c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("dflt"), Key: aws.String("k"), UploadId: cr.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(b)})
+		must(t, err)
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag})
+	}
+	cm, err := c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("dflt"), Key: aws.String("k"), UploadId: cr.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	must(t, err)
+	alg, _ := checksum.ByName("CRC64NVME")
+	whole := bytes.Join(partData, nil)
+	want := alg.Sum(whole)
+	if aws.ToString(cm.ChecksumCRC64NVME) != want || cm.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("complete: %q %q, want %q FULL_OBJECT", aws.ToString(cm.ChecksumCRC64NVME), cm.ChecksumType, want)
+	}
+	hd, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("dflt"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err)
+	if aws.ToString(hd.ChecksumCRC64NVME) != want || hd.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("HEAD: %q %q", aws.ToString(hd.ChecksumCRC64NVME), hd.ChecksumType)
+	}
+	g, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("dflt"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err)
+	body, err := io.ReadAll(g.Body)
+	g.Body.Close()
+	must(t, err)
+	if !bytes.Equal(body, whole) || aws.ToString(g.ChecksumCRC64NVME) != want {
+		t.Fatalf("GET: %d bytes, checksum %q", len(body), aws.ToString(g.ChecksumCRC64NVME))
 	}
 }

@@ -74,7 +74,8 @@ func (s *Server) uploadPart(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	p, err := s.eng.UploadPart(ctx, rc.tenant, node.PartInput{
 		Container: rc.ep.Container, Key: rc.ep.Key, UploadID: id, Number: n,
-		Body: b, Size: b.size, ContentMD5: b.contentMD5, Checksums: b.checksums, FromClient: true, CustomerKey: ck.keyOrNil(),
+		Body: b, Size: b.size, ContentMD5: b.contentMD5, Checksums: b.checksums, TrailerChecksum: b.trailer,
+		FromClient: true, CustomerKey: ck.keyOrNil(),
 	})
 	if err != nil {
 		return err

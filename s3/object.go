@@ -223,9 +223,17 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 	if partNumber > 0 {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(max(info.Parts, 1)))
 	}
-	if !partial && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && len(info.Checksums) > 0 {
-		setChecksumHeaders(h, info.Checksums)
-		h.Set("X-Amz-Checksum-Type", checksumTypeOf(info))
+	if strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") && len(info.Checksums) > 0 {
+		switch {
+		case !partial:
+			setChecksumHeaders(h, info.Checksums)
+			h.Set("X-Amz-Checksum-Type", checksumTypeOf(info))
+		case partNumber > 0:
+			if sums, typ := partChecksums(info, partNumber); sums != nil {
+				setChecksumHeaders(h, sums)
+				h.Set("X-Amz-Checksum-Type", typ)
+			}
+		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(rng.length, 10))
 	status := http.StatusOK
@@ -262,6 +270,34 @@ func (s *Server) getObject(ctx context.Context, w http.ResponseWriter, r *http.R
 
 // partRange is the byte range of part number n of an artifact: its part
 // of a multipart artifact, or the whole of a single-part one (n == 1).
+// partChecksums is the checksum that GET and HEAD with partNumber n of a
+// multipart artifact report, as S3 does: a COMPOSITE artifact's part n
+// has its own checksum of the upload's algorithm (the one the composite
+// is made of); a FULL_OBJECT artifact reports one only when it is that
+// single part, whose checksum is then the object's. nil for none.
+func partChecksums(info node.ArtifactInfo, n int) (map[string]string, string) {
+	typ := checksumTypeOf(info)
+	if typ != "COMPOSITE" && len(info.PartList) != 1 {
+		return nil, ""
+	}
+	for _, p := range info.PartList {
+		if p.Number != n {
+			continue
+		}
+		sums := map[string]string{}
+		for name := range info.Checksums {
+			if v := p.Checksums[name]; v != "" {
+				sums[name] = v
+			}
+		}
+		if len(sums) == 0 {
+			return nil, ""
+		}
+		return sums, typ
+	}
+	return nil, ""
+}
+
 func partRange(info node.ArtifactInfo, n int) (byteRange, bool) {
 	if info.Parts == 0 {
 		return byteRange{start: 0, length: info.Size}, n == 1

@@ -98,10 +98,17 @@ type formPart struct {
 // limit as for formReader (< 0: none). A boundary that is empty or longer
 // than RFC 2046 allows is refused.
 func newFormReader(src io.Reader, boundary string, limit int64) (*formReader, error) {
+	return newFormReaderSize(src, boundary, limit, formWindow)
+}
+
+// newFormReaderSize is newFormReader with a window of the given size,
+// which must hold the limit and a delimiter line (tests use small ones to
+// reach the window's edges often).
+func newFormReaderSize(src io.Reader, boundary string, limit int64, window int) (*formReader, error) {
 	if len(boundary) == 0 || len(boundary) > formMaxBoundary {
 		return nil, errMalformedPOST
 	}
-	f := &formReader{src: src, delim: []byte("\r\n--" + boundary), buf: make([]byte, formWindow), limit: limit}
+	f := &formReader{src: src, delim: []byte("\r\n--" + boundary), buf: make([]byte, window), limit: limit}
 	if limit >= 0 {
 		f.limit = limit + 2 // the pretended CRLF
 	}

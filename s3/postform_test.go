@@ -47,9 +47,9 @@ func (s *splitReader) Read(p []byte) (int, error) {
 // parseForm reads every part with formReader: the source gives split
 // bytes per read, the content is read readSize bytes at a time (through
 // Read, which goes direct at formDirectMin and above) or, when asValue,
-// through value.
-func parseForm(body []byte, boundary string, split, readSize int, asValue bool, limit int64) ([]formTestPart, error) {
-	f, err := newFormReader(&splitReader{data: body, n: split}, boundary, limit)
+// through value; the window has the given size.
+func parseForm(body []byte, boundary string, split, readSize, window int, asValue bool, limit int64) ([]formTestPart, error) {
+	f, err := newFormReaderSize(&splitReader{data: body, n: split}, boundary, limit, window)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func parseForm(body []byte, boundary string, split, readSize int, asValue bool, 
 	for {
 		p, err := f.nextPart()
 		if err == io.EOF {
-			if cap(f.buf) != formWindow {
+			if cap(f.buf) != window {
 				return nil, fmt.Errorf("window grew to %d", cap(f.buf))
 			}
 			return parts, nil
@@ -113,14 +113,14 @@ func parseMultipart(body []byte, boundary string) ([]formTestPart, error) {
 // checkAgainstMultipart parses body both ways: what formReader accepts,
 // mime/multipart must accept with the same parts; when valid, formReader
 // must accept it.
-func checkAgainstMultipart(t *testing.T, body []byte, boundary string, split, readSize int, valid bool) {
+func checkAgainstMultipart(t *testing.T, body []byte, boundary string, split, readSize, window int, valid bool) {
 	t.Helper()
 	want, werr := parseMultipart(body, boundary)
 	for _, asValue := range []bool{false, true} {
-		got, err := parseForm(body, boundary, split, readSize, asValue, -1)
+		got, err := parseForm(body, boundary, split, readSize, window, asValue, -1)
 		if err != nil {
 			if valid {
-				t.Fatalf("valid body refused (split %d, read %d, value %v): %v\n%q", split, readSize, asValue, err, body)
+				t.Fatalf("valid body refused (split %d, read %d, window %d, value %v): %v\n%q", split, readSize, window, asValue, err, body)
 			}
 			if !errors.Is(err, errMalformedPOST) {
 				t.Fatalf("error %v, want errMalformedPOST", err)
@@ -131,7 +131,7 @@ func checkAgainstMultipart(t *testing.T, body []byte, boundary string, split, re
 			t.Fatalf("accepted what mime/multipart refuses (%v): %q", werr, body)
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("parts differ (split %d, read %d, value %v):\n got %q\nwant %q\nbody %q", split, readSize, asValue, got, want, body)
+			t.Fatalf("parts differ (split %d, read %d, window %d, value %v):\n got %q\nwant %q\nbody %q", split, readSize, window, asValue, got, want, body)
 		}
 	}
 }
@@ -196,21 +196,24 @@ func hasDelimiter(c []byte, boundary string) bool {
 }
 
 // FuzzPostForm holds formReader to mime/multipart on random bodies and
-// on well-formed ones built from random contents, boundaries, read splits
-// and read sizes: it never panics, never accepts what mime/multipart
-// refuses, finds the same parts, and accepts every well-formed body.
+// on well-formed ones built from random contents, boundaries, read splits,
+// read sizes and window sizes (512 bytes up, so that header and delimiter
+// lines fit): it never panics, never accepts what mime/multipart refuses,
+// finds the same parts, and accepts every well-formed body.
 func FuzzPostForm(f *testing.F) {
-	f.Add([]byte("a\xffb\r\n--x\xff--bound\r\n"), "bound", uint8(3), uint16(5), true)
-	f.Add([]byte("--bound\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n--bound--"), "bound", uint8(0), uint16(0), false)
-	f.Add([]byte("\r\n--b \r\n\r\n\r\n--b--\r\n"), "b", uint8(1), uint16(40000), false)
-	f.Add(bytes.Repeat([]byte("\r\n--xyz\r\r\n-"), 50), "xyz", uint8(7), uint16(33000), true)
-	f.Fuzz(func(t *testing.T, data []byte, boundary string, split uint8, readSize uint16, pad bool) {
+	f.Add([]byte("a\xffb\r\n--x\xff--bound\r\n"), "bound", uint8(3), uint16(5), uint16(0), true)
+	f.Add([]byte("--bound\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n--bound--"), "bound", uint8(0), uint16(0), uint16(100), false)
+	f.Add([]byte("\r\n--b \r\n\r\n\r\n--b--\r\n"), "b", uint8(1), uint16(40000), uint16(7), false)
+	f.Add(bytes.Repeat([]byte("\r\n--xyz\r\r\n-"), 50), "xyz", uint8(7), uint16(33000), uint16(3), true)
+	f.Add(bytes.Repeat([]byte("0123456789\r\n--b"), 400), "b", uint8(0), uint16(700), uint16(1), true)
+	f.Fuzz(func(t *testing.T, data []byte, boundary string, split uint8, readSize, window uint16, pad bool) {
 		if boundary == "" || len(boundary) > formMaxBoundary || strings.ContainsAny(boundary, "\r\n") {
 			return
 		}
-		checkAgainstMultipart(t, data, boundary, int(split), int(readSize)+1, false)
+		w := 512 + int(window)%(formWindow-512)
+		checkAgainstMultipart(t, data, boundary, int(split), int(readSize)+1, w, false)
 		body, valid := buildForm(data, boundary, pad)
-		checkAgainstMultipart(t, body, boundary, int(split), int(readSize)+1, valid)
+		checkAgainstMultipart(t, body, boundary, int(split), int(readSize)+1, w, valid)
 	})
 }
 
@@ -224,7 +227,8 @@ func TestFormReaderSplits(t *testing.T) {
 	}
 	for split := 0; split <= len(body); split++ {
 		for _, rs := range []int{1, 7, 100, formDirectMin} {
-			checkAgainstMultipart(t, body, "boundary", split, rs, true)
+			checkAgainstMultipart(t, body, "boundary", split, rs, 512, true)
+			checkAgainstMultipart(t, body, "boundary", split, rs, formWindow, true)
 		}
 	}
 }
@@ -240,8 +244,9 @@ func TestFormReaderLargeFile(t *testing.T) {
 	body := []byte("--AaB03x\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n" +
 		"--AaB03x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n" +
 		string(file) + "\r\n--AaB03x\r\nContent-Disposition: form-data; name=\"after\"\r\n\r\nz\r\n--AaB03x--\r\n")
-	for _, c := range []struct{ split, read int }{{0, 1 << 20}, {0, 4 << 10}, {1500, formDirectMin}, {65536, 1 << 20}, {9000, 333}} {
-		checkAgainstMultipart(t, body, "AaB03x", c.split, c.read, true)
+	for _, c := range []struct{ split, read, window int }{{0, 1 << 20, formWindow}, {0, 4 << 10, formWindow}, {1500, formDirectMin, formWindow},
+		{65536, 1 << 20, formWindow}, {9000, 333, formWindow}, {0, 1 << 20, 512}, {777, 5000, 1000}} {
+		checkAgainstMultipart(t, body, "AaB03x", c.split, c.read, c.window, true)
 	}
 }
 

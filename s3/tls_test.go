@@ -151,6 +151,40 @@ func TestCertsReload(t *testing.T) {
 	}
 }
 
+// TestSessionTicketsSurviveReload: a client with a session cache resumes
+// its TLS session on reconnect (an abbreviated handshake, what keeps the
+// reconnect after a refusal cheap), and still does after a certificate
+// reload: the ticket keys belong to the listener, not to the certificate.
+// New clients get the new certificate.
+func TestSessionTicketsSurviveReload(t *testing.T) {
+	r := newTLSRig(t, nil)
+	cache := tls.NewLRUClientSessionCache(8)
+	// connect dials with the cache and makes one request, which also
+	// reads the session tickets TLS 1.3 sends after the handshake.
+	connect := func() bool {
+		c, _ := r.dial(t, &tls.Config{ClientSessionCache: cache})
+		if roundTrip(t, c, bufio.NewReader(c)) != 403 {
+			t.Fatal("no answer")
+		}
+		return c.ConnectionState().DidResume
+	}
+	if connect() {
+		t.Fatal("the first connection resumed a session it never had")
+	}
+	if !connect() {
+		t.Fatal("a reconnect did not resume its TLS session")
+	}
+	renewed := r.ca.Server(t, "renewed")
+	renewed.Write(t, r.certFile, r.keyFile)
+	must(t, r.certs.Reload())
+	if !connect() {
+		t.Fatal("after a certificate reload a reconnect did not resume its TLS session")
+	}
+	if _, got := r.dial(t, nil); !got.Equal(renewed.Cert) {
+		t.Fatalf("after Reload a new client got %s, want the renewed certificate", got.Subject)
+	}
+}
+
 // TestTLSDefaults: TLS 1.3 when the client has it, 1.2 accepted, 1.1
 // refused; ALPN gives http/1.1 even to a client that prefers h2, and an
 // HTTP/2-capable Go client speaks HTTP/1.1.

@@ -417,6 +417,7 @@ with open(os.path.join(results, "https-vs-http.csv"), "w", newline="") as f:
     w.writeheader()
     w.writerows(out)
 EOF
+if [ -z "$ONLY" ]; then
 say ""
 say "== 16 MiB PUT on one node: CPU per GiB and the disk bound, same run"
 python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
@@ -447,6 +448,7 @@ w = max(len(r[0]) for r in rows)
 for r in rows:
     print(f"  {r[0].ljust(w)}  {r[1].rjust(8)}  {r[2]}")
 EOF
+fi # [ -z "$ONLY" ]: the CPU-per-GiB PUT runs only in the full suite
 echo
 echo "reports, plots (result.svg), summary.txt, cluster-vs-single.csv and https-vs-http.csv in $RESULTS"
 if [ ${#failed[@]} -gt 0 ]; then

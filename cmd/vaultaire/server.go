@@ -44,6 +44,8 @@ type serverFlags struct {
 	autoFinalize bool
 	restoreMeta  string
 	healRate     int64
+	restripeRate int64
+	restripeIv   time.Duration
 	erasure      string
 	blockSize    int
 	domain       string
@@ -65,6 +67,7 @@ type serverFlags struct {
 	tierJournal  time.Duration
 	tierIntent   time.Duration
 	tierFirst    time.Duration
+	tierRate     int64
 	tierRead     time.Duration
 	capTier      string
 	capHigh      float64
@@ -118,6 +121,8 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.restoreMeta, "restore-metastore", "", "start a new cluster of one from a metadata backup `file` (vaultaire admin metastore snapshot); --data must hold no metastore yet")
 	fs.BoolVar(&f.autoFinalize, "upgrade-auto-finalize", true, "raise the cluster version (enable the new release's features, ending the rollback window) as soon as every node runs this release; false: only by `vaultaire cluster upgrade finalize`")
 	fs.Int64Var(&f.healRate, "heal-rate", node.DefaultHealRate, "drive heal jobs rebuild at most this many `bytes` per second (-1: unthrottled)")
+	fs.Int64Var(&f.restripeRate, "restripe-rate", node.DefaultRestripeRate, "the metadata leader rewrites artifacts written at a degraded erasure shape (a node was down) at the cluster's shape at most this many `bytes` per second (-1: unthrottled)")
+	fs.DurationVar(&f.restripeIv, "restripe-interval", node.DefaultRestripeInterval, "how often the metadata leader looks for artifacts at a degraded erasure shape, while every node is up (0: never)")
 	fs.StringVar(&f.erasure, "erasure", "auto", "erasure shape `k+m` of new artifacts, or auto: from the live drives (one node of 4 drives: 2+2; 3 nodes of 4: 8+4)")
 	fs.IntVar(&f.blockSize, "block-size", 0, "erasure block `bytes` per shard per stripe (0: default)")
 	fs.StringVar(&f.domain, "domain", "", "base `domain` for virtual-hosted-style requests (bucket.domain)")
@@ -137,6 +142,7 @@ func serverCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&f.inlineLimit, "inline-threshold", node.DefaultInlineThreshold, fmt.Sprintf("artifacts up to this many `bytes` are stored inline in metadata (0: never; at most %d)", node.MaxInlineThreshold))
 	fs.DurationVar(&f.tierIntent, "tier-intent-timeout", node.DefaultTierIntentTimeout, "a transition to a cold tier that has not committed this long after its upload began is abandoned and its remote objects deleted (a crash leaves such uploads)")
 	fs.DurationVar(&f.tierJournal, "tier-journal-interval", node.DefaultTierJournalInterval, "how often the metadata leader deletes cold-tier objects no record names any more (after deletes, overwrites, recalls)")
+	fs.Int64Var(&f.tierRate, "tier-rate", 0, "transitions, recalls and restores move at most this many `bytes` per second between this node's drives and cold tiers, all together (0: unthrottled)")
 	fs.DurationVar(&f.tierFirst, "tier-read-first-byte", node.DefaultTierReadFirstByte, "a read from a cold tier that has no byte this long after it was asked fails: GET answers 503 naming the tier")
 	fs.DurationVar(&f.tierRead, "tier-read-timeout", node.DefaultTierReadTimeout, "a read from a cold tier (a GET, or the copy a restore or recall makes of a part) that is not done this long after it began fails")
 	fs.StringVar(&f.capTier, "capacity-tier", "", "default cold `tier` of the capacity fallback: when the cluster's drives are --capacity-high-watermark used, the metadata leader moves the least recently written versions there until usage is below --capacity-low-watermark (empty: off; set it alike on every node)")
@@ -418,6 +424,8 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		// The shards of nodes removed with `vaultaire cluster remove` move
 		// to live drives (on the metadata leader).
 		RelocateInterval:    node.DefaultRelocateInterval,
+		RestripeInterval:    f.restripeIv,
+		RestripeRate:        f.restripeRate,
 		OnDecommissioned:    decommissioned,
 		UploadExpiry:        uploadExpiry(f.uploadTTL),
 		GCDelay:             f.gcDelay,
@@ -428,6 +436,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 		SSERootKey:          secret.SSERootKey(),
 		TierIntentTimeout:   f.tierIntent,
 		TierReadFirstByte:   f.tierFirst,
+		TierRate:            f.tierRate,
 		TierReadTimeout:     f.tierRead,
 		CapacityTier:        f.capTier,
 		CapacityHigh:        f.capHigh / 100,

@@ -59,12 +59,16 @@ func newHTTPClient(c Config) (*http.Client, *http.Transport, error) {
 		DisableCompression: true,
 		ForceAttemptHTTP2:  false,
 	}
+	// A session cache makes a reconnect to an HTTPS endpoint (after the
+	// remote closed a connection, as it does after refusing a body) an
+	// abbreviated handshake instead of a full one.
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, ClientSessionCache: tls.NewLRUClientSessionCache(tr.MaxIdleConns)}
 	if c.CAFile != "" {
 		pool, err := loadCAs(c.CAFile)
 		if err != nil {
 			return nil, nil, err
 		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig.RootCAs = pool
 	}
 	return &http.Client{Transport: tr}, tr, nil
 }
