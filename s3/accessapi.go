@@ -337,7 +337,7 @@ func (s *Server) putACL(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	if !a.ownerOnly(rc.tenant) {
-		return errACLNotSupported
+		return s.objectACLRefusal(r, rc, errACLNotSupported)
 	}
 	if rc.ep.Key != "" {
 		if _, err := s.headVersion(ctx, w, r, rc); err != nil {

@@ -449,3 +449,20 @@ func aclToXML(a storedACL, ownerID string) aclXML {
 	}
 	return x
 }
+
+// errObjectACLNotBuilt answers object ACLs in a bucket whose ownership
+// enables ACLs: they are not built (only bucket ACLs are).
+var errObjectACLNotBuilt = withMessage(errNotImplemented, "Object ACLs are not supported; grant access with the bucket ACL or a bucket policy.")
+
+// objectACLRefusal turns the AccessControlListNotSupported of an object
+// ACL write into NotImplemented where the bucket enables ACLs, so that a
+// client is not told the bucket disallows what it allows.
+func (s *Server) objectACLRefusal(r *http.Request, rc *reqCtx, err error) error {
+	if !errors.Is(err, errACLNotSupported) {
+		return err
+	}
+	if o, oerr := s.bucketOwnership(r, rc.tenant, rc.ep.Container); oerr == nil && o != ownershipEnforced {
+		return errObjectACLNotBuilt
+	}
+	return err
+}

@@ -166,6 +166,23 @@ func testE2EBucketACL(t *testing.T, secure bool) {
 		must(t, err)
 	})
 
+	t.Run("object ACLs are not built", func(t *testing.T) {
+		must(t, setOwnership(owner, "aclc", types.ObjectOwnershipObjectWriter))
+		_, err := owner.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("aclc"), Key: aws.String("o"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
+		wantCode(t, err, "NotImplemented")
+		_, err = owner.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("aclc"), Key: aws.String("o"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLBucketOwnerFullControl})
+		must(t, err)
+		_, err = owner.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("aclc"), Key: aws.String("o"), GrantRead: aws.String(`id="acme"`)})
+		wantCode(t, err, "NotImplemented")
+		_, err = owner.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("aclc"), Key: aws.String("o2"), CopySource: aws.String("aclc/o"), ACL: types.ObjectCannedACLAuthenticatedRead})
+		wantCode(t, err, "NotImplemented")
+		_, err = owner.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("aclc"), Key: aws.String("o3"), GrantRead: aws.String(`id="acme"`)})
+		wantCode(t, err, "NotImplemented")
+		// The grantee's bucket READ does not read objects.
+		_, err = readObject(t, eve, "root:aclc", "o")
+		wantCode(t, err, "AccessDenied")
+	})
+
 	t.Run("malformed, oversized and unauthorized PutBucketAcl", func(t *testing.T) {
 		must(t, setOwnership(owner, "aclb", types.ObjectOwnershipObjectWriter))
 		doc := func(grant string) []byte {
