@@ -177,9 +177,10 @@
 // buckets is stored and reported as requested (docs/design.md, "Storage
 // classes"); others are InvalidStorageClass. Bucket ACLs work under
 // ObjectWriter and BucketOwnerPreferred ownership (acl.go); object ACLs
-// are not built: object ACL writes other than private and
-// bucket-owner-full-control answer AccessControlListNotSupported, as do
-// all non-private ACL writes under BucketOwnerEnforced. A Range header naming several ranges is served as the
+// are not built: there, object ACL writes other than private and
+// bucket-owner-full-control answer NotImplemented. Under
+// BucketOwnerEnforced every such ACL write answers
+// AccessControlListNotSupported, as S3 does. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, object lock, website redirects and
 // x-amz-checksum-* are NotImplemented (the server-side encryption fields
