@@ -44,6 +44,12 @@ func testE2EBucketACL(t *testing.T, secure bool) {
 		return err
 	}
 
+	// An oversized document is refused unread. (First: the server closes
+	// that connection after a linger, which must end before the test
+	// binary's goroutine leak check.)
+	resp, b := h.do(t, rawReq{method: "PUT", path: "/aclb?acl", body: append([]byte("<AccessControlPolicy>"), bytes.Repeat([]byte(" "), 3<<20)...)})
+	expectError(t, resp, b, 400, "MaxMessageLengthExceeded")
+
 	// BucketOwnerEnforced (the default): ACLs are refused and grant nothing.
 	wantCode(t, putACL(&awss3.PutBucketAclInput{GrantRead: aws.String(`id="acme"`)}), "AccessControlListNotSupported")
 	must(t, setOwnership(owner, "aclb", types.ObjectOwnershipObjectWriter))
@@ -206,7 +212,6 @@ func testE2EBucketACL(t *testing.T, secure bool) {
 			{"email grantee", doc(grant(`xsi:type="AmazonCustomerByEmail"><EmailAddress>a@b.c</EmailAddress>`, "READ")), nil, 400, "UnresolvableGrantByEmailAddress"},
 			{"other owner", bytes.Replace(doc(""), []byte("<ID>root</ID>"), []byte("<ID>acme</ID>"), 1), nil, 403, "AccessDenied"},
 			{"too many grants", doc(strings.Repeat(grant(`xsi:type="CanonicalUser"><ID>acme</ID>`, "READ"), 101)), nil, 400, "MalformedACLError"},
-			{"oversized", append(doc(""), bytes.Repeat([]byte(" "), 3<<20)...), nil, 400, "MaxMessageLengthExceeded"},
 			{"header and body", doc(""), http.Header{"X-Amz-Acl": {"private"}}, 400, "InvalidRequest"},
 			{"canned and grants", nil, http.Header{"X-Amz-Acl": {"private"}, "X-Amz-Grant-Read": {`id="acme"`}}, 400, "InvalidRequest"},
 			{"bad canned", nil, http.Header{"X-Amz-Acl": {"everyone"}}, 400, "InvalidArgument"},
