@@ -76,6 +76,7 @@ func (ca *clusterAdmin) register(r *httprouter.Router, api *adminAPI) {
 	ca.registerUpgrade(r, api)
 	if ca.engine != nil {
 		ca.registerDecom(r, api)
+		ca.registerRebalance(r, api)
 	}
 }
 

@@ -50,6 +50,8 @@
 //	POST   /admin/v1/cluster/nodes/:node/decommission[?throttle=B]  drain a live node, then remove it (decom.go)
 //	GET    /admin/v1/cluster/nodes/:node/decommission  its progress; .../pause, .../resume, .../cancel (POST)
 //	GET    /admin/v1/cluster/decommissions         every decommission
+//	GET    /admin/v1/cluster/rebalance/plan[?tolerance=F]  what a rebalance would move (rebalance.go)
+//	POST   /admin/v1/cluster/rebalance[?throttle=B&tolerance=F]  apply it; GET its progress; .../pause, .../resume, .../cancel
 //
 // Limits and quotas are partial updates: fields left out keep their
 // value; 0 means unlimited; "default": true drops the request-rate

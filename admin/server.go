@@ -129,6 +129,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,
 			ShardsRelocated: s.ShardsRelocated, UploadsExpired: s.UploadsExpired,
+			ShardsMoved: s.ShardsMoved, ShardMoveBytes: s.ShardMoveBytes, ShardsMisplacedSwept: s.ShardsMisplacedSwept,
 			DriveHealed: s.DriveHealed, DriveHealBytes: s.DriveHealBytes, DriveHealsRunning: s.DriveHealsRunning,
 			ShardsSlow: s.ShardsSlow, ShardsStraggled: s.ShardsStraggled,
 		}

@@ -46,6 +46,7 @@
 //	"f" 0x12 lp(tenant) lp(container) esc(key) be64(^seq)    Artifact: a noncurrent version or a delete marker
 //	"f" 0x13 lp(tenant) lp(container) key  seq (uvarint) of the key's null version in 0x12
 //	"f" 0x14                               last version sequence number assigned (uvarint)
+//	"f" 0x28 name                          operations job value (opaque, node: decommission and rebalance requests and progress; opjobs.go)
 //	"f" 0x30 name                          Operator (console account of the cluster's operators)
 //	"f" 0x31 be64(expiry) sessionID        revoked console session, kept until it would have expired (empty value)
 //	"f" 0x32 lp(tenant) name               LoginState of an account (tenant "": an operator)

@@ -378,6 +378,8 @@ const (
 
 	// Tiers (28-31).
 	artExtRestore = 28 // bool ongoing, time expiry, parts (v2) of the restored copy
+
+	// 32-35: access control (object ACLs, issue 16; none used yet).
 )
 
 func artifactExt(a *Artifact) extFields {

@@ -19,8 +19,10 @@ type EngineStats struct {
 	ScrubVerified, ScrubBad         int64
 	BlobsCollected                  int64
 	ShardsRelocated                 int64
-	UploadsExpired                  int64
-	ShardsSlow, ShardsStraggled     int64
+	// The shard mover (decommission, rebalance, relocation).
+	ShardsMoved, ShardMoveBytes, ShardsMisplacedSwept int64
+	UploadsExpired                                    int64
+	ShardsSlow, ShardsStraggled                       int64
 	// The continuous scrub: passes completed, the fraction of the pass
 	// in progress done (0 when none runs), and when the last pass
 	// completed (zero: none yet).
@@ -76,6 +78,7 @@ type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
 	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
+	moved, moveBytes, misplaced                                                                                                                                                                        *prometheus.Desc
 	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                          *prometheus.Desc
 }{
 	encodes:         desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
@@ -97,6 +100,9 @@ var engineDescs = struct {
 	driveHealed:     desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
 	driveHealBytes:  desc("drive_heal_bytes_total", "Bytes of the shards drive heal jobs rebuilt."),
 	driveHeals:      desc("drive_heal_jobs_running", "Drive heal jobs whose walk is under way on this node."),
+	moved:           desc("shards_moved_total", "Shard moves committed by decommission, rebalance and relocation (counted on the metadata leader)."),
+	moveBytes:       desc("shard_move_bytes_total", "Bytes the committed shard moves wrote."),
+	misplaced:       desc("shards_misplaced_swept_total", "Shard files of live artifacts the orphan sweep removed because no placement names them (a move interrupted before its commit, an old copy left behind)."),
 	restriped:       desc("restripe_versions_total", "Versions written at a degraded shape that the re-striper rewrote at the cluster's shape (counted on the metadata leader)."),
 	restripeBytes:   desc("restripe_bytes_total", "Bytes of the versions the re-striper rewrote."),
 	restripeFailed:  desc("restripe_failures_total", "Re-stripes that failed (retried by the next pass)."),
@@ -106,7 +112,7 @@ var engineDescs = struct {
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.moved, d.moveBytes, d.misplaced, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
 		ch <- x
 	}
 }
@@ -126,6 +132,9 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.scrubBad, s.ScrubBad)
 	counter(d.gc, s.BlobsCollected)
 	counter(d.relocated, s.ShardsRelocated)
+	counter(d.moved, s.ShardsMoved)
+	counter(d.moveBytes, s.ShardMoveBytes)
+	counter(d.misplaced, s.ShardsMisplacedSwept)
 	counter(d.expired, s.UploadsExpired)
 	counter(d.slow, s.ShardsSlow)
 	counter(d.straggled, s.ShardsStraggled)

@@ -27,7 +27,9 @@ func newTest(t *testing.T, cfg Config) (*Metrics, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.RegisterEngine(func() EngineStats { return EngineStats{Encodes: 3, Healed: 2, BlobsCollected: 7, ShardsRelocated: 5} })
+	m.RegisterEngine(func() EngineStats {
+		return EngineStats{Encodes: 3, Healed: 2, BlobsCollected: 7, ShardsRelocated: 5, ShardsMoved: 4, ShardMoveBytes: 4096, ShardsMisplacedSwept: 1}
+	})
 	m.RegisterDrives(func(ctx context.Context) []DriveStats {
 		return []DriveStats{{ID: "d1", Online: true, Capacity: 100, Free: 40, IOErrors: 1}, {ID: "d2", IOErrors: -1}}
 	})
@@ -93,6 +95,9 @@ func TestRequestMetrics(t *testing.T) {
 		`vaultaire_heal_shards_healed_total`:                                                         2,
 		`vaultaire_gc_blobs_collected_total`:                                                         7,
 		`vaultaire_shards_relocated_total`:                                                           5,
+		`vaultaire_shards_moved_total`:                                                               4,
+		`vaultaire_shard_move_bytes_total`:                                                           4096,
+		`vaultaire_shards_misplaced_swept_total`:                                                     1,
 		`vaultaire_drive_online{drive="d1"}`:                                                         1,
 		`vaultaire_drive_online{drive="d2"}`:                                                         0,
 		`vaultaire_drive_free_bytes{drive="d1"}`:                                                     40,

@@ -143,7 +143,7 @@ func (e *Engine) StartDecommission(ctx context.Context, node string, throttle in
 	if !slices.Contains(members, node) {
 		return DecomStatus{}, fmt.Errorf("%w: %q", ErrNotMember, node)
 	}
-	reqs, err := e.decomRequests(ctx)
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return DecomStatus{}, metaErr(err)
 	}
@@ -178,7 +178,7 @@ func (e *Engine) ResumeDecommission(ctx context.Context, node string) (DecomStat
 }
 
 func (e *Engine) setDecomState(ctx context.Context, node, state string) (DecomStatus, error) {
-	reqs, err := e.decomRequests(ctx)
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return DecomStatus{}, metaErr(err)
 	}
@@ -195,14 +195,15 @@ func (e *Engine) setDecomState(ctx context.Context, node, state string) (DecomSt
 
 // CancelDecommission ends node's decommission: it takes new shards
 // again; shards already moved stay where they went. A node already told
-// to stop (phase done) cannot be cancelled.
+// to stop (phase done) cannot be cancelled; once removed, cancelling
+// forgets the job, so its ID may join the cluster again.
 func (e *Engine) CancelDecommission(ctx context.Context, node string) error {
 	st, err := e.DecommissionStatus(ctx, node)
 	if err != nil {
 		return err
 	}
 	if st.Progress != nil && st.Progress.Phase == DecomDone {
-		return fmt.Errorf("%w: node %s was already told to stop; remove it with cluster remove", ErrInvalidArgument, node)
+		return fmt.Errorf("%w: node %s was already told to stop; wait until it is removed", ErrInvalidArgument, node)
 	}
 	if err := e.meta.SetOpJob(ctx, decomReqPrefix+node, nil); err != nil {
 		return metaErr(err)
@@ -227,11 +228,12 @@ func (e *Engine) DecommissionStatus(ctx context.Context, node string) (DecomStat
 
 // Decommissions returns every decommission the cluster knows, by node.
 func (e *Engine) Decommissions(ctx context.Context) ([]DecomStatus, error) {
-	reqs, err := e.decomRequests(ctx)
+	ctx = metastore.WithReadScope(ctx) // one read barrier: what was acknowledged
+	reqs, err := e.decomRequests(ctx, metastore.Linearizable)
 	if err != nil {
 		return nil, metaErr(err)
 	}
-	progs, err := e.decomProgresses(ctx, metastore.Stale)
+	progs, err := e.decomProgresses(ctx)
 	if err != nil {
 		return nil, metaErr(err)
 	}
@@ -272,10 +274,13 @@ func (e *Engine) putDecomProgress(ctx context.Context, p DecomProgress) error {
 	return e.meta.SetOpJob(ctx, decomProgPrefix+p.Node, b)
 }
 
-// decomRequests reads the requests from this node's state (stale reads:
-// placement asks on every PUT).
-func (e *Engine) decomRequests(ctx context.Context) (map[string]DecomRequest, error) {
-	raw, err := e.meta.OpJobs(ctx, decomReqPrefix, metastore.Stale)
+// decomRequests reads the requests from this node's state: stale reads
+// unless opts say otherwise (the job loop asks every second).
+func (e *Engine) decomRequests(ctx context.Context, opts ...metastore.ReadOption) (map[string]DecomRequest, error) {
+	if opts == nil {
+		opts = []metastore.ReadOption{metastore.Stale}
+	}
+	raw, err := e.meta.OpJobs(ctx, decomReqPrefix, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -321,8 +326,9 @@ func (e *Engine) drainingNodes(ctx context.Context) map[string]bool {
 	return out
 }
 
-// decomLoop runs decommission jobs on the metadata leader and, on every
-// node, watches for its own end.
+// decomLoop runs decommission jobs on the metadata leader (then, when no
+// node drains, the rebalance job) and, on every node, watches for its own
+// end.
 func (e *Engine) decomLoop(ctx context.Context) {
 	t := time.NewTicker(decomCheck)
 	defer t.Stop()
@@ -349,7 +355,15 @@ func (e *Engine) decomLoop(ctx context.Context) {
 			continue
 		}
 		reqs, err := e.decomRequests(ctx)
-		if err != nil || len(reqs) == 0 {
+		if err != nil {
+			continue
+		}
+		if len(reqs) == 0 {
+			// No node drains: a rebalance may run (rebalance.go).
+			if err := e.rebalanceStep(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Warn("rebalance round failed", "err", err)
+				e.sleep(ctx, decomRetry)
+			}
 			continue
 		}
 		if _, self := reqs[e.cfg.NodeID]; self {
@@ -492,10 +506,18 @@ func (e *Engine) decomPass(ctx context.Context, r DecomRequest, p *DecomProgress
 	}
 	throttle := r.Throttle
 	lim := newMoveLimiter(decomRate(throttle))
-	start, startBytes := time.Now(), p.Bytes
+	start, base := time.Now(), *p
 	lastCheck, lastSave := time.Now(), time.Now()
-	var failed int
-	var errs []error
+	pool := newMovePool(moveParallel)
+	update := func() {
+		st := pool.stats()
+		p.Moved, p.Rebuilt, p.Failed = base.Moved+st.Moved, base.Rebuilt+st.Rebuilt, base.Failed+st.Failed
+		p.Bytes = base.Bytes + st.Bytes
+		p.Remaining = max(base.Remaining-st.Attempted, 0)
+		if el := time.Since(start).Seconds(); el > 0 {
+			p.Rate = float64(st.Bytes) / el
+		}
+	}
 	seen := map[string]bool{}
 	err = e.meta.ForEachBlob(ctx, func(b metastore.Blob, size int64) error {
 		if seen[b.ID] || metastore.BlobTier(b) != "" {
@@ -511,67 +533,54 @@ func (e *Engine) decomPass(ctx context.Context, r DecomRequest, p *DecomProgress
 			return nil
 		}
 		seen[b.ID] = true
-		b.Shards = slices.Clone(b.Shards)
-		for _, i := range todo {
-			if time.Since(lastCheck) >= decomCheck {
-				lastCheck = time.Now()
-				if !e.meta.IsLeader() {
-					return errNotLeader
-				}
-				reqs, err := e.decomRequests(ctx)
-				if err != nil {
-					return err
-				}
-				cur, ok := reqs[node]
-				if !ok || cur.State != DecomDraining {
-					return errDecomInterrupted
-				}
-				if cur.Throttle != throttle {
-					throttle = cur.Throttle
-					setMoveLimit(lim, decomRate(throttle))
-				}
+		if time.Since(lastCheck) >= decomCheck {
+			lastCheck = time.Now()
+			if !e.meta.IsLeader() {
+				return errNotLeader
 			}
-			res, err := e.decomMoveShard(ctx, &b, size, i, lim)
-			switch {
-			case err == nil:
-				p.Moved++
-				p.Bytes += res.Bytes
-				if res.Rebuilt {
-					p.Rebuilt++
-				}
-			case errors.Is(err, errMoveMoot):
-				// Overwritten or deleted meanwhile: nothing to move.
-			case ctx.Err() != nil:
-				return ctx.Err()
-			default:
-				failed++
-				p.Failed++
-				if len(errs) < 5 {
-					errs = append(errs, err)
-				}
-				e.log.Warn("decommission: moving shard failed", "blob", b.ID, "shard", i, "err", err)
+			reqs, err := e.decomRequests(ctx)
+			if err != nil {
+				return err
 			}
-			p.Remaining = max(p.Remaining-1, 0)
-			if el := time.Since(start).Seconds(); el > 0 {
-				p.Rate = float64(p.Bytes-startBytes) / el
+			cur, ok := reqs[node]
+			if !ok || cur.State != DecomDraining {
+				return errDecomInterrupted
 			}
-			if time.Since(lastSave) >= decomSaveEvery {
-				lastSave = time.Now()
-				if err := e.putDecomProgress(ctx, *p); err != nil {
-					return err
-				}
+			if cur.Throttle != throttle {
+				throttle = cur.Throttle
+				setMoveLimit(lim, decomRate(throttle))
 			}
 		}
-		return nil
+		if time.Since(lastSave) >= decomSaveEvery {
+			lastSave = time.Now()
+			update()
+			if err := e.putDecomProgress(ctx, *p); err != nil {
+				return err
+			}
+		}
+		b.Shards = slices.Clone(b.Shards)
+		// The moves of one blob run in order (each target depends on
+		// where the others went); blobs move side by side.
+		return pool.do(ctx, func() {
+			for _, i := range todo {
+				res, err := e.decomMoveShard(ctx, &b, size, i, lim)
+				if err != nil && !errors.Is(err, errMoveMoot) && ctx.Err() == nil {
+					e.log.Warn("decommission: moving shard failed", "blob", b.ID, "shard", i, "err", err)
+				}
+				pool.record(res, err)
+			}
+		})
 	}, metastore.Stale)
+	pool.wait()
+	update()
 	if errors.Is(err, errDecomInterrupted) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if failed > 0 {
-		return false, fmt.Errorf("%d shard moves failed: %w", failed, errors.Join(errs...))
+	if err := pool.err(); err != nil {
+		return false, err
 	}
 	// The next step counts again and ends the phase when nothing is
 	// left (writes during the pass went elsewhere).
@@ -617,6 +626,25 @@ func setMoveLimit(lim *rate.Limiter, bytesPerSec int64) {
 		lim.SetLimit(rate.Inf)
 		return
 	}
-	lim.SetBurst(int(max(bytesPerSec, 1<<20)))
+	lim.SetBurst(moveBurst(bytesPerSec))
 	lim.SetLimit(rate.Limit(bytesPerSec))
+}
+
+// retiredNodes returns the nodes whose decommission told them to stop
+// (phase done or removed): the Raft membership reconciler never adds
+// them back. Cancelling the job (which deletes its progress) lets the ID
+// join again.
+func retiredNodes(meta *metastore.Store) map[string]bool {
+	raw, err := meta.OpJobs(context.Background(), decomProgPrefix, metastore.Stale)
+	if err != nil || len(raw) == 0 {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, v := range raw {
+		var p DecomProgress
+		if json.Unmarshal(v, &p) == nil && (p.Phase == DecomDone || p.Phase == DecomRemoved) {
+			out[p.Node] = true
+		}
+	}
+	return out
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/vaultaire/vaultaire/metastore"
 )
 
@@ -52,3 +54,14 @@ func (e *Engine) Sweep(ctx context.Context, grace time.Duration) (int, error) {
 // MisplacedSwept counts shard files the sweep removed because no
 // placement named them.
 func (e *Engine) MisplacedSwept() int64 { return e.stats.shardsMisplacedSwept.Load() }
+
+// MoveShardWith moves as MoveShard through a caller's limiter (shared
+// between moves, as a job's is).
+func (e *Engine) MoveShardWith(ctx context.Context, b metastore.Blob, size int64, i int, to Drive, lim *rate.Limiter) error {
+	b.Shards = slices.Clone(b.Shards)
+	_, err := e.moveShard(ctx, &b, size, i, to, lim)
+	return err
+}
+
+// NewMoveLimiter is a job's token bucket (bytes/s; <= 0: none).
+func NewMoveLimiter(bytesPerSec int64) *rate.Limiter { return newMoveLimiter(bytesPerSec) }

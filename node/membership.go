@@ -30,7 +30,8 @@ const MaxVoters = 5
 //
 // Dead members stay in the configuration: a killed node rejoins with its
 // identity and data and catches up from the log. Only an operator removes
-// a node (RemoveNode), and a member gossiping "leaving" is never re-added.
+// a node (RemoveNode), and a member gossiping "leaving" is never re-added,
+// nor is a decommissioned one (decom.go; until its job is cancelled).
 type RaftMembership struct {
 	Meta     *metastore.Store
 	Members  *cluster.Membership
@@ -69,8 +70,18 @@ func (r *RaftMembership) reconcile() error {
 	if err := f.Error(); err != nil {
 		return err
 	}
+	// A decommissioned node is never added back: it is told to stop and
+	// still gossips (draining) for a while after its removal.
+	retired := retiredNodes(r.Meta)
+	members := r.Members.Members()
+	kept := members[:0:0]
+	for _, m := range members {
+		if !retired[m.ID] {
+			kept = append(kept, m)
+		}
+	}
 	var errs []error
-	for _, c := range planRaftMembership(f.Configuration().Servers, r.Members.Members(), r.Meta.NodeID(), r.Meta.Addr()) {
+	for _, c := range planRaftMembership(f.Configuration().Servers, kept, r.Meta.NodeID(), r.Meta.Addr()) {
 		fut := rf.AddNonvoter(c.id, c.addr, 0, 5*time.Second)
 		if c.voter {
 			fut = rf.AddVoter(c.id, c.addr, 0, 5*time.Second)

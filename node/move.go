@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"golang.org/x/time/rate"
 
@@ -100,6 +101,8 @@ func (e *Engine) moveShard(ctx context.Context, b *metastore.Blob, size int64, i
 		return res, fmt.Errorf("committing the move of shard %d of blob %s: %w", i, b.ID, err)
 	}
 	b.Shards[i] = dest
+	e.stats.shardsMoved.Add(1)
+	e.stats.shardMoveBytes.Add(n)
 	if src, ok := e.shardDriver(from); ok {
 		e.dropShard(ctx, src, name)
 	}
@@ -197,11 +200,99 @@ func (t *rateReader) Read(p []byte) (int, error) {
 }
 
 // newMoveLimiter returns the token bucket of a job moving at most
-// bytesPerSec (<= 0: unthrottled), with a burst of one second's worth,
-// at least 1 MiB (a shard block).
+// bytesPerSec (<= 0: unthrottled), with a burst of moveBurst.
 func newMoveLimiter(bytesPerSec int64) *rate.Limiter {
 	if bytesPerSec <= 0 {
 		return rate.NewLimiter(rate.Inf, 0)
 	}
-	return rate.NewLimiter(rate.Limit(bytesPerSec), int(max(bytesPerSec, 1<<20)))
+	return rate.NewLimiter(rate.Limit(bytesPerSec), moveBurst(bytesPerSec))
+}
+
+// moveBurst is an eighth of a second's worth, between 1 MiB (a shard
+// block) and 8 MiB: a job keeps to its rate over any second, not only
+// on average.
+func moveBurst(bytesPerSec int64) int {
+	return int(min(max(bytesPerSec/8, 1<<20), 8<<20))
+}
+
+// moveParallel is how many blobs a job moves shards of at once: a move
+// waits mostly on a Raft commit and on peers, so a few side by side keep
+// the disks busy (the token bucket still bounds the bytes).
+const moveParallel = 4
+
+// movePool runs the moves of a job, a few blobs at a time, and counts
+// their results.
+type movePool struct {
+	sem chan struct{}
+	wg  sync.WaitGroup
+	mu  struct {
+		sync.Mutex
+		st   moveStats
+		errs []error
+	}
+}
+
+// moveStats counts a pool's moves: Attempted every move, Moved those
+// committed (Rebuilt of them rebuilt), Failed those that failed (moot
+// moves are neither), Bytes written by the committed ones.
+type moveStats struct {
+	Attempted, Moved, Rebuilt, Failed, Bytes int64
+}
+
+func newMovePool(n int) *movePool {
+	return &movePool{sem: make(chan struct{}, max(n, 1))}
+}
+
+// do runs f once a slot is free (blocking until then).
+func (mp *movePool) do(ctx context.Context, f func()) error {
+	select {
+	case mp.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	mp.wg.Add(1)
+	go func() {
+		defer func() { <-mp.sem; mp.wg.Done() }()
+		f()
+	}()
+	return nil
+}
+
+func (mp *movePool) wait() { mp.wg.Wait() }
+
+// record counts one move's outcome.
+func (mp *movePool) record(res moveResult, err error) {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	mp.mu.st.Attempted++
+	switch {
+	case err == nil:
+		mp.mu.st.Moved++
+		mp.mu.st.Bytes += res.Bytes
+		if res.Rebuilt {
+			mp.mu.st.Rebuilt++
+		}
+	case errors.Is(err, errMoveMoot):
+	default:
+		mp.mu.st.Failed++
+		if len(mp.mu.errs) < 5 {
+			mp.mu.errs = append(mp.mu.errs, err)
+		}
+	}
+}
+
+func (mp *movePool) stats() moveStats {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	return mp.mu.st
+}
+
+// err summarises the failed moves (nil: none).
+func (mp *movePool) err() error {
+	mp.mu.Lock()
+	defer mp.mu.Unlock()
+	if mp.mu.st.Failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d shard moves failed: %w", mp.mu.st.Failed, errors.Join(mp.mu.errs...))
 }

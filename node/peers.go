@@ -44,6 +44,7 @@ func (p *ClusterPeers) Drives() []PeerDrive {
 			out = append(out, PeerDrive{
 				Drive:  Drive{ID: d.ID, Node: m.ID, Driver: p.remote(m.ID, d.ID)},
 				Online: d.Online,
+				Total:  d.Total,
 			})
 		}
 	}

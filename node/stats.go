@@ -30,6 +30,11 @@ type Stats struct {
 	// rebuilt on a live drive and committed there, and attempts that
 	// failed (retried by the next pass).
 	ShardsRelocated, RelocateFailed int64
+	// ShardsMoved and ShardMoveBytes count shard moves committed by the
+	// shard mover (decommission, rebalance, relocation) and the bytes
+	// they wrote; ShardsMisplacedSwept the shard files of live blobs the
+	// orphan sweep removed because no placement named them.
+	ShardsMoved, ShardMoveBytes, ShardsMisplacedSwept int64
 	// Restriped counts versions the re-striper rewrote at the current
 	// shape, RestripeBytes their bytes, RestripeFailed the rewrites that
 	// failed (retried by the next pass; node/restripe.go).
@@ -79,6 +84,7 @@ type counters struct {
 	restripeFailed                  atomic.Int64
 	// shardsMisplacedSwept: shard files of live blobs no placement named.
 	shardsMisplacedSwept        atomic.Int64
+	shardsMoved, shardMoveBytes atomic.Int64
 	uploadsExpired              atomic.Int64
 	shardsSlow, shardsStraggled atomic.Int64
 	scrubPasses                 atomic.Int64
@@ -110,6 +116,8 @@ func (e *Engine) Stats() Stats {
 
 		ShardsRelocated: c.shardsRelocated.Load(),
 		RelocateFailed:  c.relocateFailed.Load(),
+		ShardsMoved:     c.shardsMoved.Load(),
+		ShardMoveBytes:  c.shardMoveBytes.Load(),
 		Restriped:       c.restriped.Load(),
 		RestripeBytes:   c.restripeBytes.Load(),
 		RestripeFailed:  c.restripeFailed.Load(),
@@ -119,6 +127,8 @@ func (e *Engine) Stats() Stats {
 		ScrubPasses:     c.scrubPasses.Load(),
 		DriveHealed:     c.driveHealed.Load(),
 		DriveHealBytes:  c.driveHealBytes.Load(),
+
+		ShardsMisplacedSwept: c.shardsMisplacedSwept.Load(),
 
 		DriveHealsRunning: e.driveHeal.runningCount(),
 		SSEPackages:       c.ssePackages.Load(),

@@ -30,6 +30,9 @@ type Peers interface {
 type PeerDrive struct {
 	Drive
 	Online bool
+	// Total is the drive's capacity in bytes as last advertised (0:
+	// unknown); rebalance plans by it.
+	Total int64
 }
 
 // maxAutoWidth caps k+m of an automatic shape: beyond 16 shards a stripe

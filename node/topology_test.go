@@ -62,6 +62,7 @@ type peers struct {
 	mu     sync.Mutex
 	drives map[string][]*fault.Driver // node -> drives
 	down   map[string]bool
+	total  int64 // the capacity every drive advertises (0: unknown)
 }
 
 func newPeers(nodes ...string) *peers {
@@ -83,7 +84,7 @@ func (p *peers) Drives() []node.PeerDrive {
 			continue
 		}
 		for i, d := range ds {
-			out = append(out, node.PeerDrive{Drive: node.Drive{ID: fmt.Sprintf("%s-d%d", n, i), Node: n, Driver: d}, Online: true})
+			out = append(out, node.PeerDrive{Drive: node.Drive{ID: fmt.Sprintf("%s-d%d", n, i), Node: n, Driver: d}, Online: true, Total: p.total})
 		}
 	}
 	return out

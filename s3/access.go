@@ -381,8 +381,20 @@ func (s *Server) authorizeTarget(ctx context.Context, r *http.Request, rc *reqCt
 	}
 	// Another tenant or anonymous: the bucket policy must allow, and
 	// the requester's own identity policy too (if it has one).
-	if bucketDec != policy.Allowed || idPol != nil && idDec != policy.Allowed {
+	if idPol != nil && idDec != policy.Allowed {
 		return errImplicitDeny
+	}
+	if bucketDec != policy.Allowed {
+		// No policy allows: the bucket ACL may (acl.go), below any
+		// explicit deny above.
+		ok, err := s.bucketACLAllows(r, pr, t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errImplicitDeny
+		}
+		return nil
 	}
 	if bucketPol.Public {
 		pab, err := s.publicAccessBlock(ctx, t.owner, t.bucket)

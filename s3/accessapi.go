@@ -170,16 +170,21 @@ type ownershipControlsXML struct {
 	} `xml:"Rule"`
 }
 
-// getBucketOwnership answers BucketOwnerEnforced: the only setting there
-// is (S3's default for new buckets), whether or not it was put.
-func (s *Server) getBucketOwnership(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
+// getBucketOwnership answers the bucket's Object Ownership:
+// BucketOwnerEnforced (S3's default for new buckets) unless another was
+// put.
+func (s *Server) getBucketOwnership(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
+		return err
+	}
+	o, err := s.bucketOwnership(r, rc.tenant, rc.ep.Container)
+	if err != nil {
 		return err
 	}
 	x := ownershipControlsXML{NS: s3NS}
 	x.Rules = append(x.Rules, struct {
 		ObjectOwnership string `xml:"ObjectOwnership"`
-	}{ownershipEnforced})
+	}{o})
 	return writeXML(w, x)
 }
 
@@ -192,60 +197,71 @@ func (s *Server) putBucketOwnership(ctx context.Context, w http.ResponseWriter, 
 	if err := decodeXML(data, &x); err != nil {
 		return err
 	}
-	if len(x.Rules) != 1 {
+	if len(x.Rules) != 1 || !validOwnership(x.Rules[0].ObjectOwnership) {
 		return errMalformedXML
 	}
-	switch o := x.Rules[0].ObjectOwnership; o {
-	case ownershipEnforced:
-	case "ObjectWriter", "BucketOwnerPreferred":
-		return withMessage(errNotImplemented, "Object Ownership %s (ACLs enabled) is not supported; only BucketOwnerEnforced.", o)
-	default:
-		return errMalformedXML
-	}
+	return s.setOwnership(ctx, w, r, rc, x.Rules[0].ObjectOwnership, http.StatusOK)
+}
+
+// setOwnership stores Object Ownership o. Enforcing bucket ownership is
+// refused while the bucket ACL grants anything to anyone but the owner,
+// as S3 does.
+func (s *Server) setOwnership(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx, o string, status int) error {
 	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusOK)
+	if o == ownershipEnforced {
+		doc, err := s.eng.ContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL)
+		if err != nil {
+			return err
+		}
+		a, err := decodeStoredACL(doc, rc.tenant)
+		if err != nil {
+			return err
+		}
+		if !a.ownerOnly(rc.tenant) {
+			return errInvalidACLOwnership
+		}
+		o = "" // the default
+	}
+	if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgOwnership, o); err != nil {
+		return err
+	}
+	w.WriteHeader(status)
 	return nil
 }
 
-// deleteBucketOwnership leaves BucketOwnerEnforced in force, as S3 does
-// for a bucket created with it.
-func (s *Server) deleteBucketOwnership(ctx context.Context, w http.ResponseWriter, _ *http.Request, rc *reqCtx) error {
-	if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+// deleteBucketOwnership returns the bucket to BucketOwnerEnforced, the
+// default of this server (refused, like a put of it, while the bucket
+// ACL grants to others).
+func (s *Server) deleteBucketOwnership(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	return s.setOwnership(ctx, w, r, rc, ownershipEnforced, http.StatusNoContent)
 }
 
 type aclGrantee struct {
 	XMLNSXSI    string `xml:"xmlns:xsi,attr"`
 	Type        string `xml:"xsi:type,attr"`
-	ID          string `xml:"ID"`
-	DisplayName string `xml:"DisplayName"`
+	ID          string `xml:"ID,omitempty"`
+	DisplayName string `xml:"DisplayName,omitempty"`
+	URI         string `xml:"URI,omitempty"`
+}
+
+type aclGrantXML struct {
+	Grantee    aclGrantee `xml:"Grantee"`
+	Permission string     `xml:"Permission"`
 }
 
 type aclXML struct {
-	XMLName xml.Name `xml:"AccessControlPolicy"`
-	NS      string   `xml:"xmlns,attr"`
-	Owner   owner    `xml:"Owner"`
-	Grants  []struct {
-		Grantee    aclGrantee `xml:"Grantee"`
-		Permission string     `xml:"Permission"`
-	} `xml:"AccessControlList>Grant"`
+	XMLName xml.Name      `xml:"AccessControlPolicy"`
+	NS      string        `xml:"xmlns,attr"`
+	Owner   owner         `xml:"Owner"`
+	Grants  []aclGrantXML `xml:"AccessControlList>Grant"`
 }
 
 // ownerACL is the ACL of everything under BucketOwnerEnforced: the owner
 // has FULL_CONTROL.
 func (s *Server) ownerACL(rc *reqCtx) aclXML {
-	o := s.owner(rc)
-	x := aclXML{NS: s3NS, Owner: o}
-	x.Grants = append(x.Grants, struct {
-		Grantee    aclGrantee `xml:"Grantee"`
-		Permission string     `xml:"Permission"`
-	}{aclGrantee{XMLNSXSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName}, "FULL_CONTROL"})
-	return x
+	return aclToXML(privateACL(rc.tenant), rc.tenant)
 }
 
 func (s *Server) getACL(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
@@ -253,46 +269,80 @@ func (s *Server) getACL(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
 			return err
 		}
+		o, err := s.bucketOwnership(r, rc.tenant, rc.ep.Container)
+		if err != nil {
+			return err
+		}
+		if o != ownershipEnforced {
+			doc, err := s.eng.ContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL)
+			if err != nil {
+				return err
+			}
+			a, err := decodeStoredACL(doc, rc.tenant)
+			if err != nil {
+				return err
+			}
+			return writeXML(w, aclToXML(a, rc.tenant))
+		}
 	} else if _, err := s.headVersion(ctx, w, r, rc); err != nil {
 		return err
 	}
 	return writeXML(w, s.ownerACL(rc))
 }
 
-// putACL accepts what leaves the owner's FULL_CONTROL alone: the canned
-// ACLs private and bucket-owner-full-control, or a document granting only
+// putACL sets a bucket's ACL where its ownership enables ACLs. Elsewhere
+// (BucketOwnerEnforced buckets, and objects: object ACLs are not built)
+// it accepts what leaves the owner's FULL_CONTROL alone: the canned ACLs
+// private and bucket-owner-full-control, or a document granting only
 // that. Anything else is AccessControlListNotSupported, as S3 answers
 // when ACLs are disabled.
 func (s *Server) putACL(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if err := checkACLHeaders(r.Header); err != nil {
-		return err
-	}
 	data, _, err := s.readConfigBody(r, rc, false)
 	if err != nil {
 		return err
 	}
-	if len(strings.TrimSpace(string(data))) > 0 {
-		if r.Header.Get("X-Amz-Acl") != "" {
-			return withMessage(errInvalidRequest, "Specify either the x-amz-acl header or an ACL document, not both.")
-		}
-		var x aclXML
-		if err := decodeXML(data, &x); err != nil {
-			return err
-		}
-		for _, g := range x.Grants {
-			if g.Grantee.ID != rc.tenant || g.Permission != "FULL_CONTROL" {
-				return errACLNotSupported
-			}
-		}
-	} else if r.Header.Get("X-Amz-Acl") == "" {
-		return withMessage(errMalformedXML, "Specify an ACL: the x-amz-acl header or an AccessControlPolicy document.")
+	a, ok, err := readACLRequest(r.Header, data, rc.tenant, rc.tenant)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return withMessage(errMalformedXML, "Specify an ACL: the x-amz-acl header, x-amz-grant-* headers or an AccessControlPolicy document.")
 	}
 	if rc.ep.Key == "" {
 		if _, err := s.eng.HeadContainer(ctx, rc.tenant, rc.ep.Container); err != nil {
 			return err
 		}
-	} else if _, err := s.headVersion(ctx, w, r, rc); err != nil {
-		return err
+		o, err := s.bucketOwnership(r, rc.tenant, rc.ep.Container)
+		if err != nil {
+			return err
+		}
+		if o != ownershipEnforced {
+			if err := s.checkGrantees(r, a); err != nil {
+				return err
+			}
+			if a.public() {
+				pab, err := s.publicAccessBlock(ctx, rc.tenant, rc.ep.Container)
+				if err != nil {
+					return err
+				}
+				if pab.BlockPublicAcls {
+					return errPublicACLBlocked
+				}
+			}
+			if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL, a.encode()); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+	}
+	if !a.ownerOnly(rc.tenant) {
+		return s.objectACLRefusal(r, rc, errACLNotSupported)
+	}
+	if rc.ep.Key != "" {
+		if _, err := s.headVersion(ctx, w, r, rc); err != nil {
+			return err
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
@@ -319,13 +369,13 @@ func checkACLHeaders(h http.Header) error {
 }
 
 // checkObjectOwnershipHeader reads CreateBucket's x-amz-object-ownership.
-func checkObjectOwnershipHeader(h http.Header) error {
-	switch o := h.Get("X-Amz-Object-Ownership"); o {
-	case "", ownershipEnforced:
-		return nil
-	case "ObjectWriter", "BucketOwnerPreferred":
-		return withMessage(errNotImplemented, "Object Ownership %s (ACLs enabled) is not supported; only BucketOwnerEnforced.", o)
-	default:
-		return withMessage(errInvalidArgument, "Invalid x-amz-object-ownership header: %s", o)
+func checkObjectOwnershipHeader(h http.Header) (string, error) {
+	o := h.Get("X-Amz-Object-Ownership")
+	switch {
+	case o == "":
+		return ownershipEnforced, nil
+	case validOwnership(o):
+		return o, nil
 	}
+	return "", withMessage(errInvalidArgument, "Invalid x-amz-object-ownership header: %s", o)
 }

@@ -54,11 +54,30 @@ func (s *Server) listBuckets(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
-	if err := checkACLHeaders(r.Header); err != nil {
+	ownership, err := checkObjectOwnershipHeader(r.Header)
+	if err != nil {
 		return err
 	}
-	if err := checkObjectOwnershipHeader(r.Header); err != nil {
+	acl, hasACL, err := readACLRequest(r.Header, nil, rc.tenant, rc.tenant)
+	if err != nil {
 		return err
+	}
+	if hasACL && ownership == ownershipEnforced && !acl.ownerOnly(rc.tenant) {
+		return errACLNotSupported
+	}
+	if hasACL && !acl.ownerOnly(rc.tenant) {
+		if err := s.checkGrantees(r, acl); err != nil {
+			return err
+		}
+		if acl.public() {
+			pab, err := s.publicAccessBlock(ctx, rc.tenant, "")
+			if err != nil {
+				return err
+			}
+			if pab.BlockPublicAcls {
+				return errPublicACLBlocked
+			}
+		}
 	}
 	in := node.CreateContainerInput{Name: rc.ep.Container}
 	switch v := strings.TrimSpace(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled")); {
@@ -94,6 +113,19 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	if err := s.eng.CreateContainer(ctx, rc.tenant, in); err != nil {
 		return err
+	}
+	// Ownership and ACL other than the defaults are set right after the
+	// bucket exists (not atomically with it: a failure here leaves a
+	// bucket with the defaults, which the error reports).
+	if ownership != ownershipEnforced {
+		if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgOwnership, ownership); err != nil {
+			return err
+		}
+		if hasACL && !acl.ownerOnly(rc.tenant) {
+			if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL, acl.encode()); err != nil {
+				return err
+			}
+		}
 	}
 	w.Header().Set("Location", "/"+rc.ep.Container)
 	w.Header().Set("Content-Length", "0")

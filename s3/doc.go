@@ -170,15 +170,17 @@
 //
 // # Not implemented
 //
-// Answered NotImplemented (501): Object Ownership other than
-// BucketOwnerEnforced (so ACL evaluation), SSE-KMS (aws:kms, as a header
+// Answered NotImplemented (501): SSE-KMS (aws:kms, as a header
 // or a bucket default), website, logging, notifications, replication,
 // website redirects, select, torrent, directory buckets, MFA delete. Every
 // storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
-// classes"); others are InvalidStorageClass. ACL writes other than
-// private and bucket-owner-full-control answer
-// AccessControlListNotSupported. A Range header naming several ranges is served as the
+// classes"); others are InvalidStorageClass. Bucket ACLs work under
+// ObjectWriter and BucketOwnerPreferred ownership (acl.go); object ACLs
+// are not built: there, object ACL writes other than private and
+// bucket-owner-full-control answer NotImplemented. Under
+// BucketOwnerEnforced every such ACL write answers
+// AccessControlListNotSupported, as S3 does. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, object lock, website redirects and
 // x-amz-checksum-* are NotImplemented (the server-side encryption fields

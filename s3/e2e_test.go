@@ -116,8 +116,12 @@ func testE2EBuckets(t *testing.T, secure bool) {
 	expectError(t, resp, body, 400, "MaxMessageLengthExceeded")
 	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Acl": {"public-read"}}})
 	expectError(t, resp, body, 400, "AccessControlListNotSupported") // ACLs are off (BucketOwnerEnforced)
-	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Object-Ownership": {"ObjectWriter"}}})
-	expectError(t, resp, body, 501, "NotImplemented")
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Object-Ownership": {"Mine"}}})
+	expectError(t, resp, body, 400, "InvalidArgument")
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Object-Ownership": {"ObjectWriter"}, "X-Amz-Acl": {"public-read"}, "X-Amz-Grant-Read": {`uri="http://acs.amazonaws.com/groups/global/AllUsers"`}}})
+	expectError(t, resp, body, 400, "InvalidRequest") // canned and grant headers together
+	resp, body = h.do(t, rawReq{method: "PUT", path: "/delta", hdr: http.Header{"X-Amz-Object-Ownership": {"ObjectWriter"}, "X-Amz-Grant-Read": {`id="nosuchtenant"`}}})
+	expectError(t, resp, body, 400, "InvalidArgument")
 	// None of the failed creations left a bucket behind.
 	_, err = c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String("delta")})
 	if err == nil {

@@ -166,6 +166,9 @@ var errorTable = []apiError{
 	{errNoSuchBucketPolicy, "NoSuchBucketPolicy", 404, "The bucket policy does not exist"},
 	{errNoSuchPublicAccessBlock, "NoSuchPublicAccessBlockConfiguration", 404, "The public access block configuration was not found"},
 	{errACLNotSupported, "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"},
+	{errMalformedACL, "MalformedACLError", 400, "The XML you provided was not well-formed or did not validate against our published schema"},
+	{errUnresolvableGrant, "UnresolvableGrantByEmailAddress", 400, "The email address you provided does not match any account on record."},
+	{errInvalidACLOwnership, "InvalidBucketAclWithObjectOwnership", 400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
 
 	// Browser-form POST uploads.
 	{errMalformedPOST, "MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."},

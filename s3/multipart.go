@@ -18,7 +18,7 @@ const maxListParts = 1000
 func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return err
+		return s.objectACLRefusal(r, rc, err)
 	}
 	headers, meta, err := artifactHeaders(r.Header)
 	if err != nil {

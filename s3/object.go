@@ -46,7 +46,7 @@ func setChecksumHeaders(h http.Header, sums map[string]string) {
 func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return err
+		return s.objectACLRefusal(r, rc, err)
 	}
 	headers, meta, err := artifactHeaders(r.Header)
 	if err != nil {
@@ -553,7 +553,7 @@ func pipeCopy(ctx context.Context, src node.ArtifactReader, off, length int64, w
 func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return err
+		return s.objectACLRefusal(r, rc, err)
 	}
 	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
 	switch directive {

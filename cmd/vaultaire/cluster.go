@@ -350,13 +350,22 @@ func (c *clusterNode) close() {
 	c.trans.Close()
 }
 
-// --- CLI: vaultaire cluster status|remove ---
+// --- CLI: vaultaire cluster status|remove|decommission ---
 
 const clusterUsage = `Usage: vaultaire cluster [flags] <command>
 
 Commands:
   status          nodes, their state, version, Raft role, drives with usage and health
   remove NODE     take a stopped node out of the metadata Raft group
+  decommission NODE [--throttle RATE|off] [--detach]
+                  retire a live node: it gets no new shards, every shard it holds moves to the
+                  others (throttled, default 64MiB/s), leadership moves off it, it stops and
+                  leaves the Raft group; follows the progress (shards, bytes, rate, ETA)
+  decommission status [NODE] | pause NODE | resume NODE | cancel NODE
+  rebalance --plan [--tolerance F]
+                  what moving shards to each drive's capacity share would move (per-drive shares)
+  rebalance [--throttle RATE|off] [--tolerance F] [--detach]
+                  apply it, throttled, following the progress; rebalance status|pause|resume|cancel
   upgrade status  the cluster version, each node's release and the cluster version it supports,
                   and what keeps the upgrade from being finalized
   upgrade finalize
@@ -434,6 +443,10 @@ func (c *adminClient) runCluster(ctx context.Context, verb string, args []string
 		return table(out, "NODE\tSTATE\tNODE STATE\tRAFT\tVERSION\tS3\tRPC\tDRIVES ONLINE\tUSED/CAPACITY", rows)
 	case "upgrade":
 		return c.runUpgrade(ctx, args, asJSON, out)
+	case "decommission":
+		return c.runDecommission(ctx, args, asJSON, out)
+	case "rebalance":
+		return c.runRebalance(ctx, args, asJSON, out)
 	case "remove":
 		if len(args) != 1 {
 			return fmt.Errorf("%w: cluster remove NODE", errUsage)

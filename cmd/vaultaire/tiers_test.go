@@ -300,11 +300,11 @@ func TestColdTierSIGKILLDuringTransitions(t *testing.T) {
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
 		t.Fatal(err)
 	}
-	const n = 40
+	const n = 100 // the count; sizes above the inline threshold
 	want := map[string][]byte{}
 	for i := 0; i < n; i++ {
 		key := "obj" + strconv.Itoa(i)
-		want[key] = tierData(uint64(100+i), 300<<10+i)
+		want[key] = tierData(uint64(100+i), 96<<10+i*997)
 		if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("data"), Key: aws.String(key), Body: bytes.NewReader(want[key])}); err != nil {
 			t.Fatal(err)
 		}
