@@ -359,7 +359,7 @@ Commands:
   remove NODE     take a stopped node out of the metadata Raft group
   decommission NODE [--throttle RATE|off] [--detach]
                   retire a live node: it gets no new shards, every shard it holds moves to the
-                  others (throttled, default 64MiB/s), leadership moves off it, it stops and
+                  others (throttled, default 32MiB/s), leadership moves off it, it stops and
                   leaves the Raft group; follows the progress (shards, bytes, rate, ETA)
   decommission status [NODE] | pause NODE | resume NODE | cancel NODE
   rebalance --plan [--tolerance F]
