@@ -70,8 +70,8 @@ func newEnv(t *testing.T, mod ...func(*Config)) *env {
 		Metrics: reg, Audit: e.audit,
 		ValidBucketName: func(s string) bool { return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`).MatchString(s) },
 		OnRequest: func(tenant, op string, in, out int64) {
-			v, _ := e.meter.LoadOrStore(tenant+"/"+op, new(int64))
-			*v.(*int64)++
+			v, _ := e.meter.LoadOrStore(tenant+"/"+op, new(atomic.Int64))
+			v.(*atomic.Int64).Add(1) // handlers run concurrently
 		},
 		Cluster: func(context.Context) (ClusterView, error) {
 			return ClusterView{Node: "test-node", Leader: "test-node", Shape: "2+2", Nodes: []ClusterNode{{ID: "test-node", State: "alive",
