@@ -431,7 +431,10 @@ func (l *load) run(ctx context.Context, worker int, stop <-chan struct{}) {
 			return
 		default:
 		}
-		n := l.nodes[(worker+op)%len(l.nodes)]
+		l.lock() // a test may change l.nodes while the load runs
+		nodes := l.nodes
+		l.unlock()
+		n := nodes[(worker+op)%len(nodes)]
 		cl := l.c.client(n)
 		key := fmt.Sprintf("w%d-%d", worker, op)
 		seed := byte(worker*31 + op)
