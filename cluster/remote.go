@@ -289,7 +289,7 @@ type shardStream struct {
 	err  error // sticky
 }
 
-// drainReads bounds what Close reads past the bytes asked for (reads of
+// drainReads bounds what a stream reads past the bytes asked for (reads of
 // 512 bytes): only the chunked encoding's last chunk and the status
 // trailer, a few dozen bytes, are expected there.
 const drainReads = 8
@@ -300,6 +300,9 @@ func (s *shardStream) Read(p []byte) (int, error) {
 	}
 	n, err := s.resp.Body.Read(p)
 	s.n += int64(n)
+	if err == nil && s.want >= 0 && s.n >= s.want {
+		err = s.drain()
+	}
 	switch {
 	case err == nil:
 	case err == io.EOF:
@@ -334,21 +337,29 @@ func (s *shardStream) trailer() error {
 	return s.d.remoteErr("open", fromWire(w))
 }
 
-// Close ends the stream. When every byte asked for was read but not the
-// end of the body (a reader that reads exactly the range it opened, as
-// erasure.Decode does), it first reads the rest: the last chunk and the
-// status trailer, already sent or about to be. net/http closes the
-// connection of a body closed before its end, so without this every Open
-// would cost a new TCP connection and TLS handshake (and a fresh
-// connection's small first TLS records); read to the end, the connection
-// goes back to the pool. The trailer is checked on the way, for nothing.
-func (s *shardStream) Close() error {
-	if s.err == nil && s.want >= 0 && s.n >= s.want {
-		var buf [512]byte
-		for i := 0; i < drainReads && s.err == nil; i++ {
-			_, _ = s.Read(buf[:])
+// drain reads what follows the last byte asked for, once it has arrived:
+// the chunked encoding's last chunk and the status trailer, already sent
+// or about to be, up to the body's end (io.EOF, then checked by Read).
+// Readers such as erasure.Decode read exactly the range they opened and
+// close the stream; net/http closes the connection of a body closed
+// before its end, so without this every Open would cost a new TCP
+// connection and TLS handshake (and a fresh connection's small first TLS
+// records). Read to its end, the connection goes back to the pool before
+// the caller even has the last bytes, so its cancellation (Decode cancels
+// its readers once done) cannot race with the end of the body.
+func (s *shardStream) drain() error {
+	var buf [512]byte
+	for range drainReads {
+		m, err := s.resp.Body.Read(buf[:])
+		s.n += int64(m)
+		if err != nil {
+			return err
 		}
 	}
+	return nil // more than expected: Close drops the connection
+}
+
+func (s *shardStream) Close() error {
 	return s.resp.Body.Close()
 }
 

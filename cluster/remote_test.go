@@ -529,7 +529,8 @@ func BenchmarkRemoteOpen(b *testing.B) {
 }
 
 // TestRemoteReusesConnections: shard streams read to exactly the length
-// they asked for (as erasure.Decode reads them), stats, puts and listings
+// they asked for, their context then cancelled (as erasure.Decode reads
+// them), stats, puts and listings
 // all go over one pooled connection when they run one after another. A
 // body closed before its end makes net/http close the connection, and each
 // Open then paid a TCP connection and a TLS handshake.
@@ -558,12 +559,17 @@ func TestRemoteReusesConnections(t *testing.T) {
 			for i, r := range []struct{ off, length int64 }{
 				{0, 300_000}, {0, 48}, {1000, 70_000}, {299_000, 1000}, {0, 300_000},
 			} {
-				rc, err := d.Open(ctx, "x/s", r.off, r.length)
+				// Decode cancels a reader's context once it has its
+				// blocks, before the stream is closed.
+				octx, cancel := context.WithCancel(ctx)
+				rc, err := d.Open(octx, "x/s", r.off, r.length)
 				if err != nil {
 					t.Fatalf("Open %d: %v", i, err)
 				}
 				got := make([]byte, r.length)
-				if _, err := io.ReadFull(rc, got); err != nil {
+				_, err = io.ReadFull(rc, got)
+				cancel()
+				if err != nil {
 					t.Fatalf("Open %d: read: %v", i, err)
 				}
 				if err := rc.Close(); err != nil {
