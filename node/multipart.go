@@ -131,6 +131,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		src = io.TeeReader(src, dflt)
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
+	defer b.close()
 	p, missing, err := e.writePart(ctx, seal, b, b)
 	if err != nil {
 		return PartInfo{}, err
