@@ -41,6 +41,7 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
 	if err != nil {

@@ -388,6 +388,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	if seal != nil {
 		rec.Encryption = seal.rec
