@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -101,7 +100,7 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+func (b *body) sum() []byte { return b.md5.Sum(nil) }
 
 // checkMD5 compares the body's MD5 with the one the client declared.
 func (b *body) checkMD5(want []byte) error {
@@ -413,7 +412,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, err
 	}
-	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	etag, err := seal.etag(b.sum())
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, etag, now()
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}
