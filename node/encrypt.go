@@ -57,10 +57,25 @@ var (
 // no encryption itself (PUT, copy, multipart, console uploads).
 const ContainerConfigEncryption = "encryption"
 
-// defaultEncryption is the encryption of a write to container c that asked
-// for enc. The container was read stale (as PutArtifact's existence
-// check): a default set a moment ago on another node may not apply to a
-// write racing it.
+// bucketConfig reads the container a write applies the configuration of
+// (its default encryption) with a read barrier, never from this node's
+// local state alone: a follower applies a commit only when the leader's
+// next message says it is committed, so its state may trail a
+// configuration change acknowledged through another node. Inside a
+// request's read scope (Engine.ReadScope: every S3 and console request)
+// the barrier has already run for the request's first read, the key
+// lookup, so this costs nothing more; a caller outside one pays one
+// read-index round. The other bucket settings a write depends on,
+// versioning and the object lock default retention, are decided by the
+// state machine when the write commits, and bucket policies and lifecycle
+// rules are read with the request's barrier too (docs/design.md, "Bucket
+// configuration across nodes").
+func (e *Engine) bucketConfig(ctx context.Context, tenant, container string) (metastore.Container, error) {
+	return e.meta.GetContainer(ctx, tenant, container)
+}
+
+// defaultEncryption is the encryption of a write to container c (read by
+// bucketConfig) that asked for enc.
 func defaultEncryption(c metastore.Container, enc Encryption) Encryption {
 	if enc.Mode == EncryptionNone && c.Config[ContainerConfigEncryption] == EncryptionSSES3 {
 		enc.Mode = EncryptionSSES3

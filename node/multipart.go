@@ -42,7 +42,7 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
 	}
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return UploadInfo{}, metaErr(err)
 	}

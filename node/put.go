@@ -362,9 +362,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if in.Size > e.cfg.MaxPutSize {
 		return ArtifactInfo{}, ErrEntityTooLarge
 	}
-	// Fail fast on a missing container before moving any bytes; the
-	// metastore checks again when it commits.
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	// Fail fast on a missing container before moving any bytes (the
+	// metastore checks again when it commits), and take its default
+	// encryption. A linearizable read, so a bucket change acknowledged
+	// through any node before this write began applies to it; within a
+	// request's read scope it costs nothing more (bucketConfig).
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
 	}
