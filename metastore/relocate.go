@@ -3,6 +3,7 @@ package metastore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -167,12 +168,34 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 // at the beginning). fn also gets next, an opaque position (a record key)
 // from which a later walk resumes after the record that referenced b,
 // even across restarts: a scrubber keeps it to continue a pass. The
-// blobs of one record share their next.
+// blobs of one record share their next. A record that does not decode
+// stops the walk with an error wrapping ErrCorrupt (WalkBlobsFrom goes
+// on past it).
 func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, opts ...ReadOption) error {
+	return s.WalkBlobsFrom(ctx, from, fn, func(bad BadRecord) error { return bad.Err }, opts...)
+}
+
+// BadRecord is a record a blob walk could not decode.
+type BadRecord struct {
+	// Record names it: its table and the readable parts of its key.
+	Record string
+	// Next is the position after it (as ForEachBlobFrom's next).
+	Next []byte
+	// Err wraps ErrCorrupt.
+	Err error
+}
+
+// WalkBlobsFrom is ForEachBlobFrom, except that a record that does not
+// decode is handed to bad, in its place in the walk, and the walk goes on
+// after it unless bad returns an error. One damaged record then costs a
+// background walk (the scrub, a drive heal) that record only, not every
+// record after it.
+func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, bad func(BadRecord) error, opts ...ReadOption) error {
 	type item struct {
 		b    Blob
 		size int64
 		next []byte
+		bad  *BadRecord
 	}
 	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
 		p := []byte{prefixFSM, tbl}
@@ -207,24 +230,26 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 					n++
 					last = append(last[:0], it.Key()...)
 					next := append(append([]byte(nil), it.Key()...), 0) // the smallest key after it
+					var parts []Part
 					if tbl == tblArtifact || tbl == tblVersion {
 						a, err := decodeArtifact(it.Value())
 						if err != nil {
-							return err
+							page = append(page, item{next: next, bad: &BadRecord{Record: recordName(it.Key()), Next: next, Err: err}})
+							continue
 						}
-						for _, part := range a.Parts {
-							if part.Blob.ID != "" {
-								page = append(page, item{part.Blob, part.BlobSize(), next})
-							}
+						parts = a.Parts
+					} else {
+						part, err := decodePart(it.Value())
+						if err != nil {
+							page = append(page, item{next: next, bad: &BadRecord{Record: recordName(it.Key()), Next: next, Err: err}})
+							continue
 						}
-						continue
+						parts = []Part{part}
 					}
-					part, err := decodePart(it.Value())
-					if err != nil {
-						return err
-					}
-					if part.Blob.ID != "" {
-						page = append(page, item{part.Blob, part.BlobSize(), next})
+					for _, part := range parts {
+						if part.Blob.ID != "" {
+							page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
+						}
 					}
 				}
 				if n < forEachBlobPage {
@@ -237,7 +262,12 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 				return err
 			}
 			for _, x := range page {
-				if err := fn(x.b, x.size, x.next); err != nil {
+				if x.bad != nil {
+					err = bad(*x.bad)
+				} else {
+					err = fn(x.b, x.size, x.next)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -249,6 +279,30 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 		}
 	}
 	return nil
+}
+
+// recordName names the record at key for a person: its table and the
+// readable parts of its key (tenant, container, object key, upload), in
+// quotes, since any of them may hold any bytes.
+func recordName(key []byte) string {
+	if len(key) < 2 || key[0] != prefixFSM {
+		return fmt.Sprintf("record %q", key)
+	}
+	name := map[byte]string{tblArtifact: "artifact", tblVersion: "version", tblPart: "part"}[key[1]]
+	if name == "" {
+		name = fmt.Sprintf("table 0x%02x", key[1])
+	}
+	rest := key[2:]
+	var fields []string
+	for i := 0; i < 2; i++ { // tenant, container
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return fmt.Sprintf("%s %q", name, key[2:])
+		}
+		fields = append(fields, string(rest[w:w+int(n)]))
+		rest = rest[w+int(n):]
+	}
+	return fmt.Sprintf("%s tenant %q container %q key %q", name, fields[0], fields[1], rest)
 }
 
 // BlobPlacements returns the placement of a blob in every record that
