@@ -394,6 +394,8 @@ type Engine struct {
 	}
 	// staleRestores: restores the leader saw ongoing (restore_stale.go).
 	staleRestores staleRestores
+	// unresponsive: peers given no new shards for now (unresponsive.go).
+	unresponsive unresponsivePeers
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)
