@@ -1,7 +1,6 @@
 package metastore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -174,81 +173,30 @@ func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob
 		size int64
 		next []byte
 	}
-	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
-		p := []byte{prefixFSM, tbl}
-		start := p
-		if len(from) > 0 {
-			if bytes.Compare(from, prefixEnd(p)) >= 0 {
-				continue // past this table
-			}
-			if bytes.Compare(from, p) > 0 {
-				start = from
-			}
-		}
-		for start != nil {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			end, err := s.beginRead(ctx, opts)
-			if err != nil {
-				return err
-			}
-			opts = []ReadOption{Stale}
-			var page []item
-			var last []byte
-			err = func() error {
-				it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(p)})
+	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, from, opts,
+		func(tbl byte, _, val, next []byte, page []item) ([]item, error) {
+			if tbl == tblPart {
+				part, err := decodePart(val)
 				if err != nil {
-					return err
+					return page, err
 				}
-				defer it.Close()
-				n := 0
-				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
-					n++
-					last = append(last[:0], it.Key()...)
-					next := append(append([]byte(nil), it.Key()...), 0) // the smallest key after it
-					if tbl == tblArtifact || tbl == tblVersion {
-						a, err := decodeArtifact(it.Value())
-						if err != nil {
-							return err
-						}
-						for _, part := range a.Parts {
-							if part.Blob.ID != "" {
-								page = append(page, item{part.Blob, part.BlobSize(), next})
-							}
-						}
-						continue
-					}
-					part, err := decodePart(it.Value())
-					if err != nil {
-						return err
-					}
-					if part.Blob.ID != "" {
-						page = append(page, item{part.Blob, part.BlobSize(), next})
-					}
+				if part.Blob.ID != "" {
+					page = append(page, item{part.Blob, part.BlobSize(), next})
 				}
-				if n < forEachBlobPage {
-					last = nil // the table is done
-				}
-				return it.Error()
-			}()
-			end()
+				return page, nil
+			}
+			a, err := decodeArtifact(val)
 			if err != nil {
-				return err
+				return page, err
 			}
-			for _, x := range page {
-				if err := fn(x.b, x.size, x.next); err != nil {
-					return err
+			for _, part := range a.Parts {
+				if part.Blob.ID != "" {
+					page = append(page, item{part.Blob, part.BlobSize(), next})
 				}
 			}
-			if last == nil {
-				start = nil
-			} else {
-				start = append(last, 0) // the smallest key after last
-			}
-		}
-	}
-	return nil
+			return page, nil
+		},
+		func(x item) error { return fn(x.b, x.size, x.next) })
 }
 
 // BlobPlacements returns the placement of a blob in every record that
