@@ -120,6 +120,43 @@ for f in os.listdir(d): os.remove(os.path.join(d, f))
 print(f"{total[0] / (1 << 20) / (time.time() - start):.1f}")
 EOF
 }
+# measured_bench OUT SERVER-PID ADMIN-ADDR BENCH-COMMAND...: runs the bench
+# command (with --keep, so no cleanup is measured) and writes OUT/bound.json:
+# the CPU seconds the server used (/proc/PID/stat) and the bench process used
+# (getrusage of the child), and the growth of the server's Raft log counters
+# on ADMIN-ADDR's /metrics. "-" for the PID and address: no server (the sink).
+measured_bench() {
+  mkdir -p "$1"
+  python3 - "$@" <<'EOF'
+import json, os, resource, subprocess, sys, urllib.request
+out, pid, admin, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+names = ("vaultaire_raft_log_syncs_total", "vaultaire_raft_log_entries_total", "vaultaire_raft_log_sync_seconds_total")
+def ticks():  # utime + stime of the server (fields 14 and 15 of /proc/PID/stat)
+    if pid == "-":
+        return 0
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+def log():
+    vals = dict.fromkeys(names, 0.0)
+    if admin == "-":
+        return vals
+    for line in urllib.request.urlopen(f"http://{admin}/metrics", timeout=10).read().decode().splitlines():
+        name, _, v = line.partition(" ")
+        if name in names:
+            vals[name] = float(v)
+    return vals
+m0, t0 = log(), ticks()
+sys.stdout.flush()
+rc = subprocess.run(cmd).returncode  # --keep: no cleanup inside the measurement
+t1, m1 = ticks(), log()
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({"server_cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "client_cpu_s": ru.ru_utime + ru.ru_stime,
+           "cpus": os.cpu_count(), "log_syncs": m1[names[0]] - m0[names[0]],
+           "log_entries": m1[names[1]] - m0[names[1]], "log_sync_s": m1[names[2]] - m0[names[2]]},
+          open(os.path.join(out, "bound.json"), "w"))
+sys.exit(rc)
+EOF
+}
 # cpu_ticks PID: user+system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -209,35 +246,10 @@ else
   # Raft log's synced appends from /metrics (group size, sync latency).
   say ""
   say "== vaultaire put-4KiB-bound (CPU per PUT of server and client; Raft log syncs)"
-  mkdir -p "$RESULTS/vaultaire/put-4KiB-bound"
-  python3 - "$server_pid" "127.0.0.1:$admin_port" "$RESULTS/vaultaire/put-4KiB-bound" \
+  measured_bench "$RESULTS/vaultaire/put-4KiB-bound" "$server_pid" "127.0.0.1:$admin_port" \
     "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 4KiB \
     --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
-    --out "$RESULTS/vaultaire/put-4KiB-bound" <<'EOF' | tee -a "$SUMMARY" || failed+=("vaultaire/put-4KiB-bound")
-import json, os, resource, subprocess, sys, urllib.request
-pid, admin, out, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-names = ("vaultaire_raft_log_syncs_total", "vaultaire_raft_log_entries_total", "vaultaire_raft_log_sync_seconds_total")
-def ticks():  # utime + stime of the server (fields 14 and 15 of /proc/PID/stat)
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(f[11]) + int(f[12])
-def log():
-    vals = {}
-    for line in urllib.request.urlopen(f"http://{admin}/metrics", timeout=10).read().decode().splitlines():
-        name, _, v = line.partition(" ")
-        if name in names:
-            vals[name] = float(v)
-    return vals
-m0, t0 = log(), ticks()
-sys.stdout.flush()
-rc = subprocess.run(cmd).returncode  # --keep: no cleanup inside the measurement
-t1, m1 = ticks(), log()
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-json.dump({"server_cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "client_cpu_s": ru.ru_utime + ru.ru_stime,
-           "cpus": os.cpu_count(), "log_syncs": m1[names[0]] - m0[names[0]],
-           "log_entries": m1[names[1]] - m0[names[1]], "log_sync_s": m1[names[2]] - m0[names[2]]},
-          open(os.path.join(out, "bound.json"), "w"))
-sys.exit(rc)
-EOF
+    --out "$RESULTS/vaultaire/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/put-4KiB-bound")
   run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
 fi
 stop_pids "$server_pid"
@@ -334,6 +346,11 @@ rm -rf "$work/cluster"
 
 # --- harness ceiling --------------------------------------------------------
 run_suite sink --sink
+say ""
+say "== sink put-4KiB-bound (CPU per PUT of the load generator and the in-process sink)"
+measured_bench "$RESULTS/sink/put-4KiB-bound" - - "$BIN" bench --sink --workload put --size 4KiB \
+  --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
+  --out "$RESULTS/sink/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("sink/put-4KiB-bound")
 
 say ""
 say "== Vaultaire relative to the harness ceiling (B/A, A = sink, B = vaultaire)"
@@ -498,6 +515,7 @@ def put(rep):
 v, k = put(load("vaultaire", "put-4KiB", "result.json")), put(load("sink", "put-4KiB", "result.json"))
 brep, bd = load("vaultaire", "put-4KiB-bound", "result.json"), load("vaultaire", "put-4KiB-bound", "bound.json")
 b = put(brep)
+ks, kd = put(load("sink", "put-4KiB-bound", "result.json")), load("sink", "put-4KiB-bound", "bound.json")
 rows = []
 if v and k:
     rows += [("4 KiB PUT ops/s (put-4KiB)", f"{v['ops_per_sec']:.0f}", ""),
@@ -519,6 +537,14 @@ if b and bd and b["count"] and bd["log_syncs"]:
              ("Raft log busy syncing (sync time / run time)", f"{bd['log_sync_s'] / (brep['elapsed_ns'] / 1e9):.2f}", "near 1: the log is the bottleneck"),
              (f"fsync bound ops/s ({conc} PUTs per sync / sync latency)", f"{fsync_bound:.0f}", ""),
              ("PUT / fsync bound", f"{rate / fsync_bound:.2f}", "near 1: disk-bound")]
+if b and bd and ks and kd and b["count"] and ks["count"]:
+    # Both processes share the cores: PUT/sink <= sink CPU per PUT / (server
+    # + client CPU per PUT), so the goal needs server CPU per PUT at most
+    # sink CPU / 0.8 - client CPU.
+    sink_cpu, cli = kd["client_cpu_s"] / ks["count"], bd["client_cpu_s"] / b["count"]
+    need = sink_cpu / 0.8 - cli
+    rows += [("sink CPU ms per PUT (load generator + in-process sink)", f"{sink_cpu * 1e3:.3f}", ""),
+             ("server CPU ms per PUT that 0.8x of the sink allows", f"{need * 1e3:.3f}" if need > 0 else "none", "(sink CPU / 0.8 - load generator CPU)")]
 if not rows:
     print("  n/a")
 w = max((len(r[0]) for r in rows), default=0)
