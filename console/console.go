@@ -239,8 +239,9 @@ type Server struct {
 	throttle *throttle
 	live     *liveStats
 	handler  http.Handler
-	cache    *pageCache    // rendered listings (cache.go)
-	renders  chan struct{} // render slots (gated)
+	cache    *pageCache     // rendered listings (cache.go)
+	verified verifiedTokens // session tokens already verified
+	renders  chan struct{}  // render slots (gated)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -493,13 +494,17 @@ func (s *Server) authed(operator bool, h handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		// The session check's reads share one barrier and are bounded in
 		// time; the handler's context has no deadline (uploads and
-		// downloads take as long as their bytes), and only a GET's reads
-		// share a scope (a handler that writes may read its own write).
-		cctx, cancel := context.WithTimeout(s.eng.ReadScope(r.Context()), requestTimeout)
+		// downloads take as long as their bytes). A GET's reads share the
+		// session check's scope, so a page costs one read barrier: they
+		// are linearizable as of the check, which came first. Other
+		// methods get no scope (a handler that writes may read its own
+		// write).
+		scope := s.eng.ReadScope(r.Context())
+		cctx, cancel := context.WithTimeout(scope, requestTimeout)
 		sess, err := s.authenticate(cctx, w, r)
 		cancel()
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			r = r.WithContext(s.eng.ReadScope(r.Context()))
+			r = r.WithContext(scope)
 		}
 		if err != nil {
 			if !errors.Is(err, errBadToken) && !errors.Is(err, node.ErrSessionInvalid) {

@@ -394,6 +394,8 @@ type Engine struct {
 	}
 	// staleRestores: restores the leader saw ongoing (restore_stale.go).
 	staleRestores staleRestores
+	// unresponsive: peers given no new shards for now (unresponsive.go).
+	unresponsive unresponsivePeers
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)
@@ -664,6 +666,8 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
 		Encryption:   a.Encryption.Mode,
+		Owner:        a.Owner,
+		ACL:          a.ACL,
 
 		Tier:           a.Tier,
 		RestoreOngoing: a.Restore.Ongoing,
