@@ -3,16 +3,14 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/md5lanes"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/sse"
 )
@@ -50,18 +48,24 @@ func blobOfShard(name string) string {
 }
 
 // body wraps a request body: it counts, hashes (MD5 for the ETag), and
-// enforces the declared size and the size ceiling.
+// enforces the declared size and the size ceiling. The MD5 shares vector
+// passes with the other bodies being received (md5lanes); close returns
+// its buffers.
 type body struct {
 	r        io.Reader
 	n        int64
 	declared int64 // -1 when unknown
 	max      int64
-	md5      hash.Hash
+	md5      *md5lanes.Digest
 }
 
 func newBody(r io.Reader, declared, max int64) *body {
-	return &body{r: r, declared: declared, max: max, md5: md5.New()}
+	return &body{r: r, declared: declared, max: max, md5: md5lanes.New()}
 }
+
+// close releases the MD5's buffers; the body must not be read afterwards
+// (its sum and checkMD5 still work).
+func (b *body) close() { b.md5.Close() }
 
 func (b *body) Read(p []byte) (int, error) {
 	limit := b.max
@@ -101,7 +105,7 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+func (b *body) sum() []byte { return b.md5.Sum(nil) }
 
 // checkMD5 compares the body's MD5 with the one the client declared.
 func (b *body) checkMD5(want []byte) error {
@@ -363,9 +367,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if in.Size > e.cfg.MaxPutSize {
 		return ArtifactInfo{}, ErrEntityTooLarge
 	}
-	// Fail fast on a missing container before moving any bytes; the
-	// metastore checks again when it commits.
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	// Fail fast on a missing container before moving any bytes (the
+	// metastore checks again when it commits), and take its default
+	// encryption. A linearizable read, so a bucket change acknowledged
+	// through any node before this write began applies to it; within a
+	// request's read scope it costs nothing more (bucketConfig).
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
 	}
@@ -374,6 +381,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		return ArtifactInfo{}, err
 	}
 	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
+	defer b.close()
 	// The version id (none for a null version) and the default retention
 	// are the state machine's to decide, with the container's versioning
 	// state of the moment.
@@ -414,7 +422,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, err
 	}
-	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	etag, err := seal.etag(b.sum())
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, etag, now()
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}
