@@ -179,6 +179,10 @@ type Config struct {
 	// Secure marks cookies Secure: set it when the console is served over
 	// TLS (or behind a TLS-terminating proxy).
 	Secure bool
+	// SSECInsecure accepts SSE-C customer keys (the download form of
+	// SSE-C objects) over plain HTTP. Like s3.Config.SSECInsecure it is
+	// for tests only: no server flag sets it.
+	SSECInsecure bool
 	// SessionTTL is a token's life (refreshed on use); SessionMaxAge the
 	// longest a session lasts from sign-in.
 	SessionTTL, SessionMaxAge time.Duration
@@ -458,6 +462,9 @@ func (s *Server) translate(err error) (int, string) {
 		{node.ErrInvalidArgument, http.StatusBadRequest, "Invalid request."},
 		{node.ErrUnavailable, http.StatusServiceUnavailable, "The cluster cannot serve this now; try again in a moment."},
 		{node.ErrUpgradeRequired, http.StatusConflict, "This needs a newer cluster version: finish the cluster upgrade first."},
+		{node.ErrSSECustomerKeyMissing, http.StatusBadRequest, "This object is encrypted with a customer key (SSE-C): download it with its key from the object's page."},
+		{node.ErrSSECustomerKeyMismatch, http.StatusForbidden, "That customer key is not the one this object was encrypted with."},
+		{node.ErrSSENotApplicable, http.StatusBadRequest, "This object is not encrypted with a customer key: download it without one."},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "The cluster took too long to answer; try again."},
 	}
 	for _, t := range table {

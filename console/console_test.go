@@ -107,6 +107,7 @@ type browser struct {
 	e    *env
 	c    *http.Client
 	csrf string
+	base string // the console's URL when not e.srv's (tlsBrowser)
 }
 
 func (e *env) browser() *browser {
@@ -122,7 +123,11 @@ type resp struct {
 
 func (b *browser) do(method, path string, body io.Reader, hdr map[string]string) resp {
 	b.e.t.Helper()
-	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
+	base := b.e.srv.URL
+	if b.base != "" {
+		base = b.base
+	}
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		b.e.t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 package metastore
 
 import (
-	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -167,88 +167,88 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 // at the beginning). fn also gets next, an opaque position (a record key)
 // from which a later walk resumes after the record that referenced b,
 // even across restarts: a scrubber keeps it to continue a pass. The
-// blobs of one record share their next.
+// blobs of one record share their next. A record that does not decode
+// stops the walk with an error wrapping ErrCorrupt (WalkBlobsFrom goes
+// on past it).
 func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, opts ...ReadOption) error {
+	return s.WalkBlobsFrom(ctx, from, fn, func(bad BadRecord) error { return bad.Err }, opts...)
+}
+
+// BadRecord is a record a blob walk could not decode.
+type BadRecord struct {
+	// Record names it: its table and the readable parts of its key.
+	Record string
+	// Next is the position after it (as ForEachBlobFrom's next).
+	Next []byte
+	// Err wraps ErrCorrupt.
+	Err error
+}
+
+// WalkBlobsFrom is ForEachBlobFrom, except that a record that does not
+// decode is handed to bad, in its place in the walk, and the walk goes on
+// after it unless bad returns an error. One damaged record then costs a
+// background walk (the scrub, a drive heal) that record only, not every
+// record after it.
+func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, bad func(BadRecord) error, opts ...ReadOption) error {
 	type item struct {
 		b    Blob
 		size int64
 		next []byte
+		bad  *BadRecord
 	}
-	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
-		p := []byte{prefixFSM, tbl}
-		start := p
-		if len(from) > 0 {
-			if bytes.Compare(from, prefixEnd(p)) >= 0 {
-				continue // past this table
-			}
-			if bytes.Compare(from, p) > 0 {
-				start = from
-			}
-		}
-		for start != nil {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			end, err := s.beginRead(ctx, opts)
-			if err != nil {
-				return err
-			}
-			opts = []ReadOption{Stale}
-			var page []item
-			var last []byte
-			err = func() error {
-				it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(p)})
+	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, from, opts,
+		func(tbl byte, key, val, next []byte, page []item) ([]item, error) {
+			var parts []Part
+			if tbl == tblPart {
+				part, err := decodePart(val)
 				if err != nil {
-					return err
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
 				}
-				defer it.Close()
-				n := 0
-				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
-					n++
-					last = append(last[:0], it.Key()...)
-					next := append(append([]byte(nil), it.Key()...), 0) // the smallest key after it
-					if tbl == tblArtifact || tbl == tblVersion {
-						a, err := decodeArtifact(it.Value())
-						if err != nil {
-							return err
-						}
-						for _, part := range a.Parts {
-							if part.Blob.ID != "" {
-								page = append(page, item{part.Blob, part.BlobSize(), next})
-							}
-						}
-						continue
-					}
-					part, err := decodePart(it.Value())
-					if err != nil {
-						return err
-					}
-					if part.Blob.ID != "" {
-						page = append(page, item{part.Blob, part.BlobSize(), next})
-					}
-				}
-				if n < forEachBlobPage {
-					last = nil // the table is done
-				}
-				return it.Error()
-			}()
-			end()
-			if err != nil {
-				return err
-			}
-			for _, x := range page {
-				if err := fn(x.b, x.size, x.next); err != nil {
-					return err
-				}
-			}
-			if last == nil {
-				start = nil
+				parts = []Part{part}
 			} else {
-				start = append(last, 0) // the smallest key after last
+				a, err := decodeArtifact(val)
+				if err != nil {
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
+				}
+				parts = a.Parts
 			}
-		}
+			for _, part := range parts {
+				if part.Blob.ID != "" {
+					page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
+				}
+			}
+			return page, nil
+		},
+		func(x item) error {
+			if x.bad != nil {
+				return bad(*x.bad)
+			}
+			return fn(x.b, x.size, x.next)
+		})
+}
+
+// recordName names the record at key for a person: its table and the
+// readable parts of its key (tenant, container, object key, upload), in
+// quotes, since any of them may hold any bytes.
+func recordName(key []byte) string {
+	if len(key) < 2 || key[0] != prefixFSM {
+		return fmt.Sprintf("record %q", key)
 	}
-	return nil
+	name := map[byte]string{tblArtifact: "artifact", tblVersion: "version", tblPart: "part"}[key[1]]
+	if name == "" {
+		name = fmt.Sprintf("table 0x%02x", key[1])
+	}
+	rest := key[2:]
+	var fields []string
+	for i := 0; i < 2; i++ { // tenant, container
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return fmt.Sprintf("%s %q", name, key[2:])
+		}
+		fields = append(fields, string(rest[w:w+int(n)]))
+		rest = rest[w+int(n):]
+	}
+	return fmt.Sprintf("%s tenant %q container %q key %q", name, fields[0], fields[1], rest)
 }
 
 // BlobPlacements returns the placement of a blob in every record that
