@@ -54,7 +54,7 @@ import (
 // cores): capped at one, an S3 response would wait for a user's page
 // parsing on the client, which only the "with" phases have.
 // VAULTAIRE_BENCH_CPUPROFILE=file also saves a CPU profile of the server
-// over a further 10 s "with" phase (go tool pprof file).
+// over a further 30 s of console users without S3 (go tool pprof file).
 func BenchmarkS3WithConsoleUsers(b *testing.B) {
 	os.Unsetenv("AWS_CA_BUNDLE")
 	// No tenant rate limit (the default, 100/s, is below the load).
@@ -233,12 +233,13 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 			consoleAlone, alone.refreshes, alone.cpu, idle.cpu, aloneRefresh,
 			loadBefore, loadAverage(), loadNice(), runtime.GOMAXPROCS(0))
 	}
-	// VAULTAIRE_BENCH_CPUPROFILE: after the measured pairs, a CPU profile
-	// of the server over one more "with" phase of 10 s.
+	// VAULTAIRE_BENCH_CPUPROFILE: after the measurements, a CPU profile
+	// of the server over 30 s of console users without S3 (what the
+	// console costs, apart from S3's own profile).
 	if path := os.Getenv("VAULTAIRE_BENCH_CPUPROFILE"); path != "" {
 		done := make(chan error, 1)
-		go func() { done <- a.saveCPUProfile(path, 10) }()
-		phase(consoleUsers, 10*time.Second, true)
+		go func() { done <- a.saveCPUProfile(path, 30) }()
+		phase(consoleUsers, 30*time.Second, false)
 		if err := <-done; err != nil {
 			b.Error(err)
 		}
