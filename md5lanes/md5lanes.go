@@ -130,7 +130,7 @@ func (d *Digest) Write(p []byte) (int, error) {
 		d.nc += c
 		p = p[c:]
 		if d.nc == chunkSize {
-			srv.wait(d) // spare is free once its submission is hashed
+			srv.waitFor(d, true) // spare is free once its submission is hashed
 			if d.spare == nil {
 				d.spare = bufPool.Get().(*[chunkSize]byte)
 			}
