@@ -27,6 +27,7 @@ type EngineStats struct {
 	// in progress done (0 when none runs), and when the last pass
 	// completed (zero: none yet).
 	ScrubPasses       int64
+	ScrubErrors       int64 // blobs and records a pass could not verify and skipped
 	ScrubProgress     float64
 	ScrubLastComplete time.Time
 	// Drive heal jobs (node/drives.go): shards and bytes rebuilt, and
@@ -59,6 +60,10 @@ type MetastoreStats struct {
 	DiskSpaceUsage            uint64
 	Compactions               int64
 	ReadAmp                   int
+	// The Raft log's synced appends, the entries they wrote and the time
+	// they took (cumulative): the group size and fsync latency of a load.
+	LogSyncs, LogEntries uint64
+	LogSyncTime          time.Duration
 }
 
 // RaftStates are the values of the state label of vaultaire_raft_state.
@@ -77,9 +82,9 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
-	moved, moveBytes, misplaced                                                                                                                                                                        *prometheus.Desc
-	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                          *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubErrors, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
+	moved, moveBytes, misplaced                                                                                                                                                                                     *prometheus.Desc
+	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                                       *prometheus.Desc
 }{
 	encodes:         desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
 	decodes:         desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
@@ -95,6 +100,7 @@ var engineDescs = struct {
 	slow:            desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
 	straggled:       desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
 	scrubPasses:     desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
+	scrubErrors:     desc("scrub_errors_total", "Blobs and metadata records the scrubber could not verify (an undecodable record, an invalid shape) and skipped; admin scrub status lists the latest."),
 	scrubProgress:   desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
 	scrubLast:       desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
 	driveHealed:     desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
@@ -112,7 +118,7 @@ var engineDescs = struct {
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.moved, d.moveBytes, d.misplaced, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubErrors, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.moved, d.moveBytes, d.misplaced, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
 		ch <- x
 	}
 }
@@ -139,6 +145,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.slow, s.ShardsSlow)
 	counter(d.straggled, s.ShardsStraggled)
 	counter(d.scrubPasses, s.ScrubPasses)
+	counter(d.scrubErrors, s.ScrubErrors)
 	ch <- prometheus.MustNewConstMetric(d.scrubProgress, prometheus.GaugeValue, s.ScrubProgress)
 	last := 0.0
 	if !s.ScrubLastComplete.IsZero() {
@@ -208,21 +215,25 @@ type metastoreCollector struct{ stats func() MetastoreStats }
 
 var metaDescs = struct {
 	state, hasLeader, term, commit, applied, contact, disk, compactions, readAmp *prometheus.Desc
+	logSyncs, logEntries, logSyncSeconds                                         *prometheus.Desc
 }{
-	state:       desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
-	hasLeader:   desc("raft_has_leader", "1 if a Raft leader is known (possibly this node)."),
-	term:        desc("raft_term", "Current Raft term."),
-	commit:      desc("raft_commit_index", "Highest Raft log index known committed."),
-	applied:     desc("raft_applied_index", "Highest Raft log index applied to the metadata state machine."),
-	contact:     desc("raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader; absent if never)."),
-	disk:        desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
-	compactions: desc("metastore_compactions_total", "Pebble compactions since the store opened."),
-	readAmp:     desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+	state:          desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
+	hasLeader:      desc("raft_has_leader", "1 if a Raft leader is known (possibly this node)."),
+	term:           desc("raft_term", "Current Raft term."),
+	commit:         desc("raft_commit_index", "Highest Raft log index known committed."),
+	applied:        desc("raft_applied_index", "Highest Raft log index applied to the metadata state machine."),
+	contact:        desc("raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader; absent if never)."),
+	disk:           desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
+	compactions:    desc("metastore_compactions_total", "Pebble compactions since the store opened."),
+	readAmp:        desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+	logSyncs:       desc("raft_log_syncs_total", "Synced Raft log appends (one per group of entries written together)."),
+	logEntries:     desc("raft_log_entries_total", "Raft log entries written by the synced appends (entries/syncs is the group size)."),
+	logSyncSeconds: desc("raft_log_sync_seconds_total", "Time spent in synced Raft log appends, write and fsync (seconds/syncs is the sync latency)."),
 }
 
 func (c *metastoreCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := metaDescs
-	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp} {
+	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp, d.logSyncs, d.logEntries, d.logSyncSeconds} {
 		ch <- x
 	}
 }
@@ -253,6 +264,9 @@ func (c *metastoreCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.disk, float64(s.DiskSpaceUsage))
 	ch <- prometheus.MustNewConstMetric(d.compactions, prometheus.CounterValue, float64(s.Compactions))
 	gauge(d.readAmp, float64(s.ReadAmp))
+	ch <- prometheus.MustNewConstMetric(d.logSyncs, prometheus.CounterValue, float64(s.LogSyncs))
+	ch <- prometheus.MustNewConstMetric(d.logEntries, prometheus.CounterValue, float64(s.LogEntries))
+	ch <- prometheus.MustNewConstMetric(d.logSyncSeconds, prometheus.CounterValue, s.LogSyncTime.Seconds())
 }
 
 // MemberStates are the values of the state label of

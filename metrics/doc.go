@@ -27,7 +27,7 @@
 //	vaultaire_shards_bad_total
 //	vaultaire_heal_shards_healed_total, vaultaire_heal_failures_total, vaultaire_heal_reports_dropped_total
 //	vaultaire_scrub_shards_verified_total, vaultaire_scrub_shards_bad_total, vaultaire_scrub_passes_total,
-//	vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
+//	vaultaire_scrub_errors_total, vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
 //	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
 //	vaultaire_shards_moved_total, vaultaire_shard_move_bytes_total, vaultaire_shards_misplaced_swept_total,
 //	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total
@@ -47,4 +47,5 @@
 //	vaultaire_raft_last_contact_seconds, vaultaire_raft_apply_duration_seconds (histogram)
 //	vaultaire_metastore_disk_usage_bytes, vaultaire_metastore_compactions_total,
 //	vaultaire_metastore_read_amplification
+//	vaultaire_raft_log_syncs_total, vaultaire_raft_log_entries_total, vaultaire_raft_log_sync_seconds_total
 package metrics

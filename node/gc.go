@@ -324,6 +324,9 @@ func shardIndex(name string) (int, bool) {
 // deleteBlobNow removes every shard of b (missing shards are fine).
 func (e *Engine) deleteBlobNow(ctx context.Context, b metastore.Blob) {
 	e.stats.blobsCollected.Add(1)
+	if left, ok := e.stragglers.Load(b.ID); ok {
+		e.settle(left.([]*shardWrite)) // see unsettled
+	}
 	for i, s := range b.Shards {
 		d, ok := e.shardDriver(s)
 		if !ok {

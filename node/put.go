@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -65,7 +64,7 @@ func newBody(r io.Reader, declared, max int64) *body {
 }
 
 // close releases the MD5's buffers; the body must not be read afterwards
-// (its etag and checkMD5 still work).
+// (its sum and checkMD5 still work).
 func (b *body) close() { b.md5.Close() }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -106,7 +105,7 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+func (b *body) sum() []byte { return b.md5.Sum(nil) }
 
 // checkMD5 compares the body's MD5 with the one the client declared.
 func (b *body) checkMD5(want []byte) error {
@@ -160,12 +159,13 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			_, err := d.Driver.Put(sw.ctx, shardName(id, i), sw.pr)
 			sw.pr.CloseWithError(err) // unblocks the encoder's writes to this shard
 			sw.err = err
+			close(sw.finished)
 			done <- i
 		}(i, d)
 	}
 	quorum := writeQuorum(shape.Data, shape.Parity)
 	e.stats.encodes.Add(1)
-	stopWatch := e.watchStalls(shards, quorum)
+	stopWatch := e.watchStalls(shards, blob.Shards, quorum)
 	_, err = coder.Encode(ctx, r, writers, quorum)
 	stopWatch()
 	if errors.Is(err, erasure.ErrWriteQuorum) {
@@ -181,7 +181,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			sw.pw.Close()
 		}
 	}
-	ok := e.awaitShards(shards, errs, done, quorum, err != nil)
+	ok := e.awaitShards(shards, blob.Shards, errs, done, quorum, err != nil)
 	if err == nil {
 		if ok < quorum {
 			err = fmt.Errorf("%w: %d of %d shards durable, write quorum %d: %w", ErrUnavailable, ok, n, quorum, errors.Join(errs...))
@@ -195,10 +195,68 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 		}
 	}
 	if err != nil {
+		// A shard given up on may still be in its drive's Put (a temp
+		// file, or a rename about to publish it): cancel them all and let
+		// them end before deleting, so nothing lands after the delete.
+		for _, sw := range shards {
+			if sw != nil {
+				sw.giveUp(err)
+			}
+		}
+		e.settle(shards)
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return metastore.Blob{}, nil, err
 	}
+	e.unsettled(id, shards)
 	return blob, missing, nil
+}
+
+// unsettled remembers the shard writes of a written blob that were given
+// up on (stragglers) and have not ended yet, until they end: a delete of
+// the blob (its commit failed, or it was replaced at once) waits for them
+// first (deleteBlobNow), so a straggler's late rename cannot publish a
+// shard after its blob is gone.
+func (e *Engine) unsettled(id string, shards []*shardWrite) {
+	var left []*shardWrite
+	for _, sw := range shards {
+		if sw == nil {
+			continue
+		}
+		select {
+		case <-sw.finished:
+		default:
+			left = append(left, sw)
+		}
+	}
+	if len(left) == 0 {
+		return
+	}
+	e.stragglers.Store(id, left)
+	go func() {
+		for _, sw := range left {
+			<-sw.finished
+		}
+		e.stragglers.Delete(id)
+	}()
+}
+
+// settle waits for shard writes that were given up on to end, for at most
+// StallTimeout: they were cancelled, so a local one ends at once and a
+// remote one when its stream notices; one that does not is left to the
+// orphan sweep.
+func (e *Engine) settle(shards []*shardWrite) {
+	t := time.NewTimer(e.cfg.StallTimeout)
+	defer t.Stop()
+	for _, sw := range shards {
+		if sw == nil {
+			continue
+		}
+		select {
+		case <-sw.finished:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // shardWrite is one shard's stream into its drive's Put: the encoder
@@ -210,14 +268,15 @@ type shardWrite struct {
 	pw     *io.PipeWriter
 	// blocked is when the Write in progress began (Unix ns), 0 between
 	// Writes: the stall watchdog reads it.
-	blocked atomic.Int64
-	err     error // the Put's result; read after it is sent on done
+	blocked  atomic.Int64
+	err      error         // the Put's result; read after finished is closed
+	finished chan struct{} // closed when the Put has returned
 }
 
 func newShardWrite(ctx context.Context) *shardWrite {
 	pr, pw := io.Pipe()
 	sctx, cancel := context.WithCancelCause(ctx)
-	return &shardWrite{ctx: sctx, cancel: cancel, pr: pr, pw: pw}
+	return &shardWrite{ctx: sctx, cancel: cancel, pr: pr, pw: pw, finished: make(chan struct{})}
 }
 
 func (sw *shardWrite) Write(p []byte) (int, error) {
@@ -243,10 +302,13 @@ var (
 // watchStalls gives up, while the encoder runs, on shard writes blocked
 // for StallTimeout as long as at least quorum others are not stuck (a
 // peer that stopped taking bytes holds the pipeline, and with it every
-// other shard, until its connection times out). When most writes are
-// slow together, the drives are slow, not one peer: nothing is given up.
+// other shard, until its connection times out). When fewer than quorum
+// keep up and the stuck ones are all on one peer, the write cannot
+// succeed without that peer: its shards are given up, which fails the
+// write now (unresponsive.go). When writes on several nodes are slow
+// together, the drives are slow, not one peer: nothing is given up.
 // The returned func stops the watch.
-func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
+func (e *Engine) watchStalls(shards []*shardWrite, locs []metastore.ShardLoc, quorum int) func() {
 	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -273,7 +335,16 @@ func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
 					fine++
 				}
 			}
-			if len(stuck) == 0 || fine < quorum {
+			if len(stuck) == 0 {
+				continue
+			}
+			if fine < quorum {
+				if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+					for _, i := range stuck {
+						given[i] = true
+					}
+					e.giveUpPeer(peer, stuck, shards)
+				}
 				continue
 			}
 			for _, i := range stuck {
@@ -289,9 +360,13 @@ func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
 // awaitShards waits for the shards' Puts and fills errs; it returns how
 // many succeeded. Once quorum are durable, the rest get StragglerWindow;
 // those still running then are given up and not waited for (they are
-// missing, healed after the commit). After a failed encode (failed) every
-// Put is cancelled and awaited, so nothing is left writing.
-func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int, quorum int, failed bool) int {
+// missing, healed after the commit). Short of quorum, when every Put
+// still running is on one peer, that peer gets StallTimeout from the
+// last answer of another shard: then its shards are given up, and the
+// write fails without waiting for it (unresponsive.go). After a failed
+// encode (failed) every Put is cancelled and awaited, so nothing is left
+// writing.
+func (e *Engine) awaitShards(shards []*shardWrite, locs []metastore.ShardLoc, errs []error, done <-chan int, quorum int, failed bool) int {
 	pending := 0
 	for _, sw := range shards {
 		if sw != nil {
@@ -304,8 +379,48 @@ func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int
 	ok := 0
 	returned := make([]bool, len(shards))
 	var window <-chan time.Time
+	// peerWait runs while, short of quorum, every Put still running is on
+	// one peer; it restarts at each answer.
+	var peerWait *time.Timer
+	var peerC <-chan time.Time
+	running := func() []int {
+		var out []int
+		for i, sw := range shards {
+			if sw != nil && !returned[i] {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	armPeerWait := func() {
+		if peerWait != nil {
+			peerWait.Stop()
+			peerWait, peerC = nil, nil
+		}
+		if failed || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
+			return
+		}
+		peerWait = time.NewTimer(e.cfg.StallTimeout)
+		peerC = peerWait.C
+	}
+	defer func() {
+		if peerWait != nil {
+			peerWait.Stop()
+		}
+	}()
+	armPeerWait()
 	for pending > 0 {
 		select {
+		case <-peerC:
+			stuck := running()
+			if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+				for _, i := range stuck {
+					errs[i] = errPeerUnresponsive
+				}
+				e.giveUpPeer(peer, stuck, shards)
+				return ok
+			}
+			peerC = nil
 		case i := <-done:
 			pending--
 			returned[i] = true
@@ -318,6 +433,7 @@ func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int
 				defer t.Stop()
 				window = t.C
 			}
+			armPeerWait()
 		case <-window:
 			for i, sw := range shards {
 				if sw != nil && !returned[i] {
@@ -368,9 +484,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if in.Size > e.cfg.MaxPutSize {
 		return ArtifactInfo{}, ErrEntityTooLarge
 	}
-	// Fail fast on a missing container before moving any bytes; the
-	// metastore checks again when it commits.
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	// Fail fast on a missing container before moving any bytes (the
+	// metastore checks again when it commits), and take its default
+	// encryption. A linearizable read, so a bucket change acknowledged
+	// through any node before this write began applies to it; within a
+	// request's read scope it costs nothing more (bucketConfig).
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
 	}
@@ -388,6 +507,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	if seal != nil {
 		rec.Encryption = seal.rec
@@ -419,7 +539,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, err
 	}
-	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	etag, err := seal.etag(b.sum())
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, etag, now()
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}
