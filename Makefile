@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/vaultaire
 PKGS    ?= ./...
 # Benchmarks: packages with Go benchmarks, and how long each runs.
-BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3
+BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3 ./md5lanes
 BENCHTIME ?= 1x
 # Fault-injection suite: rounds of faults on a 3-node cluster (TestChaos in
 # cmd/vaultaire); the table goes to CHAOSOUT too.

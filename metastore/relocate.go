@@ -1,7 +1,6 @@
 package metastore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -197,88 +196,35 @@ func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, 
 		next []byte
 		bad  *BadRecord
 	}
-	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
-		p := []byte{prefixFSM, tbl}
-		start := p
-		if len(from) > 0 {
-			if bytes.Compare(from, prefixEnd(p)) >= 0 {
-				continue // past this table
-			}
-			if bytes.Compare(from, p) > 0 {
-				start = from
-			}
-		}
-		for start != nil {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			end, err := s.beginRead(ctx, opts)
-			if err != nil {
-				return err
-			}
-			opts = []ReadOption{Stale}
-			var page []item
-			var last []byte
-			err = func() error {
-				it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(p)})
+	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, from, opts,
+		func(tbl byte, key, val, next []byte, page []item) ([]item, error) {
+			var parts []Part
+			if tbl == tblPart {
+				part, err := decodePart(val)
 				if err != nil {
-					return err
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
 				}
-				defer it.Close()
-				n := 0
-				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
-					n++
-					last = append(last[:0], it.Key()...)
-					next := append(append([]byte(nil), it.Key()...), 0) // the smallest key after it
-					var parts []Part
-					if tbl == tblArtifact || tbl == tblVersion {
-						a, err := decodeArtifact(it.Value())
-						if err != nil {
-							page = append(page, item{next: next, bad: &BadRecord{Record: recordName(it.Key()), Next: next, Err: err}})
-							continue
-						}
-						parts = a.Parts
-					} else {
-						part, err := decodePart(it.Value())
-						if err != nil {
-							page = append(page, item{next: next, bad: &BadRecord{Record: recordName(it.Key()), Next: next, Err: err}})
-							continue
-						}
-						parts = []Part{part}
-					}
-					for _, part := range parts {
-						if part.Blob.ID != "" {
-							page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
-						}
-					}
-				}
-				if n < forEachBlobPage {
-					last = nil // the table is done
-				}
-				return it.Error()
-			}()
-			end()
-			if err != nil {
-				return err
-			}
-			for _, x := range page {
-				if x.bad != nil {
-					err = bad(*x.bad)
-				} else {
-					err = fn(x.b, x.size, x.next)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			if last == nil {
-				start = nil
+				parts = []Part{part}
 			} else {
-				start = append(last, 0) // the smallest key after last
+				a, err := decodeArtifact(val)
+				if err != nil {
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
+				}
+				parts = a.Parts
 			}
-		}
-	}
-	return nil
+			for _, part := range parts {
+				if part.Blob.ID != "" {
+					page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
+				}
+			}
+			return page, nil
+		},
+		func(x item) error {
+			if x.bad != nil {
+				return bad(*x.bad)
+			}
+			return fn(x.b, x.size, x.next)
+		})
 }
 
 // recordName names the record at key for a person: its table and the

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-
-	"github.com/cockroachdb/pebble"
 )
 
 // Server-side encryption state: the id of the key-encryption key (KEK)
@@ -190,84 +188,41 @@ type SealedKeys struct {
 // noncurrent version and uploaded part that has some, in pages with
 // nothing locked between them (as ForEachBlob).
 func (s *Store) ForEachSealedKey(ctx context.Context, fn func(SealedKeys) error) error {
-	for _, tbl := range []byte{tblArtifact, tblVersion, tblPart} {
-		p := []byte{prefixFSM, tbl}
-		start := p
-		for start != nil {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			end, err := s.beginRead(ctx, []ReadOption{Stale})
-			if err != nil {
-				return err
-			}
-			var page []SealedKeys
-			var last []byte
-			err = func() error {
-				it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: prefixEnd(p)})
+	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, nil, []ReadOption{Stale},
+		func(tbl byte, key, val, _ []byte, page []SealedKeys) ([]SealedKeys, error) {
+			owner := append([]byte(nil), key...)
+			if tbl == tblPart {
+				part, err := decodePart(val)
 				if err != nil {
-					return err
+					return page, err
 				}
-				defer it.Close()
-				n := 0
-				for ok := it.First(); ok && n < forEachBlobPage; ok = it.Next() {
-					n++
-					last = append(last[:0], it.Key()...)
-					owner := append([]byte(nil), it.Key()...)
-					if tbl == tblPart {
-						part, err := decodePart(it.Value())
-						if err != nil {
-							return err
-						}
-						if part.SealedKey == nil {
-							continue
-						}
-						tenant, container, key, ok := partKeyNames(owner)
-						if !ok {
-							return fmt.Errorf("%w: part record key", ErrCorrupt)
-						}
-						page = append(page, SealedKeys{Owner: owner, Tenant: tenant, Container: container, Key: key, Sealed: [][]byte{part.SealedKey}})
-						continue
-					}
-					a, err := decodeArtifact(it.Value())
-					if err != nil {
-						return err
-					}
-					sk := SealedKeys{Owner: owner, Tenant: a.Tenant, Container: a.Container, Key: a.Key}
-					if a.InlineKey != nil {
-						sk.Sealed = append(sk.Sealed, a.InlineKey)
-					}
-					for _, part := range a.Parts {
-						if part.SealedKey != nil {
-							sk.Sealed = append(sk.Sealed, part.SealedKey)
-						}
-					}
-					if len(sk.Sealed) > 0 {
-						page = append(page, sk)
-					}
+				if part.SealedKey == nil {
+					return page, nil
 				}
-				if n < forEachBlobPage {
-					last = nil
+				tenant, container, key, ok := partKeyNames(owner)
+				if !ok {
+					return page, fmt.Errorf("%w: part record key", ErrCorrupt)
 				}
-				return nil
-			}()
-			end()
+				return append(page, SealedKeys{Owner: owner, Tenant: tenant, Container: container, Key: key, Sealed: [][]byte{part.SealedKey}}), nil
+			}
+			a, err := decodeArtifact(val)
 			if err != nil {
-				return err
+				return page, err
 			}
-			for _, sk := range page {
-				if err := fn(sk); err != nil {
-					return err
+			sk := SealedKeys{Owner: owner, Tenant: a.Tenant, Container: a.Container, Key: a.Key}
+			if a.InlineKey != nil {
+				sk.Sealed = append(sk.Sealed, a.InlineKey)
+			}
+			for _, part := range a.Parts {
+				if part.SealedKey != nil {
+					sk.Sealed = append(sk.Sealed, part.SealedKey)
 				}
 			}
-			if last == nil {
-				start = nil
-			} else {
-				start = append(last, 0)
+			if len(sk.Sealed) > 0 {
+				page = append(page, sk)
 			}
-		}
-	}
-	return nil
+			return page, nil
+		}, fn)
 }
 
 // partKeyNames parses tenant, container and key out of a part record key:

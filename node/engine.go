@@ -662,6 +662,8 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
 		Encryption:   a.Encryption.Mode,
+		Owner:        a.Owner,
+		ACL:          a.ACL,
 
 		Tier:           a.Tier,
 		RestoreOngoing: a.Restore.Ongoing,

@@ -41,6 +41,7 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
 	if err != nil {
@@ -131,6 +132,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		src = io.TeeReader(src, dflt)
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
+	defer b.close()
 	p, missing, err := e.writePart(ctx, seal, b, b)
 	if err != nil {
 		return PartInfo{}, err

@@ -3,16 +3,15 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/md5lanes"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/sse"
 )
@@ -50,18 +49,24 @@ func blobOfShard(name string) string {
 }
 
 // body wraps a request body: it counts, hashes (MD5 for the ETag), and
-// enforces the declared size and the size ceiling.
+// enforces the declared size and the size ceiling. The MD5 shares vector
+// passes with the other bodies being received (md5lanes); close returns
+// its buffers.
 type body struct {
 	r        io.Reader
 	n        int64
 	declared int64 // -1 when unknown
 	max      int64
-	md5      hash.Hash
+	md5      *md5lanes.Digest
 }
 
 func newBody(r io.Reader, declared, max int64) *body {
-	return &body{r: r, declared: declared, max: max, md5: md5.New()}
+	return &body{r: r, declared: declared, max: max, md5: md5lanes.New()}
 }
+
+// close releases the MD5's buffers; the body must not be read afterwards
+// (its etag and checkMD5 still work).
+func (b *body) close() { b.md5.Close() }
 
 func (b *body) Read(p []byte) (int, error) {
 	limit := b.max
@@ -431,6 +436,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		return ArtifactInfo{}, err
 	}
 	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
+	defer b.close()
 	// The version id (none for a null version) and the default retention
 	// are the state machine's to decide, with the container's versioning
 	// state of the moment.
@@ -439,6 +445,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	if seal != nil {
 		rec.Encryption = seal.rec

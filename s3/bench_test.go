@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/vaultaire/vaultaire/s3/sigv4"
@@ -335,4 +336,34 @@ func BenchmarkRefusedPut(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkHeadObjectOwnership measures what object ACLs add to a HEAD by
+// the bucket owner: in a BucketOwnerEnforced bucket (one ownership read in
+// authorize) against an ObjectWriter one (the ownership read and the
+// version's owner and ACL), in one run: compare the two sub-benchmarks.
+func BenchmarkHeadObjectOwnership(b *testing.B) {
+	h := newHarnessTB(b)
+	c := h.client(false)
+	for _, bucket := range []string{"enforced", "writer"} {
+		if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("k"), Body: strings.NewReader("x")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := c.PutBucketOwnershipControls(ctx, &awss3.PutBucketOwnershipControlsInput{Bucket: aws.String("writer"),
+		OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipObjectWriter}}}}); err != nil {
+		b.Fatal(err)
+	}
+	head := func(b *testing.B, bucket string) {
+		for i := 0; i < b.N; i++ {
+			if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("k")}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("enforced", func(b *testing.B) { head(b, "enforced") })
+	b.Run("object-writer", func(b *testing.B) { head(b, "writer") })
 }

@@ -133,30 +133,19 @@ func (c *adminClient) showDecom(ctx context.Context, method, path string, asJSON
 // followDecom redraws the job's progress until the node is removed (or
 // the job is cancelled): shards, bytes, rate and ETA.
 func (c *adminClient) followDecom(ctx context.Context, path string, out io.Writer) error {
-	last, failures := "", 0
 	var rate float64
 	var prevBytes int64
 	prevAt := time.Time{}
-	for {
-		raw, err := c.do(ctx, http.MethodGet, path, nil)
-		var ae *admin.Error
+	return c.followJob(ctx, path, out, func(raw []byte, apiErr *admin.Error) (string, bool, error) {
 		switch {
-		case errors.As(err, &ae) && ae.Code == "NoDecommission":
-			fmt.Fprintln(out, "the decommission was cancelled")
-			return nil
-		case err != nil && !errors.As(err, &ae) && failures < decomFollowFailures:
-			// The node answering may be restarting (or be the one
-			// leaving: follow through another node's endpoint).
-			failures++
-			time.Sleep(decomPoll)
-			continue
-		case err != nil:
-			return err
+		case apiErr != nil && apiErr.Code == "NoDecommission":
+			return "the decommission was cancelled", true, nil
+		case apiErr != nil:
+			return "", false, apiErr
 		}
-		failures = 0
 		var st node.DecomStatus
 		if err := json.Unmarshal(raw, &st); err != nil {
-			return err
+			return "", false, err
 		}
 		if p := st.Progress; p != nil {
 			now := time.Now()
@@ -174,13 +163,43 @@ func (c *adminClient) followDecom(ctx context.Context, path string, out io.Write
 				rate = p.Rate
 			}
 		}
-		line := decomLine(st, rate)
-		if line != last {
-			fmt.Fprintln(out, line)
-			last = line
+		return decomLine(st, rate), st.Progress != nil && st.Progress.Phase == node.DecomRemoved, nil
+	})
+}
+
+// followJob redraws a job's progress (decommission, rebalance): every
+// decomPoll it reads path and prints the line view draws from the answer
+// whenever that line changes, until view says the job has ended. The node
+// answering may be restarting, or be the one leaving, so up to
+// decomFollowFailures transport failures in a row are retried; an admin
+// API error goes to view, which may read it as the end of the job.
+func (c *adminClient) followJob(ctx context.Context, path string, out io.Writer,
+	view func(raw []byte, apiErr *admin.Error) (line string, done bool, err error)) error {
+	last, failures := "", 0
+	for {
+		raw, err := c.do(ctx, http.MethodGet, path, nil)
+		var ae *admin.Error
+		switch {
+		case errors.As(err, &ae):
+			raw = nil
+		case err != nil && failures < decomFollowFailures:
+			failures++
+		case err != nil:
+			return err
 		}
-		if st.Progress != nil && st.Progress.Phase == node.DecomRemoved {
-			return nil
+		if err == nil || ae != nil {
+			failures = 0
+			line, done, err := view(raw, ae)
+			if err != nil {
+				return err
+			}
+			if line != "" && line != last {
+				fmt.Fprintln(out, line)
+				last = line
+			}
+			if done {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

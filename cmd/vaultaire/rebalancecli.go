@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -140,43 +139,26 @@ func (c *adminClient) showRebalance(ctx context.Context, method, path string, as
 // followRebalance redraws the job's progress until it is done (or
 // cancelled).
 func (c *adminClient) followRebalance(ctx context.Context, path string, out io.Writer) error {
-	last, failures, started := "", 0, time.Now()
-	for {
-		raw, err := c.do(ctx, http.MethodGet, path, nil)
-		var ae *admin.Error
-		switch {
-		case err != nil && !errors.As(err, &ae) && failures < decomFollowFailures:
-			failures++
-			time.Sleep(decomPoll)
-			continue
-		case err != nil:
-			return err
+	started := time.Now()
+	return c.followJob(ctx, path, out, func(raw []byte, apiErr *admin.Error) (string, bool, error) {
+		if apiErr != nil {
+			return "", false, apiErr
 		}
-		failures = 0
 		var st node.RebalanceStatus
 		if err := json.Unmarshal(raw, &st); err != nil {
-			return err
+			return "", false, err
 		}
 		line := rebalanceLine(st)
-		if line != last {
-			fmt.Fprintln(out, line)
-			last = line
-		}
 		if st.Request == nil {
 			if st.Progress != nil && st.Progress.Phase == node.RebalanceDone {
-				return nil
+				return line, true, nil
 			}
 			if time.Since(started) > 5*time.Second {
-				fmt.Fprintln(out, "the rebalance was cancelled")
-				return nil
+				return line + "\nthe rebalance was cancelled", true, nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(decomPoll):
-		}
-	}
+		return line, false, nil
+	})
 }
 
 func rebalanceLine(st node.RebalanceStatus) string {
