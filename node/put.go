@@ -280,7 +280,9 @@ func (e *Engine) watchStalls(shards []*shardWrite, locs []metastore.ShardLoc, qu
 				continue
 			}
 			if fine < quorum {
-				if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+				// fine > 0: other shards keep up, so it is the peer, not
+				// the drives (a blob all on one peer is never given up).
+				if peer := e.soleStuckPeer(stuck, locs); peer != "" && fine > 0 {
 					for _, i := range stuck {
 						given[i] = true
 					}
@@ -338,7 +340,8 @@ func (e *Engine) awaitShards(shards []*shardWrite, locs []metastore.ShardLoc, er
 			peerWait.Stop()
 			peerWait, peerC = nil, nil
 		}
-		if failed || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
+		// ok > 0: shards elsewhere answered, and this peer did not.
+		if failed || ok == 0 || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
 			return
 		}
 		peerWait = time.NewTimer(e.cfg.StallTimeout)
