@@ -3,6 +3,8 @@ package metastore
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/hashicorp/raft"
+	"golang.org/x/sys/unix"
 )
 
 // Benchmarks. Figures from `go test -run '^$' -bench . -benchtime 3s
@@ -236,6 +240,96 @@ func BenchmarkListVersions1000Of1M(b *testing.B) {
 			}
 			slices.Sort(times)
 			b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+}
+
+// BenchmarkLogSync measures the disk's bound on the Raft log: synced
+// StoreLogs appends of groups of 1 and 16 entries of 4.5 KiB (a 4 KiB
+// PUT's command) on the Pebble options the store uses, in the file system
+// of $TMPDIR, and next to them the device's own bound in the same run:
+// appends of the same bytes to a plain file, each followed by fdatasync.
+// One op is one synced append; syncs/s times the group size a write load
+// reaches (Stats.LogEntries/LogSyncs) is the most writes per second the log
+// can commit, the bound a 4 KiB PUT rate is compared with (docs/design.md,
+// "4 KiB PUT").
+func BenchmarkLogSync(b *testing.B) {
+	for _, group := range []int{1, 16} {
+		b.Run(fmt.Sprintf("fdatasync-group%d", group), func(b *testing.B) {
+			// A preallocated file, overwritten in a ring as Pebble recycles
+			// its WAL files: fdatasync then flushes data, not metadata.
+			const ring = 32 << 20
+			f, err := os.Create(filepath.Join(b.TempDir(), "log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := make([]byte, group*4608)
+			if _, err := f.Write(make([]byte, ring+len(buf))); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := f.WriteAt(buf, int64(i*len(buf))%ring); err != nil {
+					b.Fatal(err)
+				}
+				if err := unix.Fdatasync(int(f.Fd())); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := b.Elapsed()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "syncs/s")
+			b.ReportMetric(float64(b.N*group)/elapsed.Seconds(), "entries/s")
+			b.ReportMetric(elapsed.Seconds()*1e3/float64(b.N), "ms/sync")
+		})
+	}
+	for _, group := range []int{1, 16} {
+		b.Run(fmt.Sprintf("group%d", group), func(b *testing.B) {
+			cache := pebble.NewCache(DefaultCacheSize)
+			defer cache.Unref()
+			db, err := pebble.Open(b.TempDir(), pebbleOptions(cache, testLogger()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ls, err := newLogStore(db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := make([]byte, 4608)
+			logs := make([]*raft.Log, group)
+			for i := range logs {
+				logs[i] = &raft.Log{Term: 1, Type: raft.LogCommand, Data: data}
+			}
+			next := uint64(1)
+			b.SetBytes(int64(group * len(data)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, l := range logs {
+					l.Index = next
+					next++
+				}
+				if err := ls.StoreLogs(logs); err != nil {
+					b.Fatal(err)
+				}
+				// Raft deletes entries after a snapshot (every 8192 by
+				// default); keep the log as short, so the run measures
+				// appends, not a growing LSM.
+				if first, _ := ls.FirstIndex(); next-first > 16384 {
+					if err := ls.DeleteRange(first, next-8193); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			elapsed := b.Elapsed()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "syncs/s")
+			b.ReportMetric(float64(b.N*group)/elapsed.Seconds(), "entries/s")
+			b.ReportMetric(float64(ls.syncNanos.Load())/1e6/float64(b.N), "ms/sync")
 		})
 	}
 }

@@ -48,8 +48,13 @@ func TestLogStore(t *testing.T) {
 		batch = append(batch, testLog(i))
 	}
 	mustNoErr(t, s.StoreLogs(batch))
+	mustNoErr(t, s.StoreLogs(nil))
 	if f, l := idx(); f != 1 || l != 20 {
 		t.Fatalf("bounds %d %d", f, l)
+	}
+	// Two synced appends (an empty one is none) of 20 entries in all.
+	if syncs, entries := s.syncs.Load(), s.entries.Load(); syncs != 2 || entries != 20 || s.syncNanos.Load() <= 0 {
+		t.Fatalf("counters: %d syncs, %d entries, %d ns", syncs, entries, s.syncNanos.Load())
 	}
 	for i := uint64(1); i <= 20; i++ {
 		mustNoErr(t, s.GetLog(i, &l))
@@ -172,6 +177,9 @@ func TestOneFsyncPerLogBatch(t *testing.T) {
 	mustNoErr(t, ls.StoreLogs(logs))
 	if n := fs.syncs.Load() - before; n != 1 {
 		t.Fatalf("StoreLogs of %d entries: %d WAL syncs, want 1", len(logs), n)
+	}
+	if ls.syncs.Load() != 1 || ls.entries.Load() != uint64(len(logs)) {
+		t.Fatalf("log counters: %d syncs, %d entries; want 1, %d", ls.syncs.Load(), ls.entries.Load(), len(logs))
 	}
 	before = fs.syncs.Load()
 	f.ApplyBatch(logs)

@@ -33,6 +33,16 @@ type Stats struct {
 	DiskSpaceUsage uint64
 	Compactions    int64
 	ReadAmp        int
+
+	// The Raft log's synced appends since the store opened (one per group
+	// of entries written together: a leader's batch of concurrent
+	// proposals, or one AppendEntries RPC), the entries they wrote, and
+	// the time spent committing them (the write and its fsync).
+	// LogEntries/LogSyncs is the group size a load reaches and
+	// LogSyncTime/LogSyncs the mean fsync latency: together the most
+	// writes per second the disk lets the log commit.
+	LogSyncs, LogEntries uint64
+	LogSyncTime          time.Duration
 }
 
 // Stats reports the replica's Raft and Pebble figures. It is cheap enough
@@ -68,6 +78,9 @@ func (s *Store) Stats() Stats {
 	st.DiskSpaceUsage = m.DiskSpaceUsage()
 	st.Compactions = m.Compact.Count
 	st.ReadAmp = m.ReadAmp()
+	st.LogSyncs = s.logs.syncs.Load()
+	st.LogEntries = s.logs.entries.Load()
+	st.LogSyncTime = time.Duration(s.logs.syncNanos.Load())
 	return st
 }
 

@@ -33,6 +33,11 @@ func TestStatsAndOnApply(t *testing.T) {
 	if st.DiskSpaceUsage == 0 {
 		t.Fatalf("pebble disk usage 0: %+v", st)
 	}
+	// Every committed entry went through a synced append (bootstrap
+	// configuration, election no-op, the write).
+	if st.LogSyncs == 0 || st.LogEntries < st.LogSyncs || st.LogEntries < st.CommitIndex || st.LogSyncTime <= 0 {
+		t.Fatalf("log sync counters: %+v", st)
+	}
 	if err := s.WaitCaughtUp(ctx); err != nil {
 		t.Fatalf("WaitCaughtUp: %v", err)
 	}

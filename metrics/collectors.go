@@ -60,6 +60,10 @@ type MetastoreStats struct {
 	DiskSpaceUsage            uint64
 	Compactions               int64
 	ReadAmp                   int
+	// The Raft log's synced appends, the entries they wrote and the time
+	// they took (cumulative): the group size and fsync latency of a load.
+	LogSyncs, LogEntries uint64
+	LogSyncTime          time.Duration
 }
 
 // RaftStates are the values of the state label of vaultaire_raft_state.
@@ -211,21 +215,25 @@ type metastoreCollector struct{ stats func() MetastoreStats }
 
 var metaDescs = struct {
 	state, hasLeader, term, commit, applied, contact, disk, compactions, readAmp *prometheus.Desc
+	logSyncs, logEntries, logSyncSeconds                                         *prometheus.Desc
 }{
-	state:       desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
-	hasLeader:   desc("raft_has_leader", "1 if a Raft leader is known (possibly this node)."),
-	term:        desc("raft_term", "Current Raft term."),
-	commit:      desc("raft_commit_index", "Highest Raft log index known committed."),
-	applied:     desc("raft_applied_index", "Highest Raft log index applied to the metadata state machine."),
-	contact:     desc("raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader; absent if never)."),
-	disk:        desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
-	compactions: desc("metastore_compactions_total", "Pebble compactions since the store opened."),
-	readAmp:     desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+	state:          desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
+	hasLeader:      desc("raft_has_leader", "1 if a Raft leader is known (possibly this node)."),
+	term:           desc("raft_term", "Current Raft term."),
+	commit:         desc("raft_commit_index", "Highest Raft log index known committed."),
+	applied:        desc("raft_applied_index", "Highest Raft log index applied to the metadata state machine."),
+	contact:        desc("raft_last_contact_seconds", "Seconds since this follower last heard from the leader (0 on the leader; absent if never)."),
+	disk:           desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
+	compactions:    desc("metastore_compactions_total", "Pebble compactions since the store opened."),
+	readAmp:        desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+	logSyncs:       desc("raft_log_syncs_total", "Synced Raft log appends (one per group of entries written together)."),
+	logEntries:     desc("raft_log_entries_total", "Raft log entries written by the synced appends (entries/syncs is the group size)."),
+	logSyncSeconds: desc("raft_log_sync_seconds_total", "Time spent in synced Raft log appends, write and fsync (seconds/syncs is the sync latency)."),
 }
 
 func (c *metastoreCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := metaDescs
-	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp} {
+	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp, d.logSyncs, d.logEntries, d.logSyncSeconds} {
 		ch <- x
 	}
 }
@@ -256,6 +264,9 @@ func (c *metastoreCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.disk, float64(s.DiskSpaceUsage))
 	ch <- prometheus.MustNewConstMetric(d.compactions, prometheus.CounterValue, float64(s.Compactions))
 	gauge(d.readAmp, float64(s.ReadAmp))
+	ch <- prometheus.MustNewConstMetric(d.logSyncs, prometheus.CounterValue, float64(s.LogSyncs))
+	ch <- prometheus.MustNewConstMetric(d.logEntries, prometheus.CounterValue, float64(s.LogEntries))
+	ch <- prometheus.MustNewConstMetric(d.logSyncSeconds, prometheus.CounterValue, s.LogSyncTime.Seconds())
 }
 
 // MemberStates are the values of the state label of

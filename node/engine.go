@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -552,6 +553,9 @@ func containerInfo(c metastore.Container) ContainerInfo {
 // already has one by that name.
 func (e *Engine) CreateContainer(ctx context.Context, tenant string, in CreateContainerInput) error {
 	c := metastore.Container{Tenant: tenant, Name: in.Name, Created: now(), Location: in.Location}
+	if len(in.Config) > 0 {
+		c.Config = maps.Clone(in.Config)
+	}
 	if in.ObjectLock {
 		c.VersioningState = metastore.VersioningEnabled
 		c.ObjectLock = metastore.ObjectLockConfig{Enabled: true}

@@ -3,7 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -65,7 +64,7 @@ func newBody(r io.Reader, declared, max int64) *body {
 }
 
 // close releases the MD5's buffers; the body must not be read afterwards
-// (its etag and checkMD5 still work).
+// (its sum and checkMD5 still work).
 func (b *body) close() { b.md5.Close() }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -106,7 +105,7 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+func (b *body) sum() []byte { return b.md5.Sum(nil) }
 
 // checkMD5 compares the body's MD5 with the one the client declared.
 func (b *body) checkMD5(want []byte) error {
@@ -428,9 +427,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if in.Size > e.cfg.MaxPutSize {
 		return ArtifactInfo{}, ErrEntityTooLarge
 	}
-	// Fail fast on a missing container before moving any bytes; the
-	// metastore checks again when it commits.
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	// Fail fast on a missing container before moving any bytes (the
+	// metastore checks again when it commits), and take its default
+	// encryption. A linearizable read, so a bucket change acknowledged
+	// through any node before this write began applies to it; within a
+	// request's read scope it costs nothing more (bucketConfig).
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
 	}
@@ -480,7 +482,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, err
 	}
-	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	etag, err := seal.etag(b.sum())
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, etag, now()
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}

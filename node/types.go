@@ -153,6 +153,11 @@ type CreateContainerInput struct {
 	// enabled for good), as x-amz-bucket-object-lock-enabled asks.
 	ObjectLock bool
 	Location   string
+	// Config holds container sub-resources (as SetContainerConfig sets
+	// them) written by the same Raft command that creates the container,
+	// so it never exists without them: CreateBucket's object ownership
+	// and ACL.
+	Config map[string]string
 }
 
 // ArtifactInfo describes an artifact (S3 object) as clients see it.

@@ -120,6 +120,43 @@ for f in os.listdir(d): os.remove(os.path.join(d, f))
 print(f"{total[0] / (1 << 20) / (time.time() - start):.1f}")
 EOF
 }
+# measured_bench OUT SERVER-PID ADMIN-ADDR BENCH-COMMAND...: runs the bench
+# command (with --keep, so no cleanup is measured) and writes OUT/bound.json:
+# the CPU seconds the server used (/proc/PID/stat) and the bench process used
+# (getrusage of the child), and the growth of the server's Raft log counters
+# on ADMIN-ADDR's /metrics. "-" for the PID and address: no server (the sink).
+measured_bench() {
+  mkdir -p "$1"
+  python3 - "$@" <<'EOF'
+import json, os, resource, subprocess, sys, urllib.request
+out, pid, admin, cmd = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+names = ("vaultaire_raft_log_syncs_total", "vaultaire_raft_log_entries_total", "vaultaire_raft_log_sync_seconds_total")
+def ticks():  # utime + stime of the server (fields 14 and 15 of /proc/PID/stat)
+    if pid == "-":
+        return 0
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+def log():
+    vals = dict.fromkeys(names, 0.0)
+    if admin == "-":
+        return vals
+    for line in urllib.request.urlopen(f"http://{admin}/metrics", timeout=10).read().decode().splitlines():
+        name, _, v = line.partition(" ")
+        if name in names:
+            vals[name] = float(v)
+    return vals
+m0, t0 = log(), ticks()
+sys.stdout.flush()
+rc = subprocess.run(cmd).returncode  # --keep: no cleanup inside the measurement
+t1, m1 = ticks(), log()
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({"server_cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "client_cpu_s": ru.ru_utime + ru.ru_stime,
+           "cpus": os.cpu_count(), "log_syncs": m1[names[0]] - m0[names[0]],
+           "log_entries": m1[names[1]] - m0[names[1]], "log_sync_s": m1[names[2]] - m0[names[2]]},
+          open(os.path.join(out, "bound.json"), "w"))
+sys.exit(rc)
+EOF
+}
 # cpu_ticks PID: user+system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -178,8 +215,9 @@ export VAULTAIRE_ADMIN_TOKEN="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n
 creds=(--access-key VABENCHROOT --secret-key vaultaire-bench-secret --path-style)
 
 # --- single node ------------------------------------------------------------
-port=$(free_ports 127.0.0.1 1)
-single=(server --address "127.0.0.1:$port" --admin-address 127.0.0.1:0
+mapfile -t sp < <(free_ports 127.0.0.1 2)
+port=${sp[0]} admin_port=${sp[1]}
+single=(server --address "127.0.0.1:$port" --admin-address "127.0.0.1:$admin_port"
   --rpc-address 127.0.0.1:0 --gossip-address 127.0.0.1:0 --console-address ""
   --data "$work/data" --log-level warn)
 "$BIN" "${single[@]}" > "$work/server.log" 2>&1 &
@@ -203,6 +241,15 @@ else
   bound_after=$(disk_bound "$work/diskbound")
   echo "{\"cpu_ticks\": $((t1 - t0)), \"ticks_per_sec\": $(getconf CLK_TCK), \"disk_bound_before\": $bound_before, \"disk_bound_after\": $bound_after, \"drives\": $(ls "$work/data/drives" | wc -l)}" \
     > "$RESULTS/vaultaire/put-16MiB-cpu/cpu.json"
+  # 4 KiB PUT once more, for the bounds on its rate (issue 20): the server's
+  # and the load generator's CPU per PUT (one machine runs both), and the
+  # Raft log's synced appends from /metrics (group size, sync latency).
+  say ""
+  say "== vaultaire put-4KiB-bound (CPU per PUT of server and client; Raft log syncs)"
+  measured_bench "$RESULTS/vaultaire/put-4KiB-bound" "$server_pid" "127.0.0.1:$admin_port" \
+    "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 4KiB \
+    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
+    --out "$RESULTS/vaultaire/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/put-4KiB-bound")
   run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
 fi
 stop_pids "$server_pid"
@@ -299,6 +346,11 @@ rm -rf "$work/cluster"
 
 # --- harness ceiling --------------------------------------------------------
 run_suite sink --sink
+say ""
+say "== sink put-4KiB-bound (CPU per PUT of the load generator and the in-process sink)"
+measured_bench "$RESULTS/sink/put-4KiB-bound" - - "$BIN" bench --sink --workload put --size 4KiB \
+  --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
+  --out "$RESULTS/sink/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("sink/put-4KiB-bound")
 
 say ""
 say "== Vaultaire relative to the harness ceiling (B/A, A = sink, B = vaultaire)"
@@ -445,6 +497,57 @@ rows = [
     ("PUT / disk bound", f"{put['mib_per_sec'] / bound:.2f}" if bound else "n/a", "goal >= 0.80"),
 ]
 w = max(len(r[0]) for r in rows)
+for r in rows:
+    print(f"  {r[0].ljust(w)}  {r[1].rjust(8)}  {r[2]}")
+EOF
+say ""
+say "== 4 KiB PUT on one node: the sink ceiling and the bounds on its rate, same run"
+python3 - "$RESULTS" "$CONCURRENCY" <<'EOF' | tee -a "$SUMMARY"
+import json, os, sys
+results, conc = sys.argv[1], int(sys.argv[2])
+def load(*p):
+    try:
+        return json.load(open(os.path.join(results, *p)))
+    except OSError:
+        return None
+def put(rep):
+    return None if rep is None else [o for o in rep["ops"] if o["op"] == "put"][0]
+v, k = put(load("vaultaire", "put-4KiB", "result.json")), put(load("sink", "put-4KiB", "result.json"))
+brep, bd = load("vaultaire", "put-4KiB-bound", "result.json"), load("vaultaire", "put-4KiB-bound", "bound.json")
+b = put(brep)
+ks, kd = put(load("sink", "put-4KiB-bound", "result.json")), load("sink", "put-4KiB-bound", "bound.json")
+rows = []
+if v and k:
+    rows += [("4 KiB PUT ops/s (put-4KiB)", f"{v['ops_per_sec']:.0f}", ""),
+             ("sink ceiling ops/s", f"{k['ops_per_sec']:.0f}", ""),
+             ("PUT / sink", f"{v['ops_per_sec'] / k['ops_per_sec']:.2f}", "goal >= 0.80")]
+if b and bd and b["count"] and bd["log_syncs"]:
+    n, rate = b["count"], b["ops_per_sec"]
+    srv, cli = bd["server_cpu_s"] / n, bd["client_cpu_s"] / n
+    cpu_bound = bd["cpus"] / (srv + cli)
+    lat = bd["log_sync_s"] / bd["log_syncs"]
+    fsync_bound = conc / lat
+    rows += [("4 KiB PUT ops/s (put-4KiB-bound run)", f"{rate:.0f}", ""),
+             ("server CPU ms per PUT", f"{srv * 1e3:.3f}", ""),
+             ("load generator CPU ms per PUT", f"{cli * 1e3:.3f}", ""),
+             (f"CPU bound ops/s ({bd['cpus']} cores / (server + client CPU per PUT))", f"{cpu_bound:.0f}", ""),
+             ("PUT / CPU bound", f"{rate / cpu_bound:.2f}", "near 1: CPU-bound"),
+             ("Raft log entries per synced append (group size)", f"{bd['log_entries'] / bd['log_syncs']:.1f}", f"at most {conc}"),
+             ("Raft log sync latency ms (write + fsync)", f"{lat * 1e3:.3f}", ""),
+             ("Raft log busy syncing (sync time / run time)", f"{bd['log_sync_s'] / (brep['elapsed_ns'] / 1e9):.2f}", "near 1: the log is the bottleneck"),
+             (f"fsync bound ops/s ({conc} PUTs per sync / sync latency)", f"{fsync_bound:.0f}", ""),
+             ("PUT / fsync bound", f"{rate / fsync_bound:.2f}", "near 1: disk-bound")]
+if b and bd and ks and kd and b["count"] and ks["count"]:
+    # Both processes share the cores: PUT/sink <= sink CPU per PUT / (server
+    # + client CPU per PUT), so the goal needs server CPU per PUT at most
+    # sink CPU / 0.8 - client CPU.
+    sink_cpu, cli = kd["client_cpu_s"] / ks["count"], bd["client_cpu_s"] / b["count"]
+    need = sink_cpu / 0.8 - cli
+    rows += [("sink CPU ms per PUT (load generator + in-process sink)", f"{sink_cpu * 1e3:.3f}", ""),
+             ("server CPU ms per PUT that 0.8x of the sink allows", f"{need * 1e3:.3f}" if need > 0 else "none", "(sink CPU / 0.8 - load generator CPU)")]
+if not rows:
+    print("  n/a")
+w = max((len(r[0]) for r in rows), default=0)
 for r in rows:
     print(f"  {r[0].ljust(w)}  {r[1].rjust(8)}  {r[2]}")
 EOF

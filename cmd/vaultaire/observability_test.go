@@ -55,7 +55,7 @@ func adminGet(t *testing.T, addr, path, token string) (int, string) {
 }
 
 // waitAdmin waits until the admin listener answers.
-func waitAdmin(t *testing.T, addr string) {
+func waitAdmin(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -119,6 +119,8 @@ func testMetricsEndpointCountsRequests(t *testing.T, tlsArgs []string) {
 		noSuchKey = `vaultaire_s3_errors_total{code="NoSuchKey",operation="GetObject"}`
 		encodes   = `vaultaire_erasure_encodes_total`
 		anonymous = `vaultaire_s3_requests_total{operation="ListBuckets",status_class="4xx",tenant="anonymous"}`
+		logSyncs  = `vaultaire_raft_log_syncs_total`
+		logEnts   = `vaultaire_raft_log_entries_total`
 	)
 	before := scrape()
 	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB: stored as shards
@@ -159,6 +161,10 @@ func testMetricsEndpointCountsRequests(t *testing.T, tlsArgs []string) {
 	if d := sample(after, anonymous) - sample(before, anonymous); d < 1 {
 		t.Errorf("a request failing authentication is not counted as anonymous (grew by %v)", d)
 	}
+	// The PUT committed at least one metadata write: a synced log append.
+	if ds, de := sample(after, logSyncs)-sample(before, logSyncs), sample(after, logEnts)-sample(before, logEnts); ds < 1 || de < ds {
+		t.Errorf("raft log syncs grew by %v and entries by %v, want >= 1 and >= syncs", ds, de)
+	}
 	for _, want := range []string{
 		`vaultaire_s3_request_duration_seconds_bucket{operation="PutObject",le="60"}`,
 		`vaultaire_drive_online{drive=`,
@@ -168,6 +174,7 @@ func testMetricsEndpointCountsRequests(t *testing.T, tlsArgs []string) {
 		`vaultaire_raft_commit_index `,
 		`vaultaire_raft_apply_duration_seconds_count `,
 		`vaultaire_metastore_disk_usage_bytes `,
+		`vaultaire_raft_log_sync_seconds_total `,
 		`vaultaire_s3_requests_in_flight 0`,
 		`go_goroutines `,
 		`vaultaire_process_resident_memory_bytes `,
