@@ -194,7 +194,11 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 		}
 	}
 	if err != nil {
-		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		// Only the shards that were written: a shard whose write failed or
+		// was given up is not waited for a second time (a peer that stopped
+		// answering would hold the failed request for the delete as long
+		// as for the write); the orphan sweep removes what lands later.
+		e.deleteShardsNow(context.WithoutCancel(ctx), blob, func(i int) bool { return errs[i] == nil })
 		return metastore.Blob{}, nil, err
 	}
 	return blob, missing, nil
