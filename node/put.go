@@ -197,14 +197,18 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	if err != nil {
 		// A shard given up on may still be in its drive's Put (a temp
 		// file, or a rename about to publish it): cancel them all and let
-		// them end before deleting, so nothing lands after the delete.
+		// them end (settle: at most StallTimeout) before deleting, so
+		// nothing lands after the delete. Only shards whose Put has ended
+		// are deleted: one still stuck (a peer that stopped answering)
+		// would hold the failed request for the delete as long as for the
+		// write, so the orphan sweep removes what lands there later.
 		for _, sw := range shards {
 			if sw != nil {
 				sw.giveUp(err)
 			}
 		}
 		e.settle(shards)
-		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		e.deleteShardsNow(context.WithoutCancel(ctx), blob, func(i int) bool { return shards[i] != nil && shards[i].ended() })
 		return metastore.Blob{}, nil, err
 	}
 	e.unsettled(id, shards)
@@ -219,12 +223,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 func (e *Engine) unsettled(id string, shards []*shardWrite) {
 	var left []*shardWrite
 	for _, sw := range shards {
-		if sw == nil {
-			continue
-		}
-		select {
-		case <-sw.finished:
-		default:
+		if sw != nil && !sw.ended() {
 			left = append(left, sw)
 		}
 	}
@@ -286,6 +285,16 @@ func (sw *shardWrite) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ended reports whether the shard's Put has returned.
+func (sw *shardWrite) ended() bool {
+	select {
+	case <-sw.finished:
+		return true
+	default:
+		return false
+	}
+}
+
 // giveUp abandons the shard: its Put is cancelled and the encoder's write
 // in progress returns err.
 func (sw *shardWrite) giveUp(err error) {
@@ -339,7 +348,9 @@ func (e *Engine) watchStalls(shards []*shardWrite, locs []metastore.ShardLoc, qu
 				continue
 			}
 			if fine < quorum {
-				if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+				// fine > 0: other shards keep up, so it is the peer, not
+				// the drives (a blob all on one peer is never given up).
+				if peer := e.soleStuckPeer(stuck, locs); peer != "" && fine > 0 {
 					for _, i := range stuck {
 						given[i] = true
 					}
@@ -397,7 +408,8 @@ func (e *Engine) awaitShards(shards []*shardWrite, locs []metastore.ShardLoc, er
 			peerWait.Stop()
 			peerWait, peerC = nil, nil
 		}
-		if failed || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
+		// ok > 0: shards elsewhere answered, and this peer did not.
+		if failed || ok == 0 || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
 			return
 		}
 		peerWait = time.NewTimer(e.cfg.StallTimeout)
