@@ -24,8 +24,11 @@
 // account's session generation), iat, exp (SessionTTL, 15 minutes) and end
 // (the absolute end, SessionMaxAge after sign-in, 12 hours). It travels in
 // the HttpOnly, SameSite=Lax cookie vaultaire_session (Secure under TLS),
-// and is reissued once half of its life has passed. Every request checks
-// it against the cluster (CheckSession): logout revokes the sid until end,
+// and is reissued once half of its life has passed. A node verifies a
+// token's signature once and remembers its claims (verified tokens only,
+// expiry still checked on each use). Every request checks it against the
+// cluster (CheckSession, a linearizable read whose barrier a GET's page
+// reads share): logout revokes the sid until end,
 // a password change or reset raises the generation, a deleted account or a
 // suspended tenant fails at once, on every node.
 //

@@ -4,7 +4,14 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// gatherWait bounds how long a stream blocked on a full buffer waits for
+// the other open streams to submit theirs before it runs a pass: a few
+// milliseconds against the tens a 256 KiB buffer takes to arrive at a
+// node's share of a disk's bandwidth, and about one 16-lane pass.
+const gatherWait = 2 * time.Millisecond
 
 // gatherYields bounds how often a pass yields to let other streams join.
 const gatherYields = 4
@@ -24,6 +31,9 @@ type combiner struct {
 		sync.Mutex
 		queue   []*Digest // submitted, not yet taken by a pass, in order
 		running bool      // a goroutine runs a pass or is about to
+		// gatherer is the Digest about to run a pass, waiting for
+		// company (see gather); nil for none.
+		gatherer *Digest
 	}
 	active atomic.Int64 // Digests holding buffers
 
@@ -48,15 +58,36 @@ func (c *combiner) submit(d *Digest, p []byte) {
 	if lead {
 		c.mu.running = true
 	}
-	c.mu.Unlock()
-	if lead {
-		c.pass(nil)
+	g := c.mu.gatherer
+	if g != nil && c.gathered() {
+		c.mu.gatherer = nil
+	} else {
+		g = nil
 	}
+	c.mu.Unlock()
+	if g != nil {
+		g.sig <- false // enough company: run the pass now
+	}
+	if lead {
+		c.pass(nil, false)
+	}
+}
+
+// gathered reports whether the queue holds a buffer of every open Digest
+// (or 16). REQUIRES: c.mu.
+func (c *combiner) gathered() bool {
+	return int64(len(c.mu.queue)) >= min(lanes, c.active.Load())
 }
 
 // wait returns once d has nothing in flight, running passes when it is its
 // turn to.
-func (c *combiner) wait(d *Digest) {
+func (c *combiner) wait(d *Digest) { c.waitFor(d, false) }
+
+// waitFor is wait; with gather, a pass d runs first waits up to gatherWait
+// for a buffer of every open Digest. Write gathers: the stream blocked on
+// a full buffer while the others fill theirs, at similar rates, would
+// otherwise hash alone, and the others a moment later.
+func (c *combiner) waitFor(d *Digest, gather bool) {
 	c.mu.Lock()
 	if d.pend == nil {
 		c.mu.Unlock()
@@ -69,7 +100,7 @@ func (c *combiner) wait(d *Digest) {
 	}
 	c.mu.Unlock()
 	for {
-		if lead && c.pass(d) {
+		if lead && c.pass(d, gather) {
 			return
 		}
 		if <-d.sig {
@@ -83,7 +114,10 @@ func (c *combiner) wait(d *Digest) {
 // set running. It then wakes the waiting owners of the hashed submissions
 // and hands the next pass to a waiting Digest, or clears running. It
 // reports whether me's submission was hashed (me is not woken).
-func (c *combiner) pass(me *Digest) (mine bool) {
+func (c *combiner) pass(me *Digest, gather bool) (mine bool) {
+	if gather {
+		c.gather(me)
+	}
 	// Let the other streams submit first: the streams just woken by the
 	// last pass are usually runnable with a full buffer in hand, and a pass
 	// costs the same with 1 lane or 16. Bounded, since a stream may be
@@ -153,6 +187,39 @@ func (c *combiner) pass(me *Digest) (mine bool) {
 		next.sig <- false
 	}
 	return mine
+}
+
+// gather waits, before me runs a pass, until every open Digest has a
+// buffer queued or gatherWait passed. A submit that completes the set
+// wakes me. REQUIRES: me runs the next pass (running is set by me).
+func (c *combiner) gather(me *Digest) {
+	c.mu.Lock()
+	if c.gathered() {
+		c.mu.Unlock()
+		return
+	}
+	c.mu.gatherer = me
+	c.mu.Unlock()
+	t := time.NewTimer(gatherWait)
+	woken := false
+	select {
+	case <-me.sig:
+		woken = true
+	case <-t.C:
+	}
+	t.Stop()
+	if woken {
+		return
+	}
+	c.mu.Lock()
+	mine := c.mu.gatherer == me
+	if mine {
+		c.mu.gatherer = nil
+	}
+	c.mu.Unlock()
+	if !mine {
+		<-me.sig // a submit took the role away and is sending, or sent
+	}
 }
 
 func contains(b []*Digest, d *Digest) bool {

@@ -26,13 +26,16 @@
 // has to wait, when no pass is running, runs one itself ("flat combining"),
 // taking up to 16 submitted buffers of any Digests, and hands the next pass
 // to another waiting Digest when it is done. So passes happen only when
-// somebody needs one, and by then the other streams, writing at similar
-// rates, have usually submitted their buffers too: the lanes fill without
-// timers. Nothing outlives Close: the queue holds only submitted buffers,
-// and Close waits for its own.
+// somebody needs one. A Digest blocked on a full buffer first waits up to
+// gatherWait (2 ms) for every open Digest to have a buffer queued: the
+// other streams, writing at similar rates, are about to submit theirs, and
+// a pass costs the same with 1 lane or 16. Nothing outlives Close: the
+// queue holds only submitted buffers, and Close waits for its own.
 //
-// A Digest that is the only one holding buffers (a lone stream) hashes in
-// place on its own goroutine, without the copy.
+// A Digest that is the only one holding buffers (a lone stream), a pass of
+// one lane, and streams or remainders under minShare (16 KiB) hash with
+// crypto/md5's scalar block function, which is faster for one stream than
+// the kernel (scalar.go); small streams take no buffers at all.
 //
 // # Fallback
 //

@@ -19,6 +19,13 @@ const (
 // hundreds), small enough that 16 streams hold only 8 MiB of buffers.
 const chunkSize = 256 << 10
 
+// minShare is the least a Digest that must wait for its bytes (Sum, Close,
+// a lone stream) submits to a shared pass; fewer bytes are hashed in
+// place, as a rendezvous with the other streams (a lock, a wake-up, a few
+// yields) costs about as much as hashing 16 KiB alone. It keeps small
+// objects (a 4 KiB PUT) off the combiner.
+const minShare = 16 << 10
+
 var bufPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // Digest computes the MD5 of one stream (a hash.Hash), sharing vector
@@ -49,8 +56,8 @@ type Digest struct {
 
 var _ hash.Hash = (*Digest)(nil)
 
-// New returns a Digest in its initial state. It holds no buffer until the
-// first Write.
+// New returns a Digest in its initial state. It holds no buffer until more
+// than minShare bytes are written: small streams are hashed in place.
 func New() *Digest {
 	if !haveLanes {
 		return &Digest{fb: md5.New()}
@@ -86,6 +93,12 @@ func (d *Digest) Write(p []byte) (int, error) {
 		return d.fb.Write(p)
 	}
 	n := len(p)
+	if d.cur == nil && d.len+uint64(n) <= minShare {
+		// A small stream so far: no buffers, no sharing.
+		d.len += uint64(n)
+		d.writeSmall(p)
+		return n, nil
+	}
 	d.len += uint64(n)
 	if d.cur == nil {
 		d.acquire()
@@ -117,7 +130,7 @@ func (d *Digest) Write(p []byte) (int, error) {
 		d.nc += c
 		p = p[c:]
 		if d.nc == chunkSize {
-			srv.wait(d) // spare is free once its submission is hashed
+			srv.waitFor(d, true) // spare is free once its submission is hashed
 			if d.spare == nil {
 				d.spare = bufPool.Get().(*[chunkSize]byte)
 			}
@@ -129,11 +142,32 @@ func (d *Digest) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// writeSmall hashes p in place, keeping the partial block in x. REQUIRES:
+// d holds no buffers.
+func (d *Digest) writeSmall(p []byte) {
+	if d.nx > 0 {
+		c := copy(d.x[d.nx:], p)
+		d.nx += c
+		p = p[c:]
+		if d.nx < BlockSize {
+			return
+		}
+		hashOne(&d.s, d.x[:])
+		d.nx = 0
+	}
+	if m := len(p) &^ (BlockSize - 1); m > 0 {
+		hashOne(&d.s, p[:m])
+		p = p[m:]
+	}
+	d.nx = copy(d.x[:], p)
+}
+
 // hashNow hashes p (whole blocks) into d.s before it returns: in place for
-// a lone stream, else in a pass shared with whatever else is submitted.
+// a lone stream or a few blocks, else in a pass shared with whatever else
+// is submitted.
 func (d *Digest) hashNow(p []byte) {
 	srv.wait(d)
-	if srv.lone() {
+	if len(p) < minShare || srv.lone() {
 		hashOne(&d.s, p)
 		return
 	}

@@ -20,7 +20,7 @@ import (
 // A drive replaced by a blank one keeps its slot's ID (drivers/local,
 // slot.go), so every shard record that named the old drive names the
 // new one. The heal job of a drive walks every blob the metadata
-// references (metastore.ForEachBlobFrom, like the scrubber), and for
+// references (metastore.WalkBlobsFrom, like the scrubber), and for
 // each shard placed on that drive of this node that is absent there,
 // rebuilds it from the others. It is throttled (Config.HealRate bytes
 // per second of rebuilt shards), keeps its position and counts in

@@ -360,7 +360,10 @@ type Engine struct {
 	meta   *metastore.Store
 	coders coders
 	drives map[string]Drive // this node's drives by ID
-	order  []Drive          // this node's drives in Config order
+	// stragglers holds, by blob ID, the shard writes of a just-written
+	// blob that were given up on and have not ended yet (unsettled).
+	stragglers sync.Map
+	order      []Drive // this node's drives in Config order
 
 	gc        *collector
 	leases    leases // blobs open readers stream (gc.go)

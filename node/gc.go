@@ -321,10 +321,25 @@ func shardIndex(name string) (int, bool) {
 	return i, err == nil && i >= 0
 }
 
-// deleteBlobNow removes every shard of b (missing shards are fine).
+// deleteBlobNow removes every shard of b (missing shards are fine),
+// except those on a peer this node marked unresponsive (unresponsive.go):
+// a delete there would wait as long as the write did, and the orphan sweep
+// removes those shards later.
 func (e *Engine) deleteBlobNow(ctx context.Context, b metastore.Blob) {
+	e.deleteShardsNow(ctx, b, nil)
+}
+
+// deleteShardsNow is deleteBlobNow for the shards written(i) selects (nil:
+// every shard).
+func (e *Engine) deleteShardsNow(ctx context.Context, b metastore.Blob, written func(int) bool) {
 	e.stats.blobsCollected.Add(1)
+	if left, ok := e.stragglers.Load(b.ID); ok {
+		e.settle(left.([]*shardWrite)) // see unsettled
+	}
 	for i, s := range b.Shards {
+		if (written != nil && !written(i)) || e.unresponsive.is(s.Node) {
+			continue
+		}
 		d, ok := e.shardDriver(s)
 		if !ok {
 			continue

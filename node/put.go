@@ -159,6 +159,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			_, err := d.Driver.Put(sw.ctx, shardName(id, i), sw.pr)
 			sw.pr.CloseWithError(err) // unblocks the encoder's writes to this shard
 			sw.err = err
+			close(sw.finished)
 			done <- i
 		}(i, d)
 	}
@@ -194,10 +195,67 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 		}
 	}
 	if err != nil {
-		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		// A shard given up on may still be in its drive's Put (a temp
+		// file, or a rename about to publish it): cancel them all and let
+		// them end (settle: at most StallTimeout) before deleting, so
+		// nothing lands after the delete. Only shards whose Put has ended
+		// are deleted: one still stuck (a peer that stopped answering)
+		// would hold the failed request for the delete as long as for the
+		// write, so the orphan sweep removes what lands there later.
+		for _, sw := range shards {
+			if sw != nil {
+				sw.giveUp(err)
+			}
+		}
+		e.settle(shards)
+		e.deleteShardsNow(context.WithoutCancel(ctx), blob, func(i int) bool { return shards[i] != nil && shards[i].ended() })
 		return metastore.Blob{}, nil, err
 	}
+	e.unsettled(id, shards)
 	return blob, missing, nil
+}
+
+// unsettled remembers the shard writes of a written blob that were given
+// up on (stragglers) and have not ended yet, until they end: a delete of
+// the blob (its commit failed, or it was replaced at once) waits for them
+// first (deleteBlobNow), so a straggler's late rename cannot publish a
+// shard after its blob is gone.
+func (e *Engine) unsettled(id string, shards []*shardWrite) {
+	var left []*shardWrite
+	for _, sw := range shards {
+		if sw != nil && !sw.ended() {
+			left = append(left, sw)
+		}
+	}
+	if len(left) == 0 {
+		return
+	}
+	e.stragglers.Store(id, left)
+	go func() {
+		for _, sw := range left {
+			<-sw.finished
+		}
+		e.stragglers.Delete(id)
+	}()
+}
+
+// settle waits for shard writes that were given up on to end, for at most
+// StallTimeout: they were cancelled, so a local one ends at once and a
+// remote one when its stream notices; one that does not is left to the
+// orphan sweep.
+func (e *Engine) settle(shards []*shardWrite) {
+	t := time.NewTimer(e.cfg.StallTimeout)
+	defer t.Stop()
+	for _, sw := range shards {
+		if sw == nil {
+			continue
+		}
+		select {
+		case <-sw.finished:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // shardWrite is one shard's stream into its drive's Put: the encoder
@@ -209,14 +267,15 @@ type shardWrite struct {
 	pw     *io.PipeWriter
 	// blocked is when the Write in progress began (Unix ns), 0 between
 	// Writes: the stall watchdog reads it.
-	blocked atomic.Int64
-	err     error // the Put's result; read after it is sent on done
+	blocked  atomic.Int64
+	err      error         // the Put's result; read after finished is closed
+	finished chan struct{} // closed when the Put has returned
 }
 
 func newShardWrite(ctx context.Context) *shardWrite {
 	pr, pw := io.Pipe()
 	sctx, cancel := context.WithCancelCause(ctx)
-	return &shardWrite{ctx: sctx, cancel: cancel, pr: pr, pw: pw}
+	return &shardWrite{ctx: sctx, cancel: cancel, pr: pr, pw: pw, finished: make(chan struct{})}
 }
 
 func (sw *shardWrite) Write(p []byte) (int, error) {
@@ -224,6 +283,16 @@ func (sw *shardWrite) Write(p []byte) (int, error) {
 	n, err := sw.pw.Write(p)
 	sw.blocked.Store(0)
 	return n, err
+}
+
+// ended reports whether the shard's Put has returned.
+func (sw *shardWrite) ended() bool {
+	select {
+	case <-sw.finished:
+		return true
+	default:
+		return false
+	}
 }
 
 // giveUp abandons the shard: its Put is cancelled and the encoder's write
@@ -279,7 +348,9 @@ func (e *Engine) watchStalls(shards []*shardWrite, locs []metastore.ShardLoc, qu
 				continue
 			}
 			if fine < quorum {
-				if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+				// fine > 0: other shards keep up, so it is the peer, not
+				// the drives (a blob all on one peer is never given up).
+				if peer := e.soleStuckPeer(stuck, locs); peer != "" && fine > 0 {
 					for _, i := range stuck {
 						given[i] = true
 					}
@@ -337,7 +408,8 @@ func (e *Engine) awaitShards(shards []*shardWrite, locs []metastore.ShardLoc, er
 			peerWait.Stop()
 			peerWait, peerC = nil, nil
 		}
-		if failed || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
+		// ok > 0: shards elsewhere answered, and this peer did not.
+		if failed || ok == 0 || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
 			return
 		}
 		peerWait = time.NewTimer(e.cfg.StallTimeout)

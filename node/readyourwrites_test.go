@@ -28,6 +28,24 @@ type engineCluster struct {
 	mu     sync.Mutex
 	stores map[raft.ServerAddress]*metastore.Store
 	engs   []*node.Engine
+	metas  []*metastore.Store
+}
+
+// leader returns the index of the engine whose store leads.
+func (c *engineCluster) leader(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for ctx.Err() == nil {
+		for i, m := range c.metas {
+			if m.IsLeader() && m.WaitLeader(ctx) == nil && m.IsLeader() {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader")
+	return -1
 }
 
 const commitTimeout = 300 * time.Millisecond
@@ -61,7 +79,7 @@ func (f engineForwarder) ReadIndex(ctx context.Context, addr string) (uint64, er
 	return idx, metastore.UnmarshalError(metastore.MarshalError(err))
 }
 
-// startEngineCluster starts the cluster; engine 0 leads.
+// startEngineCluster starts the cluster (engine 0 leads at first).
 func startEngineCluster(t *testing.T) *engineCluster {
 	t.Helper()
 	c := &engineCluster{stores: map[raft.ServerAddress]*metastore.Store{}}
@@ -80,8 +98,8 @@ func startEngineCluster(t *testing.T) *engineCluster {
 		meta, err := metastore.Open(ctx, metastore.Config{
 			NodeID: id, Dir: filepath.Join(base, id, "meta"), Transport: tr, Bootstrap: i == 0,
 			MasterKey: []byte("0123456789abcdef0123456789abcdef"), Logger: slog.New(slog.DiscardHandler),
-			HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
-			LeaderLeaseTimeout: 250 * time.Millisecond, CommitTimeout: commitTimeout,
+			HeartbeatTimeout: time.Second, ElectionTimeout: time.Second,
+			LeaderLeaseTimeout: 500 * time.Millisecond, CommitTimeout: commitTimeout,
 			Forwarder: engineForwarder{c},
 		})
 		if err != nil {
@@ -105,13 +123,19 @@ func startEngineCluster(t *testing.T) *engineCluster {
 				t.Fatal(err)
 			}
 		} else {
-			c.mu.Lock()
-			l := c.stores["n0"]
-			c.mu.Unlock()
-			if err := l.Raft().AddVoter(raft.ServerID(id), addr, 0, 10*time.Second).Error(); err != nil {
-				t.Fatal(err)
+			// Through whichever node leads now (a slow machine may move
+			// the leadership while the group grows).
+			for {
+				err := c.metas[c.leader(t)].Raft().AddVoter(raft.ServerID(id), addr, 0, 10*time.Second).Error()
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("adding %s: %v", id, err)
+				}
 			}
 		}
+		c.metas = append(c.metas, meta)
 		eng, err := node.New(node.Config{NodeID: id, Drives: drives, Meta: meta, PasswordCost: 4,
 			Shape: erasure.Shape{Data: 2, Parity: 2, BlockSize: erasure.DefaultBlockSize}, SSERootKey: []byte("nodetest-sse-root-key-32-bytes!!")})
 		if err != nil {
@@ -140,7 +164,8 @@ func startEngineCluster(t *testing.T) *engineCluster {
 func TestBucketDefaultReadYourWritesAcrossNodes(t *testing.T) {
 	c := startEngineCluster(t)
 	ctx := context.Background()
-	leader := c.engs[0]
+	l := c.leader(t)
+	leader := c.engs[l]
 	if err := leader.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +178,7 @@ func TestBucketDefaultReadYourWritesAcrossNodes(t *testing.T) {
 		if err := leader.SetContainerConfig(ctx, tenant, "b", node.ContainerConfigEncryption, value); err != nil {
 			t.Fatal(err)
 		}
-		f := c.engs[1+round%2]
+		f := c.engs[(l+1+round%2)%3] // a follower
 		key := fmt.Sprintf("k%d", round)
 		info, err := f.PutArtifact(ctx, tenant, node.PutInput{Container: "b", Key: key, Body: bytes.NewReader([]byte("small")), Size: 5})
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 // blob), so bitrot in parity shards and in artifacts nobody reads is found
 // by the scrubber alone. It walks every blob the metadata references
 // (artifacts and the parts of unfinished multipart uploads, through
-// metastore.ForEachBlobFrom) and verifies in full every shard of it on
+// metastore.WalkBlobsFrom) and verifies in full every shard of it on
 // this node's drives; missing and corrupt shards are queued for healing.
 //
 // It runs continuously so that every shard is verified at least once in

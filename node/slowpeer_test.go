@@ -63,6 +63,19 @@ func (d stallDriver) Put(ctx context.Context, name string, r io.Reader) (int64, 
 	return d.Driver.Put(ctx, name, r)
 }
 
+// Delete of a never-answering shard waits too (bounded: 20 s), as a
+// peer's does until its connection gives up.
+func (d stallDriver) Delete(ctx context.Context, name string) error {
+	if d.hit(name) == neverCommit {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Second):
+		}
+	}
+	return d.Driver.Delete(ctx, name)
+}
+
 func (d stallDriver) Open(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	if d.hit(name) == stallOpen {
 		<-ctx.Done()

@@ -31,6 +31,13 @@ import (
 // (4+4 over two nodes of four drives), as it would be once gossip
 // declares the peer gone. When shards on several nodes are slow together
 // the drives are slow, not one peer, and nothing is given up.
+//
+// The failed write then removes only the shards that were written, and no
+// delete goes to a peer marked unresponsive (deleteBlobNow): the cleanup
+// of a failed PUT used to wait on the cut peer as long as the write would
+// have (a chaos partition round after the first fix: a PUT that gave up
+// after 1 s still ran 3 s, in RemoteDriver.Delete). The orphan sweep
+// removes whatever lands on that peer.
 
 // unresponsiveFor is how long a peer that stopped answering a write gets
 // no new shards from this node: longer than gossip takes to suspect a

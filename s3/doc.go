@@ -149,7 +149,9 @@
 // encryption-customer-* opens an SSE-C copy source. Copies may change the
 // mode. SSE-C needs HTTPS (Config.SSECInsecure lifts that for tests).
 // Responses report the mode (x-amz-server-side-encryption, or the
-// customer algorithm and key MD5). Put/Get/DeleteBucketEncryption
+// customer algorithm and key MD5). An SSE-C object's ETag is not the MD5
+// of its bytes but a keyed hash of it (sse.CustomerETag), as S3 does not
+// expose that MD5 either. Put/Get/DeleteBucketEncryption
 // (?encryption) set the default (AES256) new objects get;
 // ServerSideEncryptionConfigurationNotFoundError when none. The engine
 // encrypts (node/encrypt.go, package sse).
@@ -281,5 +283,8 @@
 // TLS 1.2 minimum, Go's default cipher suites, an optional client CA for
 // mutual TLS, and certificate files reloaded without a restart (Reload,
 // Watch) while open connections finish on the certificate they began
-// with.
+// with. Certs.Listener serves it: each connection is a *tls.Conn over a
+// recordBatcher (tlsbatch.go), which the response writer holds around a
+// large write so that its TLS records reach the socket in one write
+// syscall rather than one per 16 KiB record.
 package s3

@@ -187,6 +187,25 @@ func testE2EObjectACL(t *testing.T, secure bool) {
 		if st, _ := h.anonGet(t, "/root:objw/pub"); st != 200 {
 			t.Fatalf("anonymous GET after the deny went: %d", st)
 		}
+
+		// RestrictPublicBuckets silences a public policy, not an object ACL.
+		must(t, putPolicy(t, owner, "objw", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::objw/*"}]}`))
+		if st, _ := h.anonGet(t, "/root:objw/auth"); st != 200 {
+			t.Fatalf("anonymous GET through a public policy: %d", st)
+		}
+		_, err = owner.PutPublicAccessBlock(ctx, &awss3.PutPublicAccessBlockInput{Bucket: aws.String("objw"),
+			PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{RestrictPublicBuckets: aws.Bool(true)}})
+		must(t, err)
+		if st, _ := h.anonGet(t, "/root:objw/auth"); st != 403 {
+			t.Fatalf("anonymous GET through a restricted public policy: %d", st)
+		}
+		if st, _ := h.anonGet(t, "/root:objw/pub"); st != 200 {
+			t.Fatalf("anonymous GET of a public-read object under RestrictPublicBuckets: %d", st)
+		}
+		_, err = owner.DeletePublicAccessBlock(ctx, &awss3.DeletePublicAccessBlockInput{Bucket: aws.String("objw")})
+		must(t, err)
+		_, err = owner.DeleteBucketPolicy(ctx, &awss3.DeleteBucketPolicyInput{Bucket: aws.String("objw")})
+		must(t, err)
 	})
 
 	t.Run("ObjectWriter: the writer owns its object", func(t *testing.T) {

@@ -168,15 +168,21 @@ func (s *Server) objectACLDecision(r *http.Request, pr policy.Principal, t acces
 	if !pr.Anonymous() && pr.Tenant == v.owner {
 		return nil
 	}
+	denied := errImplicitDeny
 	if v.owner == t.owner && bucketDec == policy.Allowed {
-		return s.restrictPublicBucket(r.Context(), bucketPol, t)
+		// RestrictPublicBuckets silences a public policy, not the ACL.
+		err := s.restrictPublicBucket(r.Context(), bucketPol, t)
+		if err == nil || !errors.Is(err, errAccessDenied) {
+			return err
+		}
+		denied = err
 	}
 	ok, err := s.aclAllows(r, v.acl, objPermActions, pr, t)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return errImplicitDeny
+		return denied
 	}
 	return nil
 }

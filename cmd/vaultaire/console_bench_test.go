@@ -54,7 +54,7 @@ import (
 // cores): capped at one, an S3 response would wait for a user's page
 // parsing on the client, which only the "with" phases have.
 // VAULTAIRE_BENCH_CPUPROFILE=file also saves a CPU profile of the server
-// over a further 10 s "with" phase (go tool pprof file).
+// over a further 30 s of console users without S3 (go tool pprof file).
 func BenchmarkS3WithConsoleUsers(b *testing.B) {
 	os.Unsetenv("AWS_CA_BUNDLE")
 	// No tenant rate limit (the default, 100/s, is below the load).
@@ -102,8 +102,8 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 
 	var failed atomic.Int64
 	var failure atomic.Value
-	// phase sends GETs for d, with n console users refreshing.
-	phase := func(n int, d time.Duration) consolePhaseResult {
+	// phase sends GETs (if gets) for d, with n console users refreshing.
+	phase := func(n int, d time.Duration, gets bool) consolePhaseResult {
 		var res consolePhaseResult
 		var refreshes atomic.Int64
 		cpu0 := procCPU(b, pid)
@@ -142,7 +142,10 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 		tick := time.NewTicker(time.Second / consoleS3Rate)
 		defer tick.Stop()
 		end := start.Add(d)
-		for i := 0; time.Now().Before(end); i++ {
+		if !gets {
+			time.Sleep(time.Until(end))
+		}
+		for i := 0; gets && time.Now().Before(end); i++ {
 			<-tick.C
 			cw.Add(1)
 			go func(i int) {
@@ -170,8 +173,8 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 	}
 
 	for i := 0; i < b.N; i++ {
-		phase(0, consolePhase) // warm-up, discarded
-		phase(consoleUsers, consolePhase)
+		phase(0, consolePhase, true) // warm-up, discarded
+		phase(consoleUsers, consolePhase, true)
 		failed.Store(0)
 		var without, with consolePhaseResult
 		var ratios []float64
@@ -180,11 +183,11 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 		for r := 0; r < consolePairs; r++ {
 			var x, y consolePhaseResult
 			if r%2 == 0 {
-				x = phase(0, consolePhase)
-				y = phase(consoleUsers, consolePhase)
+				x = phase(0, consolePhase, true)
+				y = phase(consoleUsers, consolePhase, true)
 			} else {
-				y = phase(consoleUsers, consolePhase)
-				x = phase(0, consolePhase)
+				y = phase(consoleUsers, consolePhase, true)
+				x = phase(0, consolePhase, true)
 			}
 			without.add(x)
 			with.add(y)
@@ -193,6 +196,13 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 			ratios = append(ratios, float64(p99Of(y.lat))/float64(p99Of(x.lat)))
 			perPair = append(perPair, fmt.Sprintf("%v/%v", p99Of(x.lat).Round(10*time.Microsecond), p99Of(y.lat).Round(10*time.Microsecond)))
 		}
+		// The console alone: the server's CPU with the users and no S3,
+		// less an idle phase's, per page load. Free of the S3 load's own
+		// variation, which the difference of the pairs' CPU carries.
+		idle := phase(0, consoleAlone, false)
+		alone := phase(consoleUsers, consoleAlone, false)
+		idleCPU := time.Duration(float64(idle.cpu) * alone.wall.Seconds() / idle.wall.Seconds())
+		aloneRefresh := float64((alone.cpu - idleCPU).Microseconds()) / 1000 / float64(max(alone.refreshes, 1))
 		if n := failed.Load(); n > 0 {
 			b.Errorf("%d console reloads failed (%d done); last: %v", n, with.refreshes, failure.Load())
 		}
@@ -211,21 +221,25 @@ func BenchmarkS3WithConsoleUsers(b *testing.B) {
 		b.ReportMetric(cpuAlone, "server-cpu-ms/s-alone")
 		b.ReportMetric(cpuWith, "server-cpu-ms/s-with-console")
 		b.ReportMetric(perRefresh, "server-cpu-ms/refresh")
-		fmt.Printf("S3 GET p99 (%d/s, server in its own process): without console users %v, with %d refreshing %v: %.3fx over %d and %d GETs\n"+
+		b.ReportMetric(aloneRefresh, "server-cpu-ms/refresh-alone")
+		fmt.Printf("S3 GET p99 (%d/s, server in its own process): without console users %v, with %d refreshing %v: %.3fx over %d and %d GETs (of %d sent at the rate)\n"+
 			"  per-pair ratios %.2f..%.2f (median %.2f); per-pair p99 without/with: %s\n"+
 			"  server CPU: %.1f ms/s without, %.1f ms/s with; %d page loads: %.2f ms of server CPU per refresh\n"+
+			"  console alone (no S3, %v): %d page loads, server CPU %v (idle: %v): %.2f ms per refresh\n"+
 			"  load average %s at the start, %s at the end (load at nice %d, GOMAXPROCS %d)\n",
-			consoleS3Rate, p99Of(withoutLat).Round(10*time.Microsecond), consoleUsers, p99Of(withLat).Round(10*time.Microsecond), ratio, len(withoutLat), len(withLat),
+			consoleS3Rate, p99Of(withoutLat).Round(10*time.Microsecond), consoleUsers, p99Of(withLat).Round(10*time.Microsecond), ratio, len(withoutLat), len(withLat), int(consolePairs*consolePhase.Seconds()*consoleS3Rate),
 			ratios[0], ratios[consolePairs-1], median, strings.Join(perPair, " "),
 			cpuAlone, cpuWith, with.refreshes, perRefresh,
+			consoleAlone, alone.refreshes, alone.cpu, idle.cpu, aloneRefresh,
 			loadBefore, loadAverage(), loadNice(), runtime.GOMAXPROCS(0))
 	}
-	// VAULTAIRE_BENCH_CPUPROFILE: after the measured pairs, a CPU profile
-	// of the server over one more "with" phase of 10 s.
+	// VAULTAIRE_BENCH_CPUPROFILE: after the measurements, a CPU profile
+	// of the server over 30 s of console users without S3 (what the
+	// console costs, apart from S3's own profile).
 	if path := os.Getenv("VAULTAIRE_BENCH_CPUPROFILE"); path != "" {
 		done := make(chan error, 1)
-		go func() { done <- a.saveCPUProfile(path, 10) }()
-		phase(consoleUsers, 10*time.Second)
+		go func() { done <- a.saveCPUProfile(path, 30) }()
+		phase(consoleUsers, 30*time.Second, false)
 		if err := <-done; err != nil {
 			b.Error(err)
 		}
@@ -268,6 +282,10 @@ const (
 	// consolePairs and consolePhase: ABBA pairs of phases this long.
 	consolePairs = 8
 	consolePhase = 3 * time.Second
+	// consoleAlone is the length of the phases that measure the
+	// console's CPU without S3 (the server's CPU time counts in ticks of
+	// 10 ms: about 100 page loads make it a 10% figure).
+	consoleAlone = 10 * time.Second
 )
 
 // consolePages are the pages the users reload, in turn.

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 			os.Setenv(name, "127.0.0.1:0")
 		}
 	}
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(removeBinaryAfter{m},
 		// Idle keep-alive connections of the HTTP clients the tests use.
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),

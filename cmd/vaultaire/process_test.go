@@ -57,6 +57,18 @@ func binary(t testing.TB) string {
 	return binPath
 }
 
+// removeBinaryAfter runs the tests, then removes the binary they built
+// (TestMain), so runs do not leave one behind in the temp dir each.
+type removeBinaryAfter struct{ m *testing.M }
+
+func (r removeBinaryAfter) Run() int {
+	code := r.m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	return code
+}
+
 const (
 	testKey    = "VAE2EROOTKEY"
 	testSecret = "vaultaire-e2e-secret-key"
