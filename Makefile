@@ -3,14 +3,21 @@ GO      ?= go
 BIN     ?= bin/vaultaire
 PKGS    ?= ./...
 # Benchmarks: packages with Go benchmarks, and how long each runs.
-BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3
+BENCHPKGS ?= ./erasure ./drivers/... ./metastore ./node ./s3 ./md5lanes
 BENCHTIME ?= 1x
 # Fault-injection suite: rounds of faults on a 3-node cluster (TestChaos in
 # cmd/vaultaire); the table goes to CHAOSOUT too.
 ROUNDS   ?= 6
 CHAOSOUT ?= chaos-table.md
-# Fuzzing: every Fuzz* target in the repo, one at a time, this long each.
+# NEMESES: only these nemeses, in turn (e.g. "partition"; empty: the whole
+# cycle); CHAOSDUMPS: a directory for every node's goroutines when a
+# request on an unaffected node stalls (empty: no dumps).
+NEMESES    ?=
+CHAOSDUMPS ?=
+# Fuzzing: every Fuzz* target in the repo, one at a time, this long each;
+# FUZZPARALLEL limits its workers (-parallel; empty: one per CPU).
 FUZZTIME ?= 1m
+FUZZPARALLEL ?=
 
 .PHONY: build test test-short bench bench-s3 lint run clean fuzz chaos
 
@@ -45,10 +52,12 @@ lint:
 # server processes; as root it adds network partitions and a full drive.
 chaos:
 	VAULTAIRE_CHAOS_ROUNDS=$(ROUNDS) VAULTAIRE_CHAOS_OUT=$(abspath $(CHAOSOUT)) \
+		VAULTAIRE_CHAOS_NEMESES="$(NEMESES)" VAULTAIRE_CHAOS_DUMPS="$(if $(CHAOSDUMPS),$(abspath $(CHAOSDUMPS)))" \
 		$(GO) test -count=1 -timeout $$(( $(ROUNDS) * 5 + 10 ))m -run '^TestChaos$$' -v ./cmd/vaultaire
 
 # Every native fuzzer (found by grep), one at a time, for FUZZTIME each;
-# FUZZDIRS limits the run to some package dirs (e.g. "s3 erasure"). A
+# FUZZDIRS limits the run to some package dirs (e.g. "s3 erasure"), FUZZNAMES
+# to some fuzzers (e.g. "FuzzCombine FuzzParse"). A
 # crasher stops the run and stays in the package's testdata/fuzz. A failure
 # that wrote no crasher is Go's coordinator race at the end of -fuzztime
 # (golang/go#75804, "context deadline exceeded"): reported, not fatal.
@@ -57,9 +66,10 @@ fuzz:
 		dir=$$(dirname "$$f"); \
 		if [ -n "$(FUZZDIRS)" ] && ! echo " $(FUZZDIRS) " | grep -q " $$dir "; then continue; fi; \
 		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			if [ -n "$(FUZZNAMES)" ] && ! echo " $(FUZZNAMES) " | grep -q " $$name "; then continue; fi; \
 			echo "== ./$$dir $$name ($(FUZZTIME))"; \
 			before=$$(ls "$$dir/testdata/fuzz/$$name" 2>/dev/null | wc -l); \
-			if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) "./$$dir"; then \
+			if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) "./$$dir"; then \
 				after=$$(ls "$$dir/testdata/fuzz/$$name" 2>/dev/null | wc -l); \
 				if [ "$$after" -gt "$$before" ]; then echo "crasher in $$dir/testdata/fuzz/$$name"; exit 1; fi; \
 				echo "== $$name: failed without a crasher (golang/go#75804), going on"; \

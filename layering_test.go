@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	// its live view, billing its plans and invoices, policy validates a
 	// bucket policy set on the settings page as the S3 edge does.
 	"console": {"node", "tenancy", "metrics", "audit", "billing", "policy"},
-	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse"},
+	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse", "md5lanes"},
 	"s3":      {"node", "tenancy", "checksum", "policy"},
 	// cluster: metastore for the Forwarder contract and its error codec;
 	// drivers because a drive on another node is a drivers.Driver.
@@ -50,6 +50,9 @@ var allowed = map[string][]string{
 	// checksum: S3's checksum algorithms and whole-object multipart
 	// checksums (pure arithmetic; node and s3 use it).
 	"checksum": {},
+	// md5lanes: MD5 of many streams at once in vector lanes (the ETags
+	// of concurrent PUTs); pure.
+	"md5lanes": {},
 	"metrics":  {}, // collectors take small structs and funcs declared in metrics; cmd adapts
 	"":         {}, // the module root (tests only)
 }

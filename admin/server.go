@@ -124,7 +124,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 		return metrics.EngineStats{
 			Restriped: s.Restriped, RestripeBytes: s.RestripeBytes, RestripeFailed: s.RestripeFailed,
 			RestripePasses: rs.Passes, RestripeLastPending: rs.LastPending,
-			ScrubPasses: s.ScrubPasses, ScrubProgress: sc.Progress, ScrubLastComplete: sc.LastPassCompleted,
+			ScrubPasses: s.ScrubPasses, ScrubErrors: s.ScrubErrors, ScrubProgress: sc.Progress, ScrubLastComplete: sc.LastPassCompleted,
 			Encodes: s.Encodes, Decodes: s.Decodes, ShardsBad: s.ShardsBad,
 			Healed: s.Healed, HealFailed: s.HealFailed, HealDropped: s.HealDropped,
 			ScrubVerified: s.ScrubVerified, ScrubBad: s.ScrubBad, BlobsCollected: s.BlobsCollected,

@@ -173,6 +173,31 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo sends the body in writes of up to streamBufSize bytes (net/http
+// uses it instead of its own 32 KiB copy; see streamBufSize). Reads still
+// go through Read, so a failure of the source is remembered.
+func (b *bodyReader) WriteTo(w io.Writer) (int64, error) {
+	bp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bp)
+	var total int64
+	for {
+		n, rerr := fillBuf(b, *bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
 func (b *bodyReader) failure() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -250,7 +275,7 @@ func (d *RemoteDriver) Open(ctx context.Context, name string, off, length int64)
 	if err != nil {
 		return nil, err
 	}
-	return &shardStream{ctx: ctx, d: d, resp: resp}, nil
+	return &shardStream{ctx: ctx, d: d, resp: resp, want: length}, nil
 }
 
 // shardStream is the body of an Open. It turns transport failures and a
@@ -259,9 +284,15 @@ type shardStream struct {
 	ctx  context.Context
 	d    *RemoteDriver
 	resp *http.Response
+	want int64 // the length asked for; < 0: to the end
 	n    int64
 	err  error // sticky
 }
+
+// drainReads bounds what Close reads past the bytes asked for (reads of
+// 512 bytes): only the chunked encoding's last chunk and the status
+// trailer, a few dozen bytes, are expected there.
+const drainReads = 8
 
 func (s *shardStream) Read(p []byte) (int, error) {
 	if s.err != nil {
@@ -303,7 +334,21 @@ func (s *shardStream) trailer() error {
 	return s.d.remoteErr("open", fromWire(w))
 }
 
+// Close ends the stream. When every byte asked for was read but not the
+// end of the body (a reader that reads exactly the range it opened, as
+// erasure.Decode does), it first reads the rest: the last chunk and the
+// status trailer, already sent or about to be. net/http closes the
+// connection of a body closed before its end, so without this every Open
+// would cost a new TCP connection and TLS handshake (and a fresh
+// connection's small first TLS records); read to the end, the connection
+// goes back to the pool. The trailer is checked on the way, for nothing.
 func (s *shardStream) Close() error {
+	if s.err == nil && s.want >= 0 && s.n >= s.want {
+		var buf [512]byte
+		for i := 0; i < drainReads && s.err == nil; i++ {
+			_, _ = s.Read(buf[:])
+		}
+	}
 	return s.resp.Body.Close()
 }
 
@@ -411,6 +456,8 @@ func (d *RemoteDriver) List(ctx context.Context, prefix string, fn func(drivers.
 		case line.Error != nil:
 			return d.remoteErr(op, fromWire(*line.Error))
 		case line.End:
+			// Read the body's end so the connection is reused.
+			_, _ = io.CopyN(io.Discard, resp.Body, maxListLine)
 			return nil
 		case line.Entry != nil:
 			if err := fn(line.Entry.info()); err != nil {

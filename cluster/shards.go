@@ -7,10 +7,54 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vaultaire/vaultaire/drivers"
 )
+
+// streamBufSize is the write size of shard streams, both ways: one erasure
+// block (erasure.DefaultBlockSize, which the encoder writes and the decoder
+// reads at once). net/http copies a body 32 KiB at a time, and its chunked
+// writer frames every write as a chunk (a request's is flushed after each),
+// so each 32 KiB cost a small TLS record for the chunk header, two full
+// ones and, for a request, one of two bytes for the chunk's end: four
+// records and four system calls where 32 KiB needs two. Writes of a
+// whole block amortise the framing over 16 full records.
+const streamBufSize = 256 << 10
+
+// streamBufs pools *[]byte of streamBufSize for the stream copies.
+var streamBufs = sync.Pool{New: func() any {
+	b := make([]byte, streamBufSize)
+	return &b
+}}
+
+// writerOnly and readerOnly hide ReadFrom and WriteTo, so that io.CopyBuffer
+// uses the buffer it is given (http.ResponseWriter's ReadFrom and an
+// *os.File's WriteTo copy 32 KiB at a time).
+type (
+	writerOnly struct{ io.Writer }
+	readerOnly struct{ io.Reader }
+)
+
+// fillBuf reads into buf until it is full or r fails (io.EOF included),
+// passing r's error through as it is.
+func fillBuf(r io.Reader, buf []byte) (int, error) {
+	n, empty := 0, 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			if empty++; empty > 100 {
+				return n, io.ErrNoProgress
+			}
+		}
+	}
+	return n, nil
+}
 
 // DriveLookup finds a local drive by id; false means this node has no such
 // drive (the client then sees drivers.ErrOffline).
@@ -137,7 +181,9 @@ func (s *shardServer) open(ctx context.Context, w http.ResponseWriter, r *http.R
 	w.Header().Set("Trailer", statusTrailer)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
-	n, err := io.Copy(w, rc)
+	bp := streamBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(writerOnly{w}, readerOnly{rc}, *bp)
+	streamBufs.Put(bp)
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller is gone (or out of time); nobody reads a trailer.

@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 	r.POST("/buckets/:bucket/settings/:setting", t(s.changeSetting))
 	r.GET("/buckets/:bucket/object", t(s.object))
 	r.GET("/buckets/:bucket/download", t(s.download))
+	r.POST("/buckets/:bucket/download", t(s.downloadSSEC))
 	r.POST("/buckets/:bucket/delete-object", t(s.deleteObject))
 	r.POST("/buckets/:bucket/upload", t(s.uploadForm))
 	r.POST("/buckets/:bucket/multipart", t(s.startMultipart))

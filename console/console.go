@@ -179,6 +179,10 @@ type Config struct {
 	// Secure marks cookies Secure: set it when the console is served over
 	// TLS (or behind a TLS-terminating proxy).
 	Secure bool
+	// SSECInsecure accepts SSE-C customer keys (the download form of
+	// SSE-C objects) over plain HTTP. Like s3.Config.SSECInsecure it is
+	// for tests only: no server flag sets it.
+	SSECInsecure bool
 	// SessionTTL is a token's life (refreshed on use); SessionMaxAge the
 	// longest a session lasts from sign-in.
 	SessionTTL, SessionMaxAge time.Duration
@@ -235,8 +239,9 @@ type Server struct {
 	throttle *throttle
 	live     *liveStats
 	handler  http.Handler
-	cache    *pageCache    // rendered listings (cache.go)
-	renders  chan struct{} // render slots (gated)
+	cache    *pageCache     // rendered listings (cache.go)
+	verified verifiedTokens // session tokens already verified
+	renders  chan struct{}  // render slots (gated)
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -457,6 +462,9 @@ func (s *Server) translate(err error) (int, string) {
 		{node.ErrInvalidArgument, http.StatusBadRequest, "Invalid request."},
 		{node.ErrUnavailable, http.StatusServiceUnavailable, "The cluster cannot serve this now; try again in a moment."},
 		{node.ErrUpgradeRequired, http.StatusConflict, "This needs a newer cluster version: finish the cluster upgrade first."},
+		{node.ErrSSECustomerKeyMissing, http.StatusBadRequest, "This object is encrypted with a customer key (SSE-C): download it with its key from the object's page."},
+		{node.ErrSSECustomerKeyMismatch, http.StatusForbidden, "That customer key is not the one this object was encrypted with."},
+		{node.ErrSSENotApplicable, http.StatusBadRequest, "This object is not encrypted with a customer key: download it without one."},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, "The cluster took too long to answer; try again."},
 	}
 	for _, t := range table {
@@ -486,13 +494,17 @@ func (s *Server) authed(operator bool, h handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, p httprouter.Params) {
 		// The session check's reads share one barrier and are bounded in
 		// time; the handler's context has no deadline (uploads and
-		// downloads take as long as their bytes), and only a GET's reads
-		// share a scope (a handler that writes may read its own write).
-		cctx, cancel := context.WithTimeout(s.eng.ReadScope(r.Context()), requestTimeout)
+		// downloads take as long as their bytes). A GET's reads share the
+		// session check's scope, so a page costs one read barrier: they
+		// are linearizable as of the check, which came first. Other
+		// methods get no scope (a handler that writes may read its own
+		// write).
+		scope := s.eng.ReadScope(r.Context())
+		cctx, cancel := context.WithTimeout(scope, requestTimeout)
 		sess, err := s.authenticate(cctx, w, r)
 		cancel()
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			r = r.WithContext(s.eng.ReadScope(r.Context()))
+			r = r.WithContext(scope)
 		}
 		if err != nil {
 			if !errors.Is(err, errBadToken) && !errors.Is(err, node.ErrSessionInvalid) {

@@ -74,6 +74,7 @@
 //	GET  /buckets/:b?prefix=&after=&search=   the object browser
 //	GET  /buckets/:b/settings, /object?key=, /download?key=
 //	POST /buckets/:b/delete, /delete-object, /upload (a streamed form)
+//	POST /buckets/:b/download          an SSE-C object: key=, sse_key= (base64; HTTPS only, never stored or logged)
 //	POST /buckets/:b/settings/(versioning|policy|encryption|lifecycle|cors), action=set|delete, value=
 //	POST /buckets/:b/multipart, PUT .../multipart/:id/parts/:n?key=,
 //	POST .../multipart/:id/complete?key=, .../abort?key=

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -242,6 +243,7 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request, p httprouter.Par
 	}
 	return s.render(w, r, http.StatusOK, "object", &page{Title: key, Session: sess, Nav: "buckets", Data: map[string]any{
 		"Bucket": name, "Key": key, "Dir": dir, "Info": info,
+		"SSEC": info.Encryption == node.EncryptionCustomer, "SSECAllowed": r.TLS != nil || s.cfg.SSECInsecure,
 		"Headers": sortedKV(info.Headers), "Meta": sortedKV(info.Meta), "Checksums": sortedKV(info.Checksums),
 	}})
 }
@@ -251,18 +253,47 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request, p httprouter.Par
 // with its stored content type: an HTML object rendered on the console's
 // origin would run with the user's session.
 func (s *Server) download(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session) error {
-	name, err := s.bucketParam(r, p, sess)
+	key, err := keyParam(r.URL.Query().Get("key"))
 	if err != nil {
 		return err
 	}
-	key, err := keyParam(r.URL.Query().Get("key"))
+	return s.sendObject(w, r, p, sess, key, nil)
+}
+
+// downloadSSEC streams an SSE-C object: the form (POST, so the key is in
+// the body, never in a URL, a log or the browser's history) gives the
+// object's key and the customer key in base64. As on S3, the key is taken
+// over HTTPS only (Config.SSECInsecure lifts that for tests). It is used
+// for this one read and never stored or logged.
+func (s *Server) downloadSSEC(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session) error {
+	if r.TLS == nil && !s.cfg.SSECInsecure {
+		return userError(http.StatusBadRequest, "Customer-key (SSE-C) downloads need HTTPS: the key must not cross the network in the clear. Open the console over https://.")
+	}
+	key, err := keyParam(r.PostForm.Get("key"))
+	if err != nil {
+		return err
+	}
+	ck, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.PostForm.Get(sseKeyField)))
+	if err != nil || len(ck) != 32 {
+		return userError(http.StatusBadRequest, "The customer key must be 32 bytes, base64-encoded (44 characters).")
+	}
+	return s.sendObject(w, r, p, sess, key, ck)
+}
+
+// sseKeyField is the customer-key field of the SSE-C download form.
+const sseKeyField = "sse_key"
+
+// sendObject streams object key of the bucket in p as an attachment,
+// opened with the SSE-C key ck when given.
+func (s *Server) sendObject(w http.ResponseWriter, r *http.Request, p httprouter.Params, sess *session, key string, ck []byte) error {
+	name, err := s.bucketParam(r, p, sess)
 	if err != nil {
 		return err
 	}
 	if err := s.eng.CheckEgressQuota(r.Context(), sess.acct.Tenant); err != nil {
 		return err
 	}
-	ar, err := s.eng.OpenArtifact(r.Context(), sess.acct.Tenant, node.VersionRef{Container: name, Key: key})
+	ar, err := s.eng.OpenArtifact(r.Context(), sess.acct.Tenant, node.VersionRef{Container: name, Key: key, CustomerKey: ck})
 	if err != nil {
 		return err
 	}

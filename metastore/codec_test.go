@@ -110,6 +110,8 @@ func randArtifact(r *rand.Rand) Artifact {
 		a.ChecksumType = randString(r, 8)
 		a.Encryption = Encryption{Mode: randString(r, 5) + "m", CustomerKeyMAC: []byte(randString(r, 32) + "x")}
 		a.InlineKey = []byte(randString(r, 65) + "x")
+		a.Owner = randString(r, 6)
+		a.ACL = randString(r, 40)
 	}
 	if !artifactNeedsV2(&a) {
 		a.VersionID = "" // a version-1 record is the null version
@@ -168,6 +170,7 @@ func TestRecordRoundTrip(t *testing.T) {
 				u.Retention, u.LegalHold = randRetention(r), r.IntN(2) == 0
 				u.ChecksumAlgorithm, u.ChecksumType = randString(r, 5), randString(r, 5)
 				u.Encryption = Encryption{Mode: "SSE-C", CustomerKeyMAC: []byte(randString(r, 32) + "x")}
+				u.Owner, u.ACL = randString(r, 6), randString(r, 40)
 			}
 			return u
 		}, func(v interface{}) []byte { u := v.(Upload); return encodeUpload(&u) },
@@ -312,6 +315,7 @@ func TestCommandRoundTrip(t *testing.T) {
 		{cmdTierJournal, &tierJournalCmd{op: journalOpDoom, blob: "b1", tier: "cold", cutoff: t0, freed: true}},
 		{cmdTransition, &transitionCmd{Transition{Tenant: "t", Container: "c", Key: "k", VersionID: "v", From: []string{"b1"}, To: remoteParts("cold", "b2"), Tier: "cold", StorageClass: "GLACIER"}}},
 		{cmdSetAccess, &setAccessCmd{tenant: "acme", name: "user/alice", value: `{"Statement":[]}`}},
+		{cmdSetVersionACL, &setVersionACLCmd{VersionUpdate{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000002", SetACL: true, ACL: `{"grants":[]}`}}},
 		{cmdSetLifecycleState, &setLifecycleStateCmd{state: []byte(`{"pass":1}`)}},
 		{cmdLifecycleDelete, &lifecycleDeleteCmd{LifecycleDeleteInput{Tenant: "t", Container: "c", Key: "k", HasVersion: true, VersionID: "0000000000000001", Created: t0, SoleMarker: true}}},
 		{cmdSetOpJob, &setOpJobCmd{name: "decom/node-b", value: []byte(`{"state":"draining"}`)}},

@@ -77,7 +77,8 @@ const (
 	cmdTransition  cmdType = 88
 	cmdRestore     cmdType = 89
 	// Access control range (90-94, keys.go).
-	cmdSetAccess cmdType = 90
+	cmdSetAccess     cmdType = 90
+	cmdSetVersionACL cmdType = 91
 	// Encryption (range 95-99).
 	cmdSetKEK     cmdType = 95
 	cmdRewrapKeys cmdType = 96
@@ -167,6 +168,7 @@ var cmdTable = [...]*cmdSpec{
 	cmdTransition:          {"transition", commandV1, decodeTransition},
 	cmdRestore:             {"restore", commandV1, decodeRestore},
 	cmdSetAccess:           {"set-access", commandV1, decodeSetAccess},
+	cmdSetVersionACL:       {"set-version-acl", commandV1, decodeSetVersionACL},
 	cmdSetKEK:              {"set-kek", commandV1, decodeSetKEK},
 	cmdRewrapKeys:          {"rewrap-keys", commandV1, decodeRewrapKeys},
 	cmdSetLifecycleState:   {"set-lifecycle-state", commandV1, decodeSetLifecycleState},
@@ -210,6 +212,7 @@ var cmdSince = map[cmdType][]int{
 	cmdTransition:         {ClusterVersion2},
 	cmdRestore:            {ClusterVersion2},
 	cmdSetAccess:          {ClusterVersion2},
+	cmdSetVersionACL:      {ClusterVersion2},
 	cmdSetLifecycleState:  {ClusterVersion2},
 	cmdLifecycleDelete:    {ClusterVersion2},
 	cmdSetOpJob:           {ClusterVersion2},

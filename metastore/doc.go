@@ -189,6 +189,12 @@
 // extend but never weaken a COMPLIANCE retention. Object lock needs
 // versioning enabled, and then versioning cannot be suspended.
 //
+// Object ACLs: a version's Owner (the owning tenant, when not the
+// container's) and ACL (opaque to this package, at most MaxACL bytes) are
+// artifact extension fields (tags 32, 33), carried by an upload to the
+// version it completes. set-version-acl (91, ClusterVersion2) replaces the
+// ACL of one version, as update-version changes its tags.
+//
 // # Quotas
 //
 // PutArtifact, PutPart and CompleteUpload are refused with

@@ -749,6 +749,7 @@ func (c *completeUploadCmd) apply(t *txn) result {
 		a.Retention, a.LegalHold = u.Retention, u.LegalHold
 		a.UploadID = in.UploadID
 		a.Encryption = u.Encryption
+		a.Owner, a.ACL = u.Owner, u.ACL
 		rel := newReleaser(t)
 		for i, p := range stored {
 			rel.drop(keys[i], []Part{p})

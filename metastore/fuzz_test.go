@@ -23,6 +23,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(encodeCommand(cmdRelocateShard, [16]byte{3}, t0, &relocateShardCmd{blob: "b", index: 2,
 		from: ShardLoc{Node: "n1", Drive: "d1"}, to: ShardLoc{Node: "n2", Drive: "d2"}}))
 	f.Add(encodeCommand(cmdType(90)|cmdIgnorable, [16]byte{2}, t0, noopCmd{}))
+	f.Add(encodeCommand(cmdSetVersionACL, [16]byte{4}, t0, &setVersionACLCmd{VersionUpdate{Tenant: "t", Container: "c", Key: "k",
+		HasVersion: true, VersionID: "0000000000000001", SetACL: true, ACL: `{"grants":[{"g":"uri:AllUsers","p":"READ"}]}`}}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)

@@ -379,7 +379,9 @@ const (
 	// Tiers (28-31).
 	artExtRestore = 28 // bool ongoing, time expiry, parts (v2) of the restored copy
 
-	// 32-35: access control (object ACLs, issue 16; none used yet).
+	// 32-35: access control (object ACLs, issue 16).
+	artExtOwner = 32 // str
+	artExtACL   = 33 // str (opaque: the s3 layer's encoding)
 )
 
 func artifactExt(a *Artifact) extFields {
@@ -420,6 +422,12 @@ func artifactExt(a *Artifact) extFields {
 			e.time(a.Restore.Expiry)
 			writePartsV2(e, a.Restore.Parts)
 		})
+	}
+	if a.Owner != "" {
+		f.add(artExtOwner, func(e *encoder) { e.str(a.Owner) })
+	}
+	if a.ACL != "" {
+		f.add(artExtACL, func(e *encoder) { e.str(a.ACL) })
 	}
 	return f
 }
@@ -512,6 +520,10 @@ func readArtifactFields(d *decoder, v2 bool) Artifact {
 				a.InlineKey = x.bytes()
 			case artExtRestore:
 				a.Restore = RestoreState{Ongoing: x.bool(), Expiry: x.time(), Parts: readPartsV2(x)}
+			case artExtOwner:
+				a.Owner = x.str()
+			case artExtACL:
+				a.ACL = x.str()
 			default:
 				return false
 			}
@@ -565,6 +577,9 @@ const (
 	upExtChecksum     = 5 // str algorithm, str type
 	// 16-23: encryption.
 	upExtEncryption = 16 // str mode, bytes customer key MAC
+	// 32-35: access control (the artifact's tags 32-33).
+	upExtOwner = 32 // str
+	upExtACL   = 33 // str
 )
 
 func uploadExt(u *Upload) extFields {
@@ -586,6 +601,12 @@ func uploadExt(u *Upload) extFields {
 	}
 	if u.Encryption.Mode != "" {
 		f.add(upExtEncryption, func(e *encoder) { e.str(u.Encryption.Mode); e.bytes(u.Encryption.CustomerKeyMAC) })
+	}
+	if u.Owner != "" {
+		f.add(upExtOwner, func(e *encoder) { e.str(u.Owner) })
+	}
+	if u.ACL != "" {
+		f.add(upExtACL, func(e *encoder) { e.str(u.ACL) })
 	}
 	return f
 }
@@ -646,6 +667,10 @@ func readUploadExt(d *decoder, u *Upload) {
 			u.ChecksumAlgorithm, u.ChecksumType = x.str(), x.str()
 		case upExtEncryption:
 			u.Encryption = Encryption{Mode: x.str(), CustomerKeyMAC: x.bytes()}
+		case upExtOwner:
+			u.Owner = x.str()
+		case upExtACL:
+			u.ACL = x.str()
 		default:
 			return false
 		}

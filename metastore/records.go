@@ -163,6 +163,14 @@ type Artifact struct {
 	// Restore is the temporary local copy of a version on a tier
 	// (RestoreObject; tiers.go).
 	Restore RestoreState
+	// Owner is the tenant that owns the version when it is not the
+	// container's (an object written by another tenant into a bucket whose
+	// Object Ownership is ObjectWriter); "" means the container's tenant.
+	// ACL is the version's access control list, opaque here (the s3
+	// layer's encoding); "" means private to the owner. Both are read only
+	// while the bucket's ownership setting enables ACLs.
+	Owner string
+	ACL   string
 }
 
 // AllParts returns the parts whose blobs the record references: its own
@@ -257,6 +265,9 @@ type Upload struct {
 	ChecksumType      string
 	// Encryption of the parts, and of the artifact the upload completes.
 	Encryption Encryption
+	// Owner and ACL of the artifact the upload completes (as Artifact's).
+	Owner string
+	ACL   string
 }
 
 // Usage is a tenant's (or container's) current stored figures, maintained by

@@ -2,6 +2,7 @@ package metastore
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -166,37 +167,88 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 // at the beginning). fn also gets next, an opaque position (a record key)
 // from which a later walk resumes after the record that referenced b,
 // even across restarts: a scrubber keeps it to continue a pass. The
-// blobs of one record share their next.
+// blobs of one record share their next. A record that does not decode
+// stops the walk with an error wrapping ErrCorrupt (WalkBlobsFrom goes
+// on past it).
 func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, opts ...ReadOption) error {
+	return s.WalkBlobsFrom(ctx, from, fn, func(bad BadRecord) error { return bad.Err }, opts...)
+}
+
+// BadRecord is a record a blob walk could not decode.
+type BadRecord struct {
+	// Record names it: its table and the readable parts of its key.
+	Record string
+	// Next is the position after it (as ForEachBlobFrom's next).
+	Next []byte
+	// Err wraps ErrCorrupt.
+	Err error
+}
+
+// WalkBlobsFrom is ForEachBlobFrom, except that a record that does not
+// decode is handed to bad, in its place in the walk, and the walk goes on
+// after it unless bad returns an error. One damaged record then costs a
+// background walk (the scrub, a drive heal) that record only, not every
+// record after it.
+func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, bad func(BadRecord) error, opts ...ReadOption) error {
 	type item struct {
 		b    Blob
 		size int64
 		next []byte
+		bad  *BadRecord
 	}
 	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, from, opts,
-		func(tbl byte, _, val, next []byte, page []item) ([]item, error) {
+		func(tbl byte, key, val, next []byte, page []item) ([]item, error) {
+			var parts []Part
 			if tbl == tblPart {
 				part, err := decodePart(val)
 				if err != nil {
-					return page, err
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
 				}
-				if part.Blob.ID != "" {
-					page = append(page, item{part.Blob, part.BlobSize(), next})
+				parts = []Part{part}
+			} else {
+				a, err := decodeArtifact(val)
+				if err != nil {
+					return append(page, item{next: next, bad: &BadRecord{Record: recordName(key), Next: next, Err: err}}), nil
 				}
-				return page, nil
+				parts = a.Parts
 			}
-			a, err := decodeArtifact(val)
-			if err != nil {
-				return page, err
-			}
-			for _, part := range a.Parts {
+			for _, part := range parts {
 				if part.Blob.ID != "" {
-					page = append(page, item{part.Blob, part.BlobSize(), next})
+					page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
 				}
 			}
 			return page, nil
 		},
-		func(x item) error { return fn(x.b, x.size, x.next) })
+		func(x item) error {
+			if x.bad != nil {
+				return bad(*x.bad)
+			}
+			return fn(x.b, x.size, x.next)
+		})
+}
+
+// recordName names the record at key for a person: its table and the
+// readable parts of its key (tenant, container, object key, upload), in
+// quotes, since any of them may hold any bytes.
+func recordName(key []byte) string {
+	if len(key) < 2 || key[0] != prefixFSM {
+		return fmt.Sprintf("record %q", key)
+	}
+	name := map[byte]string{tblArtifact: "artifact", tblVersion: "version", tblPart: "part"}[key[1]]
+	if name == "" {
+		name = fmt.Sprintf("table 0x%02x", key[1])
+	}
+	rest := key[2:]
+	var fields []string
+	for i := 0; i < 2; i++ { // tenant, container
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) < n {
+			return fmt.Sprintf("%s %q", name, key[2:])
+		}
+		fields = append(fields, string(rest[w:w+int(n)]))
+		rest = rest[w+int(n):]
+	}
+	return fmt.Sprintf("%s tenant %q container %q key %q", name, fields[0], fields[1], rest)
 }
 
 // BlobPlacements returns the placement of a blob in every record that

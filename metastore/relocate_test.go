@@ -1,9 +1,13 @@
 package metastore
 
 import (
+	"errors"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/cockroachdb/pebble"
 )
 
 var (
@@ -191,6 +195,92 @@ func TestForEachBlob(t *testing.T) {
 	err = s.ForEachBlob(ctx, func(Blob, int64) error { n++; return stop })
 	if err != stop || n != 1 {
 		t.Fatalf("callback error: %v after %d calls", err, n)
+	}
+}
+
+// TestWalkBlobsPastBadRecords: a record that does not decode (an
+// artifact, a noncurrent version, an uploaded part) stops ForEachBlobFrom
+// with ErrCorrupt, while WalkBlobsFrom hands it to bad in its place, with
+// a position after it, and visits every other blob, across pages.
+func TestWalkBlobsPastBadRecords(t *testing.T) {
+	s := openSingle(t, t.TempDir())
+	ctx := ctxT(t)
+	mkContainer(t, s, "t1", "c1")
+	want := map[string]bool{}
+	for i := 0; i < forEachBlobPage+10; i++ {
+		k := string(rune('a'+i%26)) + string(rune('a'+i/26))
+		_, err := s.PutArtifact(ctx, artifact(k, int64(i+1), "blob-"+k), Cond{})
+		mustNoErr(t, err)
+		want["blob-"+k] = true
+	}
+	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "m", UploadID: "u1", Created: t0}))
+	for n := 1; n <= 2; n++ {
+		id := "part-blob-" + string(rune('0'+n))
+		_, err := s.PutPart(ctx, "t1", "c1", "m", "u1", Part{Number: n, Size: 5, ETag: md5hex("p"), Blob: blob(id)})
+		mustNoErr(t, err)
+		want[id] = true
+	}
+	// Damage: a truncated artifact in the first page, garbage in the
+	// second ("zc" sorts among the last ten of 266 keys), and a part
+	// record cut to nothing.
+	for key, id := range map[string]string{"ba": "blob-ba", "zc": "blob-zc"} {
+		k := artifactKey("t1", "c1", key)
+		v, closer, err := s.db.Get(k)
+		mustNoErr(t, err)
+		bad := append([]byte(nil), v[:len(v)/2]...)
+		closer.Close()
+		if key == "zc" {
+			bad = []byte{0xEE, 1, 2, 3}
+		}
+		mustNoErr(t, s.db.Set(k, bad, pebble.Sync))
+		delete(want, id)
+	}
+	mustNoErr(t, s.db.Set(partKey("t1", "c1", "m", "u1", 2), nil, pebble.Sync))
+	delete(want, "part-blob-2")
+
+	err := s.ForEachBlob(ctx, func(Blob, int64) error { return nil })
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ForEachBlob over a bad record: %v, want ErrCorrupt", err)
+	}
+	got := map[string]bool{}
+	var bads []BadRecord
+	var last []byte
+	mustNoErr(t, s.WalkBlobsFrom(ctx, nil, func(b Blob, _ int64, next []byte) error {
+		got[b.ID] = true
+		last = next
+		return nil
+	}, func(bad BadRecord) error {
+		if !errors.Is(bad.Err, ErrCorrupt) {
+			t.Errorf("bad record %s: %v, want ErrCorrupt", bad.Record, bad.Err)
+		}
+		if string(bad.Next) <= string(last) {
+			t.Errorf("bad record %s: its next does not move past the walk's position", bad.Record)
+		}
+		last = bad.Next
+		bads = append(bads, bad)
+		return nil
+	}))
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("visited %d blobs, want %d", len(got), len(want))
+	}
+	var names []string
+	for _, b := range bads {
+		names = append(names, b.Record)
+	}
+	wantNames := []string{`artifact tenant "t1" container "c1" key "ba"`, `artifact tenant "t1" container "c1" key "zc"`, `part tenant "t1" container "c1"`}
+	if len(names) != 3 || names[0] != wantNames[0] || names[1] != wantNames[1] || !strings.HasPrefix(names[2], wantNames[2]) {
+		t.Fatalf("bad records %q, want %q", names, wantNames)
+	}
+	// Resuming after a bad record visits what follows it only.
+	n := 0
+	mustNoErr(t, s.WalkBlobsFrom(ctx, bads[1].Next, func(Blob, int64, []byte) error { n++; return nil }, func(BadRecord) error { return nil }))
+	if n == 0 || n >= len(want) {
+		t.Fatalf("a walk from after %s visited %d blobs", bads[1].Record, n)
+	}
+	// An error from bad stops the walk.
+	stop := errorString("stop")
+	if err := s.WalkBlobsFrom(ctx, nil, func(Blob, int64, []byte) error { return nil }, func(BadRecord) error { return stop }); err != stop {
+		t.Fatalf("bad's error: %v", err)
 	}
 }
 

@@ -664,11 +664,19 @@ type VersionUpdate struct {
 	BypassGovernance bool
 	SetLegalHold     bool
 	LegalHold        bool
+	// SetACL replaces the version's ACL (Artifact.ACL; "" makes it
+	// private to its owner). It travels as its own command (set-version-acl,
+	// cluster version 2).
+	SetACL bool
+	ACL    string
 }
+
+// MaxACL bounds a version's encoded ACL (S3 allows 100 grants).
+const MaxACL = 16 << 10
 
 func (u *VersionUpdate) ops() int {
 	n := 0
-	for _, b := range []bool{u.SetTags, u.SetRetention, u.SetLegalHold} {
+	for _, b := range []bool{u.SetTags, u.SetRetention, u.SetLegalHold, u.SetACL} {
 		if b {
 			n++
 		}
@@ -732,6 +740,11 @@ func (t *txn) updateVersion(u *VersionUpdate) (*Artifact, error) {
 			return nil, err
 		}
 		a.Retention = u.Retention
+	case u.SetACL:
+		if len(u.ACL) > MaxACL {
+			return nil, fmt.Errorf("%w: an ACL of %d bytes (at most %d)", ErrInvalidArgument, len(u.ACL), MaxACL)
+		}
+		a.ACL = u.ACL
 	}
 	t.set(target.key, encodeArtifact(a))
 	return a, nil

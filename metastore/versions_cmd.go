@@ -64,13 +64,49 @@ func decodeUpdateVersion(d *decoder) commandBody {
 }
 
 func (c *updateVersionCmd) apply(t *txn) result {
-	a, err := t.updateVersion(&c.u)
+	return applyVersionUpdate(t, &c.u)
+}
+
+func applyVersionUpdate(t *txn, u *VersionUpdate) result {
+	a, err := t.updateVersion(u)
 	if err != nil {
 		return errResult(err)
 	}
 	e := encoder{}
 	writeOptRecord(&e, a)
 	return okResult(e.b)
+}
+
+// setVersionACLCmd (91, cluster version 2) replaces the ACL of one version
+// (VersionUpdate.SetACL). Payload: tenant, container, key, has-version,
+// version id, acl (str). Result: the updated record. (update-version's
+// payload has no room for a new setting an older node could skip, hence
+// a command of its own.)
+type setVersionACLCmd struct{ u VersionUpdate }
+
+func (c *setVersionACLCmd) write(e *encoder) {
+	u := &c.u
+	e.str(u.Tenant)
+	e.str(u.Container)
+	e.str(u.Key)
+	e.bool(u.HasVersion)
+	e.str(u.VersionID)
+	e.str(u.ACL)
+}
+
+func decodeSetVersionACL(d *decoder) commandBody {
+	u := VersionUpdate{SetACL: true}
+	u.Tenant, u.Container, u.Key = d.str(), d.str(), d.str()
+	u.HasVersion = d.bool()
+	u.VersionID = d.str()
+	u.ACL = d.str()
+	return &setVersionACLCmd{u}
+}
+
+func (c *setVersionACLCmd) apply(t *txn) result {
+	u := c.u
+	u.SetACL = true
+	return applyVersionUpdate(t, &u)
 }
 
 // ContainerChange changes one setting of a container (exactly one of the
@@ -356,7 +392,7 @@ func (s *Store) CompleteUploadVersion(ctx context.Context, in CompleteInput) (Wr
 	return decodeBody(body, readWriteResult)
 }
 
-// UpdateVersion changes the tags, retention or legal hold of one version
+// UpdateVersion changes the tags, retention, legal hold or ACL of one version
 // (see VersionUpdate) and returns the updated record. ErrNoSuchVersion,
 // ErrArtifactNotFound (no current artifact), ErrDeleteMarker,
 // ErrLockNotEnabled, ErrObjectLocked (a retention change the lock
@@ -365,7 +401,13 @@ func (s *Store) UpdateVersion(ctx context.Context, u VersionUpdate) (Artifact, e
 	if u.ops() != 1 {
 		return Artifact{}, fmt.Errorf("%w: one version setting per update", ErrInvalidArgument)
 	}
-	body, err := s.write(ctx, cmdUpdateVersion, &updateVersionCmd{u})
+	var body []byte
+	var err error
+	if u.SetACL {
+		body, err = s.write(ctx, cmdSetVersionACL, &setVersionACLCmd{u})
+	} else {
+		body, err = s.write(ctx, cmdUpdateVersion, &updateVersionCmd{u})
+	}
 	if err != nil {
 		return Artifact{}, err
 	}

@@ -27,6 +27,7 @@ type EngineStats struct {
 	// in progress done (0 when none runs), and when the last pass
 	// completed (zero: none yet).
 	ScrubPasses       int64
+	ScrubErrors       int64 // blobs and records a pass could not verify and skipped
 	ScrubProgress     float64
 	ScrubLastComplete time.Time
 	// Drive heal jobs (node/drives.go): shards and bytes rebuilt, and
@@ -81,9 +82,9 @@ func (m *Metrics) RegisterEngine(stats func() EngineStats) {
 type engineCollector struct{ stats func() EngineStats }
 
 var engineDescs = struct {
-	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
-	moved, moveBytes, misplaced                                                                                                                                                                        *prometheus.Desc
-	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                          *prometheus.Desc
+	encodes, decodes, bad, healed, healFailed, healDropped, scrubOK, scrubBad, gc, relocated, expired, slow, straggled, scrubPasses, scrubErrors, scrubProgress, scrubLast, driveHealed, driveHealBytes, driveHeals *prometheus.Desc
+	moved, moveBytes, misplaced                                                                                                                                                                                     *prometheus.Desc
+	restriped, restripeBytes, restripeFailed, restripePasses, restripePending                                                                                                                                       *prometheus.Desc
 }{
 	encodes:         desc("erasure_encodes_total", "Blobs erasure-encoded onto drives."),
 	decodes:         desc("erasure_decodes_total", "Erasure decodes (reads of a blob range)."),
@@ -99,6 +100,7 @@ var engineDescs = struct {
 	slow:            desc("shards_slow_total", "Shards reads gave up on as slow and read around (hedged to parity)."),
 	straggled:       desc("shards_straggled_total", "Shard writes given up as stalled or late once the write quorum was durable (healed after the commit)."),
 	scrubPasses:     desc("scrub_passes_total", "Complete passes of the continuous scrub over this node's shards."),
+	scrubErrors:     desc("scrub_errors_total", "Blobs and metadata records the scrubber could not verify (an undecodable record, an invalid shape) and skipped; admin scrub status lists the latest."),
 	scrubProgress:   desc("scrub_pass_progress_ratio", "Estimated fraction done of the scrub pass in progress (0 when none runs)."),
 	scrubLast:       desc("scrub_last_pass_completed_timestamp_seconds", "When the last complete scrub pass ended (Unix seconds; 0: none yet)."),
 	driveHealed:     desc("drive_heal_shards_rebuilt_total", "Shards drive heal jobs rebuilt on a replaced drive."),
@@ -116,7 +118,7 @@ var engineDescs = struct {
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := engineDescs
-	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.moved, d.moveBytes, d.misplaced, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
+	for _, x := range []*prometheus.Desc{d.encodes, d.decodes, d.bad, d.healed, d.healFailed, d.healDropped, d.scrubOK, d.scrubBad, d.gc, d.relocated, d.expired, d.slow, d.straggled, d.scrubPasses, d.scrubErrors, d.scrubProgress, d.scrubLast, d.driveHealed, d.driveHealBytes, d.driveHeals, d.moved, d.moveBytes, d.misplaced, d.restriped, d.restripeBytes, d.restripeFailed, d.restripePasses, d.restripePending} {
 		ch <- x
 	}
 }
@@ -143,6 +145,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.slow, s.ShardsSlow)
 	counter(d.straggled, s.ShardsStraggled)
 	counter(d.scrubPasses, s.ScrubPasses)
+	counter(d.scrubErrors, s.ScrubErrors)
 	ch <- prometheus.MustNewConstMetric(d.scrubProgress, prometheus.GaugeValue, s.ScrubProgress)
 	last := 0.0
 	if !s.ScrubLastComplete.IsZero() {

@@ -27,7 +27,7 @@
 //	vaultaire_shards_bad_total
 //	vaultaire_heal_shards_healed_total, vaultaire_heal_failures_total, vaultaire_heal_reports_dropped_total
 //	vaultaire_scrub_shards_verified_total, vaultaire_scrub_shards_bad_total, vaultaire_scrub_passes_total,
-//	vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
+//	vaultaire_scrub_errors_total, vaultaire_scrub_pass_progress_ratio, vaultaire_scrub_last_pass_completed_timestamp_seconds
 //	vaultaire_gc_blobs_collected_total, vaultaire_shards_relocated_total,
 //	vaultaire_shards_moved_total, vaultaire_shard_move_bytes_total, vaultaire_shards_misplaced_swept_total,
 //	vaultaire_uploads_expired_total, vaultaire_shards_slow_total, vaultaire_shards_straggled_total

@@ -21,7 +21,9 @@
 // the record is committed through Raft. A shard write that stalls while
 // the quorum of the others keeps up is given up after StallTimeout, and
 // once the quorum is durable the others get StragglerWindow; shards given
-// up are healed after the commit (put.go). A GET reads the data shards,
+// up are healed after the commit (put.go). A peer that stops answering
+// the shards the quorum needs fails the write after StallTimeout and gets
+// no new shards from this node for a while (unresponsive.go). A GET reads the data shards,
 // gives up on a shard whose block is ReadHedge late and reconstructs
 // around it from parity (get.go, erasure.HedgeAfter).
 //

@@ -67,7 +67,7 @@ type HealJob struct {
 	Drive     string    `json:"drive"`
 	Started   time.Time `json:"started"`
 	Completed time.Time `json:"completed,omitzero"`
-	// Cursor is the walk's position (metastore.ForEachBlobFrom).
+	// Cursor is the walk's position (metastore.WalkBlobsFrom).
 	Cursor []byte `json:"cursor,omitempty"`
 	// Blobs visited; Present shards of the drive found in place; Rebuilt
 	// shards rebuilt (Bytes their size); Failed shards that could not be.
@@ -76,6 +76,10 @@ type HealJob struct {
 	Rebuilt int64 `json:"rebuilt"`
 	Failed  int64 `json:"failed"`
 	Bytes   int64 `json:"bytes"`
+	// Unreadable counts metadata records that did not decode, so the
+	// job could not tell which shards they place on the drive; each is
+	// logged and skipped (the walk goes on, metastore.WalkBlobsFrom).
+	Unreadable int64 `json:"unreadable_records,omitempty"`
 	// Running is true while the job's walk is under way (false when done
 	// or paused: Waiting says why it waits).
 	Running bool   `json:"running"`
@@ -297,7 +301,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 	var cursor []byte
 	h.update(id, func(j *HealJob) { j.Running, j.Waiting, cursor = true, "", j.Cursor })
 	rate := h.e.cfg.HealRate
-	err := h.e.meta.ForEachBlobFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
+	err := h.e.meta.WalkBlobsFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
 		var present, rebuilt, failed, bytes int64
 		for i, loc := range b.Shards {
 			if loc.Node != h.e.cfg.NodeID || loc.Drive != id {
@@ -362,6 +366,10 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 			}
 		}
 		return nil
+	}, func(bad metastore.BadRecord) error {
+		h.e.log.Warn("drive heal: metadata record unreadable; skipped", "drive", id, "record", bad.Record, "err", bad.Err)
+		h.update(id, func(j *HealJob) { j.Cursor = bad.Next; j.Unreadable++ })
+		return nil
 	}) // the first page behind a read barrier: a restarted node catches up first
 	if err != nil {
 		return err
@@ -372,7 +380,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 		j = *p
 	})
 	h.e.log.Info("drive heal job done", "drive", id, "blobs", j.Blobs, "present", j.Present, "rebuilt", j.Rebuilt,
-		"failed", j.Failed, "bytes", j.Bytes, "took", j.Completed.Sub(j.Started).Round(time.Second))
+		"failed", j.Failed, "unreadable_records", j.Unreadable, "bytes", j.Bytes, "took", j.Completed.Sub(j.Started).Round(time.Second))
 	return nil
 }
 

@@ -129,6 +129,37 @@ func TestDriveHealRebuildsReplacedDrive(t *testing.T) {
 	}
 }
 
+// A drive heal job goes past a metadata record that does not decode: it
+// counts and logs it and rebuilds every other shard of the drive (it used
+// to stop there and retry from the same record, forever).
+func TestDriveHealSkipsUnreadableRecords(t *testing.T) {
+	dir := t.TempDir()
+	n := healNode(t, dir, -1)
+	e := n.Engine
+	mustContainer(t, e, "c")
+	const count = 6
+	for i := range count {
+		put(t, e, "c", fmt.Sprint(i), randBytes(uint64(i), 100<<10+i))
+	}
+	drive := filepath.Join(dir, "drives", "1")
+	n.Close()
+	corruptArtifactRecord(t, dir, "c", "2", func(v []byte) []byte { return v[:len(v)-5] })
+	if err := os.RemoveAll(drive); err != nil {
+		t.Fatal(err)
+	}
+	n = healNode(t, dir, -1)
+	if err := n.Engine.HealDrive("d1"); err != nil {
+		t.Fatal(err)
+	}
+	j := waitHealed(t, n.Engine, "d1")
+	if j.Unreadable != 1 || j.Rebuilt != count-1 || j.Failed != 0 {
+		t.Fatalf("heal job %+v, want %d rebuilt and 1 unreadable record", j, count-1)
+	}
+	if got := len(driveFiles(t, drive)); got != count-1 {
+		t.Fatalf("drive 1 holds %d shards after the heal, want %d", got, count-1)
+	}
+}
+
 // A disk swapped while the node runs: held offline, wiped, released:
 // the blank directory is adopted and healed. An offline drive that is not
 // held comes back through the background recheck.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/hmac"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -13,9 +14,10 @@ import (
 // Server-side encryption sits here, between the request body and the
 // erasure coder: a part's bytes are sealed (package sse) before they are
 // erasure-coded, so every shard, parity included, holds ciphertext, and a
-// read decrypts after the erasure decode has verified the blocks. The ETag
-// and the sizes in records, listings and quotas are of the plaintext. See
-// docs/design.md, "Encryption at rest".
+// read decrypts after the erasure decode has verified the blocks. The
+// sizes in records, listings and quotas are of the plaintext, and so is
+// the ETag but for SSE-C (sealer.etag). See docs/design.md, "Encryption at
+// rest".
 
 // Encryption modes as S3 names them in x-amz-server-side-encryption (and
 // SSE-C, which S3 reports through the customer-algorithm header).
@@ -55,10 +57,25 @@ var (
 // no encryption itself (PUT, copy, multipart, console uploads).
 const ContainerConfigEncryption = "encryption"
 
-// defaultEncryption is the encryption of a write to container c that asked
-// for enc. The container was read stale (as PutArtifact's existence
-// check): a default set a moment ago on another node may not apply to a
-// write racing it.
+// bucketConfig reads the container a write applies the configuration of
+// (its default encryption) with a read barrier, never from this node's
+// local state alone: a follower applies a commit only when the leader's
+// next message says it is committed, so its state may trail a
+// configuration change acknowledged through another node. Inside a
+// request's read scope (Engine.ReadScope: every S3 and console request)
+// the barrier has already run for the request's first read, the key
+// lookup, so this costs nothing more; a caller outside one pays one
+// read-index round. The other bucket settings a write depends on,
+// versioning and the object lock default retention, are decided by the
+// state machine when the write commits, and bucket policies and lifecycle
+// rules are read with the request's barrier too (docs/design.md, "Bucket
+// configuration across nodes").
+func (e *Engine) bucketConfig(ctx context.Context, tenant, container string) (metastore.Container, error) {
+	return e.meta.GetContainer(ctx, tenant, container)
+}
+
+// defaultEncryption is the encryption of a write to container c (read by
+// bucketConfig) that asked for enc.
 func defaultEncryption(c metastore.Container, enc Encryption) Encryption {
 	if enc.Mode == EncryptionNone && c.Config[ContainerConfigEncryption] == EncryptionSSES3 {
 		enc.Mode = EncryptionSSES3
@@ -152,6 +169,20 @@ type sealer struct {
 	kek     sse.KEK
 	context []byte
 	rec     metastore.Encryption
+	// customerKey is the SSE-C key (EncryptionCustomer only), which
+	// keys the ETag.
+	customerKey []byte
+}
+
+// etag is the ETag of a stream whose plaintext has MD5 sum: its hex for
+// plaintext and SSE-S3 (as S3 gives), and for SSE-C a keyed hash of it
+// under the customer's key (sse.CustomerETag), since S3 does not expose
+// the plaintext's MD5 of SSE-C objects. s may be nil (no encryption).
+func (s *sealer) etag(sum []byte) (string, error) {
+	if s == nil || s.rec.Mode != EncryptionCustomer {
+		return hex.EncodeToString(sum), nil
+	}
+	return sse.CustomerETag(s.customerKey, sum)
 }
 
 // newSealer prepares the encryption of a write; nil for a plaintext one.
@@ -168,6 +199,7 @@ func (e *Engine) newSealer(tenant, container, key string, enc Encryption) (*seal
 			return nil, ErrSSEUnavailable
 		}
 		s.kek, err = sse.CustomerKEK(enc.CustomerKey)
+		s.customerKey = enc.CustomerKey
 		s.rec.CustomerKeyMAC = sse.CustomerKeyMAC(e.keyring.MACKey(), enc.CustomerKey)
 	default:
 		return nil, fmt.Errorf("%w: encryption mode %q", ErrInvalidArgument, enc.Mode)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -393,6 +394,8 @@ type Engine struct {
 	}
 	// staleRestores: restores the leader saw ongoing (restore_stale.go).
 	staleRestores staleRestores
+	// unresponsive: peers given no new shards for now (unresponsive.go).
+	unresponsive unresponsivePeers
 
 	dummyOnce sync.Once
 	dummyHash []byte // compared against for unknown accounts (accounts.go)
@@ -550,6 +553,9 @@ func containerInfo(c metastore.Container) ContainerInfo {
 // already has one by that name.
 func (e *Engine) CreateContainer(ctx context.Context, tenant string, in CreateContainerInput) error {
 	c := metastore.Container{Tenant: tenant, Name: in.Name, Created: now(), Location: in.Location}
+	if len(in.Config) > 0 {
+		c.Config = maps.Clone(in.Config)
+	}
 	if in.ObjectLock {
 		c.VersioningState = metastore.VersioningEnabled
 		c.ObjectLock = metastore.ObjectLockConfig{Enabled: true}
@@ -660,6 +666,8 @@ func toInfo(a metastore.Artifact, versioned bool) ArtifactInfo {
 		LegalHold:    a.LegalHold,
 		ChecksumType: a.ChecksumType,
 		Encryption:   a.Encryption.Mode,
+		Owner:        a.Owner,
+		ACL:          a.ACL,
 
 		Tier:           a.Tier,
 		RestoreOngoing: a.Restore.Ongoing,

@@ -41,8 +41,9 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
+		Owner: in.Owner, ACL: in.ACL,
 	}
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return UploadInfo{}, metaErr(err)
 	}
@@ -131,6 +132,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 		src = io.TeeReader(src, dflt)
 	}
 	b := newBody(src, in.Size, DefaultMaxPartSize)
+	defer b.close()
 	p, missing, err := e.writePart(ctx, seal, b, b)
 	if err != nil {
 		return PartInfo{}, err
@@ -151,11 +153,15 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	if err == nil {
 		err = b.checkMD5(in.ContentMD5)
 	}
+	var etag string
+	if err == nil {
+		etag, err = seal.etag(b.sum())
+	}
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
 		return PartInfo{}, err
 	}
-	p.Number, p.ETag, p.Created, p.Checksums = in.Number, b.etag(), now(), sums
+	p.Number, p.ETag, p.Created, p.Checksums = in.Number, etag, now(), sums
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
 		e.deleteBlobNow(context.WithoutCancel(ctx), blob)

@@ -3,16 +3,14 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync/atomic"
 	"time"
 
 	"github.com/vaultaire/vaultaire/erasure"
+	"github.com/vaultaire/vaultaire/md5lanes"
 	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/sse"
 )
@@ -50,18 +48,24 @@ func blobOfShard(name string) string {
 }
 
 // body wraps a request body: it counts, hashes (MD5 for the ETag), and
-// enforces the declared size and the size ceiling.
+// enforces the declared size and the size ceiling. The MD5 shares vector
+// passes with the other bodies being received (md5lanes); close returns
+// its buffers.
 type body struct {
 	r        io.Reader
 	n        int64
 	declared int64 // -1 when unknown
 	max      int64
-	md5      hash.Hash
+	md5      *md5lanes.Digest
 }
 
 func newBody(r io.Reader, declared, max int64) *body {
-	return &body{r: r, declared: declared, max: max, md5: md5.New()}
+	return &body{r: r, declared: declared, max: max, md5: md5lanes.New()}
 }
+
+// close releases the MD5's buffers; the body must not be read afterwards
+// (its sum and checkMD5 still work).
+func (b *body) close() { b.md5.Close() }
 
 func (b *body) Read(p []byte) (int, error) {
 	limit := b.max
@@ -101,7 +105,7 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *body) etag() string { return hex.EncodeToString(b.md5.Sum(nil)) }
+func (b *body) sum() []byte { return b.md5.Sum(nil) }
 
 // checkMD5 compares the body's MD5 with the one the client declared.
 func (b *body) checkMD5(want []byte) error {
@@ -160,7 +164,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 	}
 	quorum := writeQuorum(shape.Data, shape.Parity)
 	e.stats.encodes.Add(1)
-	stopWatch := e.watchStalls(shards, quorum)
+	stopWatch := e.watchStalls(shards, blob.Shards, quorum)
 	_, err = coder.Encode(ctx, r, writers, quorum)
 	stopWatch()
 	if errors.Is(err, erasure.ErrWriteQuorum) {
@@ -176,7 +180,7 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			sw.pw.Close()
 		}
 	}
-	ok := e.awaitShards(shards, errs, done, quorum, err != nil)
+	ok := e.awaitShards(shards, blob.Shards, errs, done, quorum, err != nil)
 	if err == nil {
 		if ok < quorum {
 			err = fmt.Errorf("%w: %d of %d shards durable, write quorum %d: %w", ErrUnavailable, ok, n, quorum, errors.Join(errs...))
@@ -238,10 +242,13 @@ var (
 // watchStalls gives up, while the encoder runs, on shard writes blocked
 // for StallTimeout as long as at least quorum others are not stuck (a
 // peer that stopped taking bytes holds the pipeline, and with it every
-// other shard, until its connection times out). When most writes are
-// slow together, the drives are slow, not one peer: nothing is given up.
+// other shard, until its connection times out). When fewer than quorum
+// keep up and the stuck ones are all on one peer, the write cannot
+// succeed without that peer: its shards are given up, which fails the
+// write now (unresponsive.go). When writes on several nodes are slow
+// together, the drives are slow, not one peer: nothing is given up.
 // The returned func stops the watch.
-func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
+func (e *Engine) watchStalls(shards []*shardWrite, locs []metastore.ShardLoc, quorum int) func() {
 	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -268,7 +275,16 @@ func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
 					fine++
 				}
 			}
-			if len(stuck) == 0 || fine < quorum {
+			if len(stuck) == 0 {
+				continue
+			}
+			if fine < quorum {
+				if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+					for _, i := range stuck {
+						given[i] = true
+					}
+					e.giveUpPeer(peer, stuck, shards)
+				}
 				continue
 			}
 			for _, i := range stuck {
@@ -284,9 +300,13 @@ func (e *Engine) watchStalls(shards []*shardWrite, quorum int) func() {
 // awaitShards waits for the shards' Puts and fills errs; it returns how
 // many succeeded. Once quorum are durable, the rest get StragglerWindow;
 // those still running then are given up and not waited for (they are
-// missing, healed after the commit). After a failed encode (failed) every
-// Put is cancelled and awaited, so nothing is left writing.
-func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int, quorum int, failed bool) int {
+// missing, healed after the commit). Short of quorum, when every Put
+// still running is on one peer, that peer gets StallTimeout from the
+// last answer of another shard: then its shards are given up, and the
+// write fails without waiting for it (unresponsive.go). After a failed
+// encode (failed) every Put is cancelled and awaited, so nothing is left
+// writing.
+func (e *Engine) awaitShards(shards []*shardWrite, locs []metastore.ShardLoc, errs []error, done <-chan int, quorum int, failed bool) int {
 	pending := 0
 	for _, sw := range shards {
 		if sw != nil {
@@ -299,8 +319,48 @@ func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int
 	ok := 0
 	returned := make([]bool, len(shards))
 	var window <-chan time.Time
+	// peerWait runs while, short of quorum, every Put still running is on
+	// one peer; it restarts at each answer.
+	var peerWait *time.Timer
+	var peerC <-chan time.Time
+	running := func() []int {
+		var out []int
+		for i, sw := range shards {
+			if sw != nil && !returned[i] {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	armPeerWait := func() {
+		if peerWait != nil {
+			peerWait.Stop()
+			peerWait, peerC = nil, nil
+		}
+		if failed || ok >= quorum || e.soleStuckPeer(running(), locs) == "" {
+			return
+		}
+		peerWait = time.NewTimer(e.cfg.StallTimeout)
+		peerC = peerWait.C
+	}
+	defer func() {
+		if peerWait != nil {
+			peerWait.Stop()
+		}
+	}()
+	armPeerWait()
 	for pending > 0 {
 		select {
+		case <-peerC:
+			stuck := running()
+			if peer := e.soleStuckPeer(stuck, locs); peer != "" {
+				for _, i := range stuck {
+					errs[i] = errPeerUnresponsive
+				}
+				e.giveUpPeer(peer, stuck, shards)
+				return ok
+			}
+			peerC = nil
 		case i := <-done:
 			pending--
 			returned[i] = true
@@ -313,6 +373,7 @@ func (e *Engine) awaitShards(shards []*shardWrite, errs []error, done <-chan int
 				defer t.Stop()
 				window = t.C
 			}
+			armPeerWait()
 		case <-window:
 			for i, sw := range shards {
 				if sw != nil && !returned[i] {
@@ -363,9 +424,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	if in.Size > e.cfg.MaxPutSize {
 		return ArtifactInfo{}, ErrEntityTooLarge
 	}
-	// Fail fast on a missing container before moving any bytes; the
-	// metastore checks again when it commits.
-	c, err := e.meta.GetContainer(ctx, tenant, in.Container, metastore.Stale)
+	// Fail fast on a missing container before moving any bytes (the
+	// metastore checks again when it commits), and take its default
+	// encryption. A linearizable read, so a bucket change acknowledged
+	// through any node before this write began applies to it; within a
+	// request's read scope it costs nothing more (bucketConfig).
+	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
 		return ArtifactInfo{}, metaErr(err)
 	}
@@ -374,6 +438,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		return ArtifactInfo{}, err
 	}
 	b := newBody(in.Body, in.Size, e.cfg.MaxPutSize)
+	defer b.close()
 	// The version id (none for a null version) and the default retention
 	// are the state machine's to decide, with the container's versioning
 	// state of the moment.
@@ -382,6 +447,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		ContentType: in.ContentType, Headers: in.Headers, Meta: in.Meta, Checksums: in.Checksums,
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
+		Owner: in.Owner, ACL: in.ACL,
 	}
 	if seal != nil {
 		rec.Encryption = seal.rec
@@ -413,7 +479,12 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 		e.dropParts(ctx, rec.Parts)
 		return ArtifactInfo{}, err
 	}
-	rec.Size, rec.ETag, rec.Created = b.n, b.etag(), now()
+	etag, err := seal.etag(b.sum())
+	if err != nil {
+		e.dropParts(ctx, rec.Parts)
+		return ArtifactInfo{}, err
+	}
+	rec.Size, rec.ETag, rec.Created = b.n, etag, now()
 	if len(rec.Parts) == 1 {
 		rec.Parts[0].ETag, rec.Parts[0].Created = rec.ETag, rec.Created
 	}

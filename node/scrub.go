@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,6 +41,17 @@ import (
 // pinned to a whole period (the first design) let a shard just verified
 // wait a period for the next pass, plus whatever that pass overran.
 //
+// A blob the scrub cannot verify at all (its record does not decode, or
+// its shape is invalid) does not stop the pass: it is counted
+// (vaultaire_scrub_errors_total, ScrubStatus.PassErrors), logged, kept in
+// a short list of the latest such errors (ScrubStatus.Errors, `vaultaire
+// admin scrub status`), and the pass goes on with the next blob. Healing
+// cannot act on these: it rebuilds a shard from the blob's other shards,
+// which takes the blob's record and shape. (A pass that stopped there
+// instead retried from the same blob every minute and never completed.)
+// A missing or corrupt shard is not an error of this kind: it is a bad
+// shard, queued for healing.
+//
 // Its position (the walk's cursor) and the times of its passes are kept
 // in Config.ScrubStateFile, saved every few seconds and at stop, so a
 // node restarted more often than the period still covers everything: it
@@ -64,6 +76,9 @@ const (
 	scrubSaveEvery = 5 * time.Second
 	// scrubStateVersion is the format of the state file.
 	scrubStateVersion = 1
+	// scrubErrorsKept: how many of the latest scrub errors the status
+	// (and the state file) keeps; the metric counts them all.
+	scrubErrorsKept = 16
 )
 
 // ScrubReport counts what one scrub pass saw.
@@ -71,6 +86,18 @@ type ScrubReport struct {
 	Blobs    int // blobs visited
 	Verified int // shards read in full and found intact
 	Bad      int // shards missing or corrupt (queued for healing)
+	Errors   int // blobs or records that could not be verified at all (skipped)
+}
+
+// ScrubError is a blob or a metadata record the scrub could not verify
+// and skipped.
+type ScrubError struct {
+	Time time.Time `json:"time"`
+	// Blob is the blob's id when its record decoded; Record names an
+	// undecodable record (metastore.BadRecord).
+	Blob   string `json:"blob,omitempty"`
+	Record string `json:"record,omitempty"`
+	Err    string `json:"error"`
 }
 
 // ScrubStatus is the scrubber's state (the admin API's answer).
@@ -89,6 +116,7 @@ type ScrubStatus struct {
 	PassShards  int64     `json:"pass_shards_verified"`
 	PassBad     int64     `json:"pass_shards_bad"`
 	PassBytes   int64     `json:"pass_bytes"`
+	PassErrors  int64     `json:"pass_errors"`
 	Progress    float64   `json:"progress"`
 	// LastPassStarted and LastPassCompleted describe the last complete
 	// pass (zero: none yet); NextPass is when the next one is due.
@@ -96,25 +124,32 @@ type ScrubStatus struct {
 	LastPassCompleted time.Time `json:"last_pass_completed,omitzero"`
 	LastPassBlobs     int64     `json:"last_pass_blobs"`
 	LastPassBad       int64     `json:"last_pass_shards_bad"`
+	LastPassErrors    int64     `json:"last_pass_errors"`
 	NextPass          time.Time `json:"next_pass,omitzero"`
 	// Passes counts the passes completed since this process started.
 	Passes int64 `json:"passes"`
+	// Errors are the latest blobs and records the scrub could not verify
+	// (at most scrubErrorsKept, oldest first), from any pass.
+	Errors []ScrubError `json:"errors,omitempty"`
 }
 
 // scrubState is what the state file keeps (JSON).
 type scrubState struct {
-	Version           int       `json:"version"`
-	PassStarted       time.Time `json:"pass_started,omitzero"`
-	Cursor            []byte    `json:"cursor,omitempty"`
-	PassBlobs         int64     `json:"pass_blobs"`
-	PassShards        int64     `json:"pass_shards"`
-	PassBad           int64     `json:"pass_bad"`
-	PassBytes         int64     `json:"pass_bytes"`
-	PassTotal         int64     `json:"pass_total_bytes"`
-	LastPassStarted   time.Time `json:"last_pass_started,omitzero"`
-	LastPassCompleted time.Time `json:"last_pass_completed,omitzero"`
-	LastPassBlobs     int64     `json:"last_pass_blobs"`
-	LastPassBad       int64     `json:"last_pass_bad"`
+	Version           int          `json:"version"`
+	PassStarted       time.Time    `json:"pass_started,omitzero"`
+	Cursor            []byte       `json:"cursor,omitempty"`
+	PassBlobs         int64        `json:"pass_blobs"`
+	PassShards        int64        `json:"pass_shards"`
+	PassBad           int64        `json:"pass_bad"`
+	PassBytes         int64        `json:"pass_bytes"`
+	PassErrors        int64        `json:"pass_errors,omitempty"`
+	PassTotal         int64        `json:"pass_total_bytes"`
+	LastPassStarted   time.Time    `json:"last_pass_started,omitzero"`
+	LastPassCompleted time.Time    `json:"last_pass_completed,omitzero"`
+	LastPassBlobs     int64        `json:"last_pass_blobs"`
+	LastPassBad       int64        `json:"last_pass_bad"`
+	LastPassErrors    int64        `json:"last_pass_errors,omitempty"`
+	Errors            []ScrubError `json:"errors,omitempty"`
 }
 
 // scrubber runs the continuous scrub of one Engine.
@@ -275,7 +310,7 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 	if s.mu.st.PassStarted.IsZero() {
 		s.mu.st.PassStarted = time.Now()
 		s.mu.st.Cursor = nil
-		s.mu.st.PassBlobs, s.mu.st.PassShards, s.mu.st.PassBad, s.mu.st.PassBytes = 0, 0, 0, 0
+		s.mu.st.PassBlobs, s.mu.st.PassShards, s.mu.st.PassBad, s.mu.st.PassBytes, s.mu.st.PassErrors = 0, 0, 0, 0, 0
 		s.mu.st.PassTotal = s.e.localBytes(ctx)
 		s.e.log.Info("scrub pass started", "bytes", s.mu.st.PassTotal, "period", s.e.cfg.ScrubPeriod)
 	} else {
@@ -300,11 +335,16 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 		s.save()
 	}()
 	s.save()
-	err := s.e.meta.ForEachBlobFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
+	err := s.e.meta.WalkBlobsFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
 		var one ScrubReport
 		n, err := s.e.scrubBlob(ctx, b, size, s.e.cfg.ScrubPause, &one)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			rep.Errors++
+			s.failed(ScrubError{Blob: b.ID, Err: err.Error()}, next)
+			return nil
 		}
 		rep.Blobs += one.Blobs
 		rep.Verified += one.Verified
@@ -341,6 +381,10 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 		case <-s.kick: // StartScrub: go on unpaced
 		}
 		return nil
+	}, func(bad metastore.BadRecord) error {
+		rep.Errors++
+		s.failed(ScrubError{Record: bad.Record, Err: bad.Err.Error()}, bad.Next)
+		return nil
 	}, metastore.Stale)
 	if err != nil {
 		return rep, err
@@ -348,14 +392,31 @@ func (s *scrubber) pass(ctx context.Context) (ScrubReport, error) {
 	s.mu.Lock()
 	st := &s.mu.st
 	st.LastPassStarted, st.LastPassCompleted = st.PassStarted, time.Now()
-	st.LastPassBlobs, st.LastPassBad = st.PassBlobs, st.PassBad
+	st.LastPassBlobs, st.LastPassBad, st.LastPassErrors = st.PassBlobs, st.PassBad, st.PassErrors
 	st.PassStarted, st.Cursor = time.Time{}, nil
 	s.mu.passes++
 	s.e.stats.scrubPasses.Add(1)
 	s.e.log.Info("scrub pass done", "blobs", st.LastPassBlobs, "shards_verified", st.PassShards, "bad", st.LastPassBad,
-		"took", st.LastPassCompleted.Sub(st.LastPassStarted).Round(time.Second))
+		"errors", st.LastPassErrors, "took", st.LastPassCompleted.Sub(st.LastPassStarted).Round(time.Second))
 	s.mu.Unlock()
 	return rep, nil
+}
+
+// failed records a blob or record the pass skipped because it could not
+// verify it, and moves the pass's position past it (next).
+func (s *scrubber) failed(se ScrubError, next []byte) {
+	se.Time = time.Now()
+	s.e.stats.scrubErrors.Add(1)
+	s.e.log.Warn("scrub: cannot verify; skipped", "blob", se.Blob, "record", se.Record, "err", se.Err)
+	s.mu.Lock()
+	st := &s.mu.st
+	st.Cursor = next
+	st.PassErrors++
+	st.Errors = append(st.Errors, se)
+	if n := len(st.Errors) - scrubErrorsKept; n > 0 {
+		st.Errors = append(st.Errors[:0:0], st.Errors[n:]...)
+	}
+	s.mu.Unlock()
 }
 
 // status reports the scrubber's state.
@@ -366,8 +427,10 @@ func (s *scrubber) status() ScrubStatus {
 	out := ScrubStatus{
 		Period: s.e.cfg.ScrubPeriod, Running: s.mu.running, Fast: s.mu.fast,
 		PassStarted: st.PassStarted, PassBlobs: st.PassBlobs, PassShards: st.PassShards, PassBad: st.PassBad, PassBytes: st.PassBytes,
+		PassErrors:      st.PassErrors,
 		LastPassStarted: st.LastPassStarted, LastPassCompleted: st.LastPassCompleted,
-		LastPassBlobs: st.LastPassBlobs, LastPassBad: st.LastPassBad, Passes: s.mu.passes,
+		LastPassBlobs: st.LastPassBlobs, LastPassBad: st.LastPassBad, LastPassErrors: st.LastPassErrors, Passes: s.mu.passes,
+		Errors: slices.Clone(st.Errors),
 	}
 	if !st.PassStarted.IsZero() && st.PassTotal > 0 {
 		out.Progress = min(float64(st.PassBytes)/float64(st.PassTotal), 1)
@@ -412,12 +475,24 @@ func (e *Engine) StartScrub() bool {
 // Scrub runs one whole pass now, unpaced apart from pause between shards,
 // over every blob the metadata references (artifacts and the parts of
 // unfinished uploads), independently of the continuous scrub and its
-// state.
+// state. Blobs and records it cannot verify are counted in Errors (and
+// the metric), logged and skipped, as the continuous scrub does.
 func (e *Engine) Scrub(ctx context.Context, pause time.Duration) (ScrubReport, error) {
 	var rep ScrubReport
-	err := e.meta.ForEachBlobFrom(ctx, nil, func(b metastore.Blob, size int64, _ []byte) error {
+	err := e.meta.WalkBlobsFrom(ctx, nil, func(b metastore.Blob, size int64, _ []byte) error {
 		_, err := e.scrubBlob(ctx, b, size, pause, &rep)
+		if err != nil && ctx.Err() == nil {
+			rep.Errors++
+			e.stats.scrubErrors.Add(1)
+			e.log.Warn("scrub: cannot verify; skipped", "blob", b.ID, "err", err)
+			return nil
+		}
 		return err
+	}, func(bad metastore.BadRecord) error {
+		rep.Errors++
+		e.stats.scrubErrors.Add(1)
+		e.log.Warn("scrub: cannot verify; skipped", "record", bad.Record, "err", bad.Err)
+		return nil
 	}, metastore.Stale)
 	return rep, err
 }

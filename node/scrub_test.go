@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble"
 
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
@@ -296,4 +299,139 @@ func TestScrubReportsEveryBadShard(t *testing.T) {
 	if d := e.Stats().HealDropped; d != 0 {
 		t.Errorf("%d heal reports dropped", d)
 	}
+}
+
+// corruptArtifactRecord rewrites the metadata record of artifact
+// tenant/container/key in the (closed) node's Pebble store under dir with
+// mutate. The key is the metastore's artifact key ('f', table 0x06,
+// length-prefixed tenant and container, then the key; metastore/keys.go).
+func corruptArtifactRecord(t *testing.T, dir, container, key string, mutate func([]byte) []byte) {
+	t.Helper()
+	db, err := pebble.Open(filepath.Join(dir, "meta", "pebble"), &pebble.Options{Logger: quietPebble{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	k := []byte{'f', 0x06}
+	k = binary.AppendUvarint(k, uint64(len(tenant)))
+	k = append(k, tenant...)
+	k = binary.AppendUvarint(k, uint64(len(container)))
+	k = append(k, container...)
+	k = append(k, key...)
+	v, closer, err := db.Get(k)
+	if err != nil {
+		t.Fatalf("artifact record of %s/%s: %v", container, key, err)
+	}
+	bad := mutate(bytes.Clone(v))
+	closer.Close()
+	if err := db.Set(k, bad, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quietPebble drops Pebble's log lines (WAL replay) from test output.
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)  {}
+func (quietPebble) Errorf(string, ...any) {}
+func (quietPebble) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+// TestScrubSkipsBlobsItCannotVerify: a blob the scrub cannot verify at
+// all (its artifact record does not decode; its shape is invalid) is
+// counted, listed in the status and skipped: the pass completes and
+// verifies, and repairs, every other blob. (Before, the pass stopped at
+// the first such blob and retried from there every minute.)
+func TestScrubSkipsBlobsItCannotVerify(t *testing.T) {
+	dir := t.TempDir()
+	setup := scrubNode(t, dir, 0)
+	e, ctx := setup.Engine, context.Background()
+	mustContainer(t, e, "c")
+	const blobs = 12
+	ids := map[string]string{} // key -> blob id
+	for i := range blobs {
+		key := fmt.Sprint("k", i)
+		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: key, Body: bytes.NewReader(randBytes(uint64(90+i), 128<<10)), Size: 128 << 10}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := setup.Meta.GetArtifact(ctx, tenant, "c", key)
+		if err != nil || len(a.Parts) != 1 || a.Parts[0].Blob.ID == "" {
+			t.Fatalf("artifact %s: %+v, %v", key, a, err)
+		}
+		ids[key] = a.Parts[0].Blob.ID
+	}
+	setup.Close()
+	// k3's record is cut short (it no longer decodes); k7's blob says 0
+	// data shards (the varint after its id; 2+2 is stored as 4).
+	corruptArtifactRecord(t, dir, "c", "k3", func(v []byte) []byte { return v[:len(v)-5] })
+	corruptArtifactRecord(t, dir, "c", "k7", func(v []byte) []byte {
+		id := append(binary.AppendUvarint(nil, uint64(len(ids["k7"]))), ids["k7"]...)
+		at := bytes.Index(v, id)
+		if at < 0 || v[at+len(id)] != 4 {
+			t.Fatalf("k7's record does not hold its blob id followed by 2 data shards")
+		}
+		v[at+len(id)] = 0
+		return v
+	})
+	// Every blob loses a parity shard, which only the scrub finds.
+	paths := shardPaths(t, dir)["3"]
+	if len(paths) != blobs {
+		t.Fatalf("%d files of shard 3, want %d", len(paths), blobs)
+	}
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	n := scrubNode(t, dir, time.Hour)
+	e = n.Engine
+	waitFor(t, "a complete scrub pass", 60*time.Second, func() bool { return e.ScrubStatus().Passes >= 1 })
+	st := e.ScrubStatus()
+	if st.LastPassErrors != 2 || st.LastPassBlobs != blobs-2 {
+		t.Errorf("last pass: %d blobs, %d errors; want %d blobs, 2 errors", st.LastPassBlobs, st.LastPassErrors, blobs-2)
+	}
+	if st.LastPassBad != blobs-2 {
+		t.Errorf("last pass found %d bad shards, want %d (the removed parity of every verifiable blob)", st.LastPassBad, blobs-2)
+	}
+	if got := e.Stats().ScrubErrors; got != 2 {
+		t.Errorf("ScrubErrors = %d, want 2", got)
+	}
+	var sawRecord, sawBlob bool
+	for _, se := range st.Errors {
+		switch {
+		case strings.Contains(se.Record, `key "k3"`) && se.Err != "":
+			sawRecord = true
+		case se.Blob == ids["k7"] && strings.Contains(se.Err, "data shards"):
+			sawBlob = true
+		default:
+			t.Errorf("unexpected scrub error %+v", se)
+		}
+	}
+	if !sawRecord || !sawBlob {
+		t.Errorf("status errors %+v: want k3's record and k7's blob", st.Errors)
+	}
+	// The other blobs' parity is rebuilt.
+	waitFor(t, "the verifiable blobs' parity rebuilt", 60*time.Second, func() bool {
+		rebuilt := 0
+		for _, p := range paths {
+			if _, err := os.Stat(p); err == nil {
+				rebuilt++
+			}
+		}
+		return rebuilt == blobs-2 // not k3's (no record) nor k7's (no valid shape)
+	})
+	// A one-off pass goes past them too.
+	rep, err := e.Scrub(ctx, 0)
+	if err != nil || rep.Errors != 2 || rep.Blobs != blobs-2 || rep.Bad != 0 {
+		t.Fatalf("one-off scrub: %+v, %v; want %d blobs, 2 errors, 0 bad", rep, err, blobs-2)
+	}
+	// The latest errors survive a restart, with the pass's figures.
+	n.Close()
+	n = scrubNode(t, dir, time.Hour)
+	waitFor(t, "the errors listed after a restart", 10*time.Second, func() bool {
+		st := n.Engine.ScrubStatus()
+		return len(st.Errors) == 2 && st.LastPassErrors == 2
+	})
 }

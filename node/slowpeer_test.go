@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/drivers/fault"
 	"github.com/vaultaire/vaultaire/drivers/local"
 	"github.com/vaultaire/vaultaire/erasure"
 	"github.com/vaultaire/vaultaire/node"
@@ -33,9 +35,16 @@ type stallDriver struct {
 	suffix *atomic.Value // string
 }
 
+// hungMode and anySuffix make a stallDriver whose every Put reads the
+// shard and never answers.
+var (
+	hungMode  = func() *atomic.Int32 { var m atomic.Int32; m.Store(neverCommit); return &m }()
+	anySuffix = func() *atomic.Value { var v atomic.Value; v.Store("*"); return &v }()
+)
+
 func (d stallDriver) hit(name string) int32 {
 	s, _ := d.suffix.Load().(string)
-	if s == "" || !strings.HasSuffix(name, s) {
+	if s == "" || (s != "*" && !strings.HasSuffix(name, s)) {
 		return healthy
 	}
 	return d.mode.Load()
@@ -135,4 +144,80 @@ func TestWritesAndReadsDoNotWaitForAStalledDrive(t *testing.T) {
 		t.Fatalf("ShardsSlow = %d, ShardsBad = %d; want a slow shard, no bad one", s.ShardsSlow, s.ShardsBad)
 	}
 	mode.Store(healthy)
+}
+
+// TestPutGivesUpOnAPeerTheQuorumNeeds: 3 nodes of 4 drives write 8+4 with
+// a write quorum of 9, so a peer that stops answering (its 4 shards
+// neither taking bytes nor acknowledged) leaves a PUT short of its quorum.
+// The PUT fails as unavailable after the stall timeout, not when the
+// peer's connection would give up (here: never), and the next PUT is
+// written over the two nodes that answer. Both ways a peer stops are
+// covered: a Put that takes no byte (the encoder's writes block) and a
+// Put that took the shard and never answers. Before, each PUT waited for
+// the peer (chaos round 14: about 11 s on the healthy nodes).
+func TestPutGivesUpOnAPeerTheQuorumNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(p *peers)
+	}{
+		{"peer takes no bytes", func(p *peers) {
+			for _, d := range p.drives["node-c"] {
+				d.Inject(fault.Rule{Op: fault.OpPut, Latency: time.Hour})
+			}
+		}},
+		{"peer never answers", func(p *peers) {
+			p.mu.Lock()
+			p.hung = map[string]bool{"node-c": true}
+			p.mu.Unlock()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeers("node-b", "node-c")
+			n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, Tune: func(c *node.Config) {
+				c.StallTimeout, c.StragglerWindow = 300*time.Millisecond, 100*time.Millisecond
+			}})
+			e := n.Engine
+			mustContainer(t, e, "c")
+			data := randBytes(44, 300<<10)
+			put := func(key string) (time.Duration, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				start := time.Now()
+				_, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: key, Body: bytes.NewReader(data), Size: int64(len(data))})
+				return time.Since(start), err
+			}
+			if _, err := put("before"); err != nil {
+				t.Fatal(err)
+			}
+			tc.stop(p)
+			took, err := put("during")
+			if !errors.Is(err, node.ErrUnavailable) {
+				t.Fatalf("PUT placed on a peer that stopped answering: %v after %v, want ErrUnavailable", err, took)
+			}
+			// A bound on a hang, not a performance figure: the peer
+			// never answers, and the PUT's own deadline is 30 s.
+			if took > 10*time.Second {
+				t.Fatalf("PUT failed only after %v", took)
+			}
+			t.Logf("PUT gave up on the peer after %v", took.Round(time.Millisecond))
+			took, err = put("after")
+			if err != nil {
+				t.Fatalf("the next PUT: %v after %v", err, took)
+			}
+			a, err := n.Meta.GetArtifact(context.Background(), tenant, "c", "after")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := a.Parts[0].Blob
+			for _, loc := range b.Shards {
+				if loc.Node == "node-c" {
+					t.Fatalf("the next PUT placed a shard on the peer that stopped answering: %+v", b.Shards)
+				}
+			}
+			if got := read(t, e, "c", "after", 0, -1); !bytes.Equal(got, data) {
+				t.Fatal("wrong bytes")
+			}
+			t.Logf("the next PUT: %d+%d in %v", b.K, b.M, took.Round(time.Millisecond))
+		})
+	}
 }

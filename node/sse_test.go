@@ -3,7 +3,10 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -386,5 +389,130 @@ func TestSSETransitionKeepsCiphertext(t *testing.T) {
 	}
 	if got := read(t, e, "c", "k", 0, -1); !bytes.Equal(got, data) {
 		t.Fatal("recalled SSE artifact differs")
+	}
+}
+
+// TestSSECustomerETag: the ETag of an SSE-C version is not the MD5 of its
+// plaintext (S3 does not expose it) but sse.CustomerETag of it under the
+// customer's key, inline or in shards, for each part of an upload and so
+// for the multipart ETag built from them; plaintext and SSE-S3 keep the
+// MD5. An SSE-C record stored with the MD5 (by an earlier release) keeps
+// its ETag.
+func TestSSECustomerETag(t *testing.T) {
+	n := nodetest.StartNode(t, nodetest.Options{MinPartSize: 1})
+	e := n.Engine
+	ctx := context.Background()
+	mustContainer(t, e, "c")
+	key, key2 := bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{9}, 32)
+	customer := func(k []byte) node.Encryption { return node.Encryption{Mode: node.EncryptionCustomer, CustomerKey: k} }
+	keyed := func(k, data []byte) string {
+		t.Helper()
+		sum := md5.Sum(data)
+		s, err := sse.CustomerETag(k, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, size := range []int{10, 3*sse.PackageSize + 5} {
+		data := randBytes(uint64(size), size)
+		if keyed(key, data) == md5hex(data) || keyed(key, data) == keyed(key2, data) {
+			t.Fatal("CustomerETag is the MD5 or ignores the key")
+		}
+		for _, tc := range []struct {
+			name string
+			enc  node.Encryption
+			want string
+		}{
+			{"plain", node.Encryption{}, md5hex(data)},
+			{"sse-s3", node.Encryption{Mode: node.EncryptionSSES3}, md5hex(data)},
+			{"sse-c", customer(key), keyed(key, data)},
+			{"sse-c-key2", customer(key2), keyed(key2, data)},
+		} {
+			k := fmt.Sprintf("%s-%d", tc.name, size)
+			info, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: k, Body: bytes.NewReader(data), Size: int64(size), Encryption: tc.enc})
+			if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			head, err := e.HeadArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: k})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.ETag != tc.want || head.ETag != tc.want {
+				t.Fatalf("%s: etag %s (head %s), want %s", k, info.ETag, head.ETag, tc.want)
+			}
+		}
+	}
+
+	// Multipart: each part's ETag is keyed, and the upload's ETag is the
+	// MD5 of the parts' ETags, as for any upload.
+	data := randBytes(5, 2*sse.PackageSize+77)
+	halves := [][]byte{data[:sse.PackageSize+3], data[sse.PackageSize+3:]}
+	up, err := e.CreateUpload(ctx, tenant, node.UploadInput{Container: "c", Key: "mp", Encryption: customer(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []node.PartRef
+	whole := md5.New()
+	for i, h := range halves {
+		p, err := e.UploadPart(ctx, tenant, node.PartInput{Container: "c", Key: "mp", UploadID: up.UploadID, Number: i + 1,
+			Body: bytes.NewReader(h), Size: int64(len(h)), CustomerKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ETag != keyed(key, h) {
+			t.Fatalf("part %d: etag %s, want %s", i+1, p.ETag, keyed(key, h))
+		}
+		raw, _ := hex.DecodeString(p.ETag)
+		whole.Write(raw)
+		refs = append(refs, node.PartRef{Number: i + 1, ETag: p.ETag})
+	}
+	info, err := e.CompleteUpload(ctx, tenant, "c", "mp", up.UploadID, refs, node.Conditions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := hex.EncodeToString(whole.Sum(nil)) + "-2"; info.ETag != want {
+		t.Fatalf("multipart etag %s, want %s", info.ETag, want)
+	}
+	r, err := e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "mp", CustomerKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(data))); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("multipart read: %v", err)
+	}
+
+	// A record an earlier release wrote: SSE-C, its ETag the plaintext's
+	// MD5. It reads back with that ETag.
+	old := []byte("written before keyed ETags")
+	kr, err := sse.NewKeyring([]byte("nodetest-sse-root-key-32-bytes!!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := sse.CustomerKEK(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := sse.NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sse.SealKey(kek, dk, []byte(tenant+"\x00c\x00old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Meta.PutVersion(ctx, metastore.Artifact{Tenant: tenant, Container: "c", Key: "old", Size: int64(len(old)), ETag: md5hex(old),
+		Created: time.Now(), Inline: sse.Encrypt(dk, old), InlineKey: sealed,
+		Encryption: metastore.Encryption{Mode: node.EncryptionCustomer, CustomerKeyMAC: sse.CustomerKeyMAC(kr.MACKey(), key)}}, metastore.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = e.OpenArtifact(ctx, tenant, node.VersionRef{Container: "c", Key: "old", CustomerKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := r.WriteRange(ctx, &buf, 0, int64(len(old))); err != nil || buf.String() != string(old) || r.Info().ETag != md5hex(old) {
+		t.Fatalf("old record: %q %s %v", buf.String(), r.Info().ETag, err)
 	}
 }

@@ -46,8 +46,9 @@ type Stats struct {
 	// (hedged to parity); ShardsStraggled counts shard writes given up
 	// as stalled or late once the write quorum was durable (healed).
 	ShardsSlow, ShardsStraggled int64
-	// ScrubPasses counts complete scrub passes.
-	ScrubPasses int64
+	// ScrubPasses counts complete scrub passes; ScrubErrors the blobs and
+	// metadata records a pass could not verify and skipped (scrub.go).
+	ScrubPasses, ScrubErrors int64
 	// DriveHealed counts shards drive heal jobs rebuilt, DriveHealBytes
 	// their bytes (node/drives.go).
 	DriveHealed, DriveHealBytes int64
@@ -87,7 +88,7 @@ type counters struct {
 	shardsMoved, shardMoveBytes atomic.Int64
 	uploadsExpired              atomic.Int64
 	shardsSlow, shardsStraggled atomic.Int64
-	scrubPasses                 atomic.Int64
+	scrubPasses, scrubErrors    atomic.Int64
 	driveHealed, driveHealBytes atomic.Int64
 	remoteDeletes               atomic.Int64
 	ssePackages                 atomic.Int64
@@ -125,6 +126,7 @@ func (e *Engine) Stats() Stats {
 		ShardsSlow:      c.shardsSlow.Load(),
 		ShardsStraggled: c.shardsStraggled.Load(),
 		ScrubPasses:     c.scrubPasses.Load(),
+		ScrubErrors:     c.scrubErrors.Load(),
 		DriveHealed:     c.driveHealed.Load(),
 		DriveHealBytes:  c.driveHealBytes.Load(),
 

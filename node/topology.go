@@ -98,7 +98,7 @@ func (e *Engine) candidates(ctx context.Context) []candidate {
 	}
 	if e.cfg.Peers != nil {
 		for _, pd := range e.cfg.Peers.Drives() {
-			if pd.Node == e.cfg.NodeID {
+			if pd.Node == e.cfg.NodeID || e.unresponsive.is(pd.Node) {
 				continue
 			}
 			out = append(out, candidate{Drive: pd.Drive, online: pd.Online})

@@ -63,6 +63,17 @@ type peers struct {
 	drives map[string][]*fault.Driver // node -> drives
 	down   map[string]bool
 	total  int64 // the capacity every drive advertises (0: unknown)
+	// hung: nodes whose drives take a Put's bytes and never answer (a
+	// peer cut off after the request went out).
+	hung map[string]bool
+}
+
+// driver is drive d of node n as the engine reaches it.
+func (p *peers) driver(n string, d *fault.Driver) drivers.Driver {
+	if p.hung[n] {
+		return stallDriver{Driver: d, mode: hungMode, suffix: anySuffix}
+	}
+	return d
 }
 
 func newPeers(nodes ...string) *peers {
@@ -84,7 +95,7 @@ func (p *peers) Drives() []node.PeerDrive {
 			continue
 		}
 		for i, d := range ds {
-			out = append(out, node.PeerDrive{Drive: node.Drive{ID: fmt.Sprintf("%s-d%d", n, i), Node: n, Driver: d}, Online: true, Total: p.total})
+			out = append(out, node.PeerDrive{Drive: node.Drive{ID: fmt.Sprintf("%s-d%d", n, i), Node: n, Driver: p.driver(n, d)}, Online: true, Total: p.total})
 		}
 	}
 	return out
@@ -95,7 +106,7 @@ func (p *peers) Driver(n, drive string) (drivers.Driver, bool) {
 	defer p.mu.Unlock()
 	for i, d := range p.drives[n] {
 		if drive == fmt.Sprintf("%s-d%d", n, i) {
-			return d, true
+			return p.driver(n, d), true
 		}
 	}
 	return nil, false

@@ -153,6 +153,11 @@ type CreateContainerInput struct {
 	// enabled for good), as x-amz-bucket-object-lock-enabled asks.
 	ObjectLock bool
 	Location   string
+	// Config holds container sub-resources (as SetContainerConfig sets
+	// them) written by the same Raft command that creates the container,
+	// so it never exists without them: CreateBucket's object ownership
+	// and ACL.
+	Config map[string]string
 }
 
 // ArtifactInfo describes an artifact (S3 object) as clients see it.
@@ -204,6 +209,10 @@ type ArtifactInfo struct {
 	// Encryption is the version's server-side encryption mode
 	// (EncryptionNone, EncryptionSSES3, EncryptionCustomer).
 	Encryption string
+	// Owner is the tenant owning the version when not the container's
+	// ("" for the container's); ACL its access control list ("" private).
+	Owner string
+	ACL   string
 }
 
 // Conditions are the preconditions of a write, decided atomically with it.
@@ -248,6 +257,10 @@ type PutInput struct {
 	LegalHold    bool
 	// Encryption of the new version (Mode "" for none).
 	Encryption Encryption
+	// Owner and ACL of the new version (metastore.Artifact's): the owning
+	// tenant when not the container's, and the ACL ("" private).
+	Owner string
+	ACL   string
 }
 
 // VersionRef names one version of an artifact: VersionID "" means the
@@ -355,6 +368,9 @@ type UploadInput struct {
 	ChecksumType      string
 	// Encryption of the parts and of the completed artifact.
 	Encryption Encryption
+	// Owner and ACL of the completed artifact (as PutInput's).
+	Owner string
+	ACL   string
 }
 
 // UploadInfo describes an in-progress multipart upload.

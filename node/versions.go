@@ -77,3 +77,10 @@ func (e *Engine) SetRetention(ctx context.Context, tenant string, ref VersionRef
 func (e *Engine) SetLegalHold(ctx context.Context, tenant string, ref VersionRef, on bool) (ArtifactInfo, error) {
 	return e.updateVersion(ctx, tenant, ref, metastore.VersionUpdate{SetLegalHold: true, LegalHold: on})
 }
+
+// SetArtifactACL replaces the ACL of a version (the latest when
+// ref.VersionID is ""); "" makes it private to its owner. The owner does
+// not change.
+func (e *Engine) SetArtifactACL(ctx context.Context, tenant string, ref VersionRef, acl string) (ArtifactInfo, error) {
+	return e.updateVersion(ctx, tenant, ref, metastore.VersionUpdate{SetACL: true, ACL: acl})
+}

@@ -248,6 +248,7 @@ type accessTarget struct {
 	owner, bucket string // bucket "" for ListAllMyBuckets
 	key           string // "" for the bucket itself
 	versioned     bool
+	versionID     string // the version addressed ("" the latest)
 }
 
 // authorize decides the request in rc (its endpoint resolved, rc.tenant
@@ -270,7 +271,7 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 		return nil
 	}
 	q := r.URL.Query()
-	t := accessTarget{action: action, owner: rc.tenant, bucket: rc.ep.Container, key: rc.ep.Key, versioned: q.Get("versionId") != ""}
+	t := accessTarget{action: action, owner: rc.tenant, bucket: rc.ep.Container, key: rc.ep.Key, versioned: q.Get("versionId") != "", versionID: q.Get("versionId")}
 	if op == OpDeleteObjects {
 		t.key = "" // the keys are checked one by one (authorizeKey)
 		t.action = "s3:ListBucket"
@@ -298,7 +299,7 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, rc *reqCtx) err
 		if exp := r.Header.Get("X-Amz-Source-Expected-Bucket-Owner"); exp != "" && exp != src.owner {
 			return withMessage(errAccessDenied, "The expected source bucket owner does not own the bucket.")
 		}
-		st := accessTarget{action: "s3:GetObject", owner: src.owner, bucket: src.container, key: src.key, versioned: src.versionID != ""}
+		st := accessTarget{action: "s3:GetObject", owner: src.owner, bucket: src.container, key: src.key, versioned: src.versionID != "", versionID: src.versionID}
 		return s.authorizeTarget(ctx, r, rc, st)
 	}
 	return nil
@@ -352,7 +353,17 @@ func (s *Server) authorizeTarget(ctx context.Context, r *http.Request, rc *reqCt
 			return errImplicitDeny
 		}
 	}
-	if bucketPol == nil && idPol == nil && sameTenant {
+	// The owner and ACL of the version addressed, where the bucket
+	// enables ACLs and one decides the action (objacl.go).
+	var ver *versionACL
+	if t.key != "" && objectACLAction(t.action) {
+		var err error
+		if ver, err = s.objectACLTarget(ctx, r, t); err != nil {
+			return err
+		}
+	}
+	foreign := ver != nil && ver.owner != t.owner // not the bucket owner's
+	if bucketPol == nil && idPol == nil && sameTenant && !foreign {
 		return nil // the default: a tenant's users may do everything in it
 	}
 	req := s.policyRequest(ctx, r, rc, t, bucketPol, idPol)
@@ -370,6 +381,9 @@ func (s *Server) authorizeTarget(ctx context.Context, r *http.Request, rc *reqCt
 		if idDec = idPol.Evaluate(&idReq); idDec == policy.Denied {
 			return withMessage(errAccessDenied, "Access Denied by the user's policy")
 		}
+	}
+	if ver != nil && (foreign || !sameTenant) {
+		return s.objectACLDecision(r, pr, t, ver, bucketPol, bucketDec, idPol, idDec)
 	}
 	if sameTenant {
 		// One account: either policy may allow; a user without an
@@ -396,7 +410,13 @@ func (s *Server) authorizeTarget(ctx context.Context, r *http.Request, rc *reqCt
 		}
 		return nil
 	}
-	if bucketPol.Public {
+	return s.restrictPublicBucket(ctx, bucketPol, t)
+}
+
+// restrictPublicBucket refuses what a public bucket policy allowed when
+// the RestrictPublicBuckets of the bucket or its tenant is on.
+func (s *Server) restrictPublicBucket(ctx context.Context, bucketPol *policy.Policy, t accessTarget) error {
+	if bucketPol != nil && bucketPol.Public {
 		pab, err := s.publicAccessBlock(ctx, t.owner, t.bucket)
 		if err != nil {
 			return err

@@ -284,22 +284,42 @@ func (s *Server) getACL(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			}
 			return writeXML(w, aclToXML(a, rc.tenant))
 		}
-	} else if _, err := s.headVersion(ctx, w, r, rc); err != nil {
-		return err
+	} else {
+		info, err := s.headVersion(ctx, w, r, rc)
+		if err != nil {
+			return err
+		}
+		o, err := s.bucketOwnership(r, rc.tenant, rc.ep.Container)
+		if err != nil {
+			return err
+		}
+		if o != ownershipEnforced {
+			v := s.versionACLOf(rc.tenant, info)
+			return writeXML(w, aclToXML(v.acl, v.owner))
+		}
 	}
 	return writeXML(w, s.ownerACL(rc))
 }
 
-// putACL sets a bucket's ACL where its ownership enables ACLs. Elsewhere
-// (BucketOwnerEnforced buckets, and objects: object ACLs are not built)
-// it accepts what leaves the owner's FULL_CONTROL alone: the canned ACLs
-// private and bucket-owner-full-control, or a document granting only
-// that. Anything else is AccessControlListNotSupported, as S3 answers
-// when ACLs are disabled.
+// putACL sets a bucket's or a version's ACL where the bucket's ownership
+// enables ACLs. Under BucketOwnerEnforced it accepts what leaves the
+// owner's FULL_CONTROL alone: the canned ACLs private and
+// bucket-owner-full-control, or a document granting only that. Anything
+// else is AccessControlListNotSupported, as S3 answers when ACLs are
+// disabled.
 func (s *Server) putACL(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
 	data, _, err := s.readConfigBody(r, rc, false)
 	if err != nil {
 		return err
+	}
+	if rc.ep.Key != "" {
+		o, err := s.bucketOwnership(r, rc.tenant, rc.ep.Container)
+		if err != nil {
+			return err
+		}
+		if o != ownershipEnforced {
+			return s.putObjectACL(ctx, w, r, rc, data)
+		}
 	}
 	a, ok, err := readACLRequest(r.Header, data, rc.tenant, rc.tenant)
 	if err != nil {
@@ -317,17 +337,8 @@ func (s *Server) putACL(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			return err
 		}
 		if o != ownershipEnforced {
-			if err := s.checkGrantees(r, a); err != nil {
+			if err := s.checkNewACL(r, rc, a); err != nil {
 				return err
-			}
-			if a.public() {
-				pab, err := s.publicAccessBlock(ctx, rc.tenant, rc.ep.Container)
-				if err != nil {
-					return err
-				}
-				if pab.BlockPublicAcls {
-					return errPublicACLBlocked
-				}
 			}
 			if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL, a.encode()); err != nil {
 				return err
@@ -337,12 +348,51 @@ func (s *Server) putACL(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	if !a.ownerOnly(rc.tenant) {
-		return s.objectACLRefusal(r, rc, errACLNotSupported)
+		return errACLNotSupported
 	}
 	if rc.ep.Key != "" {
 		if _, err := s.headVersion(ctx, w, r, rc); err != nil {
 			return err
 		}
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// putObjectACL replaces the ACL of a version (the latest, or the one
+// versionId names) in a bucket whose ownership enables ACLs. The
+// version's owner stays; a document naming another owner is refused.
+func (s *Server) putObjectACL(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx, data []byte) error {
+	info, err := s.headVersion(ctx, w, r, rc)
+	if err != nil {
+		return err
+	}
+	owner := s.versionACLOf(rc.tenant, info).owner
+	a, ok, err := readACLRequest(r.Header, data, owner, rc.tenant)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return withMessage(errMalformedXML, "Specify an ACL: the x-amz-acl header, x-amz-grant-* headers or an AccessControlPolicy document.")
+	}
+	if err := s.checkNewACL(r, rc, a); err != nil {
+		return err
+	}
+	v, err := a.storedValue(owner)
+	if err != nil {
+		return err
+	}
+	// The version read above, by id, so that a write in between does not
+	// get this ACL (the latest null version is named by the key).
+	ref, err := versionRef(r, rc)
+	if err != nil {
+		return err
+	}
+	if ref.VersionID == "" {
+		ref.VersionID = info.VersionID
+	}
+	if _, err := s.eng.SetArtifactACL(ctx, rc.tenant, ref, v); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil

@@ -344,17 +344,41 @@ var permActions = map[string]map[string]bool{
 	permWriteACP: {"s3:PutBucketAcl": true},
 }
 
-// grants reports whether permission perm allows action.
-func grants(perm, action string) bool {
+// objPermActions is what each object permission allows besides
+// FULL_CONTROL (all of them), as S3 documents: READ reads the object
+// (GET and HEAD), READ_ACP its ACL, WRITE_ACP writes its ACL; each also
+// by version id. WRITE means nothing on an object.
+var objPermActions = map[string]map[string]bool{
+	permRead:     {"s3:GetObject": true, "s3:GetObjectVersion": true},
+	permReadACP:  {"s3:GetObjectAcl": true, "s3:GetObjectVersionAcl": true},
+	permWriteACP: {"s3:PutObjectAcl": true, "s3:PutObjectVersionAcl": true},
+}
+
+// objectACLAction reports whether an object ACL decides action.
+func objectACLAction(action string) bool {
+	for _, acts := range objPermActions {
+		if acts[action] {
+			return true
+		}
+	}
+	return false
+}
+
+// grants reports whether permission perm allows action on a bucket.
+func grants(perm, action string) bool { return permAllows(permActions, perm, action) }
+
+// permAllows reports whether permission perm allows action, by table (of
+// buckets or objects).
+func permAllows(table map[string]map[string]bool, perm, action string) bool {
 	if perm == permFullControl {
-		for _, acts := range permActions {
+		for _, acts := range table {
 			if acts[action] {
 				return true
 			}
 		}
 		return false
 	}
-	return permActions[perm][action]
+	return table[perm][action]
 }
 
 // matches reports whether grantee g names principal pr.
@@ -407,9 +431,17 @@ func (s *Server) bucketACLAllows(r *http.Request, pr policy.Principal, t accessT
 		s.log.Error("s3: stored bucket ACL does not decode", "tenant", t.owner, "bucket", t.bucket, "err", err)
 		return false, nil
 	}
+	return s.aclAllows(r, a, permActions, pr, t)
+}
+
+// aclAllows is the one evaluator of ACLs, of buckets and of objects
+// (table says which): whether a grant of a, to a grantee naming pr,
+// allows t.action. Group grants are ignored under the IgnorePublicAcls of
+// the bucket or its tenant.
+func (s *Server) aclAllows(r *http.Request, a storedACL, table map[string]map[string]bool, pr policy.Principal, t accessTarget) (bool, error) {
 	var pab *policy.PublicAccessBlock
 	for _, g := range a.Grants {
-		if !grants(g.Perm, t.action) || !granteeMatches(g.Grantee, pr) {
+		if !permAllows(table, g.Perm, t.action) || !granteeMatches(g.Grantee, pr) {
 			continue
 		}
 		if strings.HasPrefix(g.Grantee, "uri:") {
@@ -448,21 +480,4 @@ func aclToXML(a storedACL, ownerID string) aclXML {
 		x.Grants = append(x.Grants, aclGrantXML{ge, g.Perm})
 	}
 	return x
-}
-
-// errObjectACLNotBuilt answers object ACLs in a bucket whose ownership
-// enables ACLs: they are not built (only bucket ACLs are).
-var errObjectACLNotBuilt = withMessage(errNotImplemented, "Object ACLs are not supported; grant access with the bucket ACL or a bucket policy.")
-
-// objectACLRefusal turns the AccessControlListNotSupported of an object
-// ACL write into NotImplemented where the bucket enables ACLs, so that a
-// client is not told the bucket disallows what it allows.
-func (s *Server) objectACLRefusal(r *http.Request, rc *reqCtx, err error) error {
-	if !errors.Is(err, errACLNotSupported) {
-		return err
-	}
-	if o, oerr := s.bucketOwnership(r, rc.tenant, rc.ep.Container); oerr == nil && o != ownershipEnforced {
-		return errObjectACLNotBuilt
-	}
-	return err
 }

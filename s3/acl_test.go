@@ -2,6 +2,7 @@ package s3
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,6 +39,81 @@ func TestACLGrantsActions(t *testing.T) {
 		if got := grants(c.perm, c.action) && granteeMatches(c.grantee, c.pr); got != c.want {
 			t.Errorf("%s %s %s for %+v: %v, want %v", c.grantee, c.perm, c.action, c.pr, got, c.want)
 		}
+	}
+}
+
+// What each permission of an object ACL allows (S3's table): a bucket
+// permission never reads an object, an object permission never lists.
+func TestObjectACLPermissions(t *testing.T) {
+	cases := []struct {
+		perm, action string
+		want         bool
+	}{
+		{permRead, "s3:GetObject", true},
+		{permRead, "s3:GetObjectVersion", true},
+		{permRead, "s3:GetObjectAcl", false},
+		{permRead, "s3:ListBucket", false},
+		{permWrite, "s3:PutObject", false},
+		{permWrite, "s3:GetObject", false},
+		{permReadACP, "s3:GetObjectAcl", true},
+		{permReadACP, "s3:GetObjectVersionAcl", true},
+		{permReadACP, "s3:GetObject", false},
+		{permWriteACP, "s3:PutObjectAcl", true},
+		{permWriteACP, "s3:PutObjectVersionAcl", true},
+		{permWriteACP, "s3:GetObjectAcl", false},
+		{permFullControl, "s3:GetObject", true},
+		{permFullControl, "s3:PutObjectVersionAcl", true},
+		{permFullControl, "s3:DeleteObject", false},
+		{permFullControl, "s3:PutObjectTagging", false},
+	}
+	for _, c := range cases {
+		if got := permAllows(objPermActions, c.perm, c.action); got != c.want {
+			t.Errorf("object %s %s: %v, want %v", c.perm, c.action, got, c.want)
+		}
+	}
+	for _, a := range []string{"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:PutObjectVersionAcl"} {
+		if !objectACLAction(a) {
+			t.Errorf("%s is not decided by object ACLs", a)
+		}
+		if grants(permFullControl, a) {
+			t.Errorf("bucket FULL_CONTROL allows %s", a)
+		}
+	}
+	for _, a := range []string{"s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetObjectTagging"} {
+		if objectACLAction(a) {
+			t.Errorf("%s is decided by object ACLs", a)
+		}
+	}
+}
+
+// An ACL is stored as "" exactly when it is its owner's FULL_CONTROL
+// alone, so that records of private objects stay as they were.
+func TestStoredACLValue(t *testing.T) {
+	priv, err := privateACL("acme").storedValue("acme")
+	if err != nil || priv != "" {
+		t.Fatalf("private: %q %v", priv, err)
+	}
+	for _, a := range []storedACL{
+		privateACL("root"), // another owner's
+		{Grants: []aclGrant{{"id:acme", permRead}}},
+		{Grants: []aclGrant{{"id:acme", permFullControl}, {"uri:AllUsers", permRead}}},
+		{},
+	} {
+		v, err := a.storedValue("acme")
+		if err != nil || v == "" {
+			t.Fatalf("%+v stored as %q %v", a, v, err)
+		}
+		back, err := decodeStoredACL(v, "acme")
+		if err != nil || len(back.Grants) != len(a.Grants) {
+			t.Fatalf("%+v decoded back as %+v %v", a, back, err)
+		}
+	}
+	big := storedACL{}
+	for i := 0; i < 100; i++ {
+		big.Grants = append(big.Grants, aclGrant{"id:acme/" + strings.Repeat("u", 200), permRead})
+	}
+	if _, err := big.storedValue("acme"); !errors.Is(err, errMalformedACL) {
+		t.Fatalf("an oversized ACL: %v", err)
 	}
 }
 

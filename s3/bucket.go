@@ -80,6 +80,14 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 	}
 	in := node.CreateContainerInput{Name: rc.ep.Container}
+	// Ownership and ACL other than the defaults are written by the
+	// command that creates the bucket, so it never exists without them.
+	if ownership != ownershipEnforced {
+		in.Config = map[string]string{cfgOwnership: ownership}
+		if hasACL && !acl.ownerOnly(rc.tenant) {
+			in.Config[cfgACL] = acl.encode()
+		}
+	}
 	switch v := strings.TrimSpace(r.Header.Get("X-Amz-Bucket-Object-Lock-Enabled")); {
 	case v == "" || strings.EqualFold(v, "false"):
 	case strings.EqualFold(v, "true"):
@@ -113,19 +121,6 @@ func (s *Server) createBucket(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	if err := s.eng.CreateContainer(ctx, rc.tenant, in); err != nil {
 		return err
-	}
-	// Ownership and ACL other than the defaults are set right after the
-	// bucket exists (not atomically with it: a failure here leaves a
-	// bucket with the defaults, which the error reports).
-	if ownership != ownershipEnforced {
-		if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgOwnership, ownership); err != nil {
-			return err
-		}
-		if hasACL && !acl.ownerOnly(rc.tenant) {
-			if err := s.eng.SetContainerConfig(ctx, rc.tenant, rc.ep.Container, cfgACL, acl.encode()); err != nil {
-				return err
-			}
-		}
 	}
 	w.Header().Set("Location", "/"+rc.ep.Container)
 	w.Header().Set("Content-Length", "0")

@@ -75,9 +75,12 @@
 //
 // accessapi.go serves ?policy (Put/Get/DeleteBucketPolicy, MalformedPolicy
 // with what is wrong, 20 KiB at most), ?policyStatus, ?publicAccessBlock,
-// ?ownershipControls (BucketOwnerEnforced only) and ?acl of buckets and
-// objects (the owner's FULL_CONTROL). The policy language is package
-// policy's; docs/design.md, "Access control", has the rules.
+// ?ownershipControls and ?acl of buckets and objects. Under
+// BucketOwnerEnforced (the default) ACLs are the owner's FULL_CONTROL;
+// under ObjectWriter and BucketOwnerPreferred bucket ACLs (acl.go) and
+// per-version object ACLs and owners (objacl.go) are stored and
+// evaluated. The policy language is package policy's; docs/design.md,
+// "Access control" and "ACLs", has the rules.
 //
 // # Addressing
 //
@@ -175,12 +178,10 @@
 // website redirects, select, torrent, directory buckets, MFA delete. Every
 // storage class S3 has for general purpose
 // buckets is stored and reported as requested (docs/design.md, "Storage
-// classes"); others are InvalidStorageClass. Bucket ACLs work under
-// ObjectWriter and BucketOwnerPreferred ownership (acl.go); object ACLs
-// are not built: there, object ACL writes other than private and
-// bucket-owner-full-control answer NotImplemented. Under
-// BucketOwnerEnforced every such ACL write answers
-// AccessControlListNotSupported, as S3 does. A Range header naming several ranges is served as the
+// classes"); others are InvalidStorageClass. Under BucketOwnerEnforced
+// every ACL write other than private and bucket-owner-full-control
+// answers AccessControlListNotSupported, as S3 does; the LogDelivery
+// group is InvalidArgument. A Range header naming several ranges is served as the
 // whole artifact, as S3 does. STS session tokens are not supported. In POST
 // Object forms, the fields tagging, object lock, website redirects and
 // x-amz-checksum-* are NotImplemented (the server-side encryption fields

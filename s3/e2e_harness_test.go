@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,39 @@ type endpoint struct {
 	// default client, it waits up to 5 s for "100 Continue" before
 	// sending a large body.
 	raw, sdk *http.Transport
+	// writes counts the server's writes into its sockets below TLS (the
+	// write syscalls); HTTPS endpoints only, so the plain one keeps its
+	// *net.TCPConn.
+	writes atomic.Int64
+}
+
+// countListener counts the writes into the connections it accepts.
+type countListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &writeCountConn{Conn: c, writes: l.writes}, nil
+}
+
+type writeCountConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *writeCountConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// CloseWrite ends the socket's write side (the refusal's lingering close).
+func (c *writeCountConn) CloseWrite() error {
+	return c.Conn.(interface{ CloseWrite() error }).CloseWrite()
 }
 
 // Client is a client for raw requests.
@@ -125,19 +159,33 @@ func newHarnessNode(t testing.TB, opts nodetest.Options, mod func(*s3.Config)) *
 // when given; roots are the client's trusted CAs.
 func serveHarness(t testing.TB, srv *s3.Server, certs *s3.Certs, roots *x509.CertPool) *endpoint {
 	t.Helper()
+	return serveHarnessTLS(t, srv, certs, roots, true)
+}
+
+// serveHarnessTLS is serveHarness; over TLS without batch, with
+// http.Server.ServeTLS instead of Certs.Listener: a socket write per TLS
+// record (the comparison for BenchmarkGetObject16MiB).
+func serveHarnessTLS(t testing.TB, srv *s3.Server, certs *s3.Certs, roots *x509.CertPool, batch bool) *endpoint {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := srv.HTTPServer("")
 	ep := &endpoint{URL: "http://" + ln.Addr().String()}
+	if certs != nil {
+		ln = countListener{Listener: ln, writes: &ep.writes}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if certs != nil {
+		switch {
+		case certs != nil && batch:
+			hs.Serve(certs.Listener(ln))
+		case certs != nil:
 			hs.TLSConfig = certs.TLSConfig()
 			hs.ServeTLS(ln, "", "")
-		} else {
+		default:
 			hs.Serve(ln)
 		}
 	}()

@@ -51,6 +51,9 @@ type Engine interface {
 	SetArtifactTags(ctx context.Context, tenant string, ref node.VersionRef, tags map[string]string) (node.ArtifactInfo, error)
 	SetRetention(ctx context.Context, tenant string, ref node.VersionRef, r node.Retention, bypass bool) (node.ArtifactInfo, error)
 	SetLegalHold(ctx context.Context, tenant string, ref node.VersionRef, on bool) (node.ArtifactInfo, error)
+	// SetArtifactACL replaces a version's ACL (acl.go's encoding; ""
+	// private).
+	SetArtifactACL(ctx context.Context, tenant string, ref node.VersionRef, acl string) (node.ArtifactInfo, error)
 	// RestoreVersion makes a temporary local copy of a version on a cold
 	// tier for days (RestoreObject).
 	RestoreVersion(ctx context.Context, tenant, container, key, versionID string, days int) (node.RestoreResult, error)

@@ -79,6 +79,7 @@ func (s *Server) listObjects(ctx context.Context, w http.ResponseWriter, r *http
 	} else if lr, err = s.eng.ListArtifacts(ctx, rc.tenant, rc.ep.Container, opts); err != nil {
 		return err
 	}
+	ownerACLs := 0 // the bucket's ownership, read at need (ownerOf)
 	for _, a := range lr.Artifacts {
 		e := objectEntry{
 			Key: enc(a.Key), LastModified: isoTime(a.Modified), ETag: quoteETag(a.ETag),
@@ -91,7 +92,7 @@ func (s *Server) listObjects(ctx context.Context, w http.ResponseWriter, r *http
 			}
 		}
 		if withOwner {
-			o := s.owner(rc)
+			o := s.ownerOf(r, rc, a.Owner, &ownerACLs)
 			e.Owner = &o
 		}
 		res.Contents = append(res.Contents, e)

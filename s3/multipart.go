@@ -16,9 +16,14 @@ import (
 const maxListParts = 1000
 
 func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	// The ACL applies to the version the upload completes.
+	aclOwner, acl, err := s.writeACL(r, rc)
+	if err != nil {
+		return err
+	}
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return s.objectACLRefusal(r, rc, err)
+		return err
 	}
 	headers, meta, err := artifactHeaders(r.Header)
 	if err != nil {
@@ -32,7 +37,7 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		Container: rc.ep.Container, Key: rc.ep.Key, ContentType: ct, Headers: headers, Meta: meta,
 		StorageClass: opts.storageClass, Tags: opts.tags, Retention: opts.retention, LegalHold: opts.legalHold,
 		ChecksumAlgorithm: r.Header.Get("X-Amz-Checksum-Algorithm"), ChecksumType: r.Header.Get("X-Amz-Checksum-Type"),
-		Encryption: opts.encryption,
+		Encryption: opts.encryption, Owner: aclOwner, ACL: acl,
 	})
 	if err != nil {
 		return err

@@ -44,9 +44,13 @@ func setChecksumHeaders(h http.Header, sums map[string]string) {
 }
 
 func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	aclOwner, acl, err := s.writeACL(r, rc)
+	if err != nil {
+		return err
+	}
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return s.objectACLRefusal(r, rc, err)
+		return err
 	}
 	headers, meta, err := artifactHeaders(r.Header)
 	if err != nil {
@@ -83,6 +87,8 @@ func (s *Server) putObject(ctx context.Context, w http.ResponseWriter, r *http.R
 		Retention:    opts.retention,
 		LegalHold:    opts.legalHold,
 		Encryption:   opts.encryption,
+		Owner:        aclOwner,
+		ACL:          acl,
 	})
 	if err != nil {
 		return err
@@ -551,9 +557,14 @@ func pipeCopy(ctx context.Context, src node.ArtifactReader, off, length int64, w
 }
 
 func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.Request, rc *reqCtx) error {
+	// The copy gets the request's ACL (or private), never its source's.
+	aclOwner, acl, err := s.writeACL(r, rc)
+	if err != nil {
+		return err
+	}
 	opts, err := s.checkWriteHeaders(r)
 	if err != nil {
-		return s.objectACLRefusal(r, rc, err)
+		return err
 	}
 	directive := strings.ToUpper(r.Header.Get("X-Amz-Metadata-Directive"))
 	switch directive {
@@ -593,7 +604,7 @@ func (s *Server) copyObject(ctx context.Context, w http.ResponseWriter, r *http.
 		ContentType: info.ContentType, Headers: info.Headers, Meta: info.Meta,
 		Checksums: info.Checksums, StorageClass: opts.storageClass,
 		Tags: info.Tags, Retention: opts.retention, LegalHold: opts.legalHold,
-		Encryption: opts.encryption,
+		Encryption: opts.encryption, Owner: aclOwner, ACL: acl,
 	}
 	if tagDirective == "REPLACE" {
 		in.Tags = opts.tags

@@ -146,6 +146,15 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 			r.Header.Set(name, v)
 		}
 	}
+	// The acl field is the x-amz-acl of a POST (its policy condition
+	// key included); grants come only that way.
+	r.Header.Del("X-Amz-Acl")
+	for _, g := range grantHeaders {
+		r.Header.Del(g.header)
+	}
+	if v := fields["acl"]; v != "" {
+		r.Header.Set("X-Amz-Acl", v)
+	}
 	if err := s.authorize(ctx, r, rc); err != nil {
 		return err
 	}
@@ -158,6 +167,9 @@ func (s *Server) postObject(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	in, err := postPutInput(rc, fields)
 	if err != nil {
+		return err
+	}
+	if in.Owner, in.ACL, err = s.writeACL(r, rc); err != nil {
 		return err
 	}
 	var ck *sseCustomer
@@ -225,11 +237,6 @@ func postPutInput(rc *reqCtx, fields map[string]string) (node.PutInput, error) {
 		if fields[f] != "" {
 			return in, withMessage(errNotImplemented, "The %s field is not supported.", f)
 		}
-	}
-	switch fields["acl"] {
-	case "", "private", "bucket-owner-full-control":
-	default:
-		return in, withMessage(errNotImplemented, "Only the private canned ACL is supported.")
 	}
 	switch fields["x-amz-storage-class"] {
 	case "", "STANDARD":

@@ -262,7 +262,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // HTTPServer returns an http.Server for s on addr with timeouts that keep
 // slow or idle clients from holding connections, and the configured header
 // limit. Bodies are not given a deadline: uploads of gigabytes take time.
-// For HTTPS set TLSConfig (Certs.TLSConfig) and call ServeTLS(ln, "", "").
+// For HTTPS call Serve(certs.Listener(ln)): Certs.Listener batches the TLS
+// records of a large response write into one syscall (tlsbatch.go);
+// ServeTLS with TLSConfig (Certs.TLSConfig) serves the same, a record per
+// syscall.
 //
 // It speaks HTTP/1.1 only, over TLS too: S3 clients (the SDKs, the aws
 // CLI, boto3, rclone, s3cmd) speak HTTP/1.1 and open several connections
@@ -281,6 +284,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext:       withBatcher,
 	}
 }
 
@@ -343,7 +347,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Amz-Request-Id", rc.id)
 	h.Set("X-Amz-Id-2", rc.hostID)
 	h.Set("Server", "Vaultaire")
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, batch: batcherOf(r.Context())}
 	// r.Body is never replaced: net/http recognises its own body reader
 	// after the handler to answer a request refused before its body was
 	// read. With "Expect: 100-continue" it then sends the answer at once,
@@ -814,6 +818,9 @@ type statusWriter struct {
 	status int
 	wrote  bool
 	n      int64
+	// batch is the recordBatcher under a TLS connection (tlsbatch.go):
+	// held around a large write, so its records leave in one syscall.
+	batch *recordBatcher
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -827,7 +834,16 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
+	if w.batch == nil || len(p) <= batchMin {
+		n, err := w.ResponseWriter.Write(p)
+		w.n += int64(n)
+		return n, err
+	}
+	w.batch.hold()
 	n, err := w.ResponseWriter.Write(p)
+	if ferr := w.batch.release(); err == nil {
+		err = ferr
+	}
 	w.n += int64(n)
 	return n, err
 }

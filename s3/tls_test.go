@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/vaultaire/vaultaire/s3"
 	"github.com/vaultaire/vaultaire/s3/s3test"
 )
@@ -282,5 +285,51 @@ func TestNewCertsRefusesBadFiles(t *testing.T) {
 		if _, err := s3.NewCerts(f, nil); err == nil {
 			t.Errorf("%s: NewCerts accepted it", name)
 		}
+	}
+}
+
+// TestHTTPSGetBatchesRecords: over HTTPS the server hands the kernel a
+// large GET in batches of records (Certs.Listener), not a write syscall
+// per 16 KiB TLS record, and the client still reads every byte, whole or
+// in a range.
+func TestHTTPSGetBatchesRecords(t *testing.T) {
+	const size = 4 << 20
+	h := newHarness(t, nil)
+	c := h.client(true)
+	_, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("batch")})
+	must(t, err)
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*31 + i>>12)
+	}
+	_, err = c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("batch"), Key: aws.String("k"), Body: bytes.NewReader(data)})
+	must(t, err)
+	for _, tc := range []struct {
+		rng        string
+		start, end int
+	}{
+		{"", 0, size},
+		{"bytes=1000-3000999", 1000, 3001000},
+	} {
+		before := h.tls.writes.Load()
+		in := &awss3.GetObjectInput{Bucket: aws.String("batch"), Key: aws.String("k")}
+		if tc.rng != "" {
+			in.Range = aws.String(tc.rng)
+		}
+		g, err := c.GetObject(ctx, in)
+		must(t, err)
+		got, err := io.ReadAll(g.Body)
+		g.Body.Close()
+		must(t, err)
+		if !bytes.Equal(got, data[tc.start:tc.end]) {
+			t.Fatalf("GET %q: %d bytes, not the object's %d-%d", tc.rng, len(got), tc.start, tc.end)
+		}
+		// A record per write would be 16 KiB a write; the batches are up
+		// to 256 KiB, cut where the erasure coder's writes end.
+		n := h.tls.writes.Load() - before
+		if most := int64(tc.end-tc.start) / (64 << 10); n > most {
+			t.Errorf("GET %q of %d bytes: %d socket writes, want at most %d", tc.rng, len(got), n, most)
+		}
+		t.Logf("GET %q: %d bytes in %d socket writes", tc.rng, len(got), n)
 	}
 }

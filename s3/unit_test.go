@@ -703,6 +703,27 @@ func TestHTTPServer(t *testing.T) {
 // nilEngine satisfies Engine for tests that never reach it.
 type nilEngine struct{ Engine }
 
+// checkACLHeaders is what writeACL allows under BucketOwnerEnforced (and
+// what needs no ownership read for the bucket owner's own writes).
+func TestCheckACLHeaders(t *testing.T) {
+	for _, c := range []struct {
+		h  http.Header
+		ok bool
+	}{
+		{http.Header{}, true},
+		{http.Header{"X-Amz-Acl": {"private"}}, true},
+		{http.Header{"X-Amz-Acl": {"bucket-owner-full-control"}}, true},
+		{http.Header{"X-Amz-Acl": {"public-read"}}, false},
+		{http.Header{"X-Amz-Acl": {"bucket-owner-read"}}, false},
+		{http.Header{"X-Amz-Grant-Read": {"id=x"}}, false},
+		{http.Header{"X-Amz-Grant-Full-Control": {`id="root"`}}, false},
+	} {
+		if err := checkACLHeaders(c.h); (err == nil) != c.ok || err != nil && !errors.Is(err, errACLNotSupported) {
+			t.Errorf("%v: %v", c.h, err)
+		}
+	}
+}
+
 func TestCheckWriteHeaders(t *testing.T) {
 	ok := []map[string]string{{}, {"X-Amz-Acl": "private"}, {"X-Amz-Storage-Class": "STANDARD"}, {"X-Amz-Tagging-Directive": "COPY"},
 		{"X-Amz-Tagging": "a=b"}, {"X-Amz-Storage-Class": "GLACIER"}, {"X-Amz-Storage-Class": "REDUCED_REDUNDANCY"},
@@ -710,8 +731,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 	bad := []map[string]string{
 		{"X-Amz-Server-Side-Encryption": "aws:kms"}, {"X-Amz-Server-Side-Encryption": "DES"},
 		{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256"},
-		{"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Acl": "public-read"},
-		{"X-Amz-Grant-Read": "id=x"}, {"X-Amz-Website-Redirect-Location": "/x"},
+		{"X-Amz-Object-Lock-Mode": "GOVERNANCE"}, {"X-Amz-Website-Redirect-Location": "/x"},
 		{"X-Amz-Storage-Class": "EXPRESS_ONEZONE"}, {"X-Amz-Storage-Class": "standard"},
 		{"X-Amz-Tagging": "aws:x=1"}, {"X-Amz-Object-Lock-Legal-Hold": "MAYBE"},
 	}

@@ -168,13 +168,10 @@ func storageClassOf(c string) string {
 }
 
 // unsupportedWriteHeaders name features whose silent omission would be a
-// wrong success: a client that asks for encryption, grants or a website
-// redirect must not believe it got them.
+// wrong success: a client that asks for a website redirect must not
+// believe it got it. (Grants are writeACL's: stored where the bucket
+// enables ACLs, AccessControlListNotSupported elsewhere.)
 var unsupportedWriteHeaders = []string{
-	"X-Amz-Grant-Read",
-	"X-Amz-Grant-Read-Acp",
-	"X-Amz-Grant-Write-Acp",
-	"X-Amz-Grant-Full-Control",
 	"X-Amz-Website-Redirect-Location",
 }
 
@@ -192,13 +189,10 @@ type writeOptions struct {
 }
 
 // checkWriteHeaders refuses writes that ask for what is not implemented
-// and reads the options of the new version.
+// and reads the options of the new version. (Its ACL is writeACL's.)
 func (s *Server) checkWriteHeaders(r *http.Request) (writeOptions, error) {
 	h := r.Header
 	var o writeOptions
-	if err := checkACLHeaders(h); err != nil {
-		return o, err
-	}
 	for _, name := range unsupportedWriteHeaders {
 		if h.Get(name) != "" {
 			return o, withMessage(errNotImplemented, "The %s header is not supported.", name)

@@ -243,13 +243,14 @@ func (s *Server) listObjectVersions(ctx context.Context, w http.ResponseWriter, 
 		}
 		return err
 	}
+	ownerACLs := 0 // the bucket's ownership, read at need (ownerOf)
 	for _, v := range vl.Versions {
 		id := v.VersionID
 		if id == "" {
 			id = node.NullVersion
 		}
 		e := versionEntryXML{Key: enc(v.Key), VersionID: id, IsLatest: v.IsLatest,
-			LastModified: isoTime(v.Modified), Owner: s.owner(rc)}
+			LastModified: isoTime(v.Modified), Owner: s.ownerOf(r, rc, v.Owner, &ownerACLs)}
 		if v.DeleteMarker {
 			e.XMLName.Local = "DeleteMarker"
 		} else {

@@ -34,4 +34,12 @@
 // stored; ids from 1 name KEKs derived from the cluster's SSE root key
 // (Keyring). Rewrapping a sealed key under another KEK (Rewrap) changes
 // only the 65-byte record, never the data.
+//
+// # SSE-C ETags
+//
+// The ETag of SSE-C data is not the MD5 of its plaintext (which would let
+// anyone who lists a bucket test a guess of its content) but
+// CustomerETag: a keyed hash of that MD5 under a key derived from the
+// customer's key, in an MD5's shape (32 hex digits; a multipart upload's
+// ETag is built from its parts' ETags as usual).
 package sse

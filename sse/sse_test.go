@@ -2,7 +2,9 @@ package sse
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -298,3 +300,34 @@ func TestDecryptPipeline(t *testing.T) {
 type failWriter struct{ err error }
 
 func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// TestCustomerETag: an SSE-C ETag has an MD5's shape, is stable for the
+// same key and bytes, and reveals neither the MD5 nor equality across keys.
+func TestCustomerETag(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, KeySize), bytes.Repeat([]byte{2}, KeySize)
+	sum := md5.Sum([]byte("hello"))
+	a, err := CustomerETag(k1, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := CustomerETag(k1, sum[:])
+	other, _ := CustomerETag(k2, sum[:])
+	sum2 := md5.Sum([]byte("hellp"))
+	otherData, _ := CustomerETag(k1, sum2[:])
+	raw, herr := hex.DecodeString(a)
+	switch {
+	case herr != nil || len(raw) != md5.Size:
+		t.Fatalf("etag %q is not 16 hex bytes", a)
+	case a != again:
+		t.Fatal("not stable")
+	case a == hex.EncodeToString(sum[:]):
+		t.Fatal("etag is the plaintext MD5")
+	case a == other || a == otherData:
+		t.Fatal("etag ignores the key or the data")
+	}
+	for _, bad := range [][]byte{nil, k1[:31], append(k1, 0)} {
+		if _, err := CustomerETag(bad, sum[:]); err == nil {
+			t.Fatalf("a %d-byte key was accepted", len(bad))
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Access control in a cluster: bucket policies are container records and
@@ -108,6 +109,34 @@ func TestClusterAccessPolicies(t *testing.T) {
 	cli(0, "tenant", "public-access-block", "root", "--delete")
 	if got := curl(2); got != "200" {
 		t.Fatalf("after removing the block: %s", got)
+	}
+
+	// An object ACL written through one node binds every node at once.
+	if _, err := c.client(0).PutBucketOwnershipControls(ctx, &awss3.PutBucketOwnershipControlsInput{Bucket: aws.String("shared"),
+		OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipObjectWriter}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := putObject(ctx, c.client(0), "shared", "acl/b", []byte("acl")); err != nil {
+		t.Fatal(err)
+	}
+	curlACL := func(i int) string {
+		t.Helper()
+		out, err := exec.Command("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", c.nodes[i].current().endpoint+"/root:shared/acl/b").Output()
+		if err != nil {
+			t.Fatalf("curl: %v", err)
+		}
+		return string(out)
+	}
+	if got := curlACL(2); got != "403" {
+		t.Fatalf("anonymous curl of a private object: %s", got)
+	}
+	if _, err := c.client(1).PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("shared"), Key: aws.String("acl/b"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c.nodes {
+		if got := curlACL(i); got != "200" {
+			t.Fatalf("anonymous curl of a public-read object via node %d: %s", i, got)
+		}
 	}
 }
 

@@ -29,10 +29,10 @@ type adminServer struct {
 	audit string // audit file path
 }
 
-func startAdminServer(t *testing.T, extra ...string) *adminServer {
+func startAdminServer(t testing.TB, extra ...string) *adminServer {
 	t.Helper()
 	dir := t.TempDir()
-	a := &adminServer{admin: freeAddr(t), audit: filepath.Join(t.TempDir(), "audit.log")}
+	a := &adminServer{admin: freeAddrOn(t, "127.0.0.1"), audit: filepath.Join(t.TempDir(), "audit.log")}
 	a.server = startServer(t, dir, nil, append([]string{"--admin-address", a.admin, "--audit-file", a.audit}, extra...)...)
 	waitAdmin(t, a.admin)
 	fi, err := os.Stat(filepath.Join(dir, "admin.token"))
@@ -56,7 +56,7 @@ func startAdminServer(t *testing.T, extra ...string) *adminServer {
 func (a *adminServer) stderr() string { return a.cmd.Stderr.(*lockedBuffer).String() }
 
 // call sends one admin request and returns the status and decoded body.
-func (a *adminServer) call(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+func (a *adminServer) call(t testing.TB, method, path, token string, body io.Reader) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+a.admin+path, body)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,11 +57,16 @@ func TestChaos(t *testing.T) {
 	if rounds <= 0 {
 		t.Skip("the fault-injection suite runs with VAULTAIRE_CHAOS_ROUNDS=N (make chaos ROUNDS=N)")
 	}
+	cycle, err := chaosCycle(os.Getenv("VAULTAIRE_CHAOS_NEMESES"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cc := newChaosCluster(t)
+	cc.stallAfter, cc.dumps = chaosStallAfter, os.Getenv("VAULTAIRE_CHAOS_DUMPS")
 	cc.bucket("chaos")
 	var table []chaos.Round
 	for r := 1; r <= rounds; r++ {
-		nem := chaosNemeses[(r-1)%len(chaosNemeses)]
+		nem := cycle[(r-1)%len(cycle)]
 		res := cc.round(r, nem)
 		table = append(table, res)
 		var b strings.Builder
@@ -84,6 +90,10 @@ const (
 	chaosRequestTimeout = 30 * time.Second
 	// chaosConverge bounds the wait for the cluster to heal after a fault.
 	chaosConverge = 120 * time.Second
+	// chaosStallAfter: a request on a node the fault did not touch that
+	// runs longer than this is a stall; the round logs it and, with
+	// VAULTAIRE_CHAOS_DUMPS set, saves every node's goroutines then.
+	chaosStallAfter = 3 * time.Second
 	// chaosTmpfsSize caps the tmpfs drive that fills up. It takes its
 	// share of the load's data like any drive (RAM, only as data lands),
 	// so it is large enough for a long run: the nemesis fills it by
@@ -123,10 +133,95 @@ type chaosCluster struct {
 	// runs counts how often each nemesis ran, to alternate its target.
 	runs map[string]int
 
+	// stallAfter and dumps: see chaosStallAfter (dumps "": no dumps).
+	stallAfter time.Duration
+	dumps      string
+
 	mu  sync.Mutex
 	ops []chaosOp // the round's requests (load and shared keys)
 	lin []chaos.Op
 	bad []string // wrong bytes served during the round
+	// inflight are the requests under way, by id (stall watcher).
+	inflight map[int]chaosInflight
+	nextOp   int
+}
+
+// chaosInflight is a request under way.
+type chaosInflight struct {
+	node  int
+	what  string
+	start time.Time
+}
+
+// begin notes a request under way through node; end(id) when it returns.
+func (cc *chaosCluster) begin(node int, what string) int {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.inflight == nil {
+		cc.inflight = map[int]chaosInflight{}
+	}
+	cc.nextOp++
+	cc.inflight[cc.nextOp] = chaosInflight{node, what, time.Now()}
+	return cc.nextOp
+}
+
+func (cc *chaosCluster) end(id int) {
+	cc.mu.Lock()
+	delete(cc.inflight, id)
+	cc.mu.Unlock()
+}
+
+// watchStalls runs during a round until stop: the first time a request
+// on a node the fault did not touch has run longer than cc.stallAfter, it
+// logs every such request and, when cc.dumps is set, saves the goroutines
+// of every node (the admin API's /debug/pprof/goroutine?debug=2) to
+// <dumps>/round<r>-n<i>.txt, to show what the stalled requests wait on.
+func (cc *chaosCluster) watchStalls(r int, f *fault, stop <-chan struct{}) {
+	if cc.stallAfter <= 0 {
+		return
+	}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+		start, affected := f.snapshot()
+		if start.IsZero() {
+			continue
+		}
+		var stalled []string
+		cc.mu.Lock()
+		for _, op := range cc.inflight {
+			if !affected[op.node] && time.Since(op.start) > cc.stallAfter {
+				stalled = append(stalled, fmt.Sprintf("node %d: %s, started %v after the fault, running for %v", op.node, op.what,
+					op.start.Sub(start).Round(time.Millisecond), time.Since(op.start).Round(time.Millisecond)))
+			}
+		}
+		cc.mu.Unlock()
+		if len(stalled) == 0 {
+			continue
+		}
+		sort.Strings(stalled)
+		cc.t.Logf("round %d: stalled requests on unaffected nodes:\n  %s", r, strings.Join(stalled, "\n  "))
+		if cc.dumps == "" {
+			return
+		}
+		if err := os.MkdirAll(cc.dumps, 0o755); err != nil {
+			cc.t.Logf("round %d: goroutine dumps: %v", r, err)
+			return
+		}
+		for _, n := range cc.nodes {
+			code, body := partHTTPGet(n.admin, "/debug/pprof/goroutine?debug=2", partAdminToken)
+			path := filepath.Join(cc.dumps, fmt.Sprintf("round%d-n%d.txt", r, n.i))
+			head := fmt.Sprintf("node %d, fault %v ago; HTTP %d\nstalled:\n  %s\n\n", n.i, time.Since(start).Round(time.Millisecond), code, strings.Join(stalled, "\n  "))
+			if err := os.WriteFile(path, []byte(head+body), 0o644); err != nil {
+				cc.t.Logf("round %d: %v", r, err)
+			}
+		}
+		cc.t.Logf("round %d: goroutines of every node saved in %s", r, cc.dumps)
+		return
+	}
 }
 
 // chaosOp is one request, for the round's figures.
@@ -381,15 +476,19 @@ func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct
 		case op%7 == 6 && len(mine) > 0: // DELETE one of this worker's keys
 			k := mine[0]
 			mine = mine[1:]
+			id := cc.begin(n.i, "DELETE "+k)
 			_, o.err = n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(k)})
 			o.end = time.Now()
+			cc.end(id)
 			cc.ledger.Delete(k, o.err)
 		case op%3 == 2 && len(mine) > 0: // GET one of this worker's keys
 			k := mine[mrand.IntN(len(mine))]
 			if size, ok := cc.ledger.Acked(k); ok {
 				var got []byte
+				id := cc.begin(n.i, fmt.Sprintf("GET %s (%d bytes)", k, size))
 				got, o.err = getObject(ctx, n.client, chaosBucket, k)
 				o.end = time.Now()
+				cc.end(id)
 				if o.err == nil && !bytes.Equal(got, chaos.Payload(k, size)) {
 					cc.wrong(fmt.Sprintf("GET %s via node %d: %d bytes, not the %d acknowledged", k, n.i, len(got), size))
 				}
@@ -398,8 +497,10 @@ func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct
 			k := fmt.Sprintf("r%d/w%d/%d", round, worker, op)
 			size := chaosSizes[mrand.IntN(len(chaosSizes))]
 			o.put = true
+			id := cc.begin(n.i, fmt.Sprintf("PUT %s (%d bytes)", k, size))
 			o.err = putObject(ctx, n.client, chaosBucket, k, chaos.Payload(k, size))
 			o.end = time.Now()
+			cc.end(id)
 			cc.ledger.Put(k, size, o.err)
 			if o.err == nil {
 				mine = append(mine, k)
@@ -445,6 +546,7 @@ func (cc *chaosCluster) shared(round int, n *chaosNode, stop <-chan struct{}) {
 		key := fmt.Sprintf("lin/r%d/k%d", round, mrand.IntN(3))
 		ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
 		op := chaos.Op{Client: client, Key: key, Call: time.Now()}
+		id := cc.begin(n.i, "shared "+key)
 		var err error
 		switch x := mrand.IntN(20); {
 		case x < 8:
@@ -473,6 +575,7 @@ func (cc *chaosCluster) shared(round int, n *chaosNode, stop <-chan struct{}) {
 		}
 		cancel()
 		op.Return = time.Now()
+		cc.end(id)
 		if err != nil {
 			op.Ambiguous = true
 			client++ // a pending operation: the client goes on as a new one
@@ -543,6 +646,26 @@ var chaosNemeses = []nemesis{
 	{"full", (*chaosCluster).fillDrive},
 	{"stop", (*chaosCluster).stopNode},
 	{"partition", (*chaosCluster).partitionNode},
+}
+
+// chaosCycle is the nemeses a run plays in turn: chaosNemeses, or those
+// named in list (VAULTAIRE_CHAOS_NEMESES, comma-separated names of
+// chaosNemeses, e.g. "partition" to play only partitions, alternately of
+// a follower and of the leader).
+func chaosCycle(list string) ([]nemesis, error) {
+	if strings.TrimSpace(list) == "" {
+		return chaosNemeses, nil
+	}
+	var out []nemesis
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(chaosNemeses, func(n nemesis) bool { return n.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("VAULTAIRE_CHAOS_NEMESES: unknown nemesis %q (kill, stop, corrupt, partition, drive, rolling, full)", name)
+		}
+		out = append(out, chaosNemeses[i])
+	}
+	return out, nil
 }
 
 // target picks the leader on every other run of a nemesis, else a
@@ -848,6 +971,8 @@ func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
 			}
 		}
 	}()
+	watchWG.Add(1)
+	go func() { defer watchWG.Done(); cc.watchStalls(r, f, watchStop) }()
 	time.Sleep(4 * time.Second)
 	nem.run(cc, f)
 	faultEnd := time.Now()

@@ -55,7 +55,7 @@ func adminGet(t *testing.T, addr, path, token string) (int, string) {
 }
 
 // waitAdmin waits until the admin listener answers.
-func waitAdmin(t *testing.T, addr string) {
+func waitAdmin(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

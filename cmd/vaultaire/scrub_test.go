@@ -55,7 +55,7 @@ func TestScrubAdmin(t *testing.T) {
 		b, _ := os.ReadFile(parity)
 		out := a.cli(t, 0, "scrub", "status")
 		if bytes.Equal(b, orig) && !strings.Contains(out, "last pass completed: never") {
-			if !strings.Contains(out, "(1 blobs, 1 bad shards)") {
+			if !strings.Contains(out, "(1 blobs, 1 bad shards, 0 errors)") {
 				t.Fatalf("scrub status after the pass:\n%s", out)
 			}
 			break
@@ -67,6 +67,7 @@ func TestScrubAdmin(t *testing.T) {
 	}
 	_, m := adminGet(t, a.admin, "/metrics", "")
 	if sample(m, "vaultaire_scrub_passes_total") < 1 || sample(m, "vaultaire_scrub_shards_bad_total") != 1 ||
+		!strings.Contains(m, "\nvaultaire_scrub_errors_total 0\n") ||
 		sample(m, "vaultaire_scrub_last_pass_completed_timestamp_seconds") < float64(time.Now().Add(-time.Hour).Unix()) {
 		t.Fatalf("scrub metrics after a pass:\n%s", grepLines(m, "scrub"))
 	}

@@ -49,12 +49,22 @@ func (c *adminClient) runScrub(ctx context.Context, verb string, args []string, 
 		}
 		fmt.Fprintf(out, "state:               %s\nperiod:              %v\n", state, st.Period)
 		if !st.PassStarted.IsZero() {
-			fmt.Fprintf(out, "pass started:        %s\nprogress:            %.1f%% (%d blobs, %d shards verified, %d bad, %s)\n",
-				when(st.PassStarted), 100*st.Progress, st.PassBlobs, st.PassShards, st.PassBad, humanBytes(st.PassBytes))
+			fmt.Fprintf(out, "pass started:        %s\nprogress:            %.1f%% (%d blobs, %d shards verified, %d bad, %d errors, %s)\n",
+				when(st.PassStarted), 100*st.Progress, st.PassBlobs, st.PassShards, st.PassBad, st.PassErrors, humanBytes(st.PassBytes))
 		}
-		fmt.Fprintf(out, "last pass completed: %s (%d blobs, %d bad shards)\n", when(st.LastPassCompleted), st.LastPassBlobs, st.LastPassBad)
+		fmt.Fprintf(out, "last pass completed: %s (%d blobs, %d bad shards, %d errors)\n", when(st.LastPassCompleted), st.LastPassBlobs, st.LastPassBad, st.LastPassErrors)
 		if !st.NextPass.IsZero() {
 			fmt.Fprintf(out, "next pass:           %s\n", when(st.NextPass))
+		}
+		if len(st.Errors) > 0 {
+			fmt.Fprintf(out, "latest errors (blobs or records not verified, skipped):\n")
+			for _, se := range st.Errors {
+				what := "blob " + se.Blob
+				if se.Record != "" {
+					what = se.Record
+				}
+				fmt.Fprintf(out, "  %s  %s: %s\n", when(se.Time), what, se.Err)
+			}
 		}
 		return nil
 	case "start":

@@ -600,7 +600,6 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	scheme := "http"
 	if certs != nil {
 		scheme = "https"
-		srv.TLSConfig = certs.TLSConfig()
 	}
 	stopTLS := watchTLS(ctx, certs, hup, f.tlsReload, log.With("component", "tls"))
 	defer stopTLS()
@@ -625,7 +624,7 @@ func serve(ctx context.Context, f serverFlags, stdout io.Writer, log *slog.Logge
 	errc := make(chan error, 1)
 	go func() {
 		if certs != nil {
-			errc <- srv.ServeTLS(ln, "", "")
+			errc <- srv.Serve(certs.Listener(ln))
 		} else {
 			errc <- srv.Serve(ln)
 		}

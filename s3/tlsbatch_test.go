@@ -1,0 +1,283 @@
+package s3
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vaultaire/vaultaire/s3/s3test"
+)
+
+// recordConn records the writes that reach the socket.
+type recordConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+	fail   error // every write fails with it when set
+}
+
+func (c *recordConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (c *recordConn) sizes() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for _, w := range c.writes {
+		out = append(out, len(w))
+	}
+	return out
+}
+
+func (c *recordConn) all() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Join(c.writes, nil)
+}
+
+func TestRecordBatcher(t *testing.T) {
+	const rec = 16<<10 + 22 // a full TLS 1.3 record: header, payload, type, tag
+	type step struct {
+		hold, release bool
+		write         int // bytes written (when not holding or releasing)
+	}
+	h, r := step{hold: true}, step{release: true}
+	w := func(n int) step { return step{write: n} }
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		want  []int // sizes of the writes that reach the socket
+	}{
+		{"nothing held passes through", []step{w(5), w(rec), w(7)}, []int{5, rec, 7}},
+		{"held records leave at release", []step{h, w(rec), w(rec), w(100), r}, []int{2*rec + 100}},
+		{"release with nothing held writes nothing", []step{h, r, w(3)}, []int{3}},
+		{"a full buffer is written before the record that overflows it",
+			[]step{h, w(batchBytes - 100), w(rec), w(rec), r}, []int{batchBytes - 100, 2 * rec}},
+		{"a 256 KiB write's records leave in one write", []step{h, w(16 * rec), r}, []int{16 * rec}},
+		{"a write as large as the buffer passes through",
+			[]step{h, w(10), w(batchBytes), w(10), r}, []int{10, batchBytes, 10}},
+		{"nested holds flush at the last release",
+			[]step{h, w(rec), h, w(rec), r, w(1), r, w(2)}, []int{2*rec + 1, 2}},
+		{"writes after a release pass through", []step{h, w(rec), r, w(4), w(5)}, []int{rec, 4, 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := &recordConn{}
+			b := &recordBatcher{Conn: sock}
+			var sent []byte
+			next := byte(0)
+			for _, s := range tc.steps {
+				switch {
+				case s.hold:
+					b.hold()
+				case s.release:
+					if err := b.release(); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					p := make([]byte, s.write)
+					for i := range p {
+						p[i] = next
+						next++
+					}
+					n, err := b.Write(p)
+					if n != len(p) || err != nil {
+						t.Fatalf("Write(%d bytes) = %d, %v", len(p), n, err)
+					}
+					sent = append(sent, p...)
+				}
+			}
+			if got := sock.sizes(); !equalInts(got, tc.want) {
+				t.Errorf("socket writes %v, want %v", got, tc.want)
+			}
+			if !bytes.Equal(sock.all(), sent) {
+				t.Error("the socket got other bytes than were written, or in another order")
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// A socket that fails fails the release that writes the held records, or
+// the write that overflows the buffer, and every write after it, even
+// once the socket works again: the held records are lost, so the record
+// stream has a gap.
+func TestRecordBatcherErrors(t *testing.T) {
+	broken := errors.New("broken pipe")
+	for _, tc := range []struct {
+		name string
+		fail func(b *recordBatcher) error // holds, writes, and fails the flush
+	}{
+		{"release", func(b *recordBatcher) error {
+			b.hold()
+			if _, err := b.Write(make([]byte, 100)); err != nil {
+				return err
+			}
+			return b.release()
+		}},
+		{"overflowing write", func(b *recordBatcher) error {
+			b.hold()
+			defer b.release()
+			if _, err := b.Write(make([]byte, batchBytes-10)); err != nil {
+				return err
+			}
+			_, err := b.Write(make([]byte, 100))
+			return err
+		}},
+		{"deadline", func(b *recordBatcher) error {
+			b.hold()
+			defer b.release()
+			if _, err := b.Write(make([]byte, 100)); err != nil {
+				return err
+			}
+			if err := b.SetWriteDeadline(time.Time{}); err != nil {
+				return err
+			}
+			_, err := b.Write(make([]byte, 1))
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := &recordConn{Conn: nopConn{}, fail: broken}
+			b := &recordBatcher{Conn: sock}
+			if err := tc.fail(b); !errors.Is(err, broken) {
+				t.Fatalf("the write of held records over a broken socket: %v", err)
+			}
+			sock.mu.Lock()
+			sock.fail = nil
+			sock.mu.Unlock()
+			if _, err := b.Write([]byte("next")); !errors.Is(err, broken) {
+				t.Fatalf("a write after lost records: %v", err)
+			}
+			if b.mu.buf != nil || b.mu.holds != 0 || len(sock.sizes()) != 0 {
+				t.Fatalf("records still held (%v) or written after the failure (%v)", b.mu.buf, sock.sizes())
+			}
+		})
+	}
+}
+
+// nopConn is a net.Conn whose deadlines are accepted and ignored.
+type nopConn struct{ net.Conn }
+
+func (nopConn) SetWriteDeadline(time.Time) error { return nil }
+
+// Over real TLS on a real socket: the handshake passes through, the
+// records of one held write reach the socket in few writes, the client
+// reads every byte, and an alert written while records are held (here the
+// close_notify of CloseWrite from another goroutine) goes out behind them,
+// not ahead: the client reads all the data before the end of the stream.
+func TestRecordBatcherTLS(t *testing.T) {
+	ca := s3test.NewCA(t, "batch CA")
+	certFile, keyFile := ca.ServerFiles(t, t.TempDir())
+	certs, err := NewCerts(TLSFiles{CertFile: certFile, KeyFile: keyFile}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const size = 1 << 20
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	type result struct {
+		writes []int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer raw.Close()
+		sock := &countingConn{Conn: raw}
+		b := &recordBatcher{Conn: sock}
+		tc := tls.Server(b, certs.TLSConfig())
+		if err := tc.Handshake(); err != nil {
+			done <- result{err: err}
+			return
+		}
+		sock.reset()
+		b.hold()
+		_, err = tc.Write(data)
+		closed := make(chan error, 1)
+		go func() { closed <- tc.CloseWrite() }()
+		time.Sleep(20 * time.Millisecond) // most often the close_notify comes while held
+		err = errors.Join(err, b.release(), <-closed)
+		done <- result{writes: sock.sizes(), err: err}
+	}()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c) // to the close_notify
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("client read %d bytes, not the %d written", len(got), len(data))
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	// 64 records of 16 KiB in batches of at least 256 KiB of data, then
+	// the close_notify.
+	if len(res.writes) > size/(256<<10)+1 {
+		t.Errorf("%d socket writes for %d bytes (%v), want at most %d", len(res.writes), size, res.writes, size/(256<<10)+1)
+	}
+}
+
+// countingConn records the sizes of the writes to a real socket.
+type countingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, len(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *countingConn) reset() {
+	c.mu.Lock()
+	c.writes = nil
+	c.mu.Unlock()
+}
+
+func (c *countingConn) sizes() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.writes...)
+}
