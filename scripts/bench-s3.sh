@@ -250,6 +250,14 @@ else
     "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 4KiB \
     --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
     --out "$RESULTS/vaultaire/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/put-4KiB-bound")
+  # and a refused 4 KiB PUT's (HTTP, SigV4, a bucket lookup; no metadata
+  # write): the least server CPU a request costs, next to what 0.8x allows.
+  say ""
+  say "== vaultaire refused-4KiB-bound (CPU per refused PUT of server and client)"
+  measured_bench "$RESULTS/vaultaire/refused-4KiB-bound" "$server_pid" "127.0.0.1:$admin_port" \
+    "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload refused --size 4KiB \
+    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
+    --out "$RESULTS/vaultaire/refused-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/refused-4KiB-bound")
   run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
 fi
 stop_pids "$server_pid"
@@ -510,12 +518,13 @@ def load(*p):
         return json.load(open(os.path.join(results, *p)))
     except OSError:
         return None
-def put(rep):
-    return None if rep is None else [o for o in rep["ops"] if o["op"] == "put"][0]
+def put(rep, op="put"):
+    return None if rep is None else [o for o in rep["ops"] if o["op"] == op][0]
 v, k = put(load("vaultaire", "put-4KiB", "result.json")), put(load("sink", "put-4KiB", "result.json"))
 brep, bd = load("vaultaire", "put-4KiB-bound", "result.json"), load("vaultaire", "put-4KiB-bound", "bound.json")
 b = put(brep)
 ks, kd = put(load("sink", "put-4KiB-bound", "result.json")), load("sink", "put-4KiB-bound", "bound.json")
+rs, rd = put(load("vaultaire", "refused-4KiB-bound", "result.json"), "refused"), load("vaultaire", "refused-4KiB-bound", "bound.json")
 rows = []
 if v and k:
     rows += [("4 KiB PUT ops/s (put-4KiB)", f"{v['ops_per_sec']:.0f}", ""),
@@ -545,6 +554,8 @@ if b and bd and ks and kd and b["count"] and ks["count"]:
     need = sink_cpu / 0.8 - cli
     rows += [("sink CPU ms per PUT (load generator + in-process sink)", f"{sink_cpu * 1e3:.3f}", ""),
              ("server CPU ms per PUT that 0.8x of the sink allows", f"{need * 1e3:.3f}" if need > 0 else "none", "(sink CPU / 0.8 - load generator CPU)")]
+if rs and rd and rs["count"]:
+    rows += [("server CPU ms per refused PUT (no metadata write)", f"{rd['server_cpu_s'] / rs['count'] * 1e3:.3f}", "a stored PUT costs more: above the allowance, 0.8x is out of reach")]
 if not rows:
     print("  n/a")
 w = max((len(r[0]) for r in rows), default=0)
