@@ -358,10 +358,15 @@ func (s *Store) BlobLive(ctx context.Context, blobID string, opts ...ReadOption)
 // --- multipart ---
 
 // CreateUpload registers a multipart upload (ErrContainerNotFound;
-// ErrExists if the upload id is taken for that key).
+// ErrExists if the upload id is taken for that key). The initiator is
+// only shown in listings, so below cluster version 2, whose nodes cannot
+// read it, it is left out rather than the upload refused.
 func (s *Store) CreateUpload(ctx context.Context, u Upload) error {
 	if err := checkUploadRef(uploadRef{u.Tenant, u.Container, u.Key, u.UploadID}); err != nil {
 		return err
+	}
+	if u.Initiator != "" && s.ClusterVersion() < ClusterVersion2 {
+		u.Initiator = ""
 	}
 	_, err := s.write(ctx, cmdCreateUpload, &createUploadCmd{u})
 	return err

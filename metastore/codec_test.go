@@ -171,6 +171,7 @@ func TestRecordRoundTrip(t *testing.T) {
 				u.ChecksumAlgorithm, u.ChecksumType = randString(r, 5), randString(r, 5)
 				u.Encryption = Encryption{Mode: "SSE-C", CustomerKeyMAC: []byte(randString(r, 32) + "x")}
 				u.Owner, u.ACL = randString(r, 6), randString(r, 40)
+				u.Initiator = randString(r, 6) + "/" + randString(r, 6)
 			}
 			return u
 		}, func(v interface{}) []byte { u := v.(Upload); return encodeUpload(&u) },

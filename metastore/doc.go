@@ -193,7 +193,9 @@
 // container's) and ACL (opaque to this package, at most MaxACL bytes) are
 // artifact extension fields (tags 32, 33), carried by an upload to the
 // version it completes. set-version-acl (91, ClusterVersion2) replaces the
-// ACL of one version, as update-version changes its tags.
+// ACL of one version, as update-version changes its tags. An upload also
+// records its Initiator (tag 34, "TENANT/USER", for listings only), left
+// out by CreateUpload below ClusterVersion2.
 //
 // # Quotas
 //

@@ -578,8 +578,9 @@ const (
 	// 16-23: encryption.
 	upExtEncryption = 16 // str mode, bytes customer key MAC
 	// 32-35: access control (the artifact's tags 32-33).
-	upExtOwner = 32 // str
-	upExtACL   = 33 // str
+	upExtOwner     = 32 // str
+	upExtACL       = 33 // str
+	upExtInitiator = 34 // str
 )
 
 func uploadExt(u *Upload) extFields {
@@ -607,6 +608,9 @@ func uploadExt(u *Upload) extFields {
 	}
 	if u.ACL != "" {
 		f.add(upExtACL, func(e *encoder) { e.str(u.ACL) })
+	}
+	if u.Initiator != "" {
+		f.add(upExtInitiator, func(e *encoder) { e.str(u.Initiator) })
 	}
 	return f
 }
@@ -671,6 +675,8 @@ func readUploadExt(d *decoder, u *Upload) {
 			u.Owner = x.str()
 		case upExtACL:
 			u.ACL = x.str()
+		case upExtInitiator:
+			u.Initiator = x.str()
 		default:
 			return false
 		}

@@ -268,6 +268,10 @@ type Upload struct {
 	// Owner and ACL of the artifact the upload completes (as Artifact's).
 	Owner string
 	ACL   string
+	// Initiator is who created the upload, "TENANT/USER" (ListParts and
+	// ListMultipartUploads show it); "" when unknown: anonymous, or an
+	// upload created before it was recorded.
+	Initiator string
 }
 
 // Usage is a tenant's (or container's) current stored figures, maintained by

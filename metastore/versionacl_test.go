@@ -77,9 +77,14 @@ func TestUploadCarriesOwnerAndACL(t *testing.T) {
 	s := openSingle(t, t.TempDir())
 	ctx := ctxT(t)
 	mkContainer(t, s, "t1", "c1")
-	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u1", Created: t0, Owner: "bob", ACL: "acl"}))
+	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u1", Created: t0, Owner: "bob", ACL: "acl", Initiator: "bob/eve"}))
+	u, err := s.GetUpload(ctx, "t1", "c1", "k", "u1")
+	mustNoErr(t, err)
+	if u.Owner != "bob" || u.ACL != "acl" || u.Initiator != "bob/eve" {
+		t.Fatalf("upload owner %q acl %q initiator %q", u.Owner, u.ACL, u.Initiator)
+	}
 	p := Part{Number: 1, Size: 5, ETag: md5hex("p"), Created: t0, Blob: blob("b1")}
-	_, err := s.PutPart(ctx, "t1", "c1", "k", "u1", p)
+	_, err = s.PutPart(ctx, "t1", "c1", "k", "u1", p)
 	mustNoErr(t, err)
 	_, err = s.CompleteUploadVersion(ctx, CompleteInput{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u1", Parts: []PartRef{{Number: 1, ETag: p.ETag}}, Created: t0})
 	mustNoErr(t, err)
@@ -120,5 +125,25 @@ func TestVersionACLWaitsForClusterVersion(t *testing.T) {
 	mustNoErr(t, err)
 	if a, _ = s.GetArtifact(ctx, "t1", "c1", "k"); a.ACL != "public" {
 		t.Fatalf("ACL after the raise %q", a.ACL)
+	}
+}
+
+// An upload's initiator is only shown in listings: below cluster version
+// 2 it is left out and the upload is still created (as a version-1
+// command), and from version 2 on it is kept.
+func TestUploadInitiatorBelowClusterVersion2(t *testing.T) {
+	s := openAtV1(t)
+	ctx := ctxT(t)
+	mkContainer(t, s, "t1", "c1")
+	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u1", Created: t0, Initiator: "t1/eve"}))
+	u, err := s.GetUpload(ctx, "t1", "c1", "k", "u1")
+	mustNoErr(t, err)
+	if u.Initiator != "" {
+		t.Fatalf("initiator %q recorded at cluster version 1", u.Initiator)
+	}
+	mustNoErr(t, s.SetClusterVersion(ctx, ClusterVersion2))
+	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "k", UploadID: "u2", Created: t0, Initiator: "t1/eve"}))
+	if u, err = s.GetUpload(ctx, "t1", "c1", "k", "u2"); err != nil || u.Initiator != "t1/eve" {
+		t.Fatalf("initiator at cluster version 2: %q %v", u.Initiator, err)
 	}
 }

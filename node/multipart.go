@@ -41,7 +41,7 @@ func (e *Engine) CreateUpload(ctx context.Context, tenant string, in UploadInput
 		StorageClass: in.StorageClass, Tags: in.Tags,
 		Retention: metastore.Retention(in.Retention), LegalHold: in.LegalHold,
 		ChecksumAlgorithm: alg, ChecksumType: typ,
-		Owner: in.Owner, ACL: in.ACL,
+		Owner: in.Owner, ACL: in.ACL, Initiator: in.Initiator,
 	}
 	c, err := e.bucketConfig(ctx, tenant, in.Container)
 	if err != nil {
@@ -435,5 +435,5 @@ func uploadInfo(u metastore.Upload) UploadInfo {
 	return UploadInfo{Container: u.Container, Key: u.Key, UploadID: u.UploadID, Initiated: u.Created,
 		ContentType: u.ContentType, Headers: u.Headers, Meta: u.Meta, StorageClass: u.StorageClass,
 		ChecksumAlgorithm: u.ChecksumAlgorithm, ChecksumType: u.ChecksumType,
-		Encryption: u.Encryption.Mode}
+		Encryption: u.Encryption.Mode, Owner: u.Owner, Initiator: u.Initiator}
 }

@@ -371,6 +371,9 @@ type UploadInput struct {
 	// Owner and ACL of the completed artifact (as PutInput's).
 	Owner string
 	ACL   string
+	// Initiator is who creates the upload, "TENANT/USER" ("" when
+	// anonymous); listings show it.
+	Initiator string
 }
 
 // UploadInfo describes an in-progress multipart upload.
@@ -388,6 +391,11 @@ type UploadInfo struct {
 	ChecksumType      string
 	// Encryption is the upload's server-side encryption mode.
 	Encryption string
+	// Owner is the tenant the completed artifact will belong to ("" for
+	// the container's); Initiator who created the upload, "TENANT/USER"
+	// ("" when not recorded).
+	Owner     string
+	Initiator string
 }
 
 // PartInput is one UploadPart request.

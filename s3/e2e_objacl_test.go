@@ -3,6 +3,7 @@ package s3_test
 import (
 	"bytes"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -307,12 +308,42 @@ func testE2EObjectACL(t *testing.T, secure bool) {
 		must(t, err)
 		pu, err := eve.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("root:objp"), Key: aws.String("mp"), UploadId: mu.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("parted")})
 		must(t, err)
+		// Listings show the upload's owner-to-be and the user who created it;
+		// an upload the writer keeps shows the writer's tenant as owner.
+		kept, err := eve.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("root:objp"), Key: aws.String("mpk")})
+		must(t, err)
+		eveARN := "arn:aws:iam::acme:user/eve"
+		lu, err := owner.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("objp")})
+		must(t, err)
+		got := map[string]string{}
+		for _, u := range lu.Uploads {
+			got[aws.ToString(u.Key)] = aws.ToString(u.Owner.ID) + " " + aws.ToString(u.Initiator.ID) + " " + aws.ToString(u.Initiator.DisplayName)
+		}
+		if want := map[string]string{"mp": "root " + eveARN + " eve", "mpk": "acme " + eveARN + " eve"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("ListMultipartUploads owner and initiator: %q, want %q", got, want)
+		}
+		for _, c := range []struct{ key, id, owner string }{{"mp", aws.ToString(mu.UploadId), "root"}, {"mpk", aws.ToString(kept.UploadId), "acme"}} {
+			for _, maxParts := range []int32{0, 10} {
+				lp, err := owner.ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String("objp"), Key: aws.String(c.key), UploadId: aws.String(c.id), MaxParts: aws.Int32(maxParts)})
+				must(t, err)
+				if aws.ToString(lp.Owner.ID) != c.owner || aws.ToString(lp.Initiator.ID) != eveARN {
+					t.Fatalf("ListParts %s (max-parts %d): owner %q initiator %q", c.key, maxParts, aws.ToString(lp.Owner.ID), aws.ToString(lp.Initiator.ID))
+				}
+			}
+		}
+		_, err = eve.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: aws.String("root:objp"), Key: aws.String("mpk"), UploadId: kept.UploadId})
+		must(t, err)
 		_, err = eve.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("root:objp"), Key: aws.String("mp"), UploadId: mu.UploadId,
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: pu.ETag, PartNumber: aws.Int32(1)}}}})
 		must(t, err)
 		wantObjectACL(t, owner, "objp", "mp", "", "root", "root FULL_CONTROL")
 		mu, err = owner.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("objp"), Key: aws.String("mp2"), GrantRead: aws.String(`id="zed"`)})
 		must(t, err)
+		// The tenant's root user shows as the tenant.
+		if lp, err := owner.ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String("objp"), Key: aws.String("mp2"), UploadId: mu.UploadId}); err != nil ||
+			aws.ToString(lp.Owner.ID) != "root" || aws.ToString(lp.Initiator.ID) != "root" {
+			t.Fatalf("ListParts of the bucket owner's upload: %v %v", lp, err)
+		}
 		pu, err = owner.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("objp"), Key: aws.String("mp2"), UploadId: mu.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("granted")})
 		must(t, err)
 		_, err = owner.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("objp"), Key: aws.String("mp2"), UploadId: mu.UploadId,

@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vaultaire/vaultaire/checksum"
 	"github.com/vaultaire/vaultaire/node"
+	"github.com/vaultaire/vaultaire/policy"
 )
 
 // maxListParts is the default and ceiling of max-parts and max-uploads.
@@ -37,7 +39,7 @@ func (s *Server) createUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		Container: rc.ep.Container, Key: rc.ep.Key, ContentType: ct, Headers: headers, Meta: meta,
 		StorageClass: opts.storageClass, Tags: opts.tags, Retention: opts.retention, LegalHold: opts.legalHold,
 		ChecksumAlgorithm: r.Header.Get("X-Amz-Checksum-Algorithm"), ChecksumType: r.Header.Get("X-Amz-Checksum-Type"),
-		Encryption: opts.encryption, Owner: aclOwner, ACL: acl,
+		Encryption: opts.encryption, Owner: aclOwner, ACL: acl, Initiator: initiatorOf(rc.principal),
 	})
 	if err != nil {
 		return err
@@ -317,19 +319,18 @@ func (s *Server) listParts(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	res := listPartsResult{
 		NS: s3NS, Bucket: rc.ep.Container, Key: rc.ep.Key, UploadID: id,
-		Initiator: s.owner(rc), Owner: s.owner(rc), StorageClass: "STANDARD",
-		PartNumberMarker: marker, MaxParts: max,
+		StorageClass: "STANDARD", PartNumberMarker: marker, MaxParts: max,
 	}
-	if max == 0 {
-		// Still report a missing upload.
-		if _, err := s.eng.ListParts(ctx, rc.tenant, rc.ep.Container, rc.ep.Key, id, marker, 1); err != nil {
-			return err
-		}
-		return writeXML(w, res)
-	}
-	pl, err := s.eng.ListParts(ctx, rc.tenant, rc.ep.Container, rc.ep.Key, id, marker, max)
+	// max-parts=0 still reads the upload: a missing one is reported.
+	pl, err := s.eng.ListParts(ctx, rc.tenant, rc.ep.Container, rc.ep.Key, id, marker, cmp.Or(max, 1))
 	if err != nil {
 		return err
+	}
+	var ownerACLs int
+	res.Owner = s.ownerOf(r, rc, pl.Upload.Owner, &ownerACLs)
+	res.Initiator = initiatorOr(pl.Upload.Initiator, res.Owner)
+	if max == 0 {
+		return writeXML(w, res)
 	}
 	res.StorageClass = storageClassOf(pl.Upload.StorageClass)
 	res.ChecksumAlgorithm, res.ChecksumType = pl.Upload.ChecksumAlgorithm, pl.Upload.ChecksumType
@@ -381,9 +382,11 @@ func (s *Server) listUploads(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return err
 	}
+	var ownerACLs int
 	for _, u := range ul.Uploads {
+		o := s.ownerOf(r, rc, u.Owner, &ownerACLs)
 		res.Uploads = append(res.Uploads, uploadEntry{
-			Key: enc(u.Key), UploadID: u.UploadID, Initiator: s.owner(rc), Owner: s.owner(rc),
+			Key: enc(u.Key), UploadID: u.UploadID, Initiator: initiatorOr(u.Initiator, o), Owner: o,
 			StorageClass: storageClassOf(u.StorageClass), Initiated: isoTime(u.Initiated),
 		})
 	}
@@ -395,4 +398,29 @@ func (s *Server) listUploads(ctx context.Context, w http.ResponseWriter, r *http
 		res.NextKeyMarker, res.NextUploadIDMarker = enc(ul.NextKey), ul.NextUploadID
 	}
 	return writeXML(w, res)
+}
+
+// initiatorOf is how an upload records who created it: "TENANT/USER", or
+// "" for an anonymous request.
+func initiatorOf(pr policy.Principal) string {
+	if pr.Anonymous() {
+		return ""
+	}
+	return pr.Tenant + "/" + pr.User
+}
+
+// initiatorOr is the Initiator ListParts and ListMultipartUploads show for
+// an upload's recorded initiator: a tenant's root user as the tenant (its
+// canonical ID, as an Owner), another user as S3 shows an IAM user (its
+// ARN, and its name), and the owner when none was recorded.
+func initiatorOr(recorded string, o owner) owner {
+	t, u, ok := strings.Cut(recorded, "/")
+	switch {
+	case !ok || t == "":
+		return o
+	case u == node.TenantRootUser:
+		return owner{ID: t, DisplayName: t}
+	default:
+		return owner{ID: policy.Principal{Tenant: t, User: u}.ARN(node.TenantRootUser), DisplayName: u}
+	}
 }
