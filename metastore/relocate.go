@@ -1,9 +1,11 @@
 package metastore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -163,13 +165,14 @@ func (s *Store) ForEachBlob(ctx context.Context, fn func(b Blob, size int64) err
 	return s.ForEachBlobFrom(ctx, nil, func(b Blob, size int64, _ []byte) error { return fn(b, size) }, opts...)
 }
 
-// ForEachBlobFrom is ForEachBlob starting after the position from (nil:
-// at the beginning). fn also gets next, an opaque position (a record key)
-// from which a later walk resumes after the record that referenced b,
-// even across restarts: a scrubber keeps it to continue a pass. The
-// blobs of one record share their next. A record that does not decode
-// stops the walk with an error wrapping ErrCorrupt (WalkBlobsFrom goes
-// on past it).
+// ForEachBlobFrom is ForEachBlob starting at the position from (nil: at
+// the beginning). fn also gets next, an opaque position from which a later
+// walk resumes just after b, even across restarts: a scrubber keeps it to
+// continue a pass. Within a record of several blobs (a multipart
+// artifact's parts) next names the record and how many of its blobs are
+// done; after a record's last blob it is the smallest key after the
+// record. A record that does not decode stops the walk with an error
+// wrapping ErrCorrupt (WalkBlobsFrom goes on past it).
 func (s *Store) ForEachBlobFrom(ctx context.Context, from []byte, fn func(b Blob, size int64, next []byte) error, opts ...ReadOption) error {
 	return s.WalkBlobsFrom(ctx, from, fn, func(bad BadRecord) error { return bad.Err }, opts...)
 }
@@ -196,6 +199,7 @@ func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, 
 		next []byte
 		bad  *BadRecord
 	}
+	from, skipKey, skip := parseBlobCursor(from)
 	return walkPages(ctx, s, []byte{tblArtifact, tblVersion, tblPart}, from, opts,
 		func(tbl byte, key, val, next []byte, page []item) ([]item, error) {
 			var parts []Part
@@ -212,10 +216,21 @@ func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, 
 				}
 				parts = a.Parts
 			}
+			var blobs []Part
 			for _, part := range parts {
 				if part.Blob.ID != "" {
-					page = append(page, item{b: part.Blob, size: part.BlobSize(), next: next})
+					blobs = append(blobs, part)
 				}
+			}
+			for i, part := range blobs {
+				if skip > 0 && i < skip && bytes.Equal(key, skipKey) {
+					continue // done before the walk resumed here
+				}
+				at := next
+				if i < len(blobs)-1 {
+					at = inRecordCursor(key, i+1)
+				}
+				page = append(page, item{b: part.Blob, size: part.BlobSize(), next: at})
 			}
 			return page, nil
 		},
@@ -225,6 +240,34 @@ func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, 
 			}
 			return fn(x.b, x.size, x.next)
 		})
+}
+
+// cursorInRecord starts a blob walk's position inside a record:
+// cursorInRecord, uvarint(n), key: the walk resumes at the record with that
+// key, past its first n blobs. Every key starts with prefixFSM, so the
+// two forms of position cannot be confused, and a position saved before
+// this form existed (always a key) still reads as one.
+const cursorInRecord = 0xFF
+
+func inRecordCursor(key []byte, n int) []byte {
+	c := binary.AppendUvarint([]byte{cursorInRecord}, uint64(n))
+	return append(c, key...)
+}
+
+// parseBlobCursor splits a blob walk's position into where the walk
+// starts and, for a position inside a record, that record's key and how
+// many of its blobs to pass over. A malformed one restarts at its key
+// (or the beginning): at worst some blobs are visited again.
+func parseBlobCursor(c []byte) (from, key []byte, skip int) {
+	if len(c) == 0 || c[0] != cursorInRecord {
+		return c, nil, 0
+	}
+	n, w := binary.Uvarint(c[1:])
+	if w <= 0 || n > math.MaxInt32 {
+		return nil, nil, 0
+	}
+	key = c[1+w:]
+	return key, key, int(n)
 }
 
 // recordName names the record at key for a person: its table and the

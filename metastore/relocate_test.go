@@ -2,7 +2,9 @@ package metastore
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -195,6 +197,65 @@ func TestForEachBlob(t *testing.T) {
 	err = s.ForEachBlob(ctx, func(Blob, int64) error { n++; return stop })
 	if err != stop || n != 1 {
 		t.Fatalf("callback error: %v after %d calls", err, n)
+	}
+}
+
+// TestWalkBlobsResumesWithinARecord: a walk resumed from the position
+// after any blob visits exactly the blobs after it, also inside a record
+// of several blobs (a multipart artifact: its parts share one record), so
+// a scrub or drive heal stopped there does not skip the rest of the
+// record. A position inside a record that is gone resumes at the next
+// record; a malformed one starts over.
+func TestWalkBlobsResumesWithinARecord(t *testing.T) {
+	s := openSingle(t, t.TempDir())
+	ctx := ctxT(t)
+	mkContainer(t, s, "t1", "c1")
+	for _, k := range []string{"a", "c"} {
+		_, err := s.PutArtifact(ctx, artifact(k, 1, "blob-"+k), Cond{})
+		mustNoErr(t, err)
+	}
+	mp := artifact("b", 30, "")
+	mp.Inline = nil
+	for n := 1; n <= 3; n++ {
+		mp.Parts = append(mp.Parts, Part{Number: n, Size: 10, ETag: md5hex("p"), Created: t0, Blob: blob(fmt.Sprint("blob-b", n))})
+	}
+	_, err := s.PutArtifact(ctx, mp, Cond{})
+	mustNoErr(t, err)
+	mustNoErr(t, s.CreateUpload(ctx, Upload{Tenant: "t1", Container: "c1", Key: "m", UploadID: "u1", Created: t0}))
+	_, err = s.PutPart(ctx, "t1", "c1", "m", "u1", Part{Number: 1, Size: 5, ETag: md5hex("p"), Blob: blob("part-blob")})
+	mustNoErr(t, err)
+
+	walk := func(from []byte) (ids []string, nexts [][]byte) {
+		t.Helper()
+		mustNoErr(t, s.ForEachBlobFrom(ctx, from, func(b Blob, _ int64, next []byte) error {
+			ids, nexts = append(ids, b.ID), append(nexts, next)
+			return nil
+		}))
+		return ids, nexts
+	}
+	all, nexts := walk(nil)
+	if want := []string{"blob-a", "blob-b1", "blob-b2", "blob-b3", "blob-c", "part-blob"}; !reflect.DeepEqual(all, want) {
+		t.Fatalf("walk: %q, want %q", all, want)
+	}
+	for i, next := range nexts {
+		if got, _ := walk(next); !slices.Equal(got, all[i+1:]) {
+			t.Errorf("resumed after %s: %q, want %q", all[i], got, all[i+1:])
+		}
+	}
+	// The multipart artifact is replaced by a single-part one: a position
+	// inside the old record goes on at the next record, not into the new
+	// one's blobs by index.
+	inB := nexts[1] // after blob-b1
+	_, err = s.PutArtifact(ctx, artifact("b", 1, "blob-b-new"), Cond{})
+	mustNoErr(t, err)
+	if got, _ := walk(inB); !reflect.DeepEqual(got, []string{"blob-c", "part-blob"}) {
+		t.Errorf("resumed inside a replaced record: %q", got)
+	}
+	whole, _ := walk(nil)
+	for _, bad := range [][]byte{{cursorInRecord}, {cursorInRecord, 0x80}, {cursorInRecord, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}} {
+		if got, _ := walk(bad); !slices.Equal(got, whole) {
+			t.Errorf("malformed position %x: %q, want the whole walk %q", bad, got, whole)
+		}
 	}
 }
 

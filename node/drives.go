@@ -67,7 +67,8 @@ type HealJob struct {
 	Drive     string    `json:"drive"`
 	Started   time.Time `json:"started"`
 	Completed time.Time `json:"completed,omitzero"`
-	// Cursor is the walk's position (metastore.WalkBlobsFrom).
+	// Cursor is the walk's position (metastore.WalkBlobsFrom): after the
+	// last blob healed, inside a record of several blobs too.
 	Cursor []byte `json:"cursor,omitempty"`
 	// Blobs visited; Present shards of the drive found in place; Rebuilt
 	// shards rebuilt (Bytes their size); Failed shards that could not be.

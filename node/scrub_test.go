@@ -36,6 +36,7 @@ func scrubNode(t *testing.T, dir string, period time.Duration) *nodetest.Node {
 	return nodetest.StartNode(t, nodetest.Options{Dir: dir, InlineThreshold: -1, Tune: func(c *node.Config) {
 		c.ScrubPeriod, c.ScrubStartDelay = period, 20*time.Millisecond
 		c.ScrubStateFile = filepath.Join(dir, "scrub.state")
+		c.MinPartSize = 64 << 10 // multipart artifacts of small parts
 	}})
 }
 
@@ -115,7 +116,19 @@ func TestScrubRepairsParity(t *testing.T) {
 // pass resumes it, after the restart, from the position it kept in its
 // state file, instead of starting over (a node restarted more often than
 // the scrub period would otherwise never finish a pass).
+//
+// The blobs are 24 artifacts of one blob each, or the 24 parts of one
+// multipart artifact, whose blobs share one metadata record: a pass
+// stopped inside that record goes on with its next part.
 func TestScrubResumesAfterRestart(t *testing.T) {
+	for _, multipart := range []bool{false, true} {
+		t.Run(map[bool]string{false: "artifacts", true: "parts of one artifact"}[multipart], func(t *testing.T) {
+			testScrubResumesAfterRestart(t, multipart)
+		})
+	}
+}
+
+func testScrubResumesAfterRestart(t *testing.T, multipart bool) {
 	dir := t.TempDir()
 	// A period so long that the pace is the 1 MiB/s floor: each blob of
 	// 4 x 64 KiB shards takes 0.25 s.
@@ -124,9 +137,27 @@ func TestScrubResumesAfterRestart(t *testing.T) {
 	e, ctx := setup.Engine, context.Background()
 	mustContainer(t, e, "c")
 	const blobs = 24
-	for i := range blobs {
-		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: fmt.Sprint("k", i), Body: bytes.NewReader(randBytes(uint64(40+i), 128<<10)), Size: 128 << 10}); err != nil {
+	if multipart {
+		up, err := e.CreateUpload(ctx, tenant, node.UploadInput{Container: "c", Key: "mp"})
+		if err != nil {
 			t.Fatal(err)
+		}
+		var parts []node.PartRef
+		for i := range blobs {
+			p, err := e.UploadPart(ctx, tenant, node.PartInput{Container: "c", Key: "mp", UploadID: up.UploadID, Number: i + 1, Body: bytes.NewReader(randBytes(uint64(40+i), 128<<10)), Size: 128 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, node.PartRef{Number: i + 1, ETag: p.ETag})
+		}
+		if _, err := e.CompleteUpload(ctx, tenant, "c", "mp", up.UploadID, parts, node.Conditions{}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		for i := range blobs {
+			if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: fmt.Sprint("k", i), Body: bytes.NewReader(randBytes(uint64(40+i), 128<<10)), Size: 128 << 10}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	setup.Close()
