@@ -24,10 +24,11 @@ var allowed = map[string][]string{
 	// bucket policy set on the settings page as the S3 edge does.
 	"console": {"node", "tenancy", "metrics", "audit", "billing", "policy"},
 	"node":    {"cluster", "metastore", "erasure", "drivers", "tenancy", "checksum", "sse", "md5lanes"},
-	"s3":      {"node", "tenancy", "checksum", "policy"},
+	"s3":      {"node", "tenancy", "checksum", "policy", "tlsbatch"},
 	// cluster: metastore for the Forwarder contract and its error codec;
-	// drivers because a drive on another node is a drivers.Driver.
-	"cluster":   {"metastore", "drivers"},
+	// drivers because a drive on another node is a drivers.Driver;
+	// tlsbatch for its RPC connections' TLS records.
+	"cluster":   {"metastore", "drivers", "tlsbatch"},
 	"metastore": {},
 	"erasure":   {},
 	"sse":       {}, // server-side encryption: stream format and key sealing
@@ -53,6 +54,9 @@ var allowed = map[string][]string{
 	// md5lanes: MD5 of many streams at once in vector lanes (the ETags
 	// of concurrent PUTs); pure.
 	"md5lanes": {},
+	// tlsbatch: the TLS records of one large write in one syscall (the S3
+	// listener and the cluster transport); imports nothing of ours.
+	"tlsbatch": {},
 	"metrics":  {}, // collectors take small structs and funcs declared in metrics; cmd adapts
 	"":         {}, // the module root (tests only)
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"golang.org/x/time/rate"
+
+	"github.com/vaultaire/vaultaire/tlsbatch"
 )
 
 // ALPN protocol names. The suffix is the protocol's major version; see the
@@ -81,6 +83,10 @@ type TransportConfig struct {
 	Logger *slog.Logger
 	// HandshakeTimeout bounds one TLS handshake, in and out (default 10s).
 	HandshakeTimeout time.Duration
+
+	// unbatched (tests) writes every TLS record of an RPC connection in a
+	// write of its own, as before tlsbatch: the benchmarks' baseline.
+	unbatched bool
 }
 
 // Validate reports every problem of the configuration at once.
@@ -354,7 +360,7 @@ func (t *Transport) acceptLoop() {
 // handshake runs the server side of TLS on c and routes it by ALPN.
 func (t *Transport) handshake(c net.Conn) {
 	defer t.wg.Done()
-	tc := tls.Server(c, t.tls.serverConfig(slices.Concat(alpnRaft, alpnRPC)))
+	tc := tls.Server(tlsbatch.New(c), t.tls.serverConfig(slices.Concat(alpnRaft, alpnRPC)))
 	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -381,18 +387,35 @@ func (t *Transport) handshake(c net.Conn) {
 	}
 	var c2 net.Conn = tc
 	if q == t.rpcLn {
-		c2 = rpcConn{tc}
+		c2 = t.rpcConn(tc)
 	}
 	if !q.push(t.ctx, c2) {
 		tc.Close()
 	}
 }
 
-// rpcConn hides the *tls.Conn type from net/http: http.Server closes a
-// *tls.Conn whose ALPN protocol has no TLSNextProto entry, but serves
-// HTTP/1.1 on any other conn, still filling Request.TLS from its
-// ConnectionState method.
-type rpcConn struct{ *tls.Conn }
+// rpcConn is an RPC connection, either end, as net/http sees it. It
+// hides the *tls.Conn type from the server: http.Server closes a *tls.Conn
+// whose ALPN protocol has no TLSNextProto entry, but serves HTTP/1.1 on
+// any other conn, still filling Request.TLS from its ConnectionState
+// method. And each large write (a shard stream's 256 KiB slices, a shard
+// read's response) holds the tlsbatch.Conn below the TLS, so its 16
+// records reach the socket in one syscall instead of 16.
+type rpcConn struct {
+	*tls.Conn
+	batch *tlsbatch.Conn // nil: every record in a write of its own
+}
+
+func (c rpcConn) Write(p []byte) (int, error) { return tlsbatch.Write(c.batch, c.Conn, p) }
+
+// rpcConn wraps tc, made by handshake or dialTLS over a tlsbatch.Conn.
+func (t *Transport) rpcConn(tc *tls.Conn) rpcConn {
+	c := rpcConn{Conn: tc}
+	if !t.cfg.unbatched {
+		c.batch, _ = tc.NetConn().(*tlsbatch.Conn)
+	}
+	return c
+}
 
 // reject counts and (rate-limited) logs a refused connection.
 func (t *Transport) reject(from net.Addr, err error) {
@@ -420,7 +443,7 @@ func (t *Transport) dialTLS(ctx context.Context, addr string, protos []string) (
 	}
 	tuneTCP(c)
 	c = t.track(addr, c)
-	tc := tls.Client(c, t.tls.clientConfig(protos))
+	tc := tls.Client(tlsbatch.New(c), t.tls.clientConfig(protos))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cluster: TLS handshake with %s: %w", addr, err)
@@ -518,7 +541,11 @@ func (t *Transport) DropPeer(addr string) int {
 
 // dialRPC is the RPC client's DialTLSContext.
 func (t *Transport) dialRPC(ctx context.Context, _, addr string) (net.Conn, error) {
-	return t.dialTLS(ctx, addr, alpnRPC)
+	tc, err := t.dialTLS(ctx, addr, alpnRPC)
+	if err != nil {
+		return nil, err
+	}
+	return t.rpcConn(tc), nil
 }
 
 // raftLayer is the raft.StreamLayer over the transport.

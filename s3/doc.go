@@ -284,7 +284,7 @@
 // mutual TLS, and certificate files reloaded without a restart (Reload,
 // Watch) while open connections finish on the certificate they began
 // with. Certs.Listener serves it: each connection is a *tls.Conn over a
-// recordBatcher (tlsbatch.go), which the response writer holds around a
+// tlsbatch.Conn, which the response writer holds around a
 // large write so that its TLS records reach the socket in one write
 // syscall rather than one per 16 KiB record.
 package s3

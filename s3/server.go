@@ -23,6 +23,7 @@ import (
 	"github.com/vaultaire/vaultaire/policy"
 	"github.com/vaultaire/vaultaire/s3/sigv4"
 	"github.com/vaultaire/vaultaire/tenancy"
+	"github.com/vaultaire/vaultaire/tlsbatch"
 )
 
 // Defaults of Config.
@@ -818,9 +819,9 @@ type statusWriter struct {
 	status int
 	wrote  bool
 	n      int64
-	// batch is the recordBatcher under a TLS connection (tlsbatch.go):
+	// batch is the tlsbatch.Conn under a TLS connection (Certs.Listener):
 	// held around a large write, so its records leave in one syscall.
-	batch *recordBatcher
+	batch *tlsbatch.Conn
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -834,16 +835,7 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
 	}
-	if w.batch == nil || len(p) <= batchMin {
-		n, err := w.ResponseWriter.Write(p)
-		w.n += int64(n)
-		return n, err
-	}
-	w.batch.hold()
-	n, err := w.ResponseWriter.Write(p)
-	if ferr := w.batch.release(); err == nil {
-		err = ferr
-	}
+	n, err := tlsbatch.Write(w.batch, w.ResponseWriter, p)
 	w.n += int64(n)
 	return n, err
 }

@@ -23,7 +23,7 @@ import (
 // tls/tcp ratio is what any server can reach on this machine, with the
 // encryption and the decryption sharing its cores. write= is the size of
 // the server's writes into the connection; batch puts the S3 port's
-// recordBatcher under the server's TLS (Certs.Listener: the records of one
+// tlsbatch.Conn under the server's TLS (Certs.Listener: the records of one
 // write leave in one syscall), bufread has the client read the socket
 // through a 256 KiB buffer below TLS (one read syscall for many records).
 // writes/op and reads/op count the syscalls (socket writes on the server,

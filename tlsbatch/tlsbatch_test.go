@@ -1,4 +1,4 @@
-package s3
+package tlsbatch
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func (c *recordConn) all() []byte {
 	return bytes.Join(c.writes, nil)
 }
 
-func TestRecordBatcher(t *testing.T) {
+func TestConn(t *testing.T) {
 	const rec = 16<<10 + 22 // a full TLS 1.3 record: header, payload, type, tag
 	type step struct {
 		hold, release bool
@@ -64,25 +64,25 @@ func TestRecordBatcher(t *testing.T) {
 		{"held records leave at release", []step{h, w(rec), w(rec), w(100), r}, []int{2*rec + 100}},
 		{"release with nothing held writes nothing", []step{h, r, w(3)}, []int{3}},
 		{"a full buffer is written before the record that overflows it",
-			[]step{h, w(batchBytes - 100), w(rec), w(rec), r}, []int{batchBytes - 100, 2 * rec}},
+			[]step{h, w(MaxBatch - 100), w(rec), w(rec), r}, []int{MaxBatch - 100, 2 * rec}},
 		{"a 256 KiB write's records leave in one write", []step{h, w(16 * rec), r}, []int{16 * rec}},
 		{"a write as large as the buffer passes through",
-			[]step{h, w(10), w(batchBytes), w(10), r}, []int{10, batchBytes, 10}},
+			[]step{h, w(10), w(MaxBatch), w(10), r}, []int{10, MaxBatch, 10}},
 		{"nested holds flush at the last release",
 			[]step{h, w(rec), h, w(rec), r, w(1), r, w(2)}, []int{2*rec + 1, 2}},
 		{"writes after a release pass through", []step{h, w(rec), r, w(4), w(5)}, []int{rec, 4, 5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := &recordConn{}
-			b := &recordBatcher{Conn: sock}
+			b := New(sock)
 			var sent []byte
 			next := byte(0)
 			for _, s := range tc.steps {
 				switch {
 				case s.hold:
-					b.hold()
+					b.Hold()
 				case s.release:
-					if err := b.release(); err != nil {
+					if err := b.Release(); err != nil {
 						t.Fatal(err)
 					}
 				default:
@@ -124,31 +124,31 @@ func equalInts(a, b []int) bool {
 // the write that overflows the buffer, and every write after it, even
 // once the socket works again: the held records are lost, so the record
 // stream has a gap.
-func TestRecordBatcherErrors(t *testing.T) {
+func TestConnErrors(t *testing.T) {
 	broken := errors.New("broken pipe")
 	for _, tc := range []struct {
 		name string
-		fail func(b *recordBatcher) error // holds, writes, and fails the flush
+		fail func(b *Conn) error // holds, writes, and fails the flush
 	}{
-		{"release", func(b *recordBatcher) error {
-			b.hold()
+		{"release", func(b *Conn) error {
+			b.Hold()
 			if _, err := b.Write(make([]byte, 100)); err != nil {
 				return err
 			}
-			return b.release()
+			return b.Release()
 		}},
-		{"overflowing write", func(b *recordBatcher) error {
-			b.hold()
-			defer b.release()
-			if _, err := b.Write(make([]byte, batchBytes-10)); err != nil {
+		{"overflowing write", func(b *Conn) error {
+			b.Hold()
+			defer b.Release()
+			if _, err := b.Write(make([]byte, MaxBatch-10)); err != nil {
 				return err
 			}
 			_, err := b.Write(make([]byte, 100))
 			return err
 		}},
-		{"deadline", func(b *recordBatcher) error {
-			b.hold()
-			defer b.release()
+		{"deadline", func(b *Conn) error {
+			b.Hold()
+			defer b.Release()
 			if _, err := b.Write(make([]byte, 100)); err != nil {
 				return err
 			}
@@ -161,7 +161,7 @@ func TestRecordBatcherErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := &recordConn{Conn: nopConn{}, fail: broken}
-			b := &recordBatcher{Conn: sock}
+			b := New(sock)
 			if err := tc.fail(b); !errors.Is(err, broken) {
 				t.Fatalf("the write of held records over a broken socket: %v", err)
 			}
@@ -188,13 +188,14 @@ func (nopConn) SetWriteDeadline(time.Time) error { return nil }
 // reads every byte, and an alert written while records are held (here the
 // close_notify of CloseWrite from another goroutine) goes out behind them,
 // not ahead: the client reads all the data before the end of the stream.
-func TestRecordBatcherTLS(t *testing.T) {
+func TestConnTLS(t *testing.T) {
 	ca := s3test.NewCA(t, "batch CA")
-	certFile, keyFile := ca.ServerFiles(t, t.TempDir())
-	certs, err := NewCerts(TLSFiles{CertFile: certFile, KeyFile: keyFile}, nil)
+	issued := ca.Server(t, "127.0.0.1")
+	cert, err := tls.X509KeyPair(issued.CertPEM, issued.KeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -218,19 +219,19 @@ func TestRecordBatcherTLS(t *testing.T) {
 		}
 		defer raw.Close()
 		sock := &countingConn{Conn: raw}
-		b := &recordBatcher{Conn: sock}
-		tc := tls.Server(b, certs.TLSConfig())
+		b := New(sock)
+		tc := tls.Server(b, conf)
 		if err := tc.Handshake(); err != nil {
 			done <- result{err: err}
 			return
 		}
 		sock.reset()
-		b.hold()
+		b.Hold()
 		_, err = tc.Write(data)
 		closed := make(chan error, 1)
 		go func() { closed <- tc.CloseWrite() }()
 		time.Sleep(20 * time.Millisecond) // most often the close_notify comes while held
-		err = errors.Join(err, b.release(), <-closed)
+		err = errors.Join(err, b.Release(), <-closed)
 		done <- result{writes: sock.sizes(), err: err}
 	}()
 	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
