@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,8 +74,28 @@ func (mb *moveBench) move(b *testing.B, lim *rate.Limiter) {
 	b.Fatal("no free drive")
 }
 
-// shardBytes is the size of one moved shard file (2+2 of 4 MiB).
+// benchShardBytes is the size of one moved shard file (2+2 of 4 MiB).
 const benchShardBytes = 2<<20 + 2<<10
+
+// rawDiskWrites is the disk's own figure that the background-work
+// benchmarks (shard moves, re-striping, drive heal) are measured next to:
+// data written with write+fsync to the file at path(i), then removed, b.N
+// times.
+func rawDiskWrites(b *testing.B, data []byte, path func(i int) string) {
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		p := path(i)
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, werr := f.Write(data)
+		serr := f.Sync()
+		if err := errors.Join(werr, serr, f.Close(), os.Remove(p)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
 
 // BenchmarkShardMove measures the shard mover (what decommission and
 // rebalance run) at the default throttle and unthrottled, next to raw
@@ -83,20 +104,9 @@ const benchShardBytes = 2<<20 + 2<<10
 func BenchmarkShardMove(b *testing.B) {
 	mb := newMoveBench(b, 16)
 	b.Run("raw-disk-write", func(b *testing.B) {
-		data := randBytes(3, benchShardBytes)
-		b.SetBytes(benchShardBytes)
-		for i := 0; i < b.N; i++ {
-			dir := filepath.Join(mb.n.Dir, "drives", fmt.Sprint(i%8))
-			p := filepath.Join(dir, "raw-bench")
-			f, err := os.Create(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f.Write(data)
-			f.Sync()
-			f.Close()
-			os.Remove(p)
-		}
+		rawDiskWrites(b, randBytes(3, benchShardBytes), func(i int) string {
+			return filepath.Join(mb.n.Dir, "drives", fmt.Sprint(i%8), "raw-bench")
+		})
 	})
 	for _, c := range []struct {
 		name string

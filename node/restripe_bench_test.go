@@ -28,18 +28,7 @@ func BenchmarkRestripe(b *testing.B) {
 	data := randBytes(11, size)
 	b.Run("raw-disk-write", func(b *testing.B) {
 		dir := b.TempDir()
-		b.SetBytes(size)
-		for i := 0; i < b.N; i++ {
-			p := filepath.Join(dir, fmt.Sprint(i))
-			f, err := os.Create(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f.Write(data)
-			f.Sync()
-			f.Close()
-			os.Remove(p)
-		}
+		rawDiskWrites(b, data, func(i int) string { return filepath.Join(dir, fmt.Sprint(i)) })
 	})
 	for _, tc := range []struct {
 		name string
@@ -93,18 +82,7 @@ func BenchmarkDriveHeal(b *testing.B) {
 	data := randBytes(12, size)
 	b.Run("raw-disk-write", func(b *testing.B) {
 		dir := b.TempDir()
-		b.SetBytes(size / 2)
-		for i := 0; i < b.N; i++ {
-			p := filepath.Join(dir, fmt.Sprint(i))
-			f, err := os.Create(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f.Write(data[:size/2])
-			f.Sync()
-			f.Close()
-			os.Remove(p)
-		}
+		rawDiskWrites(b, data[:size/2], func(i int) string { return filepath.Join(dir, fmt.Sprint(i)) })
 	})
 	for _, tc := range []struct {
 		name string
