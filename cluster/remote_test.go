@@ -510,6 +510,47 @@ func TestTransportBatchesTLSRecords(t *testing.T) {
 	}
 }
 
+// stalledPut is a drive whose Put never reads its body: a peer that
+// stopped answering in the middle of a shard stream. ended is closed when
+// the server gives the request up (its connection closed).
+type stalledPut struct {
+	drivers.Driver
+	ended chan struct{}
+}
+
+func (s stalledPut) Put(ctx context.Context, _ string, _ io.Reader) (int64, error) {
+	<-ctx.Done()
+	close(s.ended)
+	return 0, ctx.Err()
+}
+
+// TestTransportPutGivesUpOnAStalledPeer: a shard stream to a peer that
+// stopped reading, given up on by its context (as a PUT gives up on a
+// stalled peer), ends at the deadline, and its connection is closed at
+// once, wherever the writer is stuck: inside a tls.Conn.Write, or writing
+// out held records after it, where the close's close_notify could queue
+// behind them (rpcConn.Close aborts the batcher; tlsbatch's
+// TestCloseDoesNotWaitForAStuckWrite pins that case).
+func TestTransportPutGivesUpOnAStalledPeer(t *testing.T) {
+	peer := stalledPut{mem.New(), make(chan struct{})}
+	d := benchTransportDriver(t, peer, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := d.Put(ctx, "s", driverstest.NewPatternReader(3, 256<<20))
+	if err == nil {
+		t.Fatal("a Put to a stalled peer succeeded")
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the Put ended %v after it started, with a 500 ms deadline (%v)", took, err)
+	}
+	select {
+	case <-peer.ended:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("the peer still had the connection %v after the Put gave up", time.Since(start))
+	}
+}
+
 // cpuTime is the process's user+system CPU time so far.
 func cpuTime(b *testing.B) time.Duration {
 	var ru syscall.Rusage

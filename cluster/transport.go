@@ -408,6 +408,17 @@ type rpcConn struct {
 
 func (c rpcConn) Write(p []byte) (int, error) { return tlsbatch.Write(c.batch, c.Conn, p) }
 
+// Close never waits for a write in progress: net/http closes the
+// connection to end a request given up on (a shard write to a peer that
+// stopped answering), and a held write stuck on that peer must end, not
+// delay the close_notify (tlsbatch.Conn.Abort).
+func (c rpcConn) Close() error {
+	if c.batch != nil {
+		c.batch.Abort()
+	}
+	return c.Conn.Close()
+}
+
 // rpcConn wraps tc, made by handshake or dialTLS over a tlsbatch.Conn.
 func (t *Transport) rpcConn(tc *tls.Conn) rpcConn {
 	c := rpcConn{Conn: tc}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,12 +57,21 @@ type Conn struct {
 		// (a record stream with a gap must not go on).
 		err error
 	}
+	// aborted (Abort): a write that would wait for the one in progress
+	// fails instead.
+	aborted atomic.Bool
 }
 
 var _ net.Conn = (*Conn)(nil)
 
 func (b *Conn) Write(p []byte) (int, error) {
-	b.mu.Lock()
+	if b.aborted.Load() {
+		if !b.mu.TryLock() {
+			return 0, net.ErrClosed
+		}
+	} else {
+		b.mu.Lock()
+	}
 	defer b.mu.Unlock()
 	if b.mu.err != nil {
 		return 0, b.mu.err
@@ -120,21 +130,37 @@ func (b *Conn) flushLocked() error {
 // SetWriteDeadline writes out the held records first: they were written
 // under the deadline they replace. (tls.Conn's close_notify sets a
 // deadline of now once its alert is written, which would otherwise fail
-// the records held before the alert.)
+// the records held before the alert.) But it never waits for a write in
+// progress: a deadline is how a caller ends a write stuck on a peer that
+// stopped reading, so it must reach that write. Records are only held
+// inside a tls.Conn.Write, under the tls.Conn's output lock, which its own
+// deadline changes (close_notify) also take, so a write in progress here
+// is a socket write, which the new deadline then governs.
 func (b *Conn) SetWriteDeadline(t time.Time) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_ = b.flushLocked() // a failure stays in b.mu.err for the writer
+	if b.mu.TryLock() {
+		_ = b.flushLocked() // a failure stays in b.mu.err for the writer
+		b.mu.Unlock()
+	}
 	return b.Conn.SetWriteDeadline(t)
 }
 
 // SetDeadline is SetWriteDeadline and SetReadDeadline.
 func (b *Conn) SetDeadline(t time.Time) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_ = b.flushLocked()
+	if b.mu.TryLock() {
+		_ = b.flushLocked()
+		b.mu.Unlock()
+	}
 	return b.Conn.SetDeadline(t)
 }
+
+// Abort makes every later write that would wait for a write in progress
+// fail at once with net.ErrClosed. Call it before closing the tls.Conn
+// above from a goroutine other than the writer's: tls.Conn.Close sends a
+// close_notify, which would otherwise queue behind a held write stuck on a
+// peer that stopped reading (tls.Conn skips the alert only for a Write of
+// its own in flight, and a held write is written out after that Write has
+// returned). Close then closes the socket, which ends the stuck write.
+func (b *Conn) Abort() { b.aborted.Store(true) }
 
 // CloseWrite ends the write side of the socket (the S3 server sends a TCP
 // FIN after the close_notify of a refused request's connection).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,4 +282,126 @@ func (c *countingConn) sizes() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]int(nil), c.writes...)
+}
+
+// stuckWriter starts a TLS server over a Conn whose client completes the
+// handshake and then never reads, and writes 256 KiB held writes from a
+// goroutine until the socket is full and a flush is stuck in the socket
+// write. It returns the server's tls.Conn and Conn, and a channel that
+// gets the writer's error once it gives up.
+func stuckWriter(t *testing.T) (*tls.Conn, *Conn, <-chan error) {
+	t.Helper()
+	ca := s3test.NewCA(t, "stuck CA")
+	issued := ca.Server(t, "127.0.0.1")
+	cert, err := tls.X509KeyPair(issued.CertPEM, issued.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	type accepted struct {
+		tc *tls.Conn
+		b  *Conn
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			close(acc)
+			return
+		}
+		b := New(raw)
+		tc := tls.Server(b, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if tc.Handshake() != nil {
+			close(acc)
+			return
+		}
+		acc <- accepted{tc, b}
+	}()
+	client, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() }) // never read
+	a, ok := <-acc
+	if !ok {
+		t.Fatal("server handshake failed")
+	}
+	var written atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		chunk := make([]byte, 256<<10)
+		for {
+			n, err := Write(a.b, a.tc, chunk)
+			written.Add(int64(n))
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	// Stuck: nothing more written for 300 ms.
+	last, since := written.Load(), time.Now()
+	for time.Since(since) < 300*time.Millisecond {
+		time.Sleep(20 * time.Millisecond)
+		if n := written.Load(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	if last == 0 {
+		t.Fatal("nothing written before the socket filled")
+	}
+	return a.tc, a.b, done
+}
+
+// A writer stuck on a peer that stopped reading holds the Conn while its
+// held records go out. Closing the connection from another goroutine must
+// not wait for it (the cluster's give-up on a stalled peer closes the
+// connection to end such a write): after Abort, the close_notify that
+// tls.Conn.Close sends gives up at once instead of queueing behind the
+// stuck write, Close returns, and the writer fails.
+func TestCloseDoesNotWaitForAStuckWrite(t *testing.T) {
+	tc, b, done := stuckWriter(t)
+	start := time.Now()
+	b.Abort()
+	_ = tc.Close() // the close_notify is not sent: that is the point
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close took %v behind a stuck write", d)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the stuck write succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stuck write did not end after Close")
+	}
+}
+
+// A write deadline reaches a write already stuck in the socket, without
+// waiting for it to end first: a deadline in the past fails the stuck
+// write at once.
+func TestDeadlineReachesAStuckWrite(t *testing.T) {
+	_, b, done := stuckWriter(t)
+	set := make(chan error, 1)
+	go func() { set <- b.SetWriteDeadline(time.Now().Add(-time.Second)) }()
+	select {
+	case err := <-set:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("SetWriteDeadline waited for the stuck write")
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the stuck write succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stuck write did not fail at the deadline")
+	}
 }
