@@ -157,6 +157,32 @@ json.dump({"server_cpu_s": (t1 - t0) / os.sysconf("SC_CLK_TCK"), "client_cpu_s":
 sys.exit(rc)
 EOF
 }
+# sample_cpu OUT PID...: every 100 ms until killed, appends a line to OUT:
+# the wall time (Unix seconds) and the user+system CPU seconds of each PID
+# so far (one python process, no fork per sample). The CPU-per-operation
+# table takes the CPU inside the bench's measuring window from it (the
+# window is result.json's "started" plus "elapsed_ns": no preparation, no
+# cleanup).
+sample_cpu() {
+  local out=$1; shift
+  exec python3 - "$out" "$@" <<'EOF'
+import os, sys, time
+out, pids = sys.argv[1], sys.argv[2:]
+hz = os.sysconf("SC_CLK_TCK")
+with open(out, "a") as f:
+    while True:
+        vals = []
+        for p in pids:
+            try:
+                st = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+                vals.append(f"{(int(st[11]) + int(st[12])) / hz:.2f}")
+            except OSError:
+                vals.append("nan")
+        f.write(f"{time.time():.3f}\t" + "\t".join(vals) + "\n")
+        f.flush()
+        time.sleep(0.1)
+EOF
+}
 # cpu_ticks PID: user+system clock ticks the process has used.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -192,6 +218,10 @@ https_suite=(
   "${refusals[@]}"
 )
 failed=()
+# measure_pids: server processes whose CPU run_specs samples during each
+# workload (cpu.tsv beside its result.json), for the CPU-per-operation
+# table; empty for the sink, which runs inside the load generator.
+measure_pids=()
 run_suite() { # target-name, endpoint flags...
   run_specs suite "$@"
 }
@@ -202,11 +232,24 @@ run_specs() { # array-name, target-name, endpoint flags...
     read -r name args <<<"$spec"
     say ""
     say "== $target $name"
+    local sampler=""
+    if [ "${#measure_pids[@]}" -gt 0 ]; then
+      mkdir -p "$RESULTS/$target/$name"
+      sample_cpu "$RESULTS/$target/$name/cpu.tsv" "${measure_pids[@]}" &
+      sampler=$!
+      # The first sample must come before the workload starts.
+      for _ in $(seq 1 100); do [ -s "$RESULTS/$target/$name/cpu.tsv" ] && break; sleep 0.1; done
+    fi
     # A failed workload (errors in setup, data that did not verify) is
     # recorded and the suite goes on; the script fails at the end.
     # shellcheck disable=SC2086
     "$BIN" bench "$@" $args --duration "$DURATION" --concurrency "$CONCURRENCY" \
       --progress never --out "$RESULTS/$target/$name" | tee -a "$SUMMARY" || failed+=("$target/$name")
+    if [ -n "$sampler" ]; then
+      sleep 0.3 # and one after it ends
+      kill "$sampler" 2>/dev/null
+      wait "$sampler" 2>/dev/null || true
+    fi
   done
 }
 
@@ -226,7 +269,9 @@ wait_tcp 127.0.0.1 "$port" || { cat "$work/server.log" >&2; exit 1; }
 if [ "$ONLY" = https ]; then
   run_specs https_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
 else
+  measure_pids=("$server_pid")
   run_suite vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
+  measure_pids=()
   # 16 MiB PUT once more, for the server's CPU per GiB stored and the ratio
   # to the disk's bound measured just before and just after (the shared disk
   # drifts within minutes).
@@ -347,7 +392,17 @@ fi
 say ""
 say "== cluster: 3 nodes (${s3addr[0]} ${s3addr[1]} ${s3addr[2]}), 4 drives each, erasure auto; requests round-robin over the 3"
 "$BIN" cluster --endpoint "http://${admin[0]}" status | tee -a "$SUMMARY"
+# Which node leads (its index), for the CPU table.
+python3 - "${admin[0]}" "${s3addr[@]}" > "$RESULTS/cluster-leader.txt" <<'EOF' || true
+import json, os, sys, urllib.request
+req = urllib.request.Request(f"http://{sys.argv[1]}/admin/v1/cluster", headers={"Authorization": "Bearer " + os.environ["VAULTAIRE_ADMIN_TOKEN"]})
+st = json.load(urllib.request.urlopen(req, timeout=5))
+lead = [m["s3_address"] for m in st.get("nodes") or [] if m.get("raft_role") == "leader"]
+print(sys.argv[2:].index(lead[0]) if lead and lead[0] in sys.argv[2:] else "")
+EOF
+measure_pids=("${node_pids[@]}")
 run_suite cluster "${endpoints[@]}" "${creds[@]}"
+measure_pids=()
 stop_pids "${node_pids[@]}"
 node_pids=()
 rm -rf "$work/cluster"
@@ -415,6 +470,61 @@ with open(os.path.join(results, "cluster-vs-single.csv"), "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(out[0]))
     w.writeheader()
     w.writerows(out)
+EOF
+say ""
+say "== Server CPU per operation: 3-node cluster vs single node, same run (ms of CPU per op)"
+python3 - "$RESULTS" <<'EOF' | tee -a "$SUMMARY"
+import datetime, json, math, os, sys
+results = sys.argv[1]
+def window_cpu(target, name):
+    """CPU seconds of each sampled process inside the bench's measuring
+    window, and the operations done in it; None when not measured."""
+    try:
+        rep = json.load(open(os.path.join(results, target, name, "result.json")))
+        rows = [l.split("\t") for l in open(os.path.join(results, target, name, "cpu.tsv")).read().splitlines() if l]
+    except OSError:
+        return None
+    t0 = datetime.datetime.fromisoformat(rep["started"].replace("Z", "+00:00")).timestamp()
+    t1 = t0 + rep["elapsed_ns"] / 1e9
+    samples = [(float(r[0]), [float(v) for v in r[1:]]) for r in rows]
+    def at(t):  # CPU of each process at time t, interpolated between samples
+        prev = None
+        for ts, vals in samples:
+            if ts >= t:
+                if prev is None:
+                    return None  # the window starts before the first sample
+                if ts == prev[0]:
+                    return vals
+                f = (t - prev[0]) / (ts - prev[0])
+                return [a + (b - a) * f for a, b in zip(prev[1], vals)]
+            prev = (ts, vals)
+        return None  # the window ends after the last sample
+    c0, c1 = at(t0), at(t1)
+    if c0 is None or c1 is None or any(math.isnan(v) for v in c0 + c1):
+        return None
+    return [b - a for a, b in zip(c0, c1)], sum(o["count"] for o in rep["ops"])
+try:
+    leader = int(open(os.path.join(results, "cluster-leader.txt")).read().strip())
+except (OSError, ValueError):
+    leader = None
+rows = [("workload", "single", "cluster (sum)", "cluster/single", "per node" + (f" (n{leader} leads)" if leader is not None else ""))]
+for name in ("put-16MiB", "get-16MiB", "put-4KiB", "get-4KiB", "mixed-1MiB"):
+    s, c = window_cpu("vaultaire", name), window_cpu("cluster", name)
+    if not s or not c or not s[1] or not c[1]:
+        rows.append((name, "n/a", "n/a", "n/a", ""))
+        continue
+    a = sum(s[0]) / s[1] * 1e3
+    per = [v / c[1] * 1e3 for v in c[0]]
+    b = sum(per)
+    rows.append((name, f"{a:.3f}", f"{b:.3f}", f"{b / a:.2f}", " ".join(f"n{i} {v:.3f}" for i, v in enumerate(per))))
+widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+for r in rows:
+    print("  " + "  ".join(v.ljust(widths[i]) if i in (0, 4) else v.rjust(widths[i]) for i, v in enumerate(r)))
+print("  (server CPU inside each workload's measuring window, from /proc/PID/stat every 100 ms, over the")
+print("   operations completed in it: those in flight at its edges add a few percent, more for short runs")
+print("   of large objects. The load generator's CPU is not counted. A cluster that spends k times one")
+print("   node's CPU per operation on the same two cores is capped near 1/k of one node's rate wherever")
+print("   both are CPU-bound.)")
 EOF
 fi # [ -z "$ONLY" ]: cluster, sink and their tables
 say ""
