@@ -339,7 +339,10 @@ func testFirstStartGeneratesAndKeepsCredentials(t *testing.T, tlsArgs []string) 
 	s := startServer(t, dir, []string{"VAULTAIRE_ROOT_ACCESS_KEY=", "VAULTAIRE_ROOT_SECRET_KEY="}, tlsArgs...)
 	var key string
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.output(), " s3 ls s3://demo") {
+	// The cluster banner, which says where the cluster secret is kept,
+	// comes after the S3 one, each line a write of its own: wait for its
+	// last line too (under load the test read between the two).
+	for !strings.Contains(s.output(), " s3 ls s3://demo") || !strings.Contains(s.output(), "vaultaire server --join ") {
 		if time.Now().After(deadline) {
 			t.Fatalf("banner incomplete:\n%s", s.output())
 		}
