@@ -140,12 +140,15 @@ func ValidName(name string) bool {
 // segment; the part after the last '/' is a partial segment and may be
 // empty (the prefix "a/" lists everything under a) or any start of a name
 // segment, including "." and ".." (which match names such as ".x" and "..x").
+// A prefix is at most as long as a name, except that any valid name
+// followed by "/" is a valid prefix (one of the longest names has nothing
+// under it, and listing that is not an error).
 func ValidPrefix(prefix string) bool {
 	if prefix == "" {
 		return true
 	}
-	if len(prefix) > 4096 || strings.HasPrefix(prefix, "/") ||
-		strings.ContainsAny(prefix, "\\\x00") {
+	if (len(prefix) > 4096 && (len(prefix) > 4097 || prefix[4096] != '/')) ||
+		strings.HasPrefix(prefix, "/") || strings.ContainsAny(prefix, "\\\x00") {
 		return false
 	}
 	i := strings.LastIndexByte(prefix, '/')
