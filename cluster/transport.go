@@ -314,6 +314,20 @@ func (t *Transport) Close() error {
 		}
 		t.raft.q.Close()
 		t.client.CloseIdleConnections()
+		// Every connection this transport dialed: raft keeps idle ones
+		// pooled after its own Close, and each holds a reader goroutine on
+		// the peer until it closes.
+		t.mu.Lock()
+		var out []*outConn
+		for _, conns := range t.mu.out {
+			for c := range conns {
+				out = append(out, c)
+			}
+		}
+		t.mu.Unlock()
+		for _, c := range out {
+			c.Close()
+		}
 		t.wg.Wait()
 		t.closeErr = err
 	})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -460,5 +461,42 @@ func TestTransportDropPeerAbortsDials(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the dial still hangs after DropPeer")
+	}
+}
+
+// TestTransportCloseClosesDialedConnections: closing a transport closes
+// the connections it dialed, raft streams included (raft keeps idle ones
+// pooled after its own Close), so the peer's reader of each sees the end
+// instead of waiting forever.
+func TestTransportCloseClosesDialedConnections(t *testing.T) {
+	s := mustSecret(t)
+	a, err := NewTransport(TransportConfig{NodeID: "node-a", BindAddr: "127.0.0.1:0", Secret: s, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startTestTransport(t, "node-b", s)
+	out, err := a.RaftLayer().Dial(raft.ServerAddress(b.Addr()), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Write([]byte("x")); err != nil { // the stream exists once written
+		t.Fatal(err)
+	}
+	in, err := b.RaftLayer().Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = in.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8)
+	n, err := in.Read(buf) // the byte written before the close
+	if err == nil && n == 1 {
+		n, err = in.Read(buf)
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the peer's read after Close: %d bytes, %v; want the end of the stream", n, err)
 	}
 }
