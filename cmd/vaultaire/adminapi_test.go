@@ -35,6 +35,7 @@ func startAdminServer(t testing.TB, extra ...string) *adminServer {
 	a := &adminServer{admin: freeAddrOn(t, "127.0.0.1"), audit: filepath.Join(t.TempDir(), "audit.log")}
 	a.server = startServer(t, dir, nil, append([]string{"--admin-address", a.admin, "--audit-file", a.audit}, extra...)...)
 	waitAdmin(t, a.admin)
+	a.waitOutput(t, "Admin API on ")
 	fi, err := os.Stat(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatalf("admin token not generated: %v", err)

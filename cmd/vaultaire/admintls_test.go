@@ -57,9 +57,7 @@ func TestAdminListenerTLS(t *testing.T) {
 	admin := freeAddr(t)
 	s := startServer(t, filepath.Join(dir, "data"), nil, "--admin-address", admin, "--admin-tls-cert", certFile, "--admin-tls-key", keyFile)
 	waitAdmin(t, admin)
-	if !strings.Contains(s.output(), "--endpoint https://"+admin) {
-		t.Fatalf("banner does not name the https endpoint:\n%s", s.output())
-	}
+	s.waitOutput(t, "--endpoint https://"+admin)
 	// Plain HTTP gets no admin answer.
 	resp, err := http.Get("http://" + admin + "/health/live")
 	if err == nil {

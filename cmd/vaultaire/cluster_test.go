@@ -126,9 +126,10 @@ func (p *clusterProc) binary(t *testing.T) string {
 func (p *clusterProc) parseBanner(t *testing.T) {
 	t.Helper()
 	// The banner is written line by line after the S3 line the start
-	// waited for; its cluster part ends with the join command.
+	// waited for: its cluster part ends with the join command, and the
+	// admin line comes after that.
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.output(), "vaultaire server --join") && time.Now().Before(deadline) {
+	for (!strings.Contains(p.output(), "vaultaire server --join") || bannerAdmin.FindString(p.output()) == "") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	out := p.output()

@@ -252,6 +252,20 @@ func (s *server) output() string {
 	return s.stdout.String()
 }
 
+// waitOutput waits up to 10 s for the server's output to contain want:
+// the banner is written line by line, after the listeners start, so a
+// test that has seen a listener answer may still be ahead of it.
+func (s *server) waitOutput(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.output(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output lacks %q:\n%s", want, s.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // kill sends SIGKILL (a crash) and waits for the process to go.
 func (s *server) kill() {
 	select {
