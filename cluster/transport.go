@@ -318,12 +318,7 @@ func (t *Transport) Close() error {
 		// pooled after its own Close, and each holds a reader goroutine on
 		// the peer until it closes.
 		t.mu.Lock()
-		var out []*outConn
-		for _, conns := range t.mu.out {
-			for c := range conns {
-				out = append(out, c)
-			}
-		}
+		out := t.dialedLocked("")
 		t.mu.Unlock()
 		for _, c := range out {
 			c.Close()
@@ -401,7 +396,7 @@ func (t *Transport) handshake(c net.Conn) {
 	}
 	var c2 net.Conn = tc
 	if q == t.rpcLn {
-		c2 = t.rpcConn(tc)
+		c2 = t.newRPCConn(tc)
 	}
 	if !q.push(t.ctx, c2) {
 		tc.Close()
@@ -433,8 +428,8 @@ func (c rpcConn) Close() error {
 	return c.Conn.Close()
 }
 
-// rpcConn wraps tc, made by handshake or dialTLS over a tlsbatch.Conn.
-func (t *Transport) rpcConn(tc *tls.Conn) rpcConn {
+// newRPCConn wraps tc, made by handshake or dialTLS over a tlsbatch.Conn.
+func (t *Transport) newRPCConn(tc *tls.Conn) rpcConn {
 	c := rpcConn{Conn: tc}
 	if !t.cfg.unbatched {
 		c.batch, _ = tc.NetConn().(*tlsbatch.Conn)
@@ -546,10 +541,7 @@ func (t *Transport) track(addr string, c net.Conn) net.Conn {
 // redials on its own.
 func (t *Transport) DropPeer(addr string) int {
 	t.mu.Lock()
-	conns := make([]*outConn, 0, len(t.mu.out[addr]))
-	for c := range t.mu.out[addr] {
-		conns = append(conns, c)
-	}
+	conns := t.dialedLocked(addr)
 	var dials []context.CancelFunc
 	for cancel := range t.mu.dialing[addr] {
 		dials = append(dials, *cancel)
@@ -564,13 +556,27 @@ func (t *Transport) DropPeer(addr string) int {
 	return len(conns) + len(dials)
 }
 
+// dialedLocked returns the open connections this transport dialed to
+// addr, or to every peer when addr is "". REQUIRES: t.mu.
+func (t *Transport) dialedLocked(addr string) []*outConn {
+	var conns []*outConn
+	for a, set := range t.mu.out {
+		if addr == "" || a == addr {
+			for c := range set {
+				conns = append(conns, c)
+			}
+		}
+	}
+	return conns
+}
+
 // dialRPC is the RPC client's DialTLSContext.
 func (t *Transport) dialRPC(ctx context.Context, _, addr string) (net.Conn, error) {
 	tc, err := t.dialTLS(ctx, addr, alpnRPC)
 	if err != nil {
 		return nil, err
 	}
-	return t.rpcConn(tc), nil
+	return t.newRPCConn(tc), nil
 }
 
 // raftLayer is the raft.StreamLayer over the transport.

@@ -216,19 +216,24 @@ func (s *Store) WalkBlobsFrom(ctx context.Context, from []byte, fn func(b Blob, 
 				}
 				parts = a.Parts
 			}
-			var blobs []Part
+			blobs := 0 // parts with a blob (inline parts have none)
 			for _, part := range parts {
 				if part.Blob.ID != "" {
-					blobs = append(blobs, part)
+					blobs++
 				}
 			}
-			for i, part := range blobs {
-				if skip > 0 && i < skip && bytes.Equal(key, skipKey) {
+			i := 0
+			for _, part := range parts {
+				if part.Blob.ID == "" {
+					continue
+				}
+				i++ // blobs of this record done once this one is
+				if i <= skip && bytes.Equal(key, skipKey) {
 					continue // done before the walk resumed here
 				}
 				at := next
-				if i < len(blobs)-1 {
-					at = inRecordCursor(key, i+1)
+				if i < blobs {
+					at = inRecordCursor(key, i)
 				}
 				page = append(page, item{b: part.Blob, size: part.BlobSize(), next: at})
 			}

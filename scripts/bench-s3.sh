@@ -288,21 +288,19 @@ else
     > "$RESULTS/vaultaire/put-16MiB-cpu/cpu.json"
   # 4 KiB PUT once more, for the bounds on its rate (issue 20): the server's
   # and the load generator's CPU per PUT (one machine runs both), and the
-  # Raft log's synced appends from /metrics (group size, sync latency).
-  say ""
-  say "== vaultaire put-4KiB-bound (CPU per PUT of server and client; Raft log syncs)"
-  measured_bench "$RESULTS/vaultaire/put-4KiB-bound" "$server_pid" "127.0.0.1:$admin_port" \
-    "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload put --size 4KiB \
-    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
-    --out "$RESULTS/vaultaire/put-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/put-4KiB-bound")
-  # and a refused 4 KiB PUT's (HTTP, SigV4, a bucket lookup; no metadata
+  # Raft log's synced appends from /metrics (group size, sync latency); and
+  # a refused 4 KiB PUT's (HTTP, SigV4, a bucket lookup; no metadata
   # write): the least server CPU a request costs, next to what 0.8x allows.
-  say ""
-  say "== vaultaire refused-4KiB-bound (CPU per refused PUT of server and client)"
-  measured_bench "$RESULTS/vaultaire/refused-4KiB-bound" "$server_pid" "127.0.0.1:$admin_port" \
-    "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload refused --size 4KiB \
-    --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
-    --out "$RESULTS/vaultaire/refused-4KiB-bound" | tee -a "$SUMMARY" || failed+=("vaultaire/refused-4KiB-bound")
+  for bound in "put-4KiB-bound put CPU per PUT of server and client; Raft log syncs" \
+    "refused-4KiB-bound refused CPU per refused PUT of server and client"; do
+    read -r name workload what <<<"$bound"
+    say ""
+    say "== vaultaire $name ($what)"
+    measured_bench "$RESULTS/vaultaire/$name" "$server_pid" "127.0.0.1:$admin_port" \
+      "$BIN" bench --endpoint "http://127.0.0.1:$port" "${creds[@]}" --workload "$workload" --size 4KiB \
+      --duration "$DURATION" --concurrency "$CONCURRENCY" --progress never --keep \
+      --out "$RESULTS/vaultaire/$name" | tee -a "$SUMMARY" || failed+=("vaultaire/$name")
+  done
   run_specs refusals vaultaire --endpoint "http://127.0.0.1:$port" "${creds[@]}"
 fi
 stop_pids "$server_pid"

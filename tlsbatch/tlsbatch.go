@@ -137,20 +137,23 @@ func (b *Conn) flushLocked() error {
 // deadline changes (close_notify) also take, so a write in progress here
 // is a socket write, which the new deadline then governs.
 func (b *Conn) SetWriteDeadline(t time.Time) error {
-	if b.mu.TryLock() {
-		_ = b.flushLocked() // a failure stays in b.mu.err for the writer
-		b.mu.Unlock()
-	}
+	b.flushIfIdle()
 	return b.Conn.SetWriteDeadline(t)
 }
 
 // SetDeadline is SetWriteDeadline and SetReadDeadline.
 func (b *Conn) SetDeadline(t time.Time) error {
+	b.flushIfIdle()
+	return b.Conn.SetDeadline(t)
+}
+
+// flushIfIdle writes out the held records unless a write is in progress
+// (see SetWriteDeadline). A failure stays in b.mu.err for the writer.
+func (b *Conn) flushIfIdle() {
 	if b.mu.TryLock() {
 		_ = b.flushLocked()
 		b.mu.Unlock()
 	}
-	return b.Conn.SetDeadline(t)
 }
 
 // Abort makes every later write that would wait for a write in progress

@@ -371,14 +371,7 @@ func TestCloseDoesNotWaitForAStuckWrite(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Close took %v behind a stuck write", d)
 	}
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("the stuck write succeeded")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the stuck write did not end after Close")
-	}
+	wantWriteFails(t, done, "after Close")
 }
 
 // A write deadline reaches a write already stuck in the socket, without
@@ -396,12 +389,18 @@ func TestDeadlineReachesAStuckWrite(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("SetWriteDeadline waited for the stuck write")
 	}
+	wantWriteFails(t, done, "at the deadline")
+}
+
+// wantWriteFails waits up to 5 s for stuckWriter's writer to fail.
+func wantWriteFails(t *testing.T, done <-chan error, when string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err == nil {
 			t.Fatal("the stuck write succeeded")
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the stuck write did not fail at the deadline")
+		t.Fatalf("the stuck write did not fail %s", when)
 	}
 }
