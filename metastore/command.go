@@ -324,7 +324,7 @@ func decodeResult(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: apply result", ErrCorrupt)
 	}
 	if code != codeOK {
-		return nil, errorOf(code, msg)
+		return nil, &refusedError{errorOf(code, msg)}
 	}
 	return body, nil
 }

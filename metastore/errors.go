@@ -190,6 +190,30 @@ func errorOf(c errCode, msg string) error {
 	return errors.New(msg)
 }
 
+// refusedError is the state machine's answer to a command that it applied
+// as a refusal (a failed precondition, a missing container, a quota): the
+// command changed nothing.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// Refused reports whether err, the error of a write, is the state
+// machine's refusal of the command: the command was applied, changed
+// nothing, and can never commit later. Whatever the caller prepared for it
+// (the blobs a PUT wrote) is garbage at once.
+//
+// Any other error of a write leaves open whether the command was, or will
+// yet be, committed: a reply lost with a leader that crashed or was cut
+// off (ErrLeadershipLost), a retry that ran out of time after such an
+// attempt, a store closed or a context ended while the command was in the
+// log. Such a caller must not discard what the command references until
+// the state shows that nothing references it (BlobLive).
+func Refused(err error) bool {
+	_, ok := errors.AsType[*refusedError](err)
+	return ok
+}
+
 // remoteError is a sentinel error with the original (more detailed) message
 // it had where it was raised.
 type remoteError struct {

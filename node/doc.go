@@ -33,7 +33,10 @@
 //   - the collector deletes the blobs of replaced and deleted artifacts
 //     after GCDelay, unless an open reader on this node or an alive peer
 //     still streams them (a read lease, at most MaxReadLease past the
-//     delay), and sweeps orphaned shards (gc.go);
+//     delay), and sweeps orphaned shards (gc.go). The blobs of a write
+//     whose metadata command failed go at once only if the state machine
+//     refused the command (metastore.Refused); any other failure may hide
+//     a commit, so they wait GCDelay and go only if still unreferenced;
 //   - the healer rebuilds shards reads, writes and the scrub found
 //     missing or bad (gc.go);
 //   - the scrub verifies every local shard at least once in any span of

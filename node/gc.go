@@ -19,7 +19,10 @@ import (
 // Two paths, one rule ("a blob the metastore does not reference is
 // garbage"):
 //   - later: blobs replaced or deleted by this node are queued and removed
-//     after GCDelay, so reads that opened the old version can finish;
+//     after GCDelay, so reads that opened the old version can finish; the
+//     blobs of a write whose commit failed without a refusal wait the same
+//     delay and go only if no record references them then, since such a
+//     commit may have happened after all (Engine.uncommitted);
 //   - sweep: walks every drive and removes blobs the metastore does not
 //     reference, older than a grace period (no grace at startup). This
 //     catches what a crash left between data and metadata, and what the
@@ -36,6 +39,9 @@ type collector struct {
 type pendingDelete struct {
 	blob metastore.Blob
 	due  time.Time
+	// unlessLive: the blob was written for a command whose outcome is
+	// unknown (laterUnlessLive); it goes only if no record references it.
+	unlessLive bool
 	// until is when the blob goes even if a reader still holds it: the
 	// lease ceiling (Config.MaxReadLease) past its first due time.
 	until time.Time
@@ -91,7 +97,16 @@ func newCollector(e *Engine) *collector {
 }
 
 // later queues a blob for deletion after the GC delay.
-func (c *collector) later(b metastore.Blob) {
+func (c *collector) later(b metastore.Blob) { c.queue(b, false) }
+
+// laterUnlessLive queues a blob written for a command that failed without
+// a refusal (metastore.Refused): the command may have been committed after
+// all, or may yet be. After the GC delay, by which time any such command
+// has long been committed or dropped, the blob goes only if no record
+// references it.
+func (c *collector) laterUnlessLive(b metastore.Blob) { c.queue(b, true) }
+
+func (c *collector) queue(b metastore.Blob, unlessLive bool) {
 	if b.ID == "" {
 		return
 	}
@@ -102,7 +117,7 @@ func (c *collector) later(b metastore.Blob) {
 	}
 	c.mu.queued[b.ID] = true
 	due := time.Now().Add(c.e.cfg.GCDelay)
-	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: due, until: due.Add(c.e.cfg.MaxReadLease)})
+	c.mu.pending = append(c.mu.pending, pendingDelete{blob: b, due: due, until: due.Add(c.e.cfg.MaxReadLease), unlessLive: unlessLive})
 }
 
 func (c *collector) laterParts(parts []metastore.Part) {
@@ -177,6 +192,15 @@ func (c *collector) run(ctx context.Context) {
 			return
 		case now := <-tick.C:
 			for _, p := range c.due(now) {
+				if p.unlessLive {
+					switch live, err := c.live(ctx, p.blob.ID); {
+					case err != nil:
+						c.postpone(p, now) // no answer now: ask again
+						continue
+					case live:
+						continue // committed after all: the blob is the record's
+					}
+				}
 				if now.Before(p.until) && c.e.leased(ctx, p.blob.ID) {
 					c.postpone(p, now)
 					continue
@@ -193,6 +217,14 @@ func (c *collector) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// live asks, with a linearizable read bounded by a few seconds, whether a
+// record references blob id.
+func (c *collector) live(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.e.meta.BlobLive(ctx, id)
 }
 
 // sweep removes, on every drive, the shards of blobs older than grace that

@@ -164,7 +164,7 @@ func (e *Engine) UploadPart(ctx context.Context, tenant string, in PartInput) (P
 	p.Number, p.ETag, p.Created, p.Checksums = in.Number, etag, now(), sums
 	prev, err := e.meta.PutPart(ctx, tenant, in.Container, in.Key, in.UploadID, p)
 	if err != nil {
-		e.deleteBlobNow(context.WithoutCancel(ctx), blob)
+		e.uncommitted(ctx, []metastore.Part{p}, err)
 		return PartInfo{}, e.uploadErr(ctx, tenant, in.Container, err)
 	}
 	if prev != nil {

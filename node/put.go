@@ -562,7 +562,7 @@ func (e *Engine) PutArtifact(ctx context.Context, tenant string, in PutInput) (A
 	}
 	res, err := e.meta.PutVersion(ctx, rec, metastore.Cond{IfNoneMatch: in.Cond.IfNoneMatch == "*", IfMatchETag: in.Cond.IfMatch})
 	if err != nil {
-		e.dropParts(ctx, rec.Parts)
+		e.uncommitted(ctx, rec.Parts, err)
 		return ArtifactInfo{}, metaErr(err)
 	}
 	e.gc.laterParts(res.Freed)
@@ -608,6 +608,23 @@ func (e *Engine) healLater(p metastore.Part, missing []int) {
 func (e *Engine) dropParts(ctx context.Context, parts []metastore.Part) {
 	for _, p := range parts {
 		e.deleteBlobNow(context.WithoutCancel(ctx), p.Blob)
+	}
+}
+
+// uncommitted disposes of the blobs written for a metadata command that
+// failed with err. A refusal by the state machine (metastore.Refused)
+// changed nothing: they go now. Any other failure may hide a commit (a
+// reply lost with its leader, a store closed while the command was in the
+// log), and deleting then would leave a committed record pointing at
+// nothing: they go after the GC delay, and only if no record references
+// them.
+func (e *Engine) uncommitted(ctx context.Context, parts []metastore.Part, err error) {
+	if metastore.Refused(err) {
+		e.dropParts(ctx, parts)
+		return
+	}
+	for _, p := range parts {
+		e.gc.laterUnlessLive(p.Blob)
 	}
 }
 

@@ -29,6 +29,29 @@ type engineCluster struct {
 	stores map[raft.ServerAddress]*metastore.Store
 	engs   []*node.Engine
 	metas  []*metastore.Store
+	base   string // node i's drives are base/n<i>/drives/<d>
+	// fault, when set, is what the forwarded command meets on its way
+	// (see forwardFault).
+	fault forwardFault
+}
+
+// forwardFault is a network fault on a follower's forwarded writes.
+type forwardFault int
+
+const (
+	forwardOK forwardFault = iota
+	// forwardLoseRequest: the command never reaches the leader; the
+	// follower cannot tell, as on a connection cut mid-request.
+	forwardLoseRequest
+	// forwardLoseReply: the leader applies the command, its reply is
+	// lost.
+	forwardLoseReply
+)
+
+func (c *engineCluster) setFault(f forwardFault) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fault = f
 }
 
 // leader returns the index of the engine whose store leads.
@@ -66,7 +89,19 @@ func (f engineForwarder) Apply(ctx context.Context, addr string, cmd []byte) ([]
 	if err != nil {
 		return nil, err
 	}
+	f.c.mu.Lock()
+	fault := f.c.fault
+	f.c.mu.Unlock()
+	// What cluster.Forwarder reports when the connection fails after the
+	// request may have been sent.
+	lost := fmt.Errorf("forward to %s: %w: connection reset", addr, metastore.ErrLeadershipLost)
+	if fault == forwardLoseRequest {
+		return nil, lost
+	}
 	resp, err := s.ApplyEncoded(ctx, cmd)
+	if fault == forwardLoseReply {
+		return nil, lost
+	}
 	return resp, metastore.UnmarshalError(metastore.MarshalError(err))
 }
 
@@ -82,10 +117,18 @@ func (f engineForwarder) ReadIndex(ctx context.Context, addr string) (uint64, er
 // startEngineCluster starts the cluster (engine 0 leads at first).
 func startEngineCluster(t *testing.T) *engineCluster {
 	t.Helper()
+	return startEngineClusterWith(t, nil, nil)
+}
+
+// startEngineClusterWith is startEngineCluster with the configurations of
+// the stores and engines adjusted by metaCfg and engCfg (either nil).
+func startEngineClusterWith(t *testing.T, metaCfg func(*metastore.Config), engCfg func(*node.Config)) *engineCluster {
+	t.Helper()
 	c := &engineCluster{stores: map[raft.ServerAddress]*metastore.Store{}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	base := t.TempDir()
+	c.base = base
 	var trans []*raft.InmemTransport
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i)
@@ -95,13 +138,17 @@ func startEngineCluster(t *testing.T) *engineCluster {
 			tr.Connect(raft.ServerAddress(fmt.Sprintf("n%d", j)), o)
 		}
 		trans = append(trans, tr)
-		meta, err := metastore.Open(ctx, metastore.Config{
+		mc := metastore.Config{
 			NodeID: id, Dir: filepath.Join(base, id, "meta"), Transport: tr, Bootstrap: i == 0,
 			MasterKey: []byte("0123456789abcdef0123456789abcdef"), Logger: slog.New(slog.DiscardHandler),
 			HeartbeatTimeout: time.Second, ElectionTimeout: time.Second,
 			LeaderLeaseTimeout: 500 * time.Millisecond, CommitTimeout: commitTimeout,
 			Forwarder: engineForwarder{c},
-		})
+		}
+		if metaCfg != nil {
+			metaCfg(&mc)
+		}
+		meta, err := metastore.Open(ctx, mc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,8 +183,12 @@ func startEngineCluster(t *testing.T) *engineCluster {
 			}
 		}
 		c.metas = append(c.metas, meta)
-		eng, err := node.New(node.Config{NodeID: id, Drives: drives, Meta: meta, PasswordCost: 4,
-			Shape: erasure.Shape{Data: 2, Parity: 2, BlockSize: erasure.DefaultBlockSize}, SSERootKey: []byte("nodetest-sse-root-key-32-bytes!!")})
+		ec := node.Config{NodeID: id, Drives: drives, Meta: meta, PasswordCost: 4,
+			Shape: erasure.Shape{Data: 2, Parity: 2, BlockSize: erasure.DefaultBlockSize}, SSERootKey: []byte("nodetest-sse-root-key-32-bytes!!")}
+		if engCfg != nil {
+			engCfg(&ec)
+		}
+		eng, err := node.New(ec)
 		if err != nil {
 			t.Fatal(err)
 		}

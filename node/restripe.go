@@ -302,7 +302,8 @@ func (e *Engine) restripeVersion(ctx context.Context, a metastore.Artifact) (int
 		return fail(errRestripeMoot)
 	}
 	if err != nil {
-		return fail(metaErr(err))
+		e.uncommitted(ctx, to, err)
+		return 0, metaErr(err)
 	}
 	return n, nil
 }

@@ -649,7 +649,8 @@ func (e *Engine) recallVersion(ctx context.Context, a metastore.Artifact) error 
 		return fail(nil)
 	}
 	if err != nil {
-		return fail(metaErr(err))
+		e.uncommitted(ctx, to, err)
+		return metaErr(err)
 	}
 	return nil
 }
@@ -726,6 +727,7 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 	defer cancel()
 	var parts []metastore.Part
 	from := make([]string, len(a.Parts))
+	committing := false
 	err := func() error {
 		for i, p := range a.Parts {
 			from[i] = p.Blob.ID
@@ -741,6 +743,7 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 			parts = append(parts, np)
 			e.healLater(np, missing)
 		}
+		committing = true
 		_, err := e.meta.CompleteRestore(ctx, a.Tenant, a.Container, a.Key, a.VersionID, from, parts)
 		return err
 	}()
@@ -749,7 +752,11 @@ func (e *Engine) makeRestore(a metastore.Artifact) {
 		return
 	}
 	e.log.Warn("restore failed; the request may be repeated", "tier", a.Tier, "container", a.Container, "key", a.Key, "err", err)
-	e.dropParts(context.WithoutCancel(ctx), parts)
+	if committing {
+		e.uncommitted(ctx, parts, err)
+	} else {
+		e.dropParts(ctx, parts)
+	}
 	if errors.Is(err, metastore.ErrPreconditionFailed) {
 		// The restore may have been cleared meanwhile (by the leader as
 		// abandoned: AbandonStaleRestores) or restarted: then it is not
