@@ -11,7 +11,8 @@ ROUNDS   ?= 6
 CHAOSOUT ?= chaos-table.md
 # NEMESES: only these nemeses, in turn (e.g. "partition"; empty: the whole
 # cycle); CHAOSDUMPS: a directory for every node's goroutines when a
-# request on an unaffected node stalls (empty: no dumps).
+# request on an unaffected node stalls, and for each node's whole log
+# across its restarts (n<i>.log) (empty: neither).
 NEMESES    ?=
 CHAOSDUMPS ?=
 # Fuzzing: every Fuzz* target in the repo, one at a time, this long each;

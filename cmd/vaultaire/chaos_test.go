@@ -337,6 +337,19 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 	if cc.secret != "" {
 		s.cmd.Env = append(s.cmd.Env, "VAULTAIRE_CLUSTER_SECRET="+cc.secret)
 	}
+	if cc.dumps != "" {
+		// Every run of the node appends its log to <dumps>/n<i>.log,
+		// so a failure's story survives the restarts of later rounds.
+		if err := os.MkdirAll(cc.dumps, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(cc.dumps, fmt.Sprintf("n%d.log", n.i)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		s.stderrCopy = f
+	}
 	s.launch(t)
 	announced := "is serving S3 at " + s.endpoint + " "
 	deadline := time.Now().Add(chaosConverge)

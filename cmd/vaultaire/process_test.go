@@ -75,16 +75,18 @@ const (
 )
 
 type server struct {
-	t        testing.TB
-	cmd      *exec.Cmd
-	addr     string
-	dir      string
-	mu       sync.Mutex
-	stdout   bytes.Buffer
-	stderr   *lockedBuffer
-	done     chan struct{}
-	exitErr  error
-	endpoint string
+	t      testing.TB
+	cmd    *exec.Cmd
+	addr   string
+	dir    string
+	mu     sync.Mutex
+	stdout bytes.Buffer
+	stderr *lockedBuffer
+	// stderrCopy, when set before launch, gets a copy of stderr too.
+	stderrCopy io.Writer
+	done       chan struct{}
+	exitErr    error
+	endpoint   string
 	// roots are the CAs a client trusts for an https endpoint.
 	roots *x509.CertPool
 }
@@ -231,6 +233,9 @@ func (s *server) launch(t testing.TB) {
 	}
 	s.stderr = &lockedBuffer{}
 	s.cmd.Stderr = s.stderr
+	if s.stderrCopy != nil {
+		s.cmd.Stderr = io.MultiWriter(s.stderr, s.stderrCopy)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
