@@ -191,11 +191,19 @@ func (c *collector) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
+			unanswered := false // a liveness check failed this tick
 			for _, p := range c.due(now) {
 				if p.unlessLive {
+					if unanswered {
+						c.postpone(p, now)
+						continue
+					}
 					switch live, err := c.live(ctx, p.blob.ID); {
 					case err != nil:
-						c.postpone(p, now) // no answer now: ask again
+						// No answer now (no leader?): this one and the
+						// rest of the tick's ask again in a second.
+						unanswered = true
+						c.postpone(p, now)
 						continue
 					case live:
 						continue // committed after all: the blob is the record's
