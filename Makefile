@@ -13,8 +13,12 @@ CHAOSOUT ?= chaos-table.md
 # cycle); CHAOSDUMPS: a directory for every node's goroutines when a
 # request on an unaffected node stalls, and for each node's whole log
 # across its restarts (n<i>.log) (empty: neither).
+# LEDGEREVERY: each round reads back its own writes and 1/LEDGEREVERY of
+# the older ones through every node (every key in any LEDGEREVERY rounds);
+# the last round reads them all.
 NEMESES    ?=
 CHAOSDUMPS ?=
+LEDGEREVERY ?= 10
 # Fuzzing: every Fuzz* target in the repo, one at a time, this long each;
 # FUZZPARALLEL limits its workers (-parallel; empty: one per CPU).
 FUZZTIME ?= 1m
@@ -54,6 +58,7 @@ lint:
 chaos:
 	VAULTAIRE_CHAOS_ROUNDS=$(ROUNDS) VAULTAIRE_CHAOS_OUT=$(abspath $(CHAOSOUT)) \
 		VAULTAIRE_CHAOS_NEMESES="$(NEMESES)" VAULTAIRE_CHAOS_DUMPS="$(if $(CHAOSDUMPS),$(abspath $(CHAOSDUMPS)))" \
+		VAULTAIRE_CHAOS_LEDGER_EVERY=$(LEDGEREVERY) \
 		$(GO) test -count=1 -timeout $$(( $(ROUNDS) * 5 + 10 ))m -run '^TestChaos$$' -v ./cmd/vaultaire
 
 # Every native fuzzer (found by grep), one at a time, for FUZZTIME each;

@@ -2,7 +2,10 @@ package chaos
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,6 +74,56 @@ func TestLedgerCheck(t *testing.T) {
 	}
 	if _, ok := newLedger().Acked("d"); ok {
 		t.Fatal("a key whose DELETE failed is not acknowledged any more")
+	}
+}
+
+// TestLedgerPlan: a planned check reads what changed since the last plan
+// and a rotating slice of the rest, every key within every rounds, and
+// the keys it names are the only ones CheckKeys reads.
+func TestLedgerPlan(t *testing.T) {
+	l := NewLedger()
+	for i := range 100 {
+		l.Put(fmt.Sprintf("k%d", i), 10, nil)
+	}
+	if got := l.Plan(1, 10); len(got) != 100 {
+		t.Fatalf("first plan: %d keys, want all 100 (all recorded since)", len(got))
+	}
+	const every = 10
+	seen := map[string]int{}
+	for r := 2; r < 2+every; r++ {
+		if r == 5 {
+			l.Put("new", 10, nil)
+			l.Delete("k7", nil)
+		}
+		keys := l.Plan(r, every)
+		if len(keys) > 40 {
+			t.Fatalf("round %d: %d keys, want about a tenth of 100", r, len(keys))
+		}
+		for _, k := range keys {
+			seen[k]++
+		}
+		if r == 5 && (!slices.Contains(keys, "new") || !slices.Contains(keys, "k7")) {
+			t.Fatalf("round 5 leaves out what changed since round 4: %v", keys)
+		}
+	}
+	if len(seen) != 101 {
+		t.Fatalf("%d keys read in %d rounds, want every one of 101", len(seen), every)
+	}
+	if got := l.Plan(20, 1); len(got) != 101 {
+		t.Fatalf("every=1 plans %d keys, want 101", len(got))
+	}
+	// CheckKeys reads only the keys named (and skips unknown ones).
+	var mu sync.Mutex
+	var read []string
+	l.CheckKeys([]string{"k1", "k2", "nope"}, func(key string) ([]byte, bool, error) {
+		mu.Lock()
+		read = append(read, key)
+		mu.Unlock()
+		return Payload(key, 10), true, nil
+	}, 2)
+	slices.Sort(read)
+	if !slices.Equal(read, []string{"k1", "k2"}) {
+		t.Fatalf("CheckKeys read %v", read)
 	}
 }
 

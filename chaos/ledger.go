@@ -36,6 +36,9 @@ const (
 type entry struct {
 	size  int
 	state keyState
+	// dirty: recorded (PUT or DELETE, whatever the outcome) since the
+	// last Plan.
+	dirty bool
 }
 
 // Ledger records the outcome of every PUT and DELETE of the load. It is
@@ -56,7 +59,7 @@ func (l *Ledger) Put(key string, size int, err error) {
 	if err != nil {
 		st = stateMaybe
 	}
-	l.keys[key] = &entry{size: size, state: st}
+	l.keys[key] = &entry{size: size, state: st, dirty: true}
 }
 
 // Delete records a DELETE of key that ended with err.
@@ -73,6 +76,38 @@ func (l *Ledger) Delete(key string, err error) {
 	} else if e.state != stateDeleted {
 		e.state = stateMaybe
 	}
+	e.dirty = true
+}
+
+// Plan returns the keys a round's check reads, sorted, and starts the next
+// round: every key recorded since the last Plan, and of the others those
+// in slice round mod every of every slices (by a hash of the key), so that
+// each key is read again in any every consecutive rounds. every <= 1 picks
+// every key.
+//
+// A full check of each round costs in proportion to everything written
+// so far, so a long run's checks grow with the square of its rounds (100
+// rounds: many hours). A planned check costs the round's own writes plus
+// 1/every of the rest, and a run that ends with every = 1 still reads
+// every key through every node at its end.
+func (l *Ledger) Plan(round, every int) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var keys []string
+	for k, e := range l.keys {
+		if e.dirty || every <= 1 || int(keyHash(k)%uint32(every)) == round%every {
+			keys = append(keys, k)
+		}
+		e.dirty = false
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func keyHash(k string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(k))
+	return h.Sum32()
 }
 
 // Acked returns the size of key if its PUT was acknowledged and no DELETE
@@ -123,14 +158,27 @@ func (p Problem) String() string { return p.Key + ": " + p.What }
 // ("wrong bytes", for acknowledged and unknown keys alike), and a key whose
 // DELETE was acknowledged that still answers ("resurrected").
 func (l *Ledger) Check(read Reader, parallel int) []Problem {
+	return l.CheckKeys(nil, read, parallel)
+}
+
+// CheckKeys is Check of the given keys only (nil: every key); keys the
+// ledger does not know are skipped.
+func (l *Ledger) CheckKeys(keys []string, read Reader, parallel int) []Problem {
 	type job struct {
 		key string
 		e   entry
 	}
 	l.mu.Lock()
-	jobs := make([]job, 0, len(l.keys))
-	for k, e := range l.keys {
-		jobs = append(jobs, job{k, *e})
+	var jobs []job
+	if keys == nil {
+		for k, e := range l.keys {
+			jobs = append(jobs, job{k, *e})
+		}
+	}
+	for _, k := range keys {
+		if e := l.keys[k]; e != nil {
+			jobs = append(jobs, job{k, *e})
+		}
 	}
 	l.mu.Unlock()
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].key < jobs[j].key })

@@ -42,9 +42,12 @@ type Round struct {
 	// (lost, wrong bytes, resurrected), Linear is "ok", "unknown" or
 	// "VIOLATION" (with LinOps operations checked).
 	Acked, Deleted, Lost int
-	Linear               string
-	LinOps               int
-	Took                 time.Duration
+	// Read is how many keys the ledger read through every node this
+	// round (Ledger.Plan).
+	Read   int
+	Linear string
+	LinOps int
+	Took   time.Duration
 }
 
 // StallBound is the goal: no request on an unaffected node that
@@ -54,7 +57,7 @@ const StallBound = 2 * time.Second
 // WriteTable writes rounds as a Markdown table, its columns padded so it
 // reads as well in a terminal.
 func WriteTable(w io.Writer, rounds []Round) error {
-	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left", "RSS MiB", "acked/deleted", "lost+wrong", "linearizable", "took"}}
+	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
 	for _, r := range rounds {
 		nem := r.Nemesis
 		if r.Skipped != "" {
@@ -78,7 +81,7 @@ func WriteTable(w io.Writer, rounds []Round) error {
 		rows = append(rows, []string{
 			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(),
 			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprint(r.BadLeft), strings.Join(rss, " "),
-			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
+			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Read), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
 		})
 	}
 	width := make([]int, len(rows[0]))

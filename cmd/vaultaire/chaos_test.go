@@ -63,11 +63,17 @@ func TestChaos(t *testing.T) {
 	}
 	cc := newChaosCluster(t)
 	cc.stallAfter, cc.dumps = chaosStallAfter, os.Getenv("VAULTAIRE_CHAOS_DUMPS")
+	cc.ledgerEvery = chaosLedgerEvery
+	if v := os.Getenv("VAULTAIRE_CHAOS_LEDGER_EVERY"); v != "" {
+		if cc.ledgerEvery, err = strconv.Atoi(v); err != nil || cc.ledgerEvery < 1 {
+			t.Fatalf("VAULTAIRE_CHAOS_LEDGER_EVERY=%q: want a whole number of rounds, at least 1", v)
+		}
+	}
 	cc.bucket("chaos")
 	var table []chaos.Round
 	for r := 1; r <= rounds; r++ {
 		nem := cycle[(r-1)%len(cycle)]
-		res := cc.round(r, nem)
+		res := cc.round(r, nem, r == rounds)
 		table = append(table, res)
 		var b strings.Builder
 		chaos.WriteTable(&b, table)
@@ -94,6 +100,10 @@ const (
 	// runs longer than this is a stall; the round logs it and, with
 	// VAULTAIRE_CHAOS_DUMPS set, saves every node's goroutines then.
 	chaosStallAfter = 3 * time.Second
+	// chaosLedgerEvery: every key is read back through every node at
+	// least once in any chaosLedgerEvery rounds, and in the last round
+	// (VAULTAIRE_CHAOS_LEDGER_EVERY; chaos.Ledger.Plan).
+	chaosLedgerEvery = 10
 	// chaosTmpfsSize caps the tmpfs drive that fills up. It takes its
 	// share of the load's data like any drive (RAM, only as data lands),
 	// so it is large enough for a long run: the nemesis fills it by
@@ -136,6 +146,10 @@ type chaosCluster struct {
 	// stallAfter and dumps: see chaosStallAfter (dumps "": no dumps).
 	stallAfter time.Duration
 	dumps      string
+	// ledgerEvery: each round's ledger check reads the round's writes
+	// and 1/ledgerEvery of the older ones (chaos.Ledger.Plan); the last
+	// round reads them all.
+	ledgerEvery int
 
 	mu  sync.Mutex
 	ops []chaosOp // the round's requests (load and shared keys)
@@ -932,7 +946,7 @@ func (cc *chaosCluster) badLeft() []string {
 
 // round plays one round: load for 4 s, the nemesis, load until the
 // cluster has converged and 6 s more, then the checks.
-func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
+func (cc *chaosCluster) round(r int, nem nemesis, last bool) chaos.Round {
 	t := cc.t
 	began := time.Now()
 	cc.mu.Lock()
@@ -1034,9 +1048,17 @@ func (cc *chaosCluster) round(r int, nem nemesis) chaos.Round {
 		res.Lost++
 	}
 
-	// Every write of the load, through every node.
+	// The writes of the load through every node: those of this round and
+	// a rotating slice of the older ones, or all of them in the last
+	// round (Ledger.Plan).
+	every := cc.ledgerEvery
+	if last {
+		every = 1
+	}
+	keys := cc.ledger.Plan(r, every)
+	res.Read = len(keys)
 	for _, n := range cc.nodes {
-		problems := cc.ledger.Check(cc.reader(n), 4)
+		problems := cc.ledger.CheckKeys(keys, cc.reader(n), 4)
 		for i, p := range problems {
 			if i < 20 {
 				t.Errorf("round %d: ledger through node %d: %v", r, n.i, p)
