@@ -694,6 +694,12 @@ func (e *Engine) RestoreVersion(ctx context.Context, tenant, container, key, ver
 		return RestoreResult{}, fmt.Errorf("%w: %q", ErrRestoreInProgress, key)
 	}
 	if err != nil {
+		if versionID == "" && errors.Is(err, metastore.ErrNoSuchVersion) {
+			// The current version went (expired, deleted) between the
+			// lookup and the restore: to a request that named no version,
+			// the key is gone.
+			return RestoreResult{}, fmt.Errorf("%w: %q: %v", ErrArtifactNotFound, key, err)
+		}
 		return RestoreResult{}, metaErr(err)
 	}
 	if !na.Restore.Ongoing {
