@@ -251,6 +251,12 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 	removed := map[string]bool{}
 	var errs []error
 	for _, d := range c.e.order {
+		// One read barrier per drive, not one or two per blob: every blob
+		// the sweep weighs is older than the cutoff, so the state as of
+		// the drive's first read says whether a record references it. (A
+		// node holding tens of thousands of blobs older than the grace
+		// spent minutes of startup in these barriers before it served.)
+		ctx := metastore.WithReadScope(ctx)
 		blobs := map[string]*found{}
 		err := d.Driver.List(ctx, "blobs/", func(fi drivers.Info) error {
 			id := blobOfShard(fi.Name)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ type engineCluster struct {
 	// fault, when set, is what the forwarded command meets on its way
 	// (see forwardFault).
 	fault forwardFault
+	// readIndexes counts the read-index rounds followers asked the leader
+	// for.
+	readIndexes atomic.Int64
 }
 
 // forwardFault is a network fault on a follower's forwarded writes.
@@ -106,6 +110,7 @@ func (f engineForwarder) Apply(ctx context.Context, addr string, cmd []byte) ([]
 }
 
 func (f engineForwarder) ReadIndex(ctx context.Context, addr string) (uint64, error) {
+	f.c.readIndexes.Add(1)
 	s, err := f.store(addr)
 	if err != nil {
 		return 0, err
