@@ -305,8 +305,5 @@ func (e *Engine) restripeVersion(ctx context.Context, a metastore.Artifact) (int
 		e.uncommitted(ctx, to, err)
 		return 0, metaErr(err)
 	}
-	// The old blobs go as a replaced version's do: after the GC delay,
-	// once no reader streams them.
-	e.gc.laterParts(a.Parts)
 	return n, nil
 }

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 
-	"github.com/vaultaire/vaultaire/drivers"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 )
@@ -93,25 +91,6 @@ func TestRestripeWidensDegradedBlobs(t *testing.T) {
 			t.Fatalf("%s: wrong bytes after re-striping", key)
 		}
 	}
-	// The old blobs go like a replaced version's, after the GC delay (1 ns
-	// here) at the collector's next tick: not left for an orphan sweep
-	// that may not come for an hour.
-	deadline := time.Now().Add(10 * time.Second)
-	for key := range bodies {
-		if key == "full" {
-			continue
-		}
-		for {
-			left := oldShardsLeft(t, n, p, old[key])
-			if left == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d shards of its blob before re-striping are still on the drives", key, left)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
 	st, err = e.Restripe(ctx)
 	if err != nil || st.Restriped != 0 || st.LastPending != 0 {
 		t.Fatalf("second pass: %+v, %v", st, err)
@@ -133,29 +112,4 @@ func TestRestripeSkipsFixedShape(t *testing.T) {
 	if err != nil || st.Waiting != "fixed erasure shape" || st.Passes != 0 {
 		t.Fatalf("fixed shape: %+v, %v", st, err)
 	}
-}
-
-// oldShardsLeft counts the shard files of blob id on n's drives and its
-// peers'.
-func oldShardsLeft(t *testing.T, n *nodetest.Node, p *peers, id string) int {
-	t.Helper()
-	var ds []drivers.Driver
-	for _, d := range n.Drives {
-		ds = append(ds, d)
-	}
-	p.mu.Lock()
-	for _, nd := range p.drives {
-		for _, d := range nd {
-			ds = append(ds, d)
-		}
-	}
-	p.mu.Unlock()
-	left := 0
-	for _, d := range ds {
-		err := d.List(context.Background(), "blobs/"+id[:2]+"/"+id+"/", func(drivers.Info) error { left++; return nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return left
 }
