@@ -26,10 +26,11 @@ import (
 // ciphertext), writes them as new blobs at the current shape, and swaps
 // the record's blobs with metastore.Transition (tier ""), which applies
 // only if the version still names the blobs the copy read. The old blobs
-// lose their reference in the same commit and the garbage collector
-// removes their shards after Config.GCDelay, as after an overwrite; a
-// commit that finds the version changed (overwritten, deleted) drops the
-// new blobs instead.
+// lose their reference in the same commit; their shards are left to the
+// orphan sweep (blobs older than Config.SweepGrace, every
+// Config.SweepInterval), so a pass holds the versions it rewrote twice
+// until then. A commit that finds the version changed (overwritten,
+// deleted) drops the new blobs instead.
 //
 // A pass runs only while every member of the metadata Raft group has
 // online drives: with a node down the current shape is itself degraded,
