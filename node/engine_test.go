@@ -77,8 +77,14 @@ func read(t *testing.T, e *node.Engine, container, key string, off, length int64
 // shardFiles counts shard files under a node's drives.
 func shardFiles(t *testing.T, n *nodetest.Node) int {
 	t.Helper()
+	return shardFilesUnder(n.Dir)
+}
+
+// shardFilesUnder counts the shard files (under a blobs/ directory) below
+// dir.
+func shardFilesUnder(dir string) int {
 	count := 0
-	filepath.WalkDir(n.Dir, func(path string, d os.DirEntry, err error) error {
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/blobs/") {
 			count++
 		}

@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,31 +36,13 @@ func TestFailedCommitKeepsWhatItMayHaveCommitted(t *testing.T) {
 	fi := (l + 1) % 3
 	f := c.engs[fi]
 	// Above the inline threshold: the bytes go to the follower's drives.
-	body := make([]byte, 64<<10)
-	for i := range body {
-		body[i] = byte(rand.Uint32())
-	}
+	body := randBytes(1, 64<<10)
 	put := func(key string, cond node.Conditions) error {
 		_, err := f.PutArtifact(ctx, tenant, node.PutInput{Container: "b", Key: key, Body: bytes.NewReader(body), Size: int64(len(body)), Cond: cond})
 		return err
 	}
 	// blobFiles counts the shard files on the follower's drives.
-	blobFiles := func() int {
-		n := 0
-		err := filepath.WalkDir(filepath.Join(c.base, "n"+string(rune('0'+fi)), "drives"), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && strings.Contains(filepath.ToSlash(p), "/blobs/") {
-				n++
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	blobFiles := func() int { return shardFilesUnder(filepath.Join(c.base, fmt.Sprintf("n%d", fi), "drives")) }
 	readBack := func(key string) error {
 		r, err := f.OpenArtifact(ctx, tenant, node.VersionRef{Container: "b", Key: key})
 		if err != nil {
