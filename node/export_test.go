@@ -65,3 +65,12 @@ func (e *Engine) MoveShardWith(ctx context.Context, b metastore.Blob, size int64
 
 // NewMoveLimiter is a job's token bucket (bytes/s; <= 0: none).
 func NewMoveLimiter(bytesPerSec int64) *rate.Limiter { return newMoveLimiter(bytesPerSec) }
+
+// RestripeVersion exposes one version's re-striping to the external
+// tests (a as the caller last read it).
+func (e *Engine) RestripeVersion(ctx context.Context, a metastore.Artifact) (int64, error) {
+	return e.restripeVersion(ctx, a)
+}
+
+// ErrRestripeMoot is errRestripeMoot, for the external tests.
+var ErrRestripeMoot = errRestripeMoot

@@ -26,11 +26,12 @@ import (
 // ciphertext), writes them as new blobs at the current shape, and swaps
 // the record's blobs with metastore.Transition (tier ""), which applies
 // only if the version still names the blobs the copy read. The old blobs
-// lose their reference in the same commit; their shards are left to the
-// orphan sweep (blobs older than Config.SweepGrace, every
-// Config.SweepInterval), so a pass holds the versions it rewrote twice
-// until then. A commit that finds the version changed (overwritten,
-// deleted) drops the new blobs instead.
+// lose their reference in the same commit and go as a replaced version's
+// do, after the GC delay (the orphan sweep takes them if the leader stops
+// first). A commit that finds the version changed (overwritten, deleted)
+// drops the new blobs instead; so does a copy whose read failed because
+// the version changed under it (its old blobs may be collected already):
+// such a version is moot, not a failure.
 //
 // A pass runs only while every member of the metadata Raft group has
 // online drives: with a node down the current shape is itself degraded,
@@ -282,6 +283,11 @@ func (e *Engine) restripeVersion(ctx context.Context, a metastore.Artifact) (int
 		b, missing, err := e.writeBlob(ctx, pr)
 		pr.CloseWithError(errors.New("write stopped"))
 		if err != nil {
+			if ctx.Err() == nil && e.versionMoved(ctx, a) {
+				// Overwritten, deleted or re-striped since the pass
+				// read it: its old blobs may be collected already.
+				return fail(errRestripeMoot)
+			}
 			return fail(err)
 		}
 		np := p
@@ -306,5 +312,31 @@ func (e *Engine) restripeVersion(ctx context.Context, a metastore.Artifact) (int
 		e.uncommitted(ctx, to, err)
 		return 0, metaErr(err)
 	}
+	// The old blobs go as a replaced version's do: after the GC delay,
+	// once no reader streams them.
+	e.gc.laterParts(a.Parts)
 	return n, nil
+}
+
+// versionMoved reports whether version a's record, read linearizably, no
+// longer names a's blobs: it was overwritten, deleted or re-striped since
+// a was read. A failed read of such a version is moot, not a fault.
+func (e *Engine) versionMoved(ctx context.Context, a metastore.Artifact) bool {
+	id := a.VersionID
+	if id == "" { // written unversioned
+		id = metastore.NullVersion
+	}
+	cur, err := e.meta.GetVersion(ctx, a.Tenant, a.Container, a.Key, id)
+	if errors.Is(err, metastore.ErrNoSuchVersion) || errors.Is(err, metastore.ErrArtifactNotFound) || errors.Is(err, metastore.ErrContainerNotFound) {
+		return true
+	}
+	if err != nil || len(cur.Parts) != len(a.Parts) {
+		return err == nil
+	}
+	for i, p := range cur.Parts {
+		if p.Blob.ID != a.Parts[i].Blob.ID {
+			return true
+		}
+	}
+	return false
 }

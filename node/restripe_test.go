@@ -3,10 +3,14 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
+	"github.com/vaultaire/vaultaire/drivers"
+	"github.com/vaultaire/vaultaire/metastore"
 	"github.com/vaultaire/vaultaire/node"
 	"github.com/vaultaire/vaultaire/node/nodetest"
 )
@@ -91,6 +95,25 @@ func TestRestripeWidensDegradedBlobs(t *testing.T) {
 			t.Fatalf("%s: wrong bytes after re-striping", key)
 		}
 	}
+	// The old blobs go like a replaced version's, after the GC delay (1 ns
+	// here) at the collector's next tick: not left for an orphan sweep
+	// that may not come for an hour.
+	deadline := time.Now().Add(10 * time.Second)
+	for key := range bodies {
+		if key == "full" {
+			continue
+		}
+		for {
+			left := oldShardsLeft(t, n, p, old[key])
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d shards of its blob before re-striping are still on the drives", key, left)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	st, err = e.Restripe(ctx)
 	if err != nil || st.Restriped != 0 || st.LastPending != 0 {
 		t.Fatalf("second pass: %+v, %v", st, err)
@@ -111,5 +134,120 @@ func TestRestripeSkipsFixedShape(t *testing.T) {
 	st, err := n.Engine.Restripe(context.Background())
 	if err != nil || st.Waiting != "fixed erasure shape" || st.Passes != 0 {
 		t.Fatalf("fixed shape: %+v, %v", st, err)
+	}
+}
+
+// oldShardsLeft counts the shard files of blob id on n's drives and its
+// peers'.
+func oldShardsLeft(t *testing.T, n *nodetest.Node, p *peers, id string) int {
+	return len(shardFilesIn(t, n, p, "blobs/"+id[:2]+"/"+id+"/"))
+}
+
+// blobShard is one shard file, on the drive that holds it.
+type blobShard struct {
+	d    drivers.Driver
+	name string
+}
+
+// shardFilesIn lists the files under prefix on n's drives and its peers'.
+func shardFilesIn(t *testing.T, n *nodetest.Node, p *peers, prefix string) []blobShard {
+	t.Helper()
+	var ds []drivers.Driver
+	for _, d := range n.Drives {
+		ds = append(ds, d)
+	}
+	p.mu.Lock()
+	for _, nd := range p.drives {
+		for _, d := range nd {
+			ds = append(ds, d)
+		}
+	}
+	p.mu.Unlock()
+	var files []blobShard
+	for _, d := range ds {
+		err := d.List(context.Background(), prefix, func(i drivers.Info) error {
+			files = append(files, blobShard{d, i.Name})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// TestRestripeOfAChangedVersionIsMoot: a pass works from versions it read
+// earlier. One overwritten or deleted since (or re-striped by an earlier
+// leader) may have lost its old blobs to the collector, so its copy's read
+// fails: that version is moot, not a failed re-stripe, and the blobs the
+// copy wrote go. A version whose record still names blobs that cannot be
+// read is a real failure.
+func TestRestripeOfAChangedVersionIsMoot(t *testing.T) {
+	ctx := context.Background()
+	p := newPeers("node-b", "node-c")
+	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, GCDelay: 1, NodeRemoved: func(string) bool { return false }})
+	e := n.Engine
+	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		b := randBytes(rand.Uint64(), 64<<10+rand.IntN(256<<10))
+		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: key, Body: bytes.NewReader(b), Size: int64(len(b))}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	p.kill("node-c")
+	read := map[string]metastore.Artifact{}
+	for _, key := range []string{"overwritten", "deleted", "unreadable"} {
+		put(key)
+		a, err := n.Meta.GetArtifact(ctx, tenant, "c", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read[key] = a
+	}
+	p.revive("node-c")
+
+	put("overwritten")
+	if _, err := e.DeleteArtifact(ctx, tenant, node.DeleteInput{Container: "c", Key: "deleted"}); err != nil {
+		t.Fatal(err)
+	}
+	// The collector takes the old blobs after the (1 ns) GC delay.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, key := range []string{"overwritten", "deleted"} {
+		for oldShardsLeft(t, n, p, read[key].Parts[0].Blob.ID) > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: old blob not collected", key)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Past parity: the record still names this blob, but it cannot be read.
+	un := read["unreadable"].Parts[0].Blob
+	for _, f := range shardFilesIn(t, n, p, "blobs/"+un.ID[:2]+"/"+un.ID+"/")[:un.M+1] {
+		if err := f.d.Delete(ctx, f.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	before := map[blobShard]bool{}
+	for _, f := range shardFilesIn(t, n, p, "blobs/") {
+		before[f] = true
+	}
+	for key, a := range read {
+		_, err := e.RestripeVersion(ctx, a)
+		if moot := errors.Is(err, node.ErrRestripeMoot); moot != (key != "unreadable") || err == nil {
+			t.Fatalf("%s: re-striping as read before the change: %v", key, err)
+		}
+	}
+	// Nothing the failed copies wrote stays (dropped at once).
+	for _, f := range shardFilesIn(t, n, p, "blobs/") {
+		if !before[f] {
+			t.Fatalf("shard file %s left by a re-stripe that did not commit", f.name)
+		}
+	}
+	if s := e.Stats(); s.Restriped != 0 {
+		t.Fatalf("stats: %d versions re-striped", s.Restriped)
 	}
 }
