@@ -19,6 +19,7 @@ import (
 //	POST /admin/v1/drives/:id/heal     start its heal job (202)
 //	POST /admin/v1/drives/:id/offline  take it offline until "online" (the disk can be pulled)
 //	POST /admin/v1/drives/:id/online   bring it back: a blank replacement is adopted and healed
+//	GET  /admin/v1/blobs/:id           the records that reference a blob ({"blob", "owners"}; none: garbage)
 
 // driveIDRe bounds drive IDs in paths (drivers/local generates
 // "drive-<hex>"; --drive id= names are the operator's).
@@ -35,6 +36,29 @@ func (da *drivesAdmin) register(r *httprouter.Router, api *adminAPI) {
 	r.POST("/admin/v1/drives/:id/heal", api.serve("HealDrive", da.heal))
 	r.POST("/admin/v1/drives/:id/offline", api.serve("DriveOffline", da.offline))
 	r.POST("/admin/v1/drives/:id/online", api.serve("DriveOnline", da.online))
+	r.GET("/admin/v1/blobs/:id", api.serve("GetBlobOwners", da.blobOwners))
+}
+
+// blobIDRe bounds blob IDs in paths (node generates 32 hex digits).
+var blobIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// BlobOwners is the answer of GET /admin/v1/blobs/:id.
+type BlobOwners struct {
+	Blob string `json:"blob"`
+	// Owners name the records that reference the blob; empty: garbage.
+	Owners []string `json:"owners"`
+}
+
+func (da *drivesAdmin) blobOwners(ctx context.Context, call *adminCall) (int, any, error) {
+	id := call.p.ByName("id")
+	if !blobIDRe.MatchString(id) {
+		return 0, nil, badRequest("InvalidBlobID", "a blob id is 32 lower-case hex digits (the directory under blobs/<2>/ on a drive)")
+	}
+	owners, err := da.eng.BlobOwners(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, BlobOwners{Blob: id, Owners: owners}, nil
 }
 
 func driveParam(c *adminCall) (string, error) {

@@ -355,6 +355,28 @@ func (s *Store) BlobLive(ctx context.Context, blobID string, opts ...ReadOption)
 	return live, it.Close()
 }
 
+// BlobOwners names the records that reference the blob, for a person (an
+// operator asking what a shard file on a drive belongs to): each record's
+// table and the readable parts of its key, as the scrub names them. None:
+// the blob is garbage, which the collector or the orphan sweep removes.
+func (s *Store) BlobOwners(ctx context.Context, blobID string, opts ...ReadOption) ([]string, error) {
+	end, err := s.beginRead(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	p := blobRefPrefix(blobID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	owners := []string{}
+	for ok := it.First(); ok; ok = it.Next() {
+		owners = append(owners, recordName(it.Key()[len(p):]))
+	}
+	return owners, it.Close()
+}
+
 // --- multipart ---
 
 // CreateUpload registers a multipart upload (ErrContainerNotFound;

@@ -409,6 +409,19 @@ func TestSharedBlobStaysLive(t *testing.T) {
 	if !live {
 		t.Fatal("blob still referenced by k2 is not live")
 	}
+	// BlobOwners names what references it, for an operator.
+	owners, err := s.BlobOwners(ctx, "shared")
+	mustNoErr(t, err)
+	if want := []string{`artifact tenant "t1" container "c1" key "k2"`}; !reflect.DeepEqual(owners, want) {
+		t.Fatalf("BlobOwners = %q, want %q", owners, want)
+	}
+	_, err = s.DeleteArtifact(ctx, "t1", "c1", "k2")
+	mustNoErr(t, err)
+	owners, err = s.BlobOwners(ctx, "shared")
+	mustNoErr(t, err)
+	if owners == nil || len(owners) != 0 {
+		t.Fatalf("BlobOwners of garbage = %#v, want an empty list", owners)
+	}
 }
 
 func TestMultipart(t *testing.T) {

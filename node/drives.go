@@ -390,6 +390,15 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 // goes on; a finished one starts over.
 func (e *Engine) HealDrive(id string) error { return e.driveHeal.heal(id) }
 
+// BlobOwners names the metadata records that reference blob id (a shard
+// file's directory on a drive is blobs/<2>/<id>/), read linearizably; an
+// empty list means the blob is garbage that the collector or the orphan
+// sweep removes.
+func (e *Engine) BlobOwners(ctx context.Context, id string) ([]string, error) {
+	owners, err := e.meta.BlobOwners(ctx, id)
+	return owners, metaErr(err)
+}
+
 // Drives describes this node's drives, in configuration order.
 func (e *Engine) Drives(ctx context.Context) []DriveStatus {
 	out := make([]DriveStatus, 0, len(e.order))

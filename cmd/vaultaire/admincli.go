@@ -63,6 +63,7 @@ Commands:
   drive heal ID               rebuild every shard the drive should hold (throttled: --heal-rate)
   drive offline ID            take a drive out of service (to pull the disk)
   drive online ID             bring it back; a blank replacement disk is adopted and healed
+  blob show ID                the records that reference a blob (the ID in DRIVE/blobs/<2>/ID/), or none: garbage
   metastore snapshot > FILE   a consistent backup of the cluster's metadata
                               (restore: vaultaire server --restore-metastore FILE)
 
@@ -214,6 +215,9 @@ func (c *adminClient) run(ctx context.Context, noun, verb string, args []string,
 	}
 	if noun == "drive" {
 		return c.runDrive(ctx, verb, args, asJSON, out)
+	}
+	if noun == "blob" {
+		return c.runBlob(ctx, verb, args, asJSON, out)
 	}
 	if noun == "metastore" {
 		return c.runMetastore(ctx, verb, args, out)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vaultaire/vaultaire/admin"
 	"github.com/vaultaire/vaultaire/node"
 )
 
@@ -112,4 +113,33 @@ func healSummary(j *node.HealJob) string {
 		return fmt.Sprintf("running: %d rebuilt, %s", j.Rebuilt, humanBytes(j.Bytes))
 	}
 	return "paused"
+}
+
+// runBlob is the "blob" noun of the admin CLI: what a shard file on a
+// drive (DRIVE/blobs/<2>/<ID>/<index>) belongs to.
+func (c *adminClient) runBlob(ctx context.Context, verb string, args []string, asJSON bool, out io.Writer) error {
+	if verb != "show" || len(args) != 1 {
+		return fmt.Errorf("%w: want: blob show ID", errUsage)
+	}
+	raw, err := c.do(ctx, http.MethodGet, "/admin/v1/blobs/"+url.PathEscape(args[0]), nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err = out.Write(raw)
+		return err
+	}
+	var b admin.BlobOwners
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return err
+	}
+	if len(b.Owners) == 0 {
+		fmt.Fprintf(out, "blob %s: no record references it (garbage: the collector or the orphan sweep removes its shards)\n", b.Blob)
+		return nil
+	}
+	fmt.Fprintf(out, "blob %s is referenced by:\n", b.Blob)
+	for _, o := range b.Owners {
+		fmt.Fprintf(out, "  %s\n", o)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	binenc "encoding/binary"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"os"
@@ -156,5 +157,65 @@ func TestScrubAdminListsBlobsItCannotVerify(t *testing.T) {
 	_, m := adminGet(t, a.admin, "/metrics", "")
 	if !strings.Contains(m, "\nvaultaire_scrub_errors_total 1\n") {
 		t.Fatalf("scrub metrics after the pass:\n%s", grepLines(m, "scrub"))
+	}
+}
+
+// TestBlobShowAdmin: `vaultaire admin blob show ID` names the object a
+// shard file on a drive belongs to, and says when nothing references it
+// (garbage); malformed ids are refused, and the route needs the token.
+func TestBlobShowAdmin(t *testing.T) {
+	a := startAdminServer(t)
+	c := a.client(testKey, testSecret)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("owners")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := putObject(ctx, c, "owners", "k", payload(300<<10, 3)); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	filepath.WalkDir(filepath.Join(a.dir, "drives"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(filepath.ToSlash(path), "/data/blobs/") {
+			id = filepath.Base(filepath.Dir(path))
+		}
+		return nil
+	})
+	if id == "" {
+		t.Fatal("no shard file on the drives")
+	}
+	if out := a.cli(t, 0, "blob", "show", id); !strings.Contains(out, `tenant "root" container "owners" key "k"`) {
+		t.Fatalf("blob show of a live blob:\n%s", out)
+	}
+	var b struct {
+		Blob   string
+		Owners []string
+	}
+	if out := a.cli(t, 0, "--json", "blob", "show", id); json.Unmarshal([]byte(out), &b) != nil || b.Blob != id || len(b.Owners) != 1 {
+		t.Fatalf("blob show --json:\n%s", out)
+	}
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("owners"), Key: aws.String("k")}); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.cli(t, 0, "blob", "show", id); !strings.Contains(out, "no record references it") {
+		t.Fatalf("blob show after the delete:\n%s", out)
+	}
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/admin/v1/blobs/" + id, "wrong-token", http.StatusUnauthorized},
+		{"/admin/v1/blobs/" + id, "", http.StatusUnauthorized},
+		{"/admin/v1/blobs/" + strings.ToUpper(id), a.token, http.StatusBadRequest},
+		{"/admin/v1/blobs/" + id[:31], a.token, http.StatusBadRequest},
+		{"/admin/v1/blobs/" + id + "0", a.token, http.StatusBadRequest},
+		{"/admin/v1/blobs/" + id[:30] + "zz", a.token, http.StatusBadRequest},
+		{"/admin/v1/blobs/" + strings.Repeat("0", 32), a.token, http.StatusOK},
+	} {
+		if code, _ := a.call(t, http.MethodGet, tc.path, tc.token, nil); code != tc.want {
+			t.Errorf("GET %s (token %q): %d, want %d", tc.path, tc.token, code, tc.want)
+		}
+	}
+	if out := a.cli(t, 2, "blob", "show"); out != "" {
+		t.Fatalf("blob show without an id printed %q", out)
 	}
 }
