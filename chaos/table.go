@@ -34,8 +34,9 @@ type Round struct {
 	// started): shards healed, shards the scrub verified and found bad.
 	Healed, ScrubOK, ScrubBad float64
 	// BadLeft is how many of the shards this suite corrupted so far still
-	// hold the flipped byte.
-	BadLeft int
+	// hold the flipped byte in blobs a record references; BadGarbage, in
+	// blobs none does (left for the collector or the orphan sweep).
+	BadLeft, BadGarbage int
 	// RSS of each node's process at the end of the round, MiB.
 	RSS []float64
 	// Ledger: keys that must exist and be gone; Lost counts ledger problems
@@ -57,7 +58,7 @@ const StallBound = 2 * time.Second
 // WriteTable writes rounds as a Markdown table, its columns padded so it
 // reads as well in a terminal.
 func WriteTable(w io.Writer, rounds []Round) error {
-	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
+	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left (live/garbage)", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
 	for _, r := range rounds {
 		nem := r.Nemesis
 		if r.Skipped != "" {
@@ -80,7 +81,7 @@ func WriteTable(w io.Writer, rounds []Round) error {
 		}
 		rows = append(rows, []string{
 			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(),
-			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprint(r.BadLeft), strings.Join(rss, " "),
+			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprintf("%d/%d", r.BadLeft, r.BadGarbage), strings.Join(rss, " "),
 			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Read), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
 		})
 	}
