@@ -756,8 +756,18 @@ func (cc *chaosCluster) replaceDrive(f *fault) {
 	n := cc.nodes[1]
 	dir := filepath.Join(n.dir, "drives", "d2")
 	f.strike("drive n1/d2 removed, empty after 8 s, node restarted", n.i)
-	if err := os.RemoveAll(dir); err != nil {
-		cc.t.Fatal(err)
+	// The node keeps writing shards into the folder's tmp/ while it is
+	// removed, so a pass can find a directory that filled again after
+	// it was emptied: remove until it is gone.
+	for try := 0; ; try++ {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			break
+		}
+		if try == 50 {
+			cc.t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(8 * time.Second)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
