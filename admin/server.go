@@ -170,6 +170,7 @@ func newAdmin(m *metrics.Metrics, eng *node.Engine, meta *metastore.Store, drive
 			State: s.State, HasLeader: s.HasLeader, Term: s.Term,
 			CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex, LastContact: s.LastContact,
 			DiskSpaceUsage: s.DiskSpaceUsage, Compactions: s.Compactions, ReadAmp: s.ReadAmp,
+			BlockCacheBytes: s.BlockCacheBytes, MemTableBytes: s.MemTableBytes,
 			LogSyncs: s.LogSyncs, LogEntries: s.LogEntries, LogSyncTime: s.LogSyncTime,
 		}
 	})

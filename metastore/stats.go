@@ -33,6 +33,11 @@ type Stats struct {
 	DiskSpaceUsage uint64
 	Compactions    int64
 	ReadAmp        int
+	// Pebble's memory: the block cache (bounded by Config.CacheSize) and
+	// the memtables, live and waiting to flush. With cgo both are
+	// allocated outside the Go heap, so they show in the process's RSS
+	// but not in Go's memory statistics.
+	BlockCacheBytes, MemTableBytes int64
 
 	// The Raft log's synced appends since the store opened (one per group
 	// of entries written together: a leader's batch of concurrent
@@ -78,6 +83,7 @@ func (s *Store) Stats() Stats {
 	st.DiskSpaceUsage = m.DiskSpaceUsage()
 	st.Compactions = m.Compact.Count
 	st.ReadAmp = m.ReadAmp()
+	st.BlockCacheBytes, st.MemTableBytes = m.BlockCache.Size, int64(m.MemTable.Size)
 	st.LogSyncs = s.logs.syncs.Load()
 	st.LogEntries = s.logs.entries.Load()
 	st.LogSyncTime = time.Duration(s.logs.syncNanos.Load())

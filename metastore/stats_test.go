@@ -33,6 +33,10 @@ func TestStatsAndOnApply(t *testing.T) {
 	if st.DiskSpaceUsage == 0 {
 		t.Fatalf("pebble disk usage 0: %+v", st)
 	}
+	// The write sits in a memtable (the block cache may be empty yet).
+	if st.MemTableBytes <= 0 || st.BlockCacheBytes < 0 {
+		t.Fatalf("pebble memory: %+v", st)
+	}
 	// Every committed entry went through a synced append (bootstrap
 	// configuration, election no-op, the write).
 	if st.LogSyncs == 0 || st.LogEntries < st.LogSyncs || st.LogEntries < st.CommitIndex || st.LogSyncTime <= 0 {

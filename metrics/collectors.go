@@ -60,6 +60,8 @@ type MetastoreStats struct {
 	DiskSpaceUsage            uint64
 	Compactions               int64
 	ReadAmp                   int
+	// Pebble's block cache and memtables, bytes (outside the Go heap).
+	BlockCacheBytes, MemTableBytes int64
 	// The Raft log's synced appends, the entries they wrote and the time
 	// they took (cumulative): the group size and fsync latency of a load.
 	LogSyncs, LogEntries uint64
@@ -215,6 +217,7 @@ type metastoreCollector struct{ stats func() MetastoreStats }
 
 var metaDescs = struct {
 	state, hasLeader, term, commit, applied, contact, disk, compactions, readAmp *prometheus.Desc
+	blockCache, memTable                                                         *prometheus.Desc
 	logSyncs, logEntries, logSyncSeconds                                         *prometheus.Desc
 }{
 	state:          desc("raft_state", "1 for the Raft role this node is in, 0 for the others.", "state"),
@@ -226,6 +229,8 @@ var metaDescs = struct {
 	disk:           desc("metastore_disk_usage_bytes", "Bytes the metadata Pebble store uses on disk."),
 	compactions:    desc("metastore_compactions_total", "Pebble compactions since the store opened."),
 	readAmp:        desc("metastore_read_amplification", "Pebble read amplification (sublevels and files to consult per read)."),
+	blockCache:     desc("metastore_block_cache_bytes", "Bytes in Pebble's block cache (bounded by its size; allocated outside the Go heap)."),
+	memTable:       desc("metastore_memtable_bytes", "Bytes of Pebble's memtables, live and waiting to flush (outside the Go heap)."),
 	logSyncs:       desc("raft_log_syncs_total", "Synced Raft log appends (one per group of entries written together)."),
 	logEntries:     desc("raft_log_entries_total", "Raft log entries written by the synced appends (entries/syncs is the group size)."),
 	logSyncSeconds: desc("raft_log_sync_seconds_total", "Time spent in synced Raft log appends, write and fsync (seconds/syncs is the sync latency)."),
@@ -233,7 +238,7 @@ var metaDescs = struct {
 
 func (c *metastoreCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := metaDescs
-	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp, d.logSyncs, d.logEntries, d.logSyncSeconds} {
+	for _, x := range []*prometheus.Desc{d.state, d.hasLeader, d.term, d.commit, d.applied, d.contact, d.disk, d.compactions, d.readAmp, d.blockCache, d.memTable, d.logSyncs, d.logEntries, d.logSyncSeconds} {
 		ch <- x
 	}
 }
@@ -264,6 +269,8 @@ func (c *metastoreCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(d.disk, float64(s.DiskSpaceUsage))
 	ch <- prometheus.MustNewConstMetric(d.compactions, prometheus.CounterValue, float64(s.Compactions))
 	gauge(d.readAmp, float64(s.ReadAmp))
+	gauge(d.blockCache, float64(s.BlockCacheBytes))
+	gauge(d.memTable, float64(s.MemTableBytes))
 	ch <- prometheus.MustNewConstMetric(d.logSyncs, prometheus.CounterValue, float64(s.LogSyncs))
 	ch <- prometheus.MustNewConstMetric(d.logEntries, prometheus.CounterValue, float64(s.LogEntries))
 	ch <- prometheus.MustNewConstMetric(d.logSyncSeconds, prometheus.CounterValue, s.LogSyncTime.Seconds())

@@ -46,6 +46,7 @@
 //	vaultaire_raft_commit_index, vaultaire_raft_applied_index,
 //	vaultaire_raft_last_contact_seconds, vaultaire_raft_apply_duration_seconds (histogram)
 //	vaultaire_metastore_disk_usage_bytes, vaultaire_metastore_compactions_total,
-//	vaultaire_metastore_read_amplification
+//	vaultaire_metastore_read_amplification, vaultaire_metastore_block_cache_bytes,
+//	vaultaire_metastore_memtable_bytes
 //	vaultaire_raft_log_syncs_total, vaultaire_raft_log_entries_total, vaultaire_raft_log_sync_seconds_total
 package metrics

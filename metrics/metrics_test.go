@@ -35,7 +35,7 @@ func newTest(t *testing.T, cfg Config) (*Metrics, *httptest.Server) {
 	})
 	m.RegisterMetastore(func() MetastoreStats {
 		return MetastoreStats{State: "Leader", HasLeader: true, Term: 2, CommitIndex: 10, AppliedIndex: 10, DiskSpaceUsage: 4096, Compactions: 1, ReadAmp: 1,
-			LogSyncs: 4, LogEntries: 40, LogSyncTime: 1500 * time.Millisecond}
+			BlockCacheBytes: 3 << 20, MemTableBytes: 1 << 20, LogSyncs: 4, LogEntries: 40, LogSyncTime: 1500 * time.Millisecond}
 	})
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
@@ -108,6 +108,8 @@ func TestRequestMetrics(t *testing.T) {
 		`vaultaire_raft_state{state="Follower"}`:                                                     0,
 		`vaultaire_raft_commit_index`:                                                                10,
 		`vaultaire_metastore_disk_usage_bytes`:                                                       4096,
+		`vaultaire_metastore_block_cache_bytes`:                                                      3 << 20,
+		`vaultaire_metastore_memtable_bytes`:                                                         1 << 20,
 		`vaultaire_raft_log_syncs_total`:                                                             4,
 		`vaultaire_raft_log_entries_total`:                                                           40,
 		`vaultaire_raft_log_sync_seconds_total`:                                                      1.5,
