@@ -365,16 +365,15 @@ func (s *Store) BlobOwners(ctx context.Context, blobID string, opts ...ReadOptio
 		return nil, err
 	}
 	defer end()
-	p := blobRefPrefix(blobID)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	keys, err := s.blobOwnerKeys(blobID)
 	if err != nil {
 		return nil, err
 	}
-	owners := []string{}
-	for ok := it.First(); ok; ok = it.Next() {
-		owners = append(owners, recordName(it.Key()[len(p):]))
+	owners := make([]string, len(keys))
+	for i, k := range keys {
+		owners[i] = recordName(k)
 	}
-	return owners, it.Close()
+	return owners, nil
 }
 
 // --- multipart ---

@@ -299,6 +299,21 @@ func recordName(key []byte) string {
 	return fmt.Sprintf("%s tenant %q container %q key %q", name, fields[0], fields[1], rest)
 }
 
+// blobOwnerKeys returns the keys of the records that reference blobID,
+// from the blob reference index (inside a read).
+func (s *Store) blobOwnerKeys(blobID string) ([][]byte, error) {
+	p := blobRefPrefix(blobID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	var owners [][]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		owners = append(owners, append([]byte(nil), it.Key()[len(p):]...))
+	}
+	return owners, it.Close()
+}
+
 // BlobPlacements returns the placement of a blob in every record that
 // references it (artifacts, versions and uploaded parts), through the blob
 // reference index; none when nothing references it. The orphan sweep uses
@@ -310,16 +325,8 @@ func (s *Store) BlobPlacements(ctx context.Context, blobID string, opts ...ReadO
 		return nil, err
 	}
 	defer end()
-	p := blobRefPrefix(blobID)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	owners, err := s.blobOwnerKeys(blobID)
 	if err != nil {
-		return nil, err
-	}
-	var owners [][]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		owners = append(owners, append([]byte(nil), it.Key()[len(p):]...))
-	}
-	if err := it.Close(); err != nil {
 		return nil, err
 	}
 	var out []Blob

@@ -25,6 +25,19 @@ func (p *peers) revive(n string) {
 	}
 }
 
+// startRestripeNode starts a node with two peers of its own (node-b,
+// node-c: 3 nodes of 4 drives), no inlining, a 1 ns GC delay and a
+// container "c".
+func startRestripeNode(t *testing.T) (*nodetest.Node, *peers) {
+	t.Helper()
+	p := newPeers("node-b", "node-c")
+	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, GCDelay: 1, NodeRemoved: func(string) bool { return false }})
+	if err := n.Engine.CreateContainer(context.Background(), tenant, node.CreateContainerInput{Name: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	return n, p
+}
+
 // TestRestripeWidensDegradedBlobs: artifacts written while one node of
 // three was down are 4+4; nothing is re-striped while it stays down (the
 // current shape is itself degraded, and 8+4 blobs are never narrowed);
@@ -32,12 +45,8 @@ func (p *peers) revive(n string) {
 // next finds nothing to do, and they survive losing another node.
 func TestRestripeWidensDegradedBlobs(t *testing.T) {
 	ctx := context.Background()
-	p := newPeers("node-b", "node-c")
-	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, GCDelay: 1, NodeRemoved: func(string) bool { return false }})
+	n, p := startRestripeNode(t)
 	e := n.Engine
-	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "c"}); err != nil {
-		t.Fatal(err)
-	}
 	bodies := map[string][]byte{}
 	put := func(key string) {
 		b := make([]byte, 64<<10+rand.IntN(1<<20))
@@ -184,12 +193,8 @@ func shardFilesIn(t *testing.T, n *nodetest.Node, p *peers, prefix string) []blo
 // read is a real failure.
 func TestRestripeOfAChangedVersionIsMoot(t *testing.T) {
 	ctx := context.Background()
-	p := newPeers("node-b", "node-c")
-	n := nodetest.StartNode(t, nodetest.Options{Peers: p, InlineThreshold: -1, GCDelay: 1, NodeRemoved: func(string) bool { return false }})
+	n, p := startRestripeNode(t)
 	e := n.Engine
-	if err := e.CreateContainer(ctx, tenant, node.CreateContainerInput{Name: "c"}); err != nil {
-		t.Fatal(err)
-	}
 	put := func(key string) {
 		t.Helper()
 		b := randBytes(rand.Uint64(), 64<<10+rand.IntN(256<<10))
