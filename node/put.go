@@ -159,6 +159,10 @@ func (e *Engine) writeBlob(ctx context.Context, r io.Reader) (blob metastore.Blo
 			_, err := d.Driver.Put(sw.ctx, shardName(id, i), sw.pr)
 			sw.pr.CloseWithError(err) // unblocks the encoder's writes to this shard
 			sw.err = err
+			// Release the shard's context: until cancelled it stays
+			// registered with ctx, which for a background writer
+			// (re-striping, recalls) lives as long as the process.
+			sw.cancel(errShardDone)
 			close(sw.finished)
 			done <- i
 		}(i, d)
@@ -301,6 +305,9 @@ func (sw *shardWrite) giveUp(err error) {
 	sw.cancel(err)
 	sw.pr.CloseWithError(err)
 }
+
+// errShardDone ends the context of a shard write whose Put returned.
+var errShardDone = errors.New("node: shard write done")
 
 // Errors of shard writes given up on.
 var (

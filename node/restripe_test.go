@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,5 +256,75 @@ func TestRestripeOfAChangedVersionIsMoot(t *testing.T) {
 	}
 	if s := e.Stats(); s.Restriped != 0 {
 		t.Fatalf("stats: %d versions re-striped", s.Restriped)
+	}
+}
+
+// childCounter is a parent context that counts the cancelable contexts
+// derived from it that are still registered for its cancellation: the
+// context package registers a child through AfterFunc when the parent
+// has one, and calls the returned stop when the child is cancelled.
+// (Its own Done channel keeps the context package from seeing the
+// cancelCtx inside and registering children there directly.)
+type childCounter struct {
+	context.Context
+	done chan struct{}
+	live atomic.Int64
+}
+
+func newChildCounter(parent context.Context) *childCounter {
+	c := &childCounter{Context: parent, done: make(chan struct{})}
+	context.AfterFunc(parent, func() { close(c.done) })
+	return c
+}
+
+func (c *childCounter) Done() <-chan struct{} { return c.done }
+
+func (c *childCounter) AfterFunc(f func()) func() bool {
+	c.live.Add(1)
+	stop := context.AfterFunc(c.Context, f)
+	var once sync.Once
+	return func() bool {
+		once.Do(func() { c.live.Add(-1) })
+		return stop()
+	}
+}
+
+// TestWritesReleaseTheirContexts: a background writer (re-striping,
+// recalls, restores) writes with a context that lives as long as the
+// process. Every context a write derives from it must be released when
+// the write returns: each shard write's stayed registered for good (with
+// its HTTP transport's bookkeeping on remote drives), and the chaos suite
+// saw the heap of a re-striping leader grow by megabytes in minutes.
+func TestWritesReleaseTheirContexts(t *testing.T) {
+	n, p := startRestripeNode(t)
+	e := n.Engine
+	base, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ctx := newChildCounter(base)
+	p.kill("node-c")
+	read := map[string]metastore.Artifact{}
+	for i := range 3 {
+		key := fmt.Sprint("k", i)
+		b := randBytes(uint64(i), 300<<10)
+		if _, err := e.PutArtifact(ctx, tenant, node.PutInput{Container: "c", Key: key, Body: bytes.NewReader(b), Size: int64(len(b))}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := n.Meta.GetArtifact(ctx, tenant, "c", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read[key] = a
+	}
+	if live := ctx.live.Load(); live != 0 {
+		t.Fatalf("%d contexts derived by 3 PUTs still registered with their caller's", live)
+	}
+	p.revive("node-c")
+	for key, a := range read {
+		if _, err := e.RestripeVersion(ctx, a); err != nil {
+			t.Fatalf("re-striping %s: %v", key, err)
+		}
+	}
+	if live := ctx.live.Load(); live != 0 {
+		t.Fatalf("%d contexts derived by 3 re-stripes still registered with their caller's", live)
 	}
 }
