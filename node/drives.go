@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +51,9 @@ const (
 	// healRetry: how long a heal job waits after its walk failed (its
 	// drive offline, the metadata unreachable) before it resumes.
 	healRetry = 5 * time.Second
+	// healDeferMax bounds the wait between the passes of a job whose
+	// shards wait for other nodes (doubling from healRetry).
+	healDeferMax = 5 * time.Minute
 	// healStateVersion is the format of heal-<drive>.json.
 	healStateVersion = 1
 )
@@ -72,11 +78,20 @@ type HealJob struct {
 	Cursor []byte `json:"cursor,omitempty"`
 	// Blobs visited; Present shards of the drive found in place; Rebuilt
 	// shards rebuilt (Bytes their size); Failed shards that could not be.
+	// A job whose shards wait for other nodes walks again, and its counts
+	// add up over its passes.
 	Blobs   int64 `json:"blobs"`
 	Present int64 `json:"present"`
 	Rebuilt int64 `json:"rebuilt"`
 	Failed  int64 `json:"failed"`
 	Bytes   int64 `json:"bytes"`
+	// Deferred counts the shards of the last pass that could not be
+	// rebuilt while a drive holding other shards of their blob was away
+	// (its node down, cut off, or not yet seen alive after a restart):
+	// not failures, since the shards may come back. The job then walks
+	// again, after 5 s and then longer waits up to 5 minutes, until a
+	// pass defers nothing.
+	Deferred int64 `json:"deferred,omitempty"`
 	// Unreadable counts metadata records that did not decode, so the
 	// job could not tell which shards they place on the drive; each is
 	// logged and skipped (the walk goes on, metastore.WalkBlobsFrom).
@@ -280,30 +295,54 @@ func (h *driveHealer) run(ctx context.Context, id string) {
 		h.mu.Unlock()
 		h.save(id)
 	}()
+	wait := healRetry
 	for {
 		err := h.pass(ctx, id)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
+		var def *healDeferred
+		if errors.As(err, &def) {
+			h.e.log.Info("drive heal: shards wait for other nodes; walking again", "drive", id, "deferred", def.n, "away", def.away, "after", wait)
+		} else {
+			wait = healRetry
+			h.e.log.Warn("drive heal job paused; it resumes", "drive", id, "err", err, "after", wait)
+		}
 		h.update(id, func(j *HealJob) { j.Running, j.Waiting = false, err.Error() })
-		h.e.log.Warn("drive heal job paused; it resumes", "drive", id, "err", err, "after", healRetry)
 		h.save(id)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(healRetry):
+		case <-time.After(wait):
+		}
+		if def != nil {
+			wait = min(2*wait, healDeferMax)
 		}
 	}
+}
+
+// healDeferred ends a pass that deferred shards: n of them could not be
+// rebuilt while drives of the nodes in away held other shards of their
+// blobs.
+type healDeferred struct {
+	n    int64
+	away []string
+}
+
+func (d *healDeferred) Error() string {
+	return fmt.Sprintf("%d shards wait for node(s) %s to be back; the job walks again", d.n, strings.Join(d.away, ", "))
 }
 
 // pass walks from the job's cursor to the end.
 func (h *driveHealer) pass(ctx context.Context, id string) error {
 	d := h.e.drives[id]
 	var cursor []byte
-	h.update(id, func(j *HealJob) { j.Running, j.Waiting, cursor = true, "", j.Cursor })
+	h.update(id, func(j *HealJob) { j.Running, j.Waiting, j.Deferred, cursor = true, "", 0, j.Cursor })
 	rate := h.e.cfg.HealRate
+	away := map[string]bool{}
+	var removed *removedCheck // made at the first failed rebuild
 	err := h.e.meta.WalkBlobsFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
-		var present, rebuilt, failed, bytes int64
+		var present, rebuilt, failed, deferred, bytes int64
 		for i, loc := range b.Shards {
 			if loc.Node != h.e.cfg.NodeID || loc.Drive != id {
 				continue
@@ -331,6 +370,20 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if removed == nil {
+					rc, rerr := h.e.newRemovedCheck()
+					if rerr != nil {
+						return rerr
+					}
+					removed = rc
+				}
+				if nodes := h.e.shardsAway(ctx, b, i, removed); len(nodes) > 0 {
+					deferred++
+					for _, n := range nodes {
+						away[n] = true
+					}
+					continue
+				}
 				failed++
 				h.e.stats.healFailed.Add(1)
 				h.e.log.Warn("drive heal: rebuilding shard failed", "drive", id, "blob", b.ID, "shard", i, "err", err)
@@ -349,6 +402,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 			j.Present += present
 			j.Rebuilt += rebuilt
 			j.Failed += failed
+			j.Deferred += deferred
 			j.Bytes += bytes
 		})
 		h.mu.Lock()
@@ -374,6 +428,16 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 	}) // the first page behind a read barrier: a restarted node catches up first
 	if err != nil {
 		return err
+	}
+	var def *healDeferred
+	h.update(id, func(j *HealJob) {
+		if j.Deferred > 0 {
+			def = &healDeferred{n: j.Deferred, away: slices.Sorted(maps.Keys(away))}
+			j.Cursor = nil // the next pass walks from the start
+		}
+	})
+	if def != nil {
+		return def
 	}
 	var j HealJob
 	h.update(id, func(p *HealJob) {

@@ -222,3 +222,56 @@ func TestDriveHoldReleaseAndRecheck(t *testing.T) {
 		t.Fatalf("HoldDrive of an unknown drive: %v", err)
 	}
 }
+
+// TestDriveHealWaitsForAwayNodes: a replaced drive's heal job that cannot
+// rebuild a shard because a node holding other shards of its blob is away
+// (down, cut off, or not yet seen alive after a restart, as in the chaos
+// suite's drive rounds) defers the shard instead of failing it, walks
+// again, and rebuilds everything once the node is back.
+func TestDriveHealWaitsForAwayNodes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	p := newPeers("node-b", "node-c")
+	opts := nodetest.Options{Dir: dir, Peers: p, InlineThreshold: -1, NodeRemoved: func(string) bool { return false },
+		Tune: func(c *node.Config) { c.HealRate, c.HealStateDir = -1, dir }}
+	n := nodetest.StartNode(t, opts)
+	mustContainer(t, n.Engine, "c")
+	const count = 6
+	for i := range count {
+		put(t, n.Engine, "c", fmt.Sprint(i), randBytes(uint64(i), 100<<10+i))
+	}
+	// 3 nodes of 4 drives: 8+4, one shard of each blob per drive.
+	drive := filepath.Join(dir, "drives", "1")
+	orig := driveFiles(t, drive)
+	if len(orig) != count {
+		t.Fatalf("drive 1 holds %d shards, want %d", len(orig), count)
+	}
+	n.Close()
+	if err := os.RemoveAll(drive); err != nil {
+		t.Fatal(err)
+	}
+	// With node-b away, 7 shards of each blob are readable: 8 needed.
+	p.kill("node-b")
+	n = nodetest.StartNode(t, opts)
+	if err := n.Engine.HealDrive("d1"); err != nil {
+		t.Fatal(err)
+	}
+	var j *node.HealJob
+	waitFor(t, "the heal job to wait for node-b", 20*time.Second, func() bool {
+		st, err := n.Engine.DriveStatus(ctx, "d1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = st.Heal
+		return j != nil && j.Deferred == count && !j.Running
+	})
+	if j.Failed != 0 || !j.Completed.IsZero() || !strings.Contains(j.Waiting, "node-b") {
+		t.Fatalf("heal job with node-b away: %+v", *j)
+	}
+	p.revive("node-b")
+	done := waitHealed(t, n.Engine, "d1")
+	if done.Failed != 0 || done.Deferred != 0 || done.Rebuilt != count {
+		t.Fatalf("heal job after node-b came back: %+v", done)
+	}
+	sameFiles(t, "after the heal", orig, driveFiles(t, drive))
+}

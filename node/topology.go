@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/vaultaire/vaultaire/drivers"
@@ -118,6 +119,32 @@ func (e *Engine) candidates(ctx context.Context) []candidate {
 		}
 	}
 	return out
+}
+
+// shardsAway names the nodes, still members of the cluster, whose drives
+// hold shards of b other than shard skip and are not online to this node
+// now: down, cut off, or not yet seen alive since this node started. A
+// rebuild that failed while some are away may succeed once they are back.
+func (e *Engine) shardsAway(ctx context.Context, b metastore.Blob, skip int, removed *removedCheck) []string {
+	online := map[string]bool{}
+	for _, d := range e.order {
+		online[d.ID] = e.driveOnline(ctx, d)
+	}
+	if e.cfg.Peers != nil {
+		for _, pd := range e.cfg.Peers.Drives() {
+			if pd.Node != e.cfg.NodeID && !e.unresponsive.is(pd.Node) {
+				online[pd.ID] = pd.Online
+			}
+		}
+	}
+	var away []string
+	for i, loc := range b.Shards {
+		if i == skip || online[loc.Drive] || slices.Contains(away, loc.Node) || removed.removed(loc.Node) {
+			continue
+		}
+		away = append(away, loc.Node)
+	}
+	return away
 }
 
 // shapeFor returns the erasure shape of a new blob over the candidates:

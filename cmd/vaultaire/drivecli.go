@@ -83,6 +83,9 @@ func (c *adminClient) runDrive(ctx context.Context, verb string, args []string, 
 			fmt.Fprintf(out, "heal:     %s\n", healSummary(j))
 			fmt.Fprintf(out, "          started %s, %d blobs visited, %d shards present, %d rebuilt (%s), %d failed\n",
 				j.Started.UTC().Format(time.RFC3339), j.Blobs, j.Present, j.Rebuilt, humanBytes(j.Bytes), j.Failed)
+			if j.Deferred > 0 {
+				fmt.Fprintf(out, "          %d shards of the last pass wait for other nodes to be back\n", j.Deferred)
+			}
 			if j.Waiting != "" {
 				fmt.Fprintf(out, "          waiting: %s\n", j.Waiting)
 			}
@@ -111,6 +114,8 @@ func healSummary(j *node.HealJob) string {
 		return fmt.Sprintf("done %s (%d rebuilt)", j.Completed.UTC().Format(time.RFC3339), j.Rebuilt)
 	case j.Running:
 		return fmt.Sprintf("running: %d rebuilt, %s", j.Rebuilt, humanBytes(j.Bytes))
+	case j.Deferred > 0:
+		return fmt.Sprintf("waiting for other nodes (%d shards)", j.Deferred)
 	}
 	return "paused"
 }
