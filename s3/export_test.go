@@ -14,3 +14,10 @@ func BatchedTLSServer(raw net.Conn, conf *tls.Config) (tc *tls.Conn, hold func()
 	b := tlsbatch.New(raw)
 	return tls.Server(b, conf), b.Hold, b.Release
 }
+
+// SetTLSLoadedHook runs f each time Certs has read its key pair (nil:
+// nothing), until the test ends.
+func SetTLSLoadedHook(t interface{ Cleanup(func()) }, f func()) {
+	loadedHook = f
+	t.Cleanup(func() { loadedHook = nil })
+}

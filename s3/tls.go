@@ -71,7 +71,7 @@ func NewCerts(files TLSFiles, log *slog.Logger) (*Certs, error) {
 		log = slog.Default()
 	}
 	c := &Certs{files: files, log: log}
-	st, err := c.load()
+	st, err := c.load(c.stamps())
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +99,13 @@ func (c *Certs) stamps() []fileStamp {
 	return out
 }
 
-func (c *Certs) load() (*certState, error) {
-	stamps := c.stamps() // before reading: a write during the load is seen next time
+// load reads the files, whose stamps the caller took before: a write
+// during the load is then seen as a change next time.
+func (c *Certs) load(stamps []fileStamp) (*certState, error) {
 	cert, err := tls.LoadX509KeyPair(c.files.CertFile, c.files.KeyFile)
+	if loadedHook != nil {
+		loadedHook()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("s3: TLS certificate: %w", err)
 	}
@@ -126,11 +130,16 @@ func (c *Certs) load() (*certState, error) {
 
 // Reload re-reads the files. On error the identity in use stays.
 func (c *Certs) Reload() error {
-	st, err := c.load()
+	// The stamps of what failed are those of the files as read: taken
+	// after the load, they would be those of a write that completed
+	// the pair meanwhile (a renewal writes the certificate, then the
+	// key), which Watch would then never load.
+	stamps := c.stamps()
+	st, err := c.load(stamps)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		c.mu.failed = c.stamps()
+		c.mu.failed = stamps
 		return err
 	}
 	c.mu.failed = nil
@@ -167,6 +176,9 @@ func (c *Certs) Watch(ctx context.Context, interval time.Duration) {
 		c.log.Info("s3: TLS certificate reloaded", "cert", c.files.CertFile)
 	}
 }
+
+// loadedHook, when set (tests), runs once a load has read the key pair.
+var loadedHook func()
 
 // Leaf returns the certificate new connections get (for logs and tests).
 func (c *Certs) Leaf() *x509.Certificate {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,6 +150,41 @@ func TestCertsReload(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("Watch did not recover after a broken file")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCertsWatchSeesAPairCompletedDuringALoad: a renewal writes the
+// certificate, then the key. A load that read the new certificate with the
+// old key fails; if the key lands while that load runs, Watch must still
+// take the completed pair. It used to record the failure under the stamps
+// of the files as they were after the load (the completed pair), and then
+// took them for the pair that had failed: the old certificate stayed until
+// the files changed again. (CI met it on a loaded machine, in
+// TestCertsReload.)
+func TestCertsWatchSeesAPairCompletedDuringALoad(t *testing.T) {
+	r := newTLSRig(t, nil)
+	next := r.ca.Server(t, "next")
+	must(t, os.WriteFile(r.certFile, next.CertPEM, 0o600))
+	var once sync.Once
+	s3.SetTLSLoadedHook(t, func() {
+		once.Do(func() { must(t, os.WriteFile(r.keyFile, next.KeyPEM, 0o600)) })
+	})
+	if err := r.certs.Reload(); err == nil {
+		t.Fatal("the load that read the new certificate with the old key succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.certs.Watch(ctx, 5*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, got := r.dial(t, nil); got.Equal(next.Cert) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Watch did not load the pair completed during a failed load")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
