@@ -468,10 +468,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.cfg.Peers != nil {
 		grace = e.cfg.SweepGrace
 	}
+	began := time.Now()
 	if n, err := e.gc.sweep(ctx, grace); err != nil {
-		e.log.Warn("startup sweep incomplete", "err", err)
-	} else if n > 0 {
-		e.log.Info("startup sweep removed orphaned blobs", "blobs", n)
+		e.log.Warn("startup sweep incomplete", "err", err, "took", time.Since(began).Round(time.Millisecond))
+	} else {
+		e.log.Info("startup sweep done", "removed_blobs", n, "took", time.Since(began).Round(time.Millisecond))
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel

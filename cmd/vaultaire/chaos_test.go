@@ -375,6 +375,15 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 		default:
 		}
 		if time.Now().After(deadline) {
+			// The admin listener serves before the engine starts: its
+			// goroutines say what the start waits on.
+			if cc.dumps != "" {
+				code, body := partHTTPGet(n.admin, "/debug/pprof/goroutine?debug=2", partAdminToken)
+				path := filepath.Join(cc.dumps, fmt.Sprintf("start-n%d.txt", n.i))
+				if err := os.WriteFile(path, []byte(fmt.Sprintf("node %d, not serving after %v; HTTP %d\n\n%s", n.i, chaosConverge, code, body)), 0o644); err == nil {
+					t.Logf("node %d: goroutines saved in %s", n.i, path)
+				}
+			}
 			t.Fatalf("node %d did not announce %s\nstderr:\n%s", n.i, s.endpoint, partTail(s.stderr.String(), 40))
 		}
 		time.Sleep(20 * time.Millisecond)
