@@ -340,6 +340,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 	h.update(id, func(j *HealJob) { j.Running, j.Waiting, j.Deferred, cursor = true, "", 0, j.Cursor })
 	rate := h.e.cfg.HealRate
 	away := map[string]bool{}
+	var deferredAll int64
 	var removed *removedCheck // made at the first failed rebuild
 	err := h.e.meta.WalkBlobsFrom(ctx, cursor, func(b metastore.Blob, size int64, next []byte) error {
 		var present, rebuilt, failed, deferred, bytes int64
@@ -405,6 +406,7 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 			j.Deferred += deferred
 			j.Bytes += bytes
 		})
+		deferredAll += deferred
 		h.mu.Lock()
 		due := time.Since(h.mu.saved[id]) > healSaveEvery
 		h.mu.Unlock()
@@ -429,15 +431,9 @@ func (h *driveHealer) pass(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	var def *healDeferred
-	h.update(id, func(j *HealJob) {
-		if j.Deferred > 0 {
-			def = &healDeferred{n: j.Deferred, away: slices.Sorted(maps.Keys(away))}
-			j.Cursor = nil // the next pass walks from the start
-		}
-	})
-	if def != nil {
-		return def
+	if deferredAll > 0 {
+		h.update(id, func(j *HealJob) { j.Cursor = nil }) // the next pass walks from the start
+		return &healDeferred{n: deferredAll, away: slices.Sorted(maps.Keys(away))}
 	}
 	var j HealJob
 	h.update(id, func(p *HealJob) {

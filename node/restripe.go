@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -327,16 +328,11 @@ func (e *Engine) versionMoved(ctx context.Context, a metastore.Artifact) bool {
 		id = metastore.NullVersion
 	}
 	cur, err := e.meta.GetVersion(ctx, a.Tenant, a.Container, a.Key, id)
-	if errors.Is(err, metastore.ErrNoSuchVersion) || errors.Is(err, metastore.ErrArtifactNotFound) || errors.Is(err, metastore.ErrContainerNotFound) {
+	switch {
+	case errors.Is(err, metastore.ErrNoSuchVersion), errors.Is(err, metastore.ErrArtifactNotFound), errors.Is(err, metastore.ErrContainerNotFound):
 		return true
+	case err != nil:
+		return false // unknown: the read failure stands
 	}
-	if err != nil || len(cur.Parts) != len(a.Parts) {
-		return err == nil
-	}
-	for i, p := range cur.Parts {
-		if p.Blob.ID != a.Parts[i].Blob.ID {
-			return true
-		}
-	}
-	return false
+	return !slices.EqualFunc(cur.Parts, a.Parts, func(x, y metastore.Part) bool { return x.Blob.ID == y.Blob.ID })
 }

@@ -90,9 +90,9 @@ type candidate struct {
 	online bool
 }
 
-// candidates lists every drive a new blob may go to: this node's, with
-// their health asked now (a statfs), and the peers' as last advertised.
-func (e *Engine) candidates(ctx context.Context) []candidate {
+// reachableDrives lists this node's drives and those of the peers it can
+// reach, each with whether it is online now.
+func (e *Engine) reachableDrives(ctx context.Context) []candidate {
 	out := make([]candidate, 0, len(e.order))
 	for _, d := range e.order {
 		out = append(out, candidate{Drive: d, online: e.driveOnline(ctx, d)})
@@ -105,6 +105,13 @@ func (e *Engine) candidates(ctx context.Context) []candidate {
 			out = append(out, candidate{Drive: pd.Drive, online: pd.Online})
 		}
 	}
+	return out
+}
+
+// candidates lists every drive a new blob may go to: this node's, with
+// their health asked now (a statfs), and the peers' as last advertised.
+func (e *Engine) candidates(ctx context.Context) []candidate {
+	out := e.reachableDrives(ctx)
 	// Nodes being decommissioned take no new shards (decom.go), unless
 	// no other node is left to take them.
 	if draining := e.drainingNodes(ctx); len(draining) > 0 {
@@ -127,15 +134,8 @@ func (e *Engine) candidates(ctx context.Context) []candidate {
 // rebuild that failed while some are away may succeed once they are back.
 func (e *Engine) shardsAway(ctx context.Context, b metastore.Blob, skip int, removed *removedCheck) []string {
 	online := map[string]bool{}
-	for _, d := range e.order {
-		online[d.ID] = e.driveOnline(ctx, d)
-	}
-	if e.cfg.Peers != nil {
-		for _, pd := range e.cfg.Peers.Drives() {
-			if pd.Node != e.cfg.NodeID && !e.unresponsive.is(pd.Node) {
-				online[pd.ID] = pd.Online
-			}
-		}
+	for _, c := range e.reachableDrives(ctx) {
+		online[c.ID] = c.online
 	}
 	var away []string
 	for i, loc := range b.Shards {
