@@ -211,8 +211,12 @@ type Config struct {
 	// expiry, tier intents, restores, Raft and TLS keep the real time.
 	// LifecycleBatch: versions looked at per lifecycle step, the
 	// position committed after each (default lifecycleBatch).
-	LifecycleNow   func() time.Time
-	LifecycleBatch int
+	// LifecycleStepPause: how long the leader waits between the steps
+	// of a running pass (default 0: none); process tests use it to stop
+	// a leader at a known step.
+	LifecycleNow       func() time.Time
+	LifecycleBatch     int
+	LifecycleStepPause time.Duration
 	// SSERootKey is the 32-byte root of the server-side encryption keys
 	// (derived from the cluster secret, identical on every node); nil
 	// leaves SSE unconfigured: writes asking for it fail with

@@ -236,6 +236,12 @@ func (e *Engine) lifecycleLoop(ctx context.Context) {
 			if !more {
 				break
 			}
+			if p := e.cfg.LifecycleStepPause; p > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(p):
+				}
+			}
 		}
 	}
 }

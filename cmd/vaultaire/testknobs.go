@@ -26,6 +26,9 @@ import (
 //     leader checks for a due pass (node.Config.LifecycleInterval).
 //   - VAULTAIRE_TEST_LIFECYCLE_BATCH (versions): the step after which the
 //     lifecycle position is committed (node.Config.LifecycleBatch).
+//   - VAULTAIRE_TEST_LIFECYCLE_PAUSE (a duration): how long the leader
+//     waits between the steps of a running pass, so a test can kill it
+//     at a known step (node.Config.LifecycleStepPause).
 const (
 	testModeEnv   = "VAULTAIRE_TEST_MODE"
 	testModeValue = "not-for-production"
@@ -36,11 +39,12 @@ type testKnobs struct {
 	clockOffset time.Duration
 	lcInterval  time.Duration
 	lcBatch     int
+	lcPause     time.Duration
 	// set lists the variables given, for the startup warning.
 	set []string
 }
 
-var testKnobNames = []string{"VAULTAIRE_TEST_CLOCK_OFFSET", "VAULTAIRE_TEST_LIFECYCLE_INTERVAL", "VAULTAIRE_TEST_LIFECYCLE_BATCH"}
+var testKnobNames = []string{"VAULTAIRE_TEST_CLOCK_OFFSET", "VAULTAIRE_TEST_LIFECYCLE_INTERVAL", "VAULTAIRE_TEST_LIFECYCLE_BATCH", "VAULTAIRE_TEST_LIFECYCLE_PAUSE"}
 
 // readTestKnobs reads the test-only knobs through getenv (os.Getenv). It
 // fails when one is set without the test-mode guard, or is malformed.
@@ -61,6 +65,11 @@ func readTestKnobs(getenv func(string) string) (testKnobs, error) {
 		case "VAULTAIRE_TEST_LIFECYCLE_INTERVAL":
 			k.lcInterval, err = time.ParseDuration(v)
 			if err == nil && k.lcInterval <= 0 {
+				err = fmt.Errorf("not positive")
+			}
+		case "VAULTAIRE_TEST_LIFECYCLE_PAUSE":
+			k.lcPause, err = time.ParseDuration(v)
+			if err == nil && k.lcPause <= 0 {
 				err = fmt.Errorf("not positive")
 			}
 		case "VAULTAIRE_TEST_LIFECYCLE_BATCH":
@@ -100,4 +109,5 @@ func (k testKnobs) apply(c *node.Config) {
 	if k.lcBatch > 0 {
 		c.LifecycleBatch = k.lcBatch
 	}
+	c.LifecycleStepPause = k.lcPause
 }

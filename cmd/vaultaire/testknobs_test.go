@@ -26,8 +26,10 @@ func TestReadTestKnobs(t *testing.T) {
 		{name: "malformed offset", env: []string{guard, "VAULTAIRE_TEST_CLOCK_OFFSET=two days"}, wantErr: "VAULTAIRE_TEST_CLOCK_OFFSET"},
 		{name: "zero interval", env: []string{guard, "VAULTAIRE_TEST_LIFECYCLE_INTERVAL=0s"}, wantErr: "not positive"},
 		{name: "negative batch", env: []string{guard, "VAULTAIRE_TEST_LIFECYCLE_BATCH=-1"}, wantErr: "not positive"},
-		{name: "all", env: []string{guard, "VAULTAIRE_TEST_CLOCK_OFFSET=-3h", "VAULTAIRE_TEST_LIFECYCLE_INTERVAL=200ms", "VAULTAIRE_TEST_LIFECYCLE_BATCH=7"},
-			want: testKnobs{clockOffset: -3 * time.Hour, lcInterval: 200 * time.Millisecond, lcBatch: 7}},
+		{name: "pause without guard", env: []string{"VAULTAIRE_TEST_LIFECYCLE_PAUSE=1s"}, wantErr: "refused without"},
+		{name: "zero pause", env: []string{guard, "VAULTAIRE_TEST_LIFECYCLE_PAUSE=0s"}, wantErr: "not positive"},
+		{name: "all", env: []string{guard, "VAULTAIRE_TEST_CLOCK_OFFSET=-3h", "VAULTAIRE_TEST_LIFECYCLE_INTERVAL=200ms", "VAULTAIRE_TEST_LIFECYCLE_BATCH=7", "VAULTAIRE_TEST_LIFECYCLE_PAUSE=2s"},
+			want: testKnobs{clockOffset: -3 * time.Hour, lcInterval: 200 * time.Millisecond, lcBatch: 7, lcPause: 2 * time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := map[string]string{}
@@ -45,7 +47,7 @@ func TestReadTestKnobs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k.clockOffset != tc.want.clockOffset || k.lcInterval != tc.want.lcInterval || k.lcBatch != tc.want.lcBatch {
+			if k.clockOffset != tc.want.clockOffset || k.lcInterval != tc.want.lcInterval || k.lcBatch != tc.want.lcBatch || k.lcPause != tc.want.lcPause {
 				t.Fatalf("knobs %+v, want %+v", k, tc.want)
 			}
 			if k.on() != (len(tc.env) > 1 || len(tc.env) == 1 && tc.env[0] != guard) {
@@ -54,6 +56,9 @@ func TestReadTestKnobs(t *testing.T) {
 			// Only the lifecycle clock moves.
 			var c node.Config
 			k.apply(&c)
+			if c.LifecycleStepPause != tc.want.lcPause {
+				t.Fatalf("step pause %v, want %v", c.LifecycleStepPause, tc.want.lcPause)
+			}
 			if tc.want.clockOffset == 0 {
 				if c.LifecycleNow != nil {
 					t.Fatal("a lifecycle clock set without an offset")
