@@ -458,28 +458,30 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Start runs the startup sweep of orphaned shards (no PUT can be in flight
-// yet, so every unreferenced blob is garbage) and then the background
-// workers until Close. The metastore must have a leader.
+// Start runs the startup sweep of orphaned shards (alone, before it
+// returns: no PUT can be in flight yet, so every unreferenced blob is
+// garbage; in a cluster, in the background, with the sweep's grace) and
+// the background workers until Close. The metastore must have a leader.
 func (e *Engine) Start(ctx context.Context) error {
 	if err := e.meta.WaitLeader(ctx); err != nil {
 		return fmt.Errorf("node: waiting for metadata leader: %w", err)
 	}
 	// Alone, no PUT can be in flight at startup, so every unreferenced blob
-	// is garbage. In a cluster, peers may be writing shards to this node's
-	// drives right now: the sweep leaves young blobs alone.
-	grace := time.Duration(0)
-	if e.cfg.Peers != nil {
-		grace = e.cfg.SweepGrace
-	}
-	began := time.Now()
-	if n, err := e.gc.sweep(ctx, grace); err != nil {
-		e.log.Warn("startup sweep incomplete", "err", err, "took", time.Since(began).Round(time.Millisecond))
-	} else {
-		e.log.Info("startup sweep done", "removed_blobs", n, "took", time.Since(began).Round(time.Millisecond))
+	// is garbage: the sweep runs before the node serves, with no grace. In
+	// a cluster, peers may be writing shards to this node's drives right
+	// now, so the sweep leaves young blobs alone (SweepGrace) and need not
+	// come first: it lists every shard file of the node's drives, which
+	// took 10-22 s at 30,000 keys in the chaos suite and longer under
+	// load, so it runs in the background while the node serves.
+	if e.cfg.Peers == nil {
+		e.startupSweep(ctx, 0)
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
+	if e.cfg.Peers != nil {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.startupSweep(bg, e.cfg.SweepGrace) }()
+	}
 	e.wg.Add(11)
 	go func() { defer e.wg.Done(); e.capacityLoop(bg) }()
 	go func() { defer e.wg.Done(); e.tierJournalLoop(bg) }()
@@ -494,6 +496,18 @@ func (e *Engine) Start(ctx context.Context) error {
 	go func() { defer e.wg.Done(); e.decomLoop(bg) }()
 	e.driveHeal.start(bg)
 	return nil
+}
+
+// startupSweep runs the orphan sweep of Start and logs its outcome.
+func (e *Engine) startupSweep(ctx context.Context, grace time.Duration) {
+	began := time.Now()
+	if n, err := e.gc.sweep(ctx, grace); err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("startup sweep incomplete", "err", err, "took", time.Since(began).Round(time.Millisecond))
+		}
+	} else {
+		e.log.Info("startup sweep done", "removed_blobs", n, "took", time.Since(began).Round(time.Millisecond))
+	}
 }
 
 // Close stops the background workers. Pending delayed deletions are

@@ -28,8 +28,11 @@ import (
 //     catches what a crash left between data and metadata, and what the
 //     in-memory queue lost on restart.
 type collector struct {
-	e  *Engine
-	mu struct {
+	e *Engine
+	// sweeping serializes sweeps (a cluster node's startup sweep runs in
+	// the background and may meet a periodic one).
+	sweeping sync.Mutex
+	mu       struct {
 		sync.Mutex
 		pending []pendingDelete
 		queued  map[string]bool // blob ids in pending
@@ -243,6 +246,8 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 		times  []time.Time
 		newest time.Time
 	}
+	c.sweeping.Lock()
+	defer c.sweeping.Unlock()
 	cutoff := time.Now().Add(-grace)
 	// A misplaced shard may be a move's copy waiting for its commit
 	// (move.go), perhaps written by another node: never younger than
@@ -259,6 +264,9 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 		ctx := metastore.WithReadScope(ctx)
 		blobs := map[string]*found{}
 		err := d.Driver.List(ctx, "blobs/", func(fi drivers.Info) error {
+			if err := ctx.Err(); err != nil {
+				return err // the node is closing
+			}
 			id := blobOfShard(fi.Name)
 			if id == "" {
 				return nil
@@ -280,6 +288,9 @@ func (c *collector) sweep(ctx context.Context, grace time.Duration) (int, error)
 			continue
 		}
 		for id, f := range blobs {
+			if err := ctx.Err(); err != nil {
+				return len(removed), err
+			}
 			if f.newest.After(cutoff) || c.isQueued(id) {
 				continue
 			}
