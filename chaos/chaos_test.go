@@ -207,14 +207,14 @@ func TestCheckLinearizable(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
 	err := WriteTable(&b, []Round{
-		{N: 1, Nemesis: "kill -9 leader n0", Errors: map[string]int{"503 SlowDown": 3, "timeout": 1}, Longest: 3 * time.Second, LongestAny: 4500 * time.Millisecond, RSS: []float64{80, 90, 100}, Linear: "ok"},
+		{N: 1, Nemesis: "kill -9 leader n0", Errors: map[string]int{"503 SlowDown": 3, "timeout": 1}, Longest: 3 * time.Second, LongestAny: 4500 * time.Millisecond, RSS: []float64{80, 90, 100}, Start: 4200 * time.Millisecond, Linear: "ok"},
 		{N: 2, Nemesis: "partition n1", Skipped: "not root", Linear: "ok"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"kill -9 leader n0", "503 SlowDown×3, timeout×1", "3s (over 2 s)", "4.5s", "80 90 100", "(skipped: not root)"} {
+	for _, want := range []string{"kill -9 leader n0", "503 SlowDown×3, timeout×1", "3s (over 2 s)", "4.5s", "4.2s (over 3 s)", "80 90 100", "(skipped: not root)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -39,6 +39,9 @@ type Round struct {
 	BadLeft, BadGarbage int
 	// RSS of each node's process at the end of the round, MiB.
 	RSS []float64
+	// Start is the longest time a node (re)started in the round took
+	// from joining the cluster to serving S3 (0: none started).
+	Start time.Duration
 	// Ledger: keys that must exist and be gone; Lost counts ledger problems
 	// (lost, wrong bytes, resurrected), Linear is "ok", "unknown" or
 	// "VIOLATION" (with LinOps operations checked).
@@ -51,6 +54,10 @@ type Round struct {
 	Took   time.Duration
 }
 
+// StartBound is the goal for a restarted node: it serves S3
+// within this long of joining the cluster.
+const StartBound = 3 * time.Second
+
 // StallBound is the goal: no request on an unaffected node that
 // starts more than 1 s after the new leader takes longer than this.
 const StallBound = 2 * time.Second
@@ -58,7 +65,7 @@ const StallBound = 2 * time.Second
 // WriteTable writes rounds as a Markdown table, its columns padded so it
 // reads as well in a terminal.
 func WriteTable(w io.Writer, rounds []Round) error {
-	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "healed", "scrub ok/bad", "corrupt left (live/garbage)", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
+	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "slowest start (joined to S3)", "healed", "scrub ok/bad", "corrupt left (live/garbage)", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
 	for _, r := range rounds {
 		nem := r.Nemesis
 		if r.Skipped != "" {
@@ -75,12 +82,19 @@ func WriteTable(w io.Writer, rounds []Round) error {
 		if r.LongestAny > 0 {
 			longestAny = r.LongestAny.Round(time.Millisecond).String()
 		}
+		start := "-"
+		if r.Start > 0 {
+			start = r.Start.Round(time.Millisecond).String()
+			if r.Start > StartBound {
+				start += " (over 3 s)"
+			}
+		}
 		var rss []string
 		for _, m := range r.RSS {
 			rss = append(rss, fmt.Sprintf("%.0f", m))
 		}
 		rows = append(rows, []string{
-			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(),
+			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(), start,
 			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprintf("%d/%d", r.BadLeft, r.BadGarbage), strings.Join(rss, " "),
 			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Read), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
 		})

@@ -154,8 +154,11 @@ type chaosCluster struct {
 
 	mu  sync.Mutex
 	ops []chaosOp // the round's requests (load and shared keys)
-	lin []chaos.Op
-	bad []string // wrong bytes served during the round
+	// slowestStart is the longest join-to-serving time of the nodes
+	// started since the last round's figures were taken.
+	slowestStart time.Duration
+	lin          []chaos.Op
+	bad          []string // wrong bytes served during the round
 	// inflight are the requests under way, by id (stall watcher).
 	inflight map[int]chaosInflight
 	nextOp   int
@@ -391,6 +394,15 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 	m := partBannerCluster.FindStringSubmatch(s.output())
 	if m == nil {
 		t.Fatalf("node %d's banner lacks the cluster line:\n%s", n.i, s.output())
+	}
+	// A restart joins the cluster; the first start bootstraps or is
+	// added, and has no "joined" line.
+	if joined, ok := logTime(s.output(), 0, "joined the cluster"); ok {
+		if serving, ok := logTime(s.output(), 0, "serving S3"); ok {
+			cc.mu.Lock()
+			cc.slowestStart = max(cc.slowestStart, serving.Sub(joined))
+			cc.mu.Unlock()
+		}
 	}
 	n.mu.Lock()
 	n.srv, n.id = s, m[1]
@@ -1056,6 +1068,9 @@ func (cc *chaosCluster) round(r int, nem nemesis, last bool) chaos.Round {
 
 	f.mu.Lock()
 	res := chaos.Round{N: r, Nemesis: f.what, Skipped: f.skipped, Errors: map[string]int{}}
+	cc.mu.Lock()
+	res.Start, cc.slowestStart = cc.slowestStart, 0
+	cc.mu.Unlock()
 	if f.start.IsZero() {
 		f.start = faultEnd // skipped
 	}
