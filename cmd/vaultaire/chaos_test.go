@@ -395,13 +395,21 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 	if m == nil {
 		t.Fatalf("node %d's banner lacks the cluster line:\n%s", n.i, s.output())
 	}
-	// A restart joins the cluster; the first start bootstraps or is
-	// added, and has no "joined" line.
-	if joined, ok := logTime(s.output(), 0, "joined the cluster"); ok {
-		if serving, ok := logTime(s.output(), 0, "serving S3"); ok {
-			cc.mu.Lock()
-			cc.slowestStart = max(cc.slowestStart, serving.Sub(joined))
-			cc.mu.Unlock()
+	// A restart joins the cluster (a first start may bootstrap instead,
+	// with no "joined" line). The log says "serving S3" just after the
+	// banner.
+	if joined, ok := logTime(s.stderr.String(), 0, "joined the cluster"); ok {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if serving, ok := logTime(s.stderr.String(), 0, "serving S3"); ok {
+				cc.mu.Lock()
+				cc.slowestStart = max(cc.slowestStart, serving.Sub(joined))
+				cc.mu.Unlock()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("node %d announced S3 but its log lacks \"serving S3\" 5 s later", n.i)
+				break
+			}
 		}
 	}
 	n.mu.Lock()
