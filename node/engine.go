@@ -473,12 +473,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	// come first: it lists every shard file of the node's drives, which
 	// took 10-22 s at 30,000 keys in the chaos suite and longer under
 	// load, so it runs in the background while the node serves.
-	if e.cfg.Peers == nil {
-		e.startupSweep(ctx, 0)
-	}
 	bg, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	if e.cfg.Peers != nil {
+	if e.cfg.Peers == nil {
+		e.startupSweep(ctx, 0)
+	} else {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); e.startupSweep(bg, e.cfg.SweepGrace) }()
 	}

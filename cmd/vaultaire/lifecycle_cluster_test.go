@@ -611,11 +611,7 @@ func (c *testCluster) shardFiles(nodes ...int) int {
 func TestTransitionLeaderKillTransition(t *testing.T) {
 	remote := s3test.StartVaultaire(t)
 	rbucket := remote.NewBucket(t)
-	// A pause between steps of 10 lets the kill land before the leader
-	// reaches the restored keys however slowly its metrics are scraped:
-	// the blobs a killed proposer freed are the orphan sweep's, an hour on.
-	env := append(lifecycleEnv(72*time.Hour, 10), "VAULTAIRE_TEST_LIFECYCLE_PAUSE=1s")
-	c := startClusterEnv(t, 3, env,
+	c := startClusterEnv(t, 3, lifecycleEnv(72*time.Hour, 10),
 		"--tier-journal-interval", "200ms", "--tier-intent-timeout", "4s", "--gc-delay", "1s")
 	ctx := context.Background()
 	c.adminCLI(0, 0, "tier", "add", "cold", "--endpoint", remote.Endpoint, "--path-style", "--bucket", rbucket, "--prefix", "cold",
