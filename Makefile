@@ -16,9 +16,12 @@ CHAOSOUT ?= chaos-table.md
 # LEDGEREVERY: each round reads back its own writes and 1/LEDGEREVERY of
 # the older ones through every node (every key in any LEDGEREVERY rounds);
 # the last round reads them all.
+# CHAOSLIVE: MiB of live data the load keeps; past it, new writes give way
+# to deletes of older rounds' keys, so a long run fits the disk.
 NEMESES    ?=
 CHAOSDUMPS ?=
 LEDGEREVERY ?= 10
+CHAOSLIVE  ?= 1024
 # Fuzzing: every Fuzz* target in the repo, one at a time, this long each;
 # FUZZPARALLEL limits its workers (-parallel; empty: one per CPU).
 FUZZTIME ?= 1m
@@ -58,7 +61,7 @@ lint:
 chaos:
 	VAULTAIRE_CHAOS_ROUNDS=$(ROUNDS) VAULTAIRE_CHAOS_OUT=$(abspath $(CHAOSOUT)) \
 		VAULTAIRE_CHAOS_NEMESES="$(NEMESES)" VAULTAIRE_CHAOS_DUMPS="$(if $(CHAOSDUMPS),$(abspath $(CHAOSDUMPS)))" \
-		VAULTAIRE_CHAOS_LEDGER_EVERY=$(LEDGEREVERY) \
+		VAULTAIRE_CHAOS_LEDGER_EVERY=$(LEDGEREVERY) VAULTAIRE_CHAOS_LIVE_MIB=$(CHAOSLIVE) \
 		$(GO) test -count=1 -timeout $$(( $(ROUNDS) * 5 + 10 ))m -run '^TestChaos$$' -v ./cmd/vaultaire
 
 # Every native fuzzer (found by grep), one at a time, for FUZZTIME each;

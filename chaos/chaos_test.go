@@ -69,6 +69,17 @@ func TestLedgerCheck(t *testing.T) {
 	if acked != 1 || deleted != 1 || maybe != 3 {
 		t.Fatalf("counts %d %d %d, want 1 1 3", acked, deleted, maybe)
 	}
+	// Live: a, c and d may exist; b is gone and "never" has no bytes.
+	l := newLedger()
+	if got := l.Live(); got != 160 {
+		t.Fatalf("Live() = %d, want 160 (a, c, d)", got)
+	}
+	l.Delete("a", nil)
+	l.Delete("a", nil) // a second acknowledged DELETE frees nothing more
+	l.Delete("c", errLost)
+	if got := l.Live(); got != 60 {
+		t.Fatalf("after deleting a: Live() = %d, want 60 (c, d)", got)
+	}
 	if n, ok := newLedger().Acked("a"); !ok || n != 100 {
 		t.Fatalf("Acked(a) = %d %v", n, ok)
 	}
@@ -207,14 +218,14 @@ func TestCheckLinearizable(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
 	err := WriteTable(&b, []Round{
-		{N: 1, Nemesis: "kill -9 leader n0", Errors: map[string]int{"503 SlowDown": 3, "timeout": 1}, Longest: 3 * time.Second, LongestAny: 4500 * time.Millisecond, RSS: []float64{80, 90, 100}, Start: 4200 * time.Millisecond, Linear: "ok"},
+		{N: 1, Nemesis: "kill -9 leader n0", Errors: map[string]int{"503 SlowDown": 3, "timeout": 1}, Longest: 3 * time.Second, LongestAny: 4500 * time.Millisecond, RSS: []float64{80, 90, 100}, Start: 4200 * time.Millisecond, Corrupt: 200 * time.Second, Linear: "ok"},
 		{N: 2, Nemesis: "partition n1", Skipped: "not root", Linear: "ok"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"kill -9 leader n0", "503 SlowDown×3, timeout×1", "3s (over 2 s)", "4.5s", "4.2s (over 3 s)", "80 90 100", "(skipped: not root)"} {
+	for _, want := range []string{"kill -9 leader n0", "503 SlowDown×3, timeout×1", "3s (over 2 s)", "4.5s", "4.2s (over 3 s)", "3m20s (over 3m)", "80 90 100", "(skipped: not root)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -46,6 +46,9 @@ type entry struct {
 type Ledger struct {
 	mu   sync.Mutex
 	keys map[string]*entry
+	// live is the bytes of the keys that may exist: acknowledged, or
+	// written or deleted with an unknown outcome.
+	live int64
 }
 
 // NewLedger returns an empty ledger.
@@ -59,7 +62,11 @@ func (l *Ledger) Put(key string, size int, err error) {
 	if err != nil {
 		st = stateMaybe
 	}
+	if e := l.keys[key]; e != nil && e.state != stateDeleted {
+		l.live -= int64(e.size)
+	}
 	l.keys[key] = &entry{size: size, state: st, dirty: true}
+	l.live += int64(size)
 }
 
 // Delete records a DELETE of key that ended with err.
@@ -72,6 +79,9 @@ func (l *Ledger) Delete(key string, err error) {
 		l.keys[key] = e
 	}
 	if err == nil {
+		if e.state != stateDeleted {
+			l.live -= int64(e.size)
+		}
 		e.state = stateDeleted
 	} else if e.state != stateDeleted {
 		e.state = stateMaybe
@@ -119,6 +129,14 @@ func (l *Ledger) Acked(key string) (size int, ok bool) {
 		return e.size, true
 	}
 	return 0, false
+}
+
+// Live returns the bytes of the keys that may exist: those whose PUT was
+// acknowledged or may have been, and no DELETE of them acknowledged since.
+func (l *Ledger) Live() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live
 }
 
 // Counts returns how many keys must exist, how many must be gone, and how

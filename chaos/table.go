@@ -37,6 +37,11 @@ type Round struct {
 	// hold the flipped byte in blobs a record references; BadGarbage, in
 	// blobs none does (left for the collector or the orphan sweep).
 	BadLeft, BadGarbage int
+	// Corrupt is the longest a corrupted shard of a live blob stayed
+	// corrupt, among those found repaired at the round's end and those
+	// still corrupt then (their age so far): at most a round more than
+	// the truth. Goal: within a scrub period (CorruptBound in the suite).
+	Corrupt time.Duration
 	// RSS of each node's process at the end of the round, MiB.
 	RSS []float64
 	// Start is the longest time a node (re)started in the round took
@@ -58,6 +63,11 @@ type Round struct {
 // within this long of joining the cluster.
 const StartBound = 3 * time.Second
 
+// CorruptBound is the suite's scrub period (--scrub-period): a full scrub
+// pass completes within it, so a corrupted shard should stay corrupt no
+// longer, give or take the round that notices its repair.
+const CorruptBound = 3 * time.Minute
+
 // StallBound is the goal: no request on an unaffected node that
 // starts more than 1 s after the new leader takes longer than this.
 const StallBound = 2 * time.Second
@@ -65,7 +75,7 @@ const StallBound = 2 * time.Second
 // WriteTable writes rounds as a Markdown table, its columns padded so it
 // reads as well in a terminal.
 func WriteTable(w io.Writer, rounds []Round) error {
-	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "slowest start (joined to S3)", "healed", "scrub ok/bad", "corrupt left (live/garbage)", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
+	rows := [][]string{{"round", "nemesis", "ops", "errors by kind", "longest (unaffected, >1 s after leader)", "longest (unaffected, any after fault)", "max write gap", "slowest start (joined to S3)", "healed", "scrub ok/bad", "corrupt left (live/garbage)", "longest corrupt (live)", "RSS MiB", "acked/deleted", "keys read", "lost+wrong", "linearizable", "took"}}
 	for _, r := range rounds {
 		nem := r.Nemesis
 		if r.Skipped != "" {
@@ -89,13 +99,20 @@ func WriteTable(w io.Writer, rounds []Round) error {
 				start += " (over 3 s)"
 			}
 		}
+		corrupt := "-"
+		if r.Corrupt > 0 {
+			corrupt = r.Corrupt.Round(time.Second).String()
+			if r.Corrupt > CorruptBound {
+				corrupt += " (over 3m)"
+			}
+		}
 		var rss []string
 		for _, m := range r.RSS {
 			rss = append(rss, fmt.Sprintf("%.0f", m))
 		}
 		rows = append(rows, []string{
 			fmt.Sprint(r.N), nem, fmt.Sprint(r.Ops), ErrorKinds(r.Errors), longest, longestAny, r.WriteGap.Round(time.Millisecond).String(), start,
-			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprintf("%d/%d", r.BadLeft, r.BadGarbage), strings.Join(rss, " "),
+			fmt.Sprintf("%.0f", r.Healed), fmt.Sprintf("%.0f/%.0f", r.ScrubOK, r.ScrubBad), fmt.Sprintf("%d/%d", r.BadLeft, r.BadGarbage), corrupt, strings.Join(rss, " "),
 			fmt.Sprintf("%d/%d", r.Acked, r.Deleted), fmt.Sprint(r.Read), fmt.Sprint(r.Lost), fmt.Sprintf("%s (%d ops)", r.Linear, r.LinOps), r.Took.Round(time.Second).String(),
 		})
 	}

@@ -65,6 +65,14 @@ func TestChaos(t *testing.T) {
 	cc := newChaosCluster(t)
 	cc.stallAfter, cc.dumps = chaosStallAfter, os.Getenv("VAULTAIRE_CHAOS_DUMPS")
 	cc.ledgerEvery = chaosLedgerEvery
+	cc.liveBudget = chaosLiveMiB << 20
+	if v := os.Getenv("VAULTAIRE_CHAOS_LIVE_MIB"); v != "" {
+		mib, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mib < 1 {
+			t.Fatalf("VAULTAIRE_CHAOS_LIVE_MIB=%q: want a whole number of MiB, at least 1", v)
+		}
+		cc.liveBudget = mib << 20
+	}
 	if v := os.Getenv("VAULTAIRE_CHAOS_LEDGER_EVERY"); v != "" {
 		if cc.ledgerEvery, err = strconv.Atoi(v); err != nil || cc.ledgerEvery < 1 {
 			t.Fatalf("VAULTAIRE_CHAOS_LEDGER_EVERY=%q: want a whole number of rounds, at least 1", v)
@@ -105,6 +113,12 @@ const (
 	// least once in any chaosLedgerEvery rounds, and in the last round
 	// (VAULTAIRE_CHAOS_LEDGER_EVERY; chaos.Ledger.Plan).
 	chaosLedgerEvery = 10
+	// chaosLiveMiB bounds the load's live data (VAULTAIRE_CHAOS_LIVE_MIB):
+	// past it, new writes give way to deletes of older rounds' keys, so a
+	// long run's disk use, scrub passes and checks stay the same size from
+	// round to round. Without it a run grows by about 300 MiB a round: the
+	// sixth 100-round run held 23 GiB by round 72 and filled the disk.
+	chaosLiveMiB = 1024
 	// chaosTmpfsSize caps the tmpfs drive that fills up. It takes its
 	// share of the load's data like any drive (RAM, only as data lands),
 	// so it is large enough for a long run: the nemesis fills it by
@@ -151,6 +165,9 @@ type chaosCluster struct {
 	// and 1/ledgerEvery of the older ones (chaos.Ledger.Plan); the last
 	// round reads them all.
 	ledgerEvery int
+	// liveBudget: past this many bytes that may exist (chaos.Ledger.Live),
+	// the load's new writes give way to deletes of older rounds' keys.
+	liveBudget int64
 
 	mu  sync.Mutex
 	ops []chaosOp // the round's requests (load and shared keys)
@@ -159,6 +176,10 @@ type chaosCluster struct {
 	slowestStart time.Duration
 	lin          []chaos.Op
 	bad          []string // wrong bytes served during the round
+	// older are the keys the load wrote in earlier rounds and had not
+	// deleted by the round's end, oldest round first: the keys deleted
+	// when the data is over liveBudget.
+	older []string
 	// inflight are the requests under way, by id (stall watcher).
 	inflight map[int]chaosInflight
 	nextOp   int
@@ -254,6 +275,10 @@ type chaosFlip struct {
 	path string
 	off  int64
 	orig byte
+	at   time.Time // when the byte was flipped
+	// done: the byte is back (repaired) or its file is gone (collected,
+	// or its drive replaced); the round's check skips it from then on.
+	done bool
 }
 
 func newChaosCluster(t *testing.T) *chaosCluster {
@@ -340,7 +365,7 @@ func (cc *chaosCluster) start(n *chaosNode, join string) {
 		"--data", n.dir, "--sweep-interval", "0",
 		// A short scrub period, so that corrupted parity is found
 		// and repaired within the run.
-		"--scrub-period", "3m",
+		"--scrub-period", chaos.CorruptBound.String(),
 	}
 	if join != "" {
 		argv = append(argv, "--join", join)
@@ -521,6 +546,11 @@ var chaosSizes = []int{1 << 10, 48 << 10, 200 << 10, 1<<20 + 7}
 // load runs one worker of the mixed load through n until stop.
 func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct{}) {
 	var mine []string // this worker's acknowledged keys
+	defer func() {
+		cc.mu.Lock()
+		cc.older = append(cc.older, mine...)
+		cc.mu.Unlock()
+	}()
 	for op := 0; ; op++ {
 		select {
 		case <-stop:
@@ -529,15 +559,24 @@ func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), chaosRequestTimeout)
 		o := chaosOp{node: n.i, start: time.Now()}
-		switch {
-		case op%7 == 6 && len(mine) > 0: // DELETE one of this worker's keys
-			k := mine[0]
-			mine = mine[1:]
+		del := func(k string) {
 			id := cc.begin(n.i, "DELETE "+k)
 			_, o.err = n.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(chaosBucket), Key: aws.String(k)})
 			o.end = time.Now()
 			cc.end(id)
 			cc.ledger.Delete(k, o.err)
+		}
+		old, retire := "", false
+		if op%7 != 6 && op%3 != 2 && cc.ledger.Live() > cc.liveBudget {
+			old, retire = cc.retire()
+		}
+		switch {
+		case op%7 == 6 && len(mine) > 0: // DELETE one of this worker's keys
+			k := mine[0]
+			mine = mine[1:]
+			del(k)
+		case retire: // over the live budget: an older round's key gives way
+			del(old)
 		case op%3 == 2 && len(mine) > 0: // GET one of this worker's keys
 			k := mine[mrand.IntN(len(mine))]
 			if size, ok := cc.ledger.Acked(k); ok {
@@ -575,6 +614,21 @@ func (cc *chaosCluster) load(round, worker int, n *chaosNode, stop <-chan struct
 		}
 		time.Sleep(pause)
 	}
+}
+
+// retire takes the oldest key of an earlier round that is still
+// acknowledged, for the load to delete; ok is false when there is none.
+func (cc *chaosCluster) retire() (key string, ok bool) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for len(cc.older) > 0 {
+		k := cc.older[0]
+		cc.older = cc.older[1:]
+		if _, acked := cc.ledger.Acked(k); acked {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 func (cc *chaosCluster) wrong(what string) {
@@ -914,7 +968,7 @@ func (cc *chaosCluster) corruptShards(f *fault) {
 		var b [1]byte
 		if _, err := fh.ReadAt(b[:], off); err == nil {
 			if _, err := fh.WriteAt([]byte{b[0] ^ 0xff}, off); err == nil {
-				cc.flips = append(cc.flips, chaosFlip{path, off, b[0]})
+				cc.flips = append(cc.flips, chaosFlip{path: path, off: off, orig: b[0], at: time.Now()})
 				corrupted[blob] = true
 				if isData {
 					data++
@@ -973,24 +1027,42 @@ func shardBlock(path string) (isData bool, off int64, ok bool) {
 // references any more, which nothing repairs: the collector or the orphan
 // sweep removes them (a node that restarts loses its queue of blobs to
 // delete, and the suite runs no periodic sweep).
-func (cc *chaosCluster) badLeft() (live, garbage []string) {
-	for _, fl := range cc.flips {
+//
+// longest is how long a corrupted shard of a live blob stayed corrupt, the
+// longest of those found repaired now and those still corrupt (their age
+// so far). Repair is seen only here, at a round's end, so it is an upper
+// bound by up to a round.
+func (cc *chaosCluster) badLeft() (live, garbage []string, longest time.Duration) {
+	now := time.Now()
+	for i := range cc.flips {
+		fl := &cc.flips[i]
+		if fl.done {
+			continue
+		}
 		fh, err := os.Open(fl.path)
 		if err != nil {
-			continue // removed (collected, or its drive replaced)
+			fl.done = true // removed (collected, or its drive replaced)
+			continue
 		}
 		var b [1]byte
-		if _, err := fh.ReadAt(b[:], fl.off); err == nil && b[0] != fl.orig {
-			what := fmt.Sprintf("%s (byte %d)", fl.path, fl.off)
+		_, err = fh.ReadAt(b[:], fl.off)
+		fh.Close()
+		switch {
+		case err != nil:
+		case b[0] == fl.orig:
+			fl.done = true
+			longest = max(longest, now.Sub(fl.at))
+		default:
+			what := fmt.Sprintf("%s (byte %d, flipped %s ago)", fl.path, fl.off, now.Sub(fl.at).Round(time.Second))
 			if cc.blobGarbage(filepath.Base(filepath.Dir(fl.path))) {
 				garbage = append(garbage, what)
 			} else {
 				live = append(live, what)
+				longest = max(longest, now.Sub(fl.at))
 			}
 		}
-		fh.Close()
 	}
-	return live, garbage
+	return live, garbage, longest
 }
 
 // blobGarbage asks the nodes in turn (`admin blob show`) whether any
@@ -1151,8 +1223,8 @@ func (cc *chaosCluster) round(r int, nem nemesis, last bool) chaos.Round {
 		res.ScrubBad += m["vaultaire_scrub_shards_bad_total"]
 		res.RSS = append(res.RSS, chaosRSS(n.proc()))
 	}
-	left, garbage := cc.badLeft()
-	res.BadLeft, res.BadGarbage = len(left), len(garbage)
+	left, garbage, longest := cc.badLeft()
+	res.BadLeft, res.BadGarbage, res.Corrupt = len(left), len(garbage), longest
 	if len(left) > 0 {
 		t.Logf("round %d: corrupted shards not repaired yet:\n  %s", r, strings.Join(left, "\n  "))
 	}
