@@ -21,7 +21,7 @@ CHAOSOUT ?= chaos-table.md
 NEMESES    ?=
 CHAOSDUMPS ?=
 LEDGEREVERY ?= 10
-CHAOSLIVE  ?= 1024
+CHAOSLIVE  ?= 2048
 # Fuzzing: every Fuzz* target in the repo, one at a time, this long each;
 # FUZZPARALLEL limits its workers (-parallel; empty: one per CPU).
 FUZZTIME ?= 1m

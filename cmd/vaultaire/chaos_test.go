@@ -118,7 +118,10 @@ const (
 	// long run's disk use, scrub passes and checks stay the same size from
 	// round to round. Without it a run grows by about 300 MiB a round: the
 	// sixth 100-round run held 23 GiB by round 72 and filled the disk.
-	chaosLiveMiB = 1024
+	// 2 GiB takes about 7 rounds to turn over, longer than a scrub period
+	// (chaos.CorruptBound), so most corrupted shards are still live when
+	// the scrub reaches them (at 64 MiB, most were deleted first).
+	chaosLiveMiB = 2048
 	// chaosTmpfsSize caps the tmpfs drive that fills up. It takes its
 	// share of the load's data like any drive (RAM, only as data lands),
 	// so it is large enough for a long run: the nemesis fills it by
@@ -931,7 +934,7 @@ func fillTmpfs(dir string) (restore func() error, err error) {
 }
 
 // corruptShards flips one byte in 3 data and 3 parity shard files of
-// distinct artifacts, on every node in turn.
+// distinct live artifacts, on every node in turn.
 func (cc *chaosCluster) corruptShards(f *fault) {
 	f.strike("flipping bytes in shards")
 	corrupted := map[string]bool{}
@@ -959,6 +962,12 @@ func (cc *chaosCluster) corruptShards(f *fault) {
 		}
 		isData, off, ok := shardBlock(path)
 		if !ok || (isData && data >= 3) || (!isData && parity >= 3) {
+			continue
+		}
+		// A shard of a blob no record references (deleted, awaiting
+		// the collector) tests no repair: with the live data bounded,
+		// a good part of the files are such.
+		if cc.blobGarbage(filepath.Base(filepath.Dir(path))) {
 			continue
 		}
 		fh, err := os.OpenFile(path, os.O_RDWR, 0)
