@@ -78,6 +78,11 @@ var errorTable = []apiError{
 	{node.ErrTierUnavailable, "ServiceUnavailable", 503, "The cold storage tier holding this object is unavailable. Please retry later."},
 	{node.ErrInvalidObjectState, "InvalidObjectState", 403, "The operation is not valid for the object's storage class: restore the object first."},
 	{node.ErrUnavailable, "ServiceUnavailable", 503, "The service is temporarily unavailable. Please retry."},
+	// A bound of the server's own ran out (a frozen or cut-off node
+	// waiting on its peers): the outcome may be unknown, the request is
+	// worth retrying, and no bug is implied. The client's own departure is
+	// context.Canceled, recorded as 499 (isCanceled).
+	{context.DeadlineExceeded, "ServiceUnavailable", 503, "The service did not answer in time. Please retry."},
 	{node.ErrNoSuchVersion, "NoSuchVersion", 404, "The specified version does not exist."},
 	{node.ErrObjectLocked, "AccessDenied", 403, "Access Denied because object protected by object lock."},
 	{node.ErrLockNotEnabled, "InvalidRequest", 400, "Bucket is missing Object Lock Configuration"},
