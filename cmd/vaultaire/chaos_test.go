@@ -967,7 +967,7 @@ func (cc *chaosCluster) corruptShards(f *fault) {
 		// A shard of a blob no record references (deleted, awaiting
 		// the collector) tests no repair: with the live data bounded,
 		// a good part of the files are such.
-		if cc.blobGarbage(filepath.Base(filepath.Dir(path))) {
+		if cc.blobGarbage(blob) {
 			continue
 		}
 		fh, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -993,15 +993,9 @@ func (cc *chaosCluster) corruptShards(f *fault) {
 	f.mu.Unlock()
 }
 
-// shardBlob names the artifact of a shard file: its path without the
-// ".<index>" suffix and the drive it is on.
-func shardBlob(path string) string {
-	_, rel, _ := strings.Cut(path, string(filepath.Separator)+"data"+string(filepath.Separator))
-	if i := strings.LastIndexByte(rel, '.'); i > 0 {
-		rel = rel[:i]
-	}
-	return rel
-}
+// shardBlob is the blob id of a shard file, which drives keep at
+// data/blobs/<id[:2]>/<id>/<index> (node's shardName).
+func shardBlob(path string) string { return filepath.Base(filepath.Dir(path)) }
 
 // shardBlock reads a shard file's header (erasure's format) and returns
 // whether it is a data shard and the offset of a byte inside its first
@@ -1063,7 +1057,7 @@ func (cc *chaosCluster) badLeft() (live, garbage []string, longest time.Duration
 			longest = max(longest, now.Sub(fl.at))
 		default:
 			what := fmt.Sprintf("%s (byte %d, flipped %s ago)", fl.path, fl.off, now.Sub(fl.at).Round(time.Second))
-			if cc.blobGarbage(filepath.Base(filepath.Dir(fl.path))) {
+			if cc.blobGarbage(shardBlob(fl.path)) {
 				garbage = append(garbage, what)
 			} else {
 				live = append(live, what)
