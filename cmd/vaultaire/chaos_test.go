@@ -64,20 +64,8 @@ func TestChaos(t *testing.T) {
 	}
 	cc := newChaosCluster(t)
 	cc.stallAfter, cc.dumps = chaosStallAfter, os.Getenv("VAULTAIRE_CHAOS_DUMPS")
-	cc.ledgerEvery = chaosLedgerEvery
-	cc.liveBudget = chaosLiveMiB << 20
-	if v := os.Getenv("VAULTAIRE_CHAOS_LIVE_MIB"); v != "" {
-		mib, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mib < 1 {
-			t.Fatalf("VAULTAIRE_CHAOS_LIVE_MIB=%q: want a whole number of MiB, at least 1", v)
-		}
-		cc.liveBudget = mib << 20
-	}
-	if v := os.Getenv("VAULTAIRE_CHAOS_LEDGER_EVERY"); v != "" {
-		if cc.ledgerEvery, err = strconv.Atoi(v); err != nil || cc.ledgerEvery < 1 {
-			t.Fatalf("VAULTAIRE_CHAOS_LEDGER_EVERY=%q: want a whole number of rounds, at least 1", v)
-		}
-	}
+	cc.ledgerEvery = int(chaosEnvCount(t, "VAULTAIRE_CHAOS_LEDGER_EVERY", chaosLedgerEvery, "rounds"))
+	cc.liveBudget = chaosEnvCount(t, "VAULTAIRE_CHAOS_LIVE_MIB", chaosLiveMiB, "MiB") << 20
 	cc.bucket("chaos")
 	var table []chaos.Round
 	for r := 1; r <= rounds; r++ {
@@ -96,6 +84,20 @@ func TestChaos(t *testing.T) {
 			t.FailNow()
 		}
 	}
+}
+
+// chaosEnvCount reads a whole number of at least 1 from the environment
+// variable name (def when it is unset); unit names it in the error.
+func chaosEnvCount(t *testing.T, name string, def int64, unit string) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a whole number of %s, at least 1", name, v, unit)
+	}
+	return n
 }
 
 const (
@@ -1051,7 +1053,7 @@ func (cc *chaosCluster) badLeft() (live, garbage []string, longest time.Duration
 		_, err = fh.ReadAt(b[:], fl.off)
 		fh.Close()
 		switch {
-		case err != nil:
+		case err != nil: // unreadable now: looked at again next round
 		case b[0] == fl.orig:
 			fl.done = true
 			longest = max(longest, now.Sub(fl.at))
